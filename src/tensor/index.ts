@@ -1,0 +1,3 @@
+export { type Kernels, kernels, referenceKernels, setKernels } from "./kernels.ts";
+export * from "./random.ts";
+export * from "./tensor.ts";
