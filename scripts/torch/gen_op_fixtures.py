@@ -446,6 +446,17 @@ case(
     torch.where,
 )
 
+case(
+    "where/nonfinite_in_unselected_branch",
+    "where",
+    [
+        (T([True, False, True, False], torch.bool), False),
+        (T([1.0, float("inf"), 3.0, float("nan")]), True),
+        (T([float("-inf"), 5.0, float("inf"), -2.0]), True),
+    ],
+    torch.where,
+)
+
 # ---------------------------------------------------------------------------------------------
 # histogram (torch.histogram, counts and density; float32 input)
 
