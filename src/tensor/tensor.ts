@@ -591,7 +591,12 @@ export class Tensor {
   /** `this += alpha * other` in place. */
   add_(other: Tensor | number, alpha = 1): this {
     this.checkInPlace();
-    inPlace(this, other, (a, b) => a + alpha * b);
+    if (alpha === 1) inPlace(this, other, (a, b) => a + b);
+    else {
+      // like `p.data += -lr * p.grad`: the product is a float32 tensor before the add
+      const k = Math.fround(alpha);
+      inPlace(this, other, (a, b) => a + Math.fround(k * b));
+    }
     return this;
   }
   sub_(other: Tensor | number): this {
@@ -757,44 +762,76 @@ function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
       const gx = gradOf(a);
       if (op === "add" || op === "sub") addInto(gx, g);
       else if (op === "mul") for (let i = 0; i < g.length; i++) gx[i] += g[i] * b;
+      else if (op === "div") for (let i = 0; i < g.length; i++) gx[i] += g[i] / b;
       else for (let i = 0; i < g.length; i++) gx[i] += rule.da(x[i], b, y[i], g[i]);
     });
   }
   const bt = bIn;
   const z = bt.storage;
   const dtype = a.dtype === "float32" || bt.dtype === "float32" ? "float32" : a.dtype;
-  const same = a.shape.length === bt.shape.length && a.shape.every((d, i) => d === bt.shape[i]);
-  if (same) {
-    const y = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) y[i] = rule.f(x[i], z[i]);
-    const out = new Tensor(y, a.shape, dtype);
-    return record(out, op, [a, bt], (g) => {
-      if (a.requiresGrad) {
-        const ga = gradOf(a);
-        for (let i = 0; i < g.length; i++) ga[i] += rule.da(x[i], z[i], y[i], g[i]);
-      }
-      if (bt.requiresGrad) {
-        const gb = gradOf(bt);
-        for (let i = 0; i < g.length; i++) gb[i] += rule.db(x[i], z[i], y[i], g[i]);
-      }
-    });
-  }
   const shape = broadcastShapes(a.shape, bt.shape);
+  // Flat input offsets per output element (identity when shapes agree); a broadcast input
+  // repeats offsets, and its backward then sums the gradients of all the outputs it fed.
   const oa = broadcastOffsets(a.shape, shape);
   const ob = broadcastOffsets(bt.shape, shape);
   const n = oa.length;
   const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) y[i] = rule.f(x[oa[i]], z[ob[i]]);
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) y[i] = x[oa[i]] + z[ob[i]];
+      break;
+    case "sub":
+      for (let i = 0; i < n; i++) y[i] = x[oa[i]] - z[ob[i]];
+      break;
+    case "mul":
+      for (let i = 0; i < n; i++) y[i] = x[oa[i]] * z[ob[i]];
+      break;
+    case "div":
+      for (let i = 0; i < n; i++) y[i] = x[oa[i]] / z[ob[i]];
+      break;
+    default:
+      for (let i = 0; i < n; i++) y[i] = rule.f(x[oa[i]], z[ob[i]]);
+  }
   const out = new Tensor(y, shape, dtype);
-  // Backward: a broadcast input receives the sum of the gradients of all the outputs it fed.
   return record(out, op, [a, bt], (g) => {
     if (a.requiresGrad) {
       const ga = gradOf(a);
-      for (let i = 0; i < n; i++) ga[oa[i]] += rule.da(x[oa[i]], z[ob[i]], y[i], g[i]);
+      switch (op) {
+        case "add":
+        case "sub":
+          for (let i = 0; i < n; i++) ga[oa[i]] += g[i];
+          break;
+        case "mul":
+          for (let i = 0; i < n; i++) ga[oa[i]] += g[i] * z[ob[i]];
+          break;
+        case "div":
+          for (let i = 0; i < n; i++) ga[oa[i]] += g[i] / z[ob[i]];
+          break;
+        default:
+          for (let i = 0; i < n; i++) ga[oa[i]] += rule.da(x[oa[i]], z[ob[i]], y[i], g[i]);
+      }
     }
     if (bt.requiresGrad) {
       const gb = gradOf(bt);
-      for (let i = 0; i < n; i++) gb[ob[i]] += rule.db(x[oa[i]], z[ob[i]], y[i], g[i]);
+      switch (op) {
+        case "add":
+          for (let i = 0; i < n; i++) gb[ob[i]] += g[i];
+          break;
+        case "sub":
+          for (let i = 0; i < n; i++) gb[ob[i]] -= g[i];
+          break;
+        case "mul":
+          for (let i = 0; i < n; i++) gb[ob[i]] += g[i] * x[oa[i]];
+          break;
+        case "div":
+          for (let i = 0; i < n; i++) {
+            const zb = z[ob[i]];
+            gb[ob[i]] -= (g[i] * x[oa[i]]) / (zb * zb);
+          }
+          break;
+        default:
+          for (let i = 0; i < n; i++) gb[ob[i]] += rule.db(x[oa[i]], z[ob[i]], y[i], g[i]);
+      }
     }
   });
 }
@@ -816,7 +853,9 @@ function compare(a: Tensor, bIn: Tensor | number, f: (a: number, b: number) => b
 function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) => number): void {
   const x = t.storage;
   if (typeof other === "number") {
-    for (let i = 0; i < x.length; i++) x[i] = f(x[i], other);
+    // a Python scalar meets a float32 tensor as a float32 (PyTorch's type promotion)
+    const b = Math.fround(other);
+    for (let i = 0; i < x.length; i++) x[i] = f(x[i], b);
     return;
   }
   const shape = broadcastShapes(t.shape, other.shape);
@@ -826,6 +865,16 @@ function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) =>
   const ob = broadcastOffsets(other.shape, t.shape);
   const z = other.storage;
   for (let i = 0; i < x.length; i++) x[i] = f(x[i], z[ob[i]]);
+}
+
+/**
+ * tanh as PyTorch's float32 kernel (SLEEF tanhf_u10) returns it: exactly +-1 once |x| > 8.664339742,
+ * so a saturated unit passes exactly zero gradient; elsewhere the correctly rounded value.
+ */
+export function tanhF32(x: number): number {
+  if (x > 8.664339742) return 1;
+  if (x < -8.664339742) return -1;
+  return Math.tanh(x);
 }
 
 type UnaryOp = "neg" | "exp" | "log" | "tanh" | "sqrt" | "abs" | "relu" | "sigmoid";
@@ -841,21 +890,25 @@ const unaryRules: Record<
   // d ln x = 1/x
   log: { f: Math.log, dx: (x, _y, g) => g / x },
   // d tanh(x) = (1 - y^2); saturated units (|y| -> 1) pass no gradient
-  tanh: { f: Math.tanh, dx: (_x, y, g) => g * (1 - y * y) },
+  tanh: { f: tanhF32, dx: (_x, y, g) => g * (1 - y * y) },
   // d sqrt(x) = 1 / (2 sqrt(x))
   sqrt: { f: Math.sqrt, dx: (_x, y, g) => g / (2 * y) },
   // d |x| = sign(x), 0 at 0 (PyTorch)
   abs: { f: Math.abs, dx: (x, _y, g) => (x > 0 ? g : x < 0 ? -g : 0) },
   relu: { f: (x) => (x > 0 ? x : 0), dx: (x, _y, g) => (x > 0 ? g : 0) },
   // d sigmoid = y (1 - y)
-  sigmoid: { f: (x) => 1 / (1 + Math.exp(-x)), dx: (_x, y, g) => g * y * (1 - y) },
+  // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0
+  sigmoid: {
+    f: (x) => Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x)))),
+    dx: (_x, y, g) => g * y * (1 - y),
+  },
 };
 
 function unary(a: Tensor, op: UnaryOp): Tensor {
   const rule = unaryRules[op];
   const x = a.storage;
   const y = new Float32Array(x.length);
-  if (op === "tanh") for (let i = 0; i < x.length; i++) y[i] = Math.tanh(x[i]);
+  if (op === "tanh") for (let i = 0; i < x.length; i++) y[i] = tanhF32(x[i]);
   else for (let i = 0; i < x.length; i++) y[i] = rule.f(x[i]);
   const out = new Tensor(y, a.shape, op === "neg" || op === "abs" || op === "relu" ? a.dtype : "float32");
   return record(out, op, [a], (g) => {
@@ -985,7 +1038,13 @@ function maxAll(a: Tensor): Tensor {
   for (let i = 1; i < x.length; i++) if (x[i] > x[best] || Number.isNaN(x[i])) best = i;
   const out = new Tensor(new Float32Array([x[best]]), [], a.dtype);
   return record(out, "max", [a], (g) => {
-    gradOf(a)[best] += g[0];
+    // PyTorch splits the gradient of a full reduction evenly among tied maxima
+    const m = x[best];
+    let ties = 0;
+    for (let i = 0; i < x.length; i++) if (x[i] === m) ties++;
+    const gx = gradOf(a);
+    if (ties <= 1) gx[best] += g[0];
+    else for (let i = 0; i < x.length; i++) if (x[i] === m) gx[i] += g[0] / ties;
   });
 }
 
@@ -1268,6 +1327,7 @@ export function linspace(start: number, end: number, steps: number): Tensor {
   const stepSize = steps > 1 ? (end - start) / (steps - 1) : 0;
   const half = Math.floor(steps / 2);
   for (let i = 0; i < steps; i++) y[i] = i < half ? start + stepSize * i : end - stepSize * (steps - i - 1);
+  if (steps === 1) y[0] = start;
   return new Tensor(y, [steps]);
 }
 
@@ -1308,10 +1368,25 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   });
 }
 
-/** Elementwise choice: `cond ? a : b` (gradient flows to the chosen side). */
+/** Elementwise choice `cond ? a : b` with broadcasting; the gradient flows to the chosen side only. */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  const mask = cond.float();
-  return mask.mul(a).add(mask.rsub(1).mul(b));
+  const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape), b.shape);
+  const oc = broadcastOffsets(cond.shape, shape);
+  const oa = broadcastOffsets(a.shape, shape);
+  const ob = broadcastOffsets(b.shape, shape);
+  const c = cond.storage;
+  const y = new Float32Array(oc.length);
+  for (let i = 0; i < y.length; i++) y[i] = c[oc[i]] !== 0 ? a.storage[oa[i]] : b.storage[ob[i]];
+  const out = new Tensor(y, shape, a.dtype === "float32" || b.dtype === "float32" ? "float32" : a.dtype);
+  return record(out, "where", [a, b], (g) => {
+    const ga = a.requiresGrad ? gradOf(a) : null;
+    const gb = b.requiresGrad ? gradOf(b) : null;
+    for (let i = 0; i < g.length; i++) {
+      if (c[oc[i]] !== 0) {
+        if (ga) ga[oa[i]] += g[i];
+      } else if (gb) gb[ob[i]] += g[i];
+    }
+  });
 }
 
 /**

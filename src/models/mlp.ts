@@ -1,0 +1,295 @@
+/**
+ * The lecture's models. `MLP` = Embedding -> Flatten -> layers; presets rebuild the notebook's
+ * networks exactly, drawing from the generator in the notebook's order, and `buildCustom` is the
+ * general builder (depth, width, BatchNorm, nonlinearity, gain, last-layer scale, zero init).
+ *
+ *   const g = new Generator().manualSeed(2147483647);
+ *   const model = buildModel(presetSpec("batchnorm", 27, 3), g);   // 12,097 parameters
+ *   const loss = model.loss(Xb, Yb);
+ */
+
+import { UserError } from "../errors.ts";
+import {
+  BatchNorm1d,
+  Embedding,
+  Flatten,
+  GAINS,
+  Linear,
+  Module,
+  ReLU,
+  Sequential,
+  Tanh,
+} from "../nn/modules.ts";
+import type { Generator } from "../random/generator.ts";
+import type { BatchNormVariant } from "../tensor/fused.ts";
+import { randn } from "../tensor/random.ts";
+import { crossEntropy, noGrad, type Tensor } from "../tensor/tensor.ts";
+
+export const PRESETS = [
+  "original",
+  "fix-softmax",
+  "fix-tanh",
+  "kaiming",
+  "batchnorm",
+  "deep-bn",
+  "deep-tanh",
+  "custom",
+] as const;
+export type ModelType = (typeof PRESETS)[number];
+
+/** Everything needed to rebuild a model's architecture (stored in config.json). */
+export interface ModelSpec {
+  type: ModelType;
+  vocabSize: number;
+  blockSize: number;
+  nEmbd: number;
+  nHidden: number;
+  /** number of hidden layers (Linear [+ BatchNorm] [+ nonlinearity]) before the output Linear */
+  depth: number;
+  /** BatchNorm after every Linear (including the output one for deep nets), or "none" */
+  batchnorm: BatchNormVariant | "none";
+  /** BatchNorm after the output Linear too (the lecture's 6-layer net does this) */
+  outputBatchnorm: boolean;
+  nonlinearity: "tanh" | "relu" | "none";
+  /** multiplies every hidden Linear weight after the 1/sqrt(fan_in) scaling (5/3 for tanh) */
+  gain: number;
+  /** multiplies the output Linear weight (or the output BatchNorm's gamma) to make the initial softmax diffuse */
+  lastLayerScale: number;
+  /** all Linear weights start at zero (a teaching experiment: only the last layer learns) */
+  zeroInit: boolean;
+  /** Linear layers have a bias (no use before a BatchNorm) */
+  bias: boolean;
+}
+
+/** Embedding -> Flatten -> layers -> logits (B, V). */
+export class MLP extends Module {
+  constructor(
+    readonly spec: ModelSpec,
+    readonly embedding: Embedding,
+    readonly layers: Sequential,
+  ) {
+    super();
+  }
+  /** X (B, T) int64 -> logits (B, V) */
+  forward(X: Tensor): Tensor {
+    return this.keep(this.layers.forward(this.embedding.forward(X)));
+  }
+  /** Mean cross-entropy of the next-token predictions. */
+  loss(X: Tensor, Y: Tensor): Tensor {
+    return crossEntropy(this.forward(X), Y);
+  }
+  override children(): [string, Module][] {
+    return [
+      ["embedding", this.embedding],
+      ["layers", this.layers],
+    ];
+  }
+  override describe(): string {
+    return `MLP(type=${this.spec.type})\n  embedding: ${this.embedding.describe()}\n  layers: ${this.layers.describe().replaceAll("\n", "\n  ")}`;
+  }
+}
+
+/** The architecture of each preset, for a vocabulary and block size. */
+export function presetSpec(type: ModelType, vocabSize: number, blockSize: number): ModelSpec {
+  const base = { type, vocabSize, blockSize, zeroInit: false };
+  switch (type) {
+    case "original":
+    case "fix-softmax":
+    case "fix-tanh":
+    case "kaiming":
+      return {
+        ...base,
+        nEmbd: 10,
+        nHidden: 200,
+        depth: 1,
+        batchnorm: "none",
+        outputBatchnorm: false,
+        nonlinearity: "tanh",
+        gain: type === "kaiming" ? GAINS.tanh : 1,
+        lastLayerScale: type === "original" ? 1 : 0.01,
+        bias: true,
+      };
+    case "batchnorm":
+      return {
+        ...base,
+        nEmbd: 10,
+        nHidden: 200,
+        depth: 1,
+        batchnorm: "lecture-std",
+        outputBatchnorm: false,
+        nonlinearity: "tanh",
+        gain: GAINS.tanh,
+        lastLayerScale: 0.01,
+        bias: false,
+      };
+    case "deep-bn":
+      return {
+        ...base,
+        nEmbd: 10,
+        nHidden: 100,
+        depth: 5,
+        batchnorm: "lecture",
+        outputBatchnorm: true,
+        nonlinearity: "tanh",
+        gain: GAINS.tanh,
+        lastLayerScale: 0.1,
+        bias: false,
+      };
+    case "deep-tanh":
+    case "custom":
+      return {
+        ...base,
+        nEmbd: 10,
+        nHidden: 100,
+        depth: 5,
+        batchnorm: "none",
+        outputBatchnorm: false,
+        nonlinearity: "tanh",
+        gain: GAINS.tanh,
+        lastLayerScale: 0.1,
+        bias: true,
+      };
+  }
+}
+
+/** Check a spec's numbers before building (bad flags end here with one clear line). */
+export function validateSpec(s: ModelSpec): void {
+  const posInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v < 1 || v > 1_000_000)
+      throw new UserError(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt(s.vocabSize, "vocabulary size");
+  posInt(s.blockSize, "block size");
+  posInt(s.nEmbd, "embedding size");
+  posInt(s.nHidden, "hidden width");
+  if (!Number.isInteger(s.depth) || s.depth < 0 || s.depth > 100)
+    throw new UserError(`depth must be 0..100, got ${s.depth}`);
+  if (!Number.isFinite(s.gain)) throw new UserError(`gain must be a finite number, got ${s.gain}`);
+  if (!Number.isFinite(s.lastLayerScale))
+    throw new UserError(`last-layer scale must be finite, got ${s.lastLayerScale}`);
+  if (s.nHidden * Math.max(s.nHidden, s.nEmbd * s.blockSize) * Math.max(1, s.depth) > 2e8) {
+    throw new UserError("the model is too large for this tool (more than 200M weights)");
+  }
+}
+
+/** Build a model from its spec, drawing the initial weights from `g` in the lecture's order. */
+export function buildModel(spec: ModelSpec, g: Generator): MLP {
+  validateSpec(spec);
+  switch (spec.type) {
+    case "original":
+    case "fix-softmax":
+    case "fix-tanh":
+    case "kaiming":
+      return buildLectureChain(spec, g);
+    case "batchnorm":
+      return buildLectureBatchNorm(spec, g);
+    default:
+      return buildCustom(spec, g);
+  }
+}
+
+/**
+ * The lecture's first network and its fixes, exactly as the notebook writes them:
+ *   C  = randn((V, 10));  W1 = randn((30, 200)) * s1;  b1 = randn(200) * sb1
+ *   W2 = randn((200, V)) * s2;  b2 = randn(V) * sb2
+ * original: no scaling (initial loss about 27); fix-softmax: W2 * 0.01, b2 * 0;
+ * fix-tanh: also W1 * 0.2, b1 * 0.01; kaiming: W1 * (5/3) / sqrt(30), b1 * 0.01.
+ */
+function buildLectureChain(spec: ModelSpec, g: Generator): MLP {
+  const { vocabSize: V, blockSize: T, nEmbd: E, nHidden: H, type } = spec;
+  const C = randn([V, E], { generator: g });
+  let W1 = randn([E * T, H], { generator: g });
+  let b1 = randn([H], { generator: g });
+  let W2 = randn([H, V], { generator: g });
+  let b2 = randn([V], { generator: g });
+  if (type !== "original") {
+    W2 = W2.mul(0.01);
+    b2 = b2.mul(0);
+  }
+  if (type === "fix-tanh") {
+    W1 = W1.mul(0.2);
+    b1 = b1.mul(0.01);
+  }
+  if (type === "kaiming") {
+    W1 = W1.mul(5 / 3).div((E * T) ** 0.5); // two float32 ops, as Python evaluates them
+    b1 = b1.mul(0.01);
+  }
+  return new MLP(
+    spec,
+    new Embedding(V, E, { weight: C }),
+    new Sequential([
+      new Flatten(),
+      new Linear(E * T, H, { weight: W1, biasInit: b1 }),
+      new Tanh(),
+      new Linear(H, V, { weight: W2, biasInit: b2 }),
+    ]),
+  );
+}
+
+/**
+ * The lecture's BatchNorm MLP (12,097 parameters for V = 27):
+ *   C = randn((V, 10)); W1 = randn((30, 200)) * (5/3) / sqrt(30); W2 = randn((200, V)) * 0.01;
+ *   b2 = randn(V) * 0; bngain = ones((1, 200)); bnbias = zeros((1, 200)); no b1.
+ * BatchNorm divides by the unbiased batch std (no eps) and tracks running mean/std with momentum 0.001.
+ */
+function buildLectureBatchNorm(spec: ModelSpec, g: Generator): MLP {
+  const { vocabSize: V, blockSize: T, nEmbd: E, nHidden: H } = spec;
+  const C = randn([V, E], { generator: g });
+  const W1 = randn([E * T, H], { generator: g })
+    .mul(5 / 3)
+    .div((E * T) ** 0.5);
+  const W2 = randn([H, V], { generator: g }).mul(0.01);
+  const b2 = randn([V], { generator: g }).mul(0);
+  return new MLP(
+    spec,
+    new Embedding(V, E, { weight: C }),
+    new Sequential([
+      new Flatten(),
+      new Linear(E * T, H, { weight: W1, bias: false }),
+      new BatchNorm1d(H, { variant: "lecture-std", keepdimParams: true }),
+      new Tanh(),
+      new Linear(H, V, { weight: W2, biasInit: b2 }),
+    ]),
+  );
+}
+
+/**
+ * The general builder, which is also the lecture's 6-layer network (`deep-bn`, `deep-tanh`):
+ *   C = randn((V, E)); then for each layer, in order, Linear weight = randn((fan_in, fan_out)) / sqrt(fan_in)
+ * and then, as the notebook does under no_grad: the output BatchNorm's gamma *= lastLayerScale
+ * (or, without it, the output Linear's weight *= lastLayerScale), and every other Linear weight *= gain.
+ */
+export function buildCustom(spec: ModelSpec, g: Generator): MLP {
+  const { vocabSize: V, blockSize: T, nEmbd: E, nHidden: H, depth } = spec;
+  const bn = spec.batchnorm;
+  const C = randn([V, E], { generator: g }); // the notebook draws C before the layers
+  const layers: Module[] = [new Flatten()];
+  const linears: Linear[] = [];
+  const makeLinear = (i: number, o: number) => {
+    const l = new Linear(i, o, { generator: g, bias: spec.bias });
+    linears.push(l);
+    return l;
+  };
+  let fanIn = E * T;
+  for (let d = 0; d < depth; d++) {
+    layers.push(makeLinear(fanIn, H));
+    if (bn !== "none") layers.push(new BatchNorm1d(H, { variant: bn }));
+    if (spec.nonlinearity === "tanh") layers.push(new Tanh());
+    else if (spec.nonlinearity === "relu") layers.push(new ReLU());
+    fanIn = H;
+  }
+  const last = makeLinear(fanIn, V);
+  layers.push(last);
+  const outBn = bn !== "none" && spec.outputBatchnorm ? new BatchNorm1d(V, { variant: bn }) : null;
+  if (outBn) layers.push(outBn);
+  noGrad(() => {
+    if (spec.zeroInit) for (const l of linears) l.weight.zero_();
+    // layers[-1].gamma *= 0.1 (with an output BatchNorm) or layers[-1].weight *= 0.1 (without);
+    // then `for layer in layers[:-1]: if Linear: weight *= gain` -- which includes the output
+    // Linear when an output BatchNorm follows it.
+    if (outBn) outBn.gamma.mul_(spec.lastLayerScale);
+    else last.weight.mul_(spec.lastLayerScale);
+    for (const l of linears) if (l !== last || outBn) l.weight.mul_(spec.gain);
+  });
+  return new MLP(spec, new Embedding(V, E, { weight: C }), new Sequential(layers));
+}

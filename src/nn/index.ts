@@ -1,0 +1,2 @@
+export * as F from "./functional.ts";
+export * from "./modules.ts";

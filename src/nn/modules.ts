@@ -1,0 +1,318 @@
+/**
+ * Layers, shaped like the lecture's hand-written classes (which mirror torch.nn):
+ * `Linear` stores its weight as (fan_in, fan_out) and computes x @ W + b; `BatchNorm1d` keeps
+ * gamma/beta parameters and running statistics as buffers; every layer keeps its last output in
+ * `.out` for diagnostics (the lecture's histograms read `layer.out` and `layer.out.grad`).
+ *
+ *   const g = new Generator().manualSeed(2147483647);
+ *   const layer = new Linear(30, 100, { generator: g, bias: false });
+ *   const h = new Tanh().forward(layer.forward(x));
+ */
+
+import type { Generator } from "../random/generator.ts";
+import { type BatchNormVariant, batchNormEval, batchNormTrain, linear } from "../tensor/fused.ts";
+import { randn } from "../tensor/random.ts";
+import { noGrad, ones, type Tensor, zeros } from "../tensor/tensor.ts";
+
+/** Recommended gains for Kaiming init (torch.nn.init.calculate_gain). */
+export const GAINS = {
+  linear: 1,
+  identity: 1,
+  tanh: 5 / 3,
+  relu: Math.SQRT2,
+} as const;
+export type Nonlinearity = keyof typeof GAINS;
+
+/** Base class: parameters, buffers, children, train/eval. */
+export abstract class Module {
+  /** Training mode (batch statistics in BatchNorm) vs eval mode (running statistics). */
+  training = true;
+  /** The last forward output (kept for diagnostics; `retainGrad` it to read `.out.grad`). */
+  out: Tensor | null = null;
+  /** When true, `forward` calls `retainGrad()` on its output so diagnostics can read `out.grad`. */
+  retainOutGrad = false;
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** Own parameters (not children's), by local name. */
+  protected ownParameters(): [string, Tensor][] {
+    return [];
+  }
+  /** Own buffers (running statistics), by local name. */
+  protected ownBuffers(): [string, Tensor][] {
+    return [];
+  }
+  /** Direct submodules, by local name. */
+  children(): [string, Module][] {
+    return [];
+  }
+
+  /** All parameters with dotted names, depth first: `["layers.0.weight", W], ...`. */
+  namedParameters(prefix = ""): [string, Tensor][] {
+    const out: [string, Tensor][] = this.ownParameters().map(([n, t]) => [prefix + n, t]);
+    for (const [name, child] of this.children()) out.push(...child.namedParameters(`${prefix}${name}.`));
+    return out;
+  }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+  namedBuffers(prefix = ""): [string, Tensor][] {
+    const out: [string, Tensor][] = this.ownBuffers().map(([n, t]) => [prefix + n, t]);
+    for (const [name, child] of this.children()) out.push(...child.namedBuffers(`${prefix}${name}.`));
+    return out;
+  }
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
+  }
+  /** Every module in the tree, this one first. */
+  modules(): Module[] {
+    return [this, ...this.children().flatMap(([, c]) => c.modules())];
+  }
+
+  /** Set training mode on the whole tree. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Parameters and buffers by name (the checkpoint contents). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+  /** Copy values into parameters and buffers; every name must match with the same shape. */
+  loadStateDict(state: Record<string, { shape: readonly number[]; data: Float32Array }>): void {
+    const mine = this.stateDict();
+    for (const name of Object.keys(mine)) {
+      if (!(name in state)) throw new Error(`checkpoint is missing ${name}`);
+    }
+    for (const [name, src] of Object.entries(state)) {
+      const dst = mine[name];
+      if (!dst) throw new Error(`checkpoint has an unexpected tensor ${name}`);
+      if (dst.numel() !== src.data.length || dst.shape.join(",") !== src.shape.join(",")) {
+        throw new Error(
+          `checkpoint tensor ${name} has shape (${src.shape}), the model expects (${dst.shape})`,
+        );
+      }
+      dst.storage.set(src.data);
+    }
+  }
+
+  /** Total number of parameter elements. */
+  numParameters(): number {
+    return this.parameters().reduce((s, p) => s + p.numel(), 0);
+  }
+
+  /** Record `.out` (and retain its gradient when asked); layers call this on their output. */
+  protected keep(out: Tensor): Tensor {
+    this.out = out;
+    if (this.retainOutGrad && out.requiresGrad) out.retainGrad();
+    return out;
+  }
+
+  /** A short description for logs, like PyTorch's repr. */
+  describe(): string {
+    return this.constructor.name;
+  }
+}
+
+export interface LinearOptions {
+  bias?: boolean;
+  generator?: Generator;
+  /** Multiply the initial weight by this gain after the 1/sqrt(fan_in) scaling. */
+  gain?: number;
+  /** Start from this weight (fan_in, fan_out) and bias (fan_out,) instead of drawing. */
+  weight?: Tensor;
+  biasInit?: Tensor;
+}
+
+/** y = x @ W + b with W (fan_in, fan_out) drawn as randn / sqrt(fan_in) * gain; b = 0. */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(
+    readonly fanIn: number,
+    readonly fanOut: number,
+    opts: LinearOptions = {},
+  ) {
+    super();
+    if (opts.weight) this.weight = opts.weight;
+    else {
+      // the lecture: torch.randn((fan_in, fan_out), generator=g) / fan_in**0.5, then weight *= gain
+      let w = randn([fanIn, fanOut], { generator: opts.generator }).div(fanIn ** 0.5);
+      if (opts.gain !== undefined && opts.gain !== 1) w = w.mul(opts.gain);
+      this.weight = w;
+    }
+    this.weight.requiresGrad_();
+    this.bias = opts.bias === false ? null : (opts.biasInit ?? zeros([fanOut])).requiresGrad_();
+  }
+  forward(x: Tensor): Tensor {
+    return this.keep(linear(x, this.weight, this.bias));
+  }
+  protected override ownParameters(): [string, Tensor][] {
+    return this.bias
+      ? [
+          ["weight", this.weight],
+          ["bias", this.bias],
+        ]
+      : [["weight", this.weight]];
+  }
+  override describe(): string {
+    return `Linear(${this.fanIn}, ${this.fanOut}${this.bias ? "" : ", bias=False"})`;
+  }
+}
+
+export interface BatchNormOptions {
+  /** Which BatchNorm (see docs): "torch" (default), "lecture" or "lecture-std". */
+  variant?: BatchNormVariant;
+  eps?: number;
+  momentum?: number;
+  /** Parameter shape: (H,) like the lecture's class and torch, or (1, H) like the BN-MLP. */
+  keepdimParams?: boolean;
+}
+
+/** The variants' defaults: eps and momentum as the lecture and PyTorch use them. */
+export const BATCHNORM_DEFAULTS: Record<BatchNormVariant, { eps: number; momentum: number }> = {
+  "lecture-std": { eps: 0, momentum: 0.001 },
+  lecture: { eps: 1e-5, momentum: 0.1 },
+  torch: { eps: 1e-5, momentum: 0.1 },
+};
+
+/**
+ * BatchNorm over the batch dimension of (B, H). Training mode normalises with batch statistics
+ * and updates the running buffers (`running = (1 - momentum) * running + momentum * batch`);
+ * eval mode uses the running buffers.
+ *
+ * | variant       | normalise with        | eps  | running stats        | momentum |
+ * | "lecture-std" | unbiased std          | none | mean and std         | 0.001    |
+ * | "lecture"     | unbiased var + eps    | 1e-5 | mean and var         | 0.1      |
+ * | "torch"       | biased var + eps      | 1e-5 | mean and unbiased var| 0.1      |
+ */
+export class BatchNorm1d extends Module {
+  readonly variant: BatchNormVariant;
+  eps: number;
+  momentum: number;
+  gamma: Tensor;
+  beta: Tensor;
+  runningMean: Tensor;
+  /** running std for "lecture-std", running (unbiased) variance otherwise */
+  runningVar: Tensor;
+  constructor(
+    readonly dim: number,
+    opts: BatchNormOptions = {},
+  ) {
+    super();
+    this.variant = opts.variant ?? "torch";
+    const d = BATCHNORM_DEFAULTS[this.variant];
+    this.eps = opts.eps ?? d.eps;
+    this.momentum = opts.momentum ?? d.momentum;
+    const shape = opts.keepdimParams ? [1, dim] : [dim];
+    this.gamma = ones(shape).requiresGrad_();
+    this.beta = zeros(shape).requiresGrad_();
+    this.runningMean = zeros(shape);
+    this.runningVar = ones(shape);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.training) {
+      return this.keep(
+        batchNormEval(x, this.gamma, this.beta, this.runningMean, this.runningVar, this.variant, this.eps),
+      );
+    }
+    const { out, stats } = batchNormTrain(x, this.gamma, this.beta, this.variant, this.eps);
+    // running = (1 - m) * running + m * batch, in float32 as the lecture writes it
+    // (0.999 * running + 0.001 * batch, each product rounded)
+    noGrad(() => {
+      const m = Math.fround(this.momentum);
+      const k = Math.fround(1 - this.momentum);
+      const f = Math.fround;
+      const rm = this.runningMean.storage;
+      const rv = this.runningVar.storage;
+      for (let c = 0; c < this.dim; c++) {
+        rm[c] = f(k * rm[c]) + f(m * stats.mean[c]);
+        rv[c] = f(k * rv[c]) + f(m * stats.spread[c]);
+      }
+    });
+    return this.keep(out);
+  }
+  protected override ownParameters(): [string, Tensor][] {
+    return [
+      ["gamma", this.gamma],
+      ["beta", this.beta],
+    ];
+  }
+  protected override ownBuffers(): [string, Tensor][] {
+    return [
+      ["running_mean", this.runningMean],
+      [this.variant === "lecture-std" ? "running_std" : "running_var", this.runningVar],
+    ];
+  }
+  override describe(): string {
+    return `BatchNorm1d(${this.dim}, variant=${this.variant})`;
+  }
+}
+
+/** Elementwise tanh. */
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return this.keep(x.tanh());
+  }
+}
+
+/** Elementwise ReLU. */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return this.keep(x.relu());
+  }
+}
+
+/** Lookup table: (B, T) int64 -> (B, T, C). The lecture's `C[Xb]`. */
+export class Embedding extends Module {
+  weight: Tensor;
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: { generator?: Generator; weight?: Tensor } = {},
+  ) {
+    super();
+    this.weight = (
+      opts.weight ?? randn([numEmbeddings, embeddingDim], { generator: opts.generator })
+    ).requiresGrad_();
+  }
+  forward(x: Tensor): Tensor {
+    return this.keep(this.weight.index(x));
+  }
+  protected override ownParameters(): [string, Tensor][] {
+    return [["weight", this.weight]];
+  }
+  override describe(): string {
+    return `Embedding(${this.numEmbeddings}, ${this.embeddingDim})`;
+  }
+}
+
+/** (B, T, C) -> (B, T*C): the lecture's `emb.view(emb.shape[0], -1)`. */
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return this.keep(x.view(x.shape[0], -1));
+  }
+}
+
+/** Layers applied in order; named "0", "1", ... like torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(layers: Module[]) {
+    super();
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    for (const layer of this.layers) x = layer.forward(x);
+    return this.keep(x);
+  }
+  override children(): [string, Module][] {
+    return this.layers.map((l, i) => [String(i), l]);
+  }
+  override describe(): string {
+    return `Sequential(\n${this.layers.map((l, i) => `  (${i}): ${l.describe()}`).join("\n")}\n)`;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Evaluation, BatchNorm calibration, sampling and folding: what a trained model is used for.
+ */
+
+import type { Examples, Vocabulary } from "../data/dataset.ts";
+import { MLP, type ModelSpec } from "../models/mlp.ts";
+import { BatchNorm1d, Embedding, Linear, type Module, Sequential } from "../nn/modules.ts";
+import type { Generator } from "../random/generator.ts";
+import { multinomial } from "../tensor/random.ts";
+import { noGrad, Tensor } from "../tensor/tensor.ts";
+
+/** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
+const CHUNK = 16384;
+
+function rows(data: Examples, start: number, end: number): { X: Tensor; Y: Tensor } {
+  const T = data.X.shape[1];
+  return {
+    X: new Tensor(data.X.storage.subarray(start * T, end * T), [end - start, T], "int64"),
+    Y: new Tensor(data.Y.storage.subarray(start, end), [end - start], "int64"),
+  };
+}
+
+/**
+ * Mean cross-entropy over a whole split in eval mode (running BatchNorm statistics), like the
+ * lecture's `split_loss`. The model's mode is restored afterwards.
+ */
+export function splitLoss(model: MLP, data: Examples): number {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return noGrad(() => {
+      const N = data.X.shape[0];
+      let total = 0;
+      for (let s = 0; s < N; s += CHUNK) {
+        const e = Math.min(N, s + CHUNK);
+        const { X, Y } = rows(data, s, e);
+        total += model.loss(X, Y).item() * (e - s);
+      }
+      return total / N;
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/**
+ * The lecture's "calibrate the batch norm at the end of training": replace every BatchNorm's
+ * running statistics by the statistics of the whole training set. Layer by layer: once the
+ * BatchNorms before layer k hold full-set statistics, eval mode reproduces exactly the full-batch
+ * training-mode normalisation, so one chunked pass per BatchNorm gives its exact statistics.
+ */
+export function calibrateBatchNorm(model: MLP, data: Examples): void {
+  const layers = model.layers.layers;
+  const wasTraining = model.training;
+  model.eval();
+  noGrad(() => {
+    for (let k = 0; k < layers.length; k++) {
+      const bn = layers[k];
+      if (!(bn instanceof BatchNorm1d)) continue;
+      const H = bn.dim;
+      const sum = new Float64Array(H);
+      const sumsq = new Float64Array(H);
+      const N = data.X.shape[0];
+      // two-pass (mean, then squared deviations) for accuracy
+      const inputs: Tensor[] = [];
+      for (let s = 0; s < N; s += CHUNK) {
+        const { X } = rows(data, s, Math.min(N, s + CHUNK));
+        let x = model.embedding.forward(X);
+        for (let j = 0; j < k; j++) x = layers[j].forward(x);
+        inputs.push(x);
+        const xs = x.storage;
+        for (let i = 0; i < xs.length; i++) sum[i % H] += xs[i];
+      }
+      const mean = sum.map((v) => v / N);
+      for (const x of inputs) {
+        const xs = x.storage;
+        for (let i = 0; i < xs.length; i++) {
+          const d = xs[i] - mean[i % H];
+          sumsq[i % H] += d * d;
+        }
+      }
+      for (let c = 0; c < H; c++) {
+        const unbiasedVar = sumsq[c] / (N - 1);
+        bn.runningMean.storage[c] = mean[c];
+        bn.runningVar.storage[c] = bn.variant === "lecture-std" ? Math.sqrt(unbiasedVar) : unbiasedVar;
+      }
+    }
+  });
+  model.train(wasTraining);
+}
+
+export interface SampleOptions {
+  count: number;
+  generator: Generator;
+  /** divide logits by this before the softmax (1 = the model's distribution) */
+  temperature?: number;
+  /** stop a word after this many characters (an untrained model may never emit the boundary) */
+  maxLength?: number;
+}
+
+/**
+ * Sample words like the lecture: start from a context of boundary tokens, take the softmax of
+ * the logits, draw the next token with `torch.multinomial` (PyTorch-exact), stop at the boundary.
+ */
+export function sampleWords(model: MLP, vocab: Vocabulary, opts: SampleOptions): string[] {
+  const T = model.spec.blockSize;
+  const temperature = opts.temperature ?? 1;
+  const maxLength = opts.maxLength ?? 256;
+  const wasTraining = model.training;
+  model.eval();
+  const words: string[] = [];
+  noGrad(() => {
+    for (let n = 0; n < opts.count; n++) {
+      const context = new Array<number>(T).fill(0);
+      const out: number[] = [];
+      for (let k = 0; k < maxLength; k++) {
+        let logits = model.forward(new Tensor(Float32Array.from(context), [1, T], "int64"));
+        if (temperature !== 1) logits = logits.div(temperature);
+        const probs = logits.softmax(1);
+        const ix = multinomial(probs, 1, { generator: opts.generator }).item();
+        context.shift();
+        context.push(ix);
+        if (ix === 0) break;
+        out.push(ix);
+      }
+      words.push(vocab.decode(out));
+    }
+  });
+  model.train(wasTraining);
+  return words;
+}
+
+/** Where a sampled word comes from, as makemore marks it. */
+export type Provenance = "train" | "val" | "test" | "new";
+
+export function provenance(
+  word: string,
+  sets: { train: Set<string>; val: Set<string>; test: Set<string> },
+): Provenance {
+  if (sets.train.has(word)) return "train";
+  if (sets.val.has(word)) return "val";
+  if (sets.test.has(word)) return "test";
+  return "new";
+}
+
+/**
+ * Fold every BatchNorm (eval mode) into the Linear before it, for inference:
+ *   y = gamma (x W + b - mu) / sigma + beta  =  x W' + b'
+ *   W'[:, c] = W[:, c] * gamma_c / sigma_c ;  b'_c = (b_c - mu_c) * gamma_c / sigma_c + beta_c
+ * with sigma = running std ("lecture-std") or sqrt(running var + eps). Computed in float64.
+ * Returns a new model without BatchNorm layers; the original is untouched.
+ */
+export function foldBatchNorm(model: MLP): MLP {
+  const spec: ModelSpec = {
+    ...model.spec,
+    type: "custom",
+    batchnorm: "none",
+    outputBatchnorm: false,
+    bias: true,
+  };
+  const src = model.layers.layers;
+  const layers: Module[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const layer = src[i];
+    const next = src[i + 1];
+    if (layer instanceof BatchNorm1d)
+      throw new Error(`BatchNorm at layer ${i} does not follow a Linear; cannot fold`);
+    if (layer instanceof Linear && next instanceof BatchNorm1d) {
+      const { fanIn: I, fanOut: O } = layer;
+      const W = new Float32Array(I * O);
+      const b = new Float32Array(O);
+      for (let c = 0; c < O; c++) {
+        const spread = next.runningVar.storage[c];
+        const sigma = next.variant === "lecture-std" ? spread : Math.sqrt(spread + next.eps);
+        const scale = next.gamma.storage[c] / sigma;
+        for (let r = 0; r < I; r++) W[r * O + c] = layer.weight.storage[r * O + c] * scale;
+        const bias = layer.bias ? layer.bias.storage[c] : 0;
+        b[c] = (bias - next.runningMean.storage[c]) * scale + next.beta.storage[c];
+      }
+      layers.push(new Linear(I, O, { weight: new Tensor(W, [I, O]), biasInit: new Tensor(b, [O]) }));
+      i++; // the BatchNorm is consumed
+    } else if (layer instanceof Linear) {
+      const bias = layer.bias ? layer.bias.storage.slice() : new Float32Array(layer.fanOut);
+      layers.push(
+        new Linear(layer.fanIn, layer.fanOut, {
+          weight: new Tensor(layer.weight.storage.slice(), layer.weight.shape),
+          biasInit: new Tensor(bias, [layer.fanOut]),
+        }),
+      );
+    } else {
+      layers.push(layer);
+    }
+  }
+  const { numEmbeddings, embeddingDim, weight } = model.embedding;
+  const emb = new Embedding(numEmbeddings, embeddingDim, {
+    weight: new Tensor(weight.storage.slice(), weight.shape),
+  });
+  const folded = new MLP(spec, emb, new Sequential(layers));
+  folded.eval();
+  return folded;
+}

@@ -1,0 +1,160 @@
+/**
+ * The training loop of the lecture: minibatch SGD with a step-decay learning rate.
+ *
+ *   for i in range(max_steps):
+ *     ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g)
+ *     loss = model(Xtr[ix], Ytr[ix]); for p: p.grad = None; loss.backward()
+ *     lr = 0.1 if i < 100000 else 0.01; for p: p.data += -lr * p.grad
+ *
+ * The loop owns nothing but the step: logging, checkpoints and diagnostics subscribe through
+ * hooks, so the same loop serves the CLI, the experiments, the dashboard and the tests.
+ */
+
+import type { Examples } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import type { MLP } from "../models/mlp.ts";
+import type { Module } from "../nn/modules.ts";
+import type { Generator } from "../random/generator.ts";
+import { Tensor } from "../tensor/tensor.ts";
+
+export interface TrainConfig {
+  maxSteps: number;
+  batchSize: number;
+  /** learning rate before the decay step */
+  learningRate: number;
+  /** step at which the learning rate drops (the lecture: 100,000); >= maxSteps for none */
+  lrDecayStep: number;
+  /** learning rate after the decay step (the lecture: 0.01) */
+  lrDecayTo: number;
+}
+
+export const LECTURE_TRAIN: TrainConfig = {
+  maxSteps: 200_000,
+  batchSize: 32,
+  learningRate: 0.1,
+  lrDecayStep: 100_000,
+  lrDecayTo: 0.01,
+};
+
+/** The step-decay schedule: `lr = 0.1 if i < 100000 else 0.01`. */
+export function learningRateAt(cfg: TrainConfig, step: number): number {
+  return step < cfg.lrDecayStep ? cfg.learningRate : cfg.lrDecayTo;
+}
+
+/** Reject numbers that cannot train (one clear line each). */
+export function validateTrainConfig(cfg: TrainConfig, trainSize: number): void {
+  const { maxSteps, batchSize, learningRate, lrDecayTo, lrDecayStep } = cfg;
+  if (!Number.isInteger(maxSteps) || maxSteps < 0 || maxSteps > 1e9) {
+    throw new UserError(`--max-steps must be a whole number from 0 to 1e9, got ${maxSteps}`);
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new UserError(`--batch-size must be a positive integer, got ${batchSize}`);
+  if (batchSize > trainSize) {
+    throw new UserError(`--batch-size ${batchSize} is larger than the training set (${trainSize} examples)`);
+  }
+  for (const [name, v] of [
+    ["--learning-rate", learningRate],
+    ["--lr-decay-to", lrDecayTo],
+  ] as const) {
+    if (!Number.isFinite(v) || v <= 0 || v > 100)
+      throw new UserError(`${name} must be a positive number up to 100, got ${v}`);
+  }
+  if (!Number.isInteger(lrDecayStep) || lrDecayStep < 0)
+    throw new UserError(`--lr-decay-step must be a whole number, got ${lrDecayStep}`);
+}
+
+/** What a hook sees after each step (the gradients are still on the parameters). */
+export interface StepInfo {
+  step: number;
+  loss: number;
+  lr: number;
+  /** the minibatch's row indices (B,) */
+  ix: Tensor;
+}
+
+export interface TrainHooks {
+  /** after backward, before the update: gradients present, data not yet changed */
+  beforeUpdate?(info: StepInfo): void;
+  /** after the update */
+  afterStep?(info: StepInfo): void;
+  /** return true to stop early (Ctrl-C, a NaN, a deadline) */
+  shouldStop?(): boolean;
+}
+
+/** Stop reason reported by `train`. */
+export type StopReason = "done" | "stopped" | "nonfinite";
+
+/**
+ * Run SGD from `startStep` to `cfg.maxSteps` on `data`, drawing minibatches from `g`
+ * (the generator that initialised the model, as in the lecture).
+ */
+export function train(
+  model: MLP,
+  data: Examples,
+  cfg: TrainConfig,
+  g: Generator,
+  hooks: TrainHooks = {},
+  startStep = 0,
+): { step: number; reason: StopReason } {
+  const params = model.parameters();
+  const N = data.X.shape[0];
+  const T = data.X.shape[1];
+  const ixBuf = new Float32Array(cfg.batchSize);
+  model.train();
+  let step = startStep;
+  while (step < cfg.maxSteps) {
+    if (hooks.shouldStop?.()) return { step, reason: "stopped" };
+    g.randintInto(ixBuf, 0, N);
+    const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
+    const { Xb, Yb } = gatherBatch(data, ix, T);
+    const loss = model.loss(Xb, Yb);
+    for (const p of params) p.grad = null;
+    loss.backward();
+    const lossValue = loss.item();
+    const lr = learningRateAt(cfg, step);
+    const info: StepInfo = { step, loss: lossValue, lr, ix };
+    if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
+    hooks.beforeUpdate?.(info);
+    sgdStep(params, lr);
+    step++;
+    hooks.afterStep?.(info);
+  }
+  return { step, reason: "done" };
+}
+
+/** p.data += -lr * p.grad for every parameter (float32 product, then add, as PyTorch rounds it). */
+export function sgdStep(params: Tensor[], lr: number): void {
+  const k = Math.fround(-lr);
+  for (const p of params) {
+    if (!p.grad) continue;
+    const w = p.storage;
+    const gr = p.grad.storage;
+    for (let i = 0; i < w.length; i++) w[i] += Math.fround(k * gr[i]);
+  }
+}
+
+/** Xtr[ix], Ytr[ix] without autograd: (B, T) and (B,). */
+export function gatherBatch(data: Examples, ix: Tensor, T: number): { Xb: Tensor; Yb: Tensor } {
+  const B = ix.numel();
+  const xb = new Float32Array(B * T);
+  const yb = new Float32Array(B);
+  const xs = data.X.storage;
+  const ys = data.Y.storage;
+  for (let b = 0; b < B; b++) {
+    const r = ix.storage[b];
+    for (let t = 0; t < T; t++) xb[b * T + t] = xs[r * T + t];
+    yb[b] = ys[r];
+  }
+  return { Xb: new Tensor(xb, [B, T], "int64"), Yb: new Tensor(yb, [B], "int64") };
+}
+
+/** Parameters that are not finite, by name (for the NaN guard's message). */
+export function firstNonFinite(model: Module): string | null {
+  for (const [name, p] of model.namedParameters()) {
+    const g = p.grad?.storage;
+    if (g) for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `${name}.grad`;
+    const w = p.storage;
+    for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i])) return name;
+  }
+  return null;
+}
