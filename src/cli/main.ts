@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * `makemore`: train, evaluate, sample and inspect character-level language models.
+ * One file per command; this one dispatches and turns user errors into one line.
+ */
+
+import { UserError } from "../errors.ts";
+import { trainCommand } from "./train.ts";
+import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
+
+const HELP = `usage: makemore <command> [options]
+
+Train character-level language models (Karpathy's makemore, part 3) and look inside them.
+
+commands
+  train    train a model (default: the lecture's BatchNorm MLP on the bundled names.txt)
+  sample   sample words from a trained run
+  eval     split losses of a trained run
+  fold     fold BatchNorm into the preceding Linear for inference
+  info     describe a run, or the dataset and presets
+
+Run 'makemore <command> --help' for a command's options.`;
+
+type Command = (argv: string[]) => number | Promise<number>;
+const COMMANDS: Record<string, Command> = {
+  train: trainCommand,
+  sample: sampleCommand,
+  eval: evalCommand,
+  fold: foldCommand,
+  info: infoCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === "--version" || cmd === "-V") {
+    console.log("makemore-ts 0.1.0");
+    return 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    console.error(`makemore: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UserError) {
+      console.error(`makemore: error: ${e.message}`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    console.error(`makemore: internal error (please report it): ${(e as Error)?.stack ?? e}`);
+    process.exitCode = 70;
+  },
+);

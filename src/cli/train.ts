@@ -1,0 +1,450 @@
+/**
+ * `makemore train`: the lecture's training run from the command line.
+ * With no flags: the BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
+ */
+
+import { readFileSync } from "node:fs";
+import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import {
+  absolutePath,
+  appendLines,
+  BUNDLED_NAMES,
+  CONFIG_VERSION,
+  type LoadedRun,
+  loadData,
+  loadRun,
+  type RunConfig,
+  type RunState,
+  saveCheckpoint,
+} from "../io/run.ts";
+import { createRunDir, type runPaths, writeJsonFile } from "../io/rundir.ts";
+import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
+import { Generator, type GeneratorState } from "../random/generator.ts";
+import { calibrateBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
+import { LECTURE_TRAIN, type TrainConfig, train, validateTrainConfig } from "../train/train.ts";
+import { choice, clock, num, parse } from "./args.ts";
+
+export const TRAIN_HELP = `usage: makemore train [options]
+
+Train a character-level MLP (the lecture "makemore part 3") and save the run.
+With no options: the lecture's BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
+
+data
+  -i, --input-file FILE     word list, one item per line, UTF-8 (default: bundled names.txt)
+      --block-size N        context length in characters (default 3)
+run directory
+  -o, --work-dir DIR        where the run is saved (default runs/<date>-<type>)
+      --overwrite           replace the run files in an existing work dir
+      --resume DIR          continue the run in DIR from its last checkpoint (exact)
+model
+      --type NAME           ${PRESETS.join(" | ")} (default batchnorm)
+      --n-embd N            embedding size per character (default 10)
+      --n-hidden N          hidden width (default 200, 100 for deep-*)
+      --depth N             hidden layers (custom only; default 5)
+      --batchnorm KIND      none | torch | lecture | lecture-std (custom only; default none)
+      --nonlinearity KIND   tanh | relu | none (custom only; default tanh)
+      --gain X              hidden weight gain (custom only; default 5/3)
+      --last-layer-scale X  scale of the output layer at init (custom only; default 0.1)
+      --zero-init           all Linear weights start at zero (custom only)
+optimisation
+      --seed N              generator seed for init and minibatches (default 2147483647)
+      --max-steps N         SGD steps (default 200000)
+      --batch-size N        examples per step (default 32)
+      --learning-rate X     learning rate before the decay (default 0.1)
+      --lr-decay-step N     step where the learning rate drops (default 100000)
+      --lr-decay-to X       learning rate after the drop (default 0.01)
+reporting
+      --log-every N         print a line every N steps (default 10000)
+      --checkpoint-every N  save a checkpoint every N steps (default 10000)
+      --eval-every N        also measure train/val loss every N steps (default 0: only at the end)
+      --calibrate           after training, set BatchNorm statistics from the whole training set
+      --num-samples N       words to sample at the end (default 20)
+      --quiet               no progress bar or log lines, only the summary
+  -h, --help                this help`;
+
+const OPTIONS = {
+  "input-file": { type: "string", short: "i" },
+  "block-size": { type: "string" },
+  "work-dir": { type: "string", short: "o" },
+  overwrite: { type: "boolean" },
+  resume: { type: "string" },
+  type: { type: "string" },
+  "n-embd": { type: "string" },
+  "n-hidden": { type: "string" },
+  depth: { type: "string" },
+  batchnorm: { type: "string" },
+  nonlinearity: { type: "string" },
+  gain: { type: "string" },
+  "last-layer-scale": { type: "string" },
+  "zero-init": { type: "boolean" },
+  seed: { type: "string" },
+  "max-steps": { type: "string" },
+  "batch-size": { type: "string" },
+  "learning-rate": { type: "string" },
+  "lr-decay-step": { type: "string" },
+  "lr-decay-to": { type: "string" },
+  "log-every": { type: "string" },
+  "checkpoint-every": { type: "string" },
+  "eval-every": { type: "string" },
+  calibrate: { type: "boolean" },
+  "num-samples": { type: "string" },
+  quiet: { type: "boolean" },
+} as const;
+
+const BUILDER_FLAGS = [
+  "depth",
+  "batchnorm",
+  "nonlinearity",
+  "gain",
+  "last-layer-scale",
+  "zero-init",
+] as const;
+
+function defaultWorkDir(type: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `runs/${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${type}`;
+}
+
+/** Build the run config from flags (everything validated before any file is touched). */
+function configFromFlags(v: Record<string, string | boolean | undefined>): {
+  config: Omit<RunConfig, "data">;
+  inputFile: string;
+  workDir: string;
+} {
+  const type = choice(v.type, "--type", PRESETS, "batchnorm") as ModelType;
+  if (type !== "custom") {
+    for (const f of BUILDER_FLAGS) {
+      if (v[f] !== undefined)
+        throw new UserError(`--${f} only applies to --type custom (the presets fix it)`, 2);
+    }
+  }
+  const blockSize = num(v["block-size"], "--block-size", 3, { integer: true, min: 1, max: 64 });
+  const base = presetSpec(type, 0, blockSize);
+  const model: ModelSpec = {
+    ...base,
+    nEmbd: num(v["n-embd"], "--n-embd", base.nEmbd, { integer: true, min: 1, max: 4096 }),
+    nHidden: num(v["n-hidden"], "--n-hidden", base.nHidden, { integer: true, min: 1, max: 65536 }),
+    depth: num(v.depth, "--depth", base.depth, { integer: true, min: 0, max: 100 }),
+    batchnorm: choice(
+      v.batchnorm,
+      "--batchnorm",
+      ["none", "torch", "lecture", "lecture-std"] as const,
+      base.batchnorm,
+    ),
+    nonlinearity: choice(
+      v.nonlinearity,
+      "--nonlinearity",
+      ["tanh", "relu", "none"] as const,
+      base.nonlinearity,
+    ),
+    gain: num(v.gain, "--gain", base.gain, {}),
+    lastLayerScale: num(v["last-layer-scale"], "--last-layer-scale", base.lastLayerScale, {}),
+    zeroInit: v["zero-init"] === true,
+  };
+  if (type === "custom") {
+    model.bias = model.batchnorm === "none";
+    model.outputBatchnorm = model.batchnorm !== "none";
+  }
+  const trainCfg: TrainConfig = {
+    maxSteps: num(v["max-steps"], "--max-steps", LECTURE_TRAIN.maxSteps, { integer: true, min: 0, max: 1e9 }),
+    batchSize: num(v["batch-size"], "--batch-size", LECTURE_TRAIN.batchSize, {
+      integer: true,
+      min: 1,
+      max: 1e7,
+    }),
+    learningRate: num(v["learning-rate"], "--learning-rate", LECTURE_TRAIN.learningRate, {
+      min: 0,
+      exclusiveMin: true,
+      max: 100,
+    }),
+    lrDecayStep: num(v["lr-decay-step"], "--lr-decay-step", LECTURE_TRAIN.lrDecayStep, {
+      integer: true,
+      min: 0,
+    }),
+    lrDecayTo: num(v["lr-decay-to"], "--lr-decay-to", LECTURE_TRAIN.lrDecayTo, {
+      min: 0,
+      exclusiveMin: true,
+      max: 100,
+    }),
+  };
+  const seed = num(v.seed, "--seed", 2147483647, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  return {
+    config: {
+      version: CONFIG_VERSION,
+      model,
+      train: trainCfg,
+      seed,
+      logEvery: num(v["log-every"], "--log-every", 10000, { integer: true, min: 1 }),
+      checkpointEvery: num(v["checkpoint-every"], "--checkpoint-every", 10000, { integer: true, min: 1 }),
+      evalEvery: num(v["eval-every"], "--eval-every", 0, { integer: true, min: 0 }),
+      calibrate: v.calibrate === true,
+    },
+    inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
+    workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
+  };
+}
+
+/** Prints: lines to stdout, a live progress bar to stderr on a terminal. */
+class Progress {
+  private lastDraw = 0;
+  private readonly tty: boolean;
+  private readonly t0 = performance.now();
+  private readonly startStep: number;
+  constructor(
+    private readonly total: number,
+    startStep: number,
+    private readonly quiet: boolean,
+  ) {
+    this.tty = !quiet && process.stderr.isTTY === true;
+    this.startStep = startStep;
+    this.lastLineStep = startStep;
+  }
+  private lastLineAt = performance.now();
+  private lastLineStep = 0;
+  /** ms per step since the previous call (for the periodic log line) */
+  intervalMs(step: number): number {
+    const now = performance.now();
+    const ms = (now - this.lastLineAt) / Math.max(1, step - this.lastLineStep);
+    this.lastLineAt = now;
+    this.lastLineStep = step;
+    return ms;
+  }
+  /** ms per step and steps/s since the start */
+  rate(step: number): { msPerStep: number; perSecond: number } {
+    const ms = performance.now() - this.t0;
+    const done = Math.max(1, step - this.startStep);
+    return { msPerStep: ms / done, perSecond: (done / ms) * 1000 };
+  }
+  tick(step: number, loss: number): void {
+    if (!this.tty) return;
+    const now = performance.now();
+    if (now - this.lastDraw < 100 && step < this.total) return;
+    this.lastDraw = now;
+    const { perSecond } = this.rate(step);
+    const frac = this.total ? step / this.total : 1;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+    const eta = (this.total - step) / perSecond;
+    process.stderr.write(
+      `\r${bar} ${String(step).padStart(String(this.total).length)}/${this.total} | loss ${loss.toFixed(4)} | ${perSecond.toFixed(0)} steps/s | ${clock(eta)} left `,
+    );
+  }
+  line(text: string): void {
+    if (this.quiet) return;
+    this.clear();
+    console.log(text);
+  }
+  clear(): void {
+    if (this.tty) process.stderr.write("\r\x1b[K");
+  }
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse("train", argv, OPTIONS);
+  if (v.help) {
+    console.log(TRAIN_HELP);
+    return 0;
+  }
+  const quiet = v.quiet === true;
+  let config: RunConfig;
+  let model: MLP;
+  let g: Generator;
+  let startStep = 0;
+  let paths: ReturnType<typeof runPaths>;
+  let resumed: LoadedRun | null = null;
+
+  if (typeof v.resume === "string") {
+    // Resume: everything comes from the run directory; flags that would change the run are refused.
+    const other = Object.keys(v).filter(
+      (k) => !["resume", "quiet", "help"].includes(k) && v[k] !== undefined,
+    );
+    if (other.length)
+      throw new UserError(`--resume continues a run exactly as configured; drop --${other.join(", --")}`, 2);
+    resumed = loadRun(v.resume);
+    ({ config, model, paths } = resumed);
+    if (resumed.state.finished)
+      throw new UserError(`run ${v.resume} already finished (${resumed.state.step} steps)`);
+    g = new Generator();
+    g.setState(resumed.state.generator as GeneratorState);
+    startStep = resumed.state.step;
+  } else {
+    const parsed = configFromFlags(v);
+    const data0 = loadData(parsed.inputFile, parsed.config.model.blockSize);
+    const spec = { ...parsed.config.model, vocabSize: data0.vocab.size };
+    config = {
+      ...parsed.config,
+      model: spec,
+      data: {
+        inputFile: parsed.inputFile,
+        numWords: data0.words.length,
+        vocab: data0.vocab.itos,
+        blockSize: spec.blockSize,
+        splitSeed: 42,
+      },
+    };
+    validateTrainConfig(config.train, data0.train.X.shape[0]);
+    paths = createRunDir(parsed.workDir, { overwrite: v.overwrite === true });
+    g = new Generator().manualSeed(config.seed);
+    model = buildModel(spec, g);
+    writeJsonFile(paths.config, config);
+  }
+
+  const data = loadData(config.data.inputFile, config.data.blockSize, config.data.splitSeed);
+  if (data.vocab.itos.join("") !== config.data.vocab.join("")) {
+    throw new UserError(
+      `${config.data.inputFile} has changed since the run started (its vocabulary differs)`,
+    );
+  }
+  const log = new Progress(config.train.maxSteps, startStep, quiet);
+  const facts = [
+    `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${Math.max(...data.words.map((w) => Array.from(w).length))}`,
+    `split (random.seed(${config.data.splitSeed})): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${config.data.blockSize})`,
+    `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
+    `train: ${config.train.maxSteps} steps | batch ${config.train.batchSize} | lr ${config.train.learningRate} -> ${config.train.lrDecayTo} at step ${config.train.lrDecayStep}`,
+    `run: ${paths.dir}${resumed ? ` (resuming at step ${startStep})` : ""}`,
+  ];
+  if (config.data.vocab[0] !== ".")
+    facts.push(`note: the data contains '.', so '${config.data.vocab[0]}' marks word boundaries`);
+  for (const f of facts) log.line(f);
+
+  // Metrics: truncate anything logged after the checkpoint we resume from, then append in batches.
+  if (resumed) truncateMetrics(paths.metrics, startStep);
+  let pending: string[] = [];
+  const flushMetrics = () => {
+    appendLines(paths.metrics, pending);
+    pending = [];
+  };
+
+  let stopRequested = false;
+  const onSignal = () => {
+    stopRequested = true;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  let lastLoss = Number.NaN;
+  const checkpoint = (step: number, finished: boolean, extra: Partial<RunState> = {}) => {
+    flushMetrics();
+    saveCheckpoint(paths, model, { step, generator: g.getState(), finished, lastLoss, ...extra });
+  };
+
+  const result = train(
+    model,
+    data.train,
+    config.train,
+    g,
+    {
+      afterStep: ({ step, loss, lr }) => {
+        lastLoss = loss;
+        pending.push(`{"step":${step},"loss":${loss},"lr":${lr}}`);
+        const done = step + 1;
+        if (step % config.logEvery === 0 || done === config.train.maxSteps) {
+          const msPerStep = log.intervalMs(done);
+          log.line(
+            `step ${String(step).padStart(7)}/${config.train.maxSteps} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
+          );
+        }
+        if (config.evalEvery > 0 && done % config.evalEvery === 0) {
+          const tr = splitLoss(model, data.train);
+          const va = splitLoss(model, data.val);
+          pending.push(`{"step":${step},"train_loss":${tr},"val_loss":${va}}`);
+          log.line(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
+        }
+        if (done % config.checkpointEvery === 0 && done < config.train.maxSteps) checkpoint(done, false);
+        log.tick(done, loss);
+      },
+      shouldStop: () => stopRequested,
+    },
+    startStep,
+  );
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  log.clear();
+
+  if (result.reason === "stopped") {
+    checkpoint(result.step, false);
+    console.error(
+      `interrupted at step ${result.step}; checkpoint saved. Continue with: makemore train --resume ${paths.dir}`,
+    );
+    return 130;
+  }
+  if (result.reason === "nonfinite") {
+    flushMetrics();
+    const where = firstNonFiniteLayer(model);
+    console.error(
+      `makemore: error: the loss became ${lastLossText(model)} at step ${result.step}${where}; training stopped and the last good checkpoint was kept. Try a lower --learning-rate.`,
+    );
+    return 1;
+  }
+
+  if (config.calibrate) calibrateBatchNorm(model, data.train);
+  const splitLosses = {
+    train: splitLoss(model, data.train),
+    val: splitLoss(model, data.val),
+    test: splitLoss(model, data.test),
+  };
+  checkpoint(result.step, true, { splitLosses });
+  const sampleCount = num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 });
+  const samples = sampleWords(model, data.vocab, {
+    count: sampleCount,
+    generator: new Generator().manualSeed(config.seed + 10),
+  });
+  const sets = {
+    train: new Set(data.split.train),
+    val: new Set(data.split.val),
+    test: new Set(data.split.test),
+  };
+  writeFileAtomic(paths.samples, samples.map((s) => `${s}\n`).join(""));
+  const { perSecond } = log.rate(result.step);
+  console.log(
+    `train ${splitLosses.train.toFixed(4)} | val ${splitLosses.val.toFixed(4)} | test ${splitLosses.test.toFixed(4)}${config.calibrate ? " (BatchNorm calibrated)" : ""}`,
+  );
+  if (!quiet && samples.length) {
+    console.log(
+      `samples (seed ${config.seed + 10}; ${samples.filter((s) => provenance(s, sets) === "new").length} new):`,
+    );
+    for (const s of samples)
+      console.log(`  ${s.padEnd(20)} ${provenance(s, sets) === "new" ? "" : `(in ${provenance(s, sets)})`}`);
+  }
+  console.log(`saved ${paths.dir} (${result.step - startStep} steps at ${perSecond.toFixed(0)} steps/s)`);
+  return 0;
+}
+
+function truncateMetrics(path: string, step: number): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return;
+  }
+  const keep = text.split("\n").filter((line) => {
+    if (!line) return false;
+    try {
+      return JSON.parse(line).step < step;
+    } catch {
+      return false; // a torn last line from a crash
+    }
+  });
+  writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
+}
+
+function lastLossText(model: MLP): string {
+  const v = model.out?.storage.find((x) => !Number.isFinite(x));
+  return v === undefined ? "not finite" : String(v);
+}
+
+/** The first layer (in forward order) whose output holds a NaN or an infinity. */
+function firstNonFiniteLayer(model: MLP): string {
+  const named: [string, { out: { storage: Float32Array } | null }][] = [
+    ["embedding", model.embedding],
+    ...model.layers.layers.map((l, i) => [`layer ${i} (${l.constructor.name})`, l] as [string, typeof l]),
+  ];
+  for (const [name, layer] of named) {
+    const s = layer.out?.storage;
+    if (s?.some((x) => !Number.isFinite(x))) return `; first non-finite values in the output of ${name}`;
+  }
+  return "";
+}

@@ -1,0 +1,260 @@
+/**
+ * Commands that use a finished (or checkpointed) run: `sample`, `eval`, `fold`, `info`.
+ */
+
+import { existsSync } from "node:fs";
+import { UserError } from "../errors.ts";
+import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, saveCheckpoint } from "../io/run.ts";
+import { createRunDir, writeJsonFile } from "../io/rundir.ts";
+import { PRESETS, presetSpec } from "../models/mlp.ts";
+import { Generator } from "../random/generator.ts";
+import { calibrateBatchNorm, foldBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
+import { choice, num, onePositional, parse } from "./args.ts";
+
+/** The word sets of the run's data, when its input file is still there. */
+function wordSets(run: LoadedRun) {
+  const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
+  return {
+    data,
+    sets: { train: new Set(data.split.train), val: new Set(data.split.val), test: new Set(data.split.test) },
+  };
+}
+
+export const SAMPLE_HELP = `usage: makemore sample RUN_DIR [options]
+
+Sample words from a trained model (eval mode, PyTorch-exact multinomial), each marked as
+in the training, validation or test set, or new.
+
+  -n, --num-samples N   how many words (default 20)
+      --seed N          sampling generator seed (default: the run's seed + 10, as the lecture)
+      --temperature X   divide logits by X before the softmax (default 1)
+      --max-length N    cut a word after N characters (default 256)
+      --json            print JSON for scripts
+  -h, --help            this help`;
+
+export function sampleCommand(argv: string[]): number {
+  const { values: v, positionals } = parse(
+    "sample",
+    argv,
+    {
+      "num-samples": { type: "string", short: "n" },
+      seed: { type: "string" },
+      temperature: { type: "string" },
+      "max-length": { type: "string" },
+      json: { type: "boolean" },
+    },
+    true,
+  );
+  if (v.help) {
+    console.log(SAMPLE_HELP);
+    return 0;
+  }
+  const run = loadRun(onePositional("sample", positionals, "run directory"));
+  const count = num(v["num-samples"], "--num-samples", 20, { integer: true, min: 1, max: 1_000_000 });
+  const seed = num(v.seed, "--seed", run.config.seed + 10, {
+    integer: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const temperature = num(v.temperature, "--temperature", 1, { min: 0, exclusiveMin: true, max: 1000 });
+  const maxLength = num(v["max-length"], "--max-length", 256, { integer: true, min: 1, max: 100000 });
+  const words = sampleWords(run.model, run.vocab, {
+    count,
+    generator: new Generator().manualSeed(seed),
+    temperature,
+    maxLength,
+  });
+  let sets: ReturnType<typeof wordSets>["sets"] | null = null;
+  if (existsSync(run.config.data.inputFile)) sets = wordSets(run).sets;
+  const rows = words.map((w) => ({ word: w, source: sets ? provenance(w, sets) : "unknown" }));
+  if (v.json) {
+    console.log(JSON.stringify({ run: run.paths.dir, seed, temperature, samples: rows }, null, 2));
+  } else {
+    for (const r of rows)
+      console.log(`${r.word.padEnd(24)} ${r.source === "new" ? "new" : `in ${r.source}`}`);
+    const fresh = rows.filter((r) => r.source === "new").length;
+    console.log(
+      `${fresh}/${rows.length} new (seed ${seed}${temperature !== 1 ? `, temperature ${temperature}` : ""})`,
+    );
+  }
+  return 0;
+}
+
+export const EVAL_HELP = `usage: makemore eval RUN_DIR [options]
+
+Mean cross-entropy of a run's model on the train, val and test splits, in eval mode
+(BatchNorm uses its running statistics).
+
+      --split NAMES   comma-separated: train,val,test (default all three)
+      --calibrate     first set BatchNorm statistics from the whole training set (not saved)
+      --json          print JSON for scripts
+  -h, --help          this help`;
+
+export function evalCommand(argv: string[]): number {
+  const { values: v, positionals } = parse(
+    "eval",
+    argv,
+    { split: { type: "string" }, calibrate: { type: "boolean" }, json: { type: "boolean" } },
+    true,
+  );
+  if (v.help) {
+    console.log(EVAL_HELP);
+    return 0;
+  }
+  const run = loadRun(onePositional("eval", positionals, "run directory"));
+  const names = (typeof v.split === "string" ? v.split : "train,val,test").split(",").map((s) => s.trim());
+  for (const n of names) choice(n, "--split", ["train", "val", "test"] as const, "train");
+  const { data } = wordSets(run);
+  if (v.calibrate) calibrateBatchNorm(run.model, data.train);
+  const losses: Record<string, number> = {};
+  for (const n of names) losses[n] = splitLoss(run.model, data[n as "train" | "val" | "test"]);
+  if (v.json)
+    console.log(
+      JSON.stringify(
+        { run: run.paths.dir, step: run.state.step, calibrated: v.calibrate === true, losses },
+        null,
+        2,
+      ),
+    );
+  else {
+    for (const [n, l] of Object.entries(losses)) console.log(`${n.padEnd(5)} ${l.toFixed(4)}`);
+  }
+  return 0;
+}
+
+export const FOLD_HELP = `usage: makemore fold RUN_DIR -o OUT_DIR [options]
+
+Write an inference model with every BatchNorm folded into the Linear layer before it
+(W' = W * gamma / sigma, b' = (b - mean) * gamma / sigma + beta). The folded model has no
+BatchNorm layers and gives the same outputs in eval mode.
+
+  -o, --work-dir DIR  where to write the folded run (required)
+      --overwrite     replace the run files in an existing OUT_DIR
+      --json          print JSON for scripts
+  -h, --help          this help`;
+
+export function foldCommand(argv: string[]): number {
+  const { values: v, positionals } = parse(
+    "fold",
+    argv,
+    { "work-dir": { type: "string", short: "o" }, overwrite: { type: "boolean" }, json: { type: "boolean" } },
+    true,
+  );
+  if (v.help) {
+    console.log(FOLD_HELP);
+    return 0;
+  }
+  const run = loadRun(onePositional("fold", positionals, "run directory"));
+  if (typeof v["work-dir"] !== "string")
+    throw new UserError("makemore fold needs -o/--work-dir for the folded model", 2);
+  const folded = foldBatchNorm(run.model);
+  const { data } = wordSets(run);
+  const before: Record<string, number> = {};
+  const after: Record<string, number> = {};
+  for (const n of ["train", "val", "test"] as const) {
+    before[n] = splitLoss(run.model, data[n]);
+    after[n] = splitLoss(folded, data[n]);
+  }
+  const paths = createRunDir(v["work-dir"], { overwrite: v.overwrite === true });
+  writeJsonFile(paths.config, { ...run.config, model: folded.spec });
+  saveCheckpoint(paths, folded, { ...run.state, finished: true, splitLosses: after });
+  const maxDiff = Math.max(...Object.keys(after).map((k) => Math.abs(after[k] - before[k])));
+  if (v.json) {
+    console.log(
+      JSON.stringify(
+        { from: run.paths.dir, to: paths.dir, parameters: folded.numParameters(), before, after, maxDiff },
+        null,
+        2,
+      ),
+    );
+  } else {
+    console.log(
+      `folded ${run.model.numParameters()} -> ${folded.numParameters()} parameters into ${paths.dir}`,
+    );
+    for (const n of Object.keys(after)) {
+      console.log(
+        `${n.padEnd(5)} ${before[n].toFixed(6)} -> ${after[n].toFixed(6)} (diff ${Math.abs(after[n] - before[n]).toExponential(1)})`,
+      );
+    }
+  }
+  return 0;
+}
+
+export const INFO_HELP = `usage: makemore info [RUN_DIR] [options]
+
+Without RUN_DIR: the presets and the dataset facts of the input file.
+With RUN_DIR: the run's configuration, model, progress and losses.
+
+  -i, --input-file FILE  word list to describe (default: bundled names.txt)
+      --json             print JSON for scripts
+  -h, --help             this help`;
+
+export function infoCommand(argv: string[]): number {
+  const { values: v, positionals } = parse(
+    "info",
+    argv,
+    { "input-file": { type: "string", short: "i" }, json: { type: "boolean" } },
+    true,
+  );
+  if (v.help) {
+    console.log(INFO_HELP);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UserError("makemore info takes at most one run directory", 2);
+  if (positionals.length === 1) {
+    const run = loadRun(positionals[0]);
+    const info = {
+      run: run.paths.dir,
+      model: run.config.model,
+      parameters: run.model.numParameters(),
+      seed: run.config.seed,
+      train: run.config.train,
+      step: run.state.step,
+      finished: run.state.finished,
+      splitLosses: run.state.splitLosses ?? null,
+      data: { ...run.config.data, vocab: run.config.data.vocab.join("") },
+    };
+    if (v.json) console.log(JSON.stringify(info, null, 2));
+    else {
+      console.log(`run ${info.run}: ${info.model.type}, ${info.parameters} parameters, seed ${info.seed}`);
+      console.log(`step ${info.step}/${info.train.maxSteps}${info.finished ? " (finished)" : ""}`);
+      if (info.splitLosses)
+        console.log(
+          Object.entries(info.splitLosses)
+            .map(([k, l]) => `${k} ${l.toFixed(4)}`)
+            .join(" | "),
+        );
+      console.log(
+        `data ${info.data.inputFile} (${info.data.numWords} items, vocabulary '${info.data.vocab}')`,
+      );
+      console.log(run.model.describe());
+    }
+    return 0;
+  }
+  const file = typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES;
+  const data = loadData(file, 3);
+  const presets = PRESETS.filter((p) => p !== "custom").map((p) => {
+    const spec = presetSpec(p, data.vocab.size, 3);
+    return { type: p, spec };
+  });
+  const facts = {
+    inputFile: file,
+    items: data.words.length,
+    vocabulary: data.vocab.itos.join(""),
+    longest: Math.max(...data.words.map((w) => Array.from(w).length)),
+    split: { train: data.train.X.shape[0], val: data.val.X.shape[0], test: data.test.X.shape[0] },
+    uniformLoss: Math.log(data.vocab.size),
+  };
+  if (v.json) console.log(JSON.stringify({ ...facts, presets: presets.map((p) => p.type) }, null, 2));
+  else {
+    console.log(
+      `${facts.inputFile}: ${facts.items} items, vocabulary of ${data.vocab.size} ('${facts.vocabulary}'), longest ${facts.longest}`,
+    );
+    console.log(
+      `split (block size 3): train ${facts.split.train} | val ${facts.split.val} | test ${facts.split.test} examples`,
+    );
+    console.log(`loss of a uniform prediction: -ln(1/${data.vocab.size}) = ${facts.uniformLoss.toFixed(4)}`);
+    console.log(`presets: ${presets.map((p) => p.type).join(", ")}, custom`);
+  }
+  return 0;
+}

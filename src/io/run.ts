@@ -1,0 +1,165 @@
+/**
+ * A run directory: everything needed to rebuild a model, continue training exactly, evaluate and
+ * sample.
+ *
+ *   config.json             model spec, training config, seed, data source and vocabulary
+ *   checkpoint.safetensors  weights and BatchNorm buffers (PyTorch reads it); its metadata also
+ *                           holds the resume state, so weights and state change in ONE atomic rename
+ *   state.json              the same resume state, readable (step, generator state, losses)
+ *   metrics.jsonl           one line per step: {"step", "loss", "lr"} (+ diagnostics lines)
+ *   samples.txt             sampled words
+ */
+
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type LectureData, prepareData, Vocabulary } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { buildModel, type MLP, type ModelSpec, PRESETS } from "../models/mlp.ts";
+import { Generator, type GeneratorState } from "../random/generator.ts";
+import type { TrainConfig } from "../train/train.ts";
+import { isFsError, osReason } from "./describe.ts";
+import { type RunPaths, readJsonFile, runPaths, writeJsonFile } from "./rundir.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.ts";
+import { readWordFile } from "./wordfile.ts";
+
+export const CONFIG_VERSION = 1;
+
+/** The bundled names.txt (32,033 names), the default input. */
+export const BUNDLED_NAMES = resolve(dirname(fileURLToPath(import.meta.url)), "../../data/names.txt");
+
+export interface RunConfig {
+  version: number;
+  model: ModelSpec;
+  train: TrainConfig;
+  /** seeds the generator that initialises the model and draws the minibatches */
+  seed: number;
+  data: {
+    /** absolute path of the word file */
+    inputFile: string;
+    numWords: number;
+    /** the vocabulary, index order: boundary first */
+    vocab: string[];
+    blockSize: number;
+    /** Python random.seed for the 80/10/10 shuffle */
+    splitSeed: number;
+  };
+  /** log a line every N steps; checkpoint every N steps */
+  logEvery: number;
+  checkpointEvery: number;
+  /** evaluate split losses every N steps (0 = only at the end) */
+  evalEvery: number;
+  /** calibrate BatchNorm statistics over the whole training set after training */
+  calibrate: boolean;
+  /** record diagnostics (activation/gradient statistics) */
+  diagnostics?: { every: number; updateRatios: boolean };
+}
+
+export interface RunState {
+  /** steps completed */
+  step: number;
+  /** generator state after `step` steps */
+  generator: GeneratorState;
+  finished: boolean;
+  /** split losses measured at the end (eval mode) */
+  splitLosses?: Record<string, number>;
+  lastLoss?: number;
+}
+
+/** Read the word file a config names and build the lecture's data from it. */
+export function loadData(
+  inputFile: string,
+  blockSize: number,
+  splitSeed = 42,
+): LectureData & { bytes: number } {
+  const file = readWordFile(inputFile);
+  return { ...prepareData(file.words, blockSize, splitSeed), bytes: file.bytes };
+}
+
+/** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
+export function saveCheckpoint(paths: RunPaths, model: MLP, state: RunState): void {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(model.stateDict()))
+    tensors[name] = { shape: t.shape, data: t.storage };
+  writeSafetensorsFile(paths.checkpoint, tensors, { format: "pt", makemore_state: JSON.stringify(state) });
+  writeJsonFile(paths.state, state);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Validate a parsed config.json (it may come from anywhere). */
+export function checkConfig(raw: unknown, path: string): RunConfig {
+  const bad = (what: string) => new UserError(`${path} is not a valid makemore config: ${what}`);
+  if (!isObject(raw)) throw bad("not a JSON object");
+  if (raw.version !== CONFIG_VERSION) throw bad(`unsupported version ${JSON.stringify(raw.version)}`);
+  const m = raw.model;
+  if (!isObject(m) || !PRESETS.includes(m.type as never)) throw bad("missing or unknown model type");
+  if (!isObject(raw.train) || !isObject(raw.data)) throw bad("missing train or data section");
+  const d = raw.data;
+  if (!Array.isArray(d.vocab) || d.vocab.some((c) => typeof c !== "string")) throw bad("bad vocabulary");
+  if (typeof d.inputFile !== "string") throw bad("missing data.inputFile");
+  if (m.vocabSize !== d.vocab.length) throw bad("vocabulary size does not match the model");
+  return raw as unknown as RunConfig;
+}
+
+/** A run loaded from disk: config, rebuilt model with its weights, resume state. */
+export interface LoadedRun {
+  paths: RunPaths;
+  config: RunConfig;
+  model: MLP;
+  state: RunState;
+  vocab: Vocabulary;
+}
+
+/** Load a run directory (config + checkpoint), with one clear error for anything missing or damaged. */
+export function loadRun(dir: string): LoadedRun {
+  if (!existsSync(dir)) throw new UserError(`run directory ${dir} does not exist`);
+  const paths = runPaths(dir);
+  if (!existsSync(paths.config)) throw new UserError(`${dir} is not a run directory (no config.json)`);
+  const config = checkConfig(readJsonFile(paths.config, "run config"), paths.config);
+  if (!existsSync(paths.checkpoint)) throw new UserError(`run ${dir} has no checkpoint.safetensors yet`);
+  const ckpt = readSafetensorsFile(paths.checkpoint, { what: "checkpoint" });
+  const model = buildModel(config.model, new Generator(0));
+  try {
+    model.loadStateDict(ckpt.tensors);
+  } catch (e) {
+    throw new UserError(
+      `checkpoint ${paths.checkpoint} does not fit the model in config.json: ${(e as Error).message}`,
+    );
+  }
+  let state: RunState;
+  try {
+    state = JSON.parse(ckpt.metadata.makemore_state ?? "null");
+  } catch {
+    throw new UserError(`checkpoint ${paths.checkpoint} has corrupt resume state in its metadata`);
+  }
+  if (!isObject(state) || !Number.isInteger(state.step) || !isObject(state.generator)) {
+    throw new UserError(`checkpoint ${paths.checkpoint} has no valid resume state in its metadata`);
+  }
+  return { paths, config, model, state, vocab: new Vocabulary(config.data.vocab) };
+}
+
+/** Resolve a user path against the current directory (config stores absolute paths). */
+export function absolutePath(p: string): string {
+  return isAbsolute(p) ? p : resolve(process.cwd(), p);
+}
+
+/** Append several JSONL lines in one write (metrics are buffered between checkpoints). */
+export function appendLines(path: string, lines: string[]): void {
+  if (lines.length === 0) return;
+  try {
+    appendFileSync(path, `${lines.join("\n")}\n`);
+  } catch (e) {
+    if (isFsError(e)) throw new UserError(`cannot write ${path}: ${osReason(e)}`);
+    throw e;
+  }
+}
+
+/** Read a text file if present (for samples.txt and friends). */
+export function readTextIfExists(path: string): string | null {
+  return existsSync(path) ? readFileSync(path, "utf8") : null;
+}
+
+export { join };
