@@ -1,0 +1,187 @@
+/**
+ * A run directory: where one training run keeps its files.
+ *
+ *   config.json              the run's settings
+ *   checkpoint.safetensors   model parameters (written atomically)
+ *   state.json               training progress (step, optimizer state, RNG) for resuming
+ *   metrics.jsonl            one JSON object per line, appended during training
+ *   samples.txt              generated words
+ *   plots/                   figures
+ *   report.html              the run's report
+ *
+ * `createRunDir` refuses to reuse a directory that already holds any of these unless told to
+ * overwrite, and checks before it changes anything. The readers turn missing or damaged files
+ * into one-line UserErrors naming the file.
+ */
+
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { UserError } from "../errors.ts";
+import { ensureWritableDir, writeFileAtomic } from "./atomic.ts";
+import { errorCode, isFsError, oneLine, osReason, showPath } from "./describe.ts";
+
+export interface RunPaths {
+  dir: string;
+  config: string;
+  checkpoint: string;
+  state: string;
+  metrics: string;
+  samples: string;
+  plots: string;
+  report: string;
+}
+
+/** The names `createRunDir` treats as belonging to a run. */
+export const RUN_FILE_NAMES = [
+  "config.json",
+  "checkpoint.safetensors",
+  "state.json",
+  "metrics.jsonl",
+  "samples.txt",
+  "plots",
+  "report.html",
+] as const;
+
+/** The file paths of the run in `dir` (nothing is touched on disk). */
+export function runPaths(dir: string): RunPaths {
+  return {
+    dir,
+    config: join(dir, "config.json"),
+    checkpoint: join(dir, "checkpoint.safetensors"),
+    state: join(dir, "state.json"),
+    metrics: join(dir, "metrics.jsonl"),
+    samples: join(dir, "samples.txt"),
+    plots: join(dir, "plots"),
+    report: join(dir, "report.html"),
+  };
+}
+
+/** Run files present in `dir` (empty when `dir` does not exist). UserError if it is not a dir. */
+export function existingRunFiles(dir: string): string[] {
+  const shown = showPath(dir);
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory())
+      throw new UserError(`run directory ${shown} exists but is not a directory`);
+    entries = readdirSync(dir);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = errorCode(e);
+    if (code === "ENOENT") return [];
+    if (code === "ENOTDIR")
+      throw new UserError(`run directory ${shown} cannot be created: a parent path is a file`);
+    if (code === "EACCES" || code === "EPERM")
+      throw new UserError(`run directory ${shown} cannot be read: permission denied`);
+    if (isFsError(e)) throw new UserError(`run directory ${shown} cannot be used: ${osReason(e)}`);
+    throw e;
+  }
+  const present = new Set(entries);
+  return RUN_FILE_NAMES.filter((n) => present.has(n));
+}
+
+/**
+ * Prepare `dir` for a new run and return its paths. If it already holds run files, refuse with a
+ * UserError (nothing is modified) unless `overwrite`, in which case exactly those run files are
+ * removed (other files in the directory are left alone). Creates the directory and plots/.
+ */
+export function createRunDir(dir: string, opts: { overwrite?: boolean } = {}): RunPaths {
+  const shown = showPath(dir);
+  const existing = existingRunFiles(dir);
+  if (existing.length > 0 && !opts.overwrite)
+    throw new UserError(
+      `run directory ${shown} already holds a run (${existing.join(", ")}); choose another directory or pass --overwrite`,
+    );
+  ensureWritableDir(dir);
+  const paths = runPaths(dir);
+  for (const name of existing) {
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+    } catch (e) {
+      if (isFsError(e)) throw new UserError(`cannot remove ${showPath(join(dir, name))}: ${osReason(e)}`);
+      throw e;
+    }
+  }
+  ensureWritableDir(paths.plots);
+  return paths;
+}
+
+export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
+
+/** Read a UTF-8 text file for `what`, mapping OS errors to one-line UserErrors. */
+function readText(path: string, what: string, maxBytes: number): string {
+  const shown = showPath(path);
+  let bytes: Uint8Array;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new UserError(`${what} ${shown} is a directory, not a file`);
+    if (st.size > maxBytes)
+      throw new UserError(`${what} ${shown} is ${st.size} bytes, over the ${maxBytes}-byte limit`);
+    bytes = readFileSync(path);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = errorCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") throw new UserError(`${what} ${shown} does not exist`);
+    if (code === "EACCES" || code === "EPERM")
+      throw new UserError(`${what} ${shown} cannot be read: permission denied`);
+    if (isFsError(e)) throw new UserError(`${what} ${shown} cannot be read: ${osReason(e)}`);
+    throw e;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UserError(`${what} ${shown} is damaged: not valid UTF-8`);
+  }
+}
+
+/**
+ * Parse the JSON file at `path`; `what` names it in messages ("run config", "training state").
+ * Missing, empty, unreadable or invalid files give `UserError("<what> <path> ...")`. The result
+ * is unvalidated: check its fields before use.
+ */
+export function readJsonFile(path: string, what: string, opts: { maxBytes?: number } = {}): unknown {
+  const text = readText(path, what, opts.maxBytes ?? DEFAULT_MAX_JSON_BYTES);
+  const shown = showPath(path);
+  if (text.trim().length === 0) throw new UserError(`${what} ${shown} is empty`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const detail = e instanceof Error ? oneLine(e.message, 100) : "";
+    throw new UserError(`${what} ${shown} is not valid JSON${detail ? ` (${detail})` : ""}`);
+  }
+}
+
+/** Write `value` as pretty JSON, atomically. */
+export function writeJsonFile(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Parse a JSONL file (e.g. metrics.jsonl). A last line without its newline that does not parse
+ * is a write torn by a crash: it is dropped and `tornTail` is set. Any other bad line is a
+ * UserError naming the file and line number.
+ */
+export function readJsonLines(
+  path: string,
+  what: string,
+  opts: { maxBytes?: number } = {},
+): { records: unknown[]; tornTail: boolean } {
+  const text = readText(path, what, opts.maxBytes ?? DEFAULT_MAX_JSON_BYTES * 16);
+  const lines = text.split("\n");
+  const complete = text.endsWith("\n") || text.length === 0;
+  const records: unknown[] = [];
+  let tornTail = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim().length === 0) continue;
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      if (i === lines.length - 1 && !complete) {
+        tornTail = true;
+        break;
+      }
+      throw new UserError(`${what} ${showPath(path)} is damaged: line ${i + 1} is not valid JSON`);
+    }
+  }
+  return { records, tornTail };
+}
