@@ -1,0 +1,180 @@
+/**
+ * WebAssembly SIMD (f32x4) kernels: a drop-in `Kernels` whose `gemm` runs the register-blocked
+ * module compiled from assembly/gemm.ts (see that file for the packing and 4x8 microkernel scheme).
+ *
+ * Wiring: `if (wasmAvailable()) setKernels(wasmKernels)`. Without WebAssembly SIMD (very old
+ * engines) `wasmAvailable()` is false and `wasmKernels.gemm` falls back to `referenceKernels.gemm`.
+ *
+ * The module is instantiated synchronously on first use (`new WebAssembly.Module/Instance`) from
+ * bytes embedded in gemm.wasm.ts, so nothing is fetched and no `node:` module is imported. Browsers
+ * allow synchronous compilation on the main thread only for modules under 4 KB; this one is about
+ * 3 KB and scripts/build-wasm.ts warns if it ever outgrows that. It owns one linear memory; each call copies op(B) in and
+ * packs it, then walks op(A) in blocks of rows: copy the A rows in (and the C rows when
+ * accumulating), compute, copy the C rows out. Blocking keeps the working set in cache and memory
+ * small for the 182625-row evaluation matmuls. The copies are O(mk + kn + mn) against O(mnk) work.
+ *
+ * Results match `referenceKernels.gemm` up to float32 rounding order (sums are accumulated per 4x8
+ * tile in a different order); non-finite inputs may differ where the reference skips zeros of A.
+ */
+
+import type { Kernels } from "../kernels.ts";
+import { referenceKernels } from "../kernels.ts";
+import { GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
+
+interface GemmExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  packB(transB: number, n: number, k: number, b: number, bp: number): void;
+  gemmBlock(
+    transA: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    acc: number,
+    ap: number,
+    scratch: number,
+  ): void;
+}
+
+interface WasmState {
+  ex: GemmExports;
+  /** View of the whole memory; replaced after every grow (growth detaches the old buffer). */
+  heap: Float32Array;
+  /** First float index the wrapper may use (module data lives below). */
+  base: number;
+}
+
+/** Target bytes of one row block (A rows + C rows): small enough to stay in L2. */
+const BLOCK_BYTES = 1 << 18;
+const PAGE_BYTES = 65536;
+
+let state: WasmState | null | undefined;
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function instantiate(): WasmState | null {
+  try {
+    const bytes = decodeBase64(GEMM_WASM_BASE64);
+    if (typeof WebAssembly === "undefined" || !WebAssembly.validate(bytes)) return null;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const ex = instance.exports as unknown as GemmExports;
+    const base = align16(Math.ceil(ex.heapBase() / 4));
+    return { ex, heap: new Float32Array(ex.memory.buffer), base };
+  } catch {
+    return null;
+  }
+}
+
+function getState(): WasmState | null {
+  if (state === undefined) state = instantiate();
+  return state;
+}
+
+/** True when the WebAssembly SIMD module instantiates in this engine. */
+export function wasmAvailable(): boolean {
+  return getState() !== null;
+}
+
+/** Round a float count up to a multiple of 16 floats (64 bytes). */
+function align16(x: number): number {
+  return (x + 15) & ~15;
+}
+
+/** Make the memory at least `floats` floats long and return a current view of it. */
+function ensure(s: WasmState, floats: number): Float32Array {
+  const need = floats * 4;
+  const mem = s.ex.memory;
+  if (mem.buffer.byteLength < need) {
+    mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE_BYTES));
+  }
+  if (s.heap.buffer !== mem.buffer) s.heap = new Float32Array(mem.buffer);
+  return s.heap;
+}
+
+function gemmWasm(
+  s: WasmState,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  acc: boolean,
+): void {
+  if (m === 0 || n === 0) return;
+  if (k === 0) {
+    if (!acc) C.fill(0, 0, m * n);
+    return;
+  }
+  // Rows per block: a multiple of 4 (the microkernel's row panel), all of m when it fits.
+  let mb = Math.max(4, Math.floor(BLOCK_BYTES / (4 * (k + n))) & ~3);
+  if (mb >= m) mb = m;
+  // Layout, in floats from s.base: packed B | raw B | A (a row block, or all of A^T) | packed A
+  // panel | C row block | 4x8 scratch tile.
+  const bpOff = s.base;
+  const bOff = bpOff + align16(((n + 7) >> 3) * 8 * k);
+  const aOff = bOff + align16(n * k);
+  const apOff = aOff + align16((transA ? m : mb) * k);
+  const cOff = apOff + align16(4 * k);
+  const scratchOff = cOff + align16(mb * n);
+  const heap = ensure(s, scratchOff + 32);
+  const ex = s.ex;
+
+  heap.set(B.length === n * k ? B : B.subarray(0, n * k), bOff);
+  ex.packB(transB ? 1 : 0, n, k, bOff * 4, bpOff * 4);
+  if (transA) heap.set(A.length === m * k ? A : A.subarray(0, m * k), aOff);
+
+  for (let i0 = 0; i0 < m; i0 += mb) {
+    const rows = Math.min(mb, m - i0);
+    let aPtr: number;
+    let lda: number;
+    if (transA) {
+      // A stored (k, m): this block's columns start at A[i0]; row stride stays m.
+      aPtr = (aOff + i0) * 4;
+      lda = m;
+    } else {
+      heap.set(A.subarray(i0 * k, (i0 + rows) * k), aOff);
+      aPtr = aOff * 4;
+      lda = k;
+    }
+    const cBlock = C.subarray(i0 * n, (i0 + rows) * n);
+    if (acc) heap.set(cBlock, cOff);
+    ex.gemmBlock(
+      transA ? 1 : 0,
+      rows,
+      n,
+      k,
+      aPtr,
+      lda,
+      bpOff * 4,
+      cOff * 4,
+      acc ? 1 : 0,
+      apOff * 4,
+      scratchOff * 4,
+    );
+    cBlock.set(heap.subarray(cOff, cOff + rows * n));
+  }
+}
+
+/** `Kernels` backed by the WebAssembly SIMD module (reference fallback when unavailable). */
+export const wasmKernels: Kernels = {
+  gemm(transA, transB, m, n, k, A, B, C, acc) {
+    const s = getState();
+    if (s === null) {
+      referenceKernels.gemm(transA, transB, m, n, k, A, B, C, acc);
+      return;
+    }
+    gemmWasm(s, transA, transB, m, n, k, A, B, C, acc);
+  },
+};
