@@ -15,9 +15,19 @@ export interface Parsed {
 
 /** Parse `argv` against `options`; `--help` is always accepted. */
 export function parse(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
+  // `--learning-rate -0.1` should reach the range check, not be taken for an option: glue a
+  // negative number to the string option before it.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : null;
+    if (name && options[name]?.type === "string" && /^-\d|^-\.\d|^-inf/i.test(argv[i + 1] ?? "")) {
+      args.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else args.push(argv[i]);
+  }
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      args,
       options: { ...options, help: { type: "boolean", short: "h" } },
       allowPositionals,
       strict: true,

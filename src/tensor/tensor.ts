@@ -13,7 +13,12 @@
  *   loss.backward();          // W.grad now holds d loss / d W
  */
 
-import { kernels } from "./kernels.ts";
+import { kernels, setKernels } from "./kernels.ts";
+import { wasmAvailable, wasmKernels } from "./wasm/kernels-wasm.ts";
+
+// WebAssembly SIMD kernels by default where the engine has them (Node 20 and current browsers);
+// `setKernels(referenceKernels)` switches back to the plain TypeScript reference.
+if (wasmAvailable()) setKernels(wasmKernels);
 
 export type DType = "float32" | "int64" | "bool";
 export type Shape = readonly number[];

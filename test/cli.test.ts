@@ -1,0 +1,213 @@
+/**
+ * The command line end to end: train a small model in a temporary directory, sample, eval, fold;
+ * and every bad input gets one clear line, a non-zero exit, no stack trace, and leaves an
+ * existing run directory untouched.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "makemore-cli-"));
+
+function makemore(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every file under dir with its size and mtime: a fingerprint to prove nothing changed. */
+function fingerprint(dir: string): string {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .sort()
+    .map((f) => {
+      const s = statSync(join(dir, f));
+      return `${f}:${s.size}:${s.mtimeMs}:${s.isFile() ? readFileSync(join(dir, f)).toString("base64").length : "d"}`;
+    })
+    .join("\n");
+}
+
+const run = join(tmp, "run");
+const folded = join(tmp, "folded");
+
+test("train a small BatchNorm MLP, then sample, eval and fold it", () => {
+  const t = makemore("train", "-o", run, "--max-steps", "300", "--log-every", "100", "--num-samples", "5");
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /32033 items \| vocabulary 27/);
+  assert.match(t.stdout, /train 182625 \| val 22655 \| test 22866/);
+  assert.match(t.stdout, /12097 parameters/);
+  // PyTorch's step-0 loss for seed 2147483647 (the lecture's 3.3239)
+  assert.match(t.stdout, /step {7}0\/300 \| loss 3\.3239/);
+  for (const f of ["config.json", "checkpoint.safetensors", "state.json", "metrics.jsonl", "samples.txt"]) {
+    assert.ok(statSync(join(run, f)).size > 0, f);
+  }
+  const metrics = readFileSync(join(run, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(metrics.filter((m) => m.loss !== undefined).length, 300);
+  assert.equal(metrics[0].loss.toFixed(4), "3.3239");
+
+  const s = makemore("sample", run, "-n", "5", "--json");
+  assert.equal(s.code, 0, s.stderr);
+  const samples = JSON.parse(s.stdout).samples;
+  assert.equal(samples.length, 5);
+  for (const { word, source } of samples) {
+    assert.match(word, /^[a-z]*$/);
+    assert.ok(["train", "val", "test", "new"].includes(source));
+  }
+  // the same seed gives the same words, and they are the ones train wrote
+  assert.deepEqual(
+    samples.map((x: { word: string }) => x.word),
+    readFileSync(join(run, "samples.txt"), "utf8").trim().split("\n"),
+  );
+
+  const e = makemore("eval", run, "--json");
+  assert.equal(e.code, 0, e.stderr);
+  const losses = JSON.parse(e.stdout).losses;
+  const state = JSON.parse(readFileSync(join(run, "state.json"), "utf8"));
+  for (const k of ["train", "val", "test"]) {
+    assert.ok(losses[k] > 2 && losses[k] < 3.3, `${k} ${losses[k]}`);
+    assert.equal(losses[k], state.splitLosses[k]);
+  }
+
+  const f = makemore("fold", run, "-o", folded, "--json");
+  assert.equal(f.code, 0, f.stderr);
+  const fr = JSON.parse(f.stdout);
+  assert.equal(fr.parameters, 12097 - 400 + 200); // gamma, beta gone; W1 gains a bias
+  assert.ok(fr.maxDiff < 1e-5, `folded split losses differ by ${fr.maxDiff}`);
+  const fe = makemore("eval", folded, "--json");
+  assert.equal(fe.code, 0, fe.stderr);
+  assert.ok(Math.abs(JSON.parse(fe.stdout).losses.val - losses.val) < 1e-5);
+});
+
+test("--help works for every command", () => {
+  for (const cmd of ["train", "sample", "eval", "fold", "info"]) {
+    const r = makemore(cmd, "--help");
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.stdout, new RegExp(`usage: makemore ${cmd}`));
+  }
+  assert.match(makemore("--help").stdout, /commands/);
+});
+
+/** A bad input: exit non-zero, one line on stderr that mentions `pattern`, no stack trace. */
+function rejects(args: string[], pattern: RegExp) {
+  const r = makemore(...args);
+  assert.notEqual(r.code, 0, `expected failure for ${args.join(" ")}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Error:|node:internal/);
+}
+
+test("bad input files: one clear line each", () => {
+  const empty = join(tmp, "empty.txt");
+  writeFileSync(empty, "");
+  const blank = join(tmp, "blank.txt");
+  writeFileSync(blank, "\n  \n\t\n");
+  const binary = join(tmp, "binary.bin");
+  writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0, 0, 9]));
+  const huge = join(tmp, "huge.txt");
+  writeFileSync(huge, "");
+  truncateSync(huge, 300 * 1024 * 1024); // sparse: 300 MiB on paper, no disk used
+  const dir = join(tmp, "adir");
+  mkdirSync(dir, { recursive: true });
+  const o = join(tmp, "never");
+  rejects(["train", "-i", join(tmp, "missing.txt"), "-o", o], /does not exist/);
+  rejects(["train", "-i", empty, "-o", o], /is empty/);
+  rejects(["train", "-i", blank, "-o", o], /no words, only blank lines/);
+  rejects(["train", "-i", binary, "-o", o], /binary/);
+  rejects(["train", "-i", dir, "-o", o], /is a directory/);
+  rejects(["train", "-i", huge, "-o", o], /over the \d+-byte limit/);
+  assert.throws(() => statSync(o), "no run directory was created for rejected input");
+});
+
+test("bad flags: one clear line each", () => {
+  const o = join(tmp, "never2");
+  rejects(["train", "--block-size", "0", "-o", o], /--block-size must be at least 1/);
+  rejects(["train", "--learning-rate", "-0.1", "-o", o], /--learning-rate must be greater than 0/);
+  rejects(["train", "--learning-rate", "fast", "-o", o], /--learning-rate must be a number/);
+  rejects(["train", "--type", "transformer", "-o", o], /--type must be one of/);
+  rejects(["train", "--max-steps", "1e12", "-o", o], /--max-steps must be at most/);
+  rejects(["train", "--no-such-flag"], /Unknown option '--no-such-flag'/);
+  rejects(["train", "--depth", "3", "-o", o], /only applies to --type custom/);
+  rejects(["sample", join(tmp, "nope")], /does not exist/);
+  rejects(["frobnicate"], /unknown command/);
+  assert.throws(() => statSync(o));
+});
+
+test("a batch larger than the training set is refused before anything is written", () => {
+  const small = join(tmp, "small.txt");
+  writeFileSync(small, "ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\nst\n");
+  const o = join(tmp, "never3");
+  rejects(
+    ["train", "-i", small, "--batch-size", "64", "-o", o],
+    /--batch-size 64 is larger than the training set \(24 examples\)/,
+  );
+  assert.throws(() => statSync(o));
+});
+
+test("an existing run directory is never overwritten", () => {
+  const before = fingerprint(run);
+  rejects(["train", "-o", run, "--max-steps", "10"], /already holds a run/);
+  assert.equal(fingerprint(run), before);
+});
+
+test("a corrupt checkpoint is one clear line", () => {
+  const broken = join(tmp, "broken");
+  mkdirSync(broken);
+  writeFileSync(join(broken, "config.json"), readFileSync(join(run, "config.json")));
+  writeFileSync(
+    join(broken, "checkpoint.safetensors"),
+    readFileSync(join(run, "checkpoint.safetensors")).subarray(0, 100),
+  );
+  rejects(["sample", broken], /checkpoint .* is not a valid safetensors file/);
+  writeFileSync(join(broken, "config.json"), "{ not json");
+  rejects(["eval", broken], /not valid JSON/);
+});
+
+test("words with non-ASCII letters and a '.' in the data work", () => {
+  const intl = join(tmp, "intl.txt");
+  const words = ["zoë", "søren", "ñandú", "jean.luc", "émile", "åsa", "björn", "chloé", "renée", "josé"];
+  writeFileSync(
+    intl,
+    `\uFEFF${Array.from({ length: 30 }, (_, i) => words[i % words.length]).join("\r\n")}\r\n`,
+  );
+  const o = join(tmp, "intl-run");
+  const r = makemore(
+    "train",
+    "-i",
+    intl,
+    "-o",
+    o,
+    "--max-steps",
+    "50",
+    "--batch-size",
+    "8",
+    "--num-samples",
+    "3",
+    "--type",
+    "deep-bn",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /boundary '\|'/);
+  assert.match(r.stdout, /note: the data contains '\.', so '\|' marks word boundaries/);
+  const cfg = JSON.parse(readFileSync(join(o, "config.json"), "utf8"));
+  assert.ok(cfg.data.vocab.includes("ë") && cfg.data.vocab.includes("ñ"));
+});
