@@ -82,13 +82,13 @@ test("sampling from PyTorch's 1,000-step weights gives PyTorch's 20 names, and i
   const T = (name: string, shape: number[]) => ({ shape, data: Float32Array.from(w[name]) });
   model.loadStateDict({
     "embedding.weight": T("C", [27, 10]),
-    "layers.1.weight": T("W1", [30, 200]),
-    "layers.2.gamma": T("bngain", [1, 200]),
-    "layers.2.beta": T("bnbias", [1, 200]),
-    "layers.2.running_mean": T("bnmean_running", [1, 200]),
-    "layers.2.running_std": T("bnstd_running", [1, 200]),
-    "layers.4.weight": T("W2", [200, 27]),
-    "layers.4.bias": T("b2", [27]),
+    "layers.0.weight": T("W1", [30, 200]),
+    "layers.1.gamma": T("bngain", [1, 200]),
+    "layers.1.beta": T("bnbias", [1, 200]),
+    "layers.1.running_mean": T("bnmean_running", [1, 200]),
+    "layers.1.running_std": T("bnstd_running", [1, 200]),
+    "layers.3.weight": T("W2", [200, 27]),
+    "layers.3.bias": T("b2", [27]),
   });
   const words = sampleWords(model, data.vocab, {
     count: 20,

@@ -1,5 +1,5 @@
 /**
- * The lecture's models. `MLP` = Embedding -> Flatten -> layers; presets rebuild the notebook's
+ * The lecture's models. `MLP` = Embedding -> concatenate -> layers; presets rebuild the notebook's
  * networks exactly, drawing from the generator in the notebook's order, and `buildCustom` is the
  * general builder (depth, width, BatchNorm, nonlinearity, gain, last-layer scale, zero init).
  *
@@ -9,17 +9,7 @@
  */
 
 import { UserError } from "../errors.ts";
-import {
-  BatchNorm1d,
-  Embedding,
-  Flatten,
-  GAINS,
-  Linear,
-  Module,
-  ReLU,
-  Sequential,
-  Tanh,
-} from "../nn/modules.ts";
+import { BatchNorm1d, Embedding, GAINS, Linear, Module, ReLU, Sequential, Tanh } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import type { BatchNormVariant } from "../tensor/fused.ts";
 import { randn } from "../tensor/random.ts";
@@ -61,7 +51,11 @@ export interface ModelSpec {
   bias: boolean;
 }
 
-/** Embedding -> Flatten -> layers -> logits (B, V). */
+/**
+ * Embedding -> concatenate the T embeddings -> layers -> logits (B, V). `layers` holds exactly the
+ * lecture's list, so layer i here is the lecture's "layer i" (the 6-layer net's first Tanh is layer 2)
+ * and parameter names read like it: "layers.0.weight".
+ */
 export class MLP extends Module {
   constructor(
     readonly spec: ModelSpec,
@@ -72,7 +66,8 @@ export class MLP extends Module {
   }
   /** X (B, T) int64 -> logits (B, V) */
   forward(X: Tensor): Tensor {
-    return this.keep(this.layers.forward(this.embedding.forward(X)));
+    const emb = this.embedding.forward(X); // (B, T, C)
+    return this.keep(this.layers.forward(emb.view(emb.shape[0], -1))); // (B, T*C) -> (B, V)
   }
   /** Mean cross-entropy of the next-token predictions. */
   loss(X: Tensor, Y: Tensor): Tensor {
@@ -218,7 +213,6 @@ function buildLectureChain(spec: ModelSpec, g: Generator): MLP {
     spec,
     new Embedding(V, E, { weight: C }),
     new Sequential([
-      new Flatten(),
       new Linear(E * T, H, { weight: W1, biasInit: b1 }),
       new Tanh(),
       new Linear(H, V, { weight: W2, biasInit: b2 }),
@@ -244,7 +238,6 @@ function buildLectureBatchNorm(spec: ModelSpec, g: Generator): MLP {
     spec,
     new Embedding(V, E, { weight: C }),
     new Sequential([
-      new Flatten(),
       new Linear(E * T, H, { weight: W1, bias: false }),
       new BatchNorm1d(H, { variant: "lecture-std", keepdimParams: true }),
       new Tanh(),
@@ -263,7 +256,7 @@ export function buildCustom(spec: ModelSpec, g: Generator): MLP {
   const { vocabSize: V, blockSize: T, nEmbd: E, nHidden: H, depth } = spec;
   const bn = spec.batchnorm;
   const C = randn([V, E], { generator: g }); // the notebook draws C before the layers
-  const layers: Module[] = [new Flatten()];
+  const layers: Module[] = [];
   const linears: Linear[] = [];
   const makeLinear = (i: number, o: number) => {
     const l = new Linear(i, o, { generator: g, bias: spec.bias });

@@ -65,7 +65,8 @@ export function calibrateBatchNorm(model: MLP, data: Examples): void {
       const inputs: Tensor[] = [];
       for (let s = 0; s < N; s += CHUNK) {
         const { X } = rows(data, s, Math.min(N, s + CHUNK));
-        let x = model.embedding.forward(X);
+        const emb = model.embedding.forward(X);
+        let x = emb.view(emb.shape[0], -1);
         for (let j = 0; j < k; j++) x = layers[j].forward(x);
         inputs.push(x);
         const xs = x.storage;
