@@ -1,0 +1,173 @@
+/**
+ * The lecture's measurements of a network's health, taken after a training step:
+ *
+ *   forward   for each layer: layer.out mean, std, % saturated (|t| > 0.97, tanh), histogram
+ *   backward  for each layer: layer.out.grad mean, std, histogram (needs retainOutGrad)
+ *   weights   for each parameter: grad mean, std, grad:data = std(grad) / std(data), histogram
+ *   updates   every step: log10(std(lr * grad) / std(data)) per parameter (the lecture's `ud`)
+ *   saturation map  |h| > 0.99 over (batch x units) for tanh layers, and the units dead for all
+ *
+ * Statistics follow PyTorch's definitions (std is unbiased; histogram as
+ * torch.histogram(t, density=True) with 100 bins), so they compare with the lecture's printouts.
+ */
+
+import type { MLP } from "../models/mlp.ts";
+import type { Module } from "../nn/modules.ts";
+import { histogram, type Tensor } from "../tensor/tensor.ts";
+import type {
+  ActivationStats,
+  DiagnosticsSnapshot,
+  GradientStats,
+  Histogram,
+  ParameterStats,
+  SaturationMap,
+  UpdateRatios,
+} from "./types.ts";
+
+/** Threshold of the lecture's "saturated" percentage for tanh outputs. */
+export const SATURATION_THRESHOLD = 0.97;
+/** Threshold of the lecture's saturation image (`h.abs() > 0.99`). */
+export const SATURATION_MAP_THRESHOLD = 0.99;
+const BINS = 100;
+
+/** mean and unbiased std of a float array, accumulated in float64. */
+export function meanStd(x: Float32Array): { mean: number; std: number } {
+  const n = x.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i];
+  const mean = s / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = x[i] - mean;
+    ss += d * d;
+  }
+  return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };
+}
+
+function hist(t: Tensor): Histogram {
+  const { hist: h, binEdges } = histogram(t, BINS, { density: true });
+  return { counts: Array.from(h.storage), edges: Array.from(binEdges.storage) };
+}
+
+function kindOf(m: Module): string {
+  return m.constructor.name;
+}
+
+/** Turn on `.out.grad` retention for every layer (call before the training step you measure). */
+export function retainLayerGrads(model: MLP, on = true): void {
+  for (const layer of model.layers.layers) layer.retainOutGrad = on;
+}
+
+/** Share of |t| > threshold, in percent. */
+export function saturatedPercent(t: Float32Array, threshold = SATURATION_THRESHOLD): number {
+  let n = 0;
+  for (let i = 0; i < t.length; i++) if (Math.abs(t[i]) > threshold) n++;
+  return (n / t.length) * 100;
+}
+
+/**
+ * Forward statistics of the layers that carry the signal between Linear layers: the lecture
+ * plots the Tanh outputs; with `allLayers` every layer is measured.
+ */
+export function activationStats(model: MLP, opts: { allLayers?: boolean } = {}): ActivationStats[] {
+  const out: ActivationStats[] = [];
+  model.layers.layers.forEach((layer, i) => {
+    if (!layer.out) return;
+    const isTanh = kindOf(layer) === "Tanh";
+    if (!isTanh && !opts.allLayers) return;
+    const x = layer.out.storage;
+    const { mean, std } = meanStd(x);
+    out.push({
+      layer: i,
+      kind: kindOf(layer),
+      mean,
+      std,
+      saturated: isTanh ? saturatedPercent(x) : 0,
+      hist: hist(layer.out),
+    });
+  });
+  return out;
+}
+
+/** Backward statistics of layer outputs' gradients (requires `retainLayerGrads` before the step). */
+export function gradientStats(model: MLP, opts: { allLayers?: boolean } = {}): GradientStats[] {
+  const out: GradientStats[] = [];
+  model.layers.layers.forEach((layer, i) => {
+    const g = layer.out?.grad;
+    if (!g) return;
+    if (kindOf(layer) !== "Tanh" && !opts.allLayers) return;
+    const { mean, std } = meanStd(g.storage);
+    out.push({ layer: i, kind: kindOf(layer), mean, std, hist: hist(g) });
+  });
+  return out;
+}
+
+/** Gradient statistics of every parameter, with the grad:data ratio std(grad) / std(data). */
+export function parameterStats(model: MLP): ParameterStats[] {
+  const out: ParameterStats[] = [];
+  for (const [name, p] of model.namedParameters()) {
+    if (!p.grad) continue;
+    const g = meanStd(p.grad.storage);
+    const d = meanStd(p.storage);
+    out.push({
+      name,
+      shape: p.shape.slice(),
+      mean: g.mean,
+      std: g.std,
+      gradDataRatio: d.std === 0 ? Number.POSITIVE_INFINITY : g.std / d.std,
+      hist: hist(p.grad),
+    });
+  }
+  return out;
+}
+
+/** |h| > 0.99 over (batch x units) for each tanh layer, and the units saturated for every example. */
+export function saturationMaps(model: MLP): SaturationMap[] {
+  const out: SaturationMap[] = [];
+  model.layers.layers.forEach((layer, i) => {
+    if (kindOf(layer) !== "Tanh" || !layer.out || layer.out.ndim !== 2) return;
+    const [B, H] = layer.out.shape;
+    const x = layer.out.storage;
+    let bits = "";
+    const allSat = new Array<boolean>(H).fill(true);
+    for (let r = 0; r < B; r++) {
+      for (let c = 0; c < H; c++) {
+        const sat = Math.abs(x[r * H + c]) > SATURATION_MAP_THRESHOLD;
+        bits += sat ? "1" : "0";
+        if (!sat) allSat[c] = false;
+      }
+    }
+    const deadUnits = allSat.flatMap((d, c) => (d ? [c] : []));
+    out.push({ layer: i, rows: B, cols: H, bits, deadUnits });
+  });
+  return out;
+}
+
+/** Everything at once (after the step's forward, backward and update). */
+export function snapshot(model: MLP, step: number, loss: number): DiagnosticsSnapshot {
+  return {
+    step,
+    loss,
+    activations: activationStats(model),
+    gradients: gradientStats(model),
+    params: parameterStats(model),
+    saturation: saturationMaps(model),
+  };
+}
+
+/**
+ * The lecture's update:data ratio of each parameter: log10(std(lr * grad) / std(data)), about -3
+ * for a healthy learning rate. Parameters whose data has zero spread (fresh BatchNorm gamma and
+ * beta) are skipped: the ratio is undefined there.
+ */
+export function updateRatios(model: MLP, lr: number, opts: { weightsOnly?: boolean } = {}): UpdateRatios {
+  const out: UpdateRatios = {};
+  for (const [name, p] of model.namedParameters()) {
+    if (!p.grad || (opts.weightsOnly && p.ndim !== 2)) continue;
+    const d = meanStd(p.storage).std;
+    const g = meanStd(p.grad.storage).std;
+    if (d === 0 || g === 0) continue;
+    out[name] = Math.log10((lr * g) / d);
+  }
+  return out;
+}
