@@ -1,0 +1,40 @@
+/**
+ * `makemore report RUN_DIR`: plots (SVG + PNG) and one self-contained HTML report of a run.
+ */
+
+import { writeReport } from "../viz/report.ts";
+import { num, onePositional, parse } from "./args.ts";
+
+export const REPORT_HELP = `usage: makemore report RUN_DIR [options]
+
+Write the run's plots (RUN_DIR/plots/*.svg and *.png) and one self-contained HTML report
+(RUN_DIR/report.html: inline charts, no network needed): loss curve, activation and gradient
+histograms with the lecture's statistics, weight gradients and grad:data ratios, update:data
+ratios over time, tanh saturation maps, health findings and samples. Charts need a run trained
+with --diagnostics; what is missing is noted in the report.
+
+options
+  -o, --output FILE   write the HTML here instead of RUN_DIR/report.html
+      --step N        show the diagnostics snapshot taken at step N (default: the last one)
+  -h, --help          this help`;
+
+const OPTIONS = {
+  output: { type: "string", short: "o" },
+  step: { type: "string" },
+} as const;
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse("report", argv, OPTIONS, true);
+  if (v.help) {
+    console.log(REPORT_HELP);
+    return 0;
+  }
+  const dir = onePositional("report", positionals, "run directory");
+  const step = v.step === undefined ? undefined : num(v.step, "--step", 0, { integer: true, min: 0 });
+  const out = typeof v.output === "string" ? v.output : undefined;
+  const result = await writeReport(dir, { step, outFile: out });
+  for (const n of result.notes) console.log(`note: ${n}`);
+  for (const p of result.plots) console.log(`wrote ${p}`);
+  console.log(`wrote ${result.report}`);
+  return 0;
+}
