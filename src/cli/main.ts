@@ -5,6 +5,7 @@
  */
 
 import { UserError } from "../errors.ts";
+import { doctorCommand } from "./doctor.ts";
 import { trainCommand } from "./train.ts";
 import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
 
@@ -18,6 +19,7 @@ commands
   eval     split losses of a trained run
   fold     fold BatchNorm into the preceding Linear for inference
   info     describe a run, or the dataset and presets
+  doctor   check a network's health (at init, or a run) and suggest fixes
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   eval: evalCommand,
   fold: foldCommand,
   info: infoCommand,
+  doctor: doctorCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

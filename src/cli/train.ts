@@ -63,7 +63,7 @@ reporting
       --quiet               no progress bar or log lines, only the summary
   -h, --help                this help`;
 
-const OPTIONS = {
+export const TRAIN_OPTIONS = {
   "input-file": { type: "string", short: "i" },
   "block-size": { type: "string" },
   "work-dir": { type: "string", short: "o" },
@@ -108,7 +108,7 @@ function defaultWorkDir(type: string): string {
 }
 
 /** Build the run config from flags (everything validated before any file is touched). */
-function configFromFlags(v: Record<string, string | boolean | undefined>): {
+export function configFromFlags(v: Record<string, string | boolean | undefined>): {
   config: Omit<RunConfig, "data">;
   inputFile: string;
   workDir: string;
@@ -243,7 +243,7 @@ class Progress {
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse("train", argv, OPTIONS);
+  const { values: v } = parse("train", argv, TRAIN_OPTIONS);
   if (v.help) {
     console.log(TRAIN_HELP);
     return 0;

@@ -1,0 +1,81 @@
+/**
+ * `makemore doctor`: health checks of a model at initialization (from the same flags as train) or
+ * of a run directory (its current weights, its update:data history, BatchNorm statistics, and the
+ * train/val gap). Each finding states the measured number, why it matters and a fix.
+ */
+
+import { existsSync } from "node:fs";
+import {
+  checkBatchNormDrift,
+  checkHistory,
+  checkModel,
+  formatFinding,
+  sortFindings,
+} from "../diagnostics/doctor.ts";
+import type { Finding, MetricsLine } from "../diagnostics/types.ts";
+import { UserError } from "../errors.ts";
+import { loadData, loadRun } from "../io/run.ts";
+import { readJsonLines } from "../io/rundir.ts";
+import { buildModel } from "../models/mlp.ts";
+import { Generator } from "../random/generator.ts";
+import { parse } from "./args.ts";
+import { configFromFlags, TRAIN_OPTIONS } from "./train.ts";
+
+export const DOCTOR_HELP = `usage: makemore doctor [RUN_DIR] [options]
+
+Check a network's health the way the lecture teaches: the initial loss against -ln(1/V),
+saturated tanh units, dead units, activations and gradients shrinking or growing with depth,
+grad:data ratios, update:data ratios against 1e-3, BatchNorm behaviour and running statistics,
+and the train/val gap. Every finding gives the measured number, why it matters and a fix.
+
+  RUN_DIR            check a run: its current weights and its training history
+  (no RUN_DIR)       check a freshly initialised model, described by the train flags:
+                     --type, --n-embd, --n-hidden, --depth, --batchnorm, --nonlinearity,
+                     --gain, --last-layer-scale, --zero-init, --seed, -i/--input-file, --block-size
+      --json         print JSON for scripts
+  -h, --help         this help
+
+Exit status: 0 whether or not there are findings (read them, or use --json); 2 for bad usage.`;
+
+export function doctorCommand(argv: string[]): number {
+  const { values: v, positionals } = parse(
+    "doctor",
+    argv,
+    { ...TRAIN_OPTIONS, json: { type: "boolean" } },
+    true,
+  );
+  if (v.help) {
+    console.log(DOCTOR_HELP);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UserError("makemore doctor takes at most one run directory", 2);
+  let findings: Finding[];
+  let subject: string;
+  if (positionals.length === 1) {
+    const run = loadRun(positionals[0]);
+    const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
+    findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
+    const metrics = existsSync(run.paths.metrics)
+      ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
+      : [];
+    findings.push(...checkHistory(metrics, run.state.splitLosses));
+    if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
+    subject = `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`;
+  } else {
+    const { config, inputFile } = configFromFlags(v);
+    const data = loadData(inputFile, config.model.blockSize);
+    const g = new Generator().manualSeed(config.seed);
+    const model = buildModel({ ...config.model, vocabSize: data.vocab.size }, g);
+    findings = checkModel(model, data.train, g);
+    subject = `${config.model.type} at initialization (seed ${config.seed}, ${model.numParameters()} parameters)`;
+  }
+  findings = sortFindings(findings);
+  if (v.json) {
+    console.log(JSON.stringify({ subject, findings }, null, 2));
+    return 0;
+  }
+  console.log(`doctor: ${subject}`);
+  if (findings.length === 0) console.log("no problems found");
+  for (const f of findings) console.log(formatFinding(f));
+  return 0;
+}

@@ -1,0 +1,411 @@
+/**
+ * `doctor`: automatic health checks of a network, in the lecture's terms. Each finding carries the
+ * measured number, why it matters, and a fix.
+ *
+ * Two kinds of check:
+ *  - of a model (at initialization or at any checkpoint): one training-mode forward and backward on
+ *    a minibatch, without changing the model (no update; BatchNorm buffers restored);
+ *  - of a run's history: update:data ratios over recent steps, BatchNorm running statistics against
+ *    the training set's, the train/val gap.
+ *
+ * Thresholds were set on the lecture's own networks: they stay silent on the healthy ones (fix-tanh,
+ * kaiming, batchnorm, deep-bn, deep-tanh at gain 5/3) and fire on the broken ones (unscaled init,
+ * zero init, no nonlinearity, gain 3 and 0.5 tanh stacks, BatchNorm with a precedence slip).
+ */
+
+import type { Examples } from "../data/dataset.ts";
+import type { MLP } from "../models/mlp.ts";
+import { BatchNorm1d, Linear } from "../nn/modules.ts";
+import type { Generator } from "../random/generator.ts";
+import { noGrad, Tensor } from "../tensor/tensor.ts";
+import { calibrateBatchNorm } from "../train/evaluate.ts";
+import { gatherBatch } from "../train/train.ts";
+import {
+  activationStats,
+  gradientStats,
+  meanStd,
+  parameterStats,
+  retainLayerGrads,
+  saturationMaps,
+} from "./measure.ts";
+import type { Finding, MetricsLine } from "./types.ts";
+
+/** Thresholds, named so tests and docs can refer to them. */
+export const THRESHOLDS = {
+  /** initial loss above this multiple of -ln(1/V) means a confidently wrong softmax */
+  initLossFactor: 1.2,
+  /** a tanh layer with more than this % of |t| > 0.97 is saturated */
+  saturatedPercent: 30,
+  /** activation std of the last hidden layer over the first's: below -> shrinking, above -> growing */
+  shrinkRatio: 0.5,
+  growRatio: 2,
+  /** gradient std at the first hidden layer over the last: below -> vanishing, above -> exploding */
+  gradShrinkRatio: 1 / 3,
+  gradGrowRatio: 3,
+  /** a parameter's grad:data this many times away from the median of the hidden weights */
+  gradDataOutlier: 20,
+  /** update:data (log10) outside this band over recent steps: learning rate too low / too high */
+  updateLow: -4,
+  updateHigh: -2,
+  /** BatchNorm output mean off beta (in units of gamma) or std off |gamma| by more than this share */
+  bnTolerance: 0.1,
+  /** running mean off the training set's by this many stds, or running var off by this factor */
+  bnDriftStds: 0.25,
+  bnDriftVarFactor: 1.5,
+  /** val loss above train loss by more than this */
+  gapMax: 0.15,
+} as const;
+
+const fmt = (x: number, d = 2) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(1));
+
+/**
+ * Check a model by one training-mode forward/backward on a minibatch drawn from `g` (the model is
+ * left exactly as it was: no update, BatchNorm buffers and gradients restored).
+ */
+export function checkModel(
+  model: MLP,
+  train: Examples,
+  g: Generator,
+  opts: { batchSize?: number } = {},
+): Finding[] {
+  const findings: Finding[] = [];
+  const B = Math.min(opts.batchSize ?? 32, train.X.shape[0]);
+  const ix = new Tensor(new Float32Array(B), [B], "int64");
+  g.randintInto(ix.storage, 0, train.X.shape[0]);
+  const { Xb, Yb } = gatherBatch(train, ix, train.X.shape[1]);
+
+  const buffers = model.buffers().map((b) => b.storage.slice());
+  const grads = model.parameters().map((p) => p.grad);
+  const wasTraining = model.training;
+  const retained = model.layers.layers.map((l) => l.retainOutGrad);
+  model.train();
+  retainLayerGrads(model);
+  for (const p of model.parameters()) p.grad = null;
+  const lossT = model.loss(Xb, Yb);
+  lossT.backward();
+  const loss = lossT.item();
+
+  const V = model.spec.vocabSize;
+  const uniform = Math.log(V);
+  const layers = model.layers.layers;
+  const acts = activationStats(model, { allLayers: true });
+  const tanhActs = acts.filter((a) => a.kind === "Tanh");
+  const gradsStats = gradientStats(model);
+  const params = parameterStats(model);
+  const sat = saturationMaps(model);
+
+  // 1. the loss at initialization: -ln(1/V) is what a network that knows nothing should say
+  if (!Number.isFinite(loss)) {
+    findings.push({
+      id: "loss-not-finite",
+      severity: "error",
+      title: `the loss is ${loss}`,
+      measured: { loss: String(loss) },
+      why: "A NaN or infinite loss means some activation overflowed; nothing can be learned from it.",
+      fix: "Scale the initial weights down (Kaiming: randn / sqrt(fan_in) * gain) and lower the learning rate.",
+    });
+  } else if (loss > THRESHOLDS.initLossFactor * uniform) {
+    findings.push({
+      id: "init-loss-high",
+      severity: "error",
+      title: `loss ${fmt(loss, 4)} is far above -ln(1/${V}) = ${fmt(uniform, 4)}: the softmax is confidently wrong`,
+      measured: { loss, expected: uniform, ratio: loss / uniform },
+      why: "Before training, every character should be equally likely, giving loss -ln(1/V). A much higher loss means the logits are large and the network is confidently wrong; the first steps are wasted squashing them (the hockey-stick loss curve).",
+      fix: "Make the initial logits small: scale the output layer's weights by 0.01 (or 0.1) and start its bias at zero.",
+      where: "output layer",
+    });
+  }
+
+  // 2. saturated tanh layers, and units dead on the whole batch
+  for (const a of tanhActs) {
+    if (a.saturated > THRESHOLDS.saturatedPercent) {
+      findings.push({
+        id: "tanh-saturated",
+        severity: "warning",
+        title: `layer ${a.layer} (Tanh): ${fmt(a.saturated)}% of units saturated (|t| > 0.97)`,
+        measured: { layer: a.layer, saturatedPercent: a.saturated, std: a.std },
+        why: "A saturated tanh passes almost no gradient (d tanh = 1 - t^2 ~ 0), so those units barely learn.",
+        fix: "Shrink the pre-activations: use Kaiming init (randn / sqrt(fan_in) * 5/3), a smaller gain, or add BatchNorm before the tanh.",
+        where: `layer ${a.layer}`,
+      });
+    }
+  }
+  for (const s of sat) {
+    if (s.deadUnits.length > 0) {
+      findings.push({
+        id: "dead-units",
+        severity: "warning",
+        title: `layer ${s.layer} (Tanh): ${s.deadUnits.length} of ${s.cols} units saturated for every example of the batch`,
+        measured: { layer: s.layer, dead: s.deadUnits.length, units: s.cols },
+        why: "A unit that is saturated for every input never receives gradient: it is dead and will not learn.",
+        fix: "Reduce the pre-activation scale (Kaiming init, smaller gain) or add BatchNorm; a lower learning rate avoids killing units during training.",
+        where: `layer ${s.layer}`,
+      });
+    }
+  }
+
+  // 3. activations and gradients shrinking or growing through depth
+  const signal = tanhActs.length >= 3 ? tanhActs : acts.filter((a) => a.kind === "Linear").slice(0, -1);
+  if (signal.length >= 3) {
+    const first = signal[0];
+    const last = signal[signal.length - 1];
+    const r = last.std / first.std;
+    if (r < THRESHOLDS.shrinkRatio || r > THRESHOLDS.growRatio) {
+      const grow = r > 1;
+      findings.push({
+        id: grow ? "activations-growing" : "activations-shrinking",
+        severity: "warning",
+        title: `activations ${grow ? "grow" : "shrink"} with depth: std ${fmt(first.std, 3)} at layer ${first.layer} -> ${fmt(last.std, 3)} at layer ${last.layer}`,
+        measured: { firstStd: first.std, lastStd: last.std, ratio: r },
+        why: grow
+          ? "Each layer amplifies its input, so deep activations explode (and saturate any squashing nonlinearity)."
+          : "Each layer attenuates its input, so deep activations fade towards zero and the network behaves as if shallower.",
+        fix: `Initialise Linear weights with the Kaiming gain for the nonlinearity (5/3 for tanh, 1 for none): randn / sqrt(fan_in) * gain${grow ? " (yours is too large)" : " (yours is too small)"}; or add BatchNorm.`,
+      });
+    }
+  }
+  if (gradsStats.length >= 3) {
+    const first = gradsStats[0];
+    const last = gradsStats[gradsStats.length - 1];
+    const r = first.std / last.std;
+    if (r < THRESHOLDS.gradShrinkRatio || r > THRESHOLDS.gradGrowRatio) {
+      const grow = r > 1;
+      findings.push({
+        id: grow ? "gradients-exploding" : "gradients-vanishing",
+        severity: "warning",
+        title: `gradients ${grow ? "grow" : "shrink"} towards the input: std ${fmt(last.std, 6)} at layer ${last.layer} -> ${fmt(first.std, 6)} at layer ${first.layer}`,
+        measured: { firstLayerStd: first.std, lastLayerStd: last.std, ratio: r },
+        why: grow
+          ? "Early layers receive much larger gradients than late ones and take steps out of proportion."
+          : "Early layers receive almost no gradient and learn far more slowly than late ones.",
+        fix: "Use the Kaiming gain for the nonlinearity (5/3 for tanh), or BatchNorm, so every layer passes gradients at a similar scale.",
+      });
+    }
+  }
+
+  // 4. parameters that do not learn: zero weights, or a grad:data far from the rest
+  const zeroWeights = model.layers.layers.filter(
+    (l): l is Linear => l instanceof Linear && meanStd(l.weight.storage).std === 0,
+  );
+  if (zeroWeights.length > 0) {
+    const names = model
+      .namedParameters()
+      .filter(([, p]) => zeroWeights.some((l) => l.weight === p))
+      .map(([n]) => n);
+    findings.push({
+      id: "zero-init",
+      severity: "error",
+      title: `${names.length} weight matri${names.length === 1 ? "x is" : "ces are"} constant (${names.join(", ")}): the units are symmetric`,
+      measured: { constantWeights: names.length },
+      why: "With equal weights every unit in a layer computes the same thing and gets the same gradient; with zeros no gradient reaches the earlier layers at all, so only the last layer's bias learns.",
+      fix: "Initialise weights randomly: randn / sqrt(fan_in) * gain (Kaiming). Zero init is fine only for biases.",
+      where: names[0],
+    });
+  }
+  const hidden = params.filter(
+    (p) => p.shape.length === 2 && Number.isFinite(p.gradDataRatio) && p.gradDataRatio > 0,
+  );
+  const output = layers.filter((l) => l instanceof Linear).at(-1) as Linear | undefined;
+  const outputName = model.namedParameters().find(([, p]) => p === output?.weight)?.[0];
+  const inner = hidden.filter((p) => p.name !== outputName);
+  if (inner.length >= 3) {
+    const sorted = inner.map((p) => p.gradDataRatio).sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    for (const p of inner) {
+      const f = p.gradDataRatio / median;
+      if (f > THRESHOLDS.gradDataOutlier || f < 1 / THRESHOLDS.gradDataOutlier) {
+        findings.push({
+          id: "grad-data-outlier",
+          severity: "warning",
+          title: `${p.name} ${shapeText(p.shape)}: grad:data ${p.gradDataRatio.toExponential(2)} is ${fmt(f > 1 ? f : 1 / f, 0)}x ${f > 1 ? "above" : "below"} the other weights' (${median.toExponential(2)})`,
+          measured: { name: p.name, gradDataRatio: p.gradDataRatio, median, factor: f },
+          why: "With one learning rate for all parameters, a layer whose gradients are out of scale with its weights trains much faster or slower than the rest.",
+          fix: "Check that layer's initialisation scale (Kaiming gain); BatchNorm or an adaptive optimiser (Adam) equalises the rates.",
+          where: p.name,
+        });
+      }
+    }
+  }
+
+  // 5. structure: a stack of Linear layers without nonlinearities is one linear map
+  const linears = layers.filter((l) => l instanceof Linear).length;
+  const nonlinear = layers.some((l) => ["Tanh", "ReLU"].includes(l.constructor.name));
+  if (linears >= 2 && !nonlinear) {
+    findings.push({
+      id: "no-nonlinearity",
+      severity: "warning",
+      title: `${linears} Linear layers with no nonlinearity between them`,
+      measured: { linearLayers: linears },
+      why: "A composition of linear maps is a single linear map: the extra layers add parameters but no expressive power.",
+      fix: "Put a nonlinearity (tanh, with Kaiming gain 5/3) after every hidden Linear layer.",
+    });
+  }
+
+  // 6. BatchNorm layers must output mean beta and std |gamma| per unit in training mode
+  layers.forEach((l, i) => {
+    if (!(l instanceof BatchNorm1d) || !l.out) return;
+    const [N, H] = l.out.shape;
+    const y = l.out.storage;
+    let worstMean = 0;
+    let worstStd = 0;
+    for (let c = 0; c < H; c++) {
+      const col = new Float32Array(N);
+      for (let r = 0; r < N; r++) col[r] = y[r * H + c];
+      const { mean, std } = meanStd(col);
+      const gamma = Math.abs(l.gamma.storage[c]);
+      const scale = gamma > 1e-6 ? gamma : 1;
+      worstMean = Math.max(worstMean, Math.abs(mean - l.beta.storage[c]) / scale);
+      if (gamma > 1e-6) worstStd = Math.max(worstStd, Math.abs(std / gamma - 1));
+    }
+    if (worstMean > THRESHOLDS.bnTolerance || worstStd > THRESHOLDS.bnTolerance) {
+      findings.push({
+        id: "batchnorm-not-normalising",
+        severity: "error",
+        title: `layer ${i} (BatchNorm1d) does not normalise: output mean off beta by ${fmt(worstMean)} gamma, std off gamma by ${fmt(worstStd * 100, 0)}%`,
+        measured: { layer: i, meanOffset: worstMean, stdOffset: worstStd },
+        why: "In training mode a BatchNorm's output must have, per unit, the batch mean beta and std |gamma|. It does not, so its formula is wrong.",
+        fix: "Check the operator precedence: gamma * (x - mean) / std + beta, not gamma * (x - mean / std) + beta.",
+        where: `layer ${i}`,
+      });
+    }
+  });
+
+  // restore the model exactly
+  model.buffers().forEach((b, k) => {
+    b.storage.set(buffers[k]);
+  });
+  model.parameters().forEach((p, k) => {
+    p.grad = grads[k];
+  });
+  model.layers.layers.forEach((l, k) => {
+    l.retainOutGrad = retained[k];
+  });
+  model.train(wasTraining);
+  return findings;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `(${shape.join(", ")})`;
+}
+
+/**
+ * Checks of a run's history: the update:data ratios of the 2-d weights over the most recent steps
+ * (the lecture's plot; the output layer settles within the first hundreds of steps, so early steps
+ * are left out), and the train/val gap of the periodic evaluations or final split losses.
+ */
+export function checkHistory(
+  metrics: readonly MetricsLine[],
+  final?: { train?: number; val?: number },
+): Finding[] {
+  const findings: Finding[] = [];
+  const withUd = metrics.filter((m) => m.ud);
+  if (withUd.length >= 200) {
+    const recent = withUd.slice(-Math.min(1000, Math.floor(withUd.length / 2)));
+    const names = Object.keys(recent[recent.length - 1].ud ?? {}).filter((n) => n.endsWith("weight"));
+    const medians: Record<string, number> = {};
+    for (const n of names) {
+      const vals = recent.map((m) => m.ud?.[n]).filter((v): v is number => Number.isFinite(v));
+      if (vals.length) medians[n] = vals.sort((a, b) => a - b)[Math.floor(vals.length / 2)];
+    }
+    const all = Object.values(medians);
+    if (all.length) {
+      const typical = all.sort((a, b) => a - b)[Math.floor(all.length / 2)];
+      const steps = `${recent[0].step}-${recent[recent.length - 1].step}`;
+      if (typical < THRESHOLDS.updateLow) {
+        findings.push({
+          id: "learning-rate-low",
+          severity: "warning",
+          title: `update:data ratios are about 10^${fmt(typical)} (steps ${steps}), far below 10^-3: the learning rate is too low`,
+          measured: { medianLog10: typical },
+          why: "Each step changes the weights by only a tiny fraction of their size, so training crawls.",
+          fix: "Raise the learning rate (try 10x) until the update:data ratios sit near 1e-3 (log10 -3).",
+        });
+      } else if (typical > THRESHOLDS.updateHigh) {
+        findings.push({
+          id: "learning-rate-high",
+          severity: "warning",
+          title: `update:data ratios are about 10^${fmt(typical)} (steps ${steps}), far above 10^-3: the learning rate is too high`,
+          measured: { medianLog10: typical },
+          why: "Each step changes the weights by a large fraction of their size, so training is unstable.",
+          fix: "Lower the learning rate (try 10x smaller) until the update:data ratios sit near 1e-3 (log10 -3).",
+        });
+      }
+    }
+  }
+  const evals = metrics.filter((m) => m.train_loss !== undefined && m.val_loss !== undefined);
+  const last =
+    final?.train !== undefined && final.val !== undefined
+      ? { train_loss: final.train, val_loss: final.val }
+      : evals.at(-1);
+  if (last && last.train_loss !== undefined && last.val_loss !== undefined) {
+    const gap = last.val_loss - last.train_loss;
+    const firstGap = evals.length >= 2 ? evals[0].val_loss! - evals[0].train_loss! : gap;
+    if (gap > THRESHOLDS.gapMax) {
+      findings.push({
+        id: "overfitting",
+        severity: "warning",
+        title: `val loss ${fmt(last.val_loss, 4)} is ${fmt(gap, 3)} above train loss ${fmt(last.train_loss, 4)}${evals.length >= 2 ? ` (the gap was ${fmt(firstGap, 3)})` : ""}`,
+        measured: { train: last.train_loss, val: last.val_loss, gap, firstGap },
+        why: "The model fits the training words better than new ones: it is memorising rather than generalising.",
+        fix: "Use a smaller model, more data, or stop earlier (watch val loss with --eval-every).",
+      });
+    }
+  }
+  return findings;
+}
+
+/**
+ * BatchNorm running statistics against the training set's (meaningful after training: at
+ * initialization they are still the defaults 0 and 1).
+ */
+export function checkBatchNormDrift(model: MLP, train: Examples): Finding[] {
+  const bns = model.layers.layers
+    .map((l, i) => [i, l] as const)
+    .filter(([, l]) => l instanceof BatchNorm1d) as [number, BatchNorm1d][];
+  if (bns.length === 0) return [];
+  const saved = model.buffers().map((b) => b.storage.slice());
+  const running = bns.map(([, l]) => ({
+    mean: l.runningMean.storage.slice(),
+    spread: l.runningVar.storage.slice(),
+  }));
+  noGrad(() => calibrateBatchNorm(model, train));
+  const findings: Finding[] = [];
+  bns.forEach(([i, l], k) => {
+    const std = (v: number) => (l.variant === "lecture-std" ? v : Math.sqrt(v));
+    let worstMean = 0;
+    let worstVar = 1;
+    for (let c = 0; c < l.dim; c++) {
+      const trueStd = std(l.runningVar.storage[c]);
+      if (trueStd <= 0) continue;
+      worstMean = Math.max(worstMean, Math.abs(running[k].mean[c] - l.runningMean.storage[c]) / trueStd);
+      const ratio = std(running[k].spread[c]) / trueStd;
+      worstVar = Math.max(worstVar, ratio, 1 / ratio);
+    }
+    if (worstMean > THRESHOLDS.bnDriftStds || worstVar > THRESHOLDS.bnDriftVarFactor) {
+      findings.push({
+        id: "batchnorm-running-drift",
+        severity: "warning",
+        title: `layer ${i} (BatchNorm1d): running statistics differ from the training set's (mean off by ${fmt(worstMean)} std, std off by ${fmt(worstVar)}x)`,
+        measured: { layer: i, meanOffsetStds: worstMean, stdFactor: worstVar },
+        why: "In eval mode BatchNorm normalises with its running statistics; if they do not match the data, eval-mode outputs (split losses, samples) are off.",
+        fix: "Calibrate the statistics over the training set (makemore eval --calibrate, or train --calibrate), or train longer / raise the momentum.",
+        where: `layer ${i}`,
+      });
+    }
+  });
+  model.buffers().forEach((b, k) => {
+    b.storage.set(saved[k]);
+  });
+  return findings;
+}
+
+/** Order for display: errors first. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  const rank = { error: 0, warning: 1, info: 2 } as const;
+  return findings.slice().sort((a, b) => rank[a.severity] - rank[b.severity]);
+}
+
+/** One finding as text: the headline with its number, then why and fix. */
+export function formatFinding(f: Finding): string {
+  return `${f.severity.toUpperCase()} ${f.title}\n  why: ${f.why}\n  fix: ${f.fix}`;
+}
