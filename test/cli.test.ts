@@ -211,3 +211,50 @@ test("words with non-ASCII letters and a '.' in the data work", () => {
   const cfg = JSON.parse(readFileSync(join(o, "config.json"), "utf8"));
   assert.ok(cfg.data.vocab.includes("ë") && cfg.data.vocab.includes("ñ"));
 });
+
+test("train --diagnostics, then report and doctor on the run", () => {
+  const d = join(tmp, "diag");
+  const t = makemore(
+    "train",
+    "-o",
+    d,
+    "--type",
+    "deep-bn",
+    "--diagnostics",
+    "--max-steps",
+    "120",
+    "--diagnostics-every",
+    "50",
+    "--num-samples",
+    "2",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /layer 2 \( {6}Tanh\): mean [+-]\d\.\d\d, std \d\.\d\d, saturated: \d+\.\d\d%/);
+  assert.match(
+    t.stdout,
+    /weight {2}\(30, 100\) \| mean [+-]\d\.\d{6} \| std \d\.\d{6}e-\d\d \| grad:data ratio/,
+  );
+  const snaps = readFileSync(join(d, "diagnostics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    snaps.map((s) => s.step),
+    [0, 50, 100, 119],
+  );
+  assert.equal(snaps[0].activations.length, 5); // five Tanh layers
+  const first = JSON.parse(readFileSync(join(d, "metrics.jsonl"), "utf8").split("\n")[0]);
+  assert.deepEqual(Object.keys(first.ud).length, 7); // C and the six Linear weights
+  const r = makemore("report", d);
+  assert.equal(r.code, 0, r.stderr);
+  const html = readFileSync(join(d, "report.html"), "utf8");
+  for (const section of ["loss", "update:data", "saturat", "grad:data"])
+    assert.match(html, new RegExp(section, "i"));
+  assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org)/);
+  assert.ok(statSync(join(d, "plots", "activations.png")).size > 5000);
+  const doc = makemore("doctor", d, "--json");
+  assert.equal(doc.code, 0, doc.stderr);
+  const { findings } = JSON.parse(doc.stdout);
+  // 120 steps with BatchNorm momentum 0.1: running statistics may still lag; whatever is found has a number, why and fix
+  for (const f of findings) assert.ok(f.title && f.why && f.fix, JSON.stringify(f));
+});

@@ -37,6 +37,22 @@ and the train/val gap. Every finding gives the measured number, why it matters a
 
 Exit status: 0 whether or not there are findings (read them, or use --json); 2 for bad usage.`;
 
+/** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */
+export function diagnoseRun(dir: string): { subject: string; findings: Finding[] } {
+  const run = loadRun(dir);
+  const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
+  const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
+  const metrics = existsSync(run.paths.metrics)
+    ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
+    : [];
+  findings.push(...checkHistory(metrics, run.state.splitLosses));
+  if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
+  return {
+    subject: `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`,
+    findings: sortFindings(findings),
+  };
+}
+
 export function doctorCommand(argv: string[]): number {
   const { values: v, positionals } = parse(
     "doctor",
@@ -52,15 +68,7 @@ export function doctorCommand(argv: string[]): number {
   let findings: Finding[];
   let subject: string;
   if (positionals.length === 1) {
-    const run = loadRun(positionals[0]);
-    const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
-    findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
-    const metrics = existsSync(run.paths.metrics)
-      ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
-      : [];
-    findings.push(...checkHistory(metrics, run.state.splitLosses));
-    if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
-    subject = `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`;
+    ({ subject, findings } = diagnoseRun(positionals[0]));
   } else {
     const { config, inputFile } = configFromFlags(v);
     const data = loadData(inputFile, config.model.blockSize);

@@ -6,6 +6,7 @@
 
 import { UserError } from "../errors.ts";
 import { doctorCommand } from "./doctor.ts";
+import { reportCommand } from "./report.ts";
 import { trainCommand } from "./train.ts";
 import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
 
@@ -20,6 +21,7 @@ commands
   fold     fold BatchNorm into the preceding Linear for inference
   info     describe a run, or the dataset and presets
   doctor   check a network's health (at init, or a run) and suggest fixes
+  report   plots and a self-contained HTML report of a run
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   fold: foldCommand,
   info: infoCommand,
   doctor: doctorCommand,
+  report: reportCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,8 +2,13 @@
  * `makemore report RUN_DIR`: plots (SVG + PNG) and one self-contained HTML report of a run.
  */
 
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Finding } from "../diagnostics/types.ts";
+import { readJsonFile } from "../io/rundir.ts";
 import { writeReport } from "../viz/report.ts";
 import { num, onePositional, parse } from "./args.ts";
+import { diagnoseRun } from "./doctor.ts";
 
 export const REPORT_HELP = `usage: makemore report RUN_DIR [options]
 
@@ -32,7 +37,12 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const dir = onePositional("report", positionals, "run directory");
   const step = v.step === undefined ? undefined : num(v.step, "--step", 0, { integer: true, min: 0 });
   const out = typeof v.output === "string" ? v.output : undefined;
-  const result = await writeReport(dir, { step, outFile: out });
+  // the doctor's findings: those training wrote (with --diagnostics), else a fresh check
+  const findingsFile = join(dir, "findings.json");
+  let findings: Finding[] | undefined;
+  if (existsSync(findingsFile)) findings = readJsonFile(findingsFile, "findings") as Finding[];
+  else if (existsSync(join(dir, "checkpoint.safetensors"))) findings = diagnoseRun(dir).findings;
+  const result = await writeReport(dir, { step, outFile: out, findings });
   for (const n of result.notes) console.log(`note: ${n}`);
   for (const p of result.plots) console.log(`wrote ${p}`);
   console.log(`wrote ${result.report}`);

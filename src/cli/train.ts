@@ -4,6 +4,17 @@
  */
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  checkBatchNormDrift,
+  checkHistory,
+  checkModel,
+  formatFinding,
+  sortFindings,
+} from "../diagnostics/doctor.ts";
+import { formatActivationTable, formatGradientTable, formatParameterTable } from "../diagnostics/format.ts";
+import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
+import type { DiagnosticsSnapshot, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import {
@@ -18,7 +29,7 @@ import {
   type RunState,
   saveCheckpoint,
 } from "../io/run.ts";
-import { createRunDir, type runPaths, writeJsonFile } from "../io/rundir.ts";
+import { createRunDir, readJsonLines, type runPaths, writeJsonFile } from "../io/rundir.ts";
 import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import { calibrateBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
@@ -54,6 +65,11 @@ optimisation
       --learning-rate X     learning rate before the decay (default 0.1)
       --lr-decay-step N     step where the learning rate drops (default 100000)
       --lr-decay-to X       learning rate after the drop (default 0.01)
+diagnostics
+      --diagnostics         record the lecture's diagnostics: update:data ratios every step,
+                            activation/gradient/weight statistics and histograms at chosen steps;
+                            print the lecture's tables and the doctor's findings at the end
+      --diagnostics-every N snapshot interval (default: max(1000, max-steps / 100))
 reporting
       --log-every N         print a line every N steps (default 10000)
       --checkpoint-every N  save a checkpoint every N steps (default 10000)
@@ -88,6 +104,8 @@ export const TRAIN_OPTIONS = {
   "checkpoint-every": { type: "string" },
   "eval-every": { type: "string" },
   calibrate: { type: "boolean" },
+  diagnostics: { type: "boolean" },
+  "diagnostics-every": { type: "string" },
   "num-samples": { type: "string" },
   quiet: { type: "boolean" },
 } as const;
@@ -180,6 +198,13 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
       checkpointEvery: num(v["checkpoint-every"], "--checkpoint-every", 10000, { integer: true, min: 1 }),
       evalEvery: num(v["eval-every"], "--eval-every", 0, { integer: true, min: 0 }),
       calibrate: v.calibrate === true,
+      diagnostics:
+        v.diagnostics === true || v["diagnostics-every"] !== undefined
+          ? {
+              every: num(v["diagnostics-every"], "--diagnostics-every", 0, { integer: true, min: 1 }),
+              updateRatios: true,
+            }
+          : undefined,
     },
     inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
     workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
@@ -318,6 +343,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     pending = [];
   };
 
+  const diag = config.diagnostics;
+  const snapEvery = diag ? diag.every || Math.max(1000, Math.floor(config.train.maxSteps / 100)) : 0;
+  const diagPath = join(paths.dir, "diagnostics.jsonl");
+  let lastSnapshot: DiagnosticsSnapshot | null = null;
+  if (diag) {
+    retainLayerGrads(model);
+    if (resumed) truncateMetrics(diagPath, startStep);
+  }
+
   let stopRequested = false;
   const onSignal = () => {
     stopRequested = true;
@@ -339,8 +373,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
     {
       afterStep: ({ step, loss, lr }) => {
         lastLoss = loss;
-        pending.push(`{"step":${step},"loss":${loss},"lr":${lr}}`);
         const done = step + 1;
+        if (diag) {
+          // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
+          const ud = JSON.stringify(updateRatios(model, lr, { weightsOnly: true }));
+          pending.push(`{"step":${step},"loss":${loss},"lr":${lr},"ud":${ud}}`);
+          if (step % snapEvery === 0 || done === config.train.maxSteps) {
+            lastSnapshot = snapshot(model, step, loss);
+            appendLines(diagPath, [JSON.stringify(lastSnapshot)]);
+          }
+        } else pending.push(`{"step":${step},"loss":${loss},"lr":${lr}}`);
         if (step % config.logEvery === 0 || done === config.train.maxSteps) {
           const msPerStep = log.intervalMs(done);
           log.line(
@@ -350,7 +392,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (config.evalEvery > 0 && done % config.evalEvery === 0) {
           const tr = splitLoss(model, data.train);
           const va = splitLoss(model, data.val);
-          pending.push(`{"step":${step},"train_loss":${tr},"val_loss":${va}}`);
+          pending.push(JSON.stringify({ step, train_loss: tr, val_loss: va }));
           log.line(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
         }
         if (done % config.checkpointEvery === 0 && done < config.train.maxSteps) checkpoint(done, false);
@@ -409,8 +451,36 @@ export async function trainCommand(argv: string[]): Promise<number> {
     for (const s of samples)
       console.log(`  ${s.padEnd(20)} ${provenance(s, sets) === "new" ? "" : `(in ${provenance(s, sets)})`}`);
   }
+  if (diag) {
+    const findings = sortFindings([
+      ...checkModel(model, data.train, new Generator().manualSeed(config.seed)),
+      ...checkHistory(readMetrics(paths.metrics), splitLosses),
+      ...checkBatchNormDrift(model, data.train),
+    ]);
+    writeJsonFile(join(paths.dir, "findings.json"), findings);
+    const snap = lastSnapshot as DiagnosticsSnapshot | null;
+    if (!quiet && snap) {
+      console.log(`\ndiagnostics at step ${snap.step} (forward: layer outputs)`);
+      console.log(formatActivationTable(snap.activations));
+      console.log("backward: gradients of layer outputs");
+      console.log(formatGradientTable(snap.gradients));
+      console.log("weights: gradient statistics and grad:data");
+      console.log(formatParameterTable(snap.params));
+      console.log(findings.length ? `doctor: ${findings.length} finding(s)` : "doctor: no problems found");
+      for (const f of findings) console.log(formatFinding(f));
+      console.log(`see the plots: makemore report ${paths.dir}`);
+    }
+  }
   console.log(`saved ${paths.dir} (${result.step - startStep} steps at ${perSecond.toFixed(0)} steps/s)`);
   return 0;
+}
+
+function readMetrics(path: string): MetricsLine[] {
+  try {
+    return readJsonLines(path, "metrics").records as MetricsLine[];
+  } catch {
+    return [];
+  }
 }
 
 function truncateMetrics(path: string, step: number): void {
