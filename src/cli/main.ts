@@ -6,6 +6,7 @@
 
 import { UserError } from "../errors.ts";
 import { doctorCommand } from "./doctor.ts";
+import { experimentCommand } from "./experiment.ts";
 import { reportCommand } from "./report.ts";
 import { trainCommand } from "./train.ts";
 import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
@@ -22,6 +23,7 @@ commands
   info     describe a run, or the dataset and presets
   doctor   check a network's health (at init, or a run) and suggest fixes
   report   plots and a self-contained HTML report of a run
+  experiment  the lecture's experiments: lecture-init, gain-sweep, zero-init
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   doctor: doctorCommand,
   report: reportCommand,
+  experiment: experimentCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

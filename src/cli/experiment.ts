@@ -1,0 +1,197 @@
+/**
+ * `makemore experiment`: the lecture's experiments, each a set of training runs under one
+ * directory plus a comparison report.
+ *
+ *   lecture-init  original -> fix-softmax -> fix-tanh -> kaiming -> batchnorm: the loss log
+ *   gain-sweep    6-layer tanh net at gains 0.5, 1, 5/3, 3, with and without BatchNorm
+ *   zero-init     all weights zero: only the last layer learns
+ */
+
+import { join } from "node:path";
+import { UserError } from "../errors.ts";
+import { loadRun } from "../io/run.ts";
+import { writeJsonFile } from "../io/rundir.ts";
+import { buildModel } from "../models/mlp.ts";
+import { Generator } from "../random/generator.ts";
+import { writeComparisonReport } from "../viz/report.ts";
+import { choice, num, parse } from "./args.ts";
+import { trainCommand } from "./train.ts";
+
+/** The lecture notebook's printed loss log (train, val), for reference next to ours. */
+export const LECTURE_LOSS_LOG: Record<string, [number, number]> = {
+  original: [2.1245, 2.1682],
+  "fix-softmax": [2.07, 2.13],
+  "fix-tanh": [2.0356, 2.1027],
+  kaiming: [2.0377, 2.107],
+  batchnorm: [2.0668, 2.1048],
+};
+
+const EXPERIMENTS = ["lecture-init", "gain-sweep", "zero-init"] as const;
+type Experiment = (typeof EXPERIMENTS)[number];
+
+export const EXPERIMENT_HELP = `usage: makemore experiment NAME [options]
+
+The lecture's experiments; each trains several runs into one directory and writes a
+comparison report (overlaid loss curves, final split losses, histograms side by side).
+
+  lecture-init   original -> fix-softmax -> fix-tanh -> kaiming -> batchnorm, printing the
+                 lecture's loss log (final train and val loss per row); 200,000 steps each
+                 by default, as the lecture (about 20 minutes in all)
+  gain-sweep     the 6-layer tanh net at gains 0.5, 1, 5/3 and 3, without and with BatchNorm,
+                 1,000 steps each (the lecture's diagnostic runs): forward and backward
+                 histograms side by side
+  zero-init      the 6-layer tanh net with every weight zero, 1,000 steps: only the last
+                 layer learns
+
+  -o, --work-dir DIR   where the runs go (default runs/experiment-NAME-<date>)
+      --max-steps N    steps per run (default: 200000 for lecture-init, 1000 otherwise)
+  -i, --input-file F   word list (default: bundled names.txt)
+      --overwrite      replace runs in an existing work dir
+  -h, --help           this help`;
+
+interface Row {
+  label: string;
+  dir: string;
+  args: string[];
+}
+
+function plan(name: Experiment, root: string): Row[] {
+  switch (name) {
+    case "lecture-init":
+      return ["original", "fix-softmax", "fix-tanh", "kaiming", "batchnorm"].map((t) => ({
+        label: t,
+        dir: join(root, t),
+        args: ["--type", t],
+      }));
+    case "gain-sweep": {
+      const rows: Row[] = [];
+      for (const bn of [false, true]) {
+        for (const [gain, text] of [
+          [0.5, "0.5"],
+          [1, "1"],
+          [5 / 3, "5/3"],
+          [3, "3"],
+        ] as const) {
+          const label = `${bn ? "bn" : "tanh"} gain ${text}`;
+          rows.push({
+            label,
+            dir: join(root, `${bn ? "bn" : "tanh"}-gain-${text.replace("/", "over")}`),
+            args: [
+              "--type",
+              "custom",
+              "--gain",
+              String(gain),
+              "--diagnostics",
+              ...(bn ? ["--batchnorm", "lecture"] : []),
+            ],
+          });
+        }
+      }
+      return rows;
+    }
+    case "zero-init":
+      return [
+        {
+          label: "zero init",
+          dir: join(root, "zero"),
+          args: ["--type", "custom", "--zero-init", "--diagnostics"],
+        },
+        {
+          label: "kaiming (gain 5/3)",
+          dir: join(root, "kaiming"),
+          args: ["--type", "deep-tanh", "--diagnostics"],
+        },
+      ];
+  }
+}
+
+export async function experimentCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(
+    "experiment",
+    argv,
+    {
+      "work-dir": { type: "string", short: "o" },
+      "max-steps": { type: "string" },
+      "input-file": { type: "string", short: "i" },
+      overwrite: { type: "boolean" },
+    },
+    true,
+  );
+  if (v.help) {
+    console.log(EXPERIMENT_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new UserError(`makemore experiment needs a name: ${EXPERIMENTS.join(", ")} (see --help)`, 2);
+  }
+  const name = choice(positionals[0], "experiment", EXPERIMENTS, "lecture-init");
+  const steps = num(v["max-steps"], "--max-steps", name === "lecture-init" ? 200_000 : 1000, {
+    integer: true,
+    min: 1,
+    max: 1e9,
+  });
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const root = typeof v["work-dir"] === "string" ? v["work-dir"] : `runs/experiment-${name}-${stamp}`;
+  const rows = plan(name, root);
+  const common = [
+    "--max-steps",
+    String(steps),
+    "--quiet",
+    "--num-samples",
+    "10",
+    "--log-every",
+    String(Math.max(1, steps)),
+  ];
+  if (typeof v["input-file"] === "string") common.push("--input-file", v["input-file"]);
+  if (v.overwrite) common.push("--overwrite");
+  console.log(`experiment ${name}: ${rows.length} runs of ${steps} steps into ${root}`);
+  const results: { label: string; dir: string; train: number; val: number; params: number }[] = [];
+  for (const row of rows) {
+    const t0 = performance.now();
+    console.log(`-- ${row.label}`);
+    const code = await trainCommand([...row.args, "-o", row.dir, ...common]);
+    if (code !== 0) return code;
+    const run = loadRun(row.dir);
+    const losses = run.state.splitLosses ?? {};
+    results.push({
+      label: row.label,
+      dir: row.dir,
+      train: losses.train,
+      val: losses.val,
+      params: run.model.numParameters(),
+    });
+    console.log(`   ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+
+  console.log(`\n${name}: final split losses (eval mode)`);
+  for (const r of results) {
+    const ref = name === "lecture-init" ? LECTURE_LOSS_LOG[r.label] : undefined;
+    const lecture = ref ? `   (lecture: train ${ref[0].toFixed(4)} | val ${ref[1].toFixed(4)})` : "";
+    console.log(`${r.label.padEnd(18)} train ${r.train.toFixed(4)} | val ${r.val.toFixed(4)}${lecture}`);
+  }
+  if (name === "zero-init") {
+    // which parameters moved at all from their initial values?
+    const zero = loadRun(rows[0].dir);
+    // rebuild the initial weights from the seed and compare: what never moved never got a gradient
+    const init = new Map(
+      buildModel(zero.config.model, new Generator().manualSeed(zero.config.seed)).namedParameters(),
+    );
+    const rowsOut = zero.model.namedParameters().map(([n, p]) => {
+      const p0 = init.get(n)!.storage;
+      let change = 0;
+      p.storage.forEach((x, i) => {
+        change = Math.max(change, Math.abs(x - p0[i]));
+      });
+      return `${n.padEnd(18)} ${change === 0 ? "never changed" : `learned (max change ${change.toExponential(2)})`}`;
+    });
+    for (const m of rowsOut) console.log(`  ${m}`);
+  }
+  writeJsonFile(join(root, "experiment.json"), { name, steps, runs: results });
+  const { report } = await writeComparisonReport(
+    rows.map((r) => r.dir),
+    join(root, "report.html"),
+    { labels: rows.map((r) => r.label), title: `experiment ${name}` },
+  );
+  console.log(`\nwrote ${report}`);
+  return 0;
+}
