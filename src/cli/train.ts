@@ -33,7 +33,15 @@ import { createRunDir, readJsonLines, type runPaths, writeJsonFile } from "../io
 import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import { calibrateBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
-import { LECTURE_TRAIN, type TrainConfig, train, validateTrainConfig } from "../train/train.ts";
+import {
+  firstNonFinite,
+  LECTURE_TRAIN,
+  type StopReason,
+  type TrainConfig,
+  type TrainHooks,
+  train,
+  validateTrainConfig,
+} from "../train/train.ts";
 import { choice, clock, num, parse } from "./args.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
@@ -198,6 +206,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
       checkpointEvery: num(v["checkpoint-every"], "--checkpoint-every", 10000, { integer: true, min: 1 }),
       evalEvery: num(v["eval-every"], "--eval-every", 0, { integer: true, min: 0 }),
       calibrate: v.calibrate === true,
+      numSamples: num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 }),
       diagnostics:
         v.diagnostics === true || v["diagnostics-every"] !== undefined
           ? {
@@ -362,50 +371,70 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let lastLoss = Number.NaN;
   const checkpoint = (step: number, finished: boolean, extra: Partial<RunState> = {}) => {
     flushMetrics();
+    // never replace a good checkpoint by weights that have overflowed
+    const bad = firstNonFinite(model);
+    if (bad) {
+      badParam = { name: bad, step };
+      return;
+    }
     saveCheckpoint(paths, model, { step, generator: g.getState(), finished, lastLoss, ...extra });
+    lastGoodStep = step;
   };
+  let badParam: { name: string; step: number } | null = null;
+  let lastGoodStep = startStep;
 
-  const result = train(
-    model,
-    data.train,
-    config.train,
-    g,
-    {
-      afterStep: ({ step, loss, lr }) => {
-        lastLoss = loss;
-        const done = step + 1;
-        if (diag) {
-          // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
-          const ud = JSON.stringify(updateRatios(model, lr, { weightsOnly: true }));
-          pending.push(`{"step":${step},"loss":${loss},"lr":${lr},"ud":${ud}}`);
-          if (step % snapEvery === 0 || done === config.train.maxSteps) {
-            lastSnapshot = snapshot(model, step, loss);
-            appendLines(diagPath, [JSON.stringify(lastSnapshot)]);
-          }
-        } else pending.push(`{"step":${step},"loss":${loss},"lr":${lr}}`);
-        if (step % config.logEvery === 0 || done === config.train.maxSteps) {
-          const msPerStep = log.intervalMs(done);
-          log.line(
-            `step ${String(step).padStart(7)}/${config.train.maxSteps} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
-          );
+  // The loop runs in time slices of ~50 ms and yields to the event loop in between, so that
+  // Ctrl-C / SIGTERM handlers run promptly (a synchronous loop would never let them in).
+  let sliceEnd = 0;
+  const hooks: TrainHooks = {
+    afterStep: ({ step, loss, lr }) => {
+      lastLoss = loss;
+      const done = step + 1;
+      if (diag) {
+        // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
+        const ud = JSON.stringify(updateRatios(model, lr, { weightsOnly: true }));
+        pending.push(`{"step":${step},"loss":${loss},"lr":${lr},"ud":${ud}}`);
+        if (step % snapEvery === 0 || done === config.train.maxSteps) {
+          lastSnapshot = snapshot(model, step, loss);
+          appendLines(diagPath, [JSON.stringify(lastSnapshot)]);
         }
-        if (config.evalEvery > 0 && done % config.evalEvery === 0) {
-          const tr = splitLoss(model, data.train);
-          const va = splitLoss(model, data.val);
-          pending.push(JSON.stringify({ step, train_loss: tr, val_loss: va }));
-          log.line(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
-        }
-        if (done % config.checkpointEvery === 0 && done < config.train.maxSteps) checkpoint(done, false);
-        log.tick(done, loss);
-      },
-      shouldStop: () => stopRequested,
+      } else pending.push(`{"step":${step},"loss":${loss},"lr":${lr}}`);
+      if (step % config.logEvery === 0 || done === config.train.maxSteps) {
+        const msPerStep = log.intervalMs(done);
+        log.line(
+          `step ${String(step).padStart(7)}/${config.train.maxSteps} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
+        );
+      }
+      if (config.evalEvery > 0 && done % config.evalEvery === 0) {
+        const tr = splitLoss(model, data.train);
+        const va = splitLoss(model, data.val);
+        pending.push(JSON.stringify({ step, train_loss: tr, val_loss: va }));
+        log.line(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
+      }
+      if (done % config.checkpointEvery === 0 && done < config.train.maxSteps) checkpoint(done, false);
+      log.tick(done, loss);
     },
-    startStep,
-  );
+    shouldStop: () => stopRequested || badParam !== null || performance.now() > sliceEnd,
+  };
+  let result: { step: number; reason: StopReason } = { step: startStep, reason: "done" };
+  for (;;) {
+    sliceEnd = performance.now() + 50;
+    result = train(model, data.train, config.train, g, hooks, result.step);
+    if (result.reason !== "stopped" || stopRequested || badParam) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   log.clear();
 
+  const overflow = badParam as { name: string; step: number } | null; // set inside the hooks
+  if (overflow) {
+    flushMetrics();
+    console.error(
+      `makemore: error: the weights became non-finite (${overflow.name}) by step ${overflow.step}; training stopped and the last good checkpoint (step ${lastGoodStep}) was kept. Try a lower --learning-rate.`,
+    );
+    return 1;
+  }
   if (result.reason === "stopped") {
     checkpoint(result.step, false);
     console.error(
@@ -416,8 +445,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (result.reason === "nonfinite") {
     flushMetrics();
     const where = firstNonFiniteLayer(model);
+    const param = firstNonFinite(model);
     console.error(
-      `makemore: error: the loss became ${lastLossText(model)} at step ${result.step}${where}; training stopped and the last good checkpoint was kept. Try a lower --learning-rate.`,
+      `makemore: error: the loss became ${lastLossText(model)} at step ${result.step}${where}${param ? ` (${param} is not finite)` : ""}; training stopped and the last good checkpoint (step ${lastGoodStep}) was kept. Try a lower --learning-rate.`,
     );
     return 1;
   }
@@ -429,7 +459,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     test: splitLoss(model, data.test),
   };
   checkpoint(result.step, true, { splitLosses });
-  const sampleCount = num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 });
+  const sampleCount = config.numSamples ?? 20;
   const samples = sampleWords(model, data.vocab, {
     count: sampleCount,
     generator: new Generator().manualSeed(config.seed + 10),

@@ -51,6 +51,8 @@ export interface RunConfig {
   evalEvery: number;
   /** calibrate BatchNorm statistics over the whole training set after training */
   calibrate: boolean;
+  /** words sampled into samples.txt at the end */
+  numSamples?: number;
   /** record diagnostics (activation/gradient statistics) */
   diagnostics?: { every: number; updateRatios: boolean };
 }
