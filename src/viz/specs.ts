@@ -469,7 +469,7 @@ export function updateRatioSpec(
 // ---------------------------------------------------------------- (f) saturation map
 
 /** Share of saturated cells in a map, in percent. */
-export function saturatedPercent(map: SaturationMap): number {
+export function saturationMapPercent(map: SaturationMap): number {
   let on = 0;
   for (let i = 0; i < map.bits.length; i++) if (map.bits.charCodeAt(i) === 49) on++;
   return map.bits.length ? (100 * on) / map.bits.length : 0;
@@ -497,7 +497,7 @@ export function saturationSpec(
     $schema: SCHEMA,
     title: title(
       `${label}: |h| > 0.99`,
-      `${opts.step === undefined ? "" : `step ${fmtInt(opts.step)}: `}white = saturated (${saturatedPercent(map).toFixed(2)}% of ${map.rows}×${map.cols}); ${dead} dead unit${dead === 1 ? "" : "s"} (white in every row)`,
+      `${opts.step === undefined ? "" : `step ${fmtInt(opts.step)}: `}white = saturated (${saturationMapPercent(map).toFixed(2)}% of ${map.rows}×${map.cols}); ${dead} dead unit${dead === 1 ? "" : "s"} (white in every row)`,
     ),
     width: map.cols * cell,
     height: map.rows * cell,
