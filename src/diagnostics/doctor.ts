@@ -74,7 +74,7 @@ export function checkModel(
   g.randintInto(ix.storage, 0, train.X.shape[0]);
   const { Xb, Yb } = gatherBatch(train, ix, train.X.shape[1]);
 
-  const buffers = model.buffers().map((b) => b.storage.slice());
+  const restoreBuffers = saveBuffers(model);
   const grads = model.parameters().map((p) => p.grad);
   const wasTraining = model.training;
   const retained = model.layers.layers.map((l) => l.retainOutGrad);
@@ -271,9 +271,7 @@ export function checkModel(
   });
 
   // restore the model exactly
-  model.buffers().forEach((b, k) => {
-    b.storage.set(buffers[k]);
-  });
+  restoreBuffers();
   model.parameters().forEach((p, k) => {
     p.grad = grads[k];
   });
@@ -282,6 +280,16 @@ export function checkModel(
   });
   model.train(wasTraining);
   return findings;
+}
+
+/** Copy the model's buffers (BatchNorm running statistics); the returned function puts them back. */
+function saveBuffers(model: MLP): () => void {
+  const saved = model.buffers().map((b) => b.storage.slice());
+  return () => {
+    model.buffers().forEach((b, k) => {
+      b.storage.set(saved[k]);
+    });
+  };
 }
 
 function shapeText(shape: readonly number[]): string {
@@ -363,7 +371,7 @@ export function checkBatchNormDrift(model: MLP, train: Examples): Finding[] {
     .map((l, i) => [i, l] as const)
     .filter(([, l]) => l instanceof BatchNorm1d) as [number, BatchNorm1d][];
   if (bns.length === 0) return [];
-  const saved = model.buffers().map((b) => b.storage.slice());
+  const restoreBuffers = saveBuffers(model);
   const running = bns.map(([, l]) => ({
     mean: l.runningMean.storage.slice(),
     spread: l.runningVar.storage.slice(),
@@ -393,9 +401,7 @@ export function checkBatchNormDrift(model: MLP, train: Examples): Finding[] {
       });
     }
   });
-  model.buffers().forEach((b, k) => {
-    b.storage.set(saved[k]);
-  });
+  restoreBuffers();
   return findings;
 }
 
