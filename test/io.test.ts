@@ -6,6 +6,7 @@
  * fixtures/safetensors-tiny.safetensors, written by scripts/torch/check_safetensors.py with torch.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs, {
   chmodSync,
   existsSync,
@@ -20,8 +21,9 @@ import fs, {
 } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, mock, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { parseLines } from "../src/data/dataset.ts";
 import { UserError } from "../src/errors.ts";
 import {
@@ -50,6 +52,41 @@ function freshDir(): string {
   return d;
 }
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+/**
+ * Run a file operation where permissions apply: in this process normally, or, as root (whom chmod
+ * does not stop), in a child process running as the unprivileged user nobody (65534).
+ */
+function permissionError(
+  op: "write" | "ensure" | "read",
+  path: string,
+  direct: () => unknown,
+): string | null {
+  if (!isRoot) {
+    try {
+      direct();
+      return null;
+    } catch (e) {
+      assert.ok(e instanceof UserError, String(e));
+      return e.message;
+    }
+  }
+  // nobody must be able to reach the path: open up the temporary directories above it
+  for (let d = dirname(path); d.startsWith(tmpdir()) && d !== tmpdir(); d = dirname(d))
+    chmodSync(d, statSync(d).mode | 0o005);
+  const probe = fileURLToPath(new URL("./support/permission-probe.ts", import.meta.url));
+  const r = spawnSync(process.execPath, ["--import", "tsx", probe, op, path], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    encoding: "utf8",
+    uid: 65534,
+    gid: 65534,
+    env: { ...process.env, HOME: tmpdir() },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  if (out.message !== null) assert.equal(out.name, "UserError");
+  return out.message;
+}
 
 /** Assert `fn` throws a one-line UserError whose message matches `re`; returns the message. */
 function rejects(fn: () => unknown, re: RegExp): string {
@@ -509,14 +546,15 @@ describe("atomic writes", () => {
     rejects(() => writeFileAtomic(join(d, "f", "x.json"), "x"), /a parent path is not a directory/);
   });
 
-  test("read-only directory (skipped as root, where chmod does not block writes)", { skip: isRoot }, () => {
+  test("read-only directory: refused, old file intact", () => {
     const d = freshDir();
     const p = join(d, "config.json");
     writeFileSync(p, "old");
+    chmodSync(p, 0o644);
     chmodSync(d, 0o555);
     try {
-      rejects(
-        () => writeFileAtomic(p, "new"),
+      assert.match(
+        permissionError("write", p, () => writeFileAtomic(p, "new")) ?? "no error",
         /^cannot write .*config\.json: not writable: permission denied/,
       );
     } finally {
@@ -583,11 +621,14 @@ describe("atomic writes", () => {
     assert.equal(readFileSync(join(d, "file"), "utf8"), "x");
   });
 
-  test("ensureWritableDir on a read-only directory (skipped as root)", { skip: isRoot }, () => {
+  test("ensureWritableDir on a read-only directory", () => {
     const d = freshDir();
     chmodSync(d, 0o555);
     try {
-      rejects(() => ensureWritableDir(d), /is not writable: not writable: permission denied/);
+      assert.match(
+        permissionError("ensure", d, () => ensureWritableDir(d)) ?? "no error",
+        /is not writable: not writable: permission denied/,
+      );
     } finally {
       chmodSync(d, 0o755);
     }
@@ -644,11 +685,14 @@ describe("word files", () => {
       /^word file .* is a directory; expected a text file with one word per line$/,
     );
   });
-  test("unreadable (skipped as root)", { skip: isRoot }, () => {
+  test("unreadable", () => {
     const p = file("a\n");
     chmodSync(p, 0o000);
     try {
-      rejects(() => readWordFile(p), /cannot be read: permission denied/);
+      assert.match(
+        permissionError("read", p, () => readWordFile(p)) ?? "no error",
+        /cannot be read: permission denied/,
+      );
     } finally {
       chmodSync(p, 0o644);
     }
