@@ -4,7 +4,7 @@
  * keep the composed float32 operation order where the lecture's numbers depend on it.
  */
 
-import { kernels } from "./kernels.ts";
+import { type BatchNormVariant, kernels } from "./kernels.ts";
 import { gradOf, record, Tensor } from "./tensor.ts";
 
 /**
@@ -46,7 +46,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
  *  - "lecture":     the lecture's BatchNorm1d class: (x - mean) / sqrt(var + eps), unbiased var.
  *  - "torch":       torch.nn.BatchNorm1d: (x - mean) / sqrt(var + eps), biased var.
  */
-export type BatchNormVariant = "lecture-std" | "lecture" | "torch";
+export type { BatchNormVariant } from "./kernels.ts";
 
 export interface BatchNormStats {
   /** (H,) batch mean */
@@ -81,87 +81,41 @@ export function batchNormTrain(
     throw new RangeError(`BatchNorm1d: ${H} features but gamma/beta of ${gamma.numel()}`);
   if (N < 2 && variant !== "torch")
     throw new RangeError("BatchNorm1d in training mode needs a batch of at least 2");
-  const xs = x.storage;
   const gs = gamma.storage;
-  const bs = beta.storage;
   const mean = new Float32Array(H);
   const spread = new Float32Array(H);
   const sigma = new Float32Array(H); // the divisor actually used
-  const acc = new Float64Array(H);
-  for (let r = 0; r < N; r++) for (let c = 0; c < H; c++) acc[c] += xs[r * H + c];
-  for (let c = 0; c < H; c++) mean[c] = acc[c] / N;
-  acc.fill(0);
-  for (let r = 0; r < N; r++) {
-    for (let c = 0; c < H; c++) {
-      const d = xs[r * H + c] - mean[c];
-      acc[c] += d * d;
-    }
-  }
-  const unbiasedDen = N - 1;
-  for (let c = 0; c < H; c++) {
-    const unbiasedVar = acc[c] / unbiasedDen;
-    if (variant === "lecture-std") {
-      spread[c] = Math.sqrt(unbiasedVar);
-      sigma[c] = spread[c];
-    } else {
-      spread[c] = unbiasedVar; // running var tracks the unbiased var in both lecture and torch
-      const v = variant === "torch" ? Math.fround(acc[c] / N) : Math.fround(unbiasedVar);
-      sigma[c] = Math.sqrt(Math.fround(v + eps));
-    }
-  }
   const y = new Float32Array(N * H);
   const xhat = new Float32Array(N * H);
-  const f = Math.fround;
-  for (let r = 0; r < N; r++) {
-    const row = r * H;
-    for (let c = 0; c < H; c++) {
-      const centered = f(xs[row + c] - mean[c]);
-      xhat[row + c] = centered / sigma[c];
-      // lecture order: ((gamma * centered) / sigma) + beta; the others: gamma * xhat + beta
-      y[row + c] =
-        variant === "lecture-std"
-          ? f(f(gs[c] * centered) / sigma[c]) + bs[c]
-          : f(gs[c] * xhat[row + c]) + bs[c];
-    }
-  }
+  kernels().batchNormTrainForward(
+    x.storage,
+    N,
+    H,
+    gs,
+    beta.storage,
+    variant,
+    eps,
+    mean,
+    spread,
+    sigma,
+    xhat,
+    y,
+  );
   const out = new Tensor(y, [N, H]);
   const D = variant === "torch" ? N : N - 1;
   record(out, "batchNorm", [x, gamma, beta], (g) => {
-    if (gamma.requiresGrad || beta.requiresGrad) {
-      const gg = gamma.requiresGrad ? gradOf(gamma) : null;
-      const gb = beta.requiresGrad ? gradOf(beta) : null;
-      for (let r = 0; r < N; r++) {
-        const row = r * H;
-        for (let c = 0; c < H; c++) {
-          if (gg) gg[c] += g[row + c] * xhat[row + c];
-          if (gb) gb[c] += g[row + c];
-        }
-      }
-    }
-    if (x.requiresGrad) {
-      const gx = gradOf(x);
-      const sumG = new Float64Array(H);
-      const sumGX = new Float64Array(H);
-      for (let r = 0; r < N; r++) {
-        const row = r * H;
-        for (let c = 0; c < H; c++) {
-          const gh = g[row + c] * gs[c];
-          sumG[c] += gh;
-          sumGX[c] += gh * xhat[row + c];
-        }
-      }
-      for (let c = 0; c < H; c++) {
-        sumG[c] /= N;
-        sumGX[c] /= D;
-      }
-      for (let r = 0; r < N; r++) {
-        const row = r * H;
-        for (let c = 0; c < H; c++) {
-          if (sigma[c] === 0) continue;
-          gx[row + c] += (g[row + c] * gs[c] - sumG[c] - xhat[row + c] * sumGX[c]) / sigma[c];
-        }
-      }
-    }
+    kernels().batchNormTrainBackward(
+      g,
+      xhat,
+      sigma,
+      gs,
+      N,
+      H,
+      D,
+      gamma.requiresGrad ? gradOf(gamma) : null,
+      beta.requiresGrad ? gradOf(beta) : null,
+      x.requiresGrad ? gradOf(x) : null,
+    );
   });
   return { out, stats: { mean, spread } };
 }
@@ -186,20 +140,9 @@ export function batchNormEval(
     sigma[c] = variant === "lecture-std" ? rs[c] : Math.sqrt(Math.fround(rs[c] + eps));
   const xs = x.storage;
   const gs = gamma.storage;
-  const bs = beta.storage;
   const ms = runningMean.storage;
-  const f = Math.fround;
   const y = new Float32Array(N * H);
-  for (let r = 0; r < N; r++) {
-    const row = r * H;
-    for (let c = 0; c < H; c++) {
-      const centered = f(xs[row + c] - ms[c]);
-      y[row + c] =
-        variant === "lecture-std"
-          ? f(f(gs[c] * centered) / sigma[c]) + bs[c]
-          : f(gs[c] * f(centered / sigma[c])) + bs[c];
-    }
-  }
+  kernels().batchNormEvalForward(xs, N, H, gs, beta.storage, ms, sigma, variant, y);
   const out = new Tensor(y, [N, H]);
   return record(out, "batchNorm", [x, gamma, beta], (g) => {
     const gx = x.requiresGrad ? gradOf(x) : null;

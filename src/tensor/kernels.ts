@@ -1,14 +1,19 @@
 /**
  * The kernel seam: every hot loop of the tensor core lives here, over plain Float32Arrays.
  *
- * Ops in `tensor.ts` never loop over storage for matmul, reductions or the fused layers themselves;
- * they call these functions. A faster implementation (WebAssembly SIMD, blocked loops) can replace
- * a kernel by installing itself with `setKernels`, and the plain TypeScript versions below stay as
- * the reference that tests compare against.
+ * Ops in `tensor.ts` and `fused.ts` never loop over storage for matmul, tanh, the fused layers or
+ * cross-entropy themselves; they call these functions. A faster implementation (WebAssembly SIMD,
+ * blocked loops) can replace a kernel by installing itself with `setKernels`, and the plain
+ * TypeScript versions below stay as the reference that tests compare against: test/kernels.test.ts
+ * runs every fast kernel (the gemm of src/tensor/wasm/kernels-wasm.ts and the fused-layer kernels of
+ * assembly/fused.ts that src/tensor/chain.ts runs) against its reference twin here.
  *
  * Conventions: row-major, contiguous. `acc` means "C += result" (backward passes accumulate into
- * existing gradients, never assign); otherwise "C = result".
+ * existing gradients, never assign); otherwise "C = result". Backward kernels always accumulate.
  */
+
+/** How a BatchNorm normalises (see fused.ts and docs): 0/1/2 in the WebAssembly kernels. */
+export type BatchNormVariant = "lecture-std" | "lecture" | "torch";
 
 export interface Kernels {
   /**
@@ -26,6 +31,80 @@ export interface Kernels {
     C: Float32Array,
     acc: boolean,
   ): void;
+  /** y = tanh(x) (PyTorch's float32 tanh: exactly +-1 past 8.664339742). */
+  tanhForward(x: Float32Array, y: Float32Array): void;
+  /** gx += g * (1 - y^2), y = tanh(x). */
+  tanhBackward(y: Float32Array, g: Float32Array, gx: Float32Array): void;
+  /**
+   * Training-mode BatchNorm forward over the rows of x (N, H); writes the batch mean, the tracked
+   * statistic `spread` (std for "lecture-std", the unbiased var otherwise), the divisor `sigma`,
+   * xhat and y. See `batchNormTrain` in fused.ts for the math.
+   */
+  batchNormTrainForward(
+    x: Float32Array,
+    N: number,
+    H: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    variant: BatchNormVariant,
+    eps: number,
+    mean: Float32Array,
+    spread: Float32Array,
+    sigma: Float32Array,
+    xhat: Float32Array,
+    y: Float32Array,
+  ): void;
+  /**
+   * Its backward, D = N - 1 (lecture variants) or N (torch): dgamma += sum g xhat, dbeta += sum g,
+   * dx += (g gamma - mean(g gamma) - xhat sum(g gamma xhat) / D) / sigma (0 where sigma = 0).
+   * Pass null for a gradient that is not wanted.
+   */
+  batchNormTrainBackward(
+    g: Float32Array,
+    xhat: Float32Array,
+    sigma: Float32Array,
+    gamma: Float32Array,
+    N: number,
+    H: number,
+    D: number,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    dx: Float32Array | null,
+  ): void;
+  /** Eval-mode BatchNorm with fixed mean and divisor sigma (H,). */
+  batchNormEvalForward(
+    x: Float32Array,
+    N: number,
+    H: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    mean: Float32Array,
+    sigma: Float32Array,
+    variant: BatchNormVariant,
+    y: Float32Array,
+  ): void;
+  /**
+   * Cross-entropy rows: returns sum_b [logsumexp(x_b) - x_b[t_b]] (float64) and, when `probs` is
+   * given, writes softmax(x_b) there. Targets must be in range (the op checks them).
+   */
+  crossEntropyForward(
+    logits: Float32Array,
+    targets: ArrayLike<number>,
+    B: number,
+    V: number,
+    probs: Float32Array | null,
+  ): number;
+  /** dlogits += (probs - onehot(t)) * k, with k = upstream gradient / B. */
+  crossEntropyBackward(
+    probs: Float32Array,
+    targets: ArrayLike<number>,
+    B: number,
+    V: number,
+    k: number,
+    dlogits: Float32Array,
+  ): void;
+  /** SGD: w += fround(k * g) elementwise, k = -lr (`p.data += -lr * p.grad` in float32). */
+  sgd(w: Float32Array, g: Float32Array, k: number): void;
 }
 
 /** Plain TypeScript reference kernels. Loop orders keep the innermost loop on contiguous memory. */
@@ -88,7 +167,142 @@ export const referenceKernels: Kernels = {
       }
     }
   },
+
+  tanhForward(x, y) {
+    for (let i = 0; i < x.length; i++) y[i] = tanhF32(x[i]);
+  },
+  tanhBackward(y, g, gx) {
+    for (let i = 0; i < g.length; i++) gx[i] += g[i] * (1 - y[i] * y[i]);
+  },
+
+  batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y) {
+    // Statistics in float64 (mean rounded to float32 before the squared deviations).
+    const acc = new Float64Array(H);
+    for (let r = 0; r < N; r++) for (let c = 0; c < H; c++) acc[c] += x[r * H + c];
+    for (let c = 0; c < H; c++) mean[c] = acc[c] / N;
+    acc.fill(0);
+    for (let r = 0; r < N; r++) {
+      for (let c = 0; c < H; c++) {
+        const d = x[r * H + c] - mean[c];
+        acc[c] += d * d;
+      }
+    }
+    for (let c = 0; c < H; c++) {
+      const unbiasedVar = acc[c] / (N - 1);
+      if (variant === "lecture-std") {
+        spread[c] = Math.sqrt(unbiasedVar);
+        sigma[c] = spread[c];
+      } else {
+        spread[c] = unbiasedVar; // running var tracks the unbiased var in both lecture and torch
+        const v = variant === "torch" ? Math.fround(acc[c] / N) : Math.fround(unbiasedVar);
+        sigma[c] = Math.sqrt(Math.fround(v + eps));
+      }
+    }
+    const f = Math.fround;
+    for (let r = 0; r < N; r++) {
+      const row = r * H;
+      for (let c = 0; c < H; c++) {
+        const centered = f(x[row + c] - mean[c]);
+        xhat[row + c] = centered / sigma[c];
+        // lecture order: ((gamma * centered) / sigma) + beta; the others: gamma * xhat + beta
+        y[row + c] =
+          variant === "lecture-std"
+            ? f(f(gamma[c] * centered) / sigma[c]) + beta[c]
+            : f(gamma[c] * xhat[row + c]) + beta[c];
+      }
+    }
+  },
+
+  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx) {
+    if (dgamma || dbeta) {
+      for (let r = 0; r < N; r++) {
+        const row = r * H;
+        for (let c = 0; c < H; c++) {
+          if (dgamma) dgamma[c] += g[row + c] * xhat[row + c];
+          if (dbeta) dbeta[c] += g[row + c];
+        }
+      }
+    }
+    if (!dx) return;
+    const sumG = new Float64Array(H);
+    const sumGX = new Float64Array(H);
+    for (let r = 0; r < N; r++) {
+      const row = r * H;
+      for (let c = 0; c < H; c++) {
+        const gh = g[row + c] * gamma[c];
+        sumG[c] += gh;
+        sumGX[c] += gh * xhat[row + c];
+      }
+    }
+    for (let c = 0; c < H; c++) {
+      sumG[c] /= N;
+      sumGX[c] /= D;
+    }
+    for (let r = 0; r < N; r++) {
+      const row = r * H;
+      for (let c = 0; c < H; c++) {
+        if (sigma[c] === 0) continue;
+        dx[row + c] += (g[row + c] * gamma[c] - sumG[c] - xhat[row + c] * sumGX[c]) / sigma[c];
+      }
+    }
+  },
+
+  batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y) {
+    const f = Math.fround;
+    for (let r = 0; r < N; r++) {
+      const row = r * H;
+      for (let c = 0; c < H; c++) {
+        const centered = f(x[row + c] - mean[c]);
+        y[row + c] =
+          variant === "lecture-std"
+            ? f(f(gamma[c] * centered) / sigma[c]) + beta[c]
+            : f(gamma[c] * f(centered / sigma[c])) + beta[c];
+      }
+    }
+  },
+
+  crossEntropyForward(x, t, B, V, probs) {
+    // float64 exp and sums; probs = float32(e) / s, like the lecture's softmax in one pass
+    let total = 0;
+    for (let b = 0; b < B; b++) {
+      const row = b * V;
+      let mx = Number.NEGATIVE_INFINITY;
+      for (let v = 0; v < V; v++) if (x[row + v] > mx) mx = x[row + v];
+      let s = 0;
+      for (let v = 0; v < V; v++) {
+        const ev = Math.exp(x[row + v] - mx);
+        if (probs) probs[row + v] = ev;
+        s += ev;
+      }
+      if (probs) for (let v = 0; v < V; v++) probs[row + v] /= s;
+      total += Math.log(s) + mx - x[row + t[b]];
+    }
+    return total;
+  },
+
+  crossEntropyBackward(probs, t, B, V, k, dlogits) {
+    for (let b = 0; b < B; b++) {
+      const row = b * V;
+      for (let v = 0; v < V; v++) dlogits[row + v] += probs[row + v] * k;
+      dlogits[row + t[b]] -= k;
+    }
+  },
+
+  sgd(w, g, k) {
+    const kf = Math.fround(k);
+    for (let i = 0; i < w.length; i++) w[i] += Math.fround(kf * g[i]);
+  },
 };
+
+/**
+ * tanh as PyTorch's float32 kernel (SLEEF tanhf_u10) returns it: exactly +-1 once |x| > 8.664339742,
+ * so a saturated unit passes exactly zero gradient; elsewhere the correctly rounded value.
+ */
+export function tanhF32(x: number): number {
+  if (x > 8.664339742) return 1;
+  if (x < -8.664339742) return -1;
+  return Math.tanh(x);
+}
 
 let active: Kernels = referenceKernels;
 

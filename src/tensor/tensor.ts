@@ -13,12 +13,14 @@
  *   loss.backward();          // W.grad now holds d loss / d W
  */
 
-import { kernels, setKernels } from "./kernels.ts";
+import { kernels, setKernels, tanhF32 } from "./kernels.ts";
 import { wasmAvailable, wasmKernels } from "./wasm/kernels-wasm.ts";
 
 // WebAssembly SIMD kernels by default where the engine has them (Node 20 and current browsers);
 // `setKernels(referenceKernels)` switches back to the plain TypeScript reference.
 if (wasmAvailable()) setKernels(wasmKernels);
+
+export { tanhF32 };
 
 export type DType = "float32" | "int64" | "bool";
 export type Shape = readonly number[];
@@ -642,6 +644,17 @@ function freedGraph(): void {
   );
 }
 
+/**
+ * A tensor that looks like an op's output after `backward()` freed its graph (requiresGrad, not a
+ * leaf, no parents), over the given storage: what src/tensor/chain.ts hands out as `layer.out`.
+ */
+export function spentResult(storage: Float32Array, shape: Shape, op: string): Tensor {
+  const t = new Tensor(storage, shape, "float32", true);
+  t.op = op;
+  t.backwardFn = freedGraph;
+  return t;
+}
+
 /** The gradient storage of `t`, allocated (zeros) on first use. */
 export function gradOf(t: Tensor): Float32Array {
   if (!t.grad) t.grad = new Tensor(new Float32Array(t.storage.length), t.shape, "float32");
@@ -872,16 +885,6 @@ function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) =>
   for (let i = 0; i < x.length; i++) x[i] = f(x[i], z[ob[i]]);
 }
 
-/**
- * tanh as PyTorch's float32 kernel (SLEEF tanhf_u10) returns it: exactly +-1 once |x| > 8.664339742,
- * so a saturated unit passes exactly zero gradient; elsewhere the correctly rounded value.
- */
-export function tanhF32(x: number): number {
-  if (x > 8.664339742) return 1;
-  if (x < -8.664339742) return -1;
-  return Math.tanh(x);
-}
-
 type UnaryOp = "neg" | "exp" | "log" | "tanh" | "sqrt" | "abs" | "relu" | "sigmoid";
 
 /** Unary primitives: f and dL/dx given x, y = f(x) and upstream g. Typed over the op set. */
@@ -913,12 +916,12 @@ function unary(a: Tensor, op: UnaryOp): Tensor {
   const rule = unaryRules[op];
   const x = a.storage;
   const y = new Float32Array(x.length);
-  if (op === "tanh") for (let i = 0; i < x.length; i++) y[i] = tanhF32(x[i]);
+  if (op === "tanh") kernels().tanhForward(x, y);
   else for (let i = 0; i < x.length; i++) y[i] = rule.f(x[i]);
   const out = new Tensor(y, a.shape, op === "neg" || op === "abs" || op === "relu" ? a.dtype : "float32");
   return record(out, op, [a], (g) => {
     const gx = gradOf(a);
-    if (op === "tanh") for (let i = 0; i < g.length; i++) gx[i] += g[i] * (1 - y[i] * y[i]);
+    if (op === "tanh") kernels().tanhBackward(y, g, gx);
     else for (let i = 0; i < g.length; i++) gx[i] += rule.dx(x[i], y[i], g[i]);
   });
 }
@@ -1176,35 +1179,17 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
     throw new RangeError(`crossEntropy: ${B} rows of logits but ${targets.numel()} targets`);
   if (targets.dtype === "float32")
     throw new TypeError("crossEntropy targets must be integer class indices (int64)");
-  const x = logits.storage;
   const t = targets.storage;
-  const probs = new Float32Array(B * V);
-  let total = 0;
   for (let b = 0; b < B; b++) {
-    const row = b * V;
     const tb = t[b];
     if (!(tb >= 0 && tb < V))
       throw new RangeError(`crossEntropy: target ${tb} out of range for ${V} classes`);
-    let mx = Number.NEGATIVE_INFINITY;
-    for (let v = 0; v < V; v++) if (x[row + v] > mx) mx = x[row + v];
-    let s = 0;
-    for (let v = 0; v < V; v++) {
-      const e = Math.exp(x[row + v] - mx);
-      probs[row + v] = e;
-      s += e;
-    }
-    for (let v = 0; v < V; v++) probs[row + v] /= s;
-    total += Math.log(s) + mx - x[row + tb];
   }
+  const probs = new Float32Array(B * V);
+  const total = kernels().crossEntropyForward(logits.storage, t, B, V, probs);
   const out = new Tensor(new Float32Array([total / B]), [], "float32");
   return record(out, "crossEntropy", [logits], (g) => {
-    const gx = gradOf(logits);
-    const k = g[0] / B;
-    for (let b = 0; b < B; b++) {
-      const row = b * V;
-      for (let v = 0; v < V; v++) gx[row + v] += probs[row + v] * k;
-      gx[row + t[b]] -= k;
-    }
+    kernels().crossEntropyBackward(probs, t, B, V, g[0] / B, gradOf(logits));
   });
 }
 

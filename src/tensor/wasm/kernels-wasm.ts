@@ -167,8 +167,13 @@ function gemmWasm(
   }
 }
 
-/** `Kernels` backed by the WebAssembly SIMD module (reference fallback when unavailable). */
+/**
+ * `Kernels` whose gemm runs in the WebAssembly SIMD module (reference fallback when unavailable);
+ * the other kernels stay the TypeScript reference for the generic ops (the training step's fused
+ * WebAssembly kernels live in src/tensor/chain.ts).
+ */
 export const wasmKernels: Kernels = {
+  ...referenceKernels,
   gemm(transA, transB, m, n, k, A, B, C, acc) {
     const s = getState();
     if (s === null) {

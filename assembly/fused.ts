@@ -1,0 +1,840 @@
+// AssemblyScript source of the fused-layer kernels (WebAssembly SIMD, f32x4 / f64x2) that run a whole
+// makemore training step, an evaluation pass or a sampling step inside ONE linear memory: the
+// caller (src/tensor/chain.ts through src/tensor/wasm/fused-wasm.ts) lays out parameters,
+// activations and gradients in this module's memory once, then calls these kernels on pointers,
+// so nothing is copied between ops. Compiled by `npm run build:wasm` into
+// src/tensor/wasm/fused.wasm.ts. Not TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`,
+// `store<T>` are AssemblyScript builtins; this file is outside tsconfig's include on purpose.
+//
+// Every kernel has a plain TypeScript twin in src/tensor/kernels.ts (`referenceKernels`) that
+// test/kernels.test.ts runs against it. Most kernels reproduce their twin bit for bit: where the
+// twin accumulates or divides in float64 (BatchNorm statistics and backward, tanh backward) so do
+// these, with f64x2. Three differ by float32 rounding only, and say so: the gemms add per 4x8 tile
+// (the same sequential p order as assembly/gemm.ts), `tanhFwd` and `ceFwd` use float32 polynomial
+// exp/tanh (at most 1 ulp from the correctly rounded value; see tanhv).
+//
+// Conventions: pointers are byte offsets; matrices are row-major with the given row strides (in
+// floats); "acc" = add into the destination, otherwise overwrite. Reads may run up to 28 bytes past
+// the end of a row or buffer (the partial SIMD panels); the caller pads every buffer by 32 bytes.
+// Results beyond the valid rows and columns are computed in scratch lanes and never stored.
+
+/** First byte the caller may use (everything below belongs to the module). */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm: C(m, n) (+)= op(A)(m, k) @ B(k, n) (+ bias(n)), B row-major with row stride ldb.
+//
+// One 4x8 tile of C lives in eight v128 accumulators; per step p it loads B[p, j0..j0+7] (two
+// v128) and four op(A)[i0+r, p] (splat loads at immediate offsets 0, 4, 8, 12 from pa, so the A
+// values of one step must be adjacent): for op(A) = A^T (A stored (k, m)) they already are,
+// for op(A) = A the wrapper packs the 4 rows first (packA4). The sum runs p = 0..k-1 from zero,
+// like assembly/gemm.ts: both give the same bits.
+
+/** Pack rows r0..r0+h-1 (h <= 4) of row-major A (row stride ldaB bytes) into ap[4p + r]; zero rows past h. */
+function packA4(a: usize, ldaB: usize, h: i32, k: i32, ap: usize): void {
+  const r0 = a;
+  const r1 = h > 1 ? r0 + ldaB : r0;
+  const r2 = h > 2 ? r1 + ldaB : r0;
+  const r3 = h > 3 ? r2 + ldaB : r0;
+  let dst = ap;
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const o: usize = (<usize>p) << 2;
+    const x0 = v128.load(r0 + o);
+    const x1 = v128.load(r1 + o);
+    const x2 = v128.load(r2 + o);
+    const x3 = v128.load(r3 + o);
+    const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+    const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+    const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+    const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+    v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+    v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+    v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+    v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+    dst += 64;
+  }
+  for (; p < k; p++) {
+    const o: usize = (<usize>p) << 2;
+    store<f32>(dst, load<f32>(r0 + o));
+    store<f32>(dst, load<f32>(r1 + o), 4);
+    store<f32>(dst, load<f32>(r2 + o), 8);
+    store<f32>(dst, load<f32>(r3 + o), 12);
+    dst += 16;
+  }
+  // rows past h were read from row 0 (valid memory); zero them so they stay finite
+  if (h < 4) {
+    dst = ap;
+    for (p = 0; p < k; p++) {
+      for (let r = h; r < 4; r++) store<f32>(dst + ((<usize>r) << 2), 0);
+      dst += 16;
+    }
+  }
+}
+
+/**
+ * One row panel (rows i0..i0+h-1) of C against every column panel. pa: the panel's A values
+ * (4 adjacent floats per step), sap: bytes from one step's A values to the next.
+ */
+function panel(
+  h: i32,
+  n: i32,
+  k: i32,
+  pa0: usize,
+  sap: usize,
+  b: usize,
+  ldbB: usize,
+  crow: usize,
+  ldcB: usize,
+  acc: i32,
+  bias: usize,
+  scratch: usize,
+): void {
+  const kB: usize = <usize>k * ldbB;
+  for (let j0 = 0; j0 < n; j0 += 8) {
+    const w = min(8, n - j0);
+    let pa = pa0;
+    let pb: usize = b + ((<usize>j0) << 2);
+    const end = pb + kB;
+    let c00 = f32x4.splat(0);
+    let c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0);
+    let c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0);
+    let c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0);
+    let c31 = f32x4.splat(0);
+    if (w > 4) {
+      while (pb < end) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        const a0 = v128.load32_splat(pa);
+        c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+        c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+        const a1 = v128.load32_splat(pa, 4);
+        c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+        c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+        const a2 = v128.load32_splat(pa, 8);
+        c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+        c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+        const a3 = v128.load32_splat(pa, 12);
+        c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+        c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+        pa += sap;
+        pb += ldbB;
+      }
+    } else {
+      // a last panel of at most 4 live columns: half the work
+      while (pb < end) {
+        const b0 = v128.load(pb);
+        c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(pa), b0));
+        c10 = f32x4.add(c10, f32x4.mul(v128.load32_splat(pa, 4), b0));
+        c20 = f32x4.add(c20, f32x4.mul(v128.load32_splat(pa, 8), b0));
+        c30 = f32x4.add(c30, f32x4.mul(v128.load32_splat(pa, 12), b0));
+        pa += sap;
+        pb += ldbB;
+      }
+    }
+    const q0: usize = crow + ((<usize>j0) << 2);
+    if (h === 4 && w === 8) {
+      const q1 = q0 + ldcB;
+      const q2 = q1 + ldcB;
+      const q3 = q2 + ldcB;
+      if (acc !== 0) {
+        c00 = f32x4.add(c00, v128.load(q0));
+        c01 = f32x4.add(c01, v128.load(q0, 16));
+        c10 = f32x4.add(c10, v128.load(q1));
+        c11 = f32x4.add(c11, v128.load(q1, 16));
+        c20 = f32x4.add(c20, v128.load(q2));
+        c21 = f32x4.add(c21, v128.load(q2, 16));
+        c30 = f32x4.add(c30, v128.load(q3));
+        c31 = f32x4.add(c31, v128.load(q3, 16));
+      }
+      if (bias !== 0) {
+        const bb0 = v128.load(bias + ((<usize>j0) << 2));
+        const bb1 = v128.load(bias + ((<usize>j0) << 2), 16);
+        c00 = f32x4.add(c00, bb0);
+        c01 = f32x4.add(c01, bb1);
+        c10 = f32x4.add(c10, bb0);
+        c11 = f32x4.add(c11, bb1);
+        c20 = f32x4.add(c20, bb0);
+        c21 = f32x4.add(c21, bb1);
+        c30 = f32x4.add(c30, bb0);
+        c31 = f32x4.add(c31, bb1);
+      }
+      v128.store(q0, c00);
+      v128.store(q0, c01, 16);
+      v128.store(q1, c10);
+      v128.store(q1, c11, 16);
+      v128.store(q2, c20);
+      v128.store(q2, c21, 16);
+      v128.store(q3, c30);
+      v128.store(q3, c31, 16);
+    } else {
+      // edge tile: spill, then store the h x w live part
+      v128.store(scratch, c00);
+      v128.store(scratch, c01, 16);
+      v128.store(scratch, c10, 32);
+      v128.store(scratch, c11, 48);
+      v128.store(scratch, c20, 64);
+      v128.store(scratch, c21, 80);
+      v128.store(scratch, c30, 96);
+      v128.store(scratch, c31, 112);
+      for (let r = 0; r < h; r++) {
+        const q: usize = q0 + <usize>r * ldcB;
+        const s: usize = scratch + ((<usize>r) << 5);
+        for (let cc = 0; cc < w; cc++) {
+          const o: usize = (<usize>cc) << 2;
+          let v = load<f32>(s + o);
+          if (acc !== 0) v = v + load<f32>(q + o);
+          if (bias !== 0) v = v + load<f32>(bias + ((<usize>(j0 + cc)) << 2));
+          store<f32>(q + o, v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C(m, n) (+)= A(m, k) @ B(k, n) (+ bias): A row stride lda, B ldb, C ldc (floats). bias: a
+ * pointer to n floats added after the sum (0 for none). ap: scratch of 16k bytes, scratch: 128 bytes.
+ */
+export function gemmNN(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  acc: i32,
+  bias: usize,
+  ap: usize,
+  scratch: usize,
+): void {
+  const ldaB: usize = (<usize>lda) << 2;
+  const ldbB: usize = (<usize>ldb) << 2;
+  const ldcB: usize = (<usize>ldc) << 2;
+  for (let i0 = 0; i0 < m; i0 += 4) {
+    const h = min(4, m - i0);
+    packA4(a + <usize>i0 * ldaB, ldaB, h, k, ap);
+    panel(h, n, k, ap, 16, b, ldbB, c + <usize>i0 * ldcB, ldcB, acc, bias, scratch);
+  }
+}
+
+/**
+ * C(m, n) (+)= A^T @ B with A stored (k, m) (row stride lda): the weight gradient X^T @ G.
+ * Needs no packing: op(A)[i0..i0+3, p] = A[p, i0..i0+3] are adjacent.
+ */
+export function gemmTN(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  acc: i32,
+  scratch: usize,
+): void {
+  const ldaB: usize = (<usize>lda) << 2;
+  const ldbB: usize = (<usize>ldb) << 2;
+  const ldcB: usize = (<usize>ldc) << 2;
+  for (let i0 = 0; i0 < m; i0 += 4) {
+    const h = min(4, m - i0);
+    panel(h, n, k, a + ((<usize>i0) << 2), ldaB, b, ldbB, c + <usize>i0 * ldcB, ldcB, acc, 0, scratch);
+  }
+}
+
+/** dst(c, r) = src(r, c)^T, both dense row-major (4x4 SIMD blocks, scalar edges). */
+export function transpose(r: i32, c: i32, src: usize, dst: usize): void {
+  const rB: usize = (<usize>r) << 2;
+  const cB: usize = (<usize>c) << 2;
+  let i = 0;
+  for (; i + 4 <= r; i += 4) {
+    const s0 = src + <usize>i * cB;
+    const s1 = s0 + cB;
+    const s2 = s1 + cB;
+    const s3 = s2 + cB;
+    let j = 0;
+    for (; j + 4 <= c; j += 4) {
+      const o: usize = (<usize>j) << 2;
+      const x0 = v128.load(s0 + o);
+      const x1 = v128.load(s1 + o);
+      const x2 = v128.load(s2 + o);
+      const x3 = v128.load(s3 + o);
+      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+      const d = dst + <usize>j * rB + ((<usize>i) << 2);
+      v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      v128.store(d + rB, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+      v128.store(d + 2 * rB, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+      v128.store(d + 3 * rB, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+    }
+    for (; j < c; j++) {
+      const o: usize = (<usize>j) << 2;
+      const d = dst + <usize>j * rB + ((<usize>i) << 2);
+      store<f32>(d, load<f32>(s0 + o));
+      store<f32>(d, load<f32>(s1 + o), 4);
+      store<f32>(d, load<f32>(s2 + o), 8);
+      store<f32>(d, load<f32>(s3 + o), 12);
+    }
+  }
+  for (; i < r; i++) {
+    for (let j = 0; j < c; j++) {
+      store<f32>(dst + <usize>j * rB + ((<usize>i) << 2), load<f32>(src + <usize>i * cB + ((<usize>j) << 2)));
+    }
+  }
+}
+
+/** db(n) += sum over the m rows of G(m, n) (float32, rows in order): the bias gradient. */
+export function colSum(m: i32, n: i32, g: usize, db: usize): void {
+  const nB: usize = (<usize>n) << 2;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    let s = v128.load(db + ((<usize>j) << 2));
+    let p: usize = g + ((<usize>j) << 2);
+    for (let r = 0; r < m; r++) {
+      s = f32x4.add(s, v128.load(p));
+      p += nB;
+    }
+    v128.store(db + ((<usize>j) << 2), s);
+  }
+  for (; j < n; j++) {
+    let s: f32 = load<f32>(db + ((<usize>j) << 2));
+    let p: usize = g + ((<usize>j) << 2);
+    for (let r = 0; r < m; r++) {
+      s += load<f32>(p);
+      p += nB;
+    }
+    store<f32>(db + ((<usize>j) << 2), s);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// exp and tanh in float32 lanes
+
+/**
+ * e^x for x in [-87.3, 88.7] (Cephes expf): x = n ln2 + r with |r| <= ln2/2 (n rounded with the
+ * 1.5 * 2^23 trick, ln2 split in two for an exact reduction), e^r = 1 + r + r^2 P(r) with a degree-5
+ * P evaluated by Estrin's scheme, then 2^n through the exponent bits. At most 1 ulp from the
+ * correctly rounded value.
+ */
+@inline
+function expv(x: v128): v128 {
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  const r2 = f32x4.mul(r, r);
+  const q01 = f32x4.add(f32x4.mul(f32x4.splat(1.987569150e-4), r), f32x4.splat(1.3981999507e-3));
+  const q23 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r), f32x4.splat(4.1665795894e-2));
+  const q45 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r), f32x4.splat(5.0000001201e-1));
+  const q = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q01, r2), q23), r2), q45);
+  const y = f32x4.add(f32x4.add(f32x4.mul(q, r2), r), f32x4.splat(1));
+  // the low mantissa bits of t hold n + 0x400000; (n + 127) << 23 is 2^n
+  const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+/**
+ * tanh in float32 lanes, as PyTorch's kernel returns it: |x| > 8.664339742 gives exactly +-1 (like
+ * tanhF32 in src/tensor/tensor.ts). |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); otherwise
+ * 1 - 2 / (e^(2|x|) + 1), which is correctly rounded near saturation where 1 - y^2 is tiny. At most
+ * 1 ulp from the correctly rounded tanh (measured over dense sweeps); NaN stays NaN.
+ */
+@inline
+function tanhv(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const z = f32x4.mul(ax, ax);
+  const z2 = f32x4.mul(z, z);
+  const pa = f32x4.add(f32x4.mul(f32x4.splat(-5.70498872745e-3), z), f32x4.splat(2.06390887954e-2));
+  const pb = f32x4.add(f32x4.mul(f32x4.splat(-5.37397155531e-2), z), f32x4.splat(1.33314422036e-1));
+  const p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(pa, z2), pb), z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), ax), ax);
+  const e = expv(f32x4.pmin(f32x4.add(ax, ax), f32x4.splat(18)));
+  const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+  let y = v128.bitselect(small, large, f32x4.lt(ax, f32x4.splat(0.625)));
+  y = v128.bitselect(f32x4.splat(1), y, f32x4.gt(ax, f32x4.splat(8.664339742)));
+  return v128.or(y, v128.and(x, f32x4.splat(-0.0)));
+}
+
+/** y = tanh(x), n elements (y may alias x). */
+export function tanhFwd(x: usize, y: usize, n: i32): void {
+  const end = x + ((<usize>n) << 2);
+  while (x + 32 <= end) {
+    const u = v128.load(x);
+    const w = v128.load(x, 16);
+    v128.store(y, tanhv(u));
+    v128.store(y, tanhv(w), 16);
+    x += 32;
+    y += 32;
+  }
+  while (x + 16 <= end) {
+    v128.store(y, tanhv(v128.load(x)));
+    x += 16;
+    y += 16;
+  }
+  while (x < end) {
+    store<f32>(y, f32x4.extract_lane(tanhv(f32x4.splat(load<f32>(x))), 0));
+    x += 4;
+    y += 4;
+  }
+}
+
+/** gx (+)= g * (1 - y^2), evaluated in float64 like the reference (d tanh = 1 - tanh^2). */
+export function tanhBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
+  const one = f64x2.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    const yv = v128.load(y + o);
+    const gv = v128.load(g + o);
+    const ylo = f64x2.promote_low_f32x4(yv);
+    const yhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(yv, yv, 2, 3, 0, 1));
+    const glo = f64x2.promote_low_f32x4(gv);
+    const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(gv, gv, 2, 3, 0, 1));
+    let lo = f64x2.mul(glo, f64x2.sub(one, f64x2.mul(ylo, ylo)));
+    let hi = f64x2.mul(ghi, f64x2.sub(one, f64x2.mul(yhi, yhi)));
+    if (acc !== 0) {
+      const cv = v128.load(gx + o);
+      lo = f64x2.add(f64x2.promote_low_f32x4(cv), lo);
+      hi = f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<f32>(cv, cv, 2, 3, 0, 1)), hi);
+    }
+    v128.store(gx + o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    const yy = <f64>load<f32>(y + o);
+    let v = <f64>load<f32>(g + o) * (1 - yy * yy);
+    if (acc !== 0) v += <f64>load<f32>(gx + o);
+    store<f32>(gx + o, <f32>v);
+  }
+}
+
+/** y = max(x, 0) (NaN -> 0, like the reference `x > 0 ? x : 0`). */
+export function reluFwd(x: usize, y: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    const v = v128.load(x + o);
+    v128.store(y + o, v128.and(v, f32x4.gt(v, zero)));
+  }
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    const v = load<f32>(x + o);
+    store<f32>(y + o, v > 0 ? v : 0);
+  }
+}
+
+/** gx (+)= y > 0 ? g : 0, with y = relu(x) (y > 0 exactly where x > 0). */
+export function reluBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    let v = v128.and(v128.load(g + o), f32x4.gt(v128.load(y + o), zero));
+    if (acc !== 0) v = f32x4.add(v128.load(gx + o), v);
+    v128.store(gx + o, v);
+  }
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    let v: f32 = load<f32>(y + o) > 0 ? load<f32>(g + o) : 0;
+    if (acc !== 0) v = load<f32>(gx + o) + v;
+    store<f32>(gx + o, v);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNorm over the batch dimension of x (N, H). variant: 0 = "lecture-std", 1 = "lecture",
+// 2 = "torch" (see src/tensor/fused.ts). Statistics and the backward run in float64 exactly as the
+// reference does; the normalisation is float32, op for op.
+
+/** acc(2 columns) in f64x2 from the f32 pair at p. */
+@inline
+function pair(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/**
+ * Training-mode forward. Writes mean (H), spread (H: std for lecture-std, the unbiased var
+ * otherwise), sigma (H, the divisor used), xhat (N, H) and y (N, H).
+ */
+export function bnTrainFwd(
+  x: usize,
+  n: i32,
+  h: i32,
+  gamma: usize,
+  beta: usize,
+  variant: i32,
+  eps: f64,
+  mean: usize,
+  spread: usize,
+  sigma: usize,
+  xhat: usize,
+  y: usize,
+): void {
+  const rowB: usize = (<usize>h) << 2;
+  const nf = <f64>n;
+  // per column: mean = f32(sum / N); ss = sum (x - mean)^2, both summed over rows in float64
+  let c = 0;
+  for (; c + 2 <= h; c += 2) {
+    const o: usize = (<usize>c) << 2;
+    let s = f64x2.splat(0);
+    let p = x + o;
+    for (let r = 0; r < n; r++) {
+      s = f64x2.add(s, pair(p));
+      p += rowB;
+    }
+    const m32 = f32x4.demote_f64x2_zero(f64x2.div(s, f64x2.splat(nf)));
+    v128.store64_lane(mean + o, m32, 0);
+    const m = f64x2.promote_low_f32x4(m32);
+    let ss = f64x2.splat(0);
+    p = x + o;
+    for (let r = 0; r < n; r++) {
+      const d = f64x2.sub(pair(p), m);
+      ss = f64x2.add(ss, f64x2.mul(d, d));
+      p += rowB;
+    }
+    bnColumn(f64x2.extract_lane(ss, 0), n, variant, eps, spread + o, sigma + o);
+    bnColumn(f64x2.extract_lane(ss, 1), n, variant, eps, spread + o + 4, sigma + o + 4);
+  }
+  for (; c < h; c++) {
+    const o: usize = (<usize>c) << 2;
+    let s: f64 = 0;
+    for (let r = 0; r < n; r++) s += <f64>load<f32>(x + <usize>r * rowB + o);
+    const m = <f64>(<f32>(s / nf));
+    store<f32>(mean + o, <f32>m);
+    let ss: f64 = 0;
+    for (let r = 0; r < n; r++) {
+      const d = <f64>load<f32>(x + <usize>r * rowB + o) - m;
+      ss += d * d;
+    }
+    bnColumn(ss, n, variant, eps, spread + o, sigma + o);
+  }
+  // y = ((gamma * centered) / sigma) + beta (lecture-std) or gamma * (centered / sigma) + beta
+  for (let r = 0; r < n; r++) {
+    const ro: usize = <usize>r * rowB;
+    c = 0;
+    for (; c + 4 <= h; c += 4) {
+      const o: usize = (<usize>c) << 2;
+      const sg = v128.load(sigma + o);
+      const g = v128.load(gamma + o);
+      const centered = f32x4.sub(v128.load(x + ro + o), v128.load(mean + o));
+      const xh = f32x4.div(centered, sg);
+      v128.store(xhat + ro + o, xh);
+      const scaled = variant === 0 ? f32x4.div(f32x4.mul(g, centered), sg) : f32x4.mul(g, xh);
+      v128.store(y + ro + o, f32x4.add(scaled, v128.load(beta + o)));
+    }
+    for (; c < h; c++) {
+      const o: usize = (<usize>c) << 2;
+      const sg = load<f32>(sigma + o);
+      const g = load<f32>(gamma + o);
+      const centered: f32 = load<f32>(x + ro + o) - load<f32>(mean + o);
+      const xh: f32 = centered / sg;
+      store<f32>(xhat + ro + o, xh);
+      const scaled: f32 = variant === 0 ? (g * centered) / sg : g * xh;
+      store<f32>(y + ro + o, scaled + load<f32>(beta + o));
+    }
+  }
+}
+
+/** spread and sigma of one column from ss = sum (x - mean)^2. */
+@inline
+function bnColumn(ss: f64, n: i32, variant: i32, eps: f64, spreadP: usize, sigmaP: usize): void {
+  const unbiasedVar = ss / <f64>(n - 1);
+  if (variant === 0) {
+    const sd = <f32>Math.sqrt(unbiasedVar);
+    store<f32>(spreadP, sd);
+    store<f32>(sigmaP, sd);
+  } else {
+    store<f32>(spreadP, <f32>unbiasedVar);
+    const v: f32 = variant === 2 ? <f32>(ss / <f64>n) : <f32>unbiasedVar;
+    store<f32>(sigmaP, <f32>Math.sqrt(<f64>(<f32>(<f64>v + eps))));
+  }
+}
+
+/**
+ * Training-mode backward, with D = N - 1 (lecture variants) or N (torch) and gx = g * gamma:
+ *   dbeta += sum g ; dgamma += sum g * xhat ;
+ *   dx (+)= (gx - sum(gx) / N - xhat * sum(gx * xhat) / D) / sigma   (0 where sigma = 0)
+ * dgamma/dbeta accumulate into their float32 buffers row by row, dx is computed in float64.
+ * sums: scratch of 32 * H bytes (two float64 per column).
+ */
+export function bnTrainBwd(
+  g: usize,
+  xhat: usize,
+  sigma: usize,
+  gamma: usize,
+  n: i32,
+  h: i32,
+  d: i32,
+  dgamma: usize,
+  dbeta: usize,
+  dx: usize,
+  accX: i32,
+  sums: usize,
+): void {
+  const rowB: usize = (<usize>h) << 2;
+  const sumG = sums;
+  const sumGX = sums + ((<usize>h) << 3);
+  // column sums, two columns per f64x2
+  let c = 0;
+  for (; c + 2 <= h; c += 2) {
+    const o: usize = (<usize>c) << 2;
+    const gs = pair(gamma + o);
+    let dg = pair(dgamma + o);
+    let db = v128.load64_zero(dbeta + o);
+    let sg = f64x2.splat(0);
+    let sgx = f64x2.splat(0);
+    let pg = g + o;
+    let px = xhat + o;
+    for (let r = 0; r < n; r++) {
+      const gv32 = v128.load64_zero(pg);
+      const gv = f64x2.promote_low_f32x4(gv32);
+      const xv = pair(px);
+      // dgamma: f32(dgamma + g * xhat) with the product exact in float64, like `gg[c] += g * xhat`
+      dg = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg, f64x2.mul(gv, xv))));
+      db = f32x4.add(db, gv32);
+      const gh = f64x2.mul(gv, gs);
+      sg = f64x2.add(sg, gh);
+      sgx = f64x2.add(sgx, f64x2.mul(gh, xv));
+      pg += rowB;
+      px += rowB;
+    }
+    v128.store64_lane(dgamma + o, f32x4.demote_f64x2_zero(dg), 0);
+    v128.store64_lane(dbeta + o, db, 0);
+    v128.store(sumG + ((<usize>c) << 3), f64x2.div(sg, f64x2.splat(<f64>n)));
+    v128.store(sumGX + ((<usize>c) << 3), f64x2.div(sgx, f64x2.splat(<f64>d)));
+  }
+  for (; c < h; c++) {
+    const o: usize = (<usize>c) << 2;
+    const gs = <f64>load<f32>(gamma + o);
+    let dg = load<f32>(dgamma + o);
+    let db = load<f32>(dbeta + o);
+    let sg: f64 = 0;
+    let sgx: f64 = 0;
+    for (let r = 0; r < n; r++) {
+      const gv32 = load<f32>(g + <usize>r * rowB + o);
+      const gv = <f64>gv32;
+      const xv = <f64>load<f32>(xhat + <usize>r * rowB + o);
+      dg = <f32>(<f64>dg + gv * xv);
+      db = db + gv32;
+      const gh = gv * gs;
+      sg += gh;
+      sgx += gh * xv;
+    }
+    store<f32>(dgamma + o, dg);
+    store<f32>(dbeta + o, db);
+    store<f64>(sumG + ((<usize>c) << 3), sg / <f64>n);
+    store<f64>(sumGX + ((<usize>c) << 3), sgx / <f64>d);
+  }
+  // dx
+  for (let r = 0; r < n; r++) {
+    const ro: usize = <usize>r * rowB;
+    c = 0;
+    for (; c + 2 <= h; c += 2) {
+      const o: usize = (<usize>c) << 2;
+      const sgm = pair(sigma + o);
+      const gh = f64x2.mul(pair(g + ro + o), pair(gamma + o));
+      const t = f64x2.sub(
+        f64x2.sub(gh, v128.load(sumG + ((<usize>c) << 3))),
+        f64x2.mul(pair(xhat + ro + o), v128.load(sumGX + ((<usize>c) << 3))),
+      );
+      // sigma = 0 (a constant column without eps): no gradient, as the reference skips it
+      let v = v128.andnot(f64x2.div(t, sgm), f64x2.eq(sgm, f64x2.splat(0)));
+      if (accX !== 0) v = f64x2.add(pair(dx + ro + o), v);
+      v128.store64_lane(dx + ro + o, f32x4.demote_f64x2_zero(v), 0);
+    }
+    for (; c < h; c++) {
+      const o: usize = (<usize>c) << 2;
+      const sgm = <f64>load<f32>(sigma + o);
+      let v: f64 = 0;
+      if (sgm !== 0) {
+        const gh = <f64>load<f32>(g + ro + o) * <f64>load<f32>(gamma + o);
+        v = (gh - load<f64>(sumG + ((<usize>c) << 3)) - <f64>load<f32>(xhat + ro + o) * load<f64>(sumGX + ((<usize>c) << 3))) / sgm;
+      }
+      if (accX !== 0) v = <f64>load<f32>(dx + ro + o) + v;
+      store<f32>(dx + ro + o, <f32>v);
+    }
+  }
+}
+
+/**
+ * Eval-mode forward with fixed statistics (sigma precomputed by the caller):
+ * lecture-std: ((gamma * (x - mean)) / sigma) + beta ; otherwise gamma * ((x - mean) / sigma) + beta.
+ */
+export function bnEval(
+  x: usize,
+  n: i32,
+  h: i32,
+  gamma: usize,
+  beta: usize,
+  mean: usize,
+  sigma: usize,
+  variant: i32,
+  y: usize,
+): void {
+  const rowB: usize = (<usize>h) << 2;
+  for (let r = 0; r < n; r++) {
+    const ro: usize = <usize>r * rowB;
+    let c = 0;
+    for (; c + 4 <= h; c += 4) {
+      const o: usize = (<usize>c) << 2;
+      const sg = v128.load(sigma + o);
+      const g = v128.load(gamma + o);
+      const centered = f32x4.sub(v128.load(x + ro + o), v128.load(mean + o));
+      const scaled = variant === 0 ? f32x4.div(f32x4.mul(g, centered), sg) : f32x4.mul(g, f32x4.div(centered, sg));
+      v128.store(y + ro + o, f32x4.add(scaled, v128.load(beta + o)));
+    }
+    for (; c < h; c++) {
+      const o: usize = (<usize>c) << 2;
+      const sg = load<f32>(sigma + o);
+      const g = load<f32>(gamma + o);
+      const centered: f32 = load<f32>(x + ro + o) - load<f32>(mean + o);
+      const scaled: f32 = variant === 0 ? (g * centered) / sg : g * (centered / sg);
+      store<f32>(y + ro + o, scaled + load<f32>(beta + o));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-entropy over logits (B, V) and int32 targets (B,)
+
+/**
+ * Sum over rows of logsumexp(x_b) - x_b[t_b] (float64), and, when probs != 0, the softmax rows
+ * (B, V) for the backward. Per row: the max, e = exp(x - max) in float32 lanes (lanes past V
+ * masked to 0), s = sum e (float32 lanes, then float64), loss = ln s + max - x[t].
+ */
+export function ceFwd(logits: usize, targets: usize, b: i32, v: i32, probs: usize): f64 {
+  const rowB: usize = (<usize>v) << 2;
+  const full = v & ~3;
+  const rem = v - full;
+  // lanes 0..rem-1 of the last partial vector are live
+  const live = i32x4.lt_s(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 1, 1), 2, 2), 3, 3), i32x4.splat(rem));
+  const ninf = f32x4.splat(-Infinity);
+  let total: f64 = 0;
+  for (let r = 0; r < b; r++) {
+    const x = logits + <usize>r * rowB;
+    // max
+    let mv = ninf;
+    let j = 0;
+    for (; j < full; j += 4) mv = f32x4.max(mv, v128.load(x + ((<usize>j) << 2)));
+    if (rem > 0) mv = f32x4.max(mv, v128.bitselect(v128.load(x + ((<usize>full) << 2)), ninf, live));
+    mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 2, 3, 0, 1));
+    mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 1, 0, 3, 2));
+    const mx = f32x4.extract_lane(mv, 0);
+    const mxv = f32x4.splat(mx);
+    // exp and sum
+    let sv = f32x4.splat(0);
+    for (j = 0; j < full; j += 4) {
+      const o: usize = (<usize>j) << 2;
+      const e = expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448)));
+      sv = f32x4.add(sv, e);
+      if (probs !== 0) v128.store(probs + <usize>r * rowB + o, e);
+    }
+    if (rem > 0) {
+      const o: usize = (<usize>full) << 2;
+      const e = v128.and(expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448))), live);
+      sv = f32x4.add(sv, e);
+      if (probs !== 0) {
+        for (let l = 0; l < rem; l++) store<f32>(probs + <usize>r * rowB + o + ((<usize>l) << 2), lane(e, l));
+      }
+    }
+    const s: f64 =
+      <f64>f32x4.extract_lane(sv, 0) + <f64>f32x4.extract_lane(sv, 1) + <f64>f32x4.extract_lane(sv, 2) + <f64>f32x4.extract_lane(sv, 3);
+    const t = load<i32>(targets + ((<usize>r) << 2));
+    total += Math.log(s) + <f64>mx - <f64>load<f32>(x + ((<usize>t) << 2));
+    if (probs !== 0) {
+      const inv = f32x4.splat(<f32>s);
+      const pr = probs + <usize>r * rowB;
+      for (j = 0; j < full; j += 4) {
+        const o: usize = (<usize>j) << 2;
+        v128.store(pr + o, f32x4.div(v128.load(pr + o), inv));
+      }
+      for (; j < v; j++) {
+        const o: usize = (<usize>j) << 2;
+        store<f32>(pr + o, load<f32>(pr + o) / <f32>s);
+      }
+    }
+  }
+  return total;
+}
+
+@inline
+function lane(e: v128, l: i32): f32 {
+  return l === 0 ? f32x4.extract_lane(e, 0) : l === 1 ? f32x4.extract_lane(e, 1) : f32x4.extract_lane(e, 2);
+}
+
+/** dlogits (+)= (probs - onehot(t)) * k, k = upstream / B: the cross-entropy backward. */
+export function ceBwd(probs: usize, targets: usize, b: i32, v: i32, k: f32, dlogits: usize, acc: i32): void {
+  const n = b * v;
+  const kv = f32x4.splat(k);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    let x = f32x4.mul(v128.load(probs + o), kv);
+    if (acc !== 0) x = f32x4.add(v128.load(dlogits + o), x);
+    v128.store(dlogits + o, x);
+  }
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    let x: f32 = load<f32>(probs + o) * k;
+    if (acc !== 0) x = load<f32>(dlogits + o) + x;
+    store<f32>(dlogits + o, x);
+  }
+  for (let r = 0; r < b; r++) {
+    const p: usize = dlogits + ((<usize>(r * v + load<i32>(targets + ((<usize>r) << 2)))) << 2);
+    store<f32>(p, load<f32>(p) - k);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding, SGD
+
+/** out[r, :] = table[ix[r], :] for r < rows (e floats per row; indices already checked). */
+export function gather(table: usize, e: i32, ix: usize, rows: i32, out: usize): void {
+  const eB: usize = (<usize>e) << 2;
+  for (let r = 0; r < rows; r++) {
+    const src: usize = table + <usize>load<i32>(ix + ((<usize>r) << 2)) * eB;
+    const dst: usize = out + <usize>r * eB;
+    let j: usize = 0;
+    for (; j + 16 <= eB; j += 16) v128.store(dst + j, v128.load(src + j));
+    for (; j < eB; j += 4) store<f32>(dst + j, load<f32>(src + j));
+  }
+}
+
+/** dtable[ix[r], :] += g[r, :] in row order: the embedding backward (repeated rows accumulate). */
+export function scatterAdd(dtable: usize, e: i32, ix: usize, rows: i32, g: usize): void {
+  const eB: usize = (<usize>e) << 2;
+  for (let r = 0; r < rows; r++) {
+    const dst: usize = dtable + <usize>load<i32>(ix + ((<usize>r) << 2)) * eB;
+    const src: usize = g + <usize>r * eB;
+    let j: usize = 0;
+    for (; j + 16 <= eB; j += 16) v128.store(dst + j, f32x4.add(v128.load(dst + j), v128.load(src + j)));
+    for (; j < eB; j += 4) store<f32>(dst + j, load<f32>(dst + j) + load<f32>(src + j));
+  }
+}
+
+/** w += f32(k * g) over n floats: `p.data += -lr * p.grad` with k = -lr rounded to float32. */
+export function sgd(w: usize, g: usize, n: i32, k: f32): void {
+  const kv = f32x4.splat(k);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    v128.store(w + o, f32x4.add(v128.load(w + o), f32x4.mul(kv, v128.load(g + o))));
+  }
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    store<f32>(w + o, load<f32>(w + o) + k * load<f32>(g + o));
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The fused-layer WebAssembly module (assembly/fused.ts) and an arena over its memory.
+ *
+ * Each `Arena` is its own instance of the module, so its own linear memory: the caller reserves
+ * every buffer it will need (`alloc`), then `seal()` grows the memory once and the memory never
+ * grows again. Float32Array views taken after sealing therefore stay valid for the arena's
+ * lifetime (growing a WebAssembly memory detaches its old views), which lets src/tensor/chain.ts
+ * hand out tensors (`layer.out`, `p.grad`) that look straight into the arena.
+ *
+ * The module is compiled synchronously on first use from bytes embedded in fused.wasm.ts. It is
+ * larger than the 4 KB that browsers compile synchronously on the main thread; there (and in
+ * engines without WebAssembly SIMD) `Arena.create()` returns null and callers use the generic ops.
+ */
+
+import { FUSED_WASM_BASE64 } from "./fused.wasm.ts";
+
+/** The module's exports; pointers are byte offsets, see assembly/fused.ts for each kernel. */
+export interface FusedExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gemmNN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    acc: number,
+    bias: number,
+    ap: number,
+    scratch: number,
+  ): void;
+  gemmTN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    acc: number,
+    scratch: number,
+  ): void;
+  transpose(r: number, c: number, src: number, dst: number): void;
+  colSum(m: number, n: number, g: number, db: number): void;
+  tanhFwd(x: number, y: number, n: number): void;
+  tanhBwd(y: number, g: number, gx: number, n: number, acc: number): void;
+  reluFwd(x: number, y: number, n: number): void;
+  reluBwd(y: number, g: number, gx: number, n: number, acc: number): void;
+  bnTrainFwd(
+    x: number,
+    n: number,
+    h: number,
+    gamma: number,
+    beta: number,
+    variant: number,
+    eps: number,
+    mean: number,
+    spread: number,
+    sigma: number,
+    xhat: number,
+    y: number,
+  ): void;
+  bnTrainBwd(
+    g: number,
+    xhat: number,
+    sigma: number,
+    gamma: number,
+    n: number,
+    h: number,
+    d: number,
+    dgamma: number,
+    dbeta: number,
+    dx: number,
+    accX: number,
+    sums: number,
+  ): void;
+  bnEval(
+    x: number,
+    n: number,
+    h: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    sigma: number,
+    variant: number,
+    y: number,
+  ): void;
+  ceFwd(logits: number, targets: number, b: number, v: number, probs: number): number;
+  ceBwd(probs: number, targets: number, b: number, v: number, k: number, dlogits: number, acc: number): void;
+  gather(table: number, e: number, ix: number, rows: number, out: number): void;
+  scatterAdd(dtable: number, e: number, ix: number, rows: number, g: number): void;
+  sgd(w: number, g: number, n: number, k: number): void;
+}
+
+const PAGE_BYTES = 65536;
+/** Bytes of zeros after every buffer: the SIMD panels may read up to 28 bytes past an end. */
+const PAD_BYTES = 32;
+
+let compiled: WebAssembly.Module | null | undefined;
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function fusedModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      const bytes = decodeBase64(FUSED_WASM_BASE64);
+      compiled =
+        typeof WebAssembly !== "undefined" && WebAssembly.validate(bytes)
+          ? new WebAssembly.Module(bytes)
+          : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** True when the fused module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
+export function fusedAvailable(): boolean {
+  return fusedModule() !== null;
+}
+
+/** One instance of the fused module and a bump allocator over its memory. */
+export class Arena {
+  readonly ex: FusedExports;
+  /** Views of the whole memory, valid once sealed. */
+  f32: Float32Array;
+  i32: Int32Array;
+  private top: number;
+  private sealed = false;
+
+  private constructor(ex: FusedExports) {
+    this.ex = ex;
+    this.top = align(ex.heapBase());
+    this.f32 = new Float32Array(ex.memory.buffer);
+    this.i32 = new Int32Array(ex.memory.buffer);
+  }
+
+  /** A fresh instance with its own memory, or null where the module cannot be used. */
+  static create(): Arena | null {
+    const mod = fusedModule();
+    if (!mod) return null;
+    try {
+      return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Reserve n 4-byte words (16-byte aligned, zero padding after); returns the byte offset. */
+  alloc(n: number): number {
+    if (this.sealed) throw new Error("Arena.alloc after seal()");
+    const ptr = this.top;
+    this.top = align(ptr + n * 4 + PAD_BYTES);
+    return ptr;
+  }
+
+  /** Grow the memory to hold every reservation; no reservation is possible afterwards. */
+  seal(): void {
+    const mem = this.ex.memory;
+    if (mem.buffer.byteLength < this.top)
+      mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / PAGE_BYTES));
+    this.f32 = new Float32Array(mem.buffer);
+    this.i32 = new Int32Array(mem.buffer);
+    this.sealed = true;
+  }
+
+  /** A Float32Array view of n floats at byte offset ptr (after seal). */
+  view(ptr: number, n: number): Float32Array {
+    return this.f32.subarray(ptr >> 2, (ptr >> 2) + n);
+  }
+
+  /** Bytes reserved so far. */
+  get bytes(): number {
+    return this.top;
+  }
+}
+
+function align(bytes: number): number {
+  return (bytes + 15) & ~15;
+}
