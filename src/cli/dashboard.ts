@@ -1,0 +1,89 @@
+/**
+ * `makemore dashboard RUN_DIR [RUN_DIR...]`: open runs in the browser. One run: its loss,
+ * update ratios, histograms, saturation, findings and samples, live while it trains. Several:
+ * a comparison page. Serves until Ctrl-C or SIGTERM.
+ */
+
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_HOST, DEFAULT_PORT, startDashboard } from "../dashboard/server.ts";
+import { UserError } from "../errors.ts";
+import { showPath } from "../io/describe.ts";
+import { num, parse } from "./args.ts";
+
+const HELP = `usage: makemore dashboard RUN_DIR [RUN_DIR...] [options]
+
+Show runs in the browser, live while they train: loss, update:data ratios, activation and
+gradient histograms, saturation maps, health findings and samples. With several run
+directories, a comparison page: overlaid loss curves and a table of final split losses.
+Everything is served from this machine (no network needed). Ctrl-C stops it.
+
+options
+      --port N      port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
+      --host HOST   address to listen on (default ${DEFAULT_HOST}: this machine only; another
+                    address lets other machines read the runs, with no password)
+  -h, --help        this help
+
+example
+  makemore train --diagnostics -o runs/bn &
+  makemore dashboard runs/bn`;
+
+/** A directory that holds a run (or is about to): it exists and has config.json or metrics.jsonl. */
+function checkRunDir(dir: string): void {
+  const shown = showPath(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new UserError(`run directory ${shown} does not exist`);
+  }
+  if (!isDir) throw new UserError(`run directory ${shown} is not a directory`);
+  const has = (f: string) => {
+    try {
+      return statSync(join(dir, f)).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (!has("config.json") && !has("metrics.jsonl"))
+    throw new UserError(`${shown} is not a run directory (no config.json or metrics.jsonl)`);
+}
+
+/** Resolves on the first Ctrl-C or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      resolve(sig);
+    };
+    process.on("SIGINT", on);
+    process.on("SIGTERM", on);
+  });
+}
+
+export async function dashboardCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(
+    "dashboard",
+    argv,
+    { port: { type: "string" }, host: { type: "string" } },
+    true,
+  );
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length === 0)
+    throw new UserError("makemore dashboard needs at least one run directory (see --help)", 2);
+  const port = num(v.port, "--port", DEFAULT_PORT, { integer: true, min: 0, max: 65535 });
+  const host = v.host === undefined ? DEFAULT_HOST : String(v.host).trim();
+  if (host === "") throw new UserError("--host must not be empty", 2);
+  for (const dir of positionals) checkRunDir(dir);
+
+  const dashboard = await startDashboard({ runDirs: positionals, host, port });
+  const what = positionals.length === 1 ? showPath(positionals[0]!) : `${positionals.length} runs`;
+  console.log(`dashboard for ${what}: ${dashboard.url}  (Ctrl-C to stop)`);
+  await untilSignal();
+  await dashboard.close();
+  return 0;
+}
