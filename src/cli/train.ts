@@ -5,6 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
 import {
   checkBatchNormDrift,
   checkHistory,
@@ -77,7 +78,13 @@ diagnostics
       --diagnostics         record the lecture's diagnostics: update:data ratios every step,
                             activation/gradient/weight statistics and histograms at chosen steps;
                             print the lecture's tables and the doctor's findings at the end
-      --diagnostics-every N snapshot interval (default: max(1000, max-steps / 100))
+            --diagnostics-every N snapshot interval (default: max(1000, max-steps / 100))
+dashboard
+      --dashboard           watch the run live in the browser (implies --diagnostics); the page
+                            stays up after training until Ctrl-C
+      --port N              dashboard port (default: a free one)
+      --host ADDR           dashboard address (default 127.0.0.1; anything else is reachable
+                            from other machines)
 reporting
       --log-every N         print a line every N steps (default 10000)
       --checkpoint-every N  save a checkpoint every N steps (default 10000)
@@ -114,6 +121,9 @@ export const TRAIN_OPTIONS = {
   calibrate: { type: "boolean" },
   diagnostics: { type: "boolean" },
   "diagnostics-every": { type: "string" },
+  dashboard: { type: "boolean" },
+  port: { type: "string" },
+  host: { type: "string" },
   "num-samples": { type: "string" },
   quiet: { type: "boolean" },
 } as const;
@@ -208,7 +218,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
       calibrate: v.calibrate === true,
       numSamples: num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 }),
       diagnostics:
-        v.diagnostics === true || v["diagnostics-every"] !== undefined
+        v.diagnostics === true || v["diagnostics-every"] !== undefined || v.dashboard === true
           ? {
               every: num(v["diagnostics-every"], "--diagnostics-every", 0, { integer: true, min: 1 }),
               updateRatios: true,
@@ -293,7 +303,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (typeof v.resume === "string") {
     // Resume: everything comes from the run directory; flags that would change the run are refused.
     const other = Object.keys(v).filter(
-      (k) => !["resume", "quiet", "help"].includes(k) && v[k] !== undefined,
+      (k) => !["resume", "quiet", "help", "dashboard", "port", "host"].includes(k) && v[k] !== undefined,
     );
     if (other.length)
       throw new UserError(`--resume continues a run exactly as configured; drop --${other.join(", --")}`, 2);
@@ -361,6 +371,42 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (resumed) truncateMetrics(diagPath, startStep);
   }
 
+  // The dashboard serves the run directory from a worker thread (the loop below is synchronous);
+  // the trainer only keeps the files fresh: metrics every 0.5 s, live.json every 2 s.
+  let dashboard: Dashboard | null = null;
+  if (v.dashboard === true) {
+    const port = num(v.port, "--port", 0, { integer: true, min: 0, max: 65535 });
+    const host = typeof v.host === "string" ? v.host : undefined;
+    dashboard = await startDashboardWorker({ runDirs: [paths.dir], host, port });
+    console.log(`dashboard: ${dashboard.url}`);
+  }
+  const sets = {
+    train: new Set(data.split.train),
+    val: new Set(data.split.val),
+    test: new Set(data.split.test),
+  };
+  const recent: MetricsLine[] = [];
+  let lastFlush = performance.now();
+  let lastLive = 0;
+  const writeLive = (step: number) => {
+    const words = sampleWords(model, data.vocab, {
+      count: 10,
+      generator: new Generator().manualSeed(config.seed + 10 + step),
+    });
+    const findings = sortFindings([
+      ...checkModel(model, data.train, new Generator().manualSeed(config.seed)),
+      ...checkHistory(recent),
+    ]);
+    writeJsonFile(join(paths.dir, "live.json"), {
+      step,
+      samples: words.map((word) => ({ word, source: provenance(word, sets) })),
+      findings,
+      stepsPerSecond: log.rate(step).perSecond,
+      maxSteps: config.train.maxSteps,
+      updatedAt: new Date().toISOString(),
+    });
+  };
+
   let stopRequested = false;
   const onSignal = () => {
     stopRequested = true;
@@ -392,8 +438,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const done = step + 1;
       if (diag) {
         // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
-        const ud = JSON.stringify(updateRatios(model, lr, { weightsOnly: true }));
-        pending.push(`{"step":${step},"loss":${loss},"lr":${lr},"ud":${ud}}`);
+        const ratios = updateRatios(model, lr, { weightsOnly: true });
+        pending.push(`{"step":${step},"loss":${loss},"lr":${lr},"ud":${JSON.stringify(ratios)}}`);
+        if (dashboard) {
+          recent.push({ step, loss, lr, ud: ratios });
+          if (recent.length > 1200) recent.splice(0, recent.length - 1000);
+        }
         if (step % snapEvery === 0 || done === config.train.maxSteps) {
           lastSnapshot = snapshot(model, step, loss);
           appendLines(diagPath, [JSON.stringify(lastSnapshot)]);
@@ -412,6 +462,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
         log.line(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
       }
       if (done % config.checkpointEvery === 0 && done < config.train.maxSteps) checkpoint(done, false);
+      if (dashboard) {
+        const now = performance.now();
+        if (now - lastFlush > 500) {
+          flushMetrics();
+          lastFlush = now;
+        }
+        if (now - lastLive > 2000) {
+          writeLive(done);
+          lastLive = performance.now();
+        }
+      }
       log.tick(done, loss);
     },
     shouldStop: () => stopRequested || badParam !== null || performance.now() > sliceEnd,
@@ -437,6 +498,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   if (result.reason === "stopped") {
     checkpoint(result.step, false);
+    await dashboard?.close();
     console.error(
       `interrupted at step ${result.step}; checkpoint saved. Continue with: makemore train --resume ${paths.dir}`,
     );
@@ -464,11 +526,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     count: sampleCount,
     generator: new Generator().manualSeed(config.seed + 10),
   });
-  const sets = {
-    train: new Set(data.split.train),
-    val: new Set(data.split.val),
-    test: new Set(data.split.test),
-  };
   writeFileAtomic(paths.samples, samples.map((s) => `${s}\n`).join(""));
   const { perSecond } = log.rate(result.step);
   console.log(
@@ -502,6 +559,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
   }
   console.log(`saved ${paths.dir} (${result.step - startStep} steps at ${perSecond.toFixed(0)} steps/s)`);
+  if (dashboard) {
+    writeLive(result.step);
+    console.log(`training finished; the dashboard is still at ${dashboard.url} (Ctrl-C to exit)`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    await dashboard.close();
+  }
   return 0;
 }
 
