@@ -5,6 +5,7 @@
  */
 
 import { UserError } from "../errors.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { experimentCommand } from "./experiment.ts";
 import { reportCommand } from "./report.ts";
@@ -24,6 +25,7 @@ commands
   doctor   check a network's health (at init, or a run) and suggest fixes
   report   plots and a self-contained HTML report of a run
   experiment  the lecture's experiments: lecture-init, gain-sweep, zero-init
+  dashboard   open runs in the browser (live while training with train --dashboard)
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   doctor: doctorCommand,
   report: reportCommand,
   experiment: experimentCommand,
+  dashboard: dashboardCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
