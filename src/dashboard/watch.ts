@@ -398,6 +398,8 @@ export interface RunSummary {
   /** the charts this run has now, with the version of their data */
   charts: { name: string; version: number }[];
   findings: Finding[];
+  /** whether a health check ran at all (live.json or findings.json holds one) */
+  checked: boolean;
   samples: Sample[];
   /** where the samples come from: live.json (fresh, during training) or samples.txt */
   samplesFrom?: "live" | "final";
@@ -815,6 +817,7 @@ export class RunWatcher {
       step: this.step(),
       charts: this.chartList(),
       findings: this.findings(),
+      checked: Array.isArray(this.findingsFile.value) || Array.isArray(this.liveFile()?.findings),
       samples,
       notes,
     };

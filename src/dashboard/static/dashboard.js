@@ -162,25 +162,49 @@ function renderHeader(s) {
 
 // ---------------------------------------------------------------- findings and samples
 
-function renderFindings(findings) {
+function renderFindings(s) {
+  const findings = s.findings ?? [];
   $("findings-count").textContent = findings.length ? `(${findings.length})` : "";
   if (findings.length === 0) {
-    $("findings").replaceChildren(el("p", { class: "ok", text: "No problems found so far." }));
+    $("findings").replaceChildren(
+      s.checked
+        ? el("p", {
+            class: "ok",
+            text: s.status === "finished" ? "No problems found." : "No problems found so far.",
+          })
+        : el("p", {
+            class: "muted",
+            text: "No health check for this run yet: train with --diagnostics, or run makemore doctor on it.",
+          }),
+    );
     return;
   }
   const order = { error: 0, warning: 1, info: 2 };
   const sorted = [...findings].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3));
+  // the same problem in several layers ("layer 1 (Tanh): 55% saturated", "layer 3 ...") shares
+  // its why and fix: one box, one title line per layer
+  const groups = [];
+  for (const f of sorted) {
+    const last = groups.at(-1);
+    if (last && last[0].id === f.id && last[0].why === f.why && last[0].fix === f.fix) last.push(f);
+    else groups.push([f]);
+  }
+  const measuredText = (f) =>
+    Object.entries(f.measured ?? {})
+      .map(([k, v]) => `${k} = ${typeof v === "number" ? Number(v.toPrecision(4)) : v}`)
+      .join(", ");
   $("findings").replaceChildren(
-    ...sorted.map((f) => {
-      const measured = Object.entries(f.measured ?? {})
-        .map(([k, v]) => `${k} = ${typeof v === "number" ? Number(v.toPrecision(4)) : v}`)
-        .join(", ");
+    ...groups.map((g) => {
+      const f = g[0];
+      const one = g.length === 1;
       return el(
         "div",
         { class: `finding ${f.severity}` },
-        el("h3", {}, el("span", { class: "sev", text: f.severity }), f.title),
-        f.where ? el("p", {}, el("span", { class: "k", text: "where " }), f.where) : null,
-        measured ? el("p", {}, el("span", { class: "k", text: "measured " }), measured) : null,
+        ...g.map((x) => el("h3", {}, el("span", { class: "sev", text: x.severity }), x.title)),
+        one && f.where ? el("p", {}, el("span", { class: "k", text: "where " }), f.where) : null,
+        one && measuredText(f)
+          ? el("p", {}, el("span", { class: "k", text: "measured " }), measuredText(f))
+          : null,
         el("p", {}, el("span", { class: "k", text: "why " }), f.why ?? ""),
         el("p", {}, el("span", { class: "k", text: "fix " }), f.fix ?? ""),
       );
@@ -281,7 +305,7 @@ function runView(index) {
     if (s.index !== index) return;
     summary = s;
     renderHeader(s);
-    renderFindings(s.findings ?? []);
+    renderFindings(s);
     renderSamples(s);
     document.body.dataset.step = String(s.step);
     void sync();
