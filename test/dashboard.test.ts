@@ -8,7 +8,7 @@
  * Chromium missing is a failure, not a skip: CI installs it (apt-get install chromium).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   appendFileSync,
   copyFileSync,
@@ -16,13 +16,14 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { get, type IncomingMessage, request } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startDashboard, startDashboardWorker } from "../src/dashboard/server.ts";
 import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/dashboard/watch.ts";
@@ -42,32 +43,8 @@ interface Finished {
 
 /** `makemore ARGS` as a child process; `output()` has what it printed so far. */
 function makemore(args: string[]): Spawned {
-  if (args[0] === "dashboard" && !dashboardWired())
-    return node(["-e", RUN_DASHBOARD, "--", ...args.slice(1)]);
   return node([MAIN, ...args]);
 }
-
-let wired: boolean | undefined;
-/** Whether src/cli/main.ts dispatches `dashboard` yet (its owner wires it in). */
-function dashboardWired(): boolean {
-  wired ??= / dashboard /.test(
-    spawnSync(process.execPath, ["--import", "tsx", MAIN, "--help"], { cwd: ROOT, encoding: "utf8" }).stdout,
-  );
-  return wired;
-}
-
-/** Until then: the command module, run the way main.ts runs a command. */
-const RUN_DASHBOARD = `
-import { dashboardCommand } from ${JSON.stringify(pathToFileURL(join(ROOT, "src/cli/dashboard.ts")).href)};
-import { UserError } from ${JSON.stringify(pathToFileURL(join(ROOT, "src/errors.ts")).href)};
-dashboardCommand(process.argv.slice(1)).then(
-  (code) => { process.exitCode = code; },
-  (e) => {
-    if (!(e instanceof UserError)) throw e;
-    console.error("makemore: error: " + e.message);
-    process.exitCode = e.exitCode;
-  },
-);`;
 
 type Spawned = { child: ChildProcess; output: () => string; done: Promise<Finished> };
 
@@ -482,6 +459,7 @@ test("bounded: 200,000 metric lines give a small payload with the exact 1,000-st
     assert.ok(after.charts.loss.spec.layer[0].data.values.length <= 2000);
   } finally {
     await d.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -624,11 +602,6 @@ test("cli: makemore dashboard checks its arguments and warns about a non-loopbac
 // ---------------------------------------------------------------- (b) the page, live
 
 test("browser: makemore train --dashboard, live", async (t) => {
-  const help = await makemore(["train", "--help"]).done;
-  if (!help.stdout.includes("--dashboard")) {
-    t.skip("makemore train has no --dashboard flag yet (the replay test below covers the page)");
-    return;
-  }
   // the page is ready before the trainer starts: it only has to load once the URL is printed
   const { page, problems } = await newPage();
   const dir = join(tmp, "live");
@@ -665,6 +638,7 @@ test("browser: makemore train --dashboard, live", async (t) => {
     await until("samples", () => page.$$eval("#samples li", (l) => l.length > 0));
     assert.match(await text(page, "#status"), /training|finished/);
     await page.screenshot({ path: join(tmp, "live.png"), fullPage: true });
+    t.diagnostic(`screenshot: ${join(tmp, "live.png")}`);
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
@@ -674,7 +648,7 @@ test("browser: makemore train --dashboard, live", async (t) => {
 
 // ---------------------------------------------------------------- (b') the page, replayed
 
-test("browser: a run whose files grow is followed in place (replay of a real run)", async () => {
+test("browser: a run whose files grow is followed in place (replay of a real run)", async (t) => {
   await finishedRuns();
   await browser();
   const dir = join(tmp, "replay");
@@ -758,6 +732,7 @@ test("browser: a run whose files grow is followed in place (replay of a real run
     assert.match(await text(page, "#split"), new RegExp(split.val.toFixed(4)));
     await allChartsDrawn(page, RUN_CHARTS);
     await page.screenshot({ path: join(tmp, "replay.png"), fullPage: true });
+    t.diagnostic(`screenshot: ${join(tmp, "replay.png")}`);
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
@@ -767,7 +742,7 @@ test("browser: a run whose files grow is followed in place (replay of a real run
 
 // ---------------------------------------------------------------- (c) comparison
 
-test("browser: makemore dashboard A B compares two finished runs", async () => {
+test("browser: makemore dashboard A B compares two finished runs", async (t) => {
   await finishedRuns();
   await browser();
   const p = makemore(["dashboard", runA, runB, "--port", "0"]);
@@ -800,6 +775,7 @@ test("browser: makemore dashboard A B compares two finished runs", async () => {
         );
       }
       await page.screenshot({ path: join(tmp, "compare.png"), fullPage: true });
+      t.diagnostic(`screenshot: ${join(tmp, "compare.png")}`);
       // a run's own page from the table
       await page.click("#runs-table a >> nth=1");
       await page.waitForURL(/\/run\/1$/);

@@ -335,6 +335,7 @@ class JsonWatch {
 
 class TextWatch {
   text: string | undefined = undefined;
+  mtimeMs = 0;
   private sig = "";
 
   constructor(readonly path: string) {}
@@ -355,6 +356,7 @@ class TextWatch {
       return false;
     }
     this.sig = sig;
+    this.mtimeMs = st.mtimeMs;
     return true;
   }
 }
@@ -720,9 +722,11 @@ export class RunWatcher {
     return pick.filter((f) => isObject(f) && typeof f.title === "string").slice(0, 100);
   }
 
+  /** The newer of live.json's samples (during training) and samples.txt (written at the end). */
   samples(): { samples: Sample[]; from?: "live" | "final" } {
     const live = this.liveFile();
-    if (Array.isArray(live?.samples))
+    const final = this.samplesFile.text !== undefined && this.samplesFile.mtimeMs >= this.live.mtimeMs;
+    if (Array.isArray(live?.samples) && !final)
       return {
         from: "live",
         samples: live.samples
