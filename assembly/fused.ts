@@ -363,7 +363,8 @@ function tanhv(x: v128): v128 {
   const e = expv(f32x4.pmin(f32x4.add(ax, ax), f32x4.splat(18)));
   const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
   let y = v128.bitselect(small, large, f32x4.lt(ax, f32x4.splat(0.625)));
-  y = v128.bitselect(f32x4.splat(1), y, f32x4.gt(ax, f32x4.splat(8.664339742)));
+  // |x| > 8.664339742 for a float32 x means |x| >= 8.664340019226074, the next float32 above it
+  y = v128.bitselect(f32x4.splat(1), y, f32x4.ge(ax, f32x4.splat(8.664340019226074)));
   return v128.or(y, v128.and(x, f32x4.splat(-0.0)));
 }
 
@@ -408,6 +409,10 @@ export function tanhBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
       const cv = v128.load(gx + o);
       lo = f64x2.add(f64x2.promote_low_f32x4(cv), lo);
       hi = f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<f32>(cv, cv, 2, 3, 0, 1)), hi);
+    } else {
+      // 0 + v, as when accumulating into a fresh gradient (-0 becomes +0)
+      lo = f64x2.add(lo, f64x2.splat(0));
+      hi = f64x2.add(hi, f64x2.splat(0));
     }
     v128.store(gx + o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
   }
@@ -415,7 +420,7 @@ export function tanhBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
     const o: usize = (<usize>i) << 2;
     const yy = <f64>load<f32>(y + o);
     let v = <f64>load<f32>(g + o) * (1 - yy * yy);
-    if (acc !== 0) v += <f64>load<f32>(gx + o);
+    v += acc !== 0 ? <f64>load<f32>(gx + o) : 0;
     store<f32>(gx + o, <f32>v);
   }
 }
@@ -442,15 +447,13 @@ export function reluBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o: usize = (<usize>i) << 2;
-    let v = v128.and(v128.load(g + o), f32x4.gt(v128.load(y + o), zero));
-    if (acc !== 0) v = f32x4.add(v128.load(gx + o), v);
+    const v = f32x4.add(acc !== 0 ? v128.load(gx + o) : zero, v128.and(v128.load(g + o), f32x4.gt(v128.load(y + o), zero)));
     v128.store(gx + o, v);
   }
   for (; i < n; i++) {
     const o: usize = (<usize>i) << 2;
-    let v: f32 = load<f32>(y + o) > 0 ? load<f32>(g + o) : 0;
-    if (acc !== 0) v = load<f32>(gx + o) + v;
-    store<f32>(gx + o, v);
+    const v: f32 = load<f32>(y + o) > 0 ? load<f32>(g + o) : 0;
+    store<f32>(gx + o, (acc !== 0 ? load<f32>(gx + o) : 0) + v);
   }
 }
 
@@ -651,8 +654,10 @@ export function bnTrainBwd(
         f64x2.mul(pair(xhat + ro + o), v128.load(sumGX + ((<usize>c) << 3))),
       );
       // sigma = 0 (a constant column without eps): no gradient, as the reference skips it
-      let v = v128.andnot(f64x2.div(t, sgm), f64x2.eq(sgm, f64x2.splat(0)));
-      if (accX !== 0) v = f64x2.add(pair(dx + ro + o), v);
+      const v = f64x2.add(
+        accX !== 0 ? pair(dx + ro + o) : f64x2.splat(0),
+        v128.andnot(f64x2.div(t, sgm), f64x2.eq(sgm, f64x2.splat(0))),
+      );
       v128.store64_lane(dx + ro + o, f32x4.demote_f64x2_zero(v), 0);
     }
     for (; c < h; c++) {
@@ -663,8 +668,7 @@ export function bnTrainBwd(
         const gh = <f64>load<f32>(g + ro + o) * <f64>load<f32>(gamma + o);
         v = (gh - load<f64>(sumG + ((<usize>c) << 3)) - <f64>load<f32>(xhat + ro + o) * load<f64>(sumGX + ((<usize>c) << 3))) / sgm;
       }
-      if (accX !== 0) v = <f64>load<f32>(dx + ro + o) + v;
-      store<f32>(dx + ro + o, <f32>v);
+      store<f32>(dx + ro + o, <f32>((accX !== 0 ? <f64>load<f32>(dx + ro + o) : 0) + v));
     }
   }
 }
@@ -775,26 +779,29 @@ function lane(e: v128, l: i32): f32 {
   return l === 0 ? f32x4.extract_lane(e, 0) : l === 1 ? f32x4.extract_lane(e, 1) : f32x4.extract_lane(e, 2);
 }
 
-/** dlogits (+)= (probs - onehot(t)) * k, k = upstream / B: the cross-entropy backward. */
-export function ceBwd(probs: usize, targets: usize, b: i32, v: i32, k: f32, dlogits: usize, acc: i32): void {
+/**
+ * dlogits (+)= (probs - onehot(t)) * k, k = upstream / B: the cross-entropy backward, in float64
+ * like the reference (`d += p * k`, then `d[t] -= k`, each rounded to float32 once).
+ */
+export function ceBwd(probs: usize, targets: usize, b: i32, v: i32, k: f64, dlogits: usize, acc: i32): void {
   const n = b * v;
-  const kv = f32x4.splat(k);
+  const kv = f64x2.splat(k);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + 2 <= n; i += 2) {
     const o: usize = (<usize>i) << 2;
-    let x = f32x4.mul(v128.load(probs + o), kv);
-    if (acc !== 0) x = f32x4.add(v128.load(dlogits + o), x);
-    v128.store(dlogits + o, x);
+    let x = f64x2.mul(pair(probs + o), kv);
+    if (acc !== 0) x = f64x2.add(pair(dlogits + o), x);
+    v128.store64_lane(dlogits + o, f32x4.demote_f64x2_zero(x), 0);
   }
   for (; i < n; i++) {
     const o: usize = (<usize>i) << 2;
-    let x: f32 = load<f32>(probs + o) * k;
-    if (acc !== 0) x = load<f32>(dlogits + o) + x;
-    store<f32>(dlogits + o, x);
+    let x: f64 = <f64>load<f32>(probs + o) * k;
+    if (acc !== 0) x = <f64>load<f32>(dlogits + o) + x;
+    store<f32>(dlogits + o, <f32>x);
   }
   for (let r = 0; r < b; r++) {
     const p: usize = dlogits + ((<usize>(r * v + load<i32>(targets + ((<usize>r) << 2)))) << 2);
-    store<f32>(p, load<f32>(p) - k);
+    store<f32>(p, <f32>(<f64>load<f32>(p) - k));
   }
 }
 

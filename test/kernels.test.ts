@@ -8,10 +8,19 @@
 // sum_p |a_ip * b_pj| (+ |C_ij| when accumulating); a bug is off by O(1) of it.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { parseLines, prepareData } from "../src/data/dataset.ts";
+import { buildModel, MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
+import type { BatchNorm1d } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { referenceKernels } from "../src/tensor/kernels.ts";
+import { multinomialOne } from "../src/tensor/random.ts";
+import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
+import { evalChainFor, trainChainFor } from "../src/train/chains.ts";
+import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
+import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const REL_TOL = 1e-5;
 
@@ -188,4 +197,641 @@ test("evaluation shape (182625,30) @ (30,200): row windows across the whole outp
   }
   // A small call after the memory grew for the big one (views must be re-acquired).
   check(3001, false, true, 7, 9, 11, true);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The fused-layer kernels (assembly/fused.ts, run by src/tensor/chain.ts) against their reference
+// twins in src/tensor/kernels.ts. Inputs are copied into an arena, the wasm kernel runs on
+// pointers, the result is compared with the reference run on plain Float32Arrays. Most kernels
+// must agree bit for bit; the gemms to the gemm tolerance above; tanh and cross-entropy (float32
+// polynomial exp) to 1 ulp / 1e-6.
+
+const fusedArena = Arena.create();
+
+/** Copy arrays into a fresh region of the arena; returns their byte offsets. */
+function place(...arrays: (Float32Array | Int32Array)[]): number[] {
+  const a = fusedArena!;
+  return arrays.map((arr) => {
+    const ptr = scratchTop;
+    scratchTop += ((arr.length + 8 + 3) & ~3) * 4;
+    assert.ok(scratchTop < a.f32.length * 4, "test arena too small");
+    if (arr instanceof Int32Array) a.i32.set(arr, ptr >> 2);
+    else a.f32.set(arr, ptr >> 2);
+    // poison the padding: kernels may read it but must not let it into results
+    a.f32.fill(Number.NaN, (ptr >> 2) + arr.length, (ptr >> 2) + arr.length + 8);
+    return ptr;
+  });
+}
+let scratchTop = 0;
+function resetArena(): void {
+  scratchTop = fusedArena!.bytes;
+}
+const out = (ptr: number, n: number) => fusedArena!.f32.slice(ptr >> 2, (ptr >> 2) + n);
+const alloc = (n: number, fill = Number.NaN) => place(new Float32Array(n).fill(fill))[0];
+
+function exactly(what: string, got: Float32Array, want: Float32Array): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}]: ${got[i]}, reference ${want[i]}`);
+  }
+}
+
+function ulpsApart(a: number, b: number): number {
+  if (Object.is(a, b)) return 0;
+  const f = new Float32Array([a, b]);
+  const i = new Int32Array(f.buffer);
+  if (Math.sign(f[0]) !== Math.sign(f[1]) && f[0] !== 0 && f[1] !== 0) return Number.POSITIVE_INFINITY;
+  return Math.abs(i[0] - i[1]);
+}
+
+if (fusedArena) {
+  fusedArena.seal();
+  // a 16 MB test arena: the module's memory is sealed at its initial size, so grow it here
+  fusedArena.ex.memory.grow(256);
+  fusedArena.f32 = new Float32Array(fusedArena.ex.memory.buffer);
+  fusedArena.i32 = new Int32Array(fusedArena.ex.memory.buffer);
+}
+
+test("the fused-kernel module instantiates", () => {
+  assert.ok(fusedArena, "assembly/fused.ts did not instantiate (WebAssembly SIMD missing?)");
+});
+
+const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 27, 30, 33];
+
+test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", () => {
+  const g = new Generator().manualSeed(11);
+  const pick = new Float32Array(3);
+  let seed = 0;
+  for (let trial = 0; trial < 150; trial++) {
+    g.randInto(pick);
+    const [m, n, k] = Array.from(pick, (u) => ODD[Math.floor(u * ODD.length)]);
+    for (const acc of [false, true]) {
+      resetArena();
+      const A = randn(g, m * k);
+      const B = randn(g, k * n);
+      const bias = randn(g, n);
+      const C0 = randn(g, m * n);
+      const withBias = trial % 2 === 0 && !acc;
+      // NN: C (+)= A @ B (+ bias)
+      const [pa, pb, pc, pbias] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN), bias);
+      fusedArena!.ex.gemmNN(
+        m,
+        n,
+        k,
+        pa,
+        k,
+        pb,
+        n,
+        pc,
+        n,
+        acc ? 1 : 0,
+        withBias ? pbias : 0,
+        alloc(4 * k),
+        alloc(32),
+      );
+      const want = acc ? C0.slice() : new Float32Array(m * n);
+      referenceKernels.gemm(false, false, m, n, k, A, B, want, acc);
+      if (withBias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[j];
+      const magC = acc ? C0 : withBias ? new Float32Array(m * n).map((_, i) => bias[i % n]) : null;
+      assertClose(
+        `gemmNN m=${m} n=${n} k=${k} acc=${acc} bias=${withBias} (${seed++})`,
+        false,
+        false,
+        m,
+        n,
+        k,
+        A,
+        B,
+        magC,
+        out(pc, m * n),
+        want,
+      );
+      // TN: C (+)= A^T @ B with A stored (k, m)
+      const [qa, qb, qc] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN));
+      fusedArena!.ex.gemmTN(m, n, k, qa, m, qb, n, qc, n, acc ? 1 : 0, alloc(32));
+      const want2 = acc ? C0.slice() : new Float32Array(m * n);
+      referenceKernels.gemm(true, false, m, n, k, A, B, want2, acc);
+      assertClose(
+        `gemmTN m=${m} n=${n} k=${k} acc=${acc}`,
+        true,
+        false,
+        m,
+        n,
+        k,
+        A,
+        B,
+        acc ? C0 : null,
+        out(qc, m * n),
+        want2,
+      );
+    }
+  }
+  // the lecture's shapes and a long evaluation block, NN with bias
+  for (const [m, k, n] of [
+    [32, 30, 200],
+    [32, 200, 27],
+    [32, 100, 100],
+    [256, 30, 200],
+    [97, 100, 27],
+  ]) {
+    resetArena();
+    const A = randn(g, m * k);
+    const B = randn(g, k * n);
+    const [pa, pb, pc] = place(A, B, new Float32Array(m * n));
+    fusedArena!.ex.gemmNN(m, n, k, pa, k, pb, n, pc, n, 0, 0, alloc(4 * k), alloc(32));
+    const want = new Float32Array(m * n);
+    referenceKernels.gemm(false, false, m, n, k, A, B, want, false);
+    assertClose(`gemmNN lecture ${m}x${k}x${n}`, false, false, m, n, k, A, B, null, out(pc, m * n), want);
+  }
+});
+
+test("fused transpose and colSum equal plain loops exactly", () => {
+  const g = new Generator().manualSeed(12);
+  for (const r of ODD) {
+    for (const c of ODD) {
+      resetArena();
+      const X = randn(g, r * c);
+      const [px, pt] = place(X, new Float32Array(r * c));
+      fusedArena!.ex.transpose(r, c, px, pt);
+      const want = new Float32Array(r * c);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) want[j * r + i] = X[i * c + j];
+      exactly(`transpose ${r}x${c}`, out(pt, r * c), want);
+      const db0 = randn(g, c);
+      const [pg, pdb] = place(X, db0);
+      fusedArena!.ex.colSum(r, c, pg, pdb);
+      const wantDb = db0.slice();
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) wantDb[j] += X[i * c + j];
+      exactly(`colSum ${r}x${c}`, out(pdb, c), wantDb);
+    }
+  }
+});
+
+test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN stays NaN); backward exact", () => {
+  const g = new Generator().manualSeed(13);
+  const special = [
+    0,
+    -0,
+    1e-30,
+    -1e-8,
+    0.625,
+    -0.625,
+    0.6249999,
+    8.664339742,
+    8.6643405,
+    -8.6643405,
+    9,
+    20,
+    -88,
+    1e30,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.NaN,
+  ];
+  const n = 100003;
+  const x = randn(g, n);
+  for (let i = 0; i < n; i++) x[i] *= i % 3 === 0 ? 4 : i % 3 === 1 ? 0.5 : 10;
+  x.set(special, 0);
+  resetArena();
+  const [px, py] = place(x, new Float32Array(n));
+  fusedArena!.ex.tanhFwd(px, py, n);
+  const got = out(py, n);
+  const want = new Float32Array(n);
+  referenceKernels.tanhForward(x, want);
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Number.isNaN(want[i])
+      ? Number.isNaN(got[i])
+        ? 0
+        : Number.POSITIVE_INFINITY
+      : ulpsApart(got[i], want[i]);
+    if (!(d <= 1)) assert.fail(`tanh(${x[i]}) = ${got[i]}, reference ${want[i]}`);
+    if (Math.abs(x[i]) > 8.664339742 && !Number.isNaN(x[i])) assert.equal(got[i], Math.sign(x[i]));
+    worst = Math.max(worst, d);
+  }
+  assert.ok(Object.is(got[1], -0), "tanh(-0) = -0");
+  // odd lengths (the scalar tail)
+  for (const len of ODD) {
+    resetArena();
+    const xs = randn(g, len);
+    const [qx, qy] = place(xs, new Float32Array(len));
+    fusedArena!.ex.tanhFwd(qx, qy, len);
+    const w = new Float32Array(len);
+    referenceKernels.tanhForward(xs, w);
+    out(qy, len).forEach((v, i) => assert.ok(ulpsApart(v, w[i]) <= 1, `tanh tail ${len}`));
+  }
+  // backward: gx (+)= g (1 - y^2), exactly
+  for (const len of [...ODD, 1000]) {
+    for (const acc of [0, 1]) {
+      resetArena();
+      const y = new Float32Array(len);
+      referenceKernels.tanhForward(
+        randn(g, len).map((v) => v * 3),
+        y,
+      );
+      const gr = randn(g, len);
+      const gx0 = acc ? randn(g, len) : new Float32Array(len);
+      const [py2, pg, pgx] = place(y, gr, gx0);
+      fusedArena!.ex.tanhBwd(py2, pg, pgx, len, acc);
+      const w = gx0.slice();
+      referenceKernels.tanhBackward(y, gr, w);
+      exactly(`tanhBwd ${len} acc=${acc}`, out(pgx, len), w);
+    }
+  }
+});
+
+test("fused relu forward and backward equal the relu op's rules exactly", () => {
+  const g = new Generator().manualSeed(14);
+  for (const len of [...ODD, 1001]) {
+    resetArena();
+    const x = randn(g, len);
+    if (len > 3) x.set([0, -0, Number.NaN], 0);
+    const gr = randn(g, len);
+    const gx0 = randn(g, len);
+    const [px, py, pg, pgx] = place(x, new Float32Array(len), gr, gx0);
+    fusedArena!.ex.reluFwd(px, py, len);
+    const y = out(py, len);
+    exactly(
+      `relu ${len}`,
+      y,
+      x.map((v) => (v > 0 ? v : 0)),
+    );
+    fusedArena!.ex.reluBwd(py, pg, pgx, len, 1);
+    exactly(
+      `relu backward ${len}`,
+      out(pgx, len),
+      gx0.map((v, i) => v + (x[i] > 0 ? gr[i] : 0)),
+    );
+    const [pgx2] = place(new Float32Array(len).fill(Number.NaN));
+    fusedArena!.ex.reluBwd(py, pg, pgx2, len, 0);
+    exactly(
+      `relu backward (fresh) ${len}`,
+      out(pgx2, len),
+      gr.map((v, i) => 0 + (x[i] > 0 ? v : 0)),
+    );
+  }
+});
+
+const VARIANTS = ["lecture-std", "lecture", "torch"] as const;
+const VARIANT_CODE = { "lecture-std": 0, lecture: 1, torch: 2 } as const;
+
+test("fused BatchNorm (train forward, backward, eval forward) equals the reference bit for bit", () => {
+  const g = new Generator().manualSeed(15);
+  for (const variant of VARIANTS) {
+    for (const [N, H] of [
+      [2, 1],
+      [3, 5],
+      [32, 200],
+      [32, 27],
+      [33, 13],
+      [7, 100],
+    ]) {
+      resetArena();
+      const x = randn(g, N * H).map((v, i) => v * (1 + (i % 7)) + (i % 3));
+      if (H > 2) for (let r = 0; r < N; r++) x[r * H + 1] = 0.5; // a constant column: sigma = 0 for lecture-std
+      const gamma = randn(g, H);
+      const beta = randn(g, H);
+      const eps = 1e-5;
+      const ref = {
+        mean: new Float32Array(H),
+        spread: new Float32Array(H),
+        sigma: new Float32Array(H),
+        xhat: new Float32Array(N * H),
+        y: new Float32Array(N * H),
+      };
+      referenceKernels.batchNormTrainForward(
+        x,
+        N,
+        H,
+        gamma,
+        beta,
+        variant,
+        eps,
+        ref.mean,
+        ref.spread,
+        ref.sigma,
+        ref.xhat,
+        ref.y,
+      );
+      const [px, pg, pb, pm, ps, psg, pxh, py] = place(
+        x,
+        gamma,
+        beta,
+        new Float32Array(H),
+        new Float32Array(H),
+        new Float32Array(H),
+        new Float32Array(N * H),
+        new Float32Array(N * H),
+      );
+      fusedArena!.ex.bnTrainFwd(px, N, H, pg, pb, VARIANT_CODE[variant], eps, pm, ps, psg, pxh, py);
+      const what = `${variant} N=${N} H=${H}`;
+      exactly(`mean ${what}`, out(pm, H), ref.mean);
+      exactly(`spread ${what}`, out(ps, H), ref.spread);
+      exactly(`sigma ${what}`, out(psg, H), ref.sigma);
+      exactly(`xhat ${what}`, out(pxh, N * H), ref.xhat);
+      exactly(`y ${what}`, out(py, N * H), ref.y);
+      // backward, accumulating into existing gradients
+      const gr = randn(g, N * H);
+      const dg0 = randn(g, H);
+      const db0 = randn(g, H);
+      const dx0 = randn(g, N * H);
+      const D = variant === "torch" ? N : N - 1;
+      const want = { dg: dg0.slice(), db: db0.slice(), dx: dx0.slice() };
+      referenceKernels.batchNormTrainBackward(
+        gr,
+        ref.xhat,
+        ref.sigma,
+        gamma,
+        N,
+        H,
+        D,
+        want.dg,
+        want.db,
+        want.dx,
+      );
+      const [pgr, pdg, pdb, pdx] = place(gr, dg0, db0, dx0);
+      fusedArena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg, pdb, pdx, 1, alloc(4 * H));
+      exactly(`dgamma ${what}`, out(pdg, H), want.dg);
+      exactly(`dbeta ${what}`, out(pdb, H), want.db);
+      exactly(`dx ${what}`, out(pdx, N * H), want.dx);
+      const wantFresh = new Float32Array(N * H);
+      referenceKernels.batchNormTrainBackward(gr, ref.xhat, ref.sigma, gamma, N, H, D, null, null, wantFresh);
+      const [pdx2, pdg2, pdb2] = place(
+        new Float32Array(N * H).fill(Number.NaN),
+        new Float32Array(H),
+        new Float32Array(H),
+      );
+      fusedArena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg2, pdb2, pdx2, 0, alloc(4 * H));
+      exactly(`dx (fresh) ${what}`, out(pdx2, N * H), wantFresh);
+      // eval forward with running statistics
+      const rm = randn(g, H);
+      const rsig = randn(g, H).map((v) => Math.abs(v) + 0.1);
+      const wantE = new Float32Array(N * H);
+      referenceKernels.batchNormEvalForward(x, N, H, gamma, beta, rm, rsig, variant, wantE);
+      const [prm, prs, pye] = place(rm, rsig, new Float32Array(N * H));
+      fusedArena!.ex.bnEval(px, N, H, pg, pb, prm, prs, VARIANT_CODE[variant], pye);
+      exactly(`eval ${what}`, out(pye, N * H), wantE);
+    }
+  }
+});
+
+test("fused cross-entropy: loss and softmax within 1e-6 of the reference, backward exact", () => {
+  const g = new Generator().manualSeed(16);
+  for (const [B, V] of [
+    [1, 1],
+    [1, 27],
+    [3, 4],
+    [32, 27],
+    [5, 9],
+    [33, 100],
+  ]) {
+    resetArena();
+    const x = randn(g, B * V).map((v, i) => v * (i % 2 ? 1 : 8));
+    const t = Int32Array.from({ length: B }, (_, b) => (b * 7) % V);
+    const wantP = new Float32Array(B * V);
+    const wantL = referenceKernels.crossEntropyForward(x, t, B, V, wantP);
+    const [px, pt, pp] = place(x, t, new Float32Array(B * V));
+    const got = fusedArena!.ex.ceFwd(px, pt, B, V, pp);
+    assert.ok(
+      Math.abs(got - wantL) <= 1e-6 * Math.max(1, Math.abs(wantL)),
+      `loss ${B}x${V}: ${got} vs ${wantL}`,
+    );
+    assert.ok(Math.abs(fusedArena!.ex.ceFwd(px, pt, B, V, 0) - got) === 0, "loss without probs");
+    const probs = out(pp, B * V);
+    probs.forEach((p, i) =>
+      assert.ok(Math.abs(p - wantP[i]) <= 1e-6 * wantP[i] + 1e-12, `p[${i}] ${p} vs ${wantP[i]}`),
+    );
+    const k = 1 / B;
+    const d0 = randn(g, B * V);
+    const want = d0.slice();
+    referenceKernels.crossEntropyBackward(probs, t, B, V, k, want);
+    const [pd] = place(d0);
+    fusedArena!.ex.ceBwd(pp, pt, B, V, k, pd, 1);
+    exactly(`ceBwd ${B}x${V}`, out(pd, B * V), want);
+  }
+});
+
+test("fused embedding gather / scatter-add and SGD equal plain loops exactly", () => {
+  const g = new Generator().manualSeed(17);
+  for (const [V, E, rows] of [
+    [27, 10, 96],
+    [5, 3, 17],
+    [1, 1, 4],
+    [30, 7, 33],
+  ]) {
+    resetArena();
+    const table = randn(g, V * E);
+    const ix = Int32Array.from({ length: rows }, (_, r) => (r * r + 3) % V);
+    const [pt, pix, po] = place(table, ix, new Float32Array(rows * E));
+    fusedArena!.ex.gather(pt, E, pix, rows, po);
+    const want = new Float32Array(rows * E);
+    for (let r = 0; r < rows; r++) want.set(table.subarray(ix[r] * E, ix[r] * E + E), r * E);
+    exactly(`gather ${V}x${E}`, out(po, rows * E), want);
+    const gr = randn(g, rows * E);
+    const d0 = randn(g, V * E);
+    const [pd, pg] = place(d0, gr);
+    fusedArena!.ex.scatterAdd(pd, E, pix, rows, pg);
+    const wantD = d0.slice();
+    for (let r = 0; r < rows; r++) for (let e = 0; e < E; e++) wantD[ix[r] * E + e] += gr[r * E + e];
+    exactly(`scatterAdd ${V}x${E}`, out(pd, V * E), wantD);
+  }
+  for (const n of [...ODD, 12097]) {
+    resetArena();
+    const w = randn(g, n);
+    const gr = randn(g, n);
+    const [pw, pg] = place(w, gr);
+    fusedArena!.ex.sgd(pw, pg, n, Math.fround(-0.1));
+    const want = w.slice();
+    referenceKernels.sgd(want, gr, -0.1);
+    exactly(`sgd ${n}`, out(pw, n), want);
+  }
+});
+
+test("multinomialOne draws exactly what Generator.multinomial(probs, 1) draws", () => {
+  const g = new Generator().manualSeed(18);
+  const a = new Generator().manualSeed(19);
+  const b = new Generator().manualSeed(19);
+  for (let trial = 0; trial < 3000; trial++) {
+    const V = 1 + (trial % 40);
+    const probs = new Float32Array(V);
+    g.randInto(probs);
+    if (trial % 5 === 0 && V > 1) probs[trial % V] = 0;
+    if (trial % 7 === 0) for (let i = 0; i < V; i++) probs[i] = probs[i] ** 8; // peaked
+    const want = a.multinomial(probs, 1, V, 1, false)[0];
+    const got = multinomialOne(probs, b, new Float32Array(V));
+    assert.equal(got, want, `trial ${trial}`);
+  }
+  assert.deepEqual(b.getState(), a.getState());
+  assert.throws(() => multinomialOne(new Float32Array([0, 0]), b, new Float32Array(2)), /positive sum/);
+  assert.throws(() => multinomialOne(new Float32Array([1, -1]), b, new Float32Array(2)), /finite and >= 0/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The fused chain (src/tensor/chain.ts) against the generic tensor ops, end to end: the same
+// models trained, evaluated and sampled both ways. `Generic` (a subclass of MLP, which the fused
+// path does not take) runs the generic graph.
+
+class Generic extends MLP {}
+const names = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
+const lecture = prepareData(names.slice(0, 3000));
+
+function twins(spec: ModelSpec, seed = 2147483647): [MLP, MLP] {
+  const a = buildModel(spec, new Generator().manualSeed(seed));
+  const b0 = buildModel(spec, new Generator().manualSeed(seed));
+  return [a, new Generic(b0.spec, b0.embedding, b0.layers)];
+}
+
+function closeArrays(what: string, got: Float32Array, want: Float32Array, rtol: number, atol: number): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) {
+      assert.fail(`${what}[${i}]: fused ${got[i]}, generic ${want[i]}`);
+    }
+  }
+}
+
+// [label, spec, batch size, steps compared]: a BatchNorm over 3 rows with no nonlinearity is chaotic
+// (float32 rounding differences grow tenfold every ~5 steps), so that one is compared over 8 steps.
+const CHAIN_SPECS: [string, ModelSpec, number, number][] = [
+  ["batchnorm", presetSpec("batchnorm", 27, 3), 32, 40],
+  ["deep-bn", presetSpec("deep-bn", 27, 3), 32, 40],
+  ["deep-tanh", presetSpec("deep-tanh", 27, 3), 32, 40],
+  ["original (saturated)", presetSpec("original", 27, 3), 32, 40],
+  [
+    "custom: relu, torch BatchNorm, bias, odd widths, batch 7",
+    {
+      ...presetSpec("custom", 27, 3),
+      nHidden: 37,
+      depth: 2,
+      batchnorm: "torch",
+      nonlinearity: "relu",
+      bias: true,
+      nEmbd: 5,
+    },
+    7,
+    40,
+  ],
+  [
+    "custom: lecture BatchNorm, no nonlinearity, batch 3",
+    {
+      ...presetSpec("custom", 27, 3),
+      nHidden: 9,
+      depth: 3,
+      batchnorm: "lecture",
+      outputBatchnorm: true,
+      nonlinearity: "none",
+    },
+    3,
+    8,
+  ],
+];
+
+for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
+  test(`fused training step equals the generic graph: ${label}`, () => {
+    const [fused, generic] = twins(spec);
+    assert.ok(trainChainFor(fused, batchSize, 3), "the fused path applies");
+    assert.equal(trainChainFor(generic, batchSize, 3), null, "a subclass takes the generic path");
+    for (const m of [fused, generic])
+      for (const l of [m.embedding, ...m.layers.layers]) l.retainOutGrad = true;
+    const cfg = { ...LECTURE_TRAIN, batchSize, maxSteps: 1 };
+    const ga = new Generator().manualSeed(1);
+    const gb = new Generator().manualSeed(1);
+    const la: number[] = [];
+    const lb: number[] = [];
+    // one step: activations, their gradients and the parameter gradients, seen from the hook
+    const seen: Float32Array[][] = [[], []];
+    const look = (m: MLP, into: Float32Array[]) => () => {
+      for (const l of [m.embedding, ...m.layers.layers]) {
+        into.push(l.out!.storage.slice(), l.out!.grad!.storage.slice());
+        assert.ok(!l.out!.isLeaf && l.out!.requiresGrad);
+      }
+      assert.equal(m.out, m.layers.layers[m.layers.layers.length - 1].out);
+      for (const p of m.parameters()) into.push(p.grad!.storage.slice());
+    };
+    train(fused, lecture.train, cfg, ga, {
+      beforeUpdate: look(fused, seen[0]),
+      afterStep: (s) => la.push(s.loss),
+    });
+    train(generic, lecture.train, cfg, gb, {
+      beforeUpdate: look(generic, seen[1]),
+      afterStep: (s) => lb.push(s.loss),
+    });
+    assert.equal(seen[0].length, seen[1].length);
+    seen[0].forEach((v, i) => closeArrays(`${label} step 0 tensor ${i}`, v, seen[1][i], 1e-4, 1e-6));
+    // then more steps: same trajectory, same parameters, same running statistics
+    train(fused, lecture.train, { ...cfg, maxSteps: steps }, ga, { afterStep: (s) => la.push(s.loss) });
+    train(generic, lecture.train, { ...cfg, maxSteps: steps }, gb, { afterStep: (s) => lb.push(s.loss) });
+    la.forEach((l, i) =>
+      assert.ok(
+        Math.abs(l - lb[i]) <= 2e-4 * Math.max(1, Math.abs(lb[i])),
+        `${label} step ${i}: ${l} vs ${lb[i]}`,
+      ),
+    );
+    const sa = fused.stateDict();
+    const sb = generic.stateDict();
+    for (const name of Object.keys(sb))
+      closeArrays(`${label} ${name}`, sa[name].storage, sb[name].storage, 2e-3, 1e-5);
+    assert.deepEqual(ga.getState(), gb.getState());
+  });
+}
+
+test("fused step: hooks see p.grad before the update and may null or replace it, or change p.data", () => {
+  const [fused, generic] = twins(presetSpec("deep-tanh", 27, 3));
+  const cfg = { ...LECTURE_TRAIN, maxSteps: 3 };
+  for (const m of [fused, generic]) {
+    const ps = m.parameters();
+    train(m, lecture.train, cfg, new Generator().manualSeed(5), {
+      beforeUpdate: ({ step }) => {
+        if (step === 0) ps[1].grad = null; // skipped by the update
+        if (step === 1) ps[2].grad = ps[2].grad!.mul(0); // replaced: no change either
+        if (step === 2) ps[3].data.mul_(0.5); // the update applies to the changed values
+      },
+    });
+  }
+  const sa = fused.stateDict();
+  const sb = generic.stateDict();
+  for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
+});
+
+test("fused step falls back to the generic graph for a BatchNorm left in eval mode, and matches it", () => {
+  const [fused, generic] = twins(presetSpec("deep-bn", 27, 3));
+  for (const m of [fused, generic]) {
+    train(m, lecture.train, { ...LECTURE_TRAIN, maxSteps: 2 }, new Generator().manualSeed(3), {
+      beforeUpdate: () => {
+        (m.layers.layers[1] as BatchNorm1d).training = false; // from the second step on
+      },
+      afterStep: () => {
+        (m.layers.layers[1] as BatchNorm1d).training = false;
+      },
+    });
+  }
+  const sa = fused.stateDict();
+  const sb = generic.stateDict();
+  for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
+});
+
+test("fused split loss and sampling equal the generic ops' (same names)", () => {
+  for (const type of ["batchnorm", "deep-bn", "deep-tanh", "kaiming"] as const) {
+    const [fused, generic] = twins(presetSpec(type, 27, 3));
+    train(fused, lecture.train, { ...LECTURE_TRAIN, maxSteps: 300 }, new Generator().manualSeed(9));
+    generic.loadStateDict(
+      Object.fromEntries(
+        Object.entries(fused.stateDict()).map(([k, t]) => [k, { shape: t.shape, data: t.storage }]),
+      ),
+    );
+    assert.ok(evalChainFor(fused));
+    for (const split of ["train", "val"] as const) {
+      const a = splitLoss(fused, lecture[split]);
+      const b = splitLoss(generic, lecture[split]);
+      assert.ok(Math.abs(a - b) <= 1e-6 * b, `${type} ${split}: ${a} vs ${b}`);
+    }
+    const opts = (seed: number) => ({ count: 30, generator: new Generator().manualSeed(seed) });
+    assert.deepEqual(
+      sampleWords(fused, lecture.vocab, opts(7)),
+      sampleWords(generic, lecture.vocab, opts(7)),
+    );
+    assert.deepEqual(
+      sampleWords(fused, lecture.vocab, { ...opts(8), temperature: 0.7, maxLength: 5 }),
+      sampleWords(generic, lecture.vocab, { ...opts(8), temperature: 0.7, maxLength: 5 }),
+    );
+  }
 });

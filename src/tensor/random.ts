@@ -4,6 +4,7 @@
  */
 
 import { Generator } from "../random/generator.ts";
+import { logCR } from "../random/libm.ts";
 import { type CreateOptions, numelOf, type Shape, Tensor } from "./tensor.ts";
 
 export interface RandomOptions extends CreateOptions {
@@ -82,4 +83,42 @@ export function multinomial(
 export function randperm(n: number, opts: { generator?: Generator } = {}): Tensor {
   const p = (opts.generator ?? defaultGenerator).randperm(n);
   return new Tensor(Float32Array.from(p), [n], "int64");
+}
+
+/**
+ * One draw of `torch.multinomial(probs, 1)` (without replacement) from one row of probabilities
+ * (V,), exactly as `Generator.multinomial` makes it -- the same V uniform draws, the same float32
+ * exponentials q = -log(1 - u), the argmax of probs / q -- but faster: torch rounds -log(1 - u) to
+ * float32, and Math.log (within 1 ulp in float64) yields the same float32 unless the value lies
+ * within 4 ulp of a float32 rounding boundary; only there (about one draw in 10^7) does the
+ * correctly rounded `logCR` decide. The sampling loop's hot path. `q`: scratch of V floats.
+ *
+ *   const ix = multinomialOne(probs, g, new Float32Array(probs.length));
+ */
+export function multinomialOne(probs: Float32Array, g: Generator, q: Float32Array): number {
+  const k = probs.length;
+  let sum = 0;
+  for (let i = 0; i < k; i++) {
+    const p = probs[i];
+    if (!(p >= 0) || p === Number.POSITIVE_INFINITY)
+      throw new RangeError("multinomial: probs must be finite and >= 0");
+    sum += p;
+  }
+  if (!(sum > 0)) throw new RangeError("multinomial: each row must have a positive sum");
+  for (let i = 0; i < k; i++) {
+    const x = 1 - g.uniformF64();
+    const v = -Math.log(x);
+    const f = Math.fround(v);
+    q[i] = Math.fround(v * (1 + 2 ** -50)) === f && Math.fround(v * (1 - 2 ** -50)) === f ? f : -logCR(x);
+  }
+  let best = 0;
+  let bestV = Math.fround(probs[0] / q[0]);
+  for (let i = 1; i < k && !Number.isNaN(bestV); i++) {
+    const v = Math.fround(probs[i] / q[i]);
+    if (v > bestV || Number.isNaN(v)) {
+      best = i;
+      bestV = v;
+    }
+  }
+  return best;
 }

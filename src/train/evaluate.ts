@@ -6,8 +6,10 @@ import type { Examples, Vocabulary } from "../data/dataset.ts";
 import { MLP, type ModelSpec } from "../models/mlp.ts";
 import { BatchNorm1d, Embedding, Linear, type Module, Sequential } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
-import { multinomial } from "../tensor/random.ts";
+import type { EvalChain } from "../tensor/chain.ts";
+import { multinomial, multinomialOne } from "../tensor/random.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
+import { evalChainFor } from "./chains.ts";
 
 /** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
 const CHUNK = 16384;
@@ -25,6 +27,12 @@ function rows(data: Examples, start: number, end: number): { X: Tensor; Y: Tenso
  * lecture's `split_loss`. The model's mode is restored afterwards.
  */
 export function splitLoss(model: MLP, data: Examples): number {
+  const chain = data.X.shape[1] === model.spec.blockSize ? evalChainFor(model) : null;
+  if (chain) {
+    // the fused forward (src/tensor/chain.ts), always in eval mode: 256 rows at a time in cache
+    chain.load();
+    return chain.meanLoss(data.X.storage, data.Y.storage);
+  }
   const wasTraining = model.training;
   model.eval();
   try {
@@ -107,6 +115,11 @@ export function sampleWords(model: MLP, vocab: Vocabulary, opts: SampleOptions):
   const T = model.spec.blockSize;
   const temperature = opts.temperature ?? 1;
   const maxLength = opts.maxLength ?? 256;
+  const chain = evalChainFor(model);
+  if (chain) {
+    chain.load();
+    return sampleFused(chain, vocab, opts, T, temperature, maxLength);
+  }
   const wasTraining = model.training;
   model.eval();
   const words: string[] = [];
@@ -128,6 +141,56 @@ export function sampleWords(model: MLP, vocab: Vocabulary, opts: SampleOptions):
     }
   });
   model.train(wasTraining);
+  return words;
+}
+
+/**
+ * The same sampling on the fused eval-mode forward: logits from the chain, then exactly the ops
+ * the generic path applies to them -- `div(temperature)` in float32, `softmax(1)` (float64 exp
+ * and sum, float32 result) and torch's multinomial draw from the generator.
+ */
+function sampleFused(
+  chain: EvalChain,
+  vocab: Vocabulary,
+  opts: SampleOptions,
+  T: number,
+  temperature: number,
+  maxLength: number,
+): string[] {
+  const words: string[] = [];
+  const context = new Int32Array(T);
+  let probs = new Float32Array(0);
+  let q = new Float32Array(0);
+  const tf = Math.fround(temperature);
+  for (let n = 0; n < opts.count; n++) {
+    context.fill(0);
+    const out: number[] = [];
+    for (let k = 0; k < maxLength; k++) {
+      const logits = chain.logits(context);
+      const V = logits.length;
+      if (probs.length !== V) {
+        probs = new Float32Array(V);
+        q = new Float32Array(V);
+      }
+      for (let v = 0; v < V; v++) probs[v] = temperature !== 1 ? logits[v] / tf : logits[v];
+      let mx = Number.NEGATIVE_INFINITY;
+      for (let v = 0; v < V; v++) mx = Math.max(mx, probs[v]);
+      let sum = 0;
+      for (let v = 0; v < V; v++) sum += Math.exp(probs[v] - mx);
+      for (let v = 0; v < V; v++) {
+        probs[v] = Math.exp(probs[v] - mx) / sum;
+        if (!(probs[v] >= 0) || !Number.isFinite(probs[v])) {
+          throw new RangeError("multinomial: probabilities must be finite and non-negative");
+        }
+      }
+      const ix = multinomialOne(probs, opts.generator, q);
+      context.copyWithin(0, 1);
+      context[T - 1] = ix;
+      if (ix === 0) break;
+      out.push(ix);
+    }
+    words.push(vocab.decode(out));
+  }
   return words;
 }
 

@@ -12,12 +12,12 @@
 
 import type { Examples } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import { MLP } from "../models/mlp.ts";
-import { chainSpecOf, type Module, Sequential } from "../nn/modules.ts";
+import type { MLP } from "../models/mlp.ts";
+import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
-import { TrainChain } from "../tensor/chain.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { isGradEnabled, Tensor } from "../tensor/tensor.ts";
+import { exposeStep, trainChainFor } from "./chains.ts";
 
 export interface TrainConfig {
   maxSteps: number;
@@ -103,7 +103,7 @@ export function train(
   const T = data.X.shape[1];
   const ixBuf = new Float32Array(cfg.batchSize);
   model.train();
-  const chain = fusedStepFor(model, cfg.batchSize, T);
+  const chain = trainChainFor(model, cfg.batchSize, T);
   let step = startStep;
   while (step < cfg.maxSteps) {
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
@@ -136,64 +136,6 @@ export function train(
 /** p.data += -lr * p.grad for every parameter (float32 product, then add, as PyTorch rounds it). */
 export function sgdStep(params: Tensor[], lr: number): void {
   for (const p of params) if (p.grad) kernels().sgd(p.storage, p.grad.storage, -lr);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fused step: the same forward, backward and update as model.loss / backward / sgdStep, run
-// by src/tensor/chain.ts on one WebAssembly memory (no graph, no allocation) whenever the model is
-// the plain MLP of known layers. Anything else -- a subclassed layer, an overridden forward, a
-// BatchNorm switched to eval mode, no WebAssembly -- takes the generic path above.
-
-const chains = new WeakMap<MLP, { key: unknown[]; chain: TrainChain | null }>();
-
-/** What a compiled chain depends on: the modules, their parameter tensors and shapes. */
-function structureKey(model: MLP, batchSize: number, T: number): unknown[] {
-  const key: unknown[] = [batchSize, T, model.embedding, model.layers];
-  for (const m of model.modules()) key.push(m);
-  for (const p of model.parameters()) key.push(p, p.numel(), p.storage.length);
-  return key;
-}
-
-function fusedStepFor(model: MLP, batchSize: number, T: number): TrainChain | null {
-  if (
-    Object.getPrototypeOf(model) !== MLP.prototype ||
-    Object.getPrototypeOf(model.layers) !== Sequential.prototype
-  ) {
-    return null;
-  }
-  const key = structureKey(model, batchSize, T);
-  const hit = chains.get(model);
-  if (hit && hit.key.length === key.length && hit.key.every((k, i) => k === key[i])) return hit.chain;
-  const spec = model.layers.layers.length ? chainSpecOf(model.embedding, model.layers.layers, T) : null;
-  const chain =
-    spec && model.parameters().every((p) => p.requiresGrad) ? TrainChain.create(spec, batchSize) : null;
-  chains.set(model, { key, chain });
-  return chain;
-}
-
-/**
- * Make the step visible the way the generic path leaves it: `layer.out` on every module (the
- * logits tensor shared by the last layer, the Sequential and the MLP), `layer.out.grad` where
- * `retainOutGrad` asks for it, and `p.grad` on every parameter.
- */
-function exposeStep(model: MLP, chain: TrainChain): void {
-  const layers = model.layers.layers;
-  const keep = (m: Module, out: Tensor, grad: Tensor, retain: boolean) => {
-    m.out = out;
-    out.grad = retain ? grad : null;
-  };
-  keep(model.embedding, chain.embOut, chain.embGrad, model.embedding.retainOutGrad);
-  for (let i = 0; i < layers.length; i++) {
-    let retain = layers[i].retainOutGrad;
-    if (i === layers.length - 1) retain ||= model.layers.retainOutGrad || model.retainOutGrad;
-    keep(layers[i], chain.outs[i], chain.outGrads[i], retain);
-  }
-  const logits = layers.length ? chain.outs[layers.length - 1] : null;
-  model.layers.out = logits;
-  model.out = logits;
-  chain.params.forEach((p, i) => {
-    p.grad = chain.paramGrads[i];
-  });
 }
 
 /** Xtr[ix], Ytr[ix] without autograd: (B, T) and (B,). */

@@ -1,0 +1,410 @@
+/**
+ * `npm run bench` (and `makemore bench`): makemore.ts against PyTorch on this CPU, same workloads,
+ * one core each, interleaved in one run.
+ *
+ * Models: the lecture's BatchNorm MLP ("batchnorm", 12,097 parameters), the 6-layer BatchNorm net
+ * ("deep-bn", 47,024) and the 6-layer tanh net ("deep-tanh", 46,497). Workloads, per model:
+ *   train   steps/s of the lecture's loop at batch 32 (minibatch draw, forward, backward, SGD)
+ *   eval    ms to evaluate the whole training split (182,625 rows) in eval mode (`split_loss`)
+ *   sample  names/s of the lecture's sampling loop (softmax + torch.multinomial per character)
+ * and the peak resident memory of each process.
+ *
+ * The PyTorch side is scripts/torch/bench_torch.py (the lecture's code, torch.set_num_threads(1)),
+ * run by /usr/bin/python3 as a worker that answers one JSON command per line, so both sides take
+ * turns on the same machine: every repetition runs each workload on both sides back to back
+ * (alternating who goes first) and the figures are medians over repetitions. PyTorch runs with
+ * Debian's OpenBLAS when it is installed (LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp,
+ * OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1); the report names the BLAS library the process mapped and
+ * the GFLOP/s of a 256x256 matmul, which tells OpenBLAS (~100) from the reference BLAS (~6) apart.
+ * Our side runs on the Node main thread.
+ *
+ *   npm run bench                       # all models, 5 repetitions, with PyTorch when available
+ *   npm run bench -- --reps 3 --models batchnorm --json
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type LectureData, parseLines, prepareData } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { buildModel, type MLP, presetSpec } from "../models/mlp.ts";
+import { Generator } from "../random/generator.ts";
+import { sampleWords, splitLoss } from "../train/evaluate.ts";
+import { LECTURE_TRAIN, train } from "../train/train.ts";
+
+export const BENCH_MODELS = ["batchnorm", "deep-bn", "deep-tanh"] as const;
+type BenchModel = (typeof BENCH_MODELS)[number];
+type Workload = "train" | "eval" | "sample";
+type Side = "ours" | "torch";
+
+const SEED = 2147483647;
+const PYTHON = "/usr/bin/python3";
+const OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
+
+const HELP = `usage: makemore bench [options]
+
+Training steps/s, full-split evaluation time, sampled names/s and peak memory of the lecture's
+models, here and (when ${PYTHON} has torch) in PyTorch on one thread, interleaved in one run.
+
+options
+  --reps N          repetitions; figures are medians (default 5)
+  --models LIST     comma-separated, from ${BENCH_MODELS.join(", ")} (default: all)
+  --steps N         training steps per repetition for the BatchNorm MLP (default 2000;
+                    the 6-layer nets run half as many)
+  --samples N       names sampled per repetition (default 100)
+  --no-torch        skip PyTorch
+  --json            print the results as JSON (one object) instead of tables`;
+
+export interface BenchResult {
+  meta: {
+    node: string;
+    cpu: string;
+    reps: number;
+    steps: Record<string, number>;
+    samples: number;
+    torch: null | { version: string; threads: number; blas: string; matmulGflops: number; reason?: string };
+    torchSkipped?: string;
+  };
+  models: Record<
+    string,
+    {
+      params: { ours: number; torch: number | null };
+      train: Figures;
+      eval: Figures;
+      sample: Figures;
+    }
+  >;
+  peakRss: { ours: number; torch: number | null };
+}
+
+/** Medians of one metric per side; `ratio` = how many times faster ours is (> 1: ours faster). */
+export interface Figures {
+  unit: string;
+  ours: number;
+  torch: number | null;
+  ratio: number | null;
+  oursAll: number[];
+  torchAll: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PyTorch worker
+
+interface TorchAnswer {
+  seconds?: number;
+  loss?: number;
+  chars?: number;
+  maxrss?: number;
+  error?: string;
+  [k: string]: unknown;
+}
+
+class TorchWorker {
+  private readonly proc;
+  private readonly lines: AsyncIterator<string>;
+  maxRss = 0;
+
+  constructor(script: string) {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENBLAS_NUM_THREADS: "1",
+      OMP_NUM_THREADS: "1",
+      MKL_NUM_THREADS: "1",
+    };
+    if (existsSync(OPENBLAS_DIR)) {
+      env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
+    }
+    this.proc = spawn(PYTHON, [script], { env, stdio: ["pipe", "pipe", "inherit"] });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+
+  async ask(cmd: Record<string, unknown>): Promise<TorchAnswer> {
+    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+    const next = await this.lines.next();
+    if (next.done) throw new Error("the PyTorch worker exited");
+    const answer = JSON.parse(next.value) as TorchAnswer;
+    if (answer.error) throw new Error(`PyTorch worker: ${answer.error}`);
+    if (typeof answer.maxrss === "number") this.maxRss = Math.max(this.maxRss, answer.maxrss);
+    return answer;
+  }
+
+  close(): void {
+    this.proc.stdin.end(`${JSON.stringify({ cmd: "quit" })}\n`);
+  }
+}
+
+/** Why PyTorch cannot run here, or null when it can. */
+function torchUnavailable(script: string): string | null {
+  if (!existsSync(script)) return `${script} not found`;
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our side
+
+interface Ours {
+  model: MLP;
+  g: Generator;
+  sampleGen: Generator;
+}
+
+function ourTrain(o: Ours, data: LectureData, steps: number): number {
+  const t = performance.now();
+  train(o.model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, o.g);
+  return (performance.now() - t) / 1000;
+}
+
+function ourEval(o: Ours, data: LectureData): number {
+  const t = performance.now();
+  splitLoss(o.model, data.train);
+  return (performance.now() - t) / 1000;
+}
+
+function ourSample(o: Ours, data: LectureData, count: number): number {
+  const t = performance.now();
+  sampleWords(o.model, data.vocab, { count, generator: o.sampleGen });
+  return (performance.now() - t) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function figures(unit: string, ours: number[], torch: number[], higherIsBetter: boolean): Figures {
+  const o = median(ours);
+  const t = torch.length ? median(torch) : null;
+  return {
+    unit,
+    ours: o,
+    torch: t,
+    ratio: t === null ? null : higherIsBetter ? o / t : t / o,
+    oursAll: ours,
+    torchAll: torch,
+  };
+}
+
+function parseList(v: string | undefined): BenchModel[] {
+  if (v === undefined) return [...BENCH_MODELS];
+  const names = v.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(BENCH_MODELS as readonly string[]).includes(n)) {
+      throw new UserError(`--models: unknown model '${n}' (choose from ${BENCH_MODELS.join(", ")})`, 2);
+    }
+  }
+  return names as BenchModel[];
+}
+
+function positiveInt(v: string | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(`${flag} must be a positive whole number, got '${v}'`, 2);
+  return n;
+}
+
+/** Run the benchmark with command-line arguments; returns the exit code. */
+export async function runBench(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        reps: { type: "string" },
+        models: { type: "string" },
+        steps: { type: "string" },
+        samples: { type: "string" },
+        "no-torch": { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new UserError(
+      `makemore bench: ${(e as Error).message.split("\n")[0]} (see makemore bench --help)`,
+      2,
+    );
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const reps = positiveInt(values.reps as string | undefined, "--reps", 5);
+  const models = parseList(values.models as string | undefined);
+  const baseSteps = positiveInt(values.steps as string | undefined, "--steps", 2000);
+  const samples = positiveInt(values.samples as string | undefined, "--samples", 100);
+  const json = values.json === true;
+  const log = (s: string) => {
+    if (!json) console.error(s);
+  };
+  const stepsOf = (m: BenchModel) => (m === "batchnorm" ? baseSteps : Math.max(1, baseSteps >> 1));
+
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const data = prepareData(parseLines(readFileSync(`${root}data/names.txt`, "utf8")));
+  const script = `${root}scripts/torch/bench_torch.py`;
+
+  let torch: TorchWorker | null = null;
+  let torchMeta: BenchResult["meta"]["torch"] = null;
+  let torchSkipped: string | undefined;
+  if (values["no-torch"]) torchSkipped = "--no-torch";
+  else {
+    torchSkipped = torchUnavailable(script) ?? undefined;
+    if (!torchSkipped) {
+      try {
+        log("starting PyTorch (scripts/torch/bench_torch.py) ...");
+        torch = new TorchWorker(script);
+        const info = await torch.ask({ cmd: "info" });
+        torchMeta = {
+          version: String(info.torch),
+          threads: Number(info.threads),
+          blas: String(info.blas),
+          matmulGflops: Number(info.matmul_gflops),
+        };
+      } catch (e) {
+        torchSkipped = `PyTorch unavailable: ${(e as Error).message}`;
+        torch?.close();
+        torch = null;
+      }
+    }
+  }
+  if (torchSkipped) log(`PyTorch skipped: ${torchSkipped}`);
+
+  const ours = new Map<BenchModel, Ours>();
+  for (const m of models) {
+    const g = new Generator().manualSeed(SEED);
+    ours.set(m, {
+      model: buildModel(presetSpec(m, data.vocab.size, 3), g),
+      g,
+      sampleGen: new Generator().manualSeed(SEED + 10),
+    });
+  }
+  const params: Record<string, number | null> = {};
+  if (torch) {
+    const info = await torch.ask({ cmd: "info" });
+    Object.assign(params, info.params as Record<string, number>);
+  }
+
+  // warm up both sides (JIT, wasm tier-up, allocator) on every workload
+  log("warming up ...");
+  for (const m of models) {
+    const o = ours.get(m)!;
+    ourTrain(o, data, 300);
+    ourEval(o, data);
+    ourSample(o, data, 10);
+    if (torch) {
+      await torch.ask({ cmd: "train", model: m, steps: 300 });
+      await torch.ask({ cmd: "eval", model: m });
+      await torch.ask({ cmd: "sample", model: m, count: 10 });
+    }
+  }
+
+  const raw: Record<string, Record<Workload, Record<Side, number[]>>> = {};
+  for (const m of models) {
+    raw[m] = {
+      train: { ours: [], torch: [] },
+      eval: { ours: [], torch: [] },
+      sample: { ours: [], torch: [] },
+    };
+  }
+  for (let r = 0; r < reps; r++) {
+    log(`repetition ${r + 1}/${reps}`);
+    for (const m of models) {
+      const o = ours.get(m)!;
+      const steps = stepsOf(m);
+      const jobs: [Workload, () => number, Record<string, unknown>, (s: number) => number][] = [
+        ["train", () => ourTrain(o, data, steps), { cmd: "train", model: m, steps }, (s) => steps / s],
+        ["eval", () => ourEval(o, data), { cmd: "eval", model: m }, (s) => s * 1000],
+        [
+          "sample",
+          () => ourSample(o, data, samples),
+          { cmd: "sample", model: m, count: samples },
+          (s) => samples / s,
+        ],
+      ];
+      for (const [w, mine, cmd, metric] of jobs) {
+        // alternate who goes first, so slow drift of the machine does not favour one side
+        const torchFirst = torch !== null && r % 2 === 1;
+        if (torchFirst) raw[m][w].torch.push(metric((await torch!.ask(cmd)).seconds!));
+        raw[m][w].ours.push(metric(mine()));
+        if (torch && !torchFirst) raw[m][w].torch.push(metric((await torch.ask(cmd)).seconds!));
+      }
+    }
+  }
+  torch?.close();
+
+  const result: BenchResult = {
+    meta: {
+      node: process.version,
+      cpu: cpus()[0]?.model ?? "unknown",
+      reps,
+      steps: Object.fromEntries(models.map((m) => [m, stepsOf(m)])),
+      samples,
+      torch: torchMeta,
+      ...(torchSkipped ? { torchSkipped } : {}),
+    },
+    models: {},
+    peakRss: { ours: process.resourceUsage().maxRSS * 1024, torch: torch ? torch.maxRss : null },
+  };
+  for (const m of models) {
+    result.models[m] = {
+      params: { ours: ours.get(m)!.model.numParameters(), torch: params[m] ?? null },
+      train: figures("steps/s", raw[m].train.ours, raw[m].train.torch, true),
+      eval: figures("ms", raw[m].eval.ours, raw[m].eval.torch, false),
+      sample: figures("names/s", raw[m].sample.ours, raw[m].sample.torch, true),
+    };
+  }
+  if (json) console.log(JSON.stringify(result, null, 2));
+  else console.log(formatBench(result));
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const fmt = (v: number | null, digits = 0) =>
+  v === null
+    ? "-"
+    : v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (v: number | null) => (v === null ? "-" : `${v.toFixed(2)}x`);
+const mb = (bytes: number | null) => (bytes === null ? "-" : `${Math.round(bytes / 2 ** 20)} MB`);
+
+/** The results as a Markdown table (the README's), with the setup above it. */
+export function formatBench(r: BenchResult): string {
+  const lines: string[] = [];
+  const t = r.meta.torch;
+  lines.push(
+    `makemore.ts ${r.meta.node} vs ${t ? `PyTorch ${t.version} (${t.threads} thread, BLAS: ${blasName(t.blas)}, ${t.matmulGflops.toFixed(0)} GFLOP/s on a 256x256 matmul)` : `PyTorch skipped (${r.meta.torchSkipped})`}`,
+  );
+  lines.push(
+    `CPU: ${r.meta.cpu}; medians of ${r.meta.reps} interleaved repetitions; ratio = how many times faster makemore.ts is`,
+  );
+  lines.push("");
+  lines.push(
+    "| model | params | train steps/s: ours | PyTorch | ratio | eval ms (182,625 rows): ours | PyTorch | ratio | sample names/s: ours | PyTorch | ratio |",
+  );
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const [m, f] of Object.entries(r.models)) {
+    lines.push(
+      `| ${m} | ${f.params.ours.toLocaleString("en-US")} | ${fmt(f.train.ours)} | ${fmt(f.train.torch)} | ${ratio(f.train.ratio)} | ${fmt(f.eval.ours)} | ${fmt(f.eval.torch)} | ${ratio(f.eval.ratio)} | ${fmt(f.sample.ours)} | ${fmt(f.sample.torch)} | ${ratio(f.sample.ratio)} |`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    `peak memory (resident, whole process): makemore.ts ${mb(r.peakRss.ours)}, PyTorch ${mb(r.peakRss.torch)}`,
+  );
+  return lines.join("\n");
+}
+
+function blasName(blas: string): string {
+  const libs = blas.split(", ");
+  return libs.find((l) => /openblas/i.test(l)) ?? libs[0] ?? blas;
+}
