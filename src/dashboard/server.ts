@@ -208,10 +208,8 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
       let changed = false;
       try {
         changed = w.poll(now);
-      } catch (e) {
+      } catch {
         // a file vanished or became unreadable mid-read: keep serving, try again next time
-        changed = false;
-        void e;
       }
       const status = w.status(now);
       if (changed || status !== lastStatus[i]) {
