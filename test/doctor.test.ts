@@ -168,3 +168,11 @@ test("BatchNorm running statistics: drift after a short run, none after calibrat
   train(m2, data.train, { ...LECTURE_TRAIN, maxSteps: 300 }, g2);
   assert.deepEqual(ids(checkBatchNormDrift(m2, data.train)), []);
 });
+
+for (const type of ["kaiming", "batchnorm", "deep-bn", "deep-tanh"] as const) {
+  test(`healthy ${type} stays silent after 20 training steps (gamma/beta are not weight matrices)`, () => {
+    const { m, g } = model(type);
+    train(m, data.train, { ...LECTURE_TRAIN, maxSteps: 20 }, g);
+    assert.deepEqual(ids(serious(checkModel(m, data.train, g))), []);
+  });
+}

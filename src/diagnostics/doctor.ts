@@ -23,6 +23,7 @@ import { gatherBatch } from "../train/train.ts";
 import {
   activationStats,
   gradientStats,
+  isWeightMatrix,
   meanStd,
   parameterStats,
   retainLayerGrads,
@@ -203,7 +204,7 @@ export function checkModel(
     });
   }
   const hidden = params.filter(
-    (p) => p.shape.length === 2 && Number.isFinite(p.gradDataRatio) && p.gradDataRatio > 0,
+    (p) => isWeightMatrix(p.name, p.shape) && Number.isFinite(p.gradDataRatio) && p.gradDataRatio > 0,
   );
   const output = layers.filter((l) => l instanceof Linear).at(-1) as Linear | undefined;
   const outputName = model.namedParameters().find(([, p]) => p === output?.weight)?.[0];

@@ -156,6 +156,14 @@ export function snapshot(model: MLP, step: number, loss: number): DiagnosticsSna
 }
 
 /**
+ * A weight matrix (Linear or Embedding weight), as the lecture's plots select them with
+ * `p.ndim == 2`; BatchNorm's gamma and beta are excluded even when shaped (1, H) as in the BN-MLP.
+ */
+export function isWeightMatrix(name: string, shape: readonly number[]): boolean {
+  return shape.length === 2 && name.endsWith("weight");
+}
+
+/**
  * The lecture's update:data ratio of each parameter: log10(std(lr * grad) / std(data)), about -3
  * for a healthy learning rate. Parameters whose data has zero spread (fresh BatchNorm gamma and
  * beta) are skipped: the ratio is undefined there.
@@ -163,7 +171,7 @@ export function snapshot(model: MLP, step: number, loss: number): DiagnosticsSna
 export function updateRatios(model: MLP, lr: number, opts: { weightsOnly?: boolean } = {}): UpdateRatios {
   const out: UpdateRatios = {};
   for (const [name, p] of model.namedParameters()) {
-    if (!p.grad || (opts.weightsOnly && p.ndim !== 2)) continue;
+    if (!p.grad || (opts.weightsOnly && !isWeightMatrix(name, p.shape))) continue;
     const d = meanStd(p.storage).std;
     const g = meanStd(p.grad.storage).std;
     if (d === 0 || g === 0) continue;

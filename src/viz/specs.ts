@@ -57,7 +57,15 @@ const TAB10 = [
 const CONFIG = {
   background: "white",
   padding: 8,
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", grid: true, gridOpacity: 0.5 },
+  // labelFlush off: flushed end labels collide with their neighbours ("20,00022,000")
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: "normal",
+    grid: true,
+    gridOpacity: 0.5,
+    labelFlush: false,
+  },
   legend: {
     labelFontSize: 11,
     titleFontSize: 11,
