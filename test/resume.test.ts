@@ -104,7 +104,7 @@ test("SIGKILL at a random moment, then --resume: bit-identical to the uninterrup
     const state = JSON.parse(
       decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors"))).metadata.makemore_state,
     );
-    assert.ok(state.step > 0 && state.step % 100 === 0, `checkpoint at step ${state.step}`);
+    assert.ok(state.step % 100 === 0, `checkpoint at step ${state.step}`);
     if (state.finished) continue; // the kill came after the end: nothing to resume
     const r = run(["train", "--resume", dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -172,4 +172,44 @@ test("an unwritable work directory is reported before training starts", () => {
   assert.notEqual(r.code, 0);
   assert.equal(r.stderr.trim().split("\n").length, 1);
   assert.match(r.stderr, /cannot be created|not a directory|not writable/);
+});
+
+test("--detect-anomaly names the op where the first NaN or infinity appears", () => {
+  const dir = join(tmp, "anomaly");
+  const flags = ["--type", "custom", "--nonlinearity", "none", "--gain", "5", "--learning-rate", "100"];
+  const r = run(["train", "-o", dir, ...flags, "--max-steps", "100", "--detect-anomaly"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /anomaly at step \d+: (linear produced (NaN|inf) in its output from finite inputs[^;]*|the SGD update made \S+ non-finite); training stopped and the last good checkpoint \(step \d+\) was kept/,
+  );
+  // every run directory holds a checkpoint from step 0 on
+  const state = JSON.parse(
+    decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors"))).metadata.makemore_state,
+  );
+  assert.equal(state.step, 0);
+});
+
+test("anomaly mode in the library: the first op to produce a NaN from finite inputs is named", async () => {
+  const { setDetectAnomaly, tensor, AnomalyError } = await import("../src/tensor/tensor.ts");
+  const x = tensor([1, 0, 2]).requiresGrad_();
+  setDetectAnomaly(true);
+  try {
+    // log(0) = -inf in the forward pass
+    assert.throws(
+      () => x.log(),
+      (e: unknown) => e instanceof AnomalyError && e.op === "log" && /-inf/.test(e.message),
+    );
+    // sqrt is finite at 0 but its backward divides by zero
+    const y = x.sqrt().sum();
+    assert.throws(
+      () => y.backward(),
+      (e: unknown) => e instanceof AnomalyError && e.phase === "backward" && e.op === "sqrt",
+    );
+  } finally {
+    setDetectAnomaly(false);
+  }
+  // off: no check, PyTorch semantics (the -inf flows on)
+  assert.equal(x.log().storage[1], Number.NEGATIVE_INFINITY);
 });

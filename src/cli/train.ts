@@ -33,6 +33,7 @@ import {
 import { createRunDir, readJsonLines, type runPaths, writeJsonFile } from "../io/rundir.ts";
 import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
+import { AnomalyError, setDetectAnomaly } from "../tensor/tensor.ts";
 import { calibrateBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
 import {
   firstNonFinite,
@@ -91,7 +92,9 @@ reporting
       --eval-every N        also measure train/val loss every N steps (default 0: only at the end)
       --calibrate           after training, set BatchNorm statistics from the whole training set
       --num-samples N       words to sample at the end (default 20)
-      --quiet               no progress bar or log lines, only the summary
+            --quiet               no progress bar or log lines, only the summary
+      --detect-anomaly      check every op for NaN/inf and name the first one that makes them
+                            (slow: for debugging a run that diverges)
   -h, --help                this help`;
 
 export const TRAIN_OPTIONS = {
@@ -126,6 +129,7 @@ export const TRAIN_OPTIONS = {
   host: { type: "string" },
   "num-samples": { type: "string" },
   quiet: { type: "boolean" },
+  "detect-anomaly": { type: "boolean" },
 } as const;
 
 const BUILDER_FLAGS = [
@@ -303,7 +307,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (typeof v.resume === "string") {
     // Resume: everything comes from the run directory; flags that would change the run are refused.
     const other = Object.keys(v).filter(
-      (k) => !["resume", "quiet", "help", "dashboard", "port", "host"].includes(k) && v[k] !== undefined,
+      (k) =>
+        !["resume", "quiet", "help", "dashboard", "port", "host", "detect-anomaly"].includes(k) &&
+        v[k] !== undefined,
     );
     if (other.length)
       throw new UserError(`--resume continues a run exactly as configured; drop --${other.join(", --")}`, 2);
@@ -428,6 +434,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   let badParam: { name: string; step: number } | null = null;
   let lastGoodStep = startStep;
+  // a new run checkpoints its initial state at once: every run directory can be resumed
+  if (!resumed) checkpoint(0, false);
 
   // The loop runs in time slices of ~50 ms and yields to the event loop in between, so that
   // Ctrl-C / SIGTERM handlers run promptly (a synchronous loop would never let them in).
@@ -436,6 +444,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     afterStep: ({ step, loss, lr }) => {
       lastLoss = loss;
       const done = step + 1;
+      stepsDone = done;
+      if (anomaly) {
+        const bad = firstNonFinite(model);
+        if (bad) throw new AnomalyError("sgd", "backward", `the SGD update made ${bad} non-finite`);
+      }
       if (diag) {
         // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
         const ratios = updateRatios(model, lr, { weightsOnly: true });
@@ -478,11 +491,26 @@ export async function trainCommand(argv: string[]): Promise<number> {
     shouldStop: () => stopRequested || badParam !== null || performance.now() > sliceEnd,
   };
   let result: { step: number; reason: StopReason } = { step: startStep, reason: "done" };
-  for (;;) {
-    sliceEnd = performance.now() + 50;
-    result = train(model, data.train, config.train, g, hooks, result.step);
-    if (result.reason !== "stopped" || stopRequested || badParam) break;
-    await new Promise((resolve) => setImmediate(resolve));
+  const anomaly = v["detect-anomaly"] === true;
+  const prevAnomaly = setDetectAnomaly(anomaly);
+  let stepsDone = startStep;
+  try {
+    for (;;) {
+      sliceEnd = performance.now() + 50;
+      result = train(model, data.train, config.train, g, hooks, result.step);
+      if (result.reason !== "stopped" || stopRequested || badParam) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (e) {
+    if (!(e instanceof AnomalyError)) throw e;
+    flushMetrics();
+    await dashboard?.close();
+    console.error(
+      `makemore: error: anomaly at step ${stepsDone}: ${e.message}; training stopped and the last good checkpoint (step ${lastGoodStep}) was kept.`,
+    );
+    return 1;
+  } finally {
+    setDetectAnomaly(prevAnomaly);
   }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

@@ -41,6 +41,41 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Anomaly detection (like torch.autograd.set_detect_anomaly): slow, for finding where a NaN starts
+
+let anomalyMode = false;
+
+/** Thrown in anomaly mode by the first op whose finite inputs gave a NaN or an infinity. */
+export class AnomalyError extends Error {
+  constructor(
+    readonly op: string,
+    readonly phase: "forward" | "backward",
+    message: string,
+  ) {
+    super(message);
+    this.name = "AnomalyError";
+  }
+}
+
+/** Check every op's output (forward) and every op's input gradients (backward) for NaN/inf. */
+export function setDetectAnomaly(on: boolean): boolean {
+  const prev = anomalyMode;
+  anomalyMode = on;
+  return prev;
+}
+export function isAnomalyEnabled(): boolean {
+  return anomalyMode;
+}
+
+function nonFiniteKind(x: Float32Array): string | null {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "inf" : "-inf";
+  }
+  return null;
+}
+
 /** Whether ops currently record the graph. */
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -299,7 +334,21 @@ export class Tensor {
     else seed[0] += 1;
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
-      if (t.backwardFn && t.grad) t.backwardFn();
+      if (t.backwardFn && t.grad) {
+        t.backwardFn();
+        if (anomalyMode && nonFiniteKind(t.grad.storage) === null) {
+          for (const p of t.parents) {
+            const kind = p.grad ? nonFiniteKind(p.grad.storage) : null;
+            if (kind) {
+              throw new AnomalyError(
+                t.op ?? "op",
+                "backward",
+                `the backward of ${t.op} produced ${kind} in the gradient of its input ${shapeStr(p.shape)} from a finite gradient`,
+              );
+            }
+          }
+        }
+      }
     }
     // Interior gradients were scratch space: keep them only where asked (PyTorch semantics).
     for (const t of order) {
@@ -683,6 +732,24 @@ export function record(
   out.op = op;
   out.parents = parents;
   out.backwardFn = () => backward(out.grad!.storage);
+  if (anomalyMode) {
+    const kind = nonFiniteKind(out.storage);
+    const bad = parents.find((p) => nonFiniteKind(p.storage) !== null);
+    if (kind && !bad) {
+      throw new AnomalyError(
+        op,
+        "forward",
+        `${op} produced ${kind} in its output from finite inputs ${parents.map((p) => shapeStr(p.shape)).join(", ")}`,
+      );
+    }
+    if (bad?.isLeaf) {
+      throw new AnomalyError(
+        op,
+        "forward",
+        `${op} received a non-finite input ${bad.name ?? shapeStr(bad.shape)}`,
+      );
+    }
+  }
   return out;
 }
 

@@ -16,7 +16,7 @@ import type { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
-import { isGradEnabled, Tensor } from "../tensor/tensor.ts";
+import { isAnomalyEnabled, isGradEnabled, Tensor } from "../tensor/tensor.ts";
 import { exposeStep, trainChainFor } from "./chains.ts";
 
 export interface TrainConfig {
@@ -109,7 +109,8 @@ export function train(
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
     g.randintInto(ixBuf, 0, N);
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
-    const fused = chain?.ready() && isGradEnabled() ? chain : null;
+    // the fused chain bypasses autograd, so anomaly detection (which instruments every op) skips it
+    const fused = chain?.ready() && isGradEnabled() && !isAnomalyEnabled() ? chain : null;
     let lossValue: number;
     if (fused) {
       lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf);
