@@ -368,16 +368,118 @@ function tanhv(x: v128): v128 {
   return v128.or(y, v128.and(x, f32x4.splat(-0.0)));
 }
 
+/**
+ * tanhv on 4 vectors at once, the same operations interleaved step by step: one tanh is a long
+ * dependency chain (exp's reduction and polynomial, a division), and V8 does not reorder wasm
+ * instructions, so four independent chains side by side are what keeps the FP units busy.
+ */
+@inline
+function tanh4(p: usize, q: usize): void {
+  const x0 = v128.load(p, 0);
+  const x1 = v128.load(p, 16);
+  const x2 = v128.load(p, 32);
+  const x3 = v128.load(p, 48);
+  const ax0 = f32x4.abs(x0);
+  const ax1 = f32x4.abs(x1);
+  const ax2 = f32x4.abs(x2);
+  const ax3 = f32x4.abs(x3);
+  const u0 = f32x4.pmin(f32x4.add(ax0, ax0), f32x4.splat(18));
+  const u1 = f32x4.pmin(f32x4.add(ax1, ax1), f32x4.splat(18));
+  const u2 = f32x4.pmin(f32x4.add(ax2, ax2), f32x4.splat(18));
+  const u3 = f32x4.pmin(f32x4.add(ax3, ax3), f32x4.splat(18));
+  const z0 = f32x4.mul(ax0, ax0);
+  const z1 = f32x4.mul(ax1, ax1);
+  const z2 = f32x4.mul(ax2, ax2);
+  const z3 = f32x4.mul(ax3, ax3);
+  const t0 = f32x4.add(f32x4.mul(u0, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const t1 = f32x4.add(f32x4.mul(u1, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const t2 = f32x4.add(f32x4.mul(u2, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const t3 = f32x4.add(f32x4.mul(u3, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const z20 = f32x4.mul(z0, z0);
+  const z21 = f32x4.mul(z1, z1);
+  const z22 = f32x4.mul(z2, z2);
+  const z23 = f32x4.mul(z3, z3);
+  const n0 = f32x4.sub(t0, f32x4.splat(12582912.0));
+  const n1 = f32x4.sub(t1, f32x4.splat(12582912.0));
+  const n2 = f32x4.sub(t2, f32x4.splat(12582912.0));
+  const n3 = f32x4.sub(t3, f32x4.splat(12582912.0));
+  const pa0 = f32x4.add(f32x4.mul(f32x4.splat(-5.70498872745e-3), z0), f32x4.splat(2.06390887954e-2));
+  const pa1 = f32x4.add(f32x4.mul(f32x4.splat(-5.70498872745e-3), z1), f32x4.splat(2.06390887954e-2));
+  const pa2 = f32x4.add(f32x4.mul(f32x4.splat(-5.70498872745e-3), z2), f32x4.splat(2.06390887954e-2));
+  const pa3 = f32x4.add(f32x4.mul(f32x4.splat(-5.70498872745e-3), z3), f32x4.splat(2.06390887954e-2));
+  const pb0 = f32x4.add(f32x4.mul(f32x4.splat(-5.37397155531e-2), z0), f32x4.splat(1.33314422036e-1));
+  const pb1 = f32x4.add(f32x4.mul(f32x4.splat(-5.37397155531e-2), z1), f32x4.splat(1.33314422036e-1));
+  const pb2 = f32x4.add(f32x4.mul(f32x4.splat(-5.37397155531e-2), z2), f32x4.splat(1.33314422036e-1));
+  const pb3 = f32x4.add(f32x4.mul(f32x4.splat(-5.37397155531e-2), z3), f32x4.splat(1.33314422036e-1));
+  const rh0 = f32x4.sub(u0, f32x4.mul(n0, f32x4.splat(0.693359375)));
+  const rh1 = f32x4.sub(u1, f32x4.mul(n1, f32x4.splat(0.693359375)));
+  const rh2 = f32x4.sub(u2, f32x4.mul(n2, f32x4.splat(0.693359375)));
+  const rh3 = f32x4.sub(u3, f32x4.mul(n3, f32x4.splat(0.693359375)));
+  const pp0 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(pa0, z20), pb0), z0), f32x4.splat(-3.33332819422e-1));
+  const pp1 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(pa1, z21), pb1), z1), f32x4.splat(-3.33332819422e-1));
+  const pp2 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(pa2, z22), pb2), z2), f32x4.splat(-3.33332819422e-1));
+  const pp3 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(pa3, z23), pb3), z3), f32x4.splat(-3.33332819422e-1));
+  const r0 = f32x4.sub(rh0, f32x4.mul(n0, f32x4.splat(-2.1219444e-4)));
+  const r1 = f32x4.sub(rh1, f32x4.mul(n1, f32x4.splat(-2.1219444e-4)));
+  const r2 = f32x4.sub(rh2, f32x4.mul(n2, f32x4.splat(-2.1219444e-4)));
+  const r3 = f32x4.sub(rh3, f32x4.mul(n3, f32x4.splat(-2.1219444e-4)));
+  const small0 = f32x4.add(f32x4.mul(f32x4.mul(pp0, z0), ax0), ax0);
+  const small1 = f32x4.add(f32x4.mul(f32x4.mul(pp1, z1), ax1), ax1);
+  const small2 = f32x4.add(f32x4.mul(f32x4.mul(pp2, z2), ax2), ax2);
+  const small3 = f32x4.add(f32x4.mul(f32x4.mul(pp3, z3), ax3), ax3);
+  const r20 = f32x4.mul(r0, r0);
+  const r21 = f32x4.mul(r1, r1);
+  const r22 = f32x4.mul(r2, r2);
+  const r23 = f32x4.mul(r3, r3);
+  const q010 = f32x4.add(f32x4.mul(f32x4.splat(1.98756915e-4), r0), f32x4.splat(1.3981999507e-3));
+  const q011 = f32x4.add(f32x4.mul(f32x4.splat(1.98756915e-4), r1), f32x4.splat(1.3981999507e-3));
+  const q012 = f32x4.add(f32x4.mul(f32x4.splat(1.98756915e-4), r2), f32x4.splat(1.3981999507e-3));
+  const q013 = f32x4.add(f32x4.mul(f32x4.splat(1.98756915e-4), r3), f32x4.splat(1.3981999507e-3));
+  const q230 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r0), f32x4.splat(4.1665795894e-2));
+  const q231 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r1), f32x4.splat(4.1665795894e-2));
+  const q232 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r2), f32x4.splat(4.1665795894e-2));
+  const q233 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r3), f32x4.splat(4.1665795894e-2));
+  const q450 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r0), f32x4.splat(5.0000001201e-1));
+  const q451 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r1), f32x4.splat(5.0000001201e-1));
+  const q452 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r2), f32x4.splat(5.0000001201e-1));
+  const q453 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r3), f32x4.splat(5.0000001201e-1));
+  const qq0 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q010, r20), q230), r20), q450);
+  const qq1 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q011, r21), q231), r21), q451);
+  const qq2 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q012, r22), q232), r22), q452);
+  const qq3 = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q013, r23), q233), r23), q453);
+  const pw0 = i32x4.shl(i32x4.sub(t0, i32x4.splat(0x4b400000 - 127)), 23);
+  const pw1 = i32x4.shl(i32x4.sub(t1, i32x4.splat(0x4b400000 - 127)), 23);
+  const pw2 = i32x4.shl(i32x4.sub(t2, i32x4.splat(0x4b400000 - 127)), 23);
+  const pw3 = i32x4.shl(i32x4.sub(t3, i32x4.splat(0x4b400000 - 127)), 23);
+  const e0 = f32x4.mul(f32x4.add(f32x4.add(f32x4.mul(qq0, r20), r0), f32x4.splat(1)), pw0);
+  const e1 = f32x4.mul(f32x4.add(f32x4.add(f32x4.mul(qq1, r21), r1), f32x4.splat(1)), pw1);
+  const e2 = f32x4.mul(f32x4.add(f32x4.add(f32x4.mul(qq2, r22), r2), f32x4.splat(1)), pw2);
+  const e3 = f32x4.mul(f32x4.add(f32x4.add(f32x4.mul(qq3, r23), r3), f32x4.splat(1)), pw3);
+  const large0 = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e0, f32x4.splat(1))));
+  const large1 = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e1, f32x4.splat(1))));
+  const large2 = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e2, f32x4.splat(1))));
+  const large3 = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e3, f32x4.splat(1))));
+  const y0 = v128.bitselect(small0, large0, f32x4.lt(ax0, f32x4.splat(0.625)));
+  const y1 = v128.bitselect(small1, large1, f32x4.lt(ax1, f32x4.splat(0.625)));
+  const y2 = v128.bitselect(small2, large2, f32x4.lt(ax2, f32x4.splat(0.625)));
+  const y3 = v128.bitselect(small3, large3, f32x4.lt(ax3, f32x4.splat(0.625)));
+  const s0 = v128.bitselect(f32x4.splat(1), y0, f32x4.ge(ax0, f32x4.splat(8.664340019226074)));
+  const s1 = v128.bitselect(f32x4.splat(1), y1, f32x4.ge(ax1, f32x4.splat(8.664340019226074)));
+  const s2 = v128.bitselect(f32x4.splat(1), y2, f32x4.ge(ax2, f32x4.splat(8.664340019226074)));
+  const s3 = v128.bitselect(f32x4.splat(1), y3, f32x4.ge(ax3, f32x4.splat(8.664340019226074)));
+  v128.store(q, v128.or(s0, v128.and(x0, f32x4.splat(-0.0))), 0);
+  v128.store(q, v128.or(s1, v128.and(x1, f32x4.splat(-0.0))), 16);
+  v128.store(q, v128.or(s2, v128.and(x2, f32x4.splat(-0.0))), 32);
+  v128.store(q, v128.or(s3, v128.and(x3, f32x4.splat(-0.0))), 48);
+}
+
 /** y = tanh(x), n elements (y may alias x). */
 export function tanhFwd(x: usize, y: usize, n: i32): void {
   const end = x + ((<usize>n) << 2);
-  while (x + 32 <= end) {
-    const u = v128.load(x);
-    const w = v128.load(x, 16);
-    v128.store(y, tanhv(u));
-    v128.store(y, tanhv(w), 16);
-    x += 32;
-    y += 32;
+  while (x + 64 <= end) {
+    tanh4(x, y);
+    x += 64;
+    y += 64;
   }
   while (x + 16 <= end) {
     v128.store(y, tanhv(v128.load(x)));
@@ -817,6 +919,48 @@ export function gather(table: usize, e: i32, ix: usize, rows: i32, out: usize): 
     let j: usize = 0;
     for (; j + 16 <= eB; j += 16) v128.store(dst + j, v128.load(src + j));
     for (; j < eB; j += 4) store<f32>(dst + j, load<f32>(src + j));
+  }
+}
+
+/**
+ * out[r, :] = tables[0][ix[r, 0], :] + ... + tables[T-1][ix[r, T-1], :] (+ bias), each table (v, o)
+ * and stored one after the other: the embedding lookup and the first Linear in one pass, from
+ * tables P_t = C @ W[t*E:(t+1)*E, :] (see EvalChain). Adds left to right in float32.
+ */
+export function gatherSum(tables: usize, v: i32, o: i32, t: i32, ix: usize, rows: i32, bias: usize, out: usize): void {
+  const oB: usize = (<usize>o) << 2;
+  const tableB: usize = <usize>v * oB;
+  for (let r = 0; r < rows; r++) {
+    const dst: usize = out + <usize>r * oB;
+    const xr: usize = ix + ((<usize>(r * t)) << 2);
+    const s0: usize = tables + <usize>load<i32>(xr) * oB;
+    let j: usize = 0;
+    if (t === 3) {
+      // the lecture's block size: three row pointers, one pass
+      const s1: usize = tables + tableB + <usize>load<i32>(xr, 4) * oB;
+      const s2: usize = tables + 2 * tableB + <usize>load<i32>(xr, 8) * oB;
+      for (; j + 16 <= oB; j += 16) {
+        let acc = f32x4.add(f32x4.add(v128.load(s0 + j), v128.load(s1 + j)), v128.load(s2 + j));
+        if (bias !== 0) acc = f32x4.add(acc, v128.load(bias + j));
+        v128.store(dst + j, acc);
+      }
+    }
+    for (; j + 16 <= oB; j += 16) {
+      let acc = v128.load(s0 + j);
+      for (let k = 1; k < t; k++) {
+        acc = f32x4.add(acc, v128.load(tables + <usize>k * tableB + <usize>load<i32>(xr + ((<usize>k) << 2)) * oB + j));
+      }
+      if (bias !== 0) acc = f32x4.add(acc, v128.load(bias + j));
+      v128.store(dst + j, acc);
+    }
+    for (; j < oB; j += 4) {
+      let acc = load<f32>(s0 + j);
+      for (let k = 1; k < t; k++) {
+        acc += load<f32>(tables + <usize>k * tableB + <usize>load<i32>(xr + ((<usize>k) << 2)) * oB + j);
+      }
+      if (bias !== 0) acc += load<f32>(bias + j);
+      store<f32>(dst + j, acc);
+    }
   }
 }
 

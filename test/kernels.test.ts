@@ -646,6 +646,34 @@ test("fused embedding gather / scatter-add and SGD equal plain loops exactly", (
   }
 });
 
+test("fused gatherSum (embedding tables + bias) equals plain loops exactly", () => {
+  const g = new Generator().manualSeed(20);
+  for (const [V, O, T, rows] of [
+    [27, 200, 3, 37],
+    [27, 100, 3, 5],
+    [5, 7, 1, 9],
+    [9, 13, 4, 16],
+  ]) {
+    for (const withBias of [false, true]) {
+      resetArena();
+      const tables = randn(g, T * V * O);
+      const bias = randn(g, O);
+      const ix = Int32Array.from({ length: rows * T }, (_, i) => (i * 7 + 3) % V);
+      const [pt, pb, pix, po] = place(tables, bias, ix, new Float32Array(rows * O));
+      fusedArena!.ex.gatherSum(pt, V, O, T, pix, rows, withBias ? pb : 0, po);
+      const want = new Float32Array(rows * O);
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < O; o++) {
+          let s = tables[ix[r * T] * O + o];
+          for (let t = 1; t < T; t++) s = Math.fround(s + tables[t * V * O + ix[r * T + t] * O + o]);
+          want[r * O + o] = withBias ? s + bias[o] : s;
+        }
+      }
+      exactly(`gatherSum V=${V} O=${O} T=${T}`, out(po, rows * O), want);
+    }
+  }
+});
+
 test("multinomialOne draws exactly what Generator.multinomial(probs, 1) draws", () => {
   const g = new Generator().manualSeed(18);
   const a = new Generator().manualSeed(19);

@@ -406,7 +406,15 @@ export class TrainChain {
   }
 }
 
-/** Forward passes in eval mode (running BatchNorm statistics): split losses and sampling. */
+/**
+ * Forward passes in eval mode (running BatchNorm statistics): split losses and sampling.
+ *
+ * Eval mode lets the embedding and the first Linear fold into tables (like folding a BatchNorm
+ * into the Linear before it): emb(x) @ W = sum_t C[x_t] @ W[tE:(t+1)E, :] = sum_t P_t[x_t], with
+ * P_t = C @ W[tE:(t+1)E, :] of shape (V, O), computed once per `load()`. A row's first layer is then
+ * T row additions instead of a (T*E)-long dot product per unit; the sum is the same up to float32
+ * rounding order (test/kernels.test.ts compares with the generic ops).
+ */
 export class EvalChain {
   /** Rows per forward pass. */
   readonly rows: number;
@@ -415,7 +423,10 @@ export class EvalChain {
   private readonly params: Tensor[];
   private readonly pOff: number[];
   private readonly widths: number[];
-  private readonly bn: { mean: number; sigma: number }[];
+  /** per layer: parameter pointers (linear: a = weight, b = bias; batchnorm: a = gamma, b = beta) */
+  private readonly ptr: { a: number; b: number; mean: number; sigma: number }[];
+  /** the first layer is a Linear folded into per-position tables (0 when not) */
+  private readonly tables: number;
   private readonly x: number;
   private readonly y: number;
   private readonly buf: [number, number];
@@ -437,64 +448,107 @@ export class EvalChain {
     this.params = params;
     this.widths = widths;
     const T = spec.blockSize;
-    const E = spec.table.shape[1];
+    const [V, E] = spec.table.shape;
     const a = arena;
     this.pOff = params.map((t) => a.alloc(t.numel()));
-    this.bn = spec.layers.map((_, i) => ({ mean: a.alloc(widths[i]), sigma: a.alloc(widths[i]) }));
+    const index = new Map(params.map((t, i) => [t, this.pOff[i]]));
+    this.ptr = spec.layers.map((l, i) => {
+      if (l.kind === "linear")
+        return { a: index.get(l.weight)!, b: l.bias ? index.get(l.bias)! : 0, mean: 0, sigma: 0 };
+      if (l.kind === "batchnorm") {
+        return {
+          a: index.get(l.bn.gamma)!,
+          b: index.get(l.bn.beta)!,
+          mean: a.alloc(widths[i]),
+          sigma: a.alloc(widths[i]),
+        };
+      }
+      return { a: 0, b: 0, mean: 0, sigma: 0 };
+    });
+    this.tables = spec.layers[0]?.kind === "linear" ? a.alloc(T * V * widths[0]) : 0;
     const maxW = Math.max(T * E, ...widths);
     this.x = a.alloc(R * T);
     this.y = a.alloc(R);
     this.buf = [a.alloc(R * maxW), a.alloc(R * maxW)];
-    this.ap = a.alloc(4 * maxW);
+    this.ap = a.alloc(4 * Math.max(maxW, V));
     this.scratch = a.alloc(32);
     a.seal();
   }
 
-  /** Copy the current parameters and BatchNorm statistics in (sigma as the eval op computes it). */
+  /**
+   * Copy the current parameters and BatchNorm statistics in (sigma as the eval op computes it)
+   * and build the first layer's tables.
+   */
   load(): void {
     const f = this.arena.f32;
+    const ex = this.arena.ex;
     this.params.forEach((t, i) => {
       f.set(t.storage, this.pOff[i] >> 2);
     });
     this.spec.layers.forEach((l, i) => {
       if (l.kind !== "batchnorm") return;
       const { runningMean, runningVar, variant, eps } = l.bn;
-      const m = this.bn[i].mean >> 2;
-      const s = this.bn[i].sigma >> 2;
+      const m = this.ptr[i].mean >> 2;
+      const s = this.ptr[i].sigma >> 2;
       f.set(runningMean.storage, m);
       const rs = runningVar.storage;
       for (let c = 0; c < rs.length; c++) {
         f[s + c] = variant === "lecture-std" ? rs[c] : Math.sqrt(Math.fround(rs[c] + eps));
       }
     });
+    if (this.tables) {
+      // P_t = C (V, E) @ W[tE:(t+1)E, :] (E, O)
+      const [V, E] = this.spec.table.shape;
+      const O = this.widths[0];
+      for (let t = 0; t < this.spec.blockSize; t++) {
+        const w = this.ptr[0].a + t * E * O * 4;
+        ex.gemmNN(
+          V,
+          O,
+          E,
+          this.pOff[0],
+          E,
+          w,
+          O,
+          this.tables + t * V * O * 4,
+          O,
+          0,
+          0,
+          this.ap,
+          this.scratch,
+        );
+      }
+    }
   }
 
   /** Forward the `n` rows at this.x; returns the pointer to their logits (n, V). */
   private forward(n: number): { logits: number; width: number } {
     const ex = this.arena.ex;
     const T = this.spec.blockSize;
-    const E = this.spec.table.shape[1];
+    const [V, E] = this.spec.table.shape;
     let [cur, next] = this.buf;
-    ex.gather(this.pOff[0], E, this.x, n * T, cur);
     let width = T * E;
-    let p = 1;
-    this.spec.layers.forEach((l, i) => {
+    let first = 0;
+    if (this.tables) {
+      ex.gatherSum(this.tables, V, this.widths[0], T, this.x, n, this.ptr[0].b, cur);
+      width = this.widths[0];
+      first = 1;
+    } else ex.gather(this.pOff[0], E, this.x, n * T, cur);
+    const layers = this.spec.layers;
+    for (let i = first; i < layers.length; i++) {
+      const l = layers[i];
       const w = this.widths[i];
+      const p = this.ptr[i];
       if (l.kind === "linear") {
-        const wPtr = this.pOff[p++];
-        const bPtr = l.bias ? this.pOff[p++] : 0;
-        ex.gemmNN(n, w, width, cur, width, wPtr, w, next, w, 0, bPtr, this.ap, this.scratch);
+        ex.gemmNN(n, w, width, cur, width, p.a, w, next, w, 0, p.b, this.ap, this.scratch);
         [cur, next] = [next, cur];
       } else if (l.kind === "batchnorm") {
-        const g = this.pOff[p++];
-        const b = this.pOff[p++];
-        const code = VARIANT_CODE[l.bn.variant];
-        ex.bnEval(cur, n, w, g, b, this.bn[i].mean, this.bn[i].sigma, code, next);
+        ex.bnEval(cur, n, w, p.a, p.b, p.mean, p.sigma, VARIANT_CODE[l.bn.variant], next);
         [cur, next] = [next, cur];
       } else if (l.kind === "tanh") ex.tanhFwd(cur, cur, n * w);
       else ex.reluFwd(cur, cur, n * w);
       width = w;
-    });
+    }
     return { logits: cur, width };
   }
 

@@ -95,6 +95,16 @@ export interface FusedExports {
   ceBwd(probs: number, targets: number, b: number, v: number, k: number, dlogits: number, acc: number): void;
   gather(table: number, e: number, ix: number, rows: number, out: number): void;
   scatterAdd(dtable: number, e: number, ix: number, rows: number, g: number): void;
+  gatherSum(
+    tables: number,
+    v: number,
+    o: number,
+    t: number,
+    ix: number,
+    rows: number,
+    bias: number,
+    out: number,
+  ): void;
   sgd(w: number, g: number, n: number, k: number): void;
 }
 
