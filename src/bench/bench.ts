@@ -72,9 +72,9 @@ export interface BenchResult {
     string,
     {
       params: { ours: number; torch: number | null };
-      train: Figures;
-      eval: Figures;
-      sample: Figures;
+      train: Figures & { cpu: Figures };
+      eval: Figures & { cpu: Figures };
+      sample: Figures & { cpu: Figures; chars: { ours: number[]; torch: number[] } };
     }
   >;
   peakRss: { ours: number; torch: number | null };
@@ -152,22 +152,43 @@ interface Ours {
   sampleGen: Generator;
 }
 
-function ourTrain(o: Ours, data: LectureData, steps: number): number {
-  const t = performance.now();
-  train(o.model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, o.g);
-  return (performance.now() - t) / 1000;
+function ourTrain(o: Ours, data: LectureData, steps: number): Timing {
+  return timed(() => {
+    train(o.model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, o.g);
+    return undefined;
+  });
 }
 
-function ourEval(o: Ours, data: LectureData): number {
-  const t = performance.now();
-  splitLoss(o.model, data.train);
-  return (performance.now() - t) / 1000;
+function ourEval(o: Ours, data: LectureData): Timing {
+  return timed(() => {
+    splitLoss(o.model, data.train);
+    return undefined;
+  });
 }
 
-function ourSample(o: Ours, data: LectureData, count: number): number {
+function ourSample(o: Ours, data: LectureData, count: number): Timing {
+  return timed(() =>
+    sampleWords(o.model, data.vocab, { count, generator: o.sampleGen }).reduce(
+      (n, w) => n + [...w].length + 1,
+      0,
+    ),
+  );
+}
+
+/** Wall and CPU seconds of one workload (and the characters it sampled, end tokens included). */
+interface Timing {
+  seconds: number;
+  cpuSeconds: number;
+  chars?: number;
+}
+
+function timed(run: () => number | undefined): Timing {
+  const c0 = process.cpuUsage();
   const t = performance.now();
-  sampleWords(o.model, data.vocab, { count, generator: o.sampleGen });
-  return (performance.now() - t) / 1000;
+  const chars = run();
+  const seconds = (performance.now() - t) / 1000;
+  const c = process.cpuUsage(c0);
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6, chars };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,20 +328,30 @@ export async function runBench(argv: string[]): Promise<number> {
     }
   }
 
-  const raw: Record<string, Record<Workload, Record<Side, number[]>>> = {};
+  // raw[model][workload][side]: the metric per repetition, from wall time and from CPU time
+  const raw: Record<
+    string,
+    Record<Workload, Record<Side, { wall: number[]; cpu: number[]; chars: number[] }>>
+  > = {};
+  const cell = () => ({ wall: [] as number[], cpu: [] as number[], chars: [] as number[] });
   for (const m of models) {
     raw[m] = {
-      train: { ours: [], torch: [] },
-      eval: { ours: [], torch: [] },
-      sample: { ours: [], torch: [] },
+      train: { ours: cell(), torch: cell() },
+      eval: { ours: cell(), torch: cell() },
+      sample: { ours: cell(), torch: cell() },
     };
   }
+  const fromTorch = (a: TorchAnswer): Timing => ({
+    seconds: a.seconds!,
+    cpuSeconds: a.cpu_seconds as number,
+    chars: a.chars,
+  });
   for (let r = 0; r < reps; r++) {
     log(`repetition ${r + 1}/${reps}`);
     for (const m of models) {
       const o = ours.get(m)!;
       const steps = stepsOf(m);
-      const jobs: [Workload, () => number, Record<string, unknown>, (s: number) => number][] = [
+      const jobs: [Workload, () => Timing, Record<string, unknown>, (s: number) => number][] = [
         ["train", () => ourTrain(o, data, steps), { cmd: "train", model: m, steps }, (s) => steps / s],
         ["eval", () => ourEval(o, data), { cmd: "eval", model: m }, (s) => s * 1000],
         [
@@ -331,11 +362,16 @@ export async function runBench(argv: string[]): Promise<number> {
         ],
       ];
       for (const [w, mine, cmd, metric] of jobs) {
+        const record = (side: Side, t: Timing) => {
+          raw[m][w][side].wall.push(metric(t.seconds));
+          raw[m][w][side].cpu.push(metric(t.cpuSeconds));
+          if (t.chars !== undefined) raw[m][w][side].chars.push(t.chars);
+        };
         // alternate who goes first, so slow drift of the machine does not favour one side
         const torchFirst = torch !== null && r % 2 === 1;
-        if (torchFirst) raw[m][w].torch.push(metric((await torch!.ask(cmd)).seconds!));
-        raw[m][w].ours.push(metric(mine()));
-        if (torch && !torchFirst) raw[m][w].torch.push(metric((await torch.ask(cmd)).seconds!));
+        if (torchFirst) record("torch", fromTorch(await torch!.ask(cmd)));
+        record("ours", mine());
+        if (torch && !torchFirst) record("torch", fromTorch(await torch.ask(cmd)));
       }
     }
   }
@@ -355,11 +391,18 @@ export async function runBench(argv: string[]): Promise<number> {
     peakRss: { ours: process.resourceUsage().maxRSS * 1024, torch: torch ? torch.maxRss : null },
   };
   for (const m of models) {
+    const f = (w: Workload, unit: string, higher: boolean) => ({
+      ...figures(unit, raw[m][w].ours.wall, raw[m][w].torch.wall, higher),
+      cpu: figures(unit, raw[m][w].ours.cpu, raw[m][w].torch.cpu, higher),
+    });
     result.models[m] = {
       params: { ours: ours.get(m)!.model.numParameters(), torch: params[m] ?? null },
-      train: figures("steps/s", raw[m].train.ours, raw[m].train.torch, true),
-      eval: figures("ms", raw[m].eval.ours, raw[m].eval.torch, false),
-      sample: figures("names/s", raw[m].sample.ours, raw[m].sample.torch, true),
+      train: f("train", "steps/s", true),
+      eval: f("eval", "ms", false),
+      sample: {
+        ...f("sample", "names/s", true),
+        chars: { ours: raw[m].sample.ours.chars, torch: raw[m].sample.torch.chars },
+      },
     };
   }
   if (json) console.log(JSON.stringify(result, null, 2));
@@ -401,6 +444,17 @@ export function formatBench(r: BenchResult): string {
   lines.push(
     `peak memory (resident, whole process): makemore.ts ${mb(r.peakRss.ours)}, PyTorch ${mb(r.peakRss.torch)}`,
   );
+  if (t) {
+    const cpuRatios = Object.entries(r.models)
+      .map(
+        ([m, f]) =>
+          `${m} ${ratio(f.train.cpu.ratio)} / ${ratio(f.eval.cpu.ratio)} / ${ratio(f.sample.cpu.ratio)}`,
+      )
+      .join("; ");
+    lines.push(
+      `the same ratios from CPU time (train / eval / sample), less sensitive to a busy machine: ${cpuRatios}`,
+    );
+  }
   return lines.join("\n");
 }
 

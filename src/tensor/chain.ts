@@ -274,9 +274,11 @@ export class TrainChain {
 
   /**
    * Forward and backward on rows `ix` of (X (N, T), Y (N,)) as stored in a dataset; updates the
-   * BatchNorm running statistics like the modules do. Returns the loss (float32 mean).
+   * BatchNorm running statistics like the modules do. Returns the loss (float32 mean). `reload`:
+   * copy the parameters in first; the caller may skip it when nothing but this chain's own `update`
+   * has touched them since the last step.
    */
-  step(X: Float32Array, Y: Float32Array, ix: ArrayLike<number>): number {
+  step(X: Float32Array, Y: Float32Array, ix: ArrayLike<number>, reload = true): number {
     const B = this.batchSize;
     const a = this.arena;
     const ex = a.ex;
@@ -287,7 +289,7 @@ export class TrainChain {
     const last = slots.length ? slots[slots.length - 1] : null;
     const classes = last ? last.width : T * E;
     gatherRows(a.i32, this.x >> 2, this.y >> 2, X, Y, T, ix, 0, B, V, classes);
-    this.loadParameters();
+    if (reload) this.loadParameters();
 
     // forward
     ex.gather(this.pOff[0], E, this.x, B * T, this.emb);

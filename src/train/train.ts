@@ -104,6 +104,11 @@ export function train(
   const ixBuf = new Float32Array(cfg.batchSize);
   model.train();
   const chain = trainChainFor(model, cfg.batchSize, T);
+  // The chain keeps a copy of the parameters; its update writes them back to p.storage. The copy
+  // is current unless someone else may have written p.storage since: a hook, or a generic step.
+  const userCode =
+    hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined;
+  let chainCurrent = false;
   let step = startStep;
   while (step < cfg.maxSteps) {
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
@@ -113,7 +118,7 @@ export function train(
     const fused = chain?.ready() && isGradEnabled() && !isAnomalyEnabled() ? chain : null;
     let lossValue: number;
     if (fused) {
-      lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf);
+      lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf, !chainCurrent);
       exposeStep(model, fused);
     } else {
       const { Xb, Yb } = gatherBatch(data, ix, T);
@@ -128,6 +133,7 @@ export function train(
     hooks.beforeUpdate?.(info);
     if (fused) fused.update(lr, hooks.beforeUpdate !== undefined);
     else sgdStep(params, lr);
+    chainCurrent = fused !== null && !userCode;
     step++;
     hooks.afterStep?.(info);
   }
