@@ -12,10 +12,11 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseLines, prepareData } from "../src/data/dataset.ts";
 import { buildModel, MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
-import type { BatchNorm1d } from "../src/nn/modules.ts";
+import type { BatchNorm1d, Linear } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { referenceKernels } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
+import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
 import { evalChainFor, trainChainFor } from "../src/train/chains.ts";
@@ -812,6 +813,25 @@ test("fused step: hooks see p.grad before the update and may null or replace it,
         if (step === 0) ps[1].grad = null; // skipped by the update
         if (step === 1) ps[2].grad = ps[2].grad!.mul(0); // replaced: no change either
         if (step === 2) ps[3].data.mul_(0.5); // the update applies to the changed values
+      },
+    });
+  }
+  const sa = fused.stateDict();
+  const sb = generic.stateDict();
+  for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
+});
+
+test("fused step: a hook that swaps a parameter tensor gets the generic loop's behaviour", () => {
+  const [fused, generic] = twins(presetSpec("deep-tanh", 27, 3));
+  for (const m of [fused, generic]) {
+    const lin = m.layers.layers[2] as Linear;
+    train(m, lecture.train, { ...LECTURE_TRAIN, maxSteps: 4 }, new Generator().manualSeed(6), {
+      afterStep: ({ step }) => {
+        if (step === 1)
+          lin.weight = new Tensor(
+            lin.weight.storage.map((v) => v * 0.5),
+            lin.weight.shape,
+          ).requiresGrad_();
       },
     });
   }

@@ -10,8 +10,8 @@
  * step the same way). Here every buffer -- parameters, activations, gradients, scratch -- is laid
  * out once in an `Arena`, and a step is ~30 kernel calls on pointers: no allocation, no copies
  * between ops, no graph. The math is the generic ops' math (the kernels' TypeScript twins in
- * kernels.ts are what the generic ops run; test/kernels.test.ts compares the two), and a test trains
- * the same network both ways (test/chain.test.ts).
+ * kernels.ts are what the generic ops run), and test/kernels.test.ts checks both: every kernel
+ * against its twin, and the same networks trained, evaluated and sampled both ways.
  *
  * Parameters keep living in their tensors' own storage: a step copies them into the arena first
  * (`loadParameters`), and the update writes them back, so `p.storage` and everything that holds
@@ -24,7 +24,7 @@
  * changing `momentum`, `eps` or the running buffers between steps behaves as with the modules.
  */
 
-import type { BatchNormVariant } from "./kernels.ts";
+import { type BatchNormVariant, kernels } from "./kernels.ts";
 import { spentResult, Tensor } from "./tensor.ts";
 import { Arena } from "./wasm/fused-wasm.ts";
 
@@ -393,17 +393,15 @@ export class TrainChain {
     const a = this.arena;
     if (reload) this.loadParameters();
     const own = this.params.map((p, i) => p.grad === this.paramGrads[i]);
-    if (own.every(Boolean)) a.ex.sgd(this.pStart, this.gOff[0], (this.pEnd - this.pStart) >> 2, k);
+    const allOwn = own.every(Boolean);
+    // one call over the whole parameter block (the padding between parameters has zero gradient)
+    if (allOwn) a.ex.sgd(this.pStart, this.gOff[0], (this.pEnd - this.pStart) >> 2, k);
     this.params.forEach((p, i) => {
       const n = p.numel();
       if (own[i]) {
-        if (!own.every(Boolean)) a.ex.sgd(this.pOff[i], this.gOff[i], n, k);
+        if (!allOwn) a.ex.sgd(this.pOff[i], this.gOff[i], n, k);
         p.storage.set(a.view(this.pOff[i], n));
-      } else if (p.grad) {
-        const w = p.storage;
-        const g = p.grad.storage;
-        for (let j = 0; j < w.length; j++) w[j] += Math.fround(k * g[j]);
-      }
+      } else if (p.grad) kernels().sgd(p.storage, p.grad.storage, -lr);
     });
   }
 }

@@ -10,7 +10,7 @@
  */
 
 import { MLP } from "../models/mlp.ts";
-import { chainSpecOf, type Module, Sequential } from "../nn/modules.ts";
+import { BatchNorm1d, chainSpecOf, Linear, type Module, Sequential } from "../nn/modules.ts";
 import { type ChainSpec, EvalChain, TrainChain } from "../tensor/chain.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -51,12 +51,41 @@ function cached<C>(
   return chain;
 }
 
+/**
+ * Whether `chain` still describes `model` (the same modules and parameter tensors): a hook may
+ * swap a layer or a parameter tensor between steps. Cheap enough to ask at every step.
+ */
+export function chainMatches(model: MLP, chain: TrainChain): boolean {
+  const layers = model.layers.layers;
+  const built = builtFrom.get(chain);
+  if (!built || built.modules.length !== layers.length) return false;
+  for (let i = 0; i < layers.length; i++) if (layers[i] !== built.modules[i]) return false;
+  if (model.embedding !== built.embedding || model.embedding.weight !== chain.params[0]) return false;
+  let k = 1;
+  for (const l of layers) {
+    for (const p of ownParams(l)) if (p !== chain.params[k++]) return false;
+  }
+  return k === chain.params.length;
+}
+
+const builtFrom = new WeakMap<TrainChain, { embedding: Module; modules: Module[] }>();
+
+/** The parameters a chain layer module holds, in chain order. */
+function ownParams(m: Module): Tensor[] {
+  if (m instanceof Linear) return m.bias ? [m.weight, m.bias] : [m.weight];
+  if (m instanceof BatchNorm1d) return [m.gamma, m.beta];
+  return [];
+}
+
 /** The fused training step for batches of `batchSize` rows of T tokens, or null. */
 export function trainChainFor(model: MLP, batchSize: number, T: number): TrainChain | null {
   if (T !== model.spec.blockSize) return null;
-  return cached(trainChains, model, [batchSize, T], (spec) =>
-    model.parameters().every((p) => p.requiresGrad) ? TrainChain.create(spec, batchSize) : null,
-  );
+  return cached(trainChains, model, [batchSize, T], (spec) => {
+    if (!model.parameters().every((p) => p.requiresGrad)) return null;
+    const chain = TrainChain.create(spec, batchSize);
+    if (chain) builtFrom.set(chain, { embedding: model.embedding, modules: model.layers.layers.slice() });
+    return chain;
+  });
 }
 
 /** The fused eval-mode forward (split losses, sampling), or null. */

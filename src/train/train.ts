@@ -17,7 +17,7 @@ import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { isAnomalyEnabled, isGradEnabled, Tensor } from "../tensor/tensor.ts";
-import { exposeStep, trainChainFor } from "./chains.ts";
+import { chainMatches, exposeStep, trainChainFor } from "./chains.ts";
 
 export interface TrainConfig {
   maxSteps: number;
@@ -115,7 +115,10 @@ export function train(
     g.randintInto(ixBuf, 0, N);
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
     // the fused chain bypasses autograd, so anomaly detection (which instruments every op) skips it
-    const fused = chain?.ready() && isGradEnabled() && !isAnomalyEnabled() ? chain : null;
+    const fused =
+      chain?.ready() && isGradEnabled() && !isAnomalyEnabled() && (!userCode || chainMatches(model, chain))
+        ? chain
+        : null;
     let lossValue: number;
     if (fused) {
       lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf, !chainCurrent);
