@@ -8,6 +8,11 @@
  *
  * The loop owns nothing but the step: logging, checkpoints and diagnostics subscribe through
  * hooks, so the same loop serves the CLI, the experiments, the dashboard and the tests.
+ *
+ * For the plain MLP the step runs fused (src/train/chains.ts -> src/tensor/chain.ts): the same
+ * forward, backward and update as the generic graph below, in WebAssembly on buffers laid out once,
+ * leaving `layer.out`, `layer.out.grad` (where `retainOutGrad` asks) and `p.grad` exactly where the
+ * generic step leaves them -- as views of buffers that the next step overwrites.
  */
 
 import type { Examples } from "../data/dataset.ts";
