@@ -117,14 +117,24 @@ class TorchWorker {
     if (existsSync(OPENBLAS_DIR)) {
       env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
     }
-    this.proc = spawn(PYTHON, [script], { env, stdio: ["pipe", "pipe", "inherit"] });
+    this.proc = spawn(PYTHON, [script], { env, stdio: ["pipe", "pipe", "pipe"] });
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+    // keep the worker's last words (a missing torch shows up as an ImportError there)
+    this.proc.stderr.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+    });
+    this.proc.stdin.on("error", () => {}); // a worker that died is reported by ask()
   }
+
+  private stderr = "";
 
   async ask(cmd: Record<string, unknown>): Promise<TorchAnswer> {
     this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
     const next = await this.lines.next();
-    if (next.done) throw new Error("the PyTorch worker exited");
+    if (next.done) {
+      const last = this.stderr.trim().split("\n").pop() ?? "";
+      throw new Error(`the PyTorch worker exited${last ? `: ${last}` : ""}`);
+    }
     const answer = JSON.parse(next.value) as TorchAnswer;
     if (answer.error) throw new Error(`PyTorch worker: ${answer.error}`);
     if (typeof answer.maxrss === "number") this.maxRss = Math.max(this.maxRss, answer.maxrss);
@@ -279,6 +289,7 @@ export async function runBench(argv: string[]): Promise<number> {
   let torch: TorchWorker | null = null;
   let torchMeta: BenchResult["meta"]["torch"] = null;
   let torchSkipped: string | undefined;
+  let torchParams: Record<string, number> = {};
   if (values["no-torch"]) torchSkipped = "--no-torch";
   else {
     torchSkipped = torchUnavailable(script) ?? undefined;
@@ -287,6 +298,7 @@ export async function runBench(argv: string[]): Promise<number> {
         log("starting PyTorch (scripts/torch/bench_torch.py) ...");
         torch = new TorchWorker(script);
         const info = await torch.ask({ cmd: "info" });
+        torchParams = info.params as Record<string, number>;
         torchMeta = {
           version: String(info.torch),
           threads: Number(info.threads),
@@ -310,11 +322,6 @@ export async function runBench(argv: string[]): Promise<number> {
       g,
       sampleGen: new Generator().manualSeed(SEED + 10),
     });
-  }
-  const params: Record<string, number | null> = {};
-  if (torch) {
-    const info = await torch.ask({ cmd: "info" });
-    Object.assign(params, info.params as Record<string, number>);
   }
 
   // warm up both sides (JIT, wasm tier-up, allocator) on every workload
@@ -399,7 +406,7 @@ export async function runBench(argv: string[]): Promise<number> {
       cpu: figures(unit, raw[m][w].ours.cpu, raw[m][w].torch.cpu, higher),
     });
     result.models[m] = {
-      params: { ours: ours.get(m)!.model.numParameters(), torch: params[m] ?? null },
+      params: { ours: ours.get(m)!.model.numParameters(), torch: torchParams[m] ?? null },
       train: f("train", "steps/s", true),
       eval: f("eval", "ms", false),
       sample: {
