@@ -4,6 +4,7 @@
  * One file per command; this one dispatches and turns user errors into one line.
  */
 
+import { runBench } from "../bench/bench.ts";
 import { UserError } from "../errors.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
@@ -26,6 +27,7 @@ commands
   report   plots and a self-contained HTML report of a run
   experiment  the lecture's experiments: lecture-init, gain-sweep, zero-init
   dashboard   open runs in the browser (live while training with train --dashboard)
+  bench       training, evaluation and sampling speed, side by side with PyTorch when present
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   report: reportCommand,
   experiment: experimentCommand,
   dashboard: dashboardCommand,
+  bench: runBench,
 };
 
 export async function main(argv: string[]): Promise<number> {
