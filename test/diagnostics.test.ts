@@ -112,3 +112,21 @@ test("deep-bn after 1,000 steps: activations and update ratios still track PyTor
     assert.ok(ours > -4 && ours < -2, `${n}: ${ours}`);
   });
 });
+
+test("the one-pass std of a weight and its gradient equals the two-pass reference", async () => {
+  const { stdPair, meanStd } = await import("../src/diagnostics/measure.ts");
+  const g = new Generator().manualSeed(3);
+  for (const n of [2, 3, 27, 6000, 6001]) {
+    const w = new Float32Array(n);
+    const gr = new Float32Array(n);
+    g.randnInto(w);
+    g.randnInto(gr);
+    for (let i = 0; i < n; i++) {
+      w[i] = w[i] * 0.1 + 0.01; // weights: small spread, a mean
+      gr[i] *= 1e-3;
+    }
+    const p = stdPair(w, gr);
+    assert.ok(Math.abs(p.dataStd / meanStd(w).std - 1) < 1e-12, `data n=${n}`);
+    assert.ok(Math.abs(p.gradStd / meanStd(gr).std - 1) < 1e-12, `grad n=${n}`);
+  }
+});
