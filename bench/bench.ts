@@ -6,6 +6,6 @@ try {
   process.exitCode = await runBench(process.argv.slice(2));
 } catch (e) {
   if (!(e instanceof UserError)) throw e;
-  console.error(e.message);
+  console.error(`makemore: error: ${e.message}`); // as the CLI prints it
   process.exitCode = e.exitCode;
 }

@@ -228,10 +228,7 @@ function parseList(v: string | undefined): BenchModel[] {
   const names = v.split(",").map((s) => s.trim());
   for (const n of names) {
     if (!(BENCH_MODELS as readonly string[]).includes(n)) {
-      throw new UserError(
-        `makemore bench: --models: unknown model '${n}' (choose from ${BENCH_MODELS.join(", ")})`,
-        2,
-      );
+      throw new UserError(`--models: unknown model '${n}' (choose from ${BENCH_MODELS.join(", ")})`, 2);
     }
   }
   return names as BenchModel[];
@@ -241,7 +238,7 @@ function positiveInt(v: string | undefined, flag: string, fallback: number): num
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1)
-    throw new UserError(`makemore bench: ${flag} must be a positive whole number, got '${v}'`, 2);
+    throw new UserError(`${flag} must be a positive whole number, got '${v}'`, 2);
   return n;
 }
 
