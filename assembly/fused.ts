@@ -989,3 +989,70 @@ export function sgd(w: usize, g: usize, n: i32, k: f32): void {
     store<f32>(w + o, load<f32>(w + o) + k * load<f32>(g + o));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// moments: [sum w, sum w^2, sum g, sum g^2] over n floats of w and g, in float64 (the per-step
+// update:data ratio of src/diagnostics/measure.ts). Each f32x4 is promoted to two f64x2; two sets
+// of f64x2 accumulators per sum break the add chains. The sums land in module globals that
+// `momentsOut(i)` reads back, so the kernel needs no output buffer in the caller's memory. Differs
+// from its twin only in float64 rounding order.
+
+let mOut0: f64 = 0;
+let mOut1: f64 = 0;
+let mOut2: f64 = 0;
+let mOut3: f64 = 0;
+
+export function moments(w: usize, g: usize, n: i32): void {
+  let sw0 = f64x2.splat(0);
+  let sw1 = f64x2.splat(0);
+  let sww0 = f64x2.splat(0);
+  let sww1 = f64x2.splat(0);
+  let sg0 = f64x2.splat(0);
+  let sg1 = f64x2.splat(0);
+  let sgg0 = f64x2.splat(0);
+  let sgg1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    const wv = v128.load(w + o);
+    const gv = v128.load(g + o);
+    const wlo = f64x2.promote_low_f32x4(wv);
+    const whi = f64x2.promote_low_f32x4(v128.shuffle<i32>(wv, wv, 2, 3, 0, 1));
+    const glo = f64x2.promote_low_f32x4(gv);
+    const ghi = f64x2.promote_low_f32x4(v128.shuffle<i32>(gv, gv, 2, 3, 0, 1));
+    sw0 = f64x2.add(sw0, wlo);
+    sw1 = f64x2.add(sw1, whi);
+    sww0 = f64x2.add(sww0, f64x2.mul(wlo, wlo));
+    sww1 = f64x2.add(sww1, f64x2.mul(whi, whi));
+    sg0 = f64x2.add(sg0, glo);
+    sg1 = f64x2.add(sg1, ghi);
+    sgg0 = f64x2.add(sgg0, f64x2.mul(glo, glo));
+    sgg1 = f64x2.add(sgg1, f64x2.mul(ghi, ghi));
+  }
+  const sw = f64x2.add(sw0, sw1);
+  const sww = f64x2.add(sww0, sww1);
+  const sg = f64x2.add(sg0, sg1);
+  const sgg = f64x2.add(sgg0, sgg1);
+  let a: f64 = f64x2.extract_lane(sw, 0) + f64x2.extract_lane(sw, 1);
+  let b: f64 = f64x2.extract_lane(sww, 0) + f64x2.extract_lane(sww, 1);
+  let c: f64 = f64x2.extract_lane(sg, 0) + f64x2.extract_lane(sg, 1);
+  let d: f64 = f64x2.extract_lane(sgg, 0) + f64x2.extract_lane(sgg, 1);
+  for (; i < n; i++) {
+    const o: usize = (<usize>i) << 2;
+    const x = <f64>load<f32>(w + o);
+    const y = <f64>load<f32>(g + o);
+    a += x;
+    b += x * x;
+    c += y;
+    d += y * y;
+  }
+  mOut0 = a;
+  mOut1 = b;
+  mOut2 = c;
+  mOut3 = d;
+}
+
+/** Sum i (0..3) of the last `moments` call. */
+export function momentsOut(i: i32): f64 {
+  return i == 0 ? mOut0 : i == 1 ? mOut1 : i == 2 ? mOut2 : mOut3;
+}

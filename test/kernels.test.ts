@@ -883,3 +883,60 @@ test("fused split loss and sampling equal the generic ops' (same names)", () => 
     );
   }
 });
+
+test("wasm moments equals the reference sums (plain arrays, views into a sealed arena, mixed)", () => {
+  assert.ok(wasmAvailable());
+  const g = new Generator().manualSeed(31);
+  const sizes = [1, 3, 5, 17, 6000, 6001];
+  // Sums of w (and g) may cancel, so their error is measured against sum |x|; the sums of squares
+  // are positive and measured against themselves. The two differ only in float64 rounding order.
+  const close = (what: string, got: Float64Array, want: Float64Array, absW: number, absG: number) => {
+    const scale = [absW, want[1], absG, want[3]];
+    for (let i = 0; i < 4; i++) {
+      assert.ok(
+        Math.abs(got[i] - want[i]) <= 1e-12 * scale[i],
+        `${what} sum ${i}: ${got[i]}, reference ${want[i]}`,
+      );
+    }
+  };
+  const absSum = (x: Float32Array) => x.reduce((s, v) => s + Math.abs(v), 0);
+  // a sealed arena of its own, as src/tensor/chain.ts lays out parameters and gradients
+  const arena = Arena.create();
+  assert.ok(arena);
+  const ptrs = sizes.map((n) => [arena.alloc(n), arena.alloc(n)]);
+  arena.seal();
+  sizes.forEach((n, si) => {
+    const w = randn(g, n);
+    const gr = randn(g, n);
+    for (let i = 0; i < n; i++) {
+      w[i] = w[i] * 0.1 + 0.01;
+      gr[i] *= 1e-3;
+    }
+    const want = new Float64Array(4);
+    referenceKernels.moments(w, gr, want);
+    const aw = absSum(w);
+    const ag = absSum(gr);
+    const got = new Float64Array(4);
+    wasmKernels.moments(w, gr, got);
+    close(`plain n=${n}`, got, want, aw, ag);
+    const vw = arena.view(ptrs[si][0], n);
+    const vg = arena.view(ptrs[si][1], n);
+    vw.set(w);
+    vg.set(gr);
+    assert.equal(vw.buffer, arena.ex.memory.buffer);
+    got.fill(Number.NaN);
+    wasmKernels.moments(vw, vg, got);
+    close(`arena views n=${n}`, got, want, aw, ag);
+    got.fill(Number.NaN);
+    wasmKernels.moments(w, vg, got); // as in training: data in JS memory, gradient in the arena
+    close(`mixed n=${n}`, got, want, aw, ag);
+    got.fill(Number.NaN);
+    // a view at an odd float offset (unaligned SIMD loads)
+    if (n > 1) {
+      const want1 = new Float64Array(4);
+      referenceKernels.moments(vw.subarray(1), vg.subarray(1), want1);
+      wasmKernels.moments(vw.subarray(1), vg.subarray(1), got);
+      close(`offset views n=${n}`, got, want1, aw, ag);
+    }
+  });
+});

@@ -13,6 +13,7 @@
 
 import type { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
+import { kernels } from "../tensor/kernels.ts";
 import { histogram, type Tensor } from "../tensor/tensor.ts";
 import type {
   ActivationStats,
@@ -179,48 +180,20 @@ export function updateRatios(model: MLP, lr: number, opts: { weightsOnly?: boole
   return out;
 }
 
+/** Reused output of the moments kernel (stdPair runs every step; no allocation). */
+const momentsOut = new Float64Array(4);
+
 /**
  * Unbiased std of a parameter and of its gradient in ONE pass (this runs every training step):
  * var = (sum x^2 - (sum x)^2 / n) / (n - 1) in float64. Weights and gradients have means near 0
  * next to their spread, so the cancellation costs nothing measurable (tested against meanStd).
+ * The sums come from the `moments` kernel (WebAssembly SIMD when installed).
  */
 export function stdPair(w: Float32Array, g: Float32Array): { dataStd: number; gradStd: number } {
   const n = w.length;
-  // two interleaved sets of accumulators halve the floating-point add dependency chains
-  let sw = 0;
-  let sww = 0;
-  let sg = 0;
-  let sgg = 0;
-  let sw2 = 0;
-  let sww2 = 0;
-  let sg2 = 0;
-  let sgg2 = 0;
-  let i = 0;
-  for (; i + 1 < n; i += 2) {
-    const a = w[i];
-    const b = g[i];
-    const a2 = w[i + 1];
-    const b2 = g[i + 1];
-    sw += a;
-    sww += a * a;
-    sg += b;
-    sgg += b * b;
-    sw2 += a2;
-    sww2 += a2 * a2;
-    sg2 += b2;
-    sgg2 += b2 * b2;
-  }
-  if (i < n) {
-    sw += w[i];
-    sww += w[i] * w[i];
-    sg += g[i];
-    sgg += g[i] * g[i];
-  }
-  sw += sw2;
-  sww += sww2;
-  sg += sg2;
-  sgg += sgg2;
+  const m = momentsOut;
+  kernels().moments(w, g, m);
   if (n < 2) return { dataStd: 0, gradStd: 0 };
   const v = (s: number, ss: number) => Math.sqrt(Math.max(0, (ss - (s * s) / n) / (n - 1)));
-  return { dataStd: v(sw, sww), gradStd: v(sg, sgg) };
+  return { dataStd: v(m[0], m[1]), gradStd: v(m[2], m[3]) };
 }

@@ -105,6 +105,11 @@ export interface Kernels {
   ): void;
   /** SGD: w += fround(k * g) elementwise, k = -lr (`p.data += -lr * p.grad` in float32). */
   sgd(w: Float32Array, g: Float32Array, k: number): void;
+  /**
+   * out[0..3] = [sum w, sum w^2, sum g, sum g^2] over w.length elements (w and g the same length),
+   * accumulated in float64: the one-pass moments of the per-step update:data ratio.
+   */
+  moments(w: Float32Array, g: Float32Array, out: Float64Array): void;
 }
 
 /** Plain TypeScript reference kernels. Loop orders keep the innermost loop on contiguous memory. */
@@ -291,6 +296,44 @@ export const referenceKernels: Kernels = {
   sgd(w, g, k) {
     const kf = Math.fround(k);
     for (let i = 0; i < w.length; i++) w[i] += Math.fround(kf * g[i]);
+  },
+
+  moments(w, g, out) {
+    const n = w.length;
+    // two interleaved sets of accumulators halve the floating-point add dependency chains
+    let sw = 0;
+    let sww = 0;
+    let sg = 0;
+    let sgg = 0;
+    let sw2 = 0;
+    let sww2 = 0;
+    let sg2 = 0;
+    let sgg2 = 0;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const a = w[i];
+      const b = g[i];
+      const a2 = w[i + 1];
+      const b2 = g[i + 1];
+      sw += a;
+      sww += a * a;
+      sg += b;
+      sgg += b * b;
+      sw2 += a2;
+      sww2 += a2 * a2;
+      sg2 += b2;
+      sgg2 += b2 * b2;
+    }
+    if (i < n) {
+      sw += w[i];
+      sww += w[i] * w[i];
+      sg += g[i];
+      sgg += g[i] * g[i];
+    }
+    out[0] = sw + sw2;
+    out[1] = sww + sww2;
+    out[2] = sg + sg2;
+    out[3] = sgg + sgg2;
   },
 };
 

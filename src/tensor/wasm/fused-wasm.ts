@@ -106,6 +106,9 @@ export interface FusedExports {
     out: number,
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
+  /** [sum w, sum w^2, sum g, sum g^2] (float64) over n floats; read back with momentsOut(0..3). */
+  moments(w: number, g: number, n: number): void;
+  momentsOut(i: number): number;
 }
 
 const PAGE_BYTES = 65536;
@@ -113,6 +116,17 @@ const PAGE_BYTES = 65536;
 const PAD_BYTES = 32;
 
 let compiled: WebAssembly.Module | null | undefined;
+
+/** Sealed arenas by their (final) memory buffer, so a kernel can run on views into them in place. */
+const sealedArenas = new WeakMap<ArrayBufferLike, FusedExports>();
+
+/**
+ * The exports of the sealed arena whose memory is `buffer` (then Float32Array views of it can be
+ * passed to its kernels as `byteOffset` pointers), or undefined.
+ */
+export function arenaExportsFor(buffer: ArrayBufferLike): FusedExports | undefined {
+  return sealedArenas.get(buffer);
+}
 
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const bin = atob(b64);
@@ -184,6 +198,7 @@ export class Arena {
     this.f32 = new Float32Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.sealed = true;
+    sealedArenas.set(mem.buffer, this.ex);
   }
 
   /** A Float32Array view of n floats at byte offset ptr (after seal). */

@@ -19,6 +19,7 @@
 
 import type { Kernels } from "../kernels.ts";
 import { referenceKernels } from "../kernels.ts";
+import { Arena, arenaExportsFor, type FusedExports } from "./fused-wasm.ts";
 import { GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
 
 interface GemmExports {
@@ -167,10 +168,65 @@ function gemmWasm(
   }
 }
 
+/** An unsealed instance of the fused module whose memory grows as scratch for `moments` copies. */
+interface MomentsScratch {
+  ex: FusedExports;
+  base: number;
+  heap: Float32Array;
+}
+
+let momentsScratch: MomentsScratch | null | undefined;
+
+function getMomentsScratch(): MomentsScratch | null {
+  if (momentsScratch === undefined) {
+    const arena = Arena.create();
+    momentsScratch =
+      arena === null
+        ? null
+        : { ex: arena.ex, base: arena.bytes, heap: new Float32Array(arena.ex.memory.buffer) };
+  }
+  return momentsScratch;
+}
+
 /**
- * `Kernels` whose gemm runs in the WebAssembly SIMD module (reference fallback when unavailable);
- * the other kernels stay the TypeScript reference for the generic ops (the training step's fused
- * WebAssembly kernels live in src/tensor/chain.ts).
+ * moments on the fused module: in place when w and g are both views into the same sealed arena
+ * (src/tensor/chain.ts), otherwise after copying both into the scratch instance. Returns false when
+ * the module is unavailable.
+ */
+function momentsWasm(w: Float32Array, g: Float32Array, out: Float64Array): boolean {
+  const n = w.length;
+  let ex = arenaExportsFor(w.buffer);
+  let wPtr: number;
+  let gPtr: number;
+  if (ex !== undefined && g.buffer === w.buffer) {
+    wPtr = w.byteOffset;
+    gPtr = g.byteOffset;
+  } else {
+    const s = getMomentsScratch();
+    if (s === null) return false;
+    ex = s.ex;
+    wPtr = s.base;
+    gPtr = s.base + ((n * 4 + 15) & ~15);
+    const need = gPtr + n * 4;
+    const mem = ex.memory;
+    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE_BYTES));
+    if (s.heap.buffer !== mem.buffer) s.heap = new Float32Array(mem.buffer);
+    s.heap.set(w, wPtr >> 2);
+    s.heap.set(g.length === n ? g : g.subarray(0, n), gPtr >> 2);
+  }
+  ex.moments(wPtr, gPtr, n);
+  out[0] = ex.momentsOut(0);
+  out[1] = ex.momentsOut(1);
+  out[2] = ex.momentsOut(2);
+  out[3] = ex.momentsOut(3);
+  return true;
+}
+
+/**
+ * `Kernels` whose gemm runs in the WebAssembly SIMD module (reference fallback when unavailable)
+ * and whose `moments` runs in the fused module (assembly/fused.ts); the other kernels stay the
+ * TypeScript reference for the generic ops (the training step's fused WebAssembly kernels live in
+ * src/tensor/chain.ts).
  */
 export const wasmKernels: Kernels = {
   ...referenceKernels,
@@ -181,5 +237,8 @@ export const wasmKernels: Kernels = {
       return;
     }
     gemmWasm(s, transA, transB, m, n, k, A, B, C, acc);
+  },
+  moments(w, g, out) {
+    if (!momentsWasm(w, g, out)) referenceKernels.moments(w, g, out);
   },
 };
