@@ -23,20 +23,217 @@ function rows(data: Examples, start: number, end: number): { X: Tensor; Y: Tenso
 }
 
 /**
+ * A split grouped by context: eval mode is row-independent (BatchNorm uses running statistics), so
+ * rows sharing a context share their logits. U (K, T) holds the distinct contexts; the rows of
+ * context k have the distinct targets `targets[offs[k] .. offs[k+1])`, each `counts[j]` times.
+ */
+interface Grouped {
+  /** the storages it was built from (a replaced storage invalidates it) */
+  xs: Float32Array;
+  ys: Float32Array;
+  N: number;
+  T: number;
+  K: number;
+  U: Float32Array;
+  offs: Int32Array;
+  targets: Int32Array;
+  counts: Int32Array;
+  /** 1 + the largest context token id and target id */
+  tokens: number;
+  classes: number;
+}
+
+/** Per split (the same split is evaluated repeatedly); null when grouping does not pay. */
+const groupedCache = new WeakMap<Examples, Grouped | null>();
+
+/** Only take the grouped path when it removes at least this share of the rows' forwards. */
+const GROUPED_MAX_RATIO = 0.7;
+
+/**
+ * The grouping of `data` by context, or null when it does not pay (K >= 0.7 N) or the ids are not
+ * all non-negative integers (the row path then reports them as before). Cached per Examples; the
+ * storages are assumed not to be written in place afterwards.
+ */
+function groupedRows(data: Examples): Grouped | null {
+  const xs = data.X.storage;
+  const ys = data.Y.storage;
+  if (groupedCache.has(data)) {
+    const hit = groupedCache.get(data) ?? null;
+    if (hit === null || (hit.xs === xs && hit.ys === ys)) return hit;
+  }
+  const g = buildGrouped(data);
+  groupedCache.set(data, g);
+  return g;
+}
+
+function buildGrouped(data: Examples): Grouped | null {
+  if (data.X.shape.length !== 2 || data.Y.shape.length !== 1) return null;
+  const [N, T] = data.X.shape;
+  const xs = data.X.storage;
+  const ys = data.Y.storage;
+  if (N < 2 || T < 1 || data.Y.shape[0] !== N || xs.length < N * T || ys.length < N) return null;
+  let maxX = 0;
+  for (let i = 0; i < N * T; i++) {
+    const v = xs[i];
+    if (!(v >= 0 && Number.isInteger(v))) return null;
+    if (v > maxX) maxX = v;
+  }
+  let maxY = 0;
+  for (let i = 0; i < N; i++) {
+    const v = ys[i];
+    if (!(v >= 0 && Number.isInteger(v))) return null;
+    if (v > maxY) maxY = v;
+  }
+  const B = maxX + 1;
+  // the row -> context id map; the key is the T token ids in base B
+  const id = new Int32Array(N);
+  const first: number[] = []; // the first row of each context
+  const space = B ** T;
+  if (space <= Math.max(1 << 20, 4 * N)) {
+    const table = new Int32Array(space).fill(-1);
+    for (let r = 0; r < N; r++) {
+      let key = 0;
+      for (let t = 0; t < T; t++) key = key * B + xs[r * T + t];
+      let k = table[key];
+      if (k < 0) {
+        k = table[key] = first.length;
+        first.push(r);
+      }
+      id[r] = k;
+    }
+  } else if (space < 2 ** 53) {
+    const table = new Map<number, number>();
+    for (let r = 0; r < N; r++) {
+      let key = 0;
+      for (let t = 0; t < T; t++) key = key * B + xs[r * T + t];
+      let k = table.get(key);
+      if (k === undefined) {
+        k = first.length;
+        table.set(key, k);
+        first.push(r);
+      }
+      id[r] = k;
+    }
+  } else {
+    const table = new Map<string, number>();
+    for (let r = 0; r < N; r++) {
+      const key = xs.subarray(r * T, (r + 1) * T).join(",");
+      let k = table.get(key);
+      if (k === undefined) {
+        k = first.length;
+        table.set(key, k);
+        first.push(r);
+      }
+      id[r] = k;
+    }
+  }
+  const K = first.length;
+  if (K >= GROUPED_MAX_RATIO * N) return null;
+  const U = new Float32Array(K * T);
+  for (let k = 0; k < K; k++) U.set(xs.subarray(first[k] * T, (first[k] + 1) * T), k * T);
+  // counting sort of the targets by context, then each context's targets sorted and run-length coded
+  const start = new Int32Array(K + 1);
+  for (let r = 0; r < N; r++) start[id[r] + 1]++;
+  for (let k = 0; k < K; k++) start[k + 1] += start[k];
+  const fill = start.slice(0, K);
+  const sorted = new Int32Array(N);
+  for (let r = 0; r < N; r++) sorted[fill[id[r]]++] = ys[r];
+  const offs = new Int32Array(K + 1);
+  const targets: number[] = [];
+  const counts: number[] = [];
+  for (let k = 0; k < K; k++) {
+    const seg = sorted.subarray(start[k], start[k + 1]);
+    seg.sort();
+    for (let i = 0; i < seg.length; ) {
+      let j = i + 1;
+      while (j < seg.length && seg[j] === seg[i]) j++;
+      targets.push(seg[i]);
+      counts.push(j - i);
+      i = j;
+    }
+    offs[k + 1] = targets.length;
+  }
+  return {
+    xs,
+    ys,
+    N,
+    T,
+    K,
+    U,
+    offs,
+    targets: Int32Array.from(targets),
+    counts: Int32Array.from(counts),
+    tokens: B,
+    classes: maxY + 1,
+  };
+}
+
+/** Σ over context k's targets of count · (logsumexp(logits) − logits[t]), in float64. */
+function groupLoss(g: Grouped, k: number, logits: Float32Array, at: number, C: number): number {
+  let mx = Number.NEGATIVE_INFINITY;
+  for (let v = 0; v < C; v++) if (logits[at + v] > mx) mx = logits[at + v];
+  if (Number.isNaN(mx) || !Number.isFinite(mx)) {
+    // NaN or infinite logits: the same arithmetic without the shift, which propagates them
+    mx = 0;
+    for (let v = 0; v < C; v++) if (Number.isNaN(logits[at + v])) return Number.NaN;
+  }
+  let sum = 0;
+  for (let v = 0; v < C; v++) sum += Math.exp(logits[at + v] - mx);
+  const lse = mx + Math.log(sum);
+  let total = 0;
+  for (let j = g.offs[k]; j < g.offs[k + 1]; j++) total += g.counts[j] * (lse - logits[at + g.targets[j]]);
+  return total;
+}
+
+/**
  * Mean cross-entropy over a whole split in eval mode (running BatchNorm statistics), like the
  * lecture's `split_loss`. The model's mode is restored afterwards.
+ *
+ * When the split repeats contexts (the lecture's training split: ~5,400 distinct contexts among
+ * 182,625 rows), the logits are computed once per distinct context and the loss is the
+ * count-weighted sum over (context, target) pairs, in float64: equal to the row-by-row mean up to
+ * float rounding (test/evaluate.test.ts).
  */
 export function splitLoss(model: MLP, data: Examples): number {
   const chain = data.X.shape[1] === model.spec.blockSize ? evalChainFor(model) : null;
+  // the grouped path computes cross-entropy itself, so only for a model whose loss is the plain one
+  const grouped = chain || model.loss === MLP.prototype.loss ? groupedRows(data) : null;
   if (chain) {
     // the fused forward (src/tensor/chain.ts), always in eval mode: 256 rows at a time in cache
     chain.load();
+    if (grouped && grouped.tokens <= model.embedding.numEmbeddings) {
+      const { K, T, U } = grouped;
+      let total = 0;
+      for (let k = 0; k < K; k++) {
+        const logits = chain.logits(U.subarray(k * T, (k + 1) * T));
+        if (grouped.classes > logits.length) break; // a target out of range: the row path reports it
+        total += groupLoss(grouped, k, logits, 0, logits.length);
+        if (k === K - 1) return total / grouped.N;
+      }
+    }
     return chain.meanLoss(data.X.storage, data.Y.storage);
   }
   const wasTraining = model.training;
   model.eval();
   try {
     return noGrad(() => {
+      if (grouped && grouped.tokens <= model.embedding.numEmbeddings) {
+        const { K, T, U } = grouped;
+        let total = 0;
+        let ok = true;
+        for (let s = 0; s < K && ok; s += CHUNK) {
+          const e = Math.min(K, s + CHUNK);
+          const logits = model.forward(new Tensor(U.subarray(s * T, e * T), [e - s, T], "int64"));
+          const C = logits.shape[1];
+          if (logits.shape.length !== 2 || logits.shape[0] !== e - s || grouped.classes > C) ok = false;
+          else {
+            const l = logits.storage.length === (e - s) * C ? logits.storage : null;
+            if (!l) ok = false;
+            else for (let k = s; k < e; k++) total += groupLoss(grouped, k, l, (k - s) * C, C);
+          }
+        }
+        if (ok) return total / grouped.N;
+      }
       const N = data.X.shape[0];
       let total = 0;
       for (let s = 0; s < N; s += CHUNK) {
