@@ -98,7 +98,18 @@ test("train a small BatchNorm MLP, then sample, eval and fold it", () => {
 });
 
 test("--help works for every command", () => {
-  for (const cmd of ["train", "sample", "eval", "fold", "info"]) {
+  for (const cmd of [
+    "train",
+    "sample",
+    "eval",
+    "fold",
+    "info",
+    "doctor",
+    "report",
+    "experiment",
+    "dashboard",
+    "bench",
+  ]) {
     const r = makemore(cmd, "--help");
     assert.equal(r.code, 0, cmd);
     assert.match(r.stdout, new RegExp(`usage: makemore ${cmd}`));
@@ -256,5 +267,53 @@ test("train --diagnostics, then report and doctor on the run", () => {
   assert.equal(doc.code, 0, doc.stderr);
   const { findings } = JSON.parse(doc.stdout);
   // 120 steps with BatchNorm momentum 0.1: running statistics may still lag; whatever is found has a number, why and fix
+  assert.ok(Array.isArray(findings));
   for (const f of findings) assert.ok(f.title && f.why && f.fix, JSON.stringify(f));
+  // and on a known-bad model, the finding with its number
+  const bad = makemore("doctor", "--type", "original", "--json");
+  assert.equal(bad.code, 0, bad.stderr);
+  const badFindings = JSON.parse(bad.stdout).findings;
+  assert.ok(
+    badFindings.some(
+      (f: { id: string; measured: { loss: number } }) => f.id === "init-loss-high" && f.measured.loss > 27,
+    ),
+  );
+  // --overwrite replaces the whole run, diagnostics included
+  const o = makemore(
+    "train",
+    "-o",
+    d,
+    "--type",
+    "deep-bn",
+    "--max-steps",
+    "20",
+    "--overwrite",
+    "--num-samples",
+    "0",
+  );
+  assert.equal(o.code, 0, o.stderr);
+  for (const f of ["diagnostics.jsonl", "findings.json"]) assert.throws(() => statSync(join(d, f)), f);
+});
+
+test("more refusals: experiments never write into a run, dashboard flags are checked first, data using every boundary symbol", () => {
+  const before = fingerprint(run);
+  rejects(["experiment", "zero-init", "-o", run, "--max-steps", "5"], /already holds a run or an experiment/);
+  assert.equal(fingerprint(run), before);
+  const o = join(tmp, "never4");
+  rejects(["train", "-o", o, "--dashboard", "--port", "99999"], /--port must be at most 65535/);
+  rejects(["train", "-o", o, "--port", "8000"], /--port and --host apply to the dashboard/);
+  rejects(
+    ["doctor", run, "--type", "original"],
+    /--type does not apply \(a run directory describes its own model\)/,
+  );
+  assert.throws(() => statSync(o));
+  const all = join(tmp, "allboundary.txt");
+  writeFileSync(
+    all,
+    ". | # ~ ^ $ _ · ¶ ␀"
+      .split(" ")
+      .map((c) => `a${c}b`)
+      .join("\n"),
+  );
+  rejects(["train", "-i", all, "-o", o], /uses every candidate boundary symbol/);
 });

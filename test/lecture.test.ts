@@ -1,6 +1,6 @@
 /**
  * The whole lecture, end to end: the BatchNorm MLP trained for 200,000 steps from seed 2147483647
- * prints PyTorch's 20 losses (every 10,000 steps, to the lecture's 4 decimals), ends within 0.005
+ * prints PyTorch's 20 losses (every 10,000 steps, to the lecture's 4 decimals), ends within 1e-4
  * of PyTorch's split losses, and samples PyTorch's 20 names. About a minute.
  * Reference: fixtures/torch-lecture-mlp.json (scripts/torch/lecture_mlp.py, PyTorch 1.13).
  */
@@ -34,7 +34,7 @@ test("200,000 steps of the lecture's BatchNorm MLP: PyTorch's printed losses, sp
   for (const split of ["train", "val"] as const) {
     const ours = splitLoss(model, data[split]);
     assert.ok(
-      Math.abs(ours - ref.split_loss[split]) < 0.005,
+      Math.abs(ours - ref.split_loss[split]) < 1e-4, // the issue asks 0.005; measured equal to 4 decimals
       `${split}: ${ours} vs PyTorch ${ref.split_loss[split]}`,
     );
   }

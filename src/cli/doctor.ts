@@ -21,6 +21,22 @@ import { Generator } from "../random/generator.ts";
 import { parse } from "./args.ts";
 import { configFromFlags, TRAIN_OPTIONS } from "./train.ts";
 
+/** The train flags that describe a model and its data, which doctor accepts. */
+const MODEL_FLAGS = [
+  "type",
+  "n-embd",
+  "n-hidden",
+  "depth",
+  "batchnorm",
+  "nonlinearity",
+  "gain",
+  "last-layer-scale",
+  "zero-init",
+  "seed",
+  "input-file",
+  "block-size",
+];
+
 export const DOCTOR_HELP = `usage: makemore doctor [RUN_DIR] [options]
 
 Check a network's health the way the lecture teaches: the initial loss against -ln(1/V),
@@ -65,6 +81,16 @@ export function doctorCommand(argv: string[]): number {
     return 0;
   }
   if (positionals.length > 1) throw new UserError("makemore doctor takes at most one run directory", 2);
+  // only the flags that describe a model (and --json) mean anything here: refuse the rest
+  const allowed = positionals.length === 1 ? ["json", "help"] : [...MODEL_FLAGS, "json", "help"];
+  const ignored = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
+  if (ignored.length) {
+    const why =
+      positionals.length === 1
+        ? "a run directory describes its own model"
+        : "doctor checks a model at initialization";
+    throw new UserError(`makemore doctor: --${ignored.join(", --")} does not apply (${why})`, 2);
+  }
   let findings: Finding[];
   let subject: string;
   if (positionals.length === 1) {

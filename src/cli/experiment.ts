@@ -7,10 +7,11 @@
  *   zero-init     all weights zero: only the last layer learns
  */
 
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { loadRun } from "../io/run.ts";
-import { writeJsonFile } from "../io/rundir.ts";
+import { existingRunFiles, writeJsonFile } from "../io/rundir.ts";
 import { buildModel } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { writeComparisonReport } from "../viz/report.ts";
@@ -133,6 +134,13 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const root = typeof v["work-dir"] === "string" ? v["work-dir"] : `runs/experiment-${name}-${stamp}`;
   const rows = plan(name, root);
+  // never write into an existing run or experiment without --overwrite
+  const taken = [...existingRunFiles(root), ...["experiment.json"].filter((f) => existsSync(join(root, f)))];
+  if (taken.length && !v.overwrite) {
+    throw new UserError(
+      `${root} already holds a run or an experiment (${taken.join(", ")}); choose another directory or pass --overwrite`,
+    );
+  }
   const common = [
     "--max-steps",
     String(steps),

@@ -71,6 +71,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `makemore info RUN | head -2`: a closed pipe ends the output quietly, as other tools do
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

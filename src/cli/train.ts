@@ -3,7 +3,7 @@
  * With no flags: the BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
  */
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
 import {
@@ -79,7 +79,7 @@ diagnostics
       --diagnostics         record the lecture's diagnostics: update:data ratios every step,
                             activation/gradient/weight statistics and histograms at chosen steps;
                             print the lecture's tables and the doctor's findings at the end
-            --diagnostics-every N snapshot interval (default: max(1000, max-steps / 100))
+      --diagnostics-every N snapshot interval (default: max(1000, max-steps / 100))
 dashboard
       --dashboard           watch the run live in the browser (implies --diagnostics); the page
                             stays up after training until Ctrl-C
@@ -92,7 +92,7 @@ reporting
       --eval-every N        also measure train/val loss every N steps (default 0: only at the end)
       --calibrate           after training, set BatchNorm statistics from the whole training set
       --num-samples N       words to sample at the end (default 20)
-            --quiet               no progress bar or log lines, only the summary
+      --quiet               no progress bar or log lines, only the summary
       --detect-anomaly      check every op for NaN/inf and name the first one that makes them
                             (slow: for debugging a run that diverges)
   -h, --help                this help`;
@@ -304,6 +304,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let paths: ReturnType<typeof runPaths>;
   let resumed: LoadedRun | null = null;
 
+  // dashboard flags are checked before any file is touched
+  if ((v.port !== undefined || v.host !== undefined) && v.dashboard !== true) {
+    throw new UserError("--port and --host apply to the dashboard: add --dashboard", 2);
+  }
+  const dashboardPort = num(v.port, "--port", 0, { integer: true, min: 0, max: 65535 });
+  const dashboardHost = typeof v.host === "string" ? v.host : undefined;
+  let createdDir: string | null = null;
+
   if (typeof v.resume === "string") {
     // Resume: everything comes from the run directory; flags that would change the run are refused.
     const other = Object.keys(v).filter(
@@ -318,7 +326,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (resumed.state.finished)
       throw new UserError(`run ${v.resume} already finished (${resumed.state.step} steps)`);
     g = new Generator();
-    g.setState(resumed.state.generator as GeneratorState);
+    try {
+      g.setState(resumed.state.generator as GeneratorState);
+    } catch {
+      throw new UserError(
+        `checkpoint ${paths.checkpoint} holds a corrupt generator state; the run cannot be resumed exactly`,
+      );
+    }
     startStep = resumed.state.step;
   } else {
     const parsed = configFromFlags(v);
@@ -336,6 +350,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       },
     };
     validateTrainConfig(config.train, data0.train.X.shape[0]);
+    if (!existsSync(parsed.workDir)) createdDir = parsed.workDir;
     paths = createRunDir(parsed.workDir, { overwrite: v.overwrite === true });
     g = new Generator().manualSeed(config.seed);
     model = buildModel(spec, g);
@@ -343,6 +358,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
 
   const data = loadData(config.data.inputFile, config.data.blockSize, config.data.splitSeed);
+  if (resumed) {
+    // a resumed config comes from disk: check it as strictly as flags
+    validateTrainConfig(config.train, data.train.X.shape[0]);
+    if (data.words.length !== config.data.numWords) {
+      throw new UserError(
+        `${config.data.inputFile} has changed since the run started (${data.words.length} items, the run had ${config.data.numWords})`,
+      );
+    }
+  }
   if (data.vocab.itos.join("") !== config.data.vocab.join("")) {
     throw new UserError(
       `${config.data.inputFile} has changed since the run started (its vocabulary differs)`,
@@ -381,9 +405,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // the trainer only keeps the files fresh: metrics every 0.5 s, live.json every 2 s.
   let dashboard: Dashboard | null = null;
   if (v.dashboard === true) {
-    const port = num(v.port, "--port", 0, { integer: true, min: 0, max: 65535 });
-    const host = typeof v.host === "string" ? v.host : undefined;
-    dashboard = await startDashboardWorker({ runDirs: [paths.dir], host, port });
+    try {
+      dashboard = await startDashboardWorker({
+        runDirs: [paths.dir],
+        host: dashboardHost,
+        port: dashboardPort,
+      });
+    } catch (e) {
+      // leave no half-made run behind: remove what this command created
+      if (createdDir) rmSync(createdDir, { recursive: true, force: true });
+      throw new UserError(
+        `cannot start the dashboard on port ${dashboardPort}: ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
     console.log(`dashboard: ${dashboard.url}`);
   }
   const sets = {

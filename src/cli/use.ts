@@ -201,6 +201,12 @@ export function infoCommand(argv: string[]): number {
     return 0;
   }
   if (positionals.length > 1) throw new UserError("makemore info takes at most one run directory", 2);
+  if (positionals.length === 1 && v["input-file"] !== undefined) {
+    throw new UserError(
+      "makemore info: --input-file describes a word file; a run directory names its own",
+      2,
+    );
+  }
   if (positionals.length === 1) {
     const run = loadRun(positionals[0]);
     const info = {

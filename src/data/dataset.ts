@@ -7,6 +7,7 @@
  * predicting the next one, the last predicting the boundary.
  */
 
+import { UserError } from "../errors.ts";
 import { PyRandom } from "../random/pyrandom.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
@@ -44,8 +45,11 @@ export class Vocabulary {
     for (const w of words) for (const c of chars(w)) set.add(c);
     const sorted = [...set].sort(byCodePoint);
     const boundary = BOUNDARY_CANDIDATES.find((c) => !set.has(c));
-    if (boundary === undefined)
-      throw new Error("the data uses every candidate boundary symbol; cannot pick one");
+    if (boundary === undefined) {
+      throw new UserError(
+        `the data uses every candidate boundary symbol (${BOUNDARY_CANDIDATES.join(" ")}); remove one of them from the data`,
+      );
+    }
     return new Vocabulary([boundary, ...sorted]);
   }
 

@@ -103,6 +103,12 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   if (!Array.isArray(d.vocab) || d.vocab.some((c) => typeof c !== "string")) throw bad("bad vocabulary");
   if (typeof d.inputFile !== "string") throw bad("missing data.inputFile");
   if (m.vocabSize !== d.vocab.length) throw bad("vocabulary size does not match the model");
+  if (new Set(d.vocab).size !== d.vocab.length) throw bad("the vocabulary repeats a character");
+  for (const k of ["logEvery", "checkpointEvery"] as const) {
+    if (!Number.isInteger(raw[k]) || (raw[k] as number) < 1) throw bad(`${k} must be a positive integer`);
+  }
+  if (!Number.isInteger(raw.evalEvery) || (raw.evalEvery as number) < 0)
+    throw bad("evalEvery must be a whole number");
   return raw as unknown as RunConfig;
 }
 

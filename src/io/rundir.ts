@@ -38,6 +38,9 @@ export const RUN_FILE_NAMES = [
   "state.json",
   "metrics.jsonl",
   "samples.txt",
+  "diagnostics.jsonl",
+  "findings.json",
+  "live.json",
   "plots",
   "report.html",
 ] as const;
