@@ -475,6 +475,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // Ctrl-C / SIGTERM handlers run promptly (a synchronous loop would never let them in).
   let sliceEnd = 0;
   const hooks: TrainHooks = {
+    // logging, metrics, diagnostics, checkpoints and live samples only read the model
+    readOnly: true,
     afterStep: ({ step, loss, lr }) => {
       lastLoss = loss;
       const done = step + 1;

@@ -82,6 +82,11 @@ export interface StepInfo {
 export interface TrainHooks {
   /** after backward, before the update: gradients present, data not yet changed */
   beforeUpdate?(info: StepInfo): void;
+  /**
+   * The hooks only read the model (log, measure, checkpoint, sample): they neither write parameter
+   * values nor swap layers or tensors, so the fused step may keep its own copy of the parameters.
+   */
+  readOnly?: boolean;
   /** after the update */
   afterStep?(info: StepInfo): void;
   /** return true to stop early (Ctrl-C, a NaN, a deadline) */
@@ -112,7 +117,8 @@ export function train(
   // The chain keeps a copy of the parameters; its update writes them back to p.storage. The copy
   // is current unless someone else may have written p.storage since: a hook, or a generic step.
   const userCode =
-    hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined;
+    !hooks.readOnly &&
+    (hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined);
   let chainCurrent = false;
   let step = startStep;
   while (step < cfg.maxSteps) {
