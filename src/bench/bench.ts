@@ -29,6 +29,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type LectureData, parseLines, prepareData } from "../data/dataset.ts";
+import { updateRatios } from "../diagnostics/measure.ts";
 import { UserError } from "../errors.ts";
 import { buildModel, type MLP, presetSpec } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
@@ -78,6 +79,11 @@ export interface BenchResult {
     }
   >;
   peakRss: { ours: number; torch: number | null };
+  /**
+   * The cost of watching: training steps/s without hooks and with the update:data ratios of every
+   * step (what `train --diagnostics` adds each step), ours only, interleaved; `cost` = 1 - with/without.
+   */
+  watch: Record<string, { plain: number; withUpdateRatios: number; cost: number }>;
 }
 
 /** Medians of one metric per side; `ratio` = how many times faster ours is (> 1: ours faster). */
@@ -165,6 +171,19 @@ interface Ours {
 function ourTrain(o: Ours, data: LectureData, steps: number): Timing {
   return timed(() => {
     train(o.model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, o.g);
+    return undefined;
+  });
+}
+
+/** Training with the lecture's per-step update:data ratios, as `train --diagnostics` records them. */
+function ourTrainWatched(o: Ours, data: LectureData, steps: number): Timing {
+  return timed(() => {
+    train(o.model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, o.g, {
+      readOnly: true,
+      afterStep: ({ lr }) => {
+        JSON.stringify(updateRatios(o.model, lr, { weightsOnly: true }));
+      },
+    });
     return undefined;
   });
 }
@@ -384,6 +403,24 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   torch?.close();
 
+  // the cost of watching (issue: per-step diagnostics cost at most 15% of training throughput)
+  log("measuring the cost of per-step update ratios ...");
+  const watch: BenchResult["watch"] = {};
+  for (const m of models) {
+    const o = ours.get(m)!;
+    const steps = stepsOf(m);
+    ourTrainWatched(o, data, 300); // warm up the hook path
+    const plain: number[] = [];
+    const watched: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      plain.push(steps / ourTrain(o, data, steps).seconds);
+      watched.push(steps / ourTrainWatched(o, data, steps).seconds);
+    }
+    const p = median(plain);
+    const w = median(watched);
+    watch[m] = { plain: p, withUpdateRatios: w, cost: 1 - w / p };
+  }
+
   const result: BenchResult = {
     meta: {
       node: process.version,
@@ -396,6 +433,7 @@ export async function runBench(argv: string[]): Promise<number> {
     },
     models: {},
     peakRss: { ours: process.resourceUsage().maxRSS * 1024, torch: torch ? torch.maxRss : null },
+    watch,
   };
   for (const m of models) {
     const f = (w: Workload, unit: string, higher: boolean) => ({
@@ -462,6 +500,13 @@ export function formatBench(r: BenchResult): string {
       `the same ratios from CPU time (train / eval / sample), less sensitive to a busy machine: ${cpuRatios}`,
     );
   }
+  const watch = Object.entries(r.watch ?? {})
+    .map(
+      ([m, w]) =>
+        `${m} ${(w.cost * 100).toFixed(1)}% (${fmt(w.plain)} -> ${fmt(w.withUpdateRatios)} steps/s)`,
+    )
+    .join("; ");
+  if (watch) lines.push(`cost of per-step update:data ratios (train --diagnostics; limit 15%): ${watch}`);
   return lines.join("\n");
 }
 
