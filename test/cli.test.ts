@@ -156,7 +156,7 @@ test("bad flags: one clear line each", () => {
   rejects(["train", "--learning-rate", "fast", "-o", o], /--learning-rate must be a number/);
   rejects(["train", "--type", "transformer", "-o", o], /--type must be one of/);
   rejects(["train", "--max-steps", "1e12", "-o", o], /--max-steps must be at most/);
-  rejects(["train", "--no-such-flag"], /Unknown option '--no-such-flag'/);
+  rejects(["train", "--no-such-flag"], /unknown option --no-such-flag \(see makemore train --help\)/);
   rejects(["train", "--depth", "3", "-o", o], /only applies to --type custom/);
   rejects(["sample", join(tmp, "nope")], /does not exist/);
   rejects(["frobnicate"], /unknown command/);
@@ -304,7 +304,7 @@ test("more refusals: experiments never write into a run, dashboard flags are che
   rejects(["train", "-o", o, "--port", "8000"], /--port and --host apply to the dashboard/);
   rejects(
     ["doctor", run, "--type", "original"],
-    /--type does not apply \(a run directory describes its own model\)/,
+    /--type does not apply to makemore doctor \(a run directory describes its own model\)/,
   );
   assert.throws(() => statSync(o));
   const all = join(tmp, "allboundary.txt");

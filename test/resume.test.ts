@@ -129,8 +129,14 @@ test("Ctrl-C (SIGINT) saves a checkpoint, says how to resume, and resuming is ex
   await sleep(300);
   child.kill("SIGINT");
   assert.equal(await done, 130);
-  assert.match(stderr, /interrupted at step \d+; checkpoint saved\. Continue with: makemore train --resume/);
-  const r = run(["train", "--resume", dir]);
+  // the hint is the command as it was invoked here, so pasting it runs: run exactly that
+  const hint = /interrupted at step \d+; checkpoint saved\. Continue with: (.*)$/m.exec(stderr);
+  assert.ok(hint, stderr);
+  assert.equal(hint[1], `node --import tsx src/cli/main.ts train --resume ${dir}`);
+  const [exe, ...hintArgs] = hint[1].split(" ");
+  assert.equal(exe, "node");
+  const resumed = spawnSync(process.execPath, hintArgs, { cwd: ROOT, encoding: "utf8", timeout: 180_000 });
+  const r = { code: resumed.status ?? -1, stderr: resumed.stderr };
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(outcome(dir), ref);
 });

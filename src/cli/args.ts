@@ -13,17 +13,33 @@ export interface Parsed {
   positionals: string[];
 }
 
-/** Parse `argv` against `options`; `--help` is always accepted. */
+/**
+ * Parse `argv` against `options`; `--help` is always accepted. Habits from other tools are
+ * accepted too: `-o=DIR` (as `-o DIR`), `-n -1` and `--learning-rate -0.1` (a negative number is
+ * a value, so it reaches the range check); a misspelt flag gets "did you mean --n-hidden?".
+ * Errors carry no "makemore" prefix: main prints `makemore: error: ` before every message.
+ */
 export function parse(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
-  // `--learning-rate -0.1` should reach the range check, not be taken for an option: glue a
-  // negative number to the string option before it.
+  const shorts = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) if (o.short) shorts.set(o.short, name);
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].startsWith("--") ? argv[i].slice(2) : null;
-    if (name && options[name]?.type === "string" && /^-\d|^-\.\d|^-inf/i.test(argv[i + 1] ?? "")) {
-      args.push(`${argv[i]}=${argv[i + 1]}`);
+    const a = argv[i];
+    if (a === "--") {
+      args.push(...argv.slice(i));
+      break;
+    }
+    // `-o=/tmp/x`: node's parser would take "=/tmp/x" as the value of -o
+    const shortEq = /^-([A-Za-z])=(.*)$/s.exec(a);
+    const longName = a.startsWith("--") && !a.includes("=") ? a.slice(2) : null;
+    const shortName = /^-[A-Za-z]$/.test(a) ? shorts.get(a[1]) : undefined;
+    const name = longName ?? shortName;
+    if (shortEq && shorts.has(shortEq[1])) {
+      args.push(`--${shorts.get(shortEq[1])}=${shortEq[2]}`);
+    } else if (name && options[name]?.type === "string" && /^-\d|^-\.\d|^-inf/i.test(argv[i + 1] ?? "")) {
+      args.push(`--${name}=${argv[i + 1]}`);
       i++;
-    } else args.push(argv[i]);
+    } else args.push(a);
   }
   try {
     const { values, positionals } = parseArgs({
@@ -34,9 +50,74 @@ export function parse(command: string, argv: string[], options: Options, allowPo
     });
     return { values: values as Parsed["values"], positionals };
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "");
-    throw new UserError(`makemore ${command}: ${msg} (see makemore ${command} --help)`, 2);
+    const err = e as Error & { code?: string };
+    const see = `(see makemore ${command} --help)`;
+    const unknown = /Unknown option '([^']+)'/.exec(err.message);
+    if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) {
+      const flag = unknown[1];
+      const guess = suggest(flag.replace(/^-+/, "").split("=")[0], Object.keys(options));
+      throw new UserError(`unknown option ${flag}${guess ? `; did you mean --${guess}?` : ""} ${see}`, 2);
+    }
+    const positional = /Unexpected argument '([^']+)'/.exec(err.message);
+    if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && positional) {
+      throw new UserError(`unexpected argument '${positional[1]}': makemore ${command} takes none ${see}`, 2);
+    }
+    const missing = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(err.message);
+    if (missing) throw new UserError(`${missing[1]} needs a value ${see}`, 2);
+    const msg = err.message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "");
+    throw new UserError(`${msg} ${see}`, 2);
   }
+}
+
+/**
+ * The known name closest to `name` (edit distance at most a third of its length, or a unique
+ * prefix), for "did you mean": `suggest("n-hiden", names)` is "n-hidden".
+ */
+export function suggest(name: string, known: readonly string[]): string | null {
+  const prefixed = known.filter((k) => k.startsWith(name));
+  if (name.length >= 2 && prefixed.length === 1) return prefixed[0];
+  let best: string | null = null;
+  let bestD = Math.max(1, Math.floor(name.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (insert, delete, substitute; a swap of neighbours counts as one). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const sub = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + sub);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
+}
+
+/**
+ * How the user runs this program, for hints that must work when pasted: `makemore` when it was
+ * started through its installed name, `npx makemore` under npx, otherwise `node` plus the script
+ * path as typed (`node dist/cli/main.js`, `node --import tsx src/cli/main.ts`).
+ */
+export function invocation(
+  argv1 = process.argv[1] ?? "",
+  env = process.env,
+  execArgv = process.execArgv,
+): string {
+  const base = argv1.split(/[\\/]/).pop() ?? "";
+  if (env.npm_command === "exec") return "npx makemore";
+  if (base === "makemore" || base === "makemore.cmd") return "makemore";
+  let script = argv1;
+  const cwd = process.cwd();
+  if (script.startsWith(`${cwd}/`)) script = script.slice(cwd.length + 1);
+  const flags = execArgv.filter((f, i) => f === "--import" || execArgv[i - 1] === "--import");
+  return ["node", ...flags, script].join(" ");
 }
 
 /** A number flag, checked: `num(v, "--batch-size", { integer: true, min: 1 })`. */

@@ -89,7 +89,7 @@ export function doctorCommand(argv: string[]): number {
       positionals.length === 1
         ? "a run directory describes its own model"
         : "doctor checks a model at initialization";
-    throw new UserError(`makemore doctor: --${ignored.join(", --")} does not apply (${why})`, 2);
+    throw new UserError(`--${ignored.join(", --")} does not apply to makemore doctor (${why})`, 2);
   }
   let findings: Finding[];
   let subject: string;

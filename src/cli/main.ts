@@ -6,6 +6,7 @@
 
 import { runBench } from "../bench/bench.ts";
 import { UserError } from "../errors.ts";
+import { invocation, suggest } from "./args.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { experimentCommand } from "./experiment.ts";
@@ -55,9 +56,18 @@ export async function main(argv: string[]): Promise<number> {
     console.log("makemore-ts 0.1.0");
     return 0;
   }
+  // makemore.py has no subcommands: `makemore -i names.txt -o out` is what its users type, so
+  // flags without a command mean `train` (said on stderr, so piped output stays the same)
+  if (cmd.startsWith("-")) {
+    console.error(`makemore: no command given; running '${invocation()} train ${argv.join(" ")}'`);
+    return main(["train", ...argv]);
+  }
   const run = COMMANDS[cmd];
   if (!run) {
-    console.error(`makemore: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    const guess = suggest(cmd, Object.keys(COMMANDS));
+    console.error(
+      `makemore: error: unknown command '${cmd}'${guess ? `; did you mean '${guess}'?` : ""} (commands: ${Object.keys(COMMANDS).join(", ")})`,
+    );
     return 2;
   }
   try {

@@ -44,7 +44,8 @@ import {
   train,
   validateTrainConfig,
 } from "../train/train.ts";
-import { choice, clock, num, parse } from "./args.ts";
+import { choice, invocation, num, parse } from "./args.ts";
+import { Progress } from "./progress.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
 
@@ -234,62 +235,6 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
   };
 }
 
-/** Prints: lines to stdout, a live progress bar to stderr on a terminal. */
-class Progress {
-  private lastDraw = 0;
-  private readonly tty: boolean;
-  private readonly t0 = performance.now();
-  private readonly startStep: number;
-  constructor(
-    private readonly total: number,
-    startStep: number,
-    private readonly quiet: boolean,
-  ) {
-    this.tty = !quiet && process.stderr.isTTY === true;
-    this.startStep = startStep;
-    this.lastLineStep = startStep;
-  }
-  private lastLineAt = performance.now();
-  private lastLineStep = 0;
-  /** ms per step since the previous call (for the periodic log line) */
-  intervalMs(step: number): number {
-    const now = performance.now();
-    const ms = (now - this.lastLineAt) / Math.max(1, step - this.lastLineStep);
-    this.lastLineAt = now;
-    this.lastLineStep = step;
-    return ms;
-  }
-  /** ms per step and steps/s since the start */
-  rate(step: number): { msPerStep: number; perSecond: number } {
-    const ms = performance.now() - this.t0;
-    const done = Math.max(1, step - this.startStep);
-    return { msPerStep: ms / done, perSecond: (done / ms) * 1000 };
-  }
-  tick(step: number, loss: number): void {
-    if (!this.tty) return;
-    const now = performance.now();
-    if (now - this.lastDraw < 100 && step < this.total) return;
-    this.lastDraw = now;
-    const { perSecond } = this.rate(step);
-    const frac = this.total ? step / this.total : 1;
-    const width = 24;
-    const filled = Math.round(frac * width);
-    const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-    const eta = (this.total - step) / perSecond;
-    process.stderr.write(
-      `\r${bar} ${String(step).padStart(String(this.total).length)}/${this.total} | loss ${loss.toFixed(4)} | ${perSecond.toFixed(0)} steps/s | ${clock(eta)} left `,
-    );
-  }
-  line(text: string): void {
-    if (this.quiet) return;
-    this.clear();
-    console.log(text);
-  }
-  clear(): void {
-    if (this.tty) process.stderr.write("\r\x1b[K");
-  }
-}
-
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse("train", argv, TRAIN_OPTIONS);
   if (v.help) {
@@ -372,12 +317,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `${config.data.inputFile} has changed since the run started (its vocabulary differs)`,
     );
   }
-  const log = new Progress(config.train.maxSteps, startStep, quiet);
+  const log = new Progress({ total: config.train.maxSteps, startStep, quiet });
   const facts = [
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${Math.max(...data.words.map((w) => Array.from(w).length))}`,
     `split (random.seed(${config.data.splitSeed})): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${config.train.maxSteps} steps | batch ${config.train.batchSize} | lr ${config.train.learningRate} -> ${config.train.lrDecayTo} at step ${config.train.lrDecayStep}`,
+    `train: ${config.train.maxSteps} steps | batch ${config.train.batchSize} | lr ${config.train.lrDecayStep < config.train.maxSteps ? `${config.train.learningRate} -> ${config.train.lrDecayTo} at step ${config.train.lrDecayStep}` : `${config.train.learningRate} (its drop at step ${config.train.lrDecayStep} is past the last step)`}`,
     `run: ${paths.dir}${resumed ? ` (resuming at step ${startStep})` : ""}`,
   ];
   if (config.data.vocab[0] !== ".")
@@ -564,7 +509,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     checkpoint(result.step, false);
     await dashboard?.close();
     console.error(
-      `interrupted at step ${result.step}; checkpoint saved. Continue with: makemore train --resume ${paths.dir}`,
+      `interrupted at step ${result.step}; checkpoint saved. Continue with: ${invocation()} train --resume ${paths.dir}`,
     );
     return 130;
   }
@@ -600,7 +545,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `samples (seed ${config.seed + 10}; ${samples.filter((s) => provenance(s, sets) === "new").length} new):`,
     );
     for (const s of samples)
-      console.log(`  ${s.padEnd(20)} ${provenance(s, sets) === "new" ? "" : `(in ${provenance(s, sets)})`}`);
+      console.log(
+        `  ${s.padEnd(20)} ${provenance(s, sets) === "new" ? "" : `(in ${provenance(s, sets)})`}`.trimEnd(),
+      );
   }
   if (diag) {
     const findings = sortFindings([
@@ -619,7 +566,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       console.log(formatParameterTable(snap.params));
       console.log(findings.length ? `doctor: ${findings.length} finding(s)` : "doctor: no problems found");
       for (const f of findings) console.log(formatFinding(f));
-      console.log(`see the plots: makemore report ${paths.dir}`);
+      console.log(`see the plots: ${invocation()} report ${paths.dir}`);
     }
   }
   console.log(`saved ${paths.dir} (${result.step - startStep} steps at ${perSecond.toFixed(0)} steps/s)`);

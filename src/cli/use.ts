@@ -49,8 +49,9 @@ export function sampleCommand(argv: string[]): number {
     console.log(SAMPLE_HELP);
     return 0;
   }
-  const run = loadRun(onePositional("sample", positionals, "run directory"));
+  // flags first: `sample -n -1 RUN` names the flag even when RUN is wrong too
   const count = num(v["num-samples"], "--num-samples", 20, { integer: true, min: 1, max: 1_000_000 });
+  const run = loadRun(onePositional("sample", positionals, "run directory"));
   const seed = num(v.seed, "--seed", run.config.seed + 10, {
     integer: true,
     min: 0,
