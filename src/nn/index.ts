@@ -1,2 +1,3 @@
 export * as F from "./functional.ts";
 export * from "./modules.ts";
+export * from "./torchnn.ts";

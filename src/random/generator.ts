@@ -300,6 +300,21 @@ export class Generator {
   }
 
   /**
+   * `t.uniform_(from, to)` on a float32 tensor (§2), one draw per element in order. torch casts
+   * both bounds to float32 and the AVX2 build computes x * (to - from) + from as one fused
+   * multiply-add, with x = uniformF32() and to - from rounded to float32 first.
+   *
+   * @example
+   * const w = new Float32Array(64 * 192);
+   * g.uniformInto(w, -0.125, 0.125); // == torch.empty(64, 192).uniform_(-0.125, 0.125)
+   */
+  uniformInto(out: Float32Array, from: number, to: number): void {
+    const a = fround(from);
+    const range = fround(fround(to) - a);
+    for (let i = 0; i < out.length; i++) out[i] = fmaF32(this.uniformF32(), range, a);
+  }
+
+  /**
    * `torch.randn` float32 with torch 1.13's AVX2 dispatch: n >= 16 uses the block path (§3.2/3.3,
    * bit exact, leaves the Box–Muller cache alone); n < 16 uses the per-element double path with the
    * generator's Box–Muller cache (§3.5).

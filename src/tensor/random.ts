@@ -122,3 +122,20 @@ export function multinomialOne(probs: Float32Array, g: Generator, q: Float32Arra
   }
   return best;
 }
+
+/**
+ * Fill `t` in place with uniform samples in [from, to), like `t.uniform_(from, to)` on a float32
+ * tensor (outside autograd, as `torch.nn.init` runs under `no_grad`).
+ *
+ *   uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), { generator: g });
+ */
+export function uniform_(t: Tensor, from = 0, to = 1, opts: { generator?: Generator } = {}): Tensor {
+  (opts.generator ?? defaultGenerator).uniformInto(t.storage, from, to);
+  return t;
+}
+
+/** Fill `t` in place with normal samples, like `t.normal_(mean, std)` (the same draws as `randn`). */
+export function normal_(t: Tensor, mean = 0, std = 1, opts: { generator?: Generator } = {}): Tensor {
+  (opts.generator ?? defaultGenerator).randnInto(t.storage, mean, std);
+  return t;
+}

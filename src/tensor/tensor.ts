@@ -128,7 +128,7 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
  * output element. Cached by shape: the same broadcasts recur every training step.
  */
 const offsetCache = new Map<string, Int32Array>();
-function broadcastOffsets(inShape: Shape, outShape: Shape): Int32Array {
+export function broadcastOffsets(inShape: Shape, outShape: Shape): Int32Array {
   const key = `${inShape.join(",")}>${outShape.join(",")}`;
   const hit = offsetCache.get(key);
   if (hit) return hit;

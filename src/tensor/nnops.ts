@@ -1,0 +1,403 @@
+/**
+ * The ops makemore.py's models need beyond the lecture's: PyTorch-layout linear, batched matmul,
+ * LayerNorm, the tanh GELU, masking, slicing along any dimension, stacking, expand, and a
+ * cross-entropy that ignores padded targets. Each is a primitive with its backward next to its
+ * forward (recorded through tensor.ts's `record`), or a composition of primitives where that is
+ * as clean. Backward closures accumulate (`grad += ...`).
+ *
+ * Letters: B batch, T time (block size), C channels, nh heads, hs head size, V vocabulary.
+ *
+ *   const qkv = linearT(x, W, b);                      // (B, T, C) @ (3C, C)^T -> (B, T, 3C)
+ *   const att = matmul(q, k.transpose(-2, -1));        // (B, nh, T, hs) @ (B, nh, hs, T)
+ *   const p = maskedFill(att, causal, -Infinity).softmax(-1);
+ */
+
+import { kernels } from "./kernels.ts";
+import {
+  broadcastOffsets,
+  broadcastShapes,
+  cat,
+  gradOf,
+  numelOf,
+  record,
+  type Shape,
+  Tensor,
+} from "./tensor.ts";
+
+function shapeStr(shape: Shape): string {
+  return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
+}
+
+function normDim(dim: number, ndim: number): number {
+  const d = dim < 0 ? dim + ndim : dim;
+  if (d < 0 || d >= ndim) throw new RangeError(`dimension ${dim} out of range for a ${ndim}-d tensor`);
+  return d;
+}
+
+/** (outer, size, inner) around `dim`: a slice along `dim` is `outer` runs of `size * inner`. */
+function splitAt(shape: Shape, dim: number): [number, number, number] {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < dim; i++) outer *= shape[i];
+  for (let i = dim + 1; i < shape.length; i++) inner *= shape[i];
+  return [outer, shape[dim], inner];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear in PyTorch's layout, batched matmul
+
+/**
+ * `F.linear(x, W, b)` = x @ W^T + b with W stored (out, in) as `torch.nn.Linear` stores it:
+ * (..., I) @ (O, I)^T + (O,) -> (..., O). Leading dimensions are flattened into rows N.
+ * Backward: dx = g @ W (N,O)@(O,I); dW = g^T @ x (O,N)@(N,I); db = sum_rows g.
+ */
+export function linearT(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const I = x.shape[x.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== I) {
+    throw new RangeError(`linear: input ${shapeStr(x.shape)} does not fit weight ${shapeStr(weight.shape)}`);
+  }
+  const O = weight.shape[0];
+  if (bias && bias.numel() !== O)
+    throw new RangeError(`linear: bias ${shapeStr(bias.shape)} for ${O} outputs`);
+  const N = I === 0 ? 0 : x.numel() / I;
+  const y = new Float32Array(N * O);
+  kernels().gemm(false, true, N, O, I, x.storage, weight.storage, y, false);
+  if (bias) {
+    const bs = bias.storage;
+    for (let r = 0; r < N; r++) {
+      const row = r * O;
+      for (let c = 0; c < O; c++) y[row + c] += bs[c];
+    }
+  }
+  const out = new Tensor(y, [...x.shape.slice(0, -1), O]);
+  return record(out, "linearT", bias ? [x, weight, bias] : [x, weight], (g) => {
+    if (x.requiresGrad) kernels().gemm(false, false, N, I, O, g, weight.storage, gradOf(x), true);
+    if (weight.requiresGrad) kernels().gemm(true, false, O, I, N, g, x.storage, gradOf(weight), true);
+    if (bias?.requiresGrad) {
+      const gb = gradOf(bias);
+      for (let r = 0; r < N; r++) {
+        const row = r * O;
+        for (let c = 0; c < O; c++) gb[c] += g[row + c];
+      }
+    }
+  });
+}
+
+/**
+ * `torch.matmul` for n-d operands: (..., m, k) @ (..., k, n) -> (..., m, n), the batch
+ * dimensions broadcast (attention's (B, nh, T, hs) @ (B, nh, hs, T)). 1-d and 2-d operands go
+ * to the 2-d matmul. Backward per batch: dA = G @ B^T, dB = A^T @ G (summed over broadcast).
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim <= 2 && b.ndim <= 2) return a.matmul(b);
+  if (a.ndim < 2 || b.ndim < 2) {
+    throw new RangeError(
+      `matmul: batched operands need 2+ dimensions, got ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`,
+    );
+  }
+  const [m, k] = a.shape.slice(-2);
+  const [k2, n] = b.shape.slice(-2);
+  if (k !== k2) throw new RangeError(`matmul shape mismatch: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batch = broadcastShapes(batchA, batchB);
+  const offA = broadcastOffsets(batchA, batch);
+  const offB = broadcastOffsets(batchB, batch);
+  const nb = offA.length;
+  const [sa, sb, sy] = [m * k, k * n, m * n];
+  const A = a.storage;
+  const Bs = b.storage;
+  const y = new Float32Array(nb * sy);
+  const gemm = kernels().gemm;
+  for (let i = 0; i < nb; i++) {
+    const ai = A.subarray(offA[i] * sa, offA[i] * sa + sa);
+    const bi = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
+    gemm(false, false, m, n, k, ai, bi, y.subarray(i * sy, i * sy + sy), false);
+  }
+  const out = new Tensor(y, [...batch, m, n]);
+  return record(out, "bmm", [a, b], (g) => {
+    const ga = a.requiresGrad ? gradOf(a) : null;
+    const gb = b.requiresGrad ? gradOf(b) : null;
+    for (let i = 0; i < nb; i++) {
+      const gi = g.subarray(i * sy, i * sy + sy);
+      const oa = offA[i] * sa;
+      const ob = offB[i] * sb;
+      // (m,n) @ (n,k): B_i stored (k,n) used transposed
+      if (ga) gemm(false, true, m, k, n, gi, Bs.subarray(ob, ob + sb), ga.subarray(oa, oa + sa), true);
+      // (k,m) @ (m,n): A_i stored (m,k) used transposed
+      if (gb) gemm(true, false, k, n, m, A.subarray(oa, oa + sa), gi, gb.subarray(ob, ob + sb), true);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm, GELU
+
+/**
+ * `F.layer_norm(x, (C,), weight, bias, eps)` over the last dimension: per row,
+ *   mu = mean x ; rstd = 1 / sqrt(mean (x - mu)^2 + eps) ; xhat = (x - mu) rstd ; y = xhat w + b
+ * Backward with dxhat = g w:
+ *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) ; dw = sum g xhat ; db = sum g
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const C = x.shape[x.ndim - 1];
+  if ((weight && weight.numel() !== C) || (bias && bias.numel() !== C)) {
+    throw new RangeError(`layerNorm: weight/bias must have ${C} elements for input ${shapeStr(x.shape)}`);
+  }
+  const N = C === 0 ? 0 : x.numel() / C;
+  const xs = x.storage;
+  const w = weight?.storage;
+  const bs = bias?.storage;
+  const xhat = new Float32Array(xs.length);
+  const rstd = new Float64Array(N);
+  const y = new Float32Array(xs.length);
+  for (let r = 0; r < N; r++) {
+    const o = r * C;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += xs[o + c];
+    const mu = s / C;
+    let ss = 0;
+    for (let c = 0; c < C; c++) {
+      const d = xs[o + c] - mu;
+      ss += d * d;
+    }
+    const rs = 1 / Math.sqrt(ss / C + eps);
+    rstd[r] = rs;
+    for (let c = 0; c < C; c++) {
+      const h = (xs[o + c] - mu) * rs;
+      xhat[o + c] = h;
+      y[o + c] = h * (w ? w[c] : 1) + (bs ? bs[c] : 0);
+    }
+  }
+  const out = new Tensor(y, x.shape);
+  const parents = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return record(out, "layerNorm", parents, (g) => {
+    const gw = weight?.requiresGrad ? gradOf(weight) : null;
+    const gb = bias?.requiresGrad ? gradOf(bias) : null;
+    const gx = x.requiresGrad ? gradOf(x) : null;
+    for (let r = 0; r < N; r++) {
+      const o = r * C;
+      let m1 = 0;
+      let m2 = 0;
+      for (let c = 0; c < C; c++) {
+        const gi = g[o + c];
+        if (gw) gw[c] += gi * xhat[o + c];
+        if (gb) gb[c] += gi;
+        const dh = gi * (w ? w[c] : 1);
+        m1 += dh;
+        m2 += dh * xhat[o + c];
+      }
+      if (!gx) continue;
+      m1 /= C;
+      m2 /= C;
+      const rs = rstd[r];
+      for (let c = 0; c < C; c++) {
+        const dh = g[o + c] * (w ? w[c] : 1);
+        gx[o + c] += rs * (dh - m1 - xhat[o + c] * m2);
+      }
+    }
+  });
+}
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/**
+ * The tanh GELU (makemore.py's NewGELU, GPT-2's):
+ *   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+ *   dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  t = tanh(u)
+ */
+export function gelu(x: Tensor): Tensor {
+  const xs = x.storage;
+  const t = new Float64Array(xs.length);
+  const y = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    const ti = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
+    t[i] = ti;
+    y[i] = 0.5 * v * (1 + ti);
+  }
+  const out = new Tensor(y, x.shape);
+  return record(out, "gelu", [x], (g) => {
+    const gx = gradOf(x);
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i];
+      const ti = t[i];
+      gx[i] += g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Masking
+
+/**
+ * `x.masked_fill(mask, value)`: value where the (broadcast) mask is non-zero, x elsewhere. The
+ * causal mask of attention is `maskedFill(att, tril.eq(0), -Infinity)`. No gradient reaches x
+ * where it was filled.
+ */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  const shape = broadcastShapes(x.shape, mask.shape);
+  if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
+    throw new RangeError(
+      `maskedFill: mask ${shapeStr(mask.shape)} does not broadcast to ${shapeStr(x.shape)}`,
+    );
+  }
+  const om = broadcastOffsets(mask.shape, x.shape);
+  const m = mask.storage;
+  const xs = x.storage;
+  const v = Math.fround(value);
+  const y = new Float32Array(xs.length);
+  for (let i = 0; i < y.length; i++) y[i] = m[om[i]] !== 0 ? v : xs[i];
+  const out = new Tensor(y, x.shape, x.dtype);
+  return record(out, "maskedFill", [x], (g) => {
+    const gx = gradOf(x);
+    for (let i = 0; i < g.length; i++) if (m[om[i]] === 0) gx[i] += g[i];
+  });
+}
+
+/** The (n, n) lower-triangular matrix of ones, `torch.tril(torch.ones(n, n))`. */
+export function tril(n: number, m = n): Tensor {
+  const y = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i && j < m; j++) y[i * m + j] = 1;
+  return new Tensor(y, [n, m]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slicing, stacking, expanding
+
+/**
+ * `x.narrow(dim, start, length)`: elements start..start+length-1 along `dim` (a copy). The
+ * RNN's time step is `select(emb, 1, t)`; attention's q, k, v are `split(qkv, C, 2)`.
+ */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normDim(dim, x.ndim);
+  const [outer, n, inner] = splitAt(x.shape, d);
+  if (
+    !(start >= 0 && length >= 0 && start + length <= n && Number.isInteger(start) && Number.isInteger(length))
+  ) {
+    throw new RangeError(
+      `narrow: [${start}, ${start + length}) out of range for dimension ${dim} of size ${n}`,
+    );
+  }
+  const run = length * inner;
+  const xs = x.storage;
+  const y = new Float32Array(outer * run);
+  for (let o = 0; o < outer; o++) {
+    const src = (o * n + start) * inner;
+    y.set(xs.subarray(src, src + run), o * run);
+  }
+  const shape = x.shape.slice();
+  shape[d] = length;
+  const out = new Tensor(y, shape, x.dtype);
+  return record(out, "narrow", [x], (g) => {
+    const gx = gradOf(x);
+    for (let o = 0; o < outer; o++) {
+      const dst = (o * n + start) * inner;
+      const src = o * run;
+      for (let i = 0; i < run; i++) gx[dst + i] += g[src + i];
+    }
+  });
+}
+
+/** `x.select(dim, i)` = `x[:, i]` for dim 1: narrow to one element and drop the dimension. */
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  const d = normDim(dim, x.ndim);
+  const i = index < 0 ? index + x.shape[d] : index;
+  return narrow(x, d, i, 1).squeeze(d);
+}
+
+/** `x.split(size, dim)`: consecutive chunks of `size` along `dim` (the last may be shorter). */
+export function split(x: Tensor, size: number, dim: number): Tensor[] {
+  const d = normDim(dim, x.ndim);
+  const out: Tensor[] = [];
+  for (let s = 0; s < x.shape[d]; s += size) out.push(narrow(x, d, s, Math.min(size, x.shape[d] - s)));
+  return out;
+}
+
+/** `torch.stack(tensors, dim)`: a new dimension at `dim`, composed as unsqueeze + cat. */
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new RangeError("stack needs at least one tensor");
+  const d = normDim(dim, tensors[0].ndim + 1);
+  return cat(
+    tensors.map((t) => t.unsqueeze(d)),
+    d,
+  );
+}
+
+/**
+ * `x.expand(shape)`: size-1 dimensions repeated (-1 keeps a size), like the RNN's
+ * `start.expand((b, -1))`. A copy here; the backward sums over the repeats.
+ */
+export function expand(x: Tensor, shape: number[]): Tensor {
+  const lead = shape.length - x.ndim;
+  if (lead < 0)
+    throw new RangeError(`expand: ${shapeStr(shape)} has fewer dimensions than ${shapeStr(x.shape)}`);
+  const target = shape.map((s, i) => (s === -1 ? x.shape[i - lead] : s));
+  for (let i = 0; i < x.ndim; i++) {
+    const have = x.shape[i];
+    const want = target[i + lead];
+    if (have !== want && have !== 1) {
+      throw new RangeError(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
+    }
+  }
+  const off = broadcastOffsets(x.shape, target);
+  const xs = x.storage;
+  const y = new Float32Array(off.length);
+  for (let i = 0; i < y.length; i++) y[i] = xs[off[i]];
+  const out = new Tensor(y, target, x.dtype);
+  return record(out, "expand", [x], (g) => {
+    const gx = gradOf(x);
+    for (let i = 0; i < g.length; i++) gx[off[i]] += g[i];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-entropy with ignored targets
+
+/**
+ * `F.cross_entropy(logits, targets, ignore_index=ignoreIndex)`, mean over the targets that are
+ * not `ignoreIndex` (makemore.py marks the positions after a word's end with -1):
+ *   loss = (1/M) sum_{b: t_b != ignore} [logsumexp(x_b) - x_b[t_b]],  M = number of kept rows
+ *   d loss / d x_bv = (softmax(x_b)_v - [v = t_b]) / M for kept rows, 0 for ignored rows.
+ * logits (N, V), targets (N,) int64. All rows ignored gives NaN, as in PyTorch.
+ */
+export function crossEntropyIgnore(logits: Tensor, targets: Tensor, ignoreIndex = -100): Tensor {
+  if (logits.ndim !== 2)
+    throw new RangeError(`crossEntropy needs (N, V) logits, got ${shapeStr(logits.shape)}`);
+  const [N, V] = logits.shape;
+  if (targets.numel() !== N)
+    throw new RangeError(`crossEntropy: ${N} rows of logits but ${targets.numel()} targets`);
+  if (targets.dtype === "float32")
+    throw new TypeError("crossEntropy targets must be integer class indices (int64)");
+  const t = targets.storage;
+  const rows: number[] = [];
+  for (let r = 0; r < N; r++) {
+    const tr = t[r];
+    if (tr === ignoreIndex) continue;
+    if (!(tr >= 0 && tr < V))
+      throw new RangeError(`crossEntropy: target ${tr} out of range for ${V} classes`);
+    rows.push(r);
+  }
+  const M = rows.length;
+  // the kept rows, compacted, through the fused cross-entropy kernels
+  const xs = logits.storage;
+  const kept = new Float32Array(M * V);
+  const kt = new Float32Array(M);
+  for (let i = 0; i < M; i++) {
+    kept.set(xs.subarray(rows[i] * V, rows[i] * V + V), i * V);
+    kt[i] = t[rows[i]];
+  }
+  const probs = new Float32Array(M * V);
+  const total = M > 0 ? kernels().crossEntropyForward(kept, kt, M, V, probs) : 0;
+  const out = new Tensor(new Float32Array([total / M]), []);
+  return record(out, "crossEntropy", [logits], (g) => {
+    const gk = new Float32Array(M * V);
+    kernels().crossEntropyBackward(probs, kt, M, V, g[0] / M, gk);
+    const gx = gradOf(logits);
+    for (let i = 0; i < M; i++) {
+      const dst = rows[i] * V;
+      for (let v = 0; v < V; v++) gx[dst + v] += gk[i * V + v];
+    }
+  });
+}
