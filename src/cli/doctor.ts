@@ -14,28 +14,13 @@ import {
 } from "../diagnostics/doctor.ts";
 import type { Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
-import { loadData, loadRun } from "../io/run.ts";
+import { loadRun, loadRunData } from "../io/run.ts";
 import { readJsonLines } from "../io/rundir.ts";
-import { buildModel } from "../models/mlp.ts";
+import { readWordFile } from "../io/wordfile.ts";
+import { buildFromSpec } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
 import { parse } from "./args.ts";
-import { configFromFlags, TRAIN_OPTIONS } from "./train.ts";
-
-/** The train flags that describe a model and its data, which doctor accepts. */
-const MODEL_FLAGS = [
-  "type",
-  "n-embd",
-  "n-hidden",
-  "depth",
-  "batchnorm",
-  "nonlinearity",
-  "gain",
-  "last-layer-scale",
-  "zero-init",
-  "seed",
-  "input-file",
-  "block-size",
-];
+import { configForWords, configFromFlags, MODEL_FLAGS, TRAIN_OPTIONS } from "./flags.ts";
 
 export const DOCTOR_HELP = `usage: makemore doctor [RUN_DIR] [options]
 
@@ -56,7 +41,7 @@ Exit status: 0 whether or not there are findings (read them, or use --json); 2 f
 /** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */
 export function diagnoseRun(dir: string): { subject: string; findings: Finding[] } {
   const run = loadRun(dir);
-  const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
+  const data = loadRunData(run.config);
   const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
   const metrics = existsSync(run.paths.metrics)
     ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
@@ -96,10 +81,11 @@ export function doctorCommand(argv: string[]): number {
   if (positionals.length === 1) {
     ({ subject, findings } = diagnoseRun(positionals[0]));
   } else {
-    const { config, inputFile } = configFromFlags(v);
-    const data = loadData(inputFile, config.model.blockSize);
+    const request = configFromFlags(v);
+    const config = configForWords(request, readWordFile(request.inputFile).words);
+    const data = loadRunData(config);
     const g = new Generator().manualSeed(config.seed);
-    const model = buildModel({ ...config.model, vocabSize: data.vocab.size }, g);
+    const model = buildFromSpec(config.model, g);
     findings = checkModel(model, data.train, g);
     subject = `${config.model.type} at initialization (seed ${config.seed}, ${model.numParameters()} parameters)`;
   }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { loadRun } from "../io/run.ts";
 import { existingRunFiles, writeJsonFile } from "../io/rundir.ts";
-import { buildModel } from "../models/mlp.ts";
+import { buildFromSpec } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
 import { writeComparisonReport } from "../viz/report.ts";
 import { choice, num, parse } from "./args.ts";
@@ -182,7 +182,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     const zero = loadRun(rows[0].dir);
     // rebuild the initial weights from the seed and compare: what never moved never got a gradient
     const init = new Map(
-      buildModel(zero.config.model, new Generator().manualSeed(zero.config.seed)).namedParameters(),
+      buildFromSpec(zero.config.model, new Generator().manualSeed(zero.config.seed)).namedParameters(),
     );
     const rowsOut = zero.model.namedParameters().map(([n, p]) => {
       const p0 = init.get(n)!.storage;

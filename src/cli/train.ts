@@ -19,56 +19,46 @@ import type { DiagnosticsSnapshot, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import {
-  absolutePath,
   appendLines,
-  BUNDLED_NAMES,
-  CONFIG_VERSION,
   type LoadedRun,
-  loadData,
   loadRun,
+  loadRunData,
   type RunConfig,
   type RunState,
   saveCheckpoint,
 } from "../io/run.ts";
 import { createRunDir, readJsonLines, type runPaths, writeJsonFile } from "../io/rundir.ts";
-import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
+import { readWordFile } from "../io/wordfile.ts";
+import { buildFromSpec, type LanguageModel } from "../models/index.ts";
+import { MLP } from "../models/mlp.ts";
+import type { Module } from "../nn/modules.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import { AnomalyError, setDetectAnomaly } from "../tensor/tensor.ts";
 import { calibrateBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
 import {
   firstNonFinite,
-  LECTURE_TRAIN,
   type StopReason,
-  type TrainConfig,
   type TrainHooks,
   train,
   validateTrainConfig,
 } from "../train/train.ts";
-import { choice, invocation, num, parse } from "./args.ts";
+import { invocation, num, parse } from "./args.ts";
+import { configForWords, configFromFlags, modelHelp, TRAIN_OPTIONS } from "./flags.ts";
 import { Progress } from "./progress.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
 
-Train a character-level MLP (the lecture "makemore part 3") and save the run.
+Train a character-level language model (the lecture "makemore part 3" MLPs by default) and save the run.
 With no options: the lecture's BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
 
 data
   -i, --input-file FILE     word list, one item per line, UTF-8 (default: bundled names.txt)
-      --block-size N        context length in characters (default 3)
 run directory
   -o, --work-dir DIR        where the run is saved (default runs/<date>-<type>)
       --overwrite           replace the run files in an existing work dir
       --resume DIR          continue the run in DIR from its last checkpoint (exact)
 model
-      --type NAME           ${PRESETS.join(" | ")} (default batchnorm)
-      --n-embd N            embedding size per character (default 10)
-      --n-hidden N          hidden width (default 200, 100 for deep-*)
-      --depth N             hidden layers (custom only; default 5)
-      --batchnorm KIND      none | torch | lecture | lecture-std (custom only; default none)
-      --nonlinearity KIND   tanh | relu | none (custom only; default tanh)
-      --gain X              hidden weight gain (custom only; default 5/3)
-      --last-layer-scale X  scale of the output layer at init (custom only; default 0.1)
-      --zero-init           all Linear weights start at zero (custom only)
+${modelHelp()}
 optimisation
       --seed N              generator seed for init and minibatches (default 2147483647)
       --max-steps N         SGD steps (default 200000)
@@ -98,143 +88,6 @@ reporting
                             (slow: for debugging a run that diverges)
   -h, --help                this help`;
 
-export const TRAIN_OPTIONS = {
-  "input-file": { type: "string", short: "i" },
-  "block-size": { type: "string" },
-  "work-dir": { type: "string", short: "o" },
-  overwrite: { type: "boolean" },
-  resume: { type: "string" },
-  type: { type: "string" },
-  "n-embd": { type: "string" },
-  "n-hidden": { type: "string" },
-  depth: { type: "string" },
-  batchnorm: { type: "string" },
-  nonlinearity: { type: "string" },
-  gain: { type: "string" },
-  "last-layer-scale": { type: "string" },
-  "zero-init": { type: "boolean" },
-  seed: { type: "string" },
-  "max-steps": { type: "string" },
-  "batch-size": { type: "string" },
-  "learning-rate": { type: "string" },
-  "lr-decay-step": { type: "string" },
-  "lr-decay-to": { type: "string" },
-  "log-every": { type: "string" },
-  "checkpoint-every": { type: "string" },
-  "eval-every": { type: "string" },
-  calibrate: { type: "boolean" },
-  diagnostics: { type: "boolean" },
-  "diagnostics-every": { type: "string" },
-  dashboard: { type: "boolean" },
-  port: { type: "string" },
-  host: { type: "string" },
-  "num-samples": { type: "string" },
-  quiet: { type: "boolean" },
-  "detect-anomaly": { type: "boolean" },
-} as const;
-
-const BUILDER_FLAGS = [
-  "depth",
-  "batchnorm",
-  "nonlinearity",
-  "gain",
-  "last-layer-scale",
-  "zero-init",
-] as const;
-
-function defaultWorkDir(type: string): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `runs/${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${type}`;
-}
-
-/** Build the run config from flags (everything validated before any file is touched). */
-export function configFromFlags(v: Record<string, string | boolean | undefined>): {
-  config: Omit<RunConfig, "data">;
-  inputFile: string;
-  workDir: string;
-} {
-  const type = choice(v.type, "--type", PRESETS, "batchnorm") as ModelType;
-  if (type !== "custom") {
-    for (const f of BUILDER_FLAGS) {
-      if (v[f] !== undefined)
-        throw new UserError(`--${f} only applies to --type custom (the presets fix it)`, 2);
-    }
-  }
-  const blockSize = num(v["block-size"], "--block-size", 3, { integer: true, min: 1, max: 64 });
-  const base = presetSpec(type, 0, blockSize);
-  const model: ModelSpec = {
-    ...base,
-    nEmbd: num(v["n-embd"], "--n-embd", base.nEmbd, { integer: true, min: 1, max: 4096 }),
-    nHidden: num(v["n-hidden"], "--n-hidden", base.nHidden, { integer: true, min: 1, max: 65536 }),
-    depth: num(v.depth, "--depth", base.depth, { integer: true, min: 0, max: 100 }),
-    batchnorm: choice(
-      v.batchnorm,
-      "--batchnorm",
-      ["none", "torch", "lecture", "lecture-std"] as const,
-      base.batchnorm,
-    ),
-    nonlinearity: choice(
-      v.nonlinearity,
-      "--nonlinearity",
-      ["tanh", "relu", "none"] as const,
-      base.nonlinearity,
-    ),
-    gain: num(v.gain, "--gain", base.gain, {}),
-    lastLayerScale: num(v["last-layer-scale"], "--last-layer-scale", base.lastLayerScale, {}),
-    zeroInit: v["zero-init"] === true,
-  };
-  if (type === "custom") {
-    model.bias = model.batchnorm === "none";
-    model.outputBatchnorm = model.batchnorm !== "none";
-  }
-  const trainCfg: TrainConfig = {
-    maxSteps: num(v["max-steps"], "--max-steps", LECTURE_TRAIN.maxSteps, { integer: true, min: 0, max: 1e9 }),
-    batchSize: num(v["batch-size"], "--batch-size", LECTURE_TRAIN.batchSize, {
-      integer: true,
-      min: 1,
-      max: 1e7,
-    }),
-    learningRate: num(v["learning-rate"], "--learning-rate", LECTURE_TRAIN.learningRate, {
-      min: 0,
-      exclusiveMin: true,
-      max: 100,
-    }),
-    lrDecayStep: num(v["lr-decay-step"], "--lr-decay-step", LECTURE_TRAIN.lrDecayStep, {
-      integer: true,
-      min: 0,
-    }),
-    lrDecayTo: num(v["lr-decay-to"], "--lr-decay-to", LECTURE_TRAIN.lrDecayTo, {
-      min: 0,
-      exclusiveMin: true,
-      max: 100,
-    }),
-  };
-  const seed = num(v.seed, "--seed", 2147483647, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  return {
-    config: {
-      version: CONFIG_VERSION,
-      model,
-      train: trainCfg,
-      seed,
-      logEvery: num(v["log-every"], "--log-every", 10000, { integer: true, min: 1 }),
-      checkpointEvery: num(v["checkpoint-every"], "--checkpoint-every", 10000, { integer: true, min: 1 }),
-      evalEvery: num(v["eval-every"], "--eval-every", 0, { integer: true, min: 0 }),
-      calibrate: v.calibrate === true,
-      numSamples: num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 }),
-      diagnostics:
-        v.diagnostics === true || v["diagnostics-every"] !== undefined || v.dashboard === true
-          ? {
-              every: num(v["diagnostics-every"], "--diagnostics-every", 0, { integer: true, min: 1 }),
-              updateRatios: true,
-            }
-          : undefined,
-    },
-    inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
-    workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
-  };
-}
-
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse("train", argv, TRAIN_OPTIONS);
   if (v.help) {
@@ -243,7 +96,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const quiet = v.quiet === true;
   let config: RunConfig;
-  let model: MLP;
+  let model: LanguageModel;
   let g: Generator;
   let startStep = 0;
   let paths: ReturnType<typeof runPaths>;
@@ -281,28 +134,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     startStep = resumed.state.step;
   } else {
     const parsed = configFromFlags(v);
-    const data0 = loadData(parsed.inputFile, parsed.config.model.blockSize);
-    const spec = { ...parsed.config.model, vocabSize: data0.vocab.size };
-    config = {
-      ...parsed.config,
-      model: spec,
-      data: {
-        inputFile: parsed.inputFile,
-        numWords: data0.words.length,
-        vocab: data0.vocab.itos,
-        blockSize: spec.blockSize,
-        splitSeed: 42,
-      },
-    };
+    config = configForWords(parsed, readWordFile(parsed.inputFile).words);
+    const data0 = loadRunData(config);
     validateTrainConfig(config.train, data0.train.X.shape[0]);
     if (!existsSync(parsed.workDir)) createdDir = parsed.workDir;
     paths = createRunDir(parsed.workDir, { overwrite: v.overwrite === true });
     g = new Generator().manualSeed(config.seed);
-    model = buildModel(spec, g);
+    model = buildFromSpec(config.model, g);
     writeJsonFile(paths.config, config);
   }
 
-  const data = loadData(config.data.inputFile, config.data.blockSize, config.data.splitSeed);
+  const data = loadRunData(config);
   if (resumed) {
     // a resumed config comes from disk: check it as strictly as flags
     validateTrainConfig(config.train, data.train.X.shape[0]);
@@ -523,7 +365,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
-  if (config.calibrate) calibrateBatchNorm(model, data.train);
+  if (config.calibrate && model instanceof MLP) calibrateBatchNorm(model, data.train);
   const splitLosses = {
     train: splitLoss(model, data.train),
     val: splitLoss(model, data.val),
@@ -608,16 +450,16 @@ function truncateMetrics(path: string, step: number): void {
   writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
 }
 
-function lastLossText(model: MLP): string {
+function lastLossText(model: LanguageModel): string {
   const v = model.out?.storage.find((x) => !Number.isFinite(x));
   return v === undefined ? "not finite" : String(v);
 }
 
 /** The first layer (in forward order) whose output holds a NaN or an infinity. */
-function firstNonFiniteLayer(model: MLP): string {
+function firstNonFiniteLayer(model: LanguageModel): string {
   const named: [string, { out: { storage: Float32Array } | null }][] = [
-    ["embedding", model.embedding],
-    ...model.layers.layers.map((l, i) => [`layer ${i} (${l.constructor.name})`, l] as [string, typeof l]),
+    ...(model instanceof MLP ? [["embedding", model.embedding] as [string, Module]] : []),
+    ...model.diagnosticLayers().map((l, i) => [`layer ${i} (${l.constructor.name})`, l] as [string, Module]),
   ];
   for (const [name, layer] of named) {
     const s = layer.out?.storage;

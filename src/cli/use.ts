@@ -4,20 +4,30 @@
 
 import { existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, saveCheckpoint } from "../io/run.ts";
+import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, loadRunData, saveCheckpoint } from "../io/run.ts";
 import { createRunDir, writeJsonFile } from "../io/rundir.ts";
-import { PRESETS, presetSpec } from "../models/mlp.ts";
+import { modelTypes } from "../models/index.ts";
+import { MLP } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { calibrateBatchNorm, foldBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
 import { choice, num, onePositional, parse } from "./args.ts";
 
 /** The word sets of the run's data, when its input file is still there. */
 function wordSets(run: LoadedRun) {
-  const data = loadData(run.config.data.inputFile, run.config.data.blockSize, run.config.data.splitSeed);
+  const data = loadRunData(run.config);
   return {
     data,
     sets: { train: new Set(data.split.train), val: new Set(data.split.val), test: new Set(data.split.test) },
   };
+}
+
+/** The run's model when it is a lecture MLP (BatchNorm calibration and folding are about its layers). */
+function lectureMLP(run: LoadedRun, what: string): MLP {
+  if (run.model instanceof MLP) return run.model;
+  throw new UserError(
+    `${what} applies to the lecture MLPs; ${run.paths.dir} holds a ${run.config.model.type} model`,
+    2,
+  );
 }
 
 export const SAMPLE_HELP = `usage: makemore sample RUN_DIR [options]
@@ -106,7 +116,7 @@ export function evalCommand(argv: string[]): number {
   const names = (typeof v.split === "string" ? v.split : "train,val,test").split(",").map((s) => s.trim());
   for (const n of names) choice(n, "--split", ["train", "val", "test"] as const, "train");
   const { data } = wordSets(run);
-  if (v.calibrate) calibrateBatchNorm(run.model, data.train);
+  if (v.calibrate) calibrateBatchNorm(lectureMLP(run, "--calibrate"), data.train);
   const losses: Record<string, number> = {};
   for (const n of names) losses[n] = splitLoss(run.model, data[n as "train" | "val" | "test"]);
   if (v.json)
@@ -148,7 +158,7 @@ export function foldCommand(argv: string[]): number {
   const run = loadRun(onePositional("fold", positionals, "run directory"));
   if (typeof v["work-dir"] !== "string")
     throw new UserError("makemore fold needs -o/--work-dir for the folded model", 2);
-  const folded = foldBatchNorm(run.model);
+  const folded = foldBatchNorm(lectureMLP(run, "makemore fold"));
   const { data } = wordSets(run);
   const before: Record<string, number> = {};
   const after: Record<string, number> = {};
@@ -240,10 +250,9 @@ export function infoCommand(argv: string[]): number {
   }
   const file = typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES;
   const data = loadData(file, 3);
-  const presets = PRESETS.filter((p) => p !== "custom").map((p) => {
-    const spec = presetSpec(p, data.vocab.size, 3);
-    return { type: p, spec };
-  });
+  const presets = modelTypes()
+    .filter((p) => p !== "custom")
+    .map((p) => ({ type: p }));
   const facts = {
     inputFile: file,
     items: data.words.length,

@@ -23,7 +23,7 @@ import { basename, join, relative, resolve } from "node:path";
 import { splitWords } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { readWordFile } from "../io/wordfile.ts";
-import { buildModel, type ModelSpec } from "../models/mlp.ts";
+import { buildFromSpec, type ModelSpecBase } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
 import {
   activationHistSpec,
@@ -849,7 +849,7 @@ function shapesFromConfig(config: unknown): Record<string, number[]> {
   if (size("nHidden") * Math.max(size("nHidden"), size("nEmbd") * size("blockSize")) * size("depth") > 5e6)
     return {};
   try {
-    const m = buildModel(model as unknown as ModelSpec, new Generator());
+    const m = buildFromSpec(model as unknown as ModelSpecBase, new Generator());
     const out: Record<string, number[]> = {};
     for (const [name, t] of m.namedParameters()) out[name] = t.shape.slice();
     return out;

@@ -167,3 +167,59 @@ export function prepareData(words: readonly string[], blockSize = 3, seed = 42):
     test: buildDataset(split.test, vocab, blockSize),
   };
 }
+
+/**
+ * makemore.py's CharDataset, for "sequence" models: each word becomes one row of T = blockSize
+ * tokens, x = [boundary, w0, w1, ...] (boundary-padded) and y = [w0, w1, ..., boundary, -1, ...]:
+ * at position t the model predicts y[t] from x[0..t]; -1 marks "nothing to predict" (ignored by
+ * the loss). X (N, T), Y (N, T). makemore.py: block_size = max word length + 1.
+ */
+export function buildSequenceDataset(
+  words: readonly string[],
+  vocab: Vocabulary,
+  blockSize: number,
+): Examples {
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+  const T = blockSize;
+  const X = new Float32Array(words.length * T);
+  const Y = new Float32Array(words.length * T).fill(-1);
+  words.forEach((w, r) => {
+    const ix = vocab.encode(w);
+    if (ix.length + 1 > T) throw new RangeError(`word ${r} is longer than the block size ${T} - 1`);
+    for (let t = 0; t < ix.length; t++) {
+      X[r * T + t + 1] = ix[t];
+      Y[r * T + t] = ix[t];
+    }
+    Y[r * T + ix.length] = 0;
+  });
+  return { X: new Tensor(X, [words.length, T], "int64"), Y: new Tensor(Y, [words.length, T], "int64") };
+}
+
+/** `prepareData` for a model family's way of reading words ("window" or "sequence"). */
+export function prepareDataFor(
+  kind: "window" | "sequence",
+  words: readonly string[],
+  blockSize: number,
+  seed = 42,
+): LectureData {
+  if (kind === "window") return prepareData(words, blockSize, seed);
+  const vocab = Vocabulary.fromWords(words);
+  const split = splitWords(words, seed);
+  return {
+    words: words.slice(),
+    vocab,
+    blockSize,
+    split,
+    train: buildSequenceDataset(split.train, vocab, blockSize),
+    val: buildSequenceDataset(split.val, vocab, blockSize),
+    test: buildSequenceDataset(split.test, vocab, blockSize),
+  };
+}
+
+/** The longest word, in code points (a sequence model's T is this + 1). */
+export function longestWord(words: readonly string[]): number {
+  let n = 0;
+  for (const w of words) n = Math.max(n, chars(w).length);
+  return n;
+}

@@ -14,7 +14,8 @@
  */
 
 import type { Examples } from "../data/dataset.ts";
-import type { MLP } from "../models/mlp.ts";
+import { MLP } from "../models/mlp.ts";
+import type { LanguageModel } from "../models/model.ts";
 import { BatchNorm1d, Linear } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
@@ -64,7 +65,7 @@ const fmt = (x: number, d = 2) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d)
  * left exactly as it was: no update, BatchNorm buffers and gradients restored).
  */
 export function checkModel(
-  model: MLP,
+  model: LanguageModel,
   train: Examples,
   g: Generator,
   opts: { batchSize?: number } = {},
@@ -78,7 +79,7 @@ export function checkModel(
   const restoreBuffers = saveBuffers(model);
   const grads = model.parameters().map((p) => p.grad);
   const wasTraining = model.training;
-  const retained = model.layers.layers.map((l) => l.retainOutGrad);
+  const retained = model.diagnosticLayers().map((l) => l.retainOutGrad);
   model.train();
   retainLayerGrads(model);
   for (const p of model.parameters()) p.grad = null;
@@ -88,7 +89,7 @@ export function checkModel(
 
   const V = model.spec.vocabSize;
   const uniform = Math.log(V);
-  const layers = model.layers.layers;
+  const layers = model.diagnosticLayers();
   const acts = activationStats(model, { allLayers: true });
   const tanhActs = acts.filter((a) => a.kind === "Tanh");
   const gradsStats = gradientStats(model);
@@ -185,9 +186,9 @@ export function checkModel(
   }
 
   // 4. parameters that do not learn: zero weights, or a grad:data far from the rest
-  const zeroWeights = model.layers.layers.filter(
-    (l): l is Linear => l instanceof Linear && meanStd(l.weight.storage).std === 0,
-  );
+  const zeroWeights = model
+    .diagnosticLayers()
+    .filter((l): l is Linear => l instanceof Linear && meanStd(l.weight.storage).std === 0);
   if (zeroWeights.length > 0) {
     const names = model
       .namedParameters()
@@ -276,7 +277,7 @@ export function checkModel(
   model.parameters().forEach((p, k) => {
     p.grad = grads[k];
   });
-  model.layers.layers.forEach((l, k) => {
+  model.diagnosticLayers().forEach((l, k) => {
     l.retainOutGrad = retained[k];
   });
   model.train(wasTraining);
@@ -284,7 +285,7 @@ export function checkModel(
 }
 
 /** Copy the model's buffers (BatchNorm running statistics); the returned function puts them back. */
-function saveBuffers(model: MLP): () => void {
+function saveBuffers(model: LanguageModel): () => void {
   const saved = model.buffers().map((b) => b.storage.slice());
   return () => {
     model.buffers().forEach((b, k) => {
@@ -367,8 +368,10 @@ export function checkHistory(
  * BatchNorm running statistics against the training set's (meaningful after training: at
  * initialization they are still the defaults 0 and 1).
  */
-export function checkBatchNormDrift(model: MLP, train: Examples): Finding[] {
-  const bns = model.layers.layers
+export function checkBatchNormDrift(model: LanguageModel, train: Examples): Finding[] {
+  if (!(model instanceof MLP)) return []; // calibration is defined for the MLP's BatchNorms
+  const bns = model
+    .diagnosticLayers()
     .map((l, i) => [i, l] as const)
     .filter(([, l]) => l instanceof BatchNorm1d) as [number, BatchNorm1d][];
   if (bns.length === 0) return [];

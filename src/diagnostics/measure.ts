@@ -11,7 +11,7 @@
  * torch.histogram(t, density=True) with 100 bins), so they compare with the lecture's printouts.
  */
 
-import type { MLP } from "../models/mlp.ts";
+import type { LanguageModel } from "../models/model.ts";
 import type { Module } from "../nn/modules.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { histogram, type Tensor } from "../tensor/tensor.ts";
@@ -55,8 +55,8 @@ function kindOf(m: Module): string {
 }
 
 /** Turn on `.out.grad` retention for every layer (call before the training step you measure). */
-export function retainLayerGrads(model: MLP, on = true): void {
-  for (const layer of model.layers.layers) layer.retainOutGrad = on;
+export function retainLayerGrads(model: LanguageModel, on = true): void {
+  for (const layer of model.diagnosticLayers()) layer.retainOutGrad = on;
 }
 
 /** Share of |t| > threshold, in percent. */
@@ -70,9 +70,9 @@ export function saturatedPercent(t: Float32Array, threshold = SATURATION_THRESHO
  * Forward statistics of the layers that carry the signal between Linear layers: the lecture
  * plots the Tanh outputs; with `allLayers` every layer is measured.
  */
-export function activationStats(model: MLP, opts: { allLayers?: boolean } = {}): ActivationStats[] {
+export function activationStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): ActivationStats[] {
   const out: ActivationStats[] = [];
-  model.layers.layers.forEach((layer, i) => {
+  model.diagnosticLayers().forEach((layer, i) => {
     if (!layer.out) return;
     const isTanh = kindOf(layer) === "Tanh";
     if (!isTanh && !opts.allLayers) return;
@@ -91,9 +91,9 @@ export function activationStats(model: MLP, opts: { allLayers?: boolean } = {}):
 }
 
 /** Backward statistics of layer outputs' gradients (requires `retainLayerGrads` before the step). */
-export function gradientStats(model: MLP, opts: { allLayers?: boolean } = {}): GradientStats[] {
+export function gradientStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): GradientStats[] {
   const out: GradientStats[] = [];
-  model.layers.layers.forEach((layer, i) => {
+  model.diagnosticLayers().forEach((layer, i) => {
     const g = layer.out?.grad;
     if (!g) return;
     if (kindOf(layer) !== "Tanh" && !opts.allLayers) return;
@@ -104,7 +104,7 @@ export function gradientStats(model: MLP, opts: { allLayers?: boolean } = {}): G
 }
 
 /** Gradient statistics of every parameter, with the grad:data ratio std(grad) / std(data). */
-export function parameterStats(model: MLP): ParameterStats[] {
+export function parameterStats(model: LanguageModel): ParameterStats[] {
   const out: ParameterStats[] = [];
   for (const [name, p] of model.namedParameters()) {
     if (!p.grad) continue;
@@ -123,9 +123,9 @@ export function parameterStats(model: MLP): ParameterStats[] {
 }
 
 /** |h| > 0.99 over (batch x units) for each tanh layer, and the units saturated for every example. */
-export function saturationMaps(model: MLP): SaturationMap[] {
+export function saturationMaps(model: LanguageModel): SaturationMap[] {
   const out: SaturationMap[] = [];
-  model.layers.layers.forEach((layer, i) => {
+  model.diagnosticLayers().forEach((layer, i) => {
     if (kindOf(layer) !== "Tanh" || !layer.out || layer.out.ndim !== 2) return;
     const [B, H] = layer.out.shape;
     const x = layer.out.storage;
@@ -145,7 +145,7 @@ export function saturationMaps(model: MLP): SaturationMap[] {
 }
 
 /** Everything at once (after the step's forward, backward and update). */
-export function snapshot(model: MLP, step: number, loss: number): DiagnosticsSnapshot {
+export function snapshot(model: LanguageModel, step: number, loss: number): DiagnosticsSnapshot {
   return {
     step,
     loss,
@@ -169,7 +169,11 @@ export function isWeightMatrix(name: string, shape: readonly number[]): boolean 
  * for a healthy learning rate. Parameters whose data has zero spread (fresh BatchNorm gamma and
  * beta) are skipped: the ratio is undefined there.
  */
-export function updateRatios(model: MLP, lr: number, opts: { weightsOnly?: boolean } = {}): UpdateRatios {
+export function updateRatios(
+  model: LanguageModel,
+  lr: number,
+  opts: { weightsOnly?: boolean } = {},
+): UpdateRatios {
   const out: UpdateRatios = {};
   for (const [name, p] of model.namedParameters()) {
     if (!p.grad || (opts.weightsOnly && !isWeightMatrix(name, p.shape))) continue;

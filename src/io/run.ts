@@ -13,9 +13,17 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type LectureData, prepareData, Vocabulary } from "../data/dataset.ts";
+import { type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import { buildModel, type MLP, type ModelSpec, PRESETS } from "../models/mlp.ts";
+import {
+  buildFromSpec,
+  checkModelSpec,
+  type DataKind,
+  familyOf,
+  type LanguageModel,
+  type ModelSpecBase,
+} from "../models/index.ts";
+import type { Module } from "../nn/modules.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import type { TrainConfig } from "../train/train.ts";
 import { isFsError, osReason } from "./describe.ts";
@@ -30,7 +38,8 @@ export const BUNDLED_NAMES = resolve(dirname(fileURLToPath(import.meta.url)), ".
 
 export interface RunConfig {
   version: number;
-  model: ModelSpec;
+  /** the model's spec: `type` names its family in src/models/index.ts, which defines the rest */
+  model: ModelSpecBase;
   train: TrainConfig;
   /** seeds the generator that initialises the model and draws the minibatches */
   seed: number;
@@ -68,18 +77,25 @@ export interface RunState {
   lastLoss?: number;
 }
 
-/** Read the word file a config names and build the lecture's data from it. */
+/** Read a word file and build the lecture's data from it (context windows, or sequences). */
 export function loadData(
   inputFile: string,
   blockSize: number,
   splitSeed = 42,
+  kind: DataKind = "window",
 ): LectureData & { bytes: number } {
   const file = readWordFile(inputFile);
-  return { ...prepareData(file.words, blockSize, splitSeed), bytes: file.bytes };
+  return { ...prepareDataFor(kind, file.words, blockSize, splitSeed), bytes: file.bytes };
+}
+
+/** The data a run's config names, shaped the way its model family reads it. */
+export function loadRunData(config: RunConfig): LectureData & { bytes: number } {
+  const { inputFile, blockSize, splitSeed } = config.data;
+  return loadData(inputFile, blockSize, splitSeed, familyOf(config.model.type).data);
 }
 
 /** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
-export function saveCheckpoint(paths: RunPaths, model: MLP, state: RunState): void {
+export function saveCheckpoint(paths: RunPaths, model: Module, state: RunState): void {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [name, t] of Object.entries(model.stateDict()))
     tensors[name] = { shape: t.shape, data: t.storage };
@@ -97,7 +113,13 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   if (!isObject(raw)) throw bad("not a JSON object");
   if (raw.version !== CONFIG_VERSION) throw bad(`unsupported version ${JSON.stringify(raw.version)}`);
   const m = raw.model;
-  if (!isObject(m) || !PRESETS.includes(m.type as never)) throw bad("missing or unknown model type");
+  if (!isObject(m)) throw bad("missing model section");
+  try {
+    checkModelSpec(m);
+  } catch (e) {
+    if (e instanceof UserError) throw bad(e.message);
+    throw e;
+  }
   if (!isObject(raw.train) || !isObject(raw.data)) throw bad("missing train or data section");
   const d = raw.data;
   if (!Array.isArray(d.vocab) || d.vocab.some((c) => typeof c !== "string")) throw bad("bad vocabulary");
@@ -116,7 +138,7 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
 export interface LoadedRun {
   paths: RunPaths;
   config: RunConfig;
-  model: MLP;
+  model: LanguageModel;
   state: RunState;
   vocab: Vocabulary;
 }
@@ -129,7 +151,7 @@ export function loadRun(dir: string): LoadedRun {
   const config = checkConfig(readJsonFile(paths.config, "run config"), paths.config);
   if (!existsSync(paths.checkpoint)) throw new UserError(`run ${dir} has no checkpoint.safetensors yet`);
   const ckpt = readSafetensorsFile(paths.checkpoint, { what: "checkpoint" });
-  const model = buildModel(config.model, new Generator(0));
+  const model = buildFromSpec(config.model, new Generator(0));
   try {
     model.loadStateDict(ckpt.tensors);
   } catch (e) {

@@ -14,6 +14,13 @@ import type { Generator } from "../random/generator.ts";
 import type { BatchNormVariant } from "../tensor/fused.ts";
 import { randn } from "../tensor/random.ts";
 import { crossEntropy, noGrad, type Tensor } from "../tensor/tensor.ts";
+import {
+  type DataFacts,
+  type FlagValues,
+  type LanguageModel,
+  type ModelFamily,
+  windowContext,
+} from "./model.ts";
 
 export const PRESETS = [
   "original",
@@ -30,7 +37,9 @@ export type ModelType = (typeof PRESETS)[number];
 /** Everything needed to rebuild a model's architecture (stored in config.json). */
 export interface ModelSpec {
   type: ModelType;
+  /** V */
   vocabSize: number;
+  /** T: characters of context */
   blockSize: number;
   nEmbd: number;
   nHidden: number;
@@ -56,7 +65,7 @@ export interface ModelSpec {
  * lecture's list, so layer i here is the lecture's "layer i" (the 6-layer net's first Tanh is layer 2)
  * and parameter names read like it: "layers.0.weight".
  */
-export class MLP extends Module {
+export class MLP extends Module implements LanguageModel {
   constructor(
     readonly spec: ModelSpec,
     readonly embedding: Embedding,
@@ -69,9 +78,17 @@ export class MLP extends Module {
     const emb = this.embedding.forward(X); // (B, T, C)
     return this.keep(this.layers.forward(emb.view(emb.shape[0], -1))); // (B, T*C) -> (B, V)
   }
-  /** Mean cross-entropy of the next-token predictions. */
+  /** Mean cross-entropy of the next-token predictions: X (B, T), Y (B,). */
   loss(X: Tensor, Y: Tensor): Tensor {
     return crossEntropy(this.forward(X), Y);
+  }
+  /** context (B, t) -> logits (B, V) of the next token, from the last T tokens (boundary-padded). */
+  nextLogits(context: Tensor): Tensor {
+    return this.forward(windowContext(context, this.spec.blockSize));
+  }
+  /** The lecture's `layers` list: layer i in the diagnostics is `layers[i]`. */
+  diagnosticLayers(): Module[] {
+    return this.layers.layers;
   }
   override children(): [string, Module][] {
     return [
@@ -286,3 +303,107 @@ export function buildCustom(spec: ModelSpec, g: Generator): MLP {
   });
   return new MLP(spec, new Embedding(V, E, { weight: C }), new Sequential(layers));
 }
+
+// ---------------------------------------------------------------- the family (src/models/index.ts)
+
+const BATCHNORMS = ["none", "torch", "lecture", "lecture-std"] as const;
+const NONLINEARITIES = ["tanh", "relu", "none"] as const;
+
+/** The flags only the general builder takes (the presets fix them). */
+const BUILDER_FLAGS = ["depth", "batchnorm", "nonlinearity", "gain", "last-layer-scale", "zero-init"];
+
+/** The lecture MLPs: the presets and the general builder, "window" models (X (B, T) -> (B, V)). */
+export const MLP_FAMILY: ModelFamily<ModelSpec> = {
+  name: "mlp",
+  types: [
+    { type: "original", summary: "the lecture's first MLP, unscaled randn init (initial loss about 27.9)" },
+    { type: "fix-softmax", summary: "W2 * 0.01, b2 * 0: the initial loss drops to 3.32" },
+    { type: "fix-tanh", summary: "also W1 * 0.2, b1 * 0.01: no more saturated tanh" },
+    { type: "kaiming", summary: "W1 * (5/3)/sqrt(30)" },
+    { type: "batchnorm", summary: "the lecture's BatchNorm MLP (the default)" },
+    { type: "deep-bn", summary: "the 6-layer net with BatchNorm" },
+    { type: "deep-tanh", summary: "the 6-layer net without BatchNorm" },
+    { type: "custom", summary: "the general builder: --depth, --n-hidden, --batchnorm, --nonlinearity, ..." },
+  ],
+  data: "window",
+  flags: [
+    { name: "block-size", kind: "int", min: 1, max: 64, help: "context length in characters (default 3)" },
+    { name: "n-embd", kind: "int", min: 1, max: 4096, help: "embedding size per character (default 10)" },
+    {
+      name: "n-hidden",
+      kind: "int",
+      min: 1,
+      max: 65536,
+      help: "hidden width (default 200, 100 for deep-*)",
+    },
+    { name: "depth", kind: "int", min: 0, max: 100, help: "hidden layers (custom only; default 5)" },
+    {
+      name: "batchnorm",
+      kind: "choice",
+      choices: BATCHNORMS,
+      help: "none | torch | lecture | lecture-std (custom only; default none)",
+    },
+    {
+      name: "nonlinearity",
+      kind: "choice",
+      choices: NONLINEARITIES,
+      help: "tanh | relu | none (custom only; default tanh)",
+    },
+    { name: "gain", kind: "number", help: "hidden weight gain (custom only; default 5/3)" },
+    {
+      name: "last-layer-scale",
+      kind: "number",
+      help: "scale of the output layer at init (custom only; default 0.1)",
+    },
+    { name: "zero-init", kind: "boolean", help: "all Linear weights start at zero (custom only)" },
+  ],
+  spec(type: string, f: FlagValues, data: DataFacts): ModelSpec {
+    const preset = type as ModelType;
+    if (preset !== "custom") {
+      for (const name of BUILDER_FLAGS) {
+        if (f[name] !== undefined)
+          throw new UserError(`--${name} only applies to --type custom (the presets fix it)`, 2);
+      }
+    }
+    const base = presetSpec(preset, data.vocabSize, (f["block-size"] as number | undefined) ?? 3);
+    const spec: ModelSpec = {
+      ...base,
+      nEmbd: (f["n-embd"] as number | undefined) ?? base.nEmbd,
+      nHidden: (f["n-hidden"] as number | undefined) ?? base.nHidden,
+      depth: (f.depth as number | undefined) ?? base.depth,
+      batchnorm: (f.batchnorm as ModelSpec["batchnorm"] | undefined) ?? base.batchnorm,
+      nonlinearity: (f.nonlinearity as ModelSpec["nonlinearity"] | undefined) ?? base.nonlinearity,
+      gain: (f.gain as number | undefined) ?? base.gain,
+      lastLayerScale: (f["last-layer-scale"] as number | undefined) ?? base.lastLayerScale,
+      zeroInit: f["zero-init"] === true,
+    };
+    if (preset === "custom") {
+      spec.bias = spec.batchnorm === "none";
+      spec.outputBatchnorm = spec.batchnorm !== "none";
+    }
+    return spec;
+  },
+  checkSpec(m: Record<string, unknown>): ModelSpec {
+    const bad = (field: string, what: string) =>
+      new UserError(`model.${field} ${what}, got ${JSON.stringify(m[field])}`);
+    if (!PRESETS.includes(m.type as ModelType)) throw bad("type", `must be one of ${PRESETS.join(", ")}`);
+    for (const k of ["vocabSize", "blockSize", "nEmbd", "nHidden"]) {
+      if (!Number.isInteger(m[k]) || (m[k] as number) < 1) throw bad(k, "must be a positive integer");
+    }
+    if (!Number.isInteger(m.depth) || (m.depth as number) < 0 || (m.depth as number) > 100)
+      throw bad("depth", "must be a whole number from 0 to 100");
+    if (!BATCHNORMS.includes(m.batchnorm as never))
+      throw bad("batchnorm", `must be one of ${BATCHNORMS.join(", ")}`);
+    if (!NONLINEARITIES.includes(m.nonlinearity as never))
+      throw bad("nonlinearity", `must be one of ${NONLINEARITIES.join(", ")}`);
+    for (const k of ["gain", "lastLayerScale"])
+      if (!Number.isFinite(m[k])) throw bad(k, "must be a finite number");
+    for (const k of ["outputBatchnorm", "zeroInit", "bias"]) {
+      if (typeof m[k] !== "boolean") throw bad(k, "must be true or false");
+    }
+    const spec = m as unknown as ModelSpec;
+    validateSpec(spec);
+    return spec;
+  },
+  build: buildModel,
+};

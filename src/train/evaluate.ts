@@ -1,8 +1,11 @@
 /**
  * Evaluation, BatchNorm calibration, sampling and folding: what a trained model is used for.
+ * `splitLoss` and `sampleWords` take any `LanguageModel` (src/models/model.ts), with fused paths
+ * for the lecture MLP; calibration and folding are about the MLP's BatchNorms.
  */
 
 import type { Examples, Vocabulary } from "../data/dataset.ts";
+import { findFamily, type LanguageModel } from "../models/index.ts";
 import { MLP, type ModelSpec } from "../models/mlp.ts";
 import { BatchNorm1d, Embedding, Linear, type Module, Sequential } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
@@ -14,12 +17,25 @@ import { evalChainFor } from "./chains.ts";
 /** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
 const CHUNK = 16384;
 
+/** Rows start..end of a split: X (n, T) and Y (n,) for window data or (n, T) for sequence data. */
 function rows(data: Examples, start: number, end: number): { X: Tensor; Y: Tensor } {
   const T = data.X.shape[1];
+  const W = data.Y.shape.length === 2 ? data.Y.shape[1] : 1;
   return {
     X: new Tensor(data.X.storage.subarray(start * T, end * T), [end - start, T], "int64"),
-    Y: new Tensor(data.Y.storage.subarray(start, end), [end - start], "int64"),
+    Y: new Tensor(
+      data.Y.storage.subarray(start * W, end * W),
+      data.Y.shape.length === 2 ? [end - start, W] : [end - start],
+      "int64",
+    ),
   };
+}
+
+/** Targets that count in the loss (sequence data marks the rest -1). */
+function countTargets(Y: Tensor): number {
+  let n = 0;
+  for (const y of Y.storage) if (y !== -1) n++;
+  return n;
 }
 
 /**
@@ -194,7 +210,8 @@ function groupLoss(g: Grouped, k: number, logits: Float32Array, at: number, C: n
  * count-weighted sum over (context, target) pairs, in float64: equal to the row-by-row mean up to
  * float rounding (test/evaluate.test.ts).
  */
-export function splitLoss(model: MLP, data: Examples): number {
+export function splitLoss(model: LanguageModel, data: Examples): number {
+  if (!(model instanceof MLP)) return rowLoss(model, data);
   const chain = data.X.shape[1] === model.spec.blockSize ? evalChainFor(model) : null;
   // the grouped path computes cross-entropy itself, so only for a model whose loss is the plain one
   const grouped = chain || model.loss === MLP.prototype.loss ? groupedRows(data) : null;
@@ -234,18 +251,38 @@ export function splitLoss(model: MLP, data: Examples): number {
         }
         if (ok) return total / grouped.N;
       }
-      const N = data.X.shape[0];
-      let total = 0;
-      for (let s = 0; s < N; s += CHUNK) {
-        const e = Math.min(N, s + CHUNK);
-        const { X, Y } = rows(data, s, e);
-        total += model.loss(X, Y).item() * (e - s);
-      }
-      return total / N;
+      return chunkedLoss(model, data);
     });
   } finally {
     model.train(wasTraining);
   }
+}
+
+/** Any model, eval mode, no graph: the chunked mean (mode restored afterwards). */
+function rowLoss(model: LanguageModel, data: Examples): number {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return noGrad(() => chunkedLoss(model, data));
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** Σ over chunks of (chunk mean loss) x (targets in the chunk) / all targets: the split's mean. */
+function chunkedLoss(model: LanguageModel, data: Examples): number {
+  const N = data.X.shape[0];
+  let total = 0;
+  let count = 0;
+  for (let s = 0; s < N; s += CHUNK) {
+    const e = Math.min(N, s + CHUNK);
+    const { X, Y } = rows(data, s, e);
+    const n = countTargets(Y);
+    if (n === 0) continue;
+    total += model.loss(X, Y).item() * n;
+    count += n;
+  }
+  return total / count;
 }
 
 /**
@@ -305,39 +342,44 @@ export interface SampleOptions {
 }
 
 /**
- * Sample words like the lecture: start from a context of boundary tokens, take the softmax of
- * the logits, draw the next token with `torch.multinomial` (PyTorch-exact), stop at the boundary.
+ * Sample words like the lecture: start from the boundary token, take the softmax of the next
+ * token's logits (`model.nextLogits`), draw it with `torch.multinomial` (PyTorch-exact), stop at
+ * the boundary. A family with its own draw order (`ModelFamily.sample`) samples its own way.
  */
-export function sampleWords(model: MLP, vocab: Vocabulary, opts: SampleOptions): string[] {
-  const T = model.spec.blockSize;
+export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: SampleOptions): string[] {
+  const own = findFamily(model.spec.type)?.sample;
+  if (own) return own(model, vocab, opts);
   const temperature = opts.temperature ?? 1;
   const maxLength = opts.maxLength ?? 256;
-  const chain = evalChainFor(model);
+  const chain = model instanceof MLP ? evalChainFor(model) : null;
   if (chain) {
     chain.load();
-    return sampleFused(chain, vocab, opts, T, temperature, maxLength);
+    return sampleFused(chain, vocab, opts, model.spec.blockSize, temperature, maxLength);
   }
   const wasTraining = model.training;
   model.eval();
   const words: string[] = [];
-  noGrad(() => {
-    for (let n = 0; n < opts.count; n++) {
-      const context = new Array<number>(T).fill(0);
-      const out: number[] = [];
-      for (let k = 0; k < maxLength; k++) {
-        let logits = model.forward(new Tensor(Float32Array.from(context), [1, T], "int64"));
-        if (temperature !== 1) logits = logits.div(temperature);
-        const probs = logits.softmax(1);
-        const ix = multinomial(probs, 1, { generator: opts.generator }).item();
-        context.shift();
-        context.push(ix);
-        if (ix === 0) break;
-        out.push(ix);
+  try {
+    noGrad(() => {
+      for (let n = 0; n < opts.count; n++) {
+        const context = [0]; // the tokens so far, starting at the boundary
+        const out: number[] = [];
+        for (let k = 0; k < maxLength; k++) {
+          const x = new Tensor(Float32Array.from(context), [1, context.length], "int64");
+          let logits = model.nextLogits(x); // (1, V)
+          if (temperature !== 1) logits = logits.div(temperature);
+          const probs = logits.softmax(1);
+          const ix = multinomial(probs, 1, { generator: opts.generator }).item();
+          context.push(ix);
+          if (ix === 0) break;
+          out.push(ix);
+        }
+        words.push(vocab.decode(out));
       }
-      words.push(vocab.decode(out));
-    }
-  });
-  model.train(wasTraining);
+    });
+  } finally {
+    model.train(wasTraining);
+  }
   return words;
 }
 

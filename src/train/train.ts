@@ -17,7 +17,8 @@
 
 import type { Examples } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import type { MLP } from "../models/mlp.ts";
+import type { LanguageModel } from "../models/index.ts";
+import { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
@@ -101,7 +102,7 @@ export type StopReason = "done" | "stopped" | "nonfinite";
  * (the generator that initialised the model, as in the lecture).
  */
 export function train(
-  model: MLP,
+  model: LanguageModel,
   data: Examples,
   cfg: TrainConfig,
   g: Generator,
@@ -113,7 +114,9 @@ export function train(
   const T = data.X.shape[1];
   const ixBuf = new Float32Array(cfg.batchSize);
   model.train();
-  const chain = trainChainFor(model, cfg.batchSize, T);
+  // the fused step exists for the lecture MLP only; every other model takes the generic graph
+  const mlp = model instanceof MLP ? model : null;
+  const chain = mlp ? trainChainFor(mlp, cfg.batchSize, T) : null;
   // The chain keeps a copy of the parameters; its update writes them back to p.storage. The copy
   // is current unless someone else may have written p.storage since: a hook, or a generic step.
   const userCode =
@@ -127,13 +130,17 @@ export function train(
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
     // the fused chain bypasses autograd, so anomaly detection (which instruments every op) skips it
     const fused =
-      chain?.ready() && isGradEnabled() && !isAnomalyEnabled() && (!userCode || chainMatches(model, chain))
+      mlp &&
+      chain?.ready() &&
+      isGradEnabled() &&
+      !isAnomalyEnabled() &&
+      (!userCode || chainMatches(mlp, chain))
         ? chain
         : null;
     let lossValue: number;
     if (fused) {
       lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf, !chainCurrent);
-      exposeStep(model, fused);
+      exposeStep(mlp as MLP, fused);
     } else {
       const { Xb, Yb } = gatherBatch(data, ix, T);
       const loss = model.loss(Xb, Yb);
@@ -159,19 +166,24 @@ export function sgdStep(params: Tensor[], lr: number): void {
   for (const p of params) if (p.grad) kernels().sgd(p.storage, p.grad.storage, -lr);
 }
 
-/** Xtr[ix], Ytr[ix] without autograd: (B, T) and (B,). */
+/**
+ * Xtr[ix], Ytr[ix] without autograd: (B, T) and (B,) for window data, (B, T) and (B, T) for
+ * sequence data (Y (N, T)).
+ */
 export function gatherBatch(data: Examples, ix: Tensor, T: number): { Xb: Tensor; Yb: Tensor } {
   const B = ix.numel();
+  const W = data.Y.shape.length === 2 ? data.Y.shape[1] : 1;
   const xb = new Float32Array(B * T);
-  const yb = new Float32Array(B);
+  const yb = new Float32Array(B * W);
   const xs = data.X.storage;
   const ys = data.Y.storage;
   for (let b = 0; b < B; b++) {
     const r = ix.storage[b];
     for (let t = 0; t < T; t++) xb[b * T + t] = xs[r * T + t];
-    yb[b] = ys[r];
+    for (let t = 0; t < W; t++) yb[b * W + t] = ys[r * W + t];
   }
-  return { Xb: new Tensor(xb, [B, T], "int64"), Yb: new Tensor(yb, [B], "int64") };
+  const yShape = data.Y.shape.length === 2 ? [B, W] : [B];
+  return { Xb: new Tensor(xb, [B, T], "int64"), Yb: new Tensor(yb, yShape, "int64") };
 }
 
 /** Parameters that are not finite, by name (for the NaN guard's message). */

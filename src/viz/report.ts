@@ -18,7 +18,7 @@ import { UserError } from "../errors.ts";
 import { ensureWritableDir, writeFileAtomic } from "../io/atomic.ts";
 import { showPath } from "../io/describe.ts";
 import { readJsonFile, readJsonLines, runPaths } from "../io/rundir.ts";
-import { buildModel, type ModelSpec } from "../models/mlp.ts";
+import { buildFromSpec, type ModelSpecBase } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
 import { specToSvg, svgToPng } from "./render.ts";
 import {
@@ -228,7 +228,7 @@ export function readRunData(dir: string): RunData {
     size("nHidden") * Math.max(size("nHidden"), size("nEmbd") * size("blockSize")) * size("depth");
   if (isObject(model) && weights <= 5e6) {
     try {
-      const m = buildModel(model as unknown as ModelSpec, new Generator());
+      const m = buildFromSpec(model as unknown as ModelSpecBase, new Generator());
       for (const [name, t] of m.namedParameters()) data.shapes[name] = t.shape.slice();
       data.numParameters = m.numParameters();
     } catch {

@@ -1,0 +1,183 @@
+/**
+ * The flags that describe a training run, shared by `train` and `doctor` (so that no command
+ * imports another): the common ones here, the model's from its family (src/models/index.ts), each
+ * checked into a typed value before any file is touched.
+ */
+
+import { longestWord, Vocabulary } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { absolutePath, BUNDLED_NAMES, CONFIG_VERSION, type RunConfig } from "../io/run.ts";
+import {
+  allModelFlags,
+  DEFAULT_TYPE,
+  FAMILIES,
+  type FlagValues,
+  familyOf,
+  type ModelFlag,
+  modelTypes,
+  specFor,
+} from "../models/index.ts";
+import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
+import { choice, num, type Options } from "./args.ts";
+
+/** Every flag `train` takes: the common ones and every family's model flags. */
+export const TRAIN_OPTIONS: Options = {
+  "input-file": { type: "string", short: "i" },
+  "work-dir": { type: "string", short: "o" },
+  overwrite: { type: "boolean" },
+  resume: { type: "string" },
+  type: { type: "string" },
+  ...Object.fromEntries(
+    allModelFlags().map((f) => [f.name, { type: f.kind === "boolean" ? "boolean" : "string" }]),
+  ),
+  seed: { type: "string" },
+  "max-steps": { type: "string" },
+  "batch-size": { type: "string" },
+  "learning-rate": { type: "string" },
+  "lr-decay-step": { type: "string" },
+  "lr-decay-to": { type: "string" },
+  "log-every": { type: "string" },
+  "checkpoint-every": { type: "string" },
+  "eval-every": { type: "string" },
+  calibrate: { type: "boolean" },
+  diagnostics: { type: "boolean" },
+  "diagnostics-every": { type: "string" },
+  dashboard: { type: "boolean" },
+  port: { type: "string" },
+  host: { type: "string" },
+  "num-samples": { type: "string" },
+  quiet: { type: "boolean" },
+  "detect-anomaly": { type: "boolean" },
+};
+
+/** The flags that describe a model (its type, its family's flags) and its data and seed. */
+export const MODEL_FLAGS = ["type", ...allModelFlags().map((f) => f.name), "seed", "input-file"];
+
+/** --help lines for the model section: --type and every family's flags. */
+export function modelHelp(): string {
+  const line = (flag: string, help: string) =>
+    flag.length > 24 ? `      ${flag}\n${" ".repeat(32)}${help}` : `      ${flag.padEnd(24)}  ${help}`;
+  const placeholder = (f: ModelFlag) =>
+    f.kind === "boolean" ? "" : f.kind === "int" ? " N" : f.kind === "number" ? " X" : " KIND";
+  const out = [line("--type NAME", `${modelTypes().join(" | ")} (default ${DEFAULT_TYPE})`)];
+  for (const f of allModelFlags()) out.push(line(`--${f.name}${placeholder(f)}`, f.help));
+  if (FAMILIES.length > 1) {
+    for (const fam of FAMILIES) out.push(`      (${fam.name}: ${fam.types.map((t) => t.type).join(", ")})`);
+  }
+  return out.join("\n");
+}
+
+/** One model flag's value, checked against its declaration (undefined when not given). */
+function flagValue(f: ModelFlag, raw: string | boolean | undefined): string | number | boolean | undefined {
+  if (raw === undefined) return undefined;
+  const flag = `--${f.name}`;
+  switch (f.kind) {
+    case "boolean":
+      return raw === true;
+    case "choice":
+      return choice(raw, flag, f.choices ?? [], (f.choices ?? [""])[0]);
+    case "int":
+    case "number":
+      return num(raw, flag, 0, {
+        integer: f.kind === "int",
+        min: f.min,
+        max: f.max,
+        exclusiveMin: f.exclusiveMin,
+      });
+  }
+}
+
+/** The --type and the model flags given, typed (the family checks which apply). */
+export function modelFlagsFrom(v: Record<string, string | boolean | undefined>): {
+  type: string;
+  flags: FlagValues;
+} {
+  const type = choice(v.type, "--type", modelTypes(), DEFAULT_TYPE);
+  familyOf(type);
+  const flags: Record<string, string | number | boolean | undefined> = {};
+  for (const f of allModelFlags()) {
+    const value = flagValue(f, v[f.name]);
+    if (value !== undefined) flags[f.name] = value;
+  }
+  return { type, flags };
+}
+
+/** What the flags ask for: everything of the run config but the model spec and data facts. */
+export interface RunRequest {
+  type: string;
+  modelFlags: FlagValues;
+  config: Omit<RunConfig, "data" | "model">;
+  inputFile: string;
+  workDir: string;
+}
+
+function defaultWorkDir(type: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `runs/${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${type}`;
+}
+
+/** Build the run request from flags (everything validated before any file is touched). */
+export function configFromFlags(v: Record<string, string | boolean | undefined>): RunRequest {
+  const { type, flags } = modelFlagsFrom(v);
+  const defaults = { ...LECTURE_TRAIN, ...(familyOf(type).trainDefaults as Partial<TrainConfig>) };
+  const trainCfg: TrainConfig = {
+    ...defaults,
+    maxSteps: num(v["max-steps"], "--max-steps", defaults.maxSteps, { integer: true, min: 0, max: 1e9 }),
+    batchSize: num(v["batch-size"], "--batch-size", defaults.batchSize, { integer: true, min: 1, max: 1e7 }),
+    learningRate: num(v["learning-rate"], "--learning-rate", defaults.learningRate, {
+      min: 0,
+      exclusiveMin: true,
+      max: 100,
+    }),
+    lrDecayStep: num(v["lr-decay-step"], "--lr-decay-step", defaults.lrDecayStep, { integer: true, min: 0 }),
+    lrDecayTo: num(v["lr-decay-to"], "--lr-decay-to", defaults.lrDecayTo, {
+      min: 0,
+      exclusiveMin: true,
+      max: 100,
+    }),
+  };
+  const seed = num(v.seed, "--seed", 2147483647, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (v.calibrate === true && familyOf(type).name !== "mlp")
+    throw new UserError(`--calibrate applies to the lecture MLPs, not --type ${type}`, 2);
+  return {
+    type,
+    modelFlags: flags,
+    config: {
+      version: CONFIG_VERSION,
+      train: trainCfg,
+      seed,
+      logEvery: num(v["log-every"], "--log-every", 10000, { integer: true, min: 1 }),
+      checkpointEvery: num(v["checkpoint-every"], "--checkpoint-every", 10000, { integer: true, min: 1 }),
+      evalEvery: num(v["eval-every"], "--eval-every", 0, { integer: true, min: 0 }),
+      calibrate: v.calibrate === true,
+      numSamples: num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 }),
+      diagnostics:
+        v.diagnostics === true || v["diagnostics-every"] !== undefined || v.dashboard === true
+          ? {
+              every: num(v["diagnostics-every"], "--diagnostics-every", 0, { integer: true, min: 1 }),
+              updateRatios: true,
+            }
+          : undefined,
+    },
+    inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
+    workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
+  };
+}
+
+/** The full run config once the words are read: the family's spec for this vocabulary. */
+export function configForWords(req: RunRequest, words: readonly string[]): RunConfig {
+  const vocab = Vocabulary.fromWords(words);
+  const model = specFor(req.type, req.modelFlags, { vocabSize: vocab.size, longestWord: longestWord(words) });
+  return {
+    ...req.config,
+    model,
+    data: {
+      inputFile: req.inputFile,
+      numWords: words.length,
+      vocab: vocab.itos,
+      blockSize: model.blockSize,
+      splitSeed: 42,
+    },
+  };
+}
