@@ -18,189 +18,50 @@
 // the end of a row or buffer (the partial SIMD panels); the caller pads every buffer by 32 bytes.
 // Results beyond the valid rows and columns are computed in scratch lanes and never stored.
 
+import { GEMM_WORK_BYTES, gemm as gemmKernel } from "./gemm-kernel";
+
 /** First byte the caller may use (everything below belongs to the module). */
 export function heapBase(): usize {
   return __heap_base;
 }
 
 // ---------------------------------------------------------------------------------------------
-// gemm: C(m, n) (+)= op(A)(m, k) @ B(k, n) (+ bias(n)), B row-major with row stride ldb.
-//
-// One 4x8 tile of C lives in eight v128 accumulators; per step p it loads B[p, j0..j0+7] (two
-// v128) and four op(A)[i0+r, p] (splat loads at immediate offsets 0, 4, 8, 12 from pa, so the A
-// values of one step must be adjacent): for op(A) = A^T (A stored (k, m)) they already are,
-// for op(A) = A the wrapper packs the 4 rows first (packA4). The sum runs p = 0..k-1 from zero,
-// like assembly/gemm.ts: both give the same bits.
+// gemm: the one shared kernel (assembly/gemm-kernel.ts, also behind assembly/gemm.ts), and the
+// two call forms src/tensor/chain.ts uses. The summation order is the kernel's: every C[i, j] sums
+// p = 0..k-1 from zero in float32, then + C_old (acc), then + bias, whatever the blocking.
 
-/** Pack rows r0..r0+h-1 (h <= 4) of row-major A (row stride ldaB bytes) into ap[4p + r]; zero rows past h. */
-function packA4(a: usize, ldaB: usize, h: i32, k: i32, ap: usize): void {
-  const r0 = a;
-  const r1 = h > 1 ? r0 + ldaB : r0;
-  const r2 = h > 2 ? r1 + ldaB : r0;
-  const r3 = h > 3 ? r2 + ldaB : r0;
-  let dst = ap;
-  let p = 0;
-  for (; p + 4 <= k; p += 4) {
-    const o: usize = (<usize>p) << 2;
-    const x0 = v128.load(r0 + o);
-    const x1 = v128.load(r1 + o);
-    const x2 = v128.load(r2 + o);
-    const x3 = v128.load(r3 + o);
-    const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-    const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-    const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-    const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-    v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-    v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-    v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-    v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
-    dst += 64;
-  }
-  for (; p < k; p++) {
-    const o: usize = (<usize>p) << 2;
-    store<f32>(dst, load<f32>(r0 + o));
-    store<f32>(dst, load<f32>(r1 + o), 4);
-    store<f32>(dst, load<f32>(r2 + o), 8);
-    store<f32>(dst, load<f32>(r3 + o), 12);
-    dst += 16;
-  }
-  // rows past h were read from row 0 (valid memory); zero them so they stay finite
-  if (h < 4) {
-    dst = ap;
-    for (p = 0; p < k; p++) {
-      for (let r = h; r < 4; r++) store<f32>(dst + ((<usize>r) << 2), 0);
-      dst += 16;
-    }
-  }
+/** The workspace of calls that pass work = 0 (the main thread's). */
+const GEMM_WORK: usize = memory.data(GEMM_WORK_BYTES, 16);
+
+/** Bytes of workspace one gemm call needs (a worker thread passes its own). */
+export function gemmWorkBytes(): i32 {
+  return GEMM_WORK_BYTES;
 }
 
 /**
- * One row panel (rows i0..i0+h-1) of C against every column panel. pa: the panel's A values
- * (4 adjacent floats per step), sap: bytes from one step's A values to the next.
+ * C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n)); see gemm-kernel.ts. work: 0 for the
+ * module's own workspace, otherwise gemmWorkBytes() bytes owned by this call.
  */
-function panel(
-  h: i32,
+export function gemm(
+  transA: i32,
+  transB: i32,
+  m: i32,
   n: i32,
   k: i32,
-  pa0: usize,
-  sap: usize,
+  a: usize,
+  lda: i32,
   b: usize,
-  ldbB: usize,
-  crow: usize,
-  ldcB: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
   acc: i32,
   bias: usize,
-  scratch: usize,
+  work: usize,
 ): void {
-  const kB: usize = <usize>k * ldbB;
-  for (let j0 = 0; j0 < n; j0 += 8) {
-    const w = min(8, n - j0);
-    let pa = pa0;
-    let pb: usize = b + ((<usize>j0) << 2);
-    const end = pb + kB;
-    let c00 = f32x4.splat(0);
-    let c01 = f32x4.splat(0);
-    let c10 = f32x4.splat(0);
-    let c11 = f32x4.splat(0);
-    let c20 = f32x4.splat(0);
-    let c21 = f32x4.splat(0);
-    let c30 = f32x4.splat(0);
-    let c31 = f32x4.splat(0);
-    if (w > 4) {
-      while (pb < end) {
-        const b0 = v128.load(pb);
-        const b1 = v128.load(pb, 16);
-        const a0 = v128.load32_splat(pa);
-        c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-        c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-        const a1 = v128.load32_splat(pa, 4);
-        c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-        c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-        const a2 = v128.load32_splat(pa, 8);
-        c20 = f32x4.add(c20, f32x4.mul(a2, b0));
-        c21 = f32x4.add(c21, f32x4.mul(a2, b1));
-        const a3 = v128.load32_splat(pa, 12);
-        c30 = f32x4.add(c30, f32x4.mul(a3, b0));
-        c31 = f32x4.add(c31, f32x4.mul(a3, b1));
-        pa += sap;
-        pb += ldbB;
-      }
-    } else {
-      // a last panel of at most 4 live columns: half the work
-      while (pb < end) {
-        const b0 = v128.load(pb);
-        c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(pa), b0));
-        c10 = f32x4.add(c10, f32x4.mul(v128.load32_splat(pa, 4), b0));
-        c20 = f32x4.add(c20, f32x4.mul(v128.load32_splat(pa, 8), b0));
-        c30 = f32x4.add(c30, f32x4.mul(v128.load32_splat(pa, 12), b0));
-        pa += sap;
-        pb += ldbB;
-      }
-    }
-    const q0: usize = crow + ((<usize>j0) << 2);
-    if (h === 4 && w === 8) {
-      const q1 = q0 + ldcB;
-      const q2 = q1 + ldcB;
-      const q3 = q2 + ldcB;
-      if (acc !== 0) {
-        c00 = f32x4.add(c00, v128.load(q0));
-        c01 = f32x4.add(c01, v128.load(q0, 16));
-        c10 = f32x4.add(c10, v128.load(q1));
-        c11 = f32x4.add(c11, v128.load(q1, 16));
-        c20 = f32x4.add(c20, v128.load(q2));
-        c21 = f32x4.add(c21, v128.load(q2, 16));
-        c30 = f32x4.add(c30, v128.load(q3));
-        c31 = f32x4.add(c31, v128.load(q3, 16));
-      }
-      if (bias !== 0) {
-        const bb0 = v128.load(bias + ((<usize>j0) << 2));
-        const bb1 = v128.load(bias + ((<usize>j0) << 2), 16);
-        c00 = f32x4.add(c00, bb0);
-        c01 = f32x4.add(c01, bb1);
-        c10 = f32x4.add(c10, bb0);
-        c11 = f32x4.add(c11, bb1);
-        c20 = f32x4.add(c20, bb0);
-        c21 = f32x4.add(c21, bb1);
-        c30 = f32x4.add(c30, bb0);
-        c31 = f32x4.add(c31, bb1);
-      }
-      v128.store(q0, c00);
-      v128.store(q0, c01, 16);
-      v128.store(q1, c10);
-      v128.store(q1, c11, 16);
-      v128.store(q2, c20);
-      v128.store(q2, c21, 16);
-      v128.store(q3, c30);
-      v128.store(q3, c31, 16);
-    } else {
-      // edge tile: spill, then store the h x w live part
-      v128.store(scratch, c00);
-      v128.store(scratch, c01, 16);
-      v128.store(scratch, c10, 32);
-      v128.store(scratch, c11, 48);
-      v128.store(scratch, c20, 64);
-      v128.store(scratch, c21, 80);
-      v128.store(scratch, c30, 96);
-      v128.store(scratch, c31, 112);
-      for (let r = 0; r < h; r++) {
-        const q: usize = q0 + <usize>r * ldcB;
-        const s: usize = scratch + ((<usize>r) << 5);
-        for (let cc = 0; cc < w; cc++) {
-          const o: usize = (<usize>cc) << 2;
-          let v = load<f32>(s + o);
-          if (acc !== 0) v = v + load<f32>(q + o);
-          if (bias !== 0) v = v + load<f32>(bias + ((<usize>(j0 + cc)) << 2));
-          store<f32>(q + o, v);
-        }
-      }
-    }
-  }
+  gemmKernel(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work !== 0 ? work : GEMM_WORK);
 }
 
-/**
- * C(m, n) (+)= A(m, k) @ B(k, n) (+ bias): A row stride lda, B ldb, C ldc (floats). bias: a
- * pointer to n floats added after the sum (0 for none). ap: scratch of 16k bytes, scratch: 128 bytes.
- */
+/** C(m, n) (+)= A(m, k) @ B(k, n) (+ bias). ap, scratch: unused (kept for the call form). */
 export function gemmNN(
   m: i32,
   n: i32,
@@ -216,20 +77,10 @@ export function gemmNN(
   ap: usize,
   scratch: usize,
 ): void {
-  const ldaB: usize = (<usize>lda) << 2;
-  const ldbB: usize = (<usize>ldb) << 2;
-  const ldcB: usize = (<usize>ldc) << 2;
-  for (let i0 = 0; i0 < m; i0 += 4) {
-    const h = min(4, m - i0);
-    packA4(a + <usize>i0 * ldaB, ldaB, h, k, ap);
-    panel(h, n, k, ap, 16, b, ldbB, c + <usize>i0 * ldcB, ldcB, acc, bias, scratch);
-  }
+  gemmKernel(0, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, GEMM_WORK);
 }
 
-/**
- * C(m, n) (+)= A^T @ B with A stored (k, m) (row stride lda): the weight gradient X^T @ G.
- * Needs no packing: op(A)[i0..i0+3, p] = A[p, i0..i0+3] are adjacent.
- */
+/** C(m, n) (+)= A^T @ B with A stored (k, m): the weight gradient X^T @ G. scratch: unused. */
 export function gemmTN(
   m: i32,
   n: i32,
@@ -243,13 +94,7 @@ export function gemmTN(
   acc: i32,
   scratch: usize,
 ): void {
-  const ldaB: usize = (<usize>lda) << 2;
-  const ldbB: usize = (<usize>ldb) << 2;
-  const ldcB: usize = (<usize>ldc) << 2;
-  for (let i0 = 0; i0 < m; i0 += 4) {
-    const h = min(4, m - i0);
-    panel(h, n, k, a + ((<usize>i0) << 2), ldaB, b, ldbB, c + <usize>i0 * ldcB, ldcB, acc, 0, scratch);
-  }
+  gemmKernel(1, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, 0, GEMM_WORK);
 }
 
 /** dst(c, r) = src(r, c)^T, both dense row-major (4x4 SIMD blocks, scalar edges). */

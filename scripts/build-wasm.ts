@@ -2,7 +2,10 @@
 // compiler (devDependency `assemblyscript`, pure JS + binaryen.js: no native toolchain):
 //
 //   assembly/gemm.ts   -> src/tensor/wasm/gemm.wasm.ts    the gemm behind the generic tensor ops
-//   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the fused-layer kernels of src/tensor/chain.ts
+//   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the arena kernels of src/tensor/chain.ts
+//
+// Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: bench/gemm.ts
+// compiles it itself.)
 //
 //   npm run build:wasm             rewrite the generated files
 //   npm run build:wasm -- --check  exit 1 if a committed file differs from a fresh build

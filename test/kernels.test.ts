@@ -346,6 +346,104 @@ test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", (
   }
 });
 
+/**
+ * The gemm's documented summation order as a scalar float32 model: s = 0; s += a*b for p in order
+ * (each product and sum rounded to float32), then + C_old, then + bias. With acc and k past the
+ * k block (1024 in assembly/gemm-kernel.ts) C_old comes first instead. Strides lda/ldb/ldc.
+ */
+function sequentialGemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+  acc: boolean,
+  bias: Float32Array | null,
+): void {
+  const f = Math.fround;
+  const cFirst = acc && k > 1024;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = cFirst ? C[i * ldc + j] : 0;
+      for (let p = 0; p < k; p++) {
+        const a = transA ? A[p * lda + i] : A[i * lda + p];
+        const b = transB ? B[j * ldb + p] : B[p * ldb + j];
+        s = f(s + f(a * b));
+      }
+      if (acc && !cFirst) s = f(s + C[i * ldc + j]);
+      if (bias) s = f(s + bias[j]);
+      C[i * ldc + j] = s;
+    }
+  }
+}
+
+test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
+  // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n), k not a multiple
+  // of 4, B read in place (k * ldb * 4 <= 64 KB) or packed in blocks of NC columns (n = 230 > 216
+  // at k = 300; n = 70 > 64 at k = 1024), A^T in place or packed, and k split past 1024.
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 5, 7],
+    [5, 9, 13],
+    [6, 27, 30],
+    [13, 33, 101],
+    [32, 27, 200],
+    [9, 230, 300],
+    [70, 11, 300],
+    [6, 70, 1024],
+    [5, 70, 1031],
+    [300, 13, 9],
+  ];
+  const g = new Generator().manualSeed(21);
+  let seed = 0;
+  for (const [m, n, k] of shapes) {
+    for (const [ta, tb] of COMBOS) {
+      for (const acc of [false, true]) {
+        seed++;
+        resetArena();
+        // row strides a little larger than the rows: the kernel must honour them
+        const lda = (ta ? m : k) + (seed % 3);
+        const ldb = (tb ? k : n) + (seed % 2);
+        const ldc = n + ((seed >> 1) % 3);
+        const A = randn(g, (ta ? k : m) * lda);
+        const B = randn(g, (tb ? n : k) * ldb);
+        const C0 = randn(g, m * ldc);
+        const bias = seed % 2 === 0 ? randn(g, n) : null;
+        const want = C0.slice();
+        sequentialGemm(ta, tb, m, n, k, A, lda, B, ldb, want, ldc, acc, bias);
+        if (!acc) C0.fill(Number.NaN); // old contents must not matter
+        const [pa, pb, pc, pbias] = place(A, B, C0, bias ?? new Float32Array(1));
+        const ex = fusedArena!.ex;
+        ex.gemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0, bias ? pbias : 0, 0);
+        const got = out(pc, m * ldc);
+        const what = `fused gemm(${ta}, ${tb}) ${m}x${n}x${k} acc=${acc} bias=${!!bias}`;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            const q = i * ldc + j;
+            if (!Object.is(got[q], want[q]))
+              assert.fail(`${what}: C[${i},${j}] = ${got[q]}, model ${want[q]}`);
+          }
+          // the stride gap between rows is never written
+          for (let j = n; j < ldc; j++)
+            assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${what}: gap`);
+        }
+        // the generic ops' module (dense operands, no bias) runs the same source: the same bits
+        if (lda === (ta ? m : k) && ldb === (tb ? k : n) && ldc === n && !bias) {
+          const Cg = acc ? C0.slice(0, m * n) : new Float32Array(m * n);
+          wasmKernels.gemm(ta, tb, m, n, k, A, B, Cg, acc);
+          exactly(`generic ${what}`, Cg, want.slice(0, m * n));
+        }
+      }
+    }
+  }
+});
+
 test("fused transpose and colSum equal plain loops exactly", () => {
   const g = new Generator().manualSeed(12);
   for (const r of ODD) {

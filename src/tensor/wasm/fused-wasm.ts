@@ -18,6 +18,30 @@ import { FUSED_WASM_BASE64 } from "./fused.wasm.ts";
 export interface FusedExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
+  /** Bytes of workspace a gemm call needs (a worker thread passes its own; 0 = the module's). */
+  gemmWorkBytes(): number;
+  /**
+   * C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n)), row strides lda/ldb/ldc in floats;
+   * transA = 1: A stored (k, m), transB = 1: B stored (n, k); bias 0 for none. Every C[i, j] is
+   * summed p = 0..k-1 from zero, then + C_old (acc), then + bias: the same bits for any blocking.
+   */
+  gemm(
+    transA: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    acc: number,
+    bias: number,
+    work: number,
+  ): void;
+  /** gemm(0, 0, ...) in the chain's call form (ap, scratch unused). */
   gemmNN(
     m: number,
     n: number,
@@ -33,6 +57,7 @@ export interface FusedExports {
     ap: number,
     scratch: number,
   ): void;
+  /** gemm(1, 0, ...) in the chain's call form (scratch unused). */
   gemmTN(
     m: number,
     n: number,

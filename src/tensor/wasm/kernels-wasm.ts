@@ -1,20 +1,22 @@
 /**
- * WebAssembly SIMD (f32x4) kernels: a drop-in `Kernels` whose `gemm` runs the register-blocked
- * module compiled from assembly/gemm.ts (see that file for the packing and 4x8 microkernel scheme).
+ * WebAssembly SIMD (f32x4) kernels: a drop-in `Kernels` whose `gemm` runs the one gemm of the
+ * project (assembly/gemm-kernel.ts: cache-blocked, packed, a 4x8 microkernel; the fused module runs
+ * the same source) in the small module compiled from assembly/gemm.ts.
  *
  * Wiring: `if (wasmAvailable()) setKernels(wasmKernels)`. Without WebAssembly SIMD (very old
  * engines) `wasmAvailable()` is false and `wasmKernels.gemm` falls back to `referenceKernels.gemm`.
  *
  * The module is instantiated synchronously on first use (`new WebAssembly.Module/Instance`) from
  * bytes embedded in gemm.wasm.ts, so nothing is fetched and no `node:` module is imported. Browsers
- * allow synchronous compilation on the main thread only for modules under 4 KB; this one is about
- * 3 KB and scripts/build-wasm.ts warns if it ever outgrows that. It owns one linear memory; each call copies op(B) in and
- * packs it, then walks op(A) in blocks of rows: copy the A rows in (and the C rows when
- * accumulating), compute, copy the C rows out. Blocking keeps the working set in cache and memory
- * small for the 182625-row evaluation matmuls. The copies are O(mk + kn + mn) against O(mnk) work.
+ * allow synchronous compilation on the main thread only for modules under 4 KB; this one is just
+ * under and scripts/build-wasm.ts warns if it ever outgrows that. It owns one linear memory; each
+ * call copies op(B) in, then walks op(A) in blocks of rows: copy the A rows in (and the C rows when
+ * accumulating), compute, copy the C rows out. Blocking keeps memory small for the 182625-row
+ * evaluation matmuls. The copies are O(mk + kn + mn) against O(mnk) work.
  *
- * Results match `referenceKernels.gemm` up to float32 rounding order (sums are accumulated per 4x8
- * tile in a different order); non-finite inputs may differ where the reference skips zeros of A.
+ * Results match `referenceKernels.gemm` up to float32 rounding order: the kernel sums every C[i, j]
+ * over p = 0..k-1 from zero, then adds C_old, so its bits do not depend on the row blocks;
+ * non-finite inputs may differ where the reference skips zeros of A.
  */
 
 import type { Kernels } from "../kernels.ts";
@@ -25,19 +27,22 @@ import { GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
 interface GemmExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  packB(transB: number, n: number, k: number, b: number, bp: number): void;
-  gemmBlock(
+  gemmWorkBytes(): number;
+  gemm(
     transA: number,
+    transB: number,
     m: number,
     n: number,
     k: number,
     a: number,
     lda: number,
-    bp: number,
+    b: number,
+    ldb: number,
     c: number,
+    ldc: number,
     acc: number,
-    ap: number,
-    scratch: number,
+    bias: number,
+    work: number,
   ): void;
 }
 
@@ -121,19 +126,16 @@ function gemmWasm(
   // Rows per block: a multiple of 4 (the microkernel's row panel), all of m when it fits.
   let mb = Math.max(4, Math.floor(BLOCK_BYTES / (4 * (k + n))) & ~3);
   if (mb >= m) mb = m;
-  // Layout, in floats from s.base: packed B | raw B | A (a row block, or all of A^T) | packed A
-  // panel | C row block | 4x8 scratch tile.
-  const bpOff = s.base;
-  const bOff = bpOff + align16(((n + 7) >> 3) * 8 * k);
-  const aOff = bOff + align16(n * k);
-  const apOff = aOff + align16((transA ? m : mb) * k);
-  const cOff = apOff + align16(4 * k);
-  const scratchOff = cOff + align16(mb * n);
-  const heap = ensure(s, scratchOff + 32);
+  // Layout, in floats from s.base: gemm workspace | B | A (a row block, or all of A^T) | C row
+  // block; every buffer is followed by at least 32 bytes (the kernel's partial panels read past).
+  const workOff = s.base;
+  const bOff = workOff + align16(s.ex.gemmWorkBytes() / 4);
+  const aOff = bOff + align16(n * k + 8);
+  const cOff = aOff + align16((transA ? m : mb) * k + 8);
+  const heap = ensure(s, cOff + align16(mb * n + 8));
   const ex = s.ex;
 
   heap.set(B.length === n * k ? B : B.subarray(0, n * k), bOff);
-  ex.packB(transB ? 1 : 0, n, k, bOff * 4, bpOff * 4);
   if (transA) heap.set(A.length === m * k ? A : A.subarray(0, m * k), aOff);
 
   for (let i0 = 0; i0 < m; i0 += mb) {
@@ -151,18 +153,21 @@ function gemmWasm(
     }
     const cBlock = C.subarray(i0 * n, (i0 + rows) * n);
     if (acc) heap.set(cBlock, cOff);
-    ex.gemmBlock(
+    ex.gemm(
       transA ? 1 : 0,
+      transB ? 1 : 0,
       rows,
       n,
       k,
       aPtr,
       lda,
-      bpOff * 4,
+      bOff * 4,
+      transB ? k : n,
       cOff * 4,
+      n,
       acc ? 1 : 0,
-      apOff * 4,
-      scratchOff * 4,
+      0,
+      workOff * 4,
     );
     cBlock.set(heap.subarray(cOff, cOff + rows * n));
   }

@@ -1,0 +1,473 @@
+// The one gemm of makemore.ts, in AssemblyScript (WebAssembly SIMD, f32x4). Both modules import it:
+// assembly/gemm.ts (the generic tensor ops' gemm, src/tensor/wasm/kernels-wasm.ts) and
+// assembly/fused.ts (the arena kernels of src/tensor/chain.ts and the capture engine). Not
+// TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`, `store<T>` are AssemblyScript builtins.
+//
+//   C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n))
+//
+// Summation order (what the tests and the lecture's exact reproduction rely on): every C[i, j] is
+// s = 0; s += op(A)[i, p] * op(B)[p, j] for p = 0, 1, ..., k-1 in float32, then s + C_old (acc),
+// then + bias[j]. It depends on nothing else: not the tile an element falls in, not the blocking,
+// not the thread that computes it. So every blocking and every thread split gives the same bits as
+// the unblocked kernels this replaced (assembly/gemm.ts's and assembly/fused.ts's own copies).
+// The one exception: acc with k > KC (never in makemore's shapes) sums C_old first.
+//
+// Blocking, sized for this CPU class (L1d 48 KB, L2 1 MB per core) and a 128-bit kernel:
+//   * k is split only past KC = 1024 (partial sums then wait in C and resume exactly).
+//   * B is packed, NC columns at a time (NC * k * 4 <= 256 KB, so the block stays in L2), into
+//     column panels of 8: panel q holds op(B)[p, 8q .. 8q+7] for every p, contiguous. Packing is
+//     also where op(B) = B^T gets transposed. A B that is small and not transposed (the lecture's
+//     weights) is read in place with its row stride instead: it stays in L1/L2 anyway.
+//   * A is packed one row panel (4 rows x k, 16 KB at most, L1-resident) at a time into
+//     ap[4p + r] = op(A)[i0 + r, p]; an A^T that is small is read in place (the 4 values of one p
+//     are adjacent there).
+//   * The microkernel keeps a 4 x 8 tile of C in eight v128 accumulators: per p two v128 loads of
+//     B, four splat loads of A, 8 mul + 8 add (128-bit, no FMA in WebAssembly SIMD). Edge tiles:
+//     <= 2 live rows run a 2x8 loop, <= 4 live columns a 4x4 loop; a tile that hangs over C is
+//     stored through a scratch tile.
+//   * Measured on V8 (Node 20, x86-64): plain loops beat unrolling p (V8 then spills), and ending
+//     the p loop on a pointer compare beats a counter.
+//
+// Reads: B in place and A^T in place may read up to 28 bytes past the last row's live columns
+// (lanes of a partial panel that are never stored); callers pad their buffers by 32 bytes.
+
+/** The k block: k is never split at or below this. */
+export const KC: i32 = 1024;
+/** Bytes of a packed B block (NC * kc * 4 at most, NC >= 8). */
+const B_BLOCK_BYTES: i32 = 256 * 1024;
+/** Operands at most this large (bytes spanned) are read in place rather than packed. */
+const IN_PLACE_BYTES: usize = 64 * 1024;
+
+/** Bytes of workspace one `gemm` call needs (the packed A panel, a packed B block, a tile). */
+export const GEMM_WORK_BYTES: i32 = 16 * KC + B_BLOCK_BYTES + 128;
+
+/**
+ * Pack op(B)[p0 .. p0+kc-1, j0 .. j0+nw-1] into column panels of 8 at bp:
+ * bp[(q*kc + p)*8 + c] = op(B)[p0 + p, j0 + 8q + c], zero past nw.
+ * transB = 0: B stored (k, n) with row stride ldb; transB = 1: B stored (n, k), row stride ldb.
+ */
+function packB(transB: i32, kc: i32, nw: i32, b: usize, ldb: i32, p0: i32, j0: i32, bp: usize): void {
+  const panels = (nw + 7) >> 3;
+  const ldbB: usize = (<usize>ldb) << 2;
+  for (let q = 0; q < panels; q++) {
+    const jq = j0 + (q << 3);
+    const w = min(8, nw - (q << 3));
+    let dst: usize = bp + ((<usize>q * <usize>kc) << 5);
+    if (transB === 0) {
+      let src: usize = b + <usize>p0 * ldbB + ((<usize>jq) << 2);
+      if (w === 8) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          src += ldbB;
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let c = 0; c < 8; c++) {
+            store<f32>(dst + ((<usize>c) << 2), c < w ? load<f32>(src + ((<usize>c) << 2)) : <f32>0);
+          }
+          src += ldbB;
+          dst += 32;
+        }
+      }
+    } else {
+      // op(B)[p, j] = B[j*ldb + p]: storage rows jq..jq+7 become the panel's columns.
+      const r0: usize = b + <usize>jq * ldbB + ((<usize>p0) << 2);
+      if (w === 8) {
+        const r1 = r0 + ldbB;
+        const r2 = r1 + ldbB;
+        const r3 = r2 + ldbB;
+        const r4 = r3 + ldbB;
+        const r5 = r4 + ldbB;
+        const r6 = r5 + ldbB;
+        const r7 = r6 + ldbB;
+        let p = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const o: usize = (<usize>p) << 2;
+          // columns 0..3 of steps p..p+3: a 4x4 transpose of storage rows jq..jq+3
+          let x0 = v128.load(r0 + o);
+          let x1 = v128.load(r1 + o);
+          let x2 = v128.load(r2 + o);
+          let x3 = v128.load(r3 + o);
+          let t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          let t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          let t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          let t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+          // columns 4..7 from storage rows jq+4..jq+7
+          x0 = v128.load(r4 + o);
+          x1 = v128.load(r5 + o);
+          x2 = v128.load(r6 + o);
+          x3 = v128.load(r7 + o);
+          t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), 16);
+          v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 48);
+          v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 80);
+          v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 112);
+          dst += 128;
+        }
+        for (; p < kc; p++) {
+          const o: usize = (<usize>p) << 2;
+          store<f32>(dst, load<f32>(r0 + o));
+          store<f32>(dst, load<f32>(r1 + o), 4);
+          store<f32>(dst, load<f32>(r2 + o), 8);
+          store<f32>(dst, load<f32>(r3 + o), 12);
+          store<f32>(dst, load<f32>(r4 + o), 16);
+          store<f32>(dst, load<f32>(r5 + o), 20);
+          store<f32>(dst, load<f32>(r6 + o), 24);
+          store<f32>(dst, load<f32>(r7 + o), 28);
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const o: usize = (<usize>p) << 2;
+          for (let c = 0; c < 8; c++) {
+            store<f32>(dst + ((<usize>c) << 2), c < w ? load<f32>(r0 + <usize>c * ldbB + o) : <f32>0);
+          }
+          dst += 32;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Pack rows i0..i0+h-1 (h <= 4), steps p0..p0+kc-1 of op(A) into ap[4p + r]; zero rows past h.
+ * transA = 0: op(A)[i, p] = A[i*lda + p]; transA = 1: op(A)[i, p] = A[p*lda + i].
+ */
+function packA(transA: i32, h: i32, kc: i32, a: usize, lda: i32, i0: i32, p0: i32, ap: usize): void {
+  const ldaB: usize = (<usize>lda) << 2;
+  let dst = ap;
+  if (transA !== 0) {
+    let src: usize = a + <usize>p0 * ldaB + ((<usize>i0) << 2);
+    if (h === 4) {
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        src += ldaB;
+        dst += 16;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < 4; r++) {
+          store<f32>(dst + ((<usize>r) << 2), r < h ? load<f32>(src + ((<usize>r) << 2)) : <f32>0);
+        }
+        src += ldaB;
+        dst += 16;
+      }
+    }
+    return;
+  }
+  const r0: usize = a + <usize>i0 * ldaB + ((<usize>p0) << 2);
+  if (h === 4) {
+    const r1 = r0 + ldaB;
+    const r2 = r1 + ldaB;
+    const r3 = r2 + ldaB;
+    let p = 0;
+    for (; p + 4 <= kc; p += 4) {
+      const o: usize = (<usize>p) << 2;
+      const x0 = v128.load(r0 + o);
+      const x1 = v128.load(r1 + o);
+      const x2 = v128.load(r2 + o);
+      const x3 = v128.load(r3 + o);
+      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+      v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+      v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+      v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+      dst += 64;
+    }
+    for (; p < kc; p++) {
+      const o: usize = (<usize>p) << 2;
+      store<f32>(dst, load<f32>(r0 + o));
+      store<f32>(dst, load<f32>(r1 + o), 4);
+      store<f32>(dst, load<f32>(r2 + o), 8);
+      store<f32>(dst, load<f32>(r3 + o), 12);
+      dst += 16;
+    }
+  } else {
+    for (let p = 0; p < kc; p++) {
+      const o: usize = (<usize>p) << 2;
+      for (let r = 0; r < 4; r++) {
+        store<f32>(dst + ((<usize>r) << 2), r < h ? load<f32>(r0 + <usize>r * ldaB + o) : <f32>0);
+      }
+      dst += 16;
+    }
+  }
+}
+
+/**
+ * One h x w tile (h <= 4, w <= 8) of C at q0 (row stride ldcB bytes) over kc steps: A values of a
+ * step are 4 adjacent floats at pa (next step + sap bytes), B values 8 adjacent floats at pb (next
+ * step + sbp bytes). init: start from the tile's current C values (a resumed k block) instead of 0;
+ * addC: add the old C after the sum; bias: 0 or a pointer to the tile's first bias value.
+ */
+// @ts-ignore: decorator
+@inline
+export function tile(
+  h: i32,
+  w: i32,
+  kc: i32,
+  pa: usize,
+  sap: usize,
+  pb: usize,
+  sbp: usize,
+  q0: usize,
+  ldcB: usize,
+  init: bool,
+  addC: bool,
+  bias: usize,
+  scratch: usize,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  const full = h === 4 && w === 8;
+  if (init || addC) {
+    // the tile's current C values, zero outside it (edge tiles go through the scratch tile)
+    if (!full) {
+      for (let i = 0; i < 32; i++) store<f32>(scratch + ((<usize>i) << 2), 0);
+      for (let r = 0; r < h; r++) {
+        for (let cc = 0; cc < w; cc++) {
+          store<f32>(scratch + ((<usize>(r * 8 + cc)) << 2), load<f32>(q0 + <usize>r * ldcB + ((<usize>cc) << 2)));
+        }
+      }
+    }
+  }
+  if (init) {
+    const s0 = full ? q0 : scratch;
+    const s1 = full ? q0 + ldcB : scratch + 32;
+    const s2 = full ? q0 + 2 * ldcB : scratch + 64;
+    const s3 = full ? q0 + 3 * ldcB : scratch + 96;
+    c00 = v128.load(s0);
+    c01 = v128.load(s0, 16);
+    c10 = v128.load(s1);
+    c11 = v128.load(s1, 16);
+    c20 = v128.load(s2);
+    c21 = v128.load(s2, 16);
+    c30 = v128.load(s3);
+    c31 = v128.load(s3, 16);
+  }
+  const end: usize = pa + <usize>kc * sap;
+  if (h <= 2) {
+    // at most 2 live rows (m = 30, or one row): 2x8, rows 2-3 stay as they are
+    while (pa < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      const a0 = v128.load32_splat(pa);
+      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      const a1 = v128.load32_splat(pa, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      pa += sap;
+      pb += sbp;
+    }
+  } else if (w > 4) {
+    // the 4x8 microkernel
+    while (pa < end) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      const a0 = v128.load32_splat(pa);
+      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      const a1 = v128.load32_splat(pa, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      const a2 = v128.load32_splat(pa, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+      c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+      const a3 = v128.load32_splat(pa, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+      c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+      pa += sap;
+      pb += sbp;
+    }
+  } else {
+    // at most 4 live columns (n = 27, 30, 100...): skip the panel's zero half
+    while (pa < end) {
+      const b0 = v128.load(pb);
+      c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(pa), b0));
+      c10 = f32x4.add(c10, f32x4.mul(v128.load32_splat(pa, 4), b0));
+      c20 = f32x4.add(c20, f32x4.mul(v128.load32_splat(pa, 8), b0));
+      c30 = f32x4.add(c30, f32x4.mul(v128.load32_splat(pa, 12), b0));
+      pa += sap;
+      pb += sbp;
+    }
+  }
+  if (full) {
+    const q1 = q0 + ldcB;
+    const q2 = q1 + ldcB;
+    const q3 = q2 + ldcB;
+    if (addC) {
+      c00 = f32x4.add(c00, v128.load(q0));
+      c01 = f32x4.add(c01, v128.load(q0, 16));
+      c10 = f32x4.add(c10, v128.load(q1));
+      c11 = f32x4.add(c11, v128.load(q1, 16));
+      c20 = f32x4.add(c20, v128.load(q2));
+      c21 = f32x4.add(c21, v128.load(q2, 16));
+      c30 = f32x4.add(c30, v128.load(q3));
+      c31 = f32x4.add(c31, v128.load(q3, 16));
+    }
+    if (bias !== 0) {
+      const bb0 = v128.load(bias);
+      const bb1 = v128.load(bias, 16);
+      c00 = f32x4.add(c00, bb0);
+      c01 = f32x4.add(c01, bb1);
+      c10 = f32x4.add(c10, bb0);
+      c11 = f32x4.add(c11, bb1);
+      c20 = f32x4.add(c20, bb0);
+      c21 = f32x4.add(c21, bb1);
+      c30 = f32x4.add(c30, bb0);
+      c31 = f32x4.add(c31, bb1);
+    }
+    v128.store(q0, c00);
+    v128.store(q0, c01, 16);
+    v128.store(q1, c10);
+    v128.store(q1, c11, 16);
+    v128.store(q2, c20);
+    v128.store(q2, c21, 16);
+    v128.store(q3, c30);
+    v128.store(q3, c31, 16);
+  } else {
+    // edge tile: the old C values are in scratch (when needed); finish there, store the live part
+    if (addC) {
+      c00 = f32x4.add(c00, v128.load(scratch));
+      c01 = f32x4.add(c01, v128.load(scratch, 16));
+      c10 = f32x4.add(c10, v128.load(scratch, 32));
+      c11 = f32x4.add(c11, v128.load(scratch, 48));
+      c20 = f32x4.add(c20, v128.load(scratch, 64));
+      c21 = f32x4.add(c21, v128.load(scratch, 80));
+      c30 = f32x4.add(c30, v128.load(scratch, 96));
+      c31 = f32x4.add(c31, v128.load(scratch, 112));
+    }
+    v128.store(scratch, c00);
+    v128.store(scratch, c01, 16);
+    v128.store(scratch, c10, 32);
+    v128.store(scratch, c11, 48);
+    v128.store(scratch, c20, 64);
+    v128.store(scratch, c21, 80);
+    v128.store(scratch, c30, 96);
+    v128.store(scratch, c31, 112);
+    for (let r = 0; r < h; r++) {
+      const q: usize = q0 + <usize>r * ldcB;
+      const s: usize = scratch + ((<usize>r) << 5);
+      for (let cc = 0; cc < w; cc++) {
+        const o: usize = (<usize>cc) << 2;
+        let v = load<f32>(s + o);
+        if (bias !== 0) v = v + load<f32>(bias + o);
+        store<f32>(q + o, v);
+      }
+    }
+  }
+}
+
+/**
+ * C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias), all row-major with row strides lda, ldb, ldc
+ * (floats). transA = 1: A stored (k, m); transB = 1: B stored (n, k). acc != 0 adds into C,
+ * otherwise C is overwritten (its old contents never read). bias: 0 or a pointer to n floats.
+ * work: GEMM_WORK_BYTES of scratch, 16-byte aligned, owned by this call (one per thread).
+ */
+export function gemm(
+  transA: i32,
+  transB: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  acc: i32,
+  bias: usize,
+  work: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const ldaB: usize = (<usize>lda) << 2;
+  const ldbB: usize = (<usize>ldb) << 2;
+  const ldcB: usize = (<usize>ldc) << 2;
+  const ap = work;
+  const bp = work + ((<usize>KC) << 4);
+  const scratch = bp + <usize>B_BLOCK_BYTES;
+  if (k <= 0) {
+    // empty sum: C = C_old (acc) or 0, plus bias
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const q: usize = c + <usize>i * ldcB + ((<usize>j) << 2);
+        let v: f32 = acc !== 0 ? load<f32>(q) : 0;
+        if (bias !== 0) v = v + load<f32>(bias + ((<usize>j) << 2));
+        store<f32>(q, v);
+      }
+    }
+    return;
+  }
+  const split = k > KC;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    const first = p0 === 0;
+    const last = p0 + kc >= k;
+    // init from C: every block after the first; with acc and a split k, the first too (C_old first)
+    const init = !first || (split && acc !== 0);
+    const addC = !split && acc !== 0;
+    const biasHere: usize = last ? bias : 0;
+    // B in place: not transposed and its k-block spans at most IN_PLACE_BYTES
+    const bInPlace = transB === 0 && <usize>kc * ldbB <= IN_PLACE_BYTES;
+    // A^T in place: its k-block spans at most IN_PLACE_BYTES
+    const aInPlace = transA !== 0 && <usize>kc * ldaB <= IN_PLACE_BYTES;
+    let nc = n;
+    if (!bInPlace) nc = max(8, (B_BLOCK_BYTES / (kc << 2)) & ~7);
+    for (let j0 = 0; j0 < n; j0 += nc) {
+      const nw = min(nc, n - j0);
+      let pbBase: usize;
+      let panelStride: usize;
+      let sbp: usize;
+      if (bInPlace) {
+        pbBase = b + <usize>p0 * ldbB + ((<usize>j0) << 2);
+        panelStride = 32;
+        sbp = ldbB;
+      } else {
+        packB(transB, kc, nw, b, ldb, p0, j0, bp);
+        pbBase = bp;
+        panelStride = (<usize>kc) << 5;
+        sbp = 32;
+      }
+      for (let i0 = 0; i0 < m; i0 += 4) {
+        const h = min(4, m - i0);
+        let pa: usize;
+        let sap: usize;
+        if (aInPlace) {
+          pa = a + <usize>p0 * ldaB + ((<usize>i0) << 2);
+          sap = ldaB;
+        } else {
+          packA(transA, h, kc, a, lda, i0, p0, ap);
+          pa = ap;
+          sap = 16;
+        }
+        const crow: usize = c + <usize>i0 * ldcB + ((<usize>j0) << 2);
+        let pb = pbBase;
+        for (let jr = 0; jr < nw; jr += 8) {
+          const w = min(8, nw - jr);
+          const bj: usize = biasHere !== 0 ? biasHere + ((<usize>(j0 + jr)) << 2) : 0;
+          tile(h, w, kc, pa, sap, pb, sbp, crow + ((<usize>jr) << 2), ldcB, init, addC, bj, scratch);
+          pb += panelStride;
+        }
+      }
+    }
+  }
+}

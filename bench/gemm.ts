@@ -1,0 +1,173 @@
+// GFLOP/s of the one gemm (assembly/gemm-kernel.ts) against its ceiling on this CPU.
+//
+//   node --import tsx bench/gemm.ts [--quick]
+//
+// Ceiling: the 4x8 microkernel alone on one L1-resident tile (assembly/ceiling.ts, compiled here
+// with asc), i.e. the inner loop with no packing, no edges, no cache misses. Then every product of
+// makemore's training step for the lecture shapes and the depth-2 nets of the bench
+// (block 8 x n-embd 24 = 192 inputs), plus square shapes up to 1024^3, each in its three forms:
+// forward Y = X @ W (NN), dX = G @ W^T (NT) and dW = X^T @ G (TN, accumulating). Timed in the
+// fused module's memory (src/tensor/wasm/fused-wasm.ts `Arena`, pointers, no copies) and through
+// the generic ops' wrapper (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out).
+// Each figure: the median of 7 batches of ~20 ms; `uptime` is printed, since the machine is shared.
+
+import { execFileSync, execSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Generator } from "../src/random/generator.ts";
+import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
+import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
+
+const quick = process.argv.includes("--quick");
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/** This thread's CPU time in ms (user + system): unlike wall time, it does not count the time
+ * other processes on this shared machine hold the core. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Median GFLOP/s (per CPU second) of `flops`-sized calls, in batches of about 20 ms, after `warm`
+ * ms of warm-up.
+ */
+function rate(flops: number, call: () => void, warm = 100): number {
+  // warm up: V8 runs new wasm code in its baseline compiler first and swaps in the
+  // optimised code at a later call
+  let t = performance.now();
+  let calls = 0;
+  while (performance.now() - t < warm) {
+    call();
+    calls++;
+  }
+  const reps = Math.max(1, Math.round((20 * calls) / (performance.now() - t)));
+  const rates: number[] = [];
+  for (let r = 0; r < (quick ? 3 : 7); r++) {
+    t = cpuMs();
+    for (let i = 0; i < reps; i++) call();
+    rates.push((flops * reps) / ((cpuMs() - t) * 1e6));
+  }
+  return median(rates);
+}
+
+/**
+ * Compile assembly/ceiling.ts with asc in a child process: compiling in this process would leave
+ * V8's background compiler busy optimising binaryen's own (large) wasm, and our module would then
+ * run unoptimised for seconds.
+ */
+function ceilingModule(): WebAssembly.Instance {
+  const out = join(mkdtempSync(join(tmpdir(), "makemore-ceiling-")), "ceiling.wasm");
+  const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
+  execFileSync(
+    process.execPath,
+    [asc, "assembly/ceiling.ts", "--enable", "simd", "-O3", "--runtime", "stub"].concat([
+      "--noAssert",
+      "--outFile",
+      out,
+    ]),
+    { cwd: root, stdio: "inherit" },
+  );
+  const bytes = readFileSync(out);
+  rmSync(dirname(out), { recursive: true });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+}
+
+interface CeilingExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  ceiling(k: number, reps: number, ap: number, bp: number, c: number, scratch: number): void;
+}
+
+console.log(`load: ${execSync("uptime").toString().trim()}`);
+const cx = ceilingModule().exports as unknown as CeilingExports;
+{
+  const k = 256;
+  const base = (cx.heapBase() + 63) & ~63;
+  cx.memory.grow(2);
+  const f = new Float32Array(cx.memory.buffer);
+  const g = new Generator().manualSeed(1);
+  const ap = base;
+  const bp = ap + 16 * k;
+  const c = bp + 32 * k;
+  g.randnInto(f.subarray(ap >> 2, (ap >> 2) + 4 * k));
+  g.randnInto(f.subarray(bp >> 2, (bp >> 2) + 8 * k));
+  const reps = 200;
+  const ceil = rate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256));
+  console.log(`ceiling (4x8 microkernel, k=${k}, L1-resident): ${ceil.toFixed(1)} GFLOP/s`);
+  (globalThis as { ceilingGflops?: number }).ceilingGflops = ceil;
+}
+
+// [m, k, n] of a forward product X(m, k) @ W(k, n)
+const shapes: [string, number, number, number][] = [
+  ["lecture", 32, 30, 200],
+  ["lecture", 32, 200, 27],
+  ["lecture", 32, 100, 100],
+  ["d2 H200 B32", 32, 192, 200],
+  ["d2 H200 B32", 32, 200, 200],
+  ["d2 H512 B128", 128, 192, 512],
+  ["d2 H512 B128", 128, 512, 512],
+  ["d2 H512 B128", 128, 512, 27],
+  ["d2 H1024 B256", 256, 192, 1024],
+  ["d2 H1024 B256", 256, 1024, 1024],
+  ["d2 H1024 B256", 256, 1024, 27],
+  ["square", 256, 256, 256],
+  ["square", 512, 512, 512],
+  ["square", 1024, 1024, 1024],
+];
+
+const arena = Arena.create();
+if (!arena) throw new Error("the fused module does not instantiate here");
+const maxFloats = 1024 * 1024 + 64;
+const pa = arena.alloc(maxFloats);
+const pb = arena.alloc(maxFloats);
+const pc = arena.alloc(maxFloats);
+arena.seal();
+const ex = arena.ex;
+const gen = new Generator().manualSeed(2);
+gen.randnInto(arena.view(pa, maxFloats));
+gen.randnInto(arena.view(pb, maxFloats));
+const ceil = (globalThis as { ceilingGflops?: number }).ceilingGflops!;
+
+console.log(
+  `${"shape (m x n x k, form)".padEnd(40)} ${"arena".padStart(7)} ${"of ceil".padStart(8)} ${"generic".padStart(8)}`,
+);
+// the first calls of a module run in V8's baseline tier: warm both up on a mid-size shape first
+rate(1, () => ex.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
+{
+  const A = new Float32Array(128 * 128);
+  rate(1, () => wasmKernels.gemm(false, false, 128, 128, 128, A, A, A.slice(), false), 1000);
+}
+for (const [label, m, k, n] of shapes) {
+  if (quick && m * n * k > 1e8) continue;
+  // [form, transA, transB, M, N, K, acc]: forward, dX = G @ W^T, dW = X^T @ G
+  const forms: [string, number, number, number, number, number, number][] = [
+    ["NN fwd", 0, 0, m, n, k, 0],
+    ["NT dX", 0, 1, m, k, n, 0],
+    ["TN dW", 1, 0, k, n, m, 1],
+  ];
+  for (const [form, tA, tB, M, N, K, acc] of forms) {
+    const flops = 2 * M * N * K;
+    const lda = tA ? M : K;
+    const ldb = tB ? K : N;
+    const r = rate(flops, () => ex.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0));
+    const A = arena.view(pa, M * K).slice();
+    const B = arena.view(pb, K * N).slice();
+    const C = new Float32Array(M * N);
+    const rg = rate(flops, () => wasmKernels.gemm(tA === 1, tB === 1, M, N, K, A, B, C, acc === 1));
+    const name = `${label} ${M}x${N}x${K} ${form}`;
+    console.log(
+      `${name.padEnd(40)} ${r.toFixed(1).padStart(7)} ${`${((100 * r) / ceil).toFixed(0)}%`.padStart(8)} ${rg.toFixed(1).padStart(8)}`,
+    );
+  }
+}
+console.log(
+  `GFLOP/s, medians of ${quick ? 3 : 7} batches; load after: ${execSync("uptime").toString().trim()}`,
+);
