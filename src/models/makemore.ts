@@ -1,0 +1,509 @@
+/**
+ * makemore.py's six models, as karpathy/makemore defines them: Transformer (GPT-2), BoW, RNN,
+ * GRU, MLP and Bigram. Every module is built in makemore.py's construction order from one
+ * `Generator`, so after `manualSeed(3407)` and its split's `randperm` the initial weights are
+ * PyTorch's bit for bit; children carry makemore.py's attribute names, so `stateDict()` has its
+ * `state_dict()` keys and layouts (`transformer.h.0.attn.c_attn.weight` (3C, C), ...) and
+ * `model.load_state_dict` in PyTorch accepts our checkpoints.
+ *
+ * All are sequence models: idx (B, T) int64 -> logits (B, T, V); targets (B, T) with -1 after a
+ * word's end (ignored). Letters: B batch, T time, C n_embd, C2 n_embd2, V vocabulary, nh heads,
+ * hs = C / nh head size.
+ *
+ *   const g = new Generator().manualSeed(3407);
+ *   g.randperm(words.length);                          // makemore.py's split draws first
+ *   const model = buildMakemore({ type: "transformer", vocabSize: 27, blockSize: 16, ...MAKEMORE_DEFAULTS }, g);
+ *   const loss = model.loss(X, Y);
+ */
+
+import { Embedding, Module, Sequential, Tanh } from "../nn/modules.ts";
+import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
+import type { Generator } from "../random/generator.ts";
+import {
+  crossEntropyIgnore,
+  expand,
+  maskedFill,
+  matmul,
+  select,
+  split,
+  stack,
+  tril,
+} from "../tensor/nnops.ts";
+import { arange, cat, type Tensor, zeros } from "../tensor/tensor.ts";
+
+export const MAKEMORE_TYPES = ["transformer", "bigram", "mlp", "rnn", "gru", "bow"] as const;
+export type MakemoreType = (typeof MAKEMORE_TYPES)[number];
+
+/** makemore.py's ModelConfig: vocab and block size from the data, the rest from flags. */
+export interface MakemoreSpec {
+  type: MakemoreType;
+  /** V: characters + the boundary token 0 */
+  vocabSize: number;
+  /** T: longest word + 1 (the <START> token then the word) */
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  nEmbd2: number;
+}
+
+/** makemore.py's defaults: `--n-layer 4 --n-head 4 --n-embd 64 --n-embd2 64`. */
+export const MAKEMORE_DEFAULTS = { nLayer: 4, nHead: 4, nEmbd: 64, nEmbd2: 64 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Containers named like torch.nn.ModuleDict / ModuleList
+
+/** Named submodules without a forward of their own (`nn.ModuleDict`, `nn.ModuleList`). */
+class ModuleDict extends Module {
+  constructor(readonly entries: [string, Module][]) {
+    super();
+  }
+  forward(_x: Tensor): Tensor {
+    throw new Error("a ModuleDict has no forward");
+  }
+  override children(): [string, Module][] {
+    return this.entries;
+  }
+  get(name: string): Module {
+    const hit = this.entries.find(([n]) => n === name);
+    if (!hit) throw new Error(`no submodule ${name}`);
+    return hit[1];
+  }
+}
+
+const moduleList = (ms: Module[]) => new ModuleDict(ms.map((m, i) => [String(i), m]));
+
+/** The base of the six: the loss and the next-token logits every family model offers. */
+export abstract class MakemoreModel extends Module {
+  constructor(readonly spec: MakemoreSpec) {
+    super();
+  }
+  /** idx (B, T) -> logits (B, T, V) */
+  abstract override forward(idx: Tensor): Tensor;
+  /** How many previous tokens `nextLogits` feeds the model (makemore.py's get_block_size). */
+  contextSize(): number {
+    return this.spec.blockSize;
+  }
+  /** `F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)` */
+  loss(X: Tensor, Y: Tensor): Tensor {
+    const logits = this.forward(X);
+    const V = logits.shape[logits.ndim - 1];
+    return crossEntropyIgnore(logits.view(-1, V), Y.view(-1), -1);
+  }
+  /** The logits after `context` (B, t): crop to the last block_size tokens, the last position. */
+  nextLogits(context: Tensor): Tensor {
+    const [B, t] = context.shape;
+    const T = this.contextSize();
+    let ctx = context;
+    if (t > T) {
+      const y = new Float32Array(B * T);
+      for (let b = 0; b < B; b++) y.set(context.storage.subarray(b * t + t - T, b * t + t), b * T);
+      ctx = zeros([B, T], { dtype: "int64" });
+      ctx.storage.set(y);
+    }
+    return select(this.forward(ctx), 1, -1);
+  }
+  /** The modules whose `.out` diagnostics read, in forward order. */
+  diagnosticLayers(): Module[] {
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transformer (GPT-2)
+
+/** Multi-head masked self-attention with one (C, 3C) projection for q, k, v and an output one. */
+class CausalSelfAttention extends Module {
+  readonly c_attn: TorchLinear;
+  readonly c_proj: TorchLinear;
+  /** (1, 1, T, T) lower-triangular ones: position i attends to 0..i (makemore.py's `bias` buffer) */
+  readonly bias: Tensor;
+  constructor(
+    readonly nEmbd: number,
+    readonly nHead: number,
+    blockSize: number,
+    g: Generator,
+  ) {
+    super();
+    if (nEmbd % nHead !== 0) throw new RangeError(`n_embd ${nEmbd} is not a multiple of n_head ${nHead}`);
+    this.c_attn = new TorchLinear(nEmbd, 3 * nEmbd, { generator: g });
+    this.c_proj = new TorchLinear(nEmbd, nEmbd, { generator: g });
+    this.bias = tril(blockSize).view(1, 1, blockSize, blockSize);
+  }
+  forward(x: Tensor): Tensor {
+    const [B, T, C] = x.shape;
+    const nh = this.nHead;
+    const hs = C / nh;
+    // (B, T, 3C) -> q, k, v (B, T, C) -> (B, nh, T, hs)
+    const [q, k, v] = split(this.c_attn.forward(x), C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
+    // (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T), scaled by 1/sqrt(hs)
+    let att = matmul(q, k.transpose(-2, -1)).mul(1 / Math.sqrt(hs));
+    att = maskedFill(att, tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
+    this.keep(att);
+    // (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs) -> (B, T, C)
+    const y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
+    return this.c_proj.forward(y);
+  }
+  override children(): [string, Module][] {
+    return [
+      ["c_attn", this.c_attn],
+      ["c_proj", this.c_proj],
+    ];
+  }
+  protected override ownBuffers(): [string, Tensor][] {
+    return [["bias", this.bias]];
+  }
+}
+
+/** Pre-LayerNorm block: x + attn(ln_1(x)), then x + c_proj(gelu(c_fc(ln_2(x)))) with a 4x MLP. */
+class Block extends Module {
+  readonly ln_1: LayerNorm;
+  readonly attn: CausalSelfAttention;
+  readonly ln_2: LayerNorm;
+  readonly mlp: ModuleDict;
+  readonly c_fc: TorchLinear;
+  readonly c_proj: TorchLinear;
+  readonly act = new GELU();
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super();
+    const C = spec.nEmbd;
+    this.ln_1 = new LayerNorm(C);
+    this.attn = new CausalSelfAttention(C, spec.nHead, spec.blockSize, g);
+    this.ln_2 = new LayerNorm(C);
+    this.c_fc = new TorchLinear(C, 4 * C, { generator: g });
+    this.c_proj = new TorchLinear(4 * C, C, { generator: g });
+    this.mlp = new ModuleDict([
+      ["c_fc", this.c_fc],
+      ["c_proj", this.c_proj],
+      ["act", this.act],
+    ]);
+  }
+  forward(x: Tensor): Tensor {
+    x = x.add(this.attn.forward(this.ln_1.forward(x)));
+    x = x.add(this.c_proj.forward(this.act.forward(this.c_fc.forward(this.ln_2.forward(x)))));
+    return this.keep(x);
+  }
+  override children(): [string, Module][] {
+    return [
+      ["ln_1", this.ln_1],
+      ["attn", this.attn],
+      ["ln_2", this.ln_2],
+      ["mlp", this.mlp],
+    ];
+  }
+}
+
+/** GPT-2: token + position embeddings, n_layer blocks, final LayerNorm, lm_head without bias. */
+export class Transformer extends MakemoreModel {
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly h: Block[];
+  readonly ln_f: LayerNorm;
+  readonly transformer: ModuleDict;
+  readonly lm_head: TorchLinear;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super(spec);
+    this.wte = new Embedding(spec.vocabSize, spec.nEmbd, { generator: g });
+    this.wpe = new Embedding(spec.blockSize, spec.nEmbd, { generator: g });
+    this.h = Array.from({ length: spec.nLayer }, () => new Block(spec, g));
+    this.ln_f = new LayerNorm(spec.nEmbd);
+    this.transformer = new ModuleDict([
+      ["wte", this.wte],
+      ["wpe", this.wpe],
+      ["h", moduleList(this.h)],
+      ["ln_f", this.ln_f],
+    ]);
+    this.lm_head = new TorchLinear(spec.nEmbd, spec.vocabSize, { generator: g, bias: false });
+  }
+  forward(idx: Tensor): Tensor {
+    const T = idx.shape[1];
+    if (T > this.spec.blockSize)
+      throw new RangeError(
+        `cannot forward a sequence of length ${T}, block size is only ${this.spec.blockSize}`,
+      );
+    // (B, T, C) + (T, C)
+    let x = this.wte.forward(idx).add(this.wpe.forward(arange(T)));
+    for (const block of this.h) x = block.forward(x);
+    return this.keep(this.lm_head.forward(this.ln_f.forward(x)));
+  }
+  override children(): [string, Module][] {
+    return [
+      ["transformer", this.transformer],
+      ["lm_head", this.lm_head],
+    ];
+  }
+  override diagnosticLayers(): Module[] {
+    return [this.wte, ...this.h.flatMap((b) => [b.ln_1, b.attn, b.ln_2, b.act, b]), this.ln_f];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bag of words
+
+/** The causal average of the preceding positions: softmax of a masked zero matrix, (B,T,T) @ (B,T,C). */
+class CausalBoW extends Module {
+  /** (1, T, T) lower-triangular ones (makemore.py's `bias` buffer) */
+  readonly bias: Tensor;
+  constructor(blockSize: number) {
+    super();
+    this.bias = tril(blockSize).view(1, blockSize, blockSize);
+  }
+  forward(x: Tensor): Tensor {
+    const [B, T] = x.shape;
+    const att = maskedFill(zeros([B, T, T]), tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
+    return this.keep(matmul(att, x));
+  }
+  protected override ownBuffers(): [string, Tensor][] {
+    return [["bias", this.bias]];
+  }
+}
+
+/** x + cbow(x), then x + c_proj(tanh(c_fc(x))) with an n_embd2 hidden layer. */
+class BoWBlock extends Module {
+  readonly cbow: CausalBoW;
+  readonly c_fc: TorchLinear;
+  readonly c_proj: TorchLinear;
+  readonly mlp: ModuleDict;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super();
+    this.cbow = new CausalBoW(spec.blockSize);
+    this.c_fc = new TorchLinear(spec.nEmbd, spec.nEmbd2, { generator: g });
+    this.c_proj = new TorchLinear(spec.nEmbd2, spec.nEmbd, { generator: g });
+    this.mlp = new ModuleDict([
+      ["c_fc", this.c_fc],
+      ["c_proj", this.c_proj],
+    ]);
+  }
+  forward(x: Tensor): Tensor {
+    x = x.add(this.cbow.forward(x));
+    x = x.add(this.c_proj.forward(this.c_fc.forward(x).tanh()));
+    return this.keep(x);
+  }
+  override children(): [string, Module][] {
+    return [
+      ["cbow", this.cbow],
+      ["mlp", this.mlp],
+    ];
+  }
+}
+
+/** Token + position embeddings, one causal bag-of-words block, a Linear head. */
+export class BoW extends MakemoreModel {
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly context_block: BoWBlock;
+  readonly lm_head: TorchLinear;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super(spec);
+    this.wte = new Embedding(spec.vocabSize, spec.nEmbd, { generator: g });
+    this.wpe = new Embedding(spec.blockSize, spec.nEmbd, { generator: g });
+    this.context_block = new BoWBlock(spec, g);
+    this.lm_head = new TorchLinear(spec.nEmbd, spec.vocabSize, { generator: g });
+  }
+  forward(idx: Tensor): Tensor {
+    const T = idx.shape[1];
+    if (T > this.spec.blockSize)
+      throw new RangeError(
+        `cannot forward a sequence of length ${T}, block size is only ${this.spec.blockSize}`,
+      );
+    const x = this.wte.forward(idx).add(this.wpe.forward(arange(T)));
+    return this.keep(this.lm_head.forward(this.context_block.forward(x)));
+  }
+  override children(): [string, Module][] {
+    return [
+      ["wte", this.wte],
+      ["wpe", this.wpe],
+      ["context_block", this.context_block],
+      ["lm_head", this.lm_head],
+    ];
+  }
+  override diagnosticLayers(): Module[] {
+    return [this.wte, this.context_block.cbow, this.context_block.c_fc, this.context_block];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RNN and GRU
+
+/** h_t = tanh(W [x_t, h_{t-1}] + b) */
+class RNNCell extends Module {
+  readonly xh_to_h: TorchLinear;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super();
+    this.xh_to_h = new TorchLinear(spec.nEmbd + spec.nEmbd2, spec.nEmbd2, { generator: g });
+  }
+  forward(_x: Tensor): Tensor {
+    throw new Error("RNNCell.forward takes (x_t, h_prev): call step()");
+  }
+  /** (B, C) and (B, C2) -> (B, C2) */
+  step(xt: Tensor, hprev: Tensor): Tensor {
+    return this.keep(this.xh_to_h.forward(cat([xt, hprev], 1)).tanh());
+  }
+  override children(): [string, Module][] {
+    return [["xh_to_h", this.xh_to_h]];
+  }
+}
+
+/**
+ * r = sigmoid(W_r [x, h]) ; hbar = tanh(W_hbar [x, r h]) ; z = sigmoid(W_z [x, h]) ;
+ * h_t = (1 - z) h + z hbar. Built in makemore.py's order: xh_to_z, xh_to_r, xh_to_hbar.
+ */
+class GRUCell extends Module {
+  readonly xh_to_z: TorchLinear;
+  readonly xh_to_r: TorchLinear;
+  readonly xh_to_hbar: TorchLinear;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super();
+    const I = spec.nEmbd + spec.nEmbd2;
+    this.xh_to_z = new TorchLinear(I, spec.nEmbd2, { generator: g });
+    this.xh_to_r = new TorchLinear(I, spec.nEmbd2, { generator: g });
+    this.xh_to_hbar = new TorchLinear(I, spec.nEmbd2, { generator: g });
+  }
+  forward(_x: Tensor): Tensor {
+    throw new Error("GRUCell.forward takes (x_t, h_prev): call step()");
+  }
+  step(xt: Tensor, hprev: Tensor): Tensor {
+    const xh = cat([xt, hprev], 1);
+    const r = this.xh_to_r.forward(xh).sigmoid();
+    const hbar = this.xh_to_hbar.forward(cat([xt, r.mul(hprev)], 1)).tanh();
+    const z = this.xh_to_z.forward(xh).sigmoid();
+    return this.keep(z.rsub(1).mul(hprev).add(z.mul(hbar)));
+  }
+  override children(): [string, Module][] {
+    return [
+      ["xh_to_z", this.xh_to_z],
+      ["xh_to_r", this.xh_to_r],
+      ["xh_to_hbar", this.xh_to_hbar],
+    ];
+  }
+}
+
+/** A recurrence over the time steps from a learned start state, then a Linear head. */
+export class RNN extends MakemoreModel {
+  /** (1, C2) the starting hidden state, learned (zeros at init) */
+  readonly start: Tensor;
+  readonly wte: Embedding;
+  readonly cell: RNNCell | GRUCell;
+  readonly lm_head: TorchLinear;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super(spec);
+    this.start = zeros([1, spec.nEmbd2]).requiresGrad_();
+    this.wte = new Embedding(spec.vocabSize, spec.nEmbd, { generator: g });
+    this.cell = spec.type === "gru" ? new GRUCell(spec, g) : new RNNCell(spec, g);
+    this.lm_head = new TorchLinear(spec.nEmbd2, spec.vocabSize, { generator: g });
+  }
+  forward(idx: Tensor): Tensor {
+    const [B, T] = idx.shape;
+    const emb = this.wte.forward(idx); // (B, T, C)
+    let hprev = expand(this.start, [B, -1]); // (B, C2)
+    const hiddens: Tensor[] = [];
+    for (let i = 0; i < T; i++) {
+      hprev = this.cell.step(select(emb, 1, i), hprev);
+      hiddens.push(hprev);
+    }
+    // (B, T, C2) -> (B, T, V)
+    return this.keep(this.lm_head.forward(stack(hiddens, 1)));
+  }
+  protected override ownParameters(): [string, Tensor][] {
+    return [["start", this.start]];
+  }
+  override children(): [string, Module][] {
+    return [
+      ["wte", this.wte],
+      ["cell", this.cell],
+      ["lm_head", this.lm_head],
+    ];
+  }
+  override diagnosticLayers(): Module[] {
+    return [this.wte, this.cell];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLP and Bigram
+
+/**
+ * Bengio et al. 2003 over every position: the embeddings of the previous block_size tokens
+ * (a <BLANK> token V before the sequence start) concatenated, Linear -> tanh -> Linear.
+ */
+export class MakemoreMLP extends MakemoreModel {
+  readonly wte: Embedding;
+  readonly mlp: Sequential;
+  constructor(spec: MakemoreSpec, g: Generator) {
+    super(spec);
+    // +1 for the <BLANK> token that stands for positions before the beginning
+    this.wte = new Embedding(spec.vocabSize + 1, spec.nEmbd, { generator: g });
+    this.mlp = new Sequential([
+      new TorchLinear(spec.blockSize * spec.nEmbd, spec.nEmbd2, { generator: g }),
+      new Tanh(),
+      new TorchLinear(spec.nEmbd2, spec.vocabSize, { generator: g }),
+    ]);
+  }
+  forward(idx: Tensor): Tensor {
+    const [B, T] = idx.shape;
+    const V = this.spec.vocabSize;
+    // makemore.py rolls idx right by one per k and writes <BLANK> at the front:
+    // shifted_k[:, j] = idx[:, j - k] for j >= k, else V
+    const embs: Tensor[] = [];
+    for (let k = 0; k < this.spec.blockSize; k++) {
+      const s = zeros([B, T], { dtype: "int64" });
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < T; j++) s.storage[b * T + j] = j >= k ? idx.storage[b * T + j - k] : V;
+      embs.push(this.wte.forward(s)); // (B, T, C)
+    }
+    // (B, T, block_size * C) -> (B, T, V)
+    return this.keep(this.mlp.forward(cat(embs, -1)));
+  }
+  override children(): [string, Module][] {
+    return [
+      ["wte", this.wte],
+      ["mlp", this.mlp],
+    ];
+  }
+  override diagnosticLayers(): Module[] {
+    return [this.wte, ...this.mlp.layers];
+  }
+}
+
+/** A (V, V) table of next-token logits, zeros at init; it reads one previous token. */
+export class MakemoreBigram extends MakemoreModel {
+  readonly logits: Tensor;
+  constructor(spec: MakemoreSpec) {
+    super(spec);
+    this.logits = zeros([spec.vocabSize, spec.vocabSize]).requiresGrad_();
+  }
+  forward(idx: Tensor): Tensor {
+    return this.keep(this.logits.index(idx));
+  }
+  override contextSize(): number {
+    return 1;
+  }
+  protected override ownParameters(): [string, Tensor][] {
+    return [["logits", this.logits]];
+  }
+}
+
+/** makemore.py's dispatch on --type. */
+export function buildMakemore(spec: MakemoreSpec, g: Generator): MakemoreModel {
+  switch (spec.type) {
+    case "transformer":
+      return new Transformer(spec, g);
+    case "bigram":
+      return new MakemoreBigram(spec);
+    case "mlp":
+      return new MakemoreMLP(spec, g);
+    case "rnn":
+    case "gru":
+      return new RNN(spec, g);
+    case "bow":
+      return new BoW(spec, g);
+  }
+}
+
+/**
+ * makemore.py's parameter count line: the Transformer prints only `transformer.*` parameters
+ * ("we don't count the decoder parameters in lm_head"), then `model #params` counts all.
+ */
+export function countParameters(model: Module): number {
+  return model.parameters().reduce((s, p) => s + p.numel(), 0);
+}

@@ -1,0 +1,131 @@
+/**
+ * makemore.py's six models (src/models/makemore.ts) against makemore.py itself run by PyTorch 1.13:
+ * fixtures/torch-makemore-replay.json from scripts/torch/makemore_replay.py.
+ *
+ *  - init: torch.manual_seed(3407), makemore.py's randperm split, then the model: every
+ *    state_dict name, shape and the sha256 of its float32 bytes must be equal (bit-identical
+ *    weights), and the parameter count;
+ *  - replay: AdamW as makemore.py builds it, 200 steps on the recorded minibatches (indices drawn
+ *    by torch.randint from a Generator seeded 1: we draw them with our exact randint and check
+ *    their sha256), every step's loss within 1e-4 of PyTorch's. The gradients are float32 sums in
+ *    a different order than torch's, so the runs drift apart by float32 rounding only.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { randpermSplit } from "../src/data/makemore.ts";
+import {
+  buildMakemore,
+  MAKEMORE_DEFAULTS,
+  MAKEMORE_TYPES,
+  type MakemoreSpec,
+  type MakemoreType,
+} from "../src/models/makemore.ts";
+import { Generator } from "../src/random/index.ts";
+import { randint, Tensor } from "../src/tensor/index.ts";
+import { AdamW } from "../src/train/optim.ts";
+
+interface TypeFixture {
+  params: number;
+  state: { name: string; shape: number[]; sha256: string; first: number[] }[];
+  losses: number[];
+  test_words_first: string[];
+  train_words_first: string[];
+  batch_ix_sha256: string;
+}
+const fx = JSON.parse(
+  readFileSync(new URL("../fixtures/torch-makemore-replay.json", import.meta.url), "utf8"),
+) as {
+  meta: { steps: number; batch: number; seed: number; batch_seed: number };
+  types: Record<MakemoreType, TypeFixture>;
+};
+
+const words = readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")
+  .split("\n")
+  .map((w) => w.trim())
+  .filter((w) => w);
+const chars = [...new Set(words.join(""))].sort();
+const stoi = new Map(chars.map((c, i) => [c, i + 1]));
+const maxLen = Math.max(...words.map((w) => w.length));
+
+/** makemore.py's CharDataset: x = [0, w..., 0...], y = [w..., 0, -1...], length maxLen + 1. */
+function encodeBatch(ws: string[]): { X: Tensor; Y: Tensor } {
+  const T = maxLen + 1;
+  const X = new Float32Array(ws.length * T);
+  const Y = new Float32Array(ws.length * T).fill(-1);
+  ws.forEach((w, r) => {
+    [...w].forEach((c, t) => {
+      X[r * T + t + 1] = stoi.get(c)!;
+      Y[r * T + t] = stoi.get(c)!;
+    });
+    Y[r * T + w.length] = 0;
+  });
+  return { X: new Tensor(X, [ws.length, T], "int64"), Y: new Tensor(Y, [ws.length, T], "int64") };
+}
+
+const sha256 = (bytes: ArrayBufferView) =>
+  createHash("sha256")
+    .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .digest("hex");
+
+function setup(type: MakemoreType) {
+  const g = new Generator().manualSeed(fx.meta.seed);
+  const split = randpermSplit(words, g);
+  const spec: MakemoreSpec = {
+    type,
+    vocabSize: chars.length + 1,
+    blockSize: maxLen + 1,
+    ...MAKEMORE_DEFAULTS,
+  };
+  return { split, model: buildMakemore(spec, g) };
+}
+
+for (const type of MAKEMORE_TYPES) {
+  const want = fx.types[type];
+  test(`${type}: seed 3407 gives makemore.py's state_dict bit for bit`, () => {
+    const { split, model } = setup(type);
+    assert.deepEqual(split.train.slice(0, 3), want.train_words_first);
+    assert.deepEqual(split.test.slice(0, 3), want.test_words_first);
+    assert.equal(split.test.length, 1000);
+    const state = Object.entries(model.stateDict());
+    assert.deepEqual(state.map(([n]) => n).sort(), want.state.map((s) => s.name).sort(), "state_dict names");
+    const byName = new Map(state);
+    for (const s of want.state) {
+      const t = byName.get(s.name)!;
+      assert.deepEqual(t.shape, s.shape, `${s.name} shape`);
+      assert.deepEqual(Array.from(t.storage.subarray(0, 4)), s.first, `${s.name} first values`);
+      assert.equal(sha256(t.storage), s.sha256, `${s.name} bytes`);
+    }
+    assert.equal(model.numParameters(), want.params);
+  });
+
+  test(`${type}: 200 AdamW steps on PyTorch's minibatches, every loss within 1e-4`, () => {
+    const { split, model } = setup(type);
+    const { steps, batch } = fx.meta;
+    const ix = randint(0, split.train.length, [steps, batch], {
+      generator: new Generator().manualSeed(fx.meta.batch_seed),
+    });
+    assert.equal(
+      sha256(BigInt64Array.from(ix.storage, (v) => BigInt(v))),
+      want.batch_ix_sha256,
+      "minibatch indices",
+    );
+    const opt = new AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01, betas: [0.9, 0.99], eps: 1e-8 });
+    let worst = 0;
+    for (let step = 0; step < steps; step++) {
+      const { X, Y } = encodeBatch(
+        Array.from(ix.storage.subarray(step * batch, step * batch + batch), (i) => split.train[i]),
+      );
+      const loss = model.loss(X, Y);
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      const d = Math.abs(loss.item() - want.losses[step]);
+      worst = Math.max(worst, d);
+      assert.ok(d <= 1e-4, `step ${step}: loss ${loss.item()} vs PyTorch ${want.losses[step]}`);
+    }
+    assert.ok(worst <= 1e-4, `worst loss difference ${worst}`);
+  });
+}
