@@ -1,26 +1,13 @@
-/**
- * `makemore doctor`: health checks of a model at initialization (from the same flags as train) or
- * of a run directory (its current weights, its update:data history, BatchNorm statistics, and the
- * train/val gap). Each finding states the measured number, why it matters and a fix.
- */
-
-import { existsSync } from "node:fs";
-import {
-  checkBatchNormDrift,
-  checkHistory,
-  checkModel,
-  formatFinding,
-  sortFindings,
-} from "../diagnostics/doctor.ts";
-import type { Finding, MetricsLine } from "../diagnostics/types.ts";
+import { checkModel, formatFinding, sortFindings } from "../diagnostics/doctor.ts";
+import type { Finding } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
-import { loadRun, loadRunData } from "../io/run.ts";
-import { readJsonLines } from "../io/rundir.ts";
+import { diagnoseRun, loadRunData } from "../io/run.ts";
 import { readWordFile } from "../io/wordfile.ts";
 import { buildFromSpec } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
+import { configForWords } from "../train/session.ts";
 import { parse } from "./args.ts";
-import { configForWords, configFromFlags, MODEL_FLAGS, TRAIN_OPTIONS } from "./flags.ts";
+import { configFromFlags, MODEL_FLAGS, TRAIN_OPTIONS } from "./flags.ts";
 
 export const DOCTOR_HELP = `usage: makemore doctor [RUN_DIR] [options]
 
@@ -37,22 +24,6 @@ and the train/val gap. Every finding gives the measured number, why it matters a
   -h, --help         this help
 
 Exit status: 0 whether or not there are findings (read them, or use --json); 2 for bad usage.`;
-
-/** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */
-export function diagnoseRun(dir: string): { subject: string; findings: Finding[] } {
-  const run = loadRun(dir);
-  const data = loadRunData(run.config);
-  const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
-  const metrics = existsSync(run.paths.metrics)
-    ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
-    : [];
-  findings.push(...checkHistory(metrics, run.state.splitLosses));
-  if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
-  return {
-    subject: `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`,
-    findings: sortFindings(findings),
-  };
-}
 
 export function doctorCommand(argv: string[]): number {
   const { values: v, positionals } = parse(

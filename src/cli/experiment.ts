@@ -10,13 +10,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import { loadRun } from "../io/run.ts";
+import { createRun, loadRun } from "../io/run.ts";
 import { existingRunFiles, writeJsonFile } from "../io/rundir.ts";
+import { FileRunStore } from "../io/runfiles.ts";
 import { buildFromSpec } from "../models/index.ts";
 import { Generator } from "../random/generator.ts";
+import { TrainingSession } from "../train/session.ts";
 import { writeComparisonReport } from "../viz/report.ts";
 import { choice, num, parse } from "./args.ts";
-import { trainCommand } from "./train.ts";
+import { configFromFlags } from "./flags.ts";
 
 /** The lecture notebook's printed loss log (train, val), for reference next to ours. */
 export const LECTURE_LOSS_LOG: Record<string, [number, number]> = {
@@ -53,7 +55,8 @@ comparison report (overlaid loss curves, final split losses, histograms side by 
 interface Row {
   label: string;
   dir: string;
-  args: string[];
+  /** train flags, as parsed values */
+  flags: Record<string, string | boolean>;
 }
 
 function plan(name: Experiment, root: string): Row[] {
@@ -62,7 +65,7 @@ function plan(name: Experiment, root: string): Row[] {
       return ["original", "fix-softmax", "fix-tanh", "kaiming", "batchnorm"].map((t) => ({
         label: t,
         dir: join(root, t),
-        args: ["--type", t],
+        flags: { type: t },
       }));
     case "gain-sweep": {
       const rows: Row[] = [];
@@ -77,14 +80,12 @@ function plan(name: Experiment, root: string): Row[] {
           rows.push({
             label,
             dir: join(root, `${bn ? "bn" : "tanh"}-gain-${text.replace("/", "over")}`),
-            args: [
-              "--type",
-              "custom",
-              "--gain",
-              String(gain),
-              "--diagnostics",
-              ...(bn ? ["--batchnorm", "lecture"] : []),
-            ],
+            flags: {
+              type: "custom",
+              gain: String(gain),
+              diagnostics: true,
+              ...(bn ? { batchnorm: "lecture" } : {}),
+            },
           });
         }
       }
@@ -95,12 +96,12 @@ function plan(name: Experiment, root: string): Row[] {
         {
           label: "zero init",
           dir: join(root, "zero"),
-          args: ["--type", "custom", "--zero-init", "--diagnostics"],
+          flags: { type: "custom", "zero-init": true, diagnostics: true },
         },
         {
           label: "kaiming (gain 5/3)",
           dir: join(root, "kaiming"),
-          args: ["--type", "deep-tanh", "--diagnostics"],
+          flags: { type: "deep-tanh", diagnostics: true },
         },
       ];
   }
@@ -141,33 +142,38 @@ export async function experimentCommand(argv: string[]): Promise<number> {
       `${root} already holds a run or an experiment (${taken.join(", ")}); choose another directory or pass --overwrite`,
     );
   }
-  const common = [
-    "--max-steps",
-    String(steps),
-    "--quiet",
-    "--num-samples",
-    "10",
-    "--log-every",
-    String(Math.max(1, steps)),
-  ];
-  if (typeof v["input-file"] === "string") common.push("--input-file", v["input-file"]);
-  if (v.overwrite) common.push("--overwrite");
+  const common: Record<string, string | boolean> = {
+    "max-steps": String(steps),
+    "num-samples": "10",
+    "log-every": String(Math.max(1, steps)),
+  };
+  if (typeof v["input-file"] === "string") common["input-file"] = v["input-file"];
   console.log(`experiment ${name}: ${rows.length} runs of ${steps} steps into ${root}`);
   const results: { label: string; dir: string; train: number; val: number; params: number }[] = [];
   for (const row of rows) {
     const t0 = performance.now();
     console.log(`-- ${row.label}`);
-    const code = await trainCommand([...row.args, "-o", row.dir, ...common]);
-    if (code !== 0) return code;
-    const run = loadRun(row.dir);
-    const losses = run.state.splitLosses ?? {};
-    results.push({
-      label: row.label,
-      dir: row.dir,
-      train: losses.train,
-      val: losses.val,
-      params: run.model.numParameters(),
+    const opened = createRun(configFromFlags({ ...row.flags, ...common }), row.dir, {
+      overwrite: v.overwrite === true,
     });
+    const session = new TrainingSession({
+      config: opened.config,
+      data: opened.data,
+      store: new FileRunStore(opened.paths),
+      yieldToHost: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+    const stop = () => session.stop();
+    process.once("SIGINT", stop);
+    const outcome = await session.run();
+    process.off("SIGINT", stop);
+    if (outcome.kind === "failed") throw new UserError(`${row.label}: ${outcome.message}`);
+    if (outcome.kind === "stopped") {
+      console.error(`interrupted in ${row.label} at step ${outcome.step}`);
+      return 130;
+    }
+    const { train, val, test } = outcome.splitLosses;
+    console.log(`   train ${train.toFixed(4)} | val ${val.toFixed(4)} | test ${test.toFixed(4)}`);
+    results.push({ label: row.label, dir: row.dir, train, val, params: session.model.numParameters() });
     console.log(`   ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
 

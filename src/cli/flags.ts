@@ -4,9 +4,8 @@
  * checked into a typed value before any file is touched.
  */
 
-import { longestWord, Vocabulary } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import { absolutePath, BUNDLED_NAMES, CONFIG_VERSION, type RunConfig } from "../io/run.ts";
+import { absolutePath, BUNDLED_NAMES, CONFIG_VERSION } from "../io/run.ts";
 import {
   allModelFlags,
   DEFAULT_TYPE,
@@ -15,8 +14,8 @@ import {
   familyOf,
   type ModelFlag,
   modelTypes,
-  specFor,
 } from "../models/index.ts";
+import type { RunRequest } from "../train/session.ts";
 import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import { choice, num, type Options } from "./args.ts";
 
@@ -102,15 +101,6 @@ export function modelFlagsFrom(v: Record<string, string | boolean | undefined>):
   return { type, flags };
 }
 
-/** What the flags ask for: everything of the run config but the model spec and data facts. */
-export interface RunRequest {
-  type: string;
-  modelFlags: FlagValues;
-  config: Omit<RunConfig, "data" | "model">;
-  inputFile: string;
-  workDir: string;
-}
-
 function defaultWorkDir(type: string): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, "0");
@@ -118,7 +108,9 @@ function defaultWorkDir(type: string): string {
 }
 
 /** Build the run request from flags (everything validated before any file is touched). */
-export function configFromFlags(v: Record<string, string | boolean | undefined>): RunRequest {
+export function configFromFlags(
+  v: Record<string, string | boolean | undefined>,
+): RunRequest & { workDir: string } {
   const { type, flags } = modelFlagsFrom(v);
   const defaults = { ...LECTURE_TRAIN, ...(familyOf(type).trainDefaults as Partial<TrainConfig>) };
   const trainCfg: TrainConfig = {
@@ -162,22 +154,5 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     },
     inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
     workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
-  };
-}
-
-/** The full run config once the words are read: the family's spec for this vocabulary. */
-export function configForWords(req: RunRequest, words: readonly string[]): RunConfig {
-  const vocab = Vocabulary.fromWords(words);
-  const model = specFor(req.type, req.modelFlags, { vocabSize: vocab.size, longestWord: longestWord(words) });
-  return {
-    ...req.config,
-    model,
-    data: {
-      inputFile: req.inputFile,
-      numWords: words.length,
-      vocab: vocab.itos,
-      blockSize: model.blockSize,
-      splitSeed: 42,
-    },
   };
 }

@@ -5,10 +5,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Finding } from "../diagnostics/types.ts";
+import { diagnoseRun } from "../io/run.ts";
 import { readJsonFile } from "../io/rundir.ts";
 import { writeReport } from "../viz/report.ts";
 import { num, onePositional, parse } from "./args.ts";
-import { diagnoseRun } from "./doctor.ts";
 
 export const REPORT_HELP = `usage: makemore report RUN_DIR [options]
 

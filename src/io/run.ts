@@ -14,6 +14,8 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
+import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
+import type { Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import {
   buildFromSpec,
@@ -21,61 +23,34 @@ import {
   type DataKind,
   familyOf,
   type LanguageModel,
-  type ModelSpecBase,
 } from "../models/index.ts";
 import type { Module } from "../nn/modules.ts";
-import { Generator, type GeneratorState } from "../random/generator.ts";
-import type { TrainConfig } from "../train/train.ts";
+import { Generator } from "../random/generator.ts";
+import {
+  CONFIG_VERSION,
+  checkRunData,
+  configForWords,
+  type RunConfig,
+  type RunRequest,
+  type RunState,
+} from "../train/session.ts";
+import { validateTrainConfig } from "../train/train.ts";
 import { isFsError, osReason } from "./describe.ts";
-import { type RunPaths, readJsonFile, runPaths, writeJsonFile } from "./rundir.ts";
+import {
+  createRunDir,
+  type RunPaths,
+  readJsonFile,
+  readJsonLines,
+  runPaths,
+  writeJsonFile,
+} from "./rundir.ts";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.ts";
 import { readWordFile } from "./wordfile.ts";
 
-export const CONFIG_VERSION = 1;
+export { CONFIG_VERSION, type RunConfig, type RunState };
 
 /** The bundled names.txt (32,033 names), the default input. */
 export const BUNDLED_NAMES = resolve(dirname(fileURLToPath(import.meta.url)), "../../data/names.txt");
-
-export interface RunConfig {
-  version: number;
-  /** the model's spec: `type` names its family in src/models/index.ts, which defines the rest */
-  model: ModelSpecBase;
-  train: TrainConfig;
-  /** seeds the generator that initialises the model and draws the minibatches */
-  seed: number;
-  data: {
-    /** absolute path of the word file */
-    inputFile: string;
-    numWords: number;
-    /** the vocabulary, index order: boundary first */
-    vocab: string[];
-    blockSize: number;
-    /** Python random.seed for the 80/10/10 shuffle */
-    splitSeed: number;
-  };
-  /** log a line every N steps; checkpoint every N steps */
-  logEvery: number;
-  checkpointEvery: number;
-  /** evaluate split losses every N steps (0 = only at the end) */
-  evalEvery: number;
-  /** calibrate BatchNorm statistics over the whole training set after training */
-  calibrate: boolean;
-  /** words sampled into samples.txt at the end */
-  numSamples?: number;
-  /** record diagnostics (activation/gradient statistics) */
-  diagnostics?: { every: number; updateRatios: boolean };
-}
-
-export interface RunState {
-  /** steps completed */
-  step: number;
-  /** generator state after `step` steps */
-  generator: GeneratorState;
-  finished: boolean;
-  /** split losses measured at the end (eval mode) */
-  splitLosses?: Record<string, number>;
-  lastLoss?: number;
-}
 
 /** Read a word file and build the lecture's data from it (context windows, or sequences). */
 export function loadData(
@@ -193,3 +168,60 @@ export function readTextIfExists(path: string): string | null {
 }
 
 export { join };
+
+// ---------------------------------------------------------------- opening a run for the training session
+
+/** A run directory ready for `new TrainingSession(...)`: its config, data and store. */
+export interface OpenedRun {
+  config: RunConfig;
+  data: LectureData & { bytes: number };
+  paths: RunPaths;
+  /** set when resuming */
+  resume?: { model: LanguageModel; state: RunState };
+  /** the directory this call created (remove it if the host fails before training starts) */
+  createdDir: string | null;
+}
+
+/**
+ * A new run: read the words, make the family's spec, check the schedule against the data, then
+ * (only then) create the run directory and write config.json.
+ */
+export function createRun(req: RunRequest, workDir: string, opts: { overwrite?: boolean } = {}): OpenedRun {
+  const config = configForWords(req, readWordFile(req.inputFile).words);
+  const data = loadRunData(config);
+  validateTrainConfig(config.train, data.train.X.shape[0]);
+  const createdDir = existsSync(workDir) ? null : workDir;
+  const paths = createRunDir(workDir, { overwrite: opts.overwrite === true });
+  writeJsonFile(paths.config, config);
+  return { config, data, paths, createdDir };
+}
+
+/** An interrupted run, to continue exactly: its model, state and the same data. */
+export function openResume(dir: string): OpenedRun {
+  const run = loadRun(dir);
+  const data = loadRunData(run.config);
+  checkRunData(run.config, data);
+  return {
+    config: run.config,
+    data,
+    paths: run.paths,
+    resume: { model: run.model, state: run.state },
+    createdDir: null,
+  };
+}
+
+/** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */
+export function diagnoseRun(dir: string): { subject: string; findings: Finding[] } {
+  const run = loadRun(dir);
+  const data = loadRunData(run.config);
+  const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
+  const metrics = existsSync(run.paths.metrics)
+    ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
+    : [];
+  findings.push(...checkHistory(metrics, run.state.splitLosses));
+  if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
+  return {
+    subject: `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`,
+    findings: sortFindings(findings),
+  };
+}

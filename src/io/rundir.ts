@@ -5,7 +5,8 @@
  *   checkpoint.safetensors   model parameters (written atomically)
  *   state.json               training progress (step, optimizer state, RNG) for resuming
  *   metrics.jsonl            one JSON object per line, appended during training
- *   samples.txt              generated words
+ *   samples.txt              generated words (samples.json: with provenance and seed)
+ *   diagnostics.jsonl        diagnostics snapshots; findings.json the doctor's; live.json the dashboard's
  *   plots/                   figures
  *   report.html              the run's report
  *
@@ -26,7 +27,12 @@ export interface RunPaths {
   checkpoint: string;
   state: string;
   metrics: string;
+  diagnostics: string;
   samples: string;
+  /** the samples with their provenance (train / val / test / new) and seed */
+  samplesJson: string;
+  findings: string;
+  live: string;
   plots: string;
   report: string;
 }
@@ -38,6 +44,7 @@ export const RUN_FILE_NAMES = [
   "state.json",
   "metrics.jsonl",
   "samples.txt",
+  "samples.json",
   "diagnostics.jsonl",
   "findings.json",
   "live.json",
@@ -53,7 +60,11 @@ export function runPaths(dir: string): RunPaths {
     checkpoint: join(dir, "checkpoint.safetensors"),
     state: join(dir, "state.json"),
     metrics: join(dir, "metrics.jsonl"),
+    diagnostics: join(dir, "diagnostics.jsonl"),
     samples: join(dir, "samples.txt"),
+    samplesJson: join(dir, "samples.json"),
+    findings: join(dir, "findings.json"),
+    live: join(dir, "live.json"),
     plots: join(dir, "plots"),
     report: join(dir, "report.html"),
   };

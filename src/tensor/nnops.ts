@@ -13,16 +13,7 @@
  */
 
 import { kernels } from "./kernels.ts";
-import {
-  broadcastOffsets,
-  broadcastShapes,
-  cat,
-  gradOf,
-  numelOf,
-  record,
-  type Shape,
-  Tensor,
-} from "./tensor.ts";
+import { broadcastOffsets, broadcastShapes, cat, gradOf, record, type Shape, Tensor } from "./tensor.ts";
 
 function shapeStr(shape: Shape): string {
   return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;

@@ -1,0 +1,589 @@
+/**
+ * The training session: a run config -> a finished run, with everything around the 30-line loop
+ * of train.ts -- resume, checkpoints, time slices that let a host's signals and UI in, metrics,
+ * diagnostics, the live status, evaluation, samples and the doctor's findings. The CLI, the
+ * experiments, the dashboard and the browser playground all run training through it.
+ *
+ * Isomorphic: it writes nothing itself. Every file goes through a `RunStore`: src/io/runstore.ts
+ * stores a run directory on disk, `MemoryRunStore` below keeps it in memory (tests, browser).
+ *
+ *   const session = new TrainingSession({ config, data, store, events: { line: console.log } });
+ *   process.once("SIGINT", () => session.stop());
+ *   const outcome = await session.run();   // "finished" | "stopped" | "failed"
+ *
+ * Sections: run config and state -> the store -> the session -> start-up facts.
+ */
+
+import { type LectureData, longestWord, Vocabulary } from "../data/dataset.ts";
+import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
+import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
+import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
+import { UserError } from "../errors.ts";
+import {
+  buildFromSpec,
+  type FlagValues,
+  type LanguageModel,
+  type ModelSpecBase,
+  specFor,
+} from "../models/index.ts";
+import { MLP } from "../models/mlp.ts";
+import type { Module } from "../nn/modules.ts";
+import { Generator, type GeneratorState } from "../random/generator.ts";
+import { AnomalyError, setDetectAnomaly } from "../tensor/tensor.ts";
+import { calibrateBatchNorm, type Provenance, provenance, sampleWords, splitLoss } from "./evaluate.ts";
+import {
+  firstNonFinite,
+  type StopReason,
+  type TrainConfig,
+  type TrainHooks,
+  train,
+  validateTrainConfig,
+} from "./train.ts";
+
+// ---------------------------------------------------------------- run config and state
+
+export const CONFIG_VERSION = 1;
+
+/** config.json: everything needed to rebuild the model and continue the run exactly. */
+export interface RunConfig {
+  version: number;
+  /** the model's spec: `type` names its family in src/models/index.ts, which defines the rest */
+  model: ModelSpecBase;
+  train: TrainConfig;
+  /** seeds the generator that initialises the model and draws the minibatches */
+  seed: number;
+  data: {
+    /** absolute path of the word file (a label in the browser) */
+    inputFile: string;
+    numWords: number;
+    /** the vocabulary, index order: boundary first */
+    vocab: string[];
+    blockSize: number;
+    /** Python random.seed for the 80/10/10 shuffle */
+    splitSeed: number;
+  };
+  /** log a line every N steps; checkpoint every N steps */
+  logEvery: number;
+  checkpointEvery: number;
+  /** evaluate split losses every N steps (0 = only at the end) */
+  evalEvery: number;
+  /** calibrate BatchNorm statistics over the whole training set after training */
+  calibrate: boolean;
+  /** words sampled into samples.txt at the end */
+  numSamples?: number;
+  /** record diagnostics (activation/gradient statistics) */
+  diagnostics?: { every: number; updateRatios: boolean };
+}
+
+/** The resume state (in the checkpoint's metadata and state.json). */
+export interface RunState {
+  /** steps completed */
+  step: number;
+  /** generator state after `step` steps */
+  generator: GeneratorState;
+  finished: boolean;
+  /** split losses measured at the end (eval mode) */
+  splitLosses?: Record<string, number>;
+  lastLoss?: number;
+}
+
+/** What a run asks for before its words are read: the config but the model spec and data facts. */
+export interface RunRequest {
+  /** --type */
+  type: string;
+  /** the model flags given, checked (src/models/model.ts `FlagValues`) */
+  modelFlags: FlagValues;
+  config: Omit<RunConfig, "data" | "model">;
+  inputFile: string;
+}
+
+/** The full run config once the words are known: the family's spec for this vocabulary. */
+export function configForWords(req: RunRequest, words: readonly string[]): RunConfig {
+  const vocab = Vocabulary.fromWords(words);
+  const model = specFor(req.type, req.modelFlags, { vocabSize: vocab.size, longestWord: longestWord(words) });
+  return {
+    ...req.config,
+    model,
+    data: {
+      inputFile: req.inputFile,
+      numWords: words.length,
+      vocab: vocab.itos,
+      blockSize: model.blockSize,
+      splitSeed: 42,
+    },
+  };
+}
+
+/** A run's data must be the data it started with (a resumed run re-reads its word file). */
+export function checkRunData(config: RunConfig, data: LectureData): void {
+  validateTrainConfig(config.train, data.train.X.shape[0]);
+  if (data.words.length !== config.data.numWords) {
+    throw new UserError(
+      `${config.data.inputFile} has changed since the run started (${data.words.length} items, the run had ${config.data.numWords})`,
+    );
+  }
+  if (data.vocab.itos.join("") !== config.data.vocab.join("")) {
+    throw new UserError(
+      `${config.data.inputFile} has changed since the run started (its vocabulary differs)`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- the store
+
+/** A sampled word and where it comes from (makemore's "in train" / "new" marks). */
+export interface SampleRecord {
+  word: string;
+  source: Provenance;
+}
+
+/** live.json: what the dashboard shows of a run in progress. */
+export interface LiveStatus {
+  step: number;
+  samples: SampleRecord[];
+  findings: Finding[];
+  stepsPerSecond: number;
+  maxSteps: number;
+  updatedAt: string;
+}
+
+/**
+ * Where a session's files go. Writes are whole-file atomic except the two appends; the session
+ * calls them in the order a resumable run needs (metrics flushed before every checkpoint).
+ */
+export interface RunStore {
+  /** for messages: the run directory, or a name */
+  readonly location: string;
+  /** weights + buffers with `state`, as one atomic unit (checkpoint.safetensors + state.json) */
+  saveCheckpoint(model: Module, state: RunState): void;
+  /** metrics.jsonl, appended */
+  appendMetrics(lines: readonly MetricsLine[]): void;
+  /** diagnostics.jsonl, appended */
+  appendDiagnostics(snapshot: DiagnosticsSnapshot): void;
+  /** drop metrics and diagnostics lines logged at `step` or later (resuming from that checkpoint) */
+  truncateFrom(step: number): void;
+  /** metrics.jsonl as logged so far (for the doctor's history checks) */
+  readMetrics(): MetricsLine[];
+  writeLive(live: LiveStatus): void;
+  /** samples.txt (the words) and their provenance */
+  writeSamples(samples: readonly SampleRecord[], seed: number): void;
+  writeFindings(findings: readonly Finding[]): void;
+}
+
+/** A run kept in memory: the browser's store, and the tests'. */
+export class MemoryRunStore implements RunStore {
+  checkpoint: { tensors: Map<string, Float32Array>; state: RunState } | null = null;
+  metrics: MetricsLine[] = [];
+  diagnostics: DiagnosticsSnapshot[] = [];
+  live: LiveStatus | null = null;
+  samples: { seed: number; samples: SampleRecord[] } | null = null;
+  findings: Finding[] | null = null;
+  constructor(readonly location = "memory") {}
+  saveCheckpoint(model: Module, state: RunState): void {
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, t] of Object.entries(model.stateDict())) tensors.set(name, t.storage.slice());
+    this.checkpoint = { tensors, state: structuredClone(state) };
+  }
+  appendMetrics(lines: readonly MetricsLine[]): void {
+    this.metrics.push(...lines);
+  }
+  appendDiagnostics(s: DiagnosticsSnapshot): void {
+    this.diagnostics.push(s);
+  }
+  truncateFrom(step: number): void {
+    this.metrics = this.metrics.filter((m) => m.step < step);
+    this.diagnostics = this.diagnostics.filter((d) => d.step < step);
+  }
+  readMetrics(): MetricsLine[] {
+    return this.metrics.slice();
+  }
+  writeLive(live: LiveStatus): void {
+    this.live = live;
+  }
+  writeSamples(samples: readonly SampleRecord[], seed: number): void {
+    this.samples = { seed, samples: samples.slice() };
+  }
+  writeFindings(findings: readonly Finding[]): void {
+    this.findings = findings.slice();
+  }
+}
+
+// ---------------------------------------------------------------- the session
+
+/** What a host hears from a running session (all optional; the CLI prints, a page draws). */
+export interface SessionEvents {
+  /** a permanent log line: start-up facts, every `logEvery` steps, evaluations */
+  line?(text: string): void;
+  /** after every step: `done` steps are complete, the minibatch loss was `loss` */
+  step?(done: number, loss: number): void;
+  /** a checkpoint was saved after `step` steps */
+  checkpoint?(step: number): void;
+}
+
+export interface SessionOptions {
+  config: RunConfig;
+  /** the run's data (src/io loads it from config.data; the playground from its text box) */
+  data: LectureData;
+  store: RunStore;
+  /** resume: the model loaded from the checkpoint and its state (else a fresh model from the seed) */
+  resume?: { model: LanguageModel; state: RunState };
+  events?: SessionEvents;
+  /** check every op for NaN/inf and name the first (slow) */
+  detectAnomaly?: boolean;
+  /** write live.json this often, and metrics at most this stale (0 = only at checkpoints) */
+  liveEveryMs?: number;
+  flushEveryMs?: number;
+  /** run the loop in slices of this many ms, yielding to the host in between (default 50) */
+  sliceMs?: number;
+  /** how to yield (Node: setImmediate; default a zero timeout) */
+  yieldToHost?: () => Promise<void>;
+  /** milliseconds clock (default performance.now) */
+  now?: () => number;
+  /** wall clock for live.json (default new Date()) */
+  date?: () => Date;
+}
+
+/** How a session ended. */
+export type SessionOutcome =
+  | {
+      kind: "finished";
+      step: number;
+      splitLosses: Record<"train" | "val" | "test", number>;
+      samples: SampleRecord[];
+      sampleSeed: number;
+      /** with diagnostics: the doctor's findings (also in findings.json) and the last snapshot */
+      findings: Finding[] | null;
+      snapshot: DiagnosticsSnapshot | null;
+      stepsPerSecond: number;
+    }
+  /** stop() was called; a checkpoint of this step was saved */
+  | { kind: "stopped"; step: number }
+  /** a non-finite loss, weights or (with detectAnomaly) op; the last good checkpoint is kept */
+  | { kind: "failed"; step: number; lastGoodStep: number; message: string };
+
+/** How often diagnostics snapshot, when config.diagnostics.every is 0: 100 over the run, >= 1000 apart. */
+export function snapshotInterval(config: RunConfig): number {
+  const d = config.diagnostics;
+  return d ? d.every || Math.max(1000, Math.floor(config.train.maxSteps / 100)) : 0;
+}
+
+export class TrainingSession {
+  readonly config: RunConfig;
+  readonly model: LanguageModel;
+  readonly generator: Generator;
+  readonly startStep: number;
+  private readonly o: SessionOptions;
+  private readonly now: () => number;
+  private stopRequested = false;
+  private readonly sets: { train: Set<string>; val: Set<string>; test: Set<string> };
+  private pending: MetricsLine[] = [];
+  private recent: MetricsLine[] = [];
+  private lastLoss = Number.NaN;
+  private lastGoodStep: number;
+  private badParam: { name: string; step: number } | null = null;
+  private lastSnapshot: DiagnosticsSnapshot | null = null;
+  private t0 = 0;
+
+  constructor(opts: SessionOptions) {
+    this.o = opts;
+    this.config = opts.config;
+    this.now = opts.now ?? (() => performance.now());
+    if (opts.resume) {
+      if (opts.resume.state.finished)
+        throw new UserError(`run ${opts.store.location} already finished (${opts.resume.state.step} steps)`);
+      this.model = opts.resume.model;
+      this.generator = new Generator();
+      try {
+        this.generator.setState(opts.resume.state.generator);
+      } catch {
+        throw new UserError(
+          `run ${opts.store.location} holds a corrupt generator state; the run cannot be resumed exactly`,
+        );
+      }
+      this.startStep = opts.resume.state.step;
+    } else {
+      this.generator = new Generator().manualSeed(this.config.seed);
+      this.model = buildFromSpec(this.config.model, this.generator);
+      this.startStep = 0;
+    }
+    this.lastGoodStep = this.startStep;
+    const { split } = opts.data;
+    this.sets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
+  }
+
+  /** Ask the session to stop after the current step (a signal handler, a Stop button). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** The start-up lines makemore prints: data, split, model, training, run. */
+  facts(): string[] {
+    return startFacts(
+      this.config,
+      this.o.data,
+      this.model,
+      this.o.store.location,
+      this.o.resume ? this.startStep : null,
+    );
+  }
+
+  /** Steps per second since `run` started. */
+  stepsPerSecond(step: number): number {
+    return (Math.max(1, step - this.startStep) / Math.max(1e-9, this.now() - this.t0)) * 1000;
+  }
+
+  /** Train to config.train.maxSteps (or a stop), then evaluate, sample and diagnose. */
+  async run(): Promise<SessionOutcome> {
+    const { config, model, generator: g, o } = this;
+    const { data, store } = o;
+    const ev = o.events ?? {};
+    const maxSteps = config.train.maxSteps;
+    this.t0 = this.now();
+    for (const f of this.facts()) ev.line?.(f);
+    if (o.resume) store.truncateFrom(this.startStep);
+    const diag = config.diagnostics;
+    const snapEvery = snapshotInterval(config);
+    if (diag) retainLayerGrads(model);
+    // a new run checkpoints its initial state at once: every run directory can be resumed
+    if (!o.resume) this.checkpoint(0, false);
+
+    const live = (o.liveEveryMs ?? 0) > 0;
+    const flushEvery = o.flushEveryMs ?? 0;
+    let lastFlush = this.now();
+    let lastLive = Number.NEGATIVE_INFINITY;
+    let lastLineAt = this.now();
+    let lastLineStep = this.startStep;
+    const anomaly = o.detectAnomaly === true;
+    let stepsDone = this.startStep;
+    let sliceEnd = 0;
+    const hooks: TrainHooks = {
+      // logging, metrics, diagnostics, checkpoints and live samples only read the model
+      readOnly: true,
+      afterStep: ({ step, loss, lr }) => {
+        this.lastLoss = loss;
+        const done = step + 1;
+        stepsDone = done;
+        if (anomaly) {
+          const bad = firstNonFinite(model);
+          if (bad) throw new AnomalyError("sgd", "backward", `the SGD update made ${bad} non-finite`);
+        }
+        if (diag) {
+          // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
+          const ud = updateRatios(model, lr, { weightsOnly: true });
+          this.pending.push({ step, loss, lr, ud });
+          if (live) {
+            this.recent.push({ step, loss, lr, ud });
+            if (this.recent.length > 1200) this.recent.splice(0, this.recent.length - 1000);
+          }
+          if (step % snapEvery === 0 || done === maxSteps) {
+            this.lastSnapshot = snapshot(model, step, loss);
+            store.appendDiagnostics(this.lastSnapshot);
+          }
+        } else this.pending.push({ step, loss, lr });
+        if (step % config.logEvery === 0 || done === maxSteps) {
+          const now = this.now();
+          const msPerStep = (now - lastLineAt) / Math.max(1, done - lastLineStep);
+          lastLineAt = now;
+          lastLineStep = done;
+          ev.line?.(
+            `step ${String(step).padStart(7)}/${maxSteps} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
+          );
+        }
+        if (config.evalEvery > 0 && done % config.evalEvery === 0) {
+          const tr = splitLoss(model, data.train);
+          const va = splitLoss(model, data.val);
+          this.pending.push({ step, train_loss: tr, val_loss: va });
+          ev.line?.(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
+        }
+        if (done % config.checkpointEvery === 0 && done < maxSteps) this.checkpoint(done, false);
+        if (flushEvery > 0 || live) {
+          const now = this.now();
+          if (flushEvery > 0 && now - lastFlush > flushEvery) {
+            this.flush();
+            lastFlush = now;
+          }
+          if (live && now - lastLive > (o.liveEveryMs ?? 0)) {
+            this.writeLive(done);
+            lastLive = this.now();
+          }
+        }
+        ev.step?.(done, loss);
+      },
+      shouldStop: () => this.stopRequested || this.badParam !== null || this.now() > sliceEnd,
+    };
+
+    // The loop runs in slices and yields to the host in between, so that a signal handler or a
+    // page's Stop button runs promptly (a synchronous loop would never let them in).
+    const yieldToHost = o.yieldToHost ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+    let result: { step: number; reason: StopReason } = { step: this.startStep, reason: "done" };
+    const prevAnomaly = setDetectAnomaly(anomaly);
+    try {
+      for (;;) {
+        sliceEnd = this.now() + (o.sliceMs ?? 50);
+        result = train(model, data.train, config.train, g, hooks, result.step);
+        if (result.reason !== "stopped" || this.stopRequested || this.badParam) break;
+        await yieldToHost();
+      }
+    } catch (e) {
+      if (!(e instanceof AnomalyError)) throw e;
+      this.flush();
+      return {
+        kind: "failed",
+        step: stepsDone,
+        lastGoodStep: this.lastGoodStep,
+        message: `anomaly at step ${stepsDone}: ${e.message}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept.`,
+      };
+    } finally {
+      setDetectAnomaly(prevAnomaly);
+    }
+
+    const overflow = this.badParam as { name: string; step: number } | null; // set inside the hooks
+    if (overflow) {
+      this.flush();
+      return {
+        kind: "failed",
+        step: overflow.step,
+        lastGoodStep: this.lastGoodStep,
+        message: `the weights became non-finite (${overflow.name}) by step ${overflow.step}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
+      };
+    }
+    if (result.reason === "stopped") {
+      this.checkpoint(result.step, false);
+      return { kind: "stopped", step: result.step };
+    }
+    if (result.reason === "nonfinite") {
+      this.flush();
+      const param = firstNonFinite(model);
+      return {
+        kind: "failed",
+        step: result.step,
+        lastGoodStep: this.lastGoodStep,
+        message: `the loss became ${nonFiniteText(model)} at step ${result.step}${firstNonFiniteLayer(model)}${param ? ` (${param} is not finite)` : ""}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
+      };
+    }
+
+    // finished: calibrate, evaluate, checkpoint, sample, diagnose
+    const stepsPerSecond = this.stepsPerSecond(result.step);
+    if (config.calibrate && model instanceof MLP) calibrateBatchNorm(model, data.train);
+    const splitLosses = {
+      train: splitLoss(model, data.train),
+      val: splitLoss(model, data.val),
+      test: splitLoss(model, data.test),
+    };
+    this.checkpoint(result.step, true, { splitLosses });
+    const sampleSeed = config.seed + 10;
+    const samples = this.sample(config.numSamples ?? 20, sampleSeed);
+    store.writeSamples(samples, sampleSeed);
+    let findings: Finding[] | null = null;
+    if (diag) {
+      findings = sortFindings([
+        ...checkModel(model, data.train, new Generator().manualSeed(config.seed)),
+        ...checkHistory(store.readMetrics(), splitLosses),
+        ...checkBatchNormDrift(model, data.train),
+      ]);
+      store.writeFindings(findings);
+    }
+    if (live) this.writeLive(result.step);
+    return {
+      kind: "finished",
+      step: result.step,
+      splitLosses,
+      samples,
+      sampleSeed,
+      findings,
+      snapshot: this.lastSnapshot,
+      stepsPerSecond,
+    };
+  }
+
+  /** `count` words from the seed, each marked train / val / test / new. */
+  sample(count: number, seed: number): SampleRecord[] {
+    const words = sampleWords(this.model, this.o.data.vocab, {
+      count,
+      generator: new Generator().manualSeed(seed),
+    });
+    return words.map((word) => ({ word, source: provenance(word, this.sets) }));
+  }
+
+  private flush(): void {
+    this.o.store.appendMetrics(this.pending);
+    this.pending = [];
+  }
+
+  private checkpoint(step: number, finished: boolean, extra: Partial<RunState> = {}): void {
+    this.flush();
+    // never replace a good checkpoint by weights that have overflowed
+    const bad = firstNonFinite(this.model);
+    if (bad) {
+      this.badParam = { name: bad, step };
+      return;
+    }
+    const state: RunState = {
+      step,
+      generator: this.generator.getState(),
+      finished,
+      lastLoss: this.lastLoss,
+      ...extra,
+    };
+    this.o.store.saveCheckpoint(this.model, state);
+    this.lastGoodStep = step;
+    this.o.events?.checkpoint?.(step);
+  }
+
+  private writeLive(step: number): void {
+    const { config, model, o } = this;
+    const findings = sortFindings([
+      ...checkModel(model, o.data.train, new Generator().manualSeed(config.seed)),
+      ...checkHistory(this.recent),
+    ]);
+    o.store.writeLive({
+      step,
+      samples: this.sample(10, config.seed + 10 + step),
+      findings,
+      stepsPerSecond: this.stepsPerSecond(step),
+      maxSteps: config.train.maxSteps,
+      updatedAt: (o.date?.() ?? new Date()).toISOString(),
+    });
+  }
+}
+
+// ---------------------------------------------------------------- start-up facts and failures
+
+/** makemore's start-up lines: the data, the split, the model and parameter count, the schedule. */
+export function startFacts(
+  config: RunConfig,
+  data: LectureData,
+  model: Module,
+  location: string,
+  resumedAt: number | null,
+): string[] {
+  const t = config.train;
+  const facts = [
+    `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
+    `split (random.seed(${config.data.splitSeed})): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${config.data.blockSize})`,
+    `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
+    `train: ${t.maxSteps} steps | batch ${t.batchSize} | lr ${t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}`,
+    `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
+  ];
+  if (config.data.vocab[0] !== ".")
+    facts.push(`note: the data contains '.', so '${config.data.vocab[0]}' marks word boundaries`);
+  return facts;
+}
+
+function nonFiniteText(model: LanguageModel): string {
+  const v = model.out?.storage.find((x) => !Number.isFinite(x));
+  return v === undefined ? "not finite" : String(v);
+}
+
+/** The first layer (in forward order) whose output holds a NaN or an infinity. */
+function firstNonFiniteLayer(model: LanguageModel): string {
+  const named: [string, Module][] = [
+    ...(model instanceof MLP ? [["embedding", model.embedding] as [string, Module]] : []),
+    ...model.diagnosticLayers().map((l, i) => [`layer ${i} (${l.constructor.name})`, l] as [string, Module]),
+  ];
+  for (const [name, layer] of named) {
+    const s = layer.out?.storage;
+    if (s?.some((x) => !Number.isFinite(x))) return `; first non-finite values in the output of ${name}`;
+  }
+  return "";
+}
