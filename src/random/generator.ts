@@ -58,6 +58,13 @@ export function f32FromBits(bits: number): number {
 export function fmaF32(a: number, b: number, c: number): number {
   const p = a * b;
   const s = p + c;
+  // Fast path: rounding s (one double rounding of the exact sum) to float32 can only go wrong when
+  // s is exactly a float32 midpoint (a midpoint between the exact sum and s would be a nearer
+  // double). s is a midpoint iff r + 2 (s - r) is the other float32 neighbour.
+  const r = fround(s);
+  const half = s - r;
+  const other = r + 2 * half;
+  if (half === 0 || fround(other) !== other) return r;
   // TwoSum (Knuth): e is the exact rounding error of s = p + c.
   const bv = s - p;
   const e = p - (s - bv) + (c - bv);

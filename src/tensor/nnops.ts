@@ -192,22 +192,26 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 
 const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
+const GELU_KF = Math.fround(GELU_K);
+const GELU_CF = Math.fround(GELU_C);
 
 /**
  * The tanh GELU (makemore.py's NewGELU, GPT-2's):
  *   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
  *   dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  t = tanh(u)
+ * The forward rounds each step to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh.
  */
 export function gelu(x: Tensor): Tensor {
+  const f = Math.fround;
   const xs = x.storage;
-  const t = new Float64Array(xs.length);
-  const y = new Float32Array(xs.length);
+  const t = new Float32Array(xs.length);
   for (let i = 0; i < xs.length; i++) {
     const v = xs[i];
-    const ti = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
-    t[i] = ti;
-    y[i] = 0.5 * v * (1 + ti);
+    t[i] = f(GELU_KF * f(v + f(GELU_CF * f(f(v * v) * v))));
   }
+  kernels().tanhForward(t, t);
+  const y = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
   const out = new Tensor(y, x.shape);
   return record(out, "gelu", [x], (g) => {
     const gx = gradOf(x);
