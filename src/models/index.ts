@@ -14,6 +14,7 @@
 
 import { UserError } from "../errors.ts";
 import type { Generator } from "../random/generator.ts";
+import { MAKEMORE_FAMILY } from "./makemore.ts";
 import { MLP_FAMILY } from "./mlp.ts";
 import type { DataFacts, FlagValues, LanguageModel, ModelFamily, ModelFlag, ModelSpecBase } from "./model.ts";
 
@@ -22,7 +23,7 @@ export * from "./model.ts";
 // ---------------------------------------------------------------- the registry
 
 /** One line per family. The first type of the first family is the default `--type`. */
-export const FAMILIES: readonly ModelFamily[] = [MLP_FAMILY as ModelFamily];
+export const FAMILIES: readonly ModelFamily[] = [MLP_FAMILY as ModelFamily, MAKEMORE_FAMILY as ModelFamily];
 
 /** Every --type, in registry order. */
 export function modelTypes(): string[] {

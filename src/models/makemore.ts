@@ -16,6 +16,8 @@
  *   const loss = model.loss(X, Y);
  */
 
+import type { Vocabulary } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
 import { Embedding, Module, Sequential, Tanh } from "../nn/modules.ts";
 import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
 import type { Generator } from "../random/generator.ts";
@@ -29,9 +31,15 @@ import {
   stack,
   tril,
 } from "../tensor/nnops.ts";
-import { arange, cat, type Tensor, zeros } from "../tensor/tensor.ts";
+import { multinomial } from "../tensor/random.ts";
+import { arange, cat, noGrad, Tensor, zeros } from "../tensor/tensor.ts";
+import type { DataFacts, FlagValues, LanguageModel, ModelFamily, SampleRequest } from "./model.ts";
 
-export const MAKEMORE_TYPES = ["transformer", "bigram", "mlp", "rnn", "gru", "bow"] as const;
+/**
+ * makemore.py's --type names; its `bigram` is `makemore-bigram` here, because `bigram` is the
+ * lecture's neural bigram (src/models/bigram.ts: randn init, window data, SGD).
+ */
+export const MAKEMORE_TYPES = ["transformer", "makemore-bigram", "mlp", "rnn", "gru", "bow"] as const;
 export type MakemoreType = (typeof MAKEMORE_TYPES)[number];
 
 /** makemore.py's ModelConfig: vocab and block size from the data, the rest from flags. */
@@ -74,7 +82,7 @@ class ModuleDict extends Module {
 const moduleList = (ms: Module[]) => new ModuleDict(ms.map((m, i) => [String(i), m]));
 
 /** The base of the six: the loss and the next-token logits every family model offers. */
-export abstract class MakemoreModel extends Module {
+export abstract class MakemoreModel extends Module implements LanguageModel {
   constructor(readonly spec: MakemoreSpec) {
     super();
   }
@@ -488,7 +496,7 @@ export function buildMakemore(spec: MakemoreSpec, g: Generator): MakemoreModel {
   switch (spec.type) {
     case "transformer":
       return new Transformer(spec, g);
-    case "bigram":
+    case "makemore-bigram":
       return new MakemoreBigram(spec);
     case "mlp":
       return new MakemoreMLP(spec, g);
@@ -507,3 +515,156 @@ export function buildMakemore(spec: MakemoreSpec, g: Generator): MakemoreModel {
 export function countParameters(model: Module): number {
   return model.parameters().reduce((s, p) => s + p.numel(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sampling, as makemore.py's generate()
+
+/**
+ * makemore.py's `generate(model, zeros(num, 1), block_size - 1, temperature, do_sample=True,
+ * top_k)`: all `count` rows at once, each step one `torch.multinomial(probs (count, V), 1)` draw
+ * per row from the generator, then each row cut at its first boundary token 0.
+ */
+export function sampleMakemore(
+  model: LanguageModel,
+  vocab: Vocabulary,
+  opts: SampleRequest & { topK?: number },
+): string[] {
+  const n = opts.count;
+  if (n === 0) return [];
+  const steps = Math.min(opts.maxLength ?? Number.POSITIVE_INFINITY, model.spec.blockSize - 1);
+  const temperature = opts.temperature ?? 1;
+  const rows: number[][] = Array.from({ length: n }, () => [0]);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let k = 0; k < steps; k++) {
+        const t = rows[0].length;
+        const ctx = new Tensor(Float32Array.from(rows.flat()), [n, t], "int64");
+        let logits = model.nextLogits(ctx); // (n, V)
+        if (temperature !== 1) logits = logits.div(temperature);
+        if (opts.topK !== undefined && opts.topK > 0) logits = topKMask(logits, opts.topK);
+        const ix = multinomial(logits.softmax(-1), 1, { generator: opts.generator });
+        for (let r = 0; r < n; r++) rows[r].push(ix.storage[r]);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return rows.map((row) => {
+    const w = row.slice(1);
+    const stop = w.indexOf(0);
+    return vocab.decode(stop >= 0 ? w.slice(0, stop) : w);
+  });
+}
+
+/** `logits[logits < v[:, [-1]]] = -inf` with v the k largest of each row (torch.topk). */
+function topKMask(logits: Tensor, k: number): Tensor {
+  const [n, V] = logits.shape;
+  const y = logits.storage.slice();
+  for (let r = 0; r < n; r++) {
+    const row = y.subarray(r * V, r * V + V);
+    const kth = Array.from(row).sort((a, b) => b - a)[Math.min(k, V) - 1];
+    for (let v = 0; v < V; v++) if (row[v] < kth) row[v] = Number.NEGATIVE_INFINITY;
+  }
+  return new Tensor(y, [n, V]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The family (one registry line in src/models/index.ts)
+
+const SUMMARIES: Record<MakemoreType, string> = {
+  transformer: "makemore.py's GPT-2 Transformer (--n-layer, --n-head, --n-embd), AdamW",
+  "makemore-bigram": "makemore.py's Bigram: a (V, V) logits table from zeros, AdamW",
+  mlp: "makemore.py's MLP (Bengio 2003) over every position, <BLANK> padding (--n-embd, --n-embd2)",
+  rnn: "makemore.py's RNN with a learned start state (--n-embd, --n-embd2)",
+  gru: "makemore.py's GRU with a learned start state (--n-embd, --n-embd2)",
+  bow: "makemore.py's causal bag of words + MLP (--n-embd, --n-embd2)",
+};
+
+/** Which of the family's flags each type reads (makemore.py ignores the rest; we refuse them). */
+const READS: Record<MakemoreType, readonly string[]> = {
+  transformer: ["n-layer", "n-head", "n-embd"],
+  "makemore-bigram": [],
+  mlp: ["n-embd", "n-embd2"],
+  rnn: ["n-embd", "n-embd2"],
+  gru: ["n-embd", "n-embd2"],
+  bow: ["n-embd", "n-embd2"],
+};
+
+export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
+  name: "makemore",
+  types: MAKEMORE_TYPES.map((type) => ({ type, summary: SUMMARIES[type] })),
+  data: "sequence",
+  flags: [
+    { name: "n-layer", kind: "int", min: 1, max: 64, help: "Transformer blocks (default 4)" },
+    { name: "n-head", kind: "int", min: 1, max: 64, help: "attention heads, dividing --n-embd (default 4)" },
+    {
+      name: "n-embd",
+      kind: "int",
+      min: 1,
+      max: 4096,
+      help: "embedding size (makemore.py types: default 64)",
+    },
+    {
+      name: "n-embd2",
+      kind: "int",
+      min: 1,
+      max: 4096,
+      help: "hidden size of the MLP/RNN/GRU/BoW (default 64)",
+    },
+  ],
+  spec(type: string, f: FlagValues, data: DataFacts): MakemoreSpec {
+    const t = type as MakemoreType;
+    for (const name of ["n-layer", "n-head", "n-embd", "n-embd2"]) {
+      if (f[name] !== undefined && !READS[t].includes(name)) {
+        const users = MAKEMORE_TYPES.filter((x) => READS[x].includes(name)).join(", ");
+        throw new UserError(`--${name} does not apply to --type ${type} (it applies to ${users})`, 2);
+      }
+    }
+    const spec: MakemoreSpec = {
+      type: t,
+      vocabSize: data.vocabSize,
+      blockSize: data.longestWord + 1,
+      nLayer: (f["n-layer"] as number | undefined) ?? MAKEMORE_DEFAULTS.nLayer,
+      nHead: (f["n-head"] as number | undefined) ?? MAKEMORE_DEFAULTS.nHead,
+      nEmbd: (f["n-embd"] as number | undefined) ?? MAKEMORE_DEFAULTS.nEmbd,
+      nEmbd2: (f["n-embd2"] as number | undefined) ?? MAKEMORE_DEFAULTS.nEmbd2,
+    };
+    if (t === "transformer" && spec.nEmbd % spec.nHead !== 0)
+      throw new UserError(`--n-embd ${spec.nEmbd} must be a multiple of --n-head ${spec.nHead}`, 2);
+    return spec;
+  },
+  checkSpec(m: Record<string, unknown>): MakemoreSpec {
+    const bad = (field: string, what: string) =>
+      new UserError(`model.${field} ${what}, got ${JSON.stringify(m[field])}`);
+    if (!MAKEMORE_TYPES.includes(m.type as MakemoreType))
+      throw bad("type", `must be one of ${MAKEMORE_TYPES.join(", ")}`);
+    for (const k of ["vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "nEmbd2"]) {
+      const v = m[k];
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65536)
+        throw bad(k, "must be a positive integer");
+    }
+    if (m.type === "transformer" && (m.nEmbd as number) % (m.nHead as number) !== 0)
+      throw bad("nEmbd", `must be a multiple of model.nHead (${m.nHead})`);
+    return {
+      type: m.type as MakemoreType,
+      vocabSize: m.vocabSize as number,
+      blockSize: m.blockSize as number,
+      nLayer: m.nLayer as number,
+      nHead: m.nHead as number,
+      nEmbd: m.nEmbd as number,
+      nEmbd2: m.nEmbd2 as number,
+    };
+  },
+  build: (spec, g) => buildMakemore(spec, g),
+  // makemore.py: AdamW(lr 5e-4, betas (0.9, 0.99), eps 1e-8, weight_decay 0.01), batch 32, constant lr
+  trainDefaults: {
+    learningRate: 5e-4,
+    batchSize: 32,
+    optimizer: "adamw",
+    weightDecay: 0.01,
+    lrSchedule: "constant",
+  },
+  sample: (model, vocab, opts) => sampleMakemore(model, vocab, opts),
+};

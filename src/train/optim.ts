@@ -220,3 +220,77 @@ export class SGD implements Optimizer {
     this.buf = bufs.map((b) => (b[0].length ? b[0] : null));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Choosing an optimizer and a learning-rate schedule from a run's config
+
+export type OptimizerKind = "sgd" | "adamw";
+export type LrSchedule = "step" | "constant" | "cosine";
+
+/** The optimizer fields of a TrainConfig (all optional: the lecture's plain SGD by default). */
+export interface OptimizerConfig {
+  /** "sgd" (default) or "adamw" */
+  optimizer?: OptimizerKind;
+  /** AdamW's decoupled decay (default 0.01) or SGD's L2 term (default 0) */
+  weightDecay?: number;
+  /** SGD momentum (default 0) */
+  momentum?: number;
+  /** AdamW betas (default makemore.py's [0.9, 0.99]) */
+  betas?: [number, number];
+  /** AdamW eps (default 1e-8) */
+  eps?: number;
+  /** "step" (default: learningRate, then lrDecayTo from lrDecayStep), "constant", "cosine" */
+  lrSchedule?: LrSchedule;
+  /** linear warm-up from 0 over this many steps (default 0) */
+  warmupSteps?: number;
+}
+
+/**
+ * The optimizer a config asks for, or null for the lecture's plain update
+ * (`p.data += -lr * p.grad`, which `sgdStep` does): SGD without momentum or weight decay.
+ */
+export function makeOptimizer(
+  cfg: OptimizerConfig & { learningRate: number },
+  params: Tensor[],
+): Optimizer | null {
+  if (cfg.optimizer === "adamw") {
+    return new AdamW(params, {
+      lr: cfg.learningRate,
+      betas: cfg.betas,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay ?? 0.01,
+    });
+  }
+  if ((cfg.momentum ?? 0) === 0 && (cfg.weightDecay ?? 0) === 0) return null;
+  return new SGD(params, { lr: cfg.learningRate, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+}
+
+/**
+ * The learning rate at `step` (0-based) of `maxSteps`:
+ *   step:     base before lrDecayStep, lrDecayTo from it (the lecture's 0.1 -> 0.01 at 100,000)
+ *   constant: base (makemore.py)
+ *   cosine:   lrDecayTo + (base - lrDecayTo) (1 + cos(pi p)) / 2, p = progress after warm-up
+ * then, during the first warmupSteps steps, times (step + 1) / warmupSteps.
+ */
+export function scheduledLr(
+  cfg: OptimizerConfig & { learningRate: number; lrDecayStep: number; lrDecayTo: number; maxSteps: number },
+  step: number,
+): number {
+  const base = cfg.learningRate;
+  const warm = cfg.warmupSteps ?? 0;
+  let lr: number;
+  switch (cfg.lrSchedule ?? "step") {
+    case "constant":
+      lr = base;
+      break;
+    case "cosine": {
+      const span = Math.max(1, cfg.maxSteps - warm);
+      const p = Math.min(1, Math.max(0, (step - warm) / span));
+      lr = cfg.lrDecayTo + ((base - cfg.lrDecayTo) * (1 + Math.cos(Math.PI * p))) / 2;
+      break;
+    }
+    default:
+      lr = step < cfg.lrDecayStep ? base : cfg.lrDecayTo;
+  }
+  return step < warm ? (lr * (step + 1)) / warm : lr;
+}

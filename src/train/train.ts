@@ -24,8 +24,9 @@ import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { isAnomalyEnabled, isGradEnabled, Tensor } from "../tensor/tensor.ts";
 import { chainMatches, exposeStep, trainChainFor } from "./chains.ts";
+import { makeOptimizer, type Optimizer, type OptimizerConfig, scheduledLr } from "./optim.ts";
 
-export interface TrainConfig {
+export interface TrainConfig extends OptimizerConfig {
   maxSteps: number;
   batchSize: number;
   /** learning rate before the decay step */
@@ -44,9 +45,9 @@ export const LECTURE_TRAIN: TrainConfig = {
   lrDecayTo: 0.01,
 };
 
-/** The step-decay schedule: `lr = 0.1 if i < 100000 else 0.01`. */
+/** The schedule (default the lecture's step decay: `lr = 0.1 if i < 100000 else 0.01`). */
 export function learningRateAt(cfg: TrainConfig, step: number): number {
-  return step < cfg.lrDecayStep ? cfg.learningRate : cfg.lrDecayTo;
+  return scheduledLr(cfg, step);
 }
 
 /** Reject numbers that cannot train (one clear line each). */
@@ -108,6 +109,8 @@ export function train(
   g: Generator,
   hooks: TrainHooks = {},
   startStep = 0,
+  /** the optimizer (its state carries across calls); default from cfg, null = the lecture's update */
+  optimizer: Optimizer | null = makeOptimizer(cfg, model.parameters()),
 ): { step: number; reason: StopReason } {
   const params = model.parameters();
   const N = data.X.shape[0];
@@ -115,7 +118,7 @@ export function train(
   const ixBuf = new Float32Array(cfg.batchSize);
   model.train();
   // the fused step exists for the lecture MLP only; every other model takes the generic graph
-  const mlp = model instanceof MLP ? model : null;
+  const mlp = model instanceof MLP && optimizer === null ? model : null;
   const chain = mlp ? trainChainFor(mlp, cfg.batchSize, T) : null;
   // The chain keeps a copy of the parameters; its update writes them back to p.storage. The copy
   // is current unless someone else may have written p.storage since: a hook, or a generic step.
@@ -153,7 +156,10 @@ export function train(
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
     hooks.beforeUpdate?.(info);
     if (fused) fused.update(lr, hooks.beforeUpdate !== undefined);
-    else sgdStep(params, lr);
+    else if (optimizer) {
+      optimizer.lr = lr;
+      optimizer.step();
+    } else sgdStep(params, lr);
     chainCurrent = fused !== null && !userCode;
     step++;
     hooks.afterStep?.(info);
