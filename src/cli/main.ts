@@ -10,6 +10,7 @@ import { invocation, suggest } from "./args.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { experimentCommand } from "./experiment.ts";
+import { playgroundCommand } from "./playground.ts";
 import { reportCommand } from "./report.ts";
 import { trainCommand } from "./train.ts";
 import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
@@ -29,6 +30,7 @@ commands
   experiment  the lecture's experiments: lecture-init, gain-sweep, zero-init
   dashboard   open runs in the browser (live while training with train --dashboard)
   bench       training, evaluation and sampling speed, side by side with PyTorch when present
+  playground  train, watch and sample in the browser (a static page served on this machine)
 
 Run 'makemore <command> --help' for a command's options.`;
 
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
   experiment: experimentCommand,
   dashboard: dashboardCommand,
   bench: runBench,
+  playground: playgroundCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

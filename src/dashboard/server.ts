@@ -63,7 +63,18 @@ export function isLoopback(host: string): boolean {
   );
 }
 
-function urlHost(host: string): string {
+/**
+ * For a server bound to loopback: the request names this machine in its Host header. Other names
+ * are refused, so a web page cannot reach the server through DNS rebinding (a name of its own that
+ * resolves to 127.0.0.1).
+ */
+export function loopbackHostHeader(req: IncomingMessage): boolean {
+  const h = (req.headers.host ?? "").toLowerCase();
+  const name = h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.split(":")[0]!;
+  return name === "localhost" || name === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+export function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
@@ -259,14 +270,7 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
     res.end(req.method === "HEAD" ? undefined : a.body);
   };
 
-  const hostAllowed = (req: IncomingMessage): boolean => {
-    if (!loopback) return true;
-    // bound to loopback: refuse other Host names, so a web page cannot reach the runs through
-    // DNS rebinding (a name of its own that resolves to 127.0.0.1)
-    const h = (req.headers.host ?? "").toLowerCase();
-    const name = h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.split(":")[0]!;
-    return name === "localhost" || name === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
-  };
+  const hostAllowed = (req: IncomingMessage): boolean => !loopback || loopbackHostHeader(req);
 
   const runApi = (res: ServerResponse, w: RunWatcher, what: string, query: URLSearchParams) => {
     switch (what) {

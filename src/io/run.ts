@@ -109,6 +109,17 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   return raw as unknown as RunConfig;
 }
 
+/**
+ * The word file of a run. The CLI records an absolute path; a run made elsewhere (the browser
+ * playground) names its file relative to the run directory, and the bundled names.txt there means
+ * this install's copy unless the directory holds one.
+ */
+export function runInputFile(inputFile: string, dir: string): string {
+  if (isAbsolute(inputFile)) return inputFile;
+  const beside = resolve(dir, inputFile);
+  return inputFile === "names.txt" && !existsSync(beside) ? BUNDLED_NAMES : beside;
+}
+
 /** A run loaded from disk: config, rebuilt model with its weights, resume state. */
 export interface LoadedRun {
   paths: RunPaths;
@@ -124,6 +135,7 @@ export function loadRun(dir: string): LoadedRun {
   const paths = runPaths(dir);
   if (!existsSync(paths.config)) throw new UserError(`${dir} is not a run directory (no config.json)`);
   const config = checkConfig(readJsonFile(paths.config, "run config"), paths.config);
+  config.data.inputFile = runInputFile(config.data.inputFile, dir);
   if (!existsSync(paths.checkpoint)) throw new UserError(`run ${dir} has no checkpoint.safetensors yet`);
   const ckpt = readSafetensorsFile(paths.checkpoint, { what: "checkpoint" });
   const model = buildFromSpec(config.model, new Generator(0));

@@ -1,0 +1,87 @@
+/**
+ * The messages between the playground page (src/web/app.ts, main thread) and its training worker
+ * (src/web/worker.ts). The worker owns the run: data, model, generator, the bounded chart series;
+ * the page only draws what it is sent, so the main thread never does more than render.
+ *
+ *   page -> worker   charts (a port to the chart worker) | train | pause | resume | stop | sample | export | load (a run) | check (a word file)
+ *   worker -> page   catalog (once), status, facts, view (every ~0.5 s while training), samples,
+ *                    exported, checked, error (one line, the CLI's words)
+ */
+
+import type { Finding } from "../diagnostics/types.ts";
+
+/** A flag as the CLI spells it ("max-steps") with the value a user typed (or true for a switch). */
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** A file the user dropped onto the page. */
+export interface DroppedFile {
+  name: string;
+  bytes: ArrayBuffer;
+}
+
+/** The data to train on: a bundled word list by name, or a dropped file. */
+export type DataChoice = { bundled: string } | { file: DroppedFile };
+
+export type ToWorker =
+  /** once, first: the channel to the chart worker (src/web/charts.ts), which draws the specs */
+  | { type: "charts"; port: MessagePort }
+  | { type: "train"; flags: Flags; data: DataChoice; diagnostics: boolean }
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "stop" }
+  | { type: "sample"; count: number; temperature: number; topK: number; seed: number | null }
+  | { type: "export" }
+  | { type: "load"; files: DroppedFile[] }
+  | { type: "check"; file: DroppedFile };
+
+/** A flag of the page's form: what the CLI's --help says about it. */
+export interface FlagInfo {
+  name: string;
+  kind: "int" | "number" | "boolean" | "choice";
+  choices?: readonly string[];
+  help: string;
+  /** the value when the flag is not given ("" when it depends on the type) */
+  placeholder: string;
+}
+
+/** What the page offers: every --type with its flags, the common flags, the bundled data sets. */
+export interface Catalog {
+  types: { type: string; summary: string; flags: string[] }[];
+  defaultType: string;
+  /** model flags (by name; each type lists the ones it reads) */
+  modelFlags: FlagInfo[];
+  /** data, optimisation flags every type reads */
+  trainFlags: FlagInfo[];
+  datasets: string[];
+}
+
+export type RunState = "idle" | "training" | "paused" | "stopped" | "finished" | "loaded" | "failed";
+
+export type Source = "train" | "val" | "test" | "new" | "unknown";
+
+export interface SampleRow {
+  word: string;
+  source: Source;
+}
+
+export type FromWorker =
+  | { type: "catalog"; catalog: Catalog }
+  | { type: "status"; state: RunState; step: number; maxSteps: number }
+  | { type: "facts"; lines: string[]; config: unknown }
+  | { type: "checked"; name: string; line: string }
+  | {
+      type: "view";
+      step: number;
+      maxSteps: number;
+      stepsPerSecond: number;
+      /** the last minibatch loss, exactly as training computed it (a float32 value) */
+      lastLoss: number | null;
+      /** every chart the run has now, in page order (their specs go to the chart worker) */
+      chartNames: string[];
+      findings?: Finding[];
+      samples?: { rows: SampleRow[]; step: number; seed: number };
+      splitLosses?: { train: number; val: number; test: number };
+    }
+  | { type: "samples"; rows: SampleRow[]; seed: number; temperature: number; topK: number }
+  | { type: "exported"; config: string; checkpoint: ArrayBuffer; name: string }
+  | { type: "error"; message: string };

@@ -1,0 +1,406 @@
+/**
+ * The browser playground, built (`buildWeb`, as `npm run build:web` does) and served by
+ * `makemore playground`'s server, driven in a real browser (Debian's chromium via playwright-core):
+ * a run from the URL gives the library's loss to the bit with the charts drawn and no main-thread
+ * task over 100 ms; pause, resume and stop; the downloaded run is one the CLI samples and
+ * evaluates to the page's numbers; a CLI run dropped on the page samples the CLI's names; a bad word
+ * file gets the CLI's one-line error.
+ *
+ * Chromium missing is a failure, not a skip: CI installs it (apt-get install chromium).
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { buildWeb } from "../scripts/build-web.ts";
+import { type Playground, startPlayground } from "../src/cli/playground.ts";
+import { BUNDLED_NAMES, loadData } from "../src/io/run.ts";
+import { buildModel, PRESETS, presetSpec } from "../src/models/mlp.ts";
+import { Generator } from "../src/random/generator.ts";
+import { splitLoss } from "../src/train/evaluate.ts";
+import { LECTURE_TRAIN, train } from "../src/train/train.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = join(ROOT, "src/cli/main.ts");
+const tmp = mkdtempSync(join(tmpdir(), "makemore-playground-"));
+const SITE = join(tmp, "site");
+
+/** tsx by URL, so `makemore` runs from source in any working directory */
+const TSX = import.meta.resolve("tsx");
+
+/** `makemore ARGS` (from source), its stdout; throws with stderr on a non-zero exit. */
+function makemore(args: string[], cwd = ROOT): string {
+  return execFileSync(process.execPath, ["--import", TSX, MAIN, ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+// ---------------------------------------------------------------- the browser and the server
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+let browser: Browser;
+let site: Playground;
+
+before(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `the playground's browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
+    );
+  const [b] = await Promise.all([
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    }),
+    buildWeb(SITE),
+  ]);
+  browser = b;
+  site = await startPlayground({ dir: SITE, port: 0 });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A page that collects console errors, page errors, failed requests and HTTP errors. */
+async function newPage(width = 1500): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height: 1000 }, acceptDownloads: true });
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.addInitScript(() => {
+    // main-thread tasks over 50 ms, and when the page said it was training
+    const w = window as unknown as {
+      __long: { start: number; duration: number }[];
+      __states: [string, number][];
+    };
+    w.__long = [];
+    w.__states = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__long.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: "longtask", buffered: true });
+    document.addEventListener("DOMContentLoaded", () => {
+      new MutationObserver(() =>
+        w.__states.push([document.body.dataset.state ?? "", performance.now()]),
+      ).observe(document.body, { attributes: true, attributeFilter: ["data-state"] });
+    });
+  });
+  return { page, problems };
+}
+
+/** The renderer main thread's tasks in a Chrome trace: wall and thread (CPU) time in ms. */
+function mainThreadTasks(trace: Buffer): { wallMs: number; cpuMs: number }[] {
+  type Ev = {
+    name: string;
+    ph: string;
+    pid: number;
+    tid: number;
+    dur?: number;
+    tdur?: number;
+    args?: { name?: string };
+  };
+  const events = (JSON.parse(trace.toString("utf8")) as { traceEvents: Ev[] }).traceEvents;
+  const main = new Set(
+    events
+      .filter((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain")
+      .map((e) => `${e.pid}:${e.tid}`),
+  );
+  return events
+    .filter((e) => e.ph === "X" && e.name === "RunTask" && main.has(`${e.pid}:${e.tid}`))
+    .map((e) => ({ wallMs: (e.dur ?? 0) / 1000, cpuMs: (e.tdur ?? 0) / 1000 }));
+}
+
+const state = (page: Page) => page.evaluate(() => document.body.dataset.state ?? "");
+
+async function waitForState(page: Page, states: string[], ms = 60_000): Promise<string> {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout: ms });
+  return state(page);
+}
+
+/**
+ * Chart container ids whose canvas holds a drawn chart: a picture the size of a chart with ink in it
+ * (more than 1% of its pixels not white).
+ */
+function drawnCharts(page: Page): Promise<string[]> {
+  return page.$$eval(".chart", (els) =>
+    els
+      .filter((e) => {
+        const c = e.querySelector("canvas");
+        if (!c || c.width < 200 || c.height < 100) return false;
+        const copy = new OffscreenCanvas(c.width, c.height);
+        const g = copy.getContext("2d")!;
+        g.drawImage(c, 0, 0);
+        const px = g.getImageData(0, 0, c.width, c.height).data;
+        let ink = 0;
+        for (let i = 0; i < px.length; i += 4)
+          if (px[i]! < 250 || px[i + 1]! < 250 || px[i + 2]! < 250) ink++;
+        return ink > 0.01 * c.width * c.height;
+      })
+      .map((e) => e.id),
+  );
+}
+
+const sampleWords = (page: Page) =>
+  page.$$eval("#samples li", (lis) =>
+    lis.map((li) => ({ word: li.dataset.word!, source: li.dataset.source! })),
+  );
+
+// ---------------------------------------------------------------- (a) the server
+
+function raw(path: string, opts: { method?: string; host?: string } = {}) {
+  const u = new URL(site.url);
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path,
+          method: opts.method ?? "GET",
+          headers: opts.host ? { Host: opts.host } : {},
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    },
+  );
+}
+
+test("server: the site's files on fixed routes, nothing else; other Host names and methods refused", async () => {
+  const index = await raw("/?type=batchnorm&autostart=1");
+  assert.equal(index.status, 200);
+  assert.match(String(index.headers["content-type"]), /^text\/html/);
+  assert.match(String(index.headers["content-security-policy"]), /worker-src 'self'/);
+  assert.match(index.body, /makemore playground/);
+  for (const path of ["/app.js", "/worker.js", "/charts.js", "/data/names.txt", "/dashboard.css"])
+    assert.equal((await raw(path)).status, 200, path);
+  for (const path of ["/../package.json", "/%2e%2e/package.json", "/data/../app.js", "//etc/passwd", "/nope"])
+    assert.equal((await raw(path)).status, 404, path);
+  assert.equal((await raw("/", { host: "evil.example:80" })).status, 403);
+  assert.equal((await raw("/", { host: `localhost:${new URL(site.url).port}` })).status, 200);
+  assert.equal((await raw("/", { method: "POST" })).status, 405);
+});
+
+// ---------------------------------------------------------------- (b) a run from the URL
+
+/** The lecture's BatchNorm MLP trained by the library, as `makemore train --max-steps N` trains it. */
+function nodeRun(steps: number) {
+  const data = loadData(BUNDLED_NAMES, 3);
+  const g = new Generator().manualSeed(2147483647);
+  const model = buildModel(presetSpec("batchnorm", data.vocab.size, 3), g);
+  let last = Number.NaN;
+  train(model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, g, {
+    readOnly: true,
+    afterStep: ({ loss }) => {
+      last = loss;
+    },
+  });
+  return { last, train: splitLoss(model, data.train), val: splitLoss(model, data.val) };
+}
+
+test("a run from the URL: the library's loss at step 2,000 to the bit, every chart drawn, no long main-thread task; the download is a run the CLI samples and evaluates", async () => {
+  const { page, problems } = await newPage();
+  await browser.startTracing(page, {
+    categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"],
+  });
+  await page.goto(`${site.url}?type=batchnorm&seed=2147483647&steps=2000&autostart=1`);
+  const expected = nodeRun(2000);
+  assert.equal(await waitForState(page, ["finished", "failed", "stopped"]), "finished");
+  const body = await page.evaluate(() => ({ ...document.body.dataset }));
+  assert.equal(body.step, "2000");
+  // the last minibatch loss (step 1,999) and the split losses, every bit
+  assert.equal(Number(body.loss), expected.last);
+  assert.equal(Number(body.trainLoss), expected.train);
+  assert.equal(Number(body.valLoss), expected.val);
+
+  const charts = [
+    "chart-loss",
+    "chart-update-ratios",
+    "chart-activations",
+    "chart-gradients",
+    "chart-weight-gradients",
+    "chart-saturation-layer-2",
+  ];
+  const t0 = Date.now();
+  while ((await drawnCharts(page)).length < charts.length && Date.now() - t0 < 20_000)
+    await page.waitForTimeout(200);
+  assert.deepEqual((await drawnCharts(page)).sort(), [...charts].sort());
+  assert.match(
+    (await page.textContent("#startup")) ?? "",
+    /model: batchnorm \| 12097 parameters \| seed 2147483647/,
+  );
+  assert.match((await page.textContent("#findings")) ?? "", /No problems found|WARNING|INFO/i);
+
+  // responsiveness: no main-thread task over 100 ms while the worker trained. The longtask
+  // observer reports wall time, which on a machine shared with other jobs includes time the thread
+  // waited for a core; the trace's thread time (tdur) is what the page's own code cost. Both are
+  // measured; the CPU time is asserted, the wall times are printed with any failure.
+  const { long, states } = await page.evaluate(() => {
+    const w = window as unknown as {
+      __long: { start: number; duration: number }[];
+      __states: [string, number][];
+    };
+    return { long: w.__long, states: w.__states };
+  });
+  const from = states.find(([s]) => s === "training")?.[1] ?? 0;
+  const to = states.find(([s]) => s === "finished")?.[1] ?? Number.POSITIVE_INFINITY;
+  const during = long.filter((t) => t.start + t.duration >= from && t.start <= to);
+  const tasks = mainThreadTasks(await browser.stopTracing());
+  assert.ok(tasks.length > 50, `${tasks.length} main-thread tasks traced`);
+  const heavy = tasks.filter((t) => t.cpuMs > 100);
+  assert.deepEqual(
+    heavy,
+    [],
+    `main-thread tasks over 100 ms of CPU; longtask entries while training (wall ms): ${JSON.stringify(during)}`,
+  );
+
+  // the final samples: the CLI's 20 of seed + 10, marked against the split
+  const pageSamples = await sampleWords(page);
+  assert.equal(pageSamples.length, 20);
+
+  // download the run; the CLI reads it: the same samples, the same split losses
+  const dir = join(tmp, "from-page");
+  mkdirSync(dir);
+  for (const [button, file] of [
+    ["#dl-checkpoint", "checkpoint.safetensors"],
+    ["#dl-config", "config.json"],
+  ] as const) {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+    assert.equal(download.suggestedFilename(), file);
+    await download.saveAs(join(dir, file));
+  }
+  const cliSample = JSON.parse(makemore(["sample", dir, "--json"])) as {
+    samples: { word: string; source: string }[];
+  };
+  assert.deepEqual(cliSample.samples, pageSamples);
+  const cliEval = JSON.parse(makemore(["eval", dir, "--json", "--split", "train,val"])) as {
+    step: number;
+    losses: Record<string, number>;
+  };
+  assert.equal(cliEval.step, 2000);
+  assert.equal(cliEval.losses.train, expected.train);
+  assert.equal(cliEval.losses.val, expected.val);
+  assert.match(makemore(["report", dir]), /wrote .*report\.html/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// ---------------------------------------------------------------- (c) controls
+
+test("pause stops the steps, resume continues, stop ends the run; every --type is offered", async () => {
+  const { page, problems } = await newPage();
+  await page.goto(`${site.url}?type=deep-tanh&steps=200000&autostart=1`);
+  const types = await page.$$eval("#type option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.deepEqual(types, [...PRESETS]);
+  await page.waitForFunction(() => Number(document.body.dataset.step) > 0, null, { timeout: 30_000 });
+  await page.click("#pause");
+  await waitForState(page, ["paused"]);
+  const held = await page.evaluate(() => Number(document.body.dataset.step));
+  await page.waitForTimeout(600);
+  assert.equal(await page.evaluate(() => Number(document.body.dataset.step)), held);
+  await page.click("#pause"); // now "Resume"
+  await page.waitForFunction((s) => Number(document.body.dataset.step) > s, held, { timeout: 30_000 });
+  await page.click("#stop");
+  assert.equal(await waitForState(page, ["stopped"]), "stopped");
+  const stoppedAt = await page.evaluate(() => Number(document.body.dataset.step));
+  assert.ok(stoppedAt > held && stoppedAt < 200_000, `${stoppedAt}`);
+  // a stopped run still samples
+  await page.click("#sample");
+  await page.waitForFunction(() => document.querySelectorAll("#samples li").length === 20);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// ---------------------------------------------------------------- (d) files
+
+test("a CLI run dropped on the page samples the CLI's names", async () => {
+  const dir = join(tmp, "cli-run");
+  makemore(["train", "--max-steps", "300", "--type", "fix-tanh", "-o", dir, "--quiet", "--num-samples", "0"]);
+  const cli = JSON.parse(makemore(["sample", dir, "--json"])) as {
+    samples: { word: string; source: string }[];
+  };
+  const { page, problems } = await newPage();
+  await page.goto(site.url);
+  await page.setInputFiles("#files", [join(dir, "config.json"), join(dir, "checkpoint.safetensors")]);
+  assert.equal(await waitForState(page, ["loaded"]), "loaded");
+  await page.waitForFunction(() => document.querySelectorAll("#samples li").length === 20);
+  // the CLI's run names its word file by absolute path: the page marks provenance only for the
+  // bundled names.txt, which this run used
+  assert.deepEqual(await sampleWords(page), cli.samples);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a bad word file gets the CLI's one-line error; a good one trains", async () => {
+  const files = join(tmp, "words");
+  mkdirSync(files);
+  const bad = join(files, "utf16.txt");
+  writeFileSync(bad, Buffer.from("\ufeffanna\nbob\n", "utf16le"));
+  const cli = spawnSync(
+    process.execPath,
+    ["--import", TSX, MAIN, "train", "-i", "utf16.txt", "--max-steps", "1"],
+    {
+      cwd: files,
+      encoding: "utf8",
+    },
+  );
+  assert.equal(cli.status, 1);
+  // the CLI names the file by its absolute path, the page by the name it was dropped with
+  const cliLine = cli.stderr.trim().replace(bad, "utf16.txt");
+  assert.match(cliLine, /^makemore: error: word file utf16\.txt is UTF-16 encoded; save it as UTF-8$/);
+
+  const { page, problems } = await newPage(420);
+  await page.goto(site.url);
+  await page.setInputFiles("#files", bad);
+  await page.waitForFunction(() => document.body.dataset.error);
+  assert.equal(`makemore: error: ${await page.evaluate(() => document.body.dataset.error)}`, cliLine);
+  assert.equal((await page.textContent("#error"))?.includes("\n"), false);
+
+  const good = join(files, "pets.txt");
+  writeFileSync(good, "rex\nfido\nluna\nmax\nbella\ncharlie\nlucy\ncooper\ndaisy\nmilo\n");
+  await page.setInputFiles("#files", good);
+  await page.waitForFunction(() => !document.body.dataset.error);
+  await page.fill("#flag-max-steps", "50");
+  await page.fill("#flag-batch-size", "4");
+  await page.click("#train");
+  assert.equal(await waitForState(page, ["finished", "failed"]), "finished");
+  const vocab = new Set([...readFileSync(good, "utf8").replaceAll("\n", "")]).size + 1;
+  assert.match(
+    (await page.textContent("#startup")) ?? "",
+    new RegExp(`^data: pets\\.txt \\| 10 items \\| vocabulary ${vocab} `),
+  );
+  assert.match(
+    (await page.textContent("#cli")) ?? "",
+    /makemore train -i pets\.txt --max-steps 50 --batch-size 4/,
+  );
+  assert.deepEqual(problems, []);
+  await page.close();
+});
