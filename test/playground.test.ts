@@ -20,7 +20,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { buildWeb } from "../scripts/build-web.ts";
 import { type Playground, startPlayground } from "../src/cli/playground.ts";
 import { BUNDLED_NAMES, loadData } from "../src/io/run.ts";
-import { buildModel, PRESETS, presetSpec } from "../src/models/mlp.ts";
+import { modelTypes } from "../src/models/index.ts";
+import { buildModel, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
 import { splitLoss } from "../src/train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
@@ -319,7 +320,7 @@ test("pause stops the steps, resume continues, stop ends the run; every --type i
   const { page, problems } = await newPage();
   await page.goto(`${site.url}?type=deep-tanh&steps=200000&autostart=1`);
   const types = await page.$$eval("#type option", (os) => os.map((o) => (o as HTMLOptionElement).value));
-  assert.deepEqual(types, [...PRESETS]);
+  assert.deepEqual(types, modelTypes());
   await page.waitForFunction(() => Number(document.body.dataset.step) > 0, null, { timeout: 30_000 });
   await page.click("#pause");
   await waitForState(page, ["paused"]);

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_HOST, isLoopback, loopbackHostHeader, urlHost } from "../dashboard/server.ts";
+import { DEFAULT_HOST, isLoopback, listenOn, loopbackHostHeader } from "../dashboard/server.ts";
 import { UserError } from "../errors.ts";
 import { num, parse } from "./args.ts";
 
@@ -114,30 +114,9 @@ export async function startPlayground(
     handle(req, res);
   });
   server.on("clientError", (_e, socket) => socket.destroy());
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE")
-      throw new UserError(
-        `port ${port} on ${host} is in use; choose another with --port (0 picks a free one)`,
-      );
-    if (code === "EACCES")
-      throw new UserError(`port ${port} needs more privileges; choose one above 1023 with --port`);
-    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
-      throw new UserError(`cannot listen on ${host}: not an address of this machine`);
-    throw e;
-  }
-  const address = server.address();
-  const actual = typeof address === "object" && address ? address.port : port;
+  const url = await listenOn(server, host, port);
   return {
-    url: `http://${urlHost(host)}:${actual}/`,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

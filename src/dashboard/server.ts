@@ -23,7 +23,7 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,7 +74,7 @@ export function loopbackHostHeader(req: IncomingMessage): boolean {
   return name === "localhost" || name === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-export function urlHost(host: string): string {
+function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
@@ -348,30 +348,13 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
     else socket.destroy();
   });
 
+  let url: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    url = await listenOn(server, host, port);
   } catch (e) {
     clearInterval(heartbeat);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE")
-      throw new UserError(
-        `port ${port} on ${host} is in use; choose another with --port (0 picks a free one)`,
-      );
-    if (code === "EACCES")
-      throw new UserError(`port ${port} needs more privileges; choose one above 1023 with --port`);
-    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
-      throw new UserError(`cannot listen on ${host}: not an address of this machine`);
     throw e;
   }
-  const address = server.address();
-  const actualPort = typeof address === "object" && address ? address.port : port;
-  const url = `http://${urlHost(host)}:${actualPort}/`;
   if (warn && !loopback) process.stderr.write(`${exposedWarning(host)}\n`);
   tick();
 
@@ -391,6 +374,36 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
       });
     },
   };
+}
+
+/**
+ * Listen on host:port; resolves with the URL. A port in use, a privileged port or an address this
+ * machine does not have is a one-line UserError.
+ */
+export async function listenOn(server: Server, host: string, port: number): Promise<string> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE")
+      throw new UserError(
+        `port ${port} on ${host} is in use; choose another with --port (0 picks a free one)`,
+      );
+    if (code === "EACCES")
+      throw new UserError(`port ${port} needs more privileges; choose one above 1023 with --port`);
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN")
+      throw new UserError(`cannot listen on ${host}: not an address of this machine`);
+    throw e;
+  }
+  const address = server.address();
+  const actualPort = typeof address === "object" && address ? address.port : port;
+  return `http://${urlHost(host)}:${actualPort}/`;
 }
 
 // ---------------------------------------------------------------- in a worker thread

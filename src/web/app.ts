@@ -220,7 +220,12 @@ function flagRow(f: FlagInfo, group: string): HTMLElement {
 
 function buildForm(c: Catalog): void {
   const type = $<HTMLSelectElement>("type");
-  for (const t of c.types) type.append(el("option", { value: t.type, text: t.type }));
+  // one group per model family, in registry order
+  for (const t of c.types) {
+    let group = type.querySelector<HTMLOptGroupElement>(`optgroup[label="${t.family}"]`);
+    if (!group) type.append((group = el("optgroup", { label: t.family }) as HTMLOptGroupElement));
+    group.append(el("option", { value: t.type, text: t.type }));
+  }
   type.value = c.defaultType;
   $("model-flags").replaceChildren(...c.modelFlags.map((f) => flagRow(f, "model")));
   $("train-flags").replaceChildren(...c.trainFlags.map((f) => flagRow(f, "train")));
@@ -240,6 +245,15 @@ function showTypeFlags(): void {
     const reads = t?.flags.includes(row.dataset.flag!) ?? false;
     row.hidden = !reads;
     if (!reads) setFlag(row.dataset.flag!, undefined);
+  }
+  // each field shows what the type uses when it is left empty
+  for (const row of document.querySelectorAll<HTMLElement>("[data-flag]")) {
+    const input = flagInput(row.dataset.flag!);
+    const fallback = t?.defaults[row.dataset.flag!];
+    if (input instanceof HTMLInputElement && input.type !== "checkbox" && fallback !== undefined)
+      input.placeholder = fallback;
+    else if (input instanceof HTMLSelectElement && fallback !== undefined)
+      input.options[0]!.textContent = `(${fallback})`;
   }
   updateLinks();
 }

@@ -46,7 +46,14 @@ export interface FlagInfo {
 
 /** What the page offers: every --type with its flags, the common flags, the bundled data sets. */
 export interface Catalog {
-  types: { type: string; summary: string; flags: string[] }[];
+  /** every --type in registry order: its family, the model flags it reads, the defaults it shows */
+  types: {
+    type: string;
+    summary: string;
+    family: string;
+    flags: string[];
+    defaults: Record<string, string>;
+  }[];
   defaultType: string;
   /** model flags (by name; each type lists the ones it reads) */
   modelFlags: FlagInfo[];

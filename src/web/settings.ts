@@ -3,14 +3,29 @@
  *
  *   ?type=batchnorm&seed=2147483647&steps=2000&autostart=1
  *
- * is `makemore train --type batchnorm --seed 2147483647 --max-steps 2000`: the same checks, the
- * same one-line errors, the same config (config.json's fields), so the page and the CLI train the
- * same run. `steps` is the URL's short name for --max-steps.
+ * is `makemore train --type batchnorm --seed 2147483647 --max-steps 2000`: the model types and
+ * their flags come from the model registry (src/models/index.ts), each flag checked against its
+ * declaration with the CLI's words (src/cli/args.ts), the spec from the family, so the page and the
+ * CLI train the same run. `steps` is the URL's short name for --max-steps.
+ *
+ * (src/cli/flags.ts does the same for the CLI; it also resolves file paths, which needs Node, so
+ * the training flags' checks are repeated here with its bounds and messages.)
  */
 
+import { choice, num } from "../cli/args.ts";
 import { UserError } from "../errors.ts";
-import { buildModel, type MLP, type ModelSpec, type ModelType, PRESETS, presetSpec } from "../models/mlp.ts";
-import type { Generator } from "../random/generator.ts";
+import {
+  allModelFlags,
+  DEFAULT_TYPE,
+  FAMILIES,
+  type FlagValues,
+  familyOf,
+  type ModelFamily,
+  type ModelFlag,
+  type ModelSpecBase,
+  modelTypes,
+  specFor,
+} from "../models/index.ts";
 import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import type { Catalog, FlagInfo, Flags } from "./protocol.ts";
 
@@ -20,7 +35,7 @@ export const CONFIG_VERSION = 1;
 /** What the page writes as config.json: the CLI's RunConfig. */
 export interface WebRunConfig {
   version: number;
-  model: ModelSpec;
+  model: ModelSpecBase;
   train: TrainConfig;
   seed: number;
   data: { inputFile: string; numWords: number; vocab: string[]; blockSize: number; splitSeed: number };
@@ -32,46 +47,10 @@ export interface WebRunConfig {
   diagnostics?: { every: number; updateRatios: boolean };
 }
 
-// ---------------------------------------------------------------- the flags
+// ---------------------------------------------------------------- the catalog
 
-interface FlagDef extends FlagInfo {
-  min?: number;
-  max?: number;
-  exclusiveMin?: boolean;
-}
-
-const MODEL_FLAGS: FlagDef[] = [
-  { name: "n-embd", kind: "int", min: 1, max: 4096, help: "embedding size per character", placeholder: "10" },
-  { name: "n-hidden", kind: "int", min: 1, max: 65536, help: "hidden width", placeholder: "" },
-  { name: "depth", kind: "int", min: 0, max: 100, help: "hidden layers", placeholder: "5" },
-  {
-    name: "batchnorm",
-    kind: "choice",
-    choices: ["none", "torch", "lecture", "lecture-std"],
-    help: "BatchNorm after each Linear",
-    placeholder: "none",
-  },
-  {
-    name: "nonlinearity",
-    kind: "choice",
-    choices: ["tanh", "relu", "none"],
-    help: "after each hidden layer",
-    placeholder: "tanh",
-  },
-  { name: "gain", kind: "number", help: "hidden weight gain", placeholder: "5/3" },
-  { name: "last-layer-scale", kind: "number", help: "scale of the output layer at init", placeholder: "0.1" },
-  { name: "zero-init", kind: "boolean", help: "all Linear weights start at zero", placeholder: "" },
-];
-
-const TRAIN_FLAGS: FlagDef[] = [
-  {
-    name: "block-size",
-    kind: "int",
-    min: 1,
-    max: 64,
-    help: "context length in characters",
-    placeholder: "3",
-  },
+/** The training flags every type reads, with `makemore train --help`'s bounds. */
+const TRAIN_FLAGS: (FlagInfo & { min: number; max?: number; exclusiveMin?: boolean })[] = [
   {
     name: "seed",
     kind: "int",
@@ -109,120 +88,135 @@ const TRAIN_FLAGS: FlagDef[] = [
   },
 ];
 
-/** The flags only `--type custom` reads (the presets fix them). */
-const BUILDER_FLAGS = ["depth", "batchnorm", "nonlinearity", "gain", "last-layer-scale", "zero-init"];
+/** `--n-hidden` -> the spec field `nHidden` (the registry's naming convention). */
+const fieldOf = (flag: string) => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-const SUMMARIES: Record<ModelType, string> = {
-  original: "the lecture's first MLP, unscaled randn init (initial loss about 27.9)",
-  "fix-softmax": "W2 * 0.01, b2 * 0: the initial loss drops to 3.32",
-  "fix-tanh": "also W1 * 0.2, b1 * 0.01: no more saturated tanh",
-  kaiming: "W1 * (5/3)/sqrt(30)",
-  batchnorm: "the lecture's BatchNorm MLP",
-  "deep-bn": "the 6-layer net with BatchNorm",
-  "deep-tanh": "the 6-layer net without BatchNorm",
-  custom: "the general builder",
-};
+/** The data facts the form's defaults are shown for (the bundled names.txt). */
+const NAMES_FACTS = { vocabSize: 27, longestWord: 15 };
 
+/**
+ * The flags `type` reads, with their defaults: a flag counts as read unless the family refuses it
+ * for this type (given its own default value, `spec` throws the CLI's "only applies to" error).
+ */
+function typeFlags(family: ModelFamily, type: string): { flags: string[]; defaults: Record<string, string> } {
+  const base = family.spec(type, {}, NAMES_FACTS) as unknown as Record<string, unknown>;
+  const flags: string[] = [];
+  const defaults: Record<string, string> = {};
+  for (const f of family.flags) {
+    const v = base[fieldOf(f.name)];
+    const probe = f.kind === "boolean" ? true : v;
+    if (probe !== undefined) {
+      try {
+        family.spec(type, { [f.name]: probe as string | number | boolean }, NAMES_FACTS);
+      } catch (e) {
+        if (e instanceof UserError) continue;
+        throw e;
+      }
+    }
+    flags.push(f.name);
+    if (typeof v === "number") defaults[f.name] = String(Number(v.toPrecision(6)));
+    else if (typeof v === "string") defaults[f.name] = v;
+  }
+  return { flags, defaults };
+}
+
+function info(f: ModelFlag): FlagInfo {
+  return { name: f.name, kind: f.kind, choices: f.choices, help: f.help, placeholder: "" };
+}
+
+/** Every --type with its flags and defaults, the common training flags, the bundled data sets. */
 export function catalog(datasets: string[]): Catalog {
-  const strip = ({ min: _a, max: _b, exclusiveMin: _c, ...info }: FlagDef): FlagInfo => info;
   return {
-    types: PRESETS.map((type) => ({
-      type,
-      summary: SUMMARIES[type],
-      flags: MODEL_FLAGS.map((f) => f.name).filter((n) => type === "custom" || !BUILDER_FLAGS.includes(n)),
-    })),
-    defaultType: "batchnorm",
-    modelFlags: MODEL_FLAGS.map(strip),
-    trainFlags: TRAIN_FLAGS.map(strip),
+    types: FAMILIES.flatMap((family) =>
+      family.types.map(({ type, summary }) => {
+        const { flags, defaults } = typeFlags(family, type);
+        const train = { ...LECTURE_TRAIN, ...(family.trainDefaults as Partial<TrainConfig> | undefined) };
+        defaults["learning-rate"] = String(train.learningRate);
+        defaults["lr-decay-step"] = String(train.lrDecayStep);
+        defaults["lr-decay-to"] = String(train.lrDecayTo);
+        defaults["batch-size"] = String(train.batchSize);
+        defaults["max-steps"] = String(train.maxSteps);
+        return { type, summary, family: family.name, flags, defaults };
+      }),
+    ),
+    defaultType: DEFAULT_TYPE,
+    modelFlags: allModelFlags().map(info),
+    trainFlags: TRAIN_FLAGS.map(({ min: _a, max: _b, exclusiveMin: _c, ...f }) => f),
     datasets,
   };
 }
 
 // ---------------------------------------------------------------- checking, as the CLI checks
 
-/** A number flag, with the CLI's words (src/cli/args.ts `num`). */
-function num(value: string | boolean | undefined, def: FlagDef, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  const flag = `--${def.name}`;
-  const s = String(value).trim().replaceAll("_", "");
-  const v = s === "" ? Number.NaN : Number(s);
-  const integer = def.kind === "int";
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v)))
-    throw new UserError(`${flag} must be ${integer ? "a whole number" : "a number"}, got '${value}'`, 2);
-  if (def.min !== undefined && (def.exclusiveMin ? v <= def.min : v < def.min))
-    throw new UserError(
-      `${flag} must be ${def.exclusiveMin ? "greater than" : "at least"} ${def.min}, got ${v}`,
-      2,
-    );
-  if (def.max !== undefined && v > def.max)
-    throw new UserError(`${flag} must be at most ${def.max}, got ${v}`, 2);
-  return v;
+/** A model flag's value checked against its declaration (src/cli/flags.ts `flagValue`). */
+function modelFlagValue(
+  f: ModelFlag,
+  raw: string | boolean | undefined,
+): string | number | boolean | undefined {
+  if (raw === undefined || raw === "" || raw === false) return undefined;
+  const flag = `--${f.name}`;
+  if (f.kind === "boolean") return raw === true;
+  if (f.kind === "choice") return choice(raw, flag, f.choices ?? [], (f.choices ?? [""])[0]!);
+  return num(raw, flag, 0, {
+    integer: f.kind === "int",
+    min: f.min,
+    max: f.max,
+    exclusiveMin: f.exclusiveMin,
+  });
 }
 
-/** A number checked as the CLI checks flag `--name` (for the sample form's fields). */
+const trainFlag = (name: string) => TRAIN_FLAGS.find((f) => f.name === name)!;
+
+function trainNum(f: Flags, name: string, fallback: number): number {
+  const def = trainFlag(name);
+  const raw = f[name];
+  return num(raw === "" ? undefined : raw, `--${name}`, fallback, {
+    integer: def.kind === "int",
+    min: def.min,
+    max: def.max,
+    exclusiveMin: def.exclusiveMin,
+  });
+}
+
+/** A number checked as the CLI checks flag `--name` (the sample form's fields). */
 export function checkNumber(
   value: number | string,
   name: string,
   opts: { integer?: boolean; min?: number; max?: number; exclusiveMin?: boolean },
 ): number {
-  const def: FlagDef = { name, kind: opts.integer ? "int" : "number", help: "", placeholder: "", ...opts };
-  return num(String(value), def, Number.NaN);
+  return num(String(value), `--${name}`, Number.NaN, opts);
 }
 
-function choice<T extends string>(value: string | boolean | undefined, def: FlagDef, fallback: T): T {
-  if (value === undefined || value === "") return fallback;
-  const choices = def.choices as readonly T[];
-  if (!choices.includes(value as T))
-    throw new UserError(`--${def.name} must be one of ${choices.join(", ")}; got '${value}'`, 2);
-  return value as T;
+/** The checked flags of a run, before the data is read (the spec needs the vocabulary). */
+export interface RunFlags {
+  type: string;
+  modelFlags: FlagValues;
+  train: TrainConfig;
+  seed: number;
 }
 
-const flagDef = (name: string) => [...MODEL_FLAGS, ...TRAIN_FLAGS].find((f) => f.name === name)!;
-
-/**
- * The run's model spec, training config and seed from flags, as `makemore train` builds them
- * (src/cli/train.ts configFromFlags). Throws the CLI's UserError for a bad flag.
- */
-export function settingsFromFlags(
-  f: Flags,
-  vocabSize: number,
-): { model: ModelSpec; train: TrainConfig; seed: number } {
-  const given = (name: string) => f[name] !== undefined && f[name] !== "" && f[name] !== false;
-  if (f.type !== undefined && !PRESETS.includes(f.type as ModelType))
-    throw new UserError(`--type must be one of ${PRESETS.join(", ")}; got '${f.type}'`, 2);
-  const type = (f.type ?? "batchnorm") as ModelType;
-  if (type !== "custom") {
-    for (const name of BUILDER_FLAGS)
-      if (given(name)) throw new UserError(`--${name} only applies to --type custom (the presets fix it)`, 2);
+/** The run's type, model flags, training config and seed, as `makemore train` checks them. */
+export function runFlags(f: Flags): RunFlags {
+  const type = choice(f.type === "" ? undefined : f.type, "--type", modelTypes(), DEFAULT_TYPE);
+  const family = familyOf(type);
+  const modelFlags: Record<string, string | number | boolean | undefined> = {};
+  for (const flag of allModelFlags()) {
+    const v = modelFlagValue(flag, f[flag.name]);
+    if (v !== undefined) modelFlags[flag.name] = v;
   }
-  const blockSize = num(f["block-size"], flagDef("block-size"), 3);
-  const base = presetSpec(type, vocabSize, blockSize);
-  const model: ModelSpec = {
-    ...base,
-    nEmbd: num(f["n-embd"], flagDef("n-embd"), base.nEmbd),
-    nHidden: num(f["n-hidden"], flagDef("n-hidden"), base.nHidden),
-    depth: num(f.depth, flagDef("depth"), base.depth),
-    batchnorm: choice(f.batchnorm, flagDef("batchnorm"), base.batchnorm),
-    nonlinearity: choice(f.nonlinearity, flagDef("nonlinearity"), base.nonlinearity),
-    gain: num(f.gain, flagDef("gain"), base.gain),
-    lastLayerScale: num(f["last-layer-scale"], flagDef("last-layer-scale"), base.lastLayerScale),
-    zeroInit: f["zero-init"] === true,
-  };
-  if (type === "custom") {
-    model.bias = model.batchnorm === "none";
-    model.outputBatchnorm = model.batchnorm !== "none";
-  }
+  const d = { ...LECTURE_TRAIN, ...(family.trainDefaults as Partial<TrainConfig> | undefined) };
   const train: TrainConfig = {
-    maxSteps: num(f["max-steps"], flagDef("max-steps"), LECTURE_TRAIN.maxSteps),
-    batchSize: num(f["batch-size"], flagDef("batch-size"), LECTURE_TRAIN.batchSize),
-    learningRate: num(f["learning-rate"], flagDef("learning-rate"), LECTURE_TRAIN.learningRate),
-    lrDecayStep: num(f["lr-decay-step"], flagDef("lr-decay-step"), LECTURE_TRAIN.lrDecayStep),
-    lrDecayTo: num(f["lr-decay-to"], flagDef("lr-decay-to"), LECTURE_TRAIN.lrDecayTo),
+    ...d,
+    maxSteps: trainNum(f, "max-steps", d.maxSteps),
+    batchSize: trainNum(f, "batch-size", d.batchSize),
+    learningRate: trainNum(f, "learning-rate", d.learningRate),
+    lrDecayStep: trainNum(f, "lr-decay-step", d.lrDecayStep),
+    lrDecayTo: trainNum(f, "lr-decay-to", d.lrDecayTo),
   };
-  return { model, train, seed: num(f.seed, flagDef("seed"), 2147483647) };
+  return { type, modelFlags, train, seed: trainNum(f, "seed", 2147483647) };
 }
 
-/** Build a spec's model (the registry's one entry point for the page). */
-export function buildFor(spec: ModelSpec, g: Generator): MLP {
-  return buildModel(spec, g);
+/** The family's spec for the words' vocabulary (refusing flags the type does not read). */
+export function specForWords(r: RunFlags, vocabSize: number, longestWord: number): ModelSpecBase {
+  return specFor(r.type, r.modelFlags, { vocabSize, longestWord });
 }

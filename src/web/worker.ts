@@ -12,14 +12,14 @@
  */
 
 import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/watch.ts";
-import { type LectureData, prepareData, Vocabulary } from "../data/dataset.ts";
+import { type LectureData, longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
 import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
 import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { DEFAULT_MAX_WORD_FILE_BYTES, parseWordBytes } from "../io/wordfile.ts";
-import { buildModel, type MLP, PRESETS } from "../models/mlp.ts";
+import { buildFromSpec, checkModelSpec, familyOf, type LanguageModel } from "../models/index.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import { provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
 import { firstNonFinite, type StopReason, train, validateTrainConfig } from "../train/train.ts";
@@ -34,7 +34,14 @@ import {
 } from "../viz/specs.ts";
 import type { ChartRequest } from "./charts.ts";
 import type { DataChoice, DroppedFile, FromWorker, SampleRow, Source, ToWorker } from "./protocol.ts";
-import { CONFIG_VERSION, catalog, checkNumber, settingsFromFlags, type WebRunConfig } from "./settings.ts";
+import {
+  CONFIG_VERSION,
+  catalog,
+  checkNumber,
+  runFlags,
+  specForWords,
+  type WebRunConfig,
+} from "./settings.ts";
 
 const post = (m: FromWorker, transfer: Transferable[] = []) =>
   (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
@@ -63,21 +70,24 @@ async function bundledBytes(name: string): Promise<Uint8Array> {
   return b;
 }
 
-/** The word file's bytes with the CLI's checks (src/io/wordfile.ts), then the lecture's split. */
-function lectureData(name: string, bytes: Uint8Array, blockSize: number): LectureData {
+/** The words of a word file's bytes, with the CLI's checks (src/io/wordfile.ts `readWordFile`). */
+function readWords(name: string, bytes: Uint8Array): string[] {
   if (bytes.length > DEFAULT_MAX_WORD_FILE_BYTES)
     throw new UserError(
       `word file ${name} is ${bytes.length} bytes, over the ${DEFAULT_MAX_WORD_FILE_BYTES}-byte limit for a word list`,
     );
-  return prepareData(parseWordBytes(bytes, name).words, blockSize, 42);
+  return parseWordBytes(bytes, name).words;
+}
+
+/** The CLI's first start-up line. */
+function dataLine(name: string, data: LectureData): string {
+  return `data: ${name} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`;
 }
 
 async function dataBytes(choice: DataChoice): Promise<{ name: string; bytes: Uint8Array }> {
   if ("bundled" in choice) return { name: choice.bundled, bytes: await bundledBytes(choice.bundled) };
   return { name: choice.file.name, bytes: new Uint8Array(choice.file.bytes) };
 }
-
-const longest = (words: readonly string[]) => Math.max(...words.map((w) => Array.from(w).length));
 
 // ---------------------------------------------------------------- the run
 
@@ -107,7 +117,7 @@ class Run {
 
   constructor(
     readonly config: WebRunConfig,
-    readonly model: MLP,
+    readonly model: LanguageModel,
     readonly g: Generator,
     readonly data: LectureData | null,
     readonly sets: WordSets | null,
@@ -148,7 +158,7 @@ class Run {
   async train(): Promise<void> {
     const data = this.data!;
     const diag = this.config.diagnostics;
-    const snapEvery = diag ? diag.every : 0;
+    const snapEvery = diag ? diag.every || Math.max(1000, Math.floor(this.config.train.maxSteps / 100)) : 0;
     if (diag) retainLayerGrads(this.model);
     let sliceEnd = 0;
     let lastView = 0;
@@ -417,22 +427,24 @@ async function stopCurrent(): Promise<void> {
 
 async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<void> {
   await stopCurrent();
+  // as `makemore train`: flags checked first, then the words, then the family's spec for them
+  const r = runFlags(m.flags);
   const { name, bytes } = await dataBytes(m.data);
-  // the vocabulary decides the spec's size; check the flags once before reading data, once after
-  const blockSize = settingsFromFlags(m.flags, 27).model.blockSize;
-  const data = lectureData(name, bytes, blockSize);
-  const s = settingsFromFlags(m.flags, data.vocab.size);
-  validateTrainConfig(s.train, data.train.X.shape[0]);
+  const words = readWords(name, bytes);
+  const vocab = Vocabulary.fromWords(words);
+  const spec = specForWords(r, vocab.size, longestWord(words));
+  const data = prepareDataFor(familyOf(r.type).data, words, spec.blockSize, 42);
+  validateTrainConfig(r.train, data.train.X.shape[0]);
   const config: WebRunConfig = {
     version: CONFIG_VERSION,
-    model: s.model,
-    train: s.train,
-    seed: s.seed,
+    model: spec,
+    train: r.train,
+    seed: r.seed,
     data: {
       inputFile: name,
-      numWords: data.words.length,
+      numWords: words.length,
       vocab: data.vocab.itos,
-      blockSize: s.model.blockSize,
+      blockSize: spec.blockSize,
       splitSeed: 42,
     },
     logEvery: 10000,
@@ -440,16 +452,15 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
     evalEvery: 0,
     calibrate: false,
     numSamples: 20,
-    diagnostics: m.diagnostics
-      ? { every: Math.max(1000, Math.floor(s.train.maxSteps / 100)), updateRatios: true }
-      : undefined,
+    // every: 0 is the CLI's "max(1000, max-steps / 100)"
+    diagnostics: m.diagnostics ? { every: 0, updateRatios: true } : undefined,
   };
   const g = new Generator().manualSeed(config.seed);
-  const model = buildModel(config.model, g);
+  const model = buildFromSpec(config.model, g);
   const lines = [
-    `data: ${name} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longest(data.words)}`,
-    `split (random.seed(42)): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${blockSize})`,
-    `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
+    dataLine(name, data),
+    `split (random.seed(42)): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${spec.blockSize})`,
+    `model: ${spec.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
     `train: ${config.train.maxSteps} steps | batch ${config.train.batchSize} | lr ${config.train.learningRate} -> ${config.train.lrDecayTo} at step ${config.train.lrDecayStep}`,
   ];
   if (data.vocab.itos[0] !== ".")
@@ -482,9 +493,9 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   }
   const config = checkConfig(raw, configFile.name);
   const ckpt = decodeSafetensors(new Uint8Array(ckptFile.bytes), { source: ckptFile.name });
-  let model: MLP;
+  let model: LanguageModel;
   try {
-    model = buildModel(config.model, new Generator(0));
+    model = buildFromSpec(checkModelSpec(config.model), new Generator(0));
   } catch (e) {
     throw new UserError(`${configFile.name} is not a valid makemore config: ${(e as Error).message}`);
   }
@@ -506,17 +517,12 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   let sets: WordSets | null = null;
   const inputName = config.data.inputFile.split(/[\\/]/).pop() ?? "";
   let words: string[] | null = null;
-  if (wordFile) words = parseWordBytes(new Uint8Array(wordFile.bytes), wordFile.name).words;
-  else if (BUNDLED.includes(inputName))
-    words = parseWordBytes(await bundledBytes(inputName), inputName).words;
-  if (words && words.length === config.data.numWords) {
-    const data = prepareData(words, config.data.blockSize, config.data.splitSeed);
-    if (data.vocab.itos.join("") === config.data.vocab.join(""))
-      sets = {
-        train: new Set(data.split.train),
-        val: new Set(data.split.val),
-        test: new Set(data.split.test),
-      };
+  if (wordFile) words = readWords(wordFile.name, new Uint8Array(wordFile.bytes));
+  else if (BUNDLED.includes(inputName)) words = readWords(inputName, await bundledBytes(inputName));
+  const same = words && words.length === config.data.numWords;
+  if (words && same && Vocabulary.fromWords(words).itos.join("") === config.data.vocab.join("")) {
+    const split = splitWords(words, config.data.splitSeed);
+    sets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
   }
   await stopCurrent();
   const g = new Generator();
@@ -545,7 +551,7 @@ function checkConfig(raw: unknown, name: string): WebRunConfig {
   if (!obj(raw)) throw bad("not a JSON object");
   if (raw.version !== CONFIG_VERSION) throw bad(`unsupported version ${JSON.stringify(raw.version)}`);
   const m = raw.model;
-  if (!obj(m) || !PRESETS.includes(m.type as never)) throw bad("missing or unknown model type");
+  if (!obj(m)) throw bad("missing model section");
   const d = raw.data;
   if (!obj(raw.train) || !obj(d)) throw bad("missing train or data section");
   if (!Array.isArray(d.vocab) || d.vocab.some((c) => typeof c !== "string")) throw bad("bad vocabulary");
@@ -594,11 +600,12 @@ async function handle(m: ToWorker): Promise<void> {
     case "load":
       return loadRun(m.files);
     case "check": {
-      const data = lectureData(m.file.name, new Uint8Array(m.file.bytes), 3);
+      const words = readWords(m.file.name, new Uint8Array(m.file.bytes));
+      const vocab = Vocabulary.fromWords(words);
       return post({
         type: "checked",
         name: m.file.name,
-        line: `data: ${m.file.name} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longest(data.words)}`,
+        line: `data: ${m.file.name} | ${words.length} items | vocabulary ${vocab.size} (boundary '${vocab.boundary}') | longest ${longestWord(words)}`,
       });
     }
   }
