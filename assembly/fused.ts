@@ -901,3 +901,521 @@ export function moments(w: usize, g: usize, n: i32): void {
 export function momentsOut(i: i32): f64 {
   return i == 0 ? mOut0 : i == 1 ? mOut1 : i == 2 ? mOut2 : mOut3;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Kernels for the general engine (src/tensor/engine.ts): elementwise ops, row softmax, LayerNorm,
+// AdamW. Each has a TypeScript twin in src/tensor/kernels.ts (`arenaReference`); the comment says
+// whether the twin's bits are reproduced exactly or within a stated tolerance. n counts floats;
+// x, y may be the same buffer for the elementwise ops (in place).
+
+/** y = a + b (n floats). Exact. */
+export function add(a: usize, b: usize, y: usize, n: i32): void {
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) v128.store(y + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  for (; o < end; o += 4) store<f32>(y + o, load<f32>(a + o) + load<f32>(b + o));
+}
+
+/** y = a * b (n floats). Exact. */
+export function mul(a: usize, b: usize, y: usize, n: i32): void {
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) v128.store(y + o, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  for (; o < end; o += 4) store<f32>(y + o, load<f32>(a + o) * load<f32>(b + o));
+}
+
+/**
+ * Row-vector broadcast: y(rows, cols) = x op v(cols), op 0 = add (bias-add), 1 = mul (a gain).
+ * Exact.
+ */
+export function rowOp(x: usize, v: usize, y: usize, rows: i32, cols: i32, op: i32): void {
+  const rowB: usize = (<usize>cols) << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    const yr = y + <usize>r * rowB;
+    let o: usize = 0;
+    if (op === 0) {
+      for (; o + 16 <= rowB; o += 16) v128.store(yr + o, f32x4.add(v128.load(xr + o), v128.load(v + o)));
+      for (; o < rowB; o += 4) store<f32>(yr + o, load<f32>(xr + o) + load<f32>(v + o));
+    } else {
+      for (; o + 16 <= rowB; o += 16) v128.store(yr + o, f32x4.mul(v128.load(xr + o), v128.load(v + o)));
+      for (; o < rowB; o += 4) store<f32>(yr + o, load<f32>(xr + o) * load<f32>(v + o));
+    }
+  }
+}
+
+/** y = s * x (float32 s). Exact. */
+export function scale(x: usize, s: f32, y: usize, n: i32): void {
+  const sv = f32x4.splat(s);
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) v128.store(y + o, f32x4.mul(v128.load(x + o), sv));
+  for (; o < end; o += 4) store<f32>(y + o, load<f32>(x + o) * s);
+}
+
+/** y += s * x (float32, the product rounded first): gradient accumulation. Exact. */
+export function axpy(y: usize, x: usize, s: f32, n: i32): void {
+  const sv = f32x4.splat(s);
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v128.load(x + o), sv)));
+  for (; o < end; o += 4) store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o) * s);
+}
+
+/**
+ * e^x in float32 lanes over the whole range of expf: expv's reduction and polynomial, with 2^n
+ * applied as two factors 2^(n>>1) * 2^(n - (n>>1)) so that n from -150 to 128 stays exact (a
+ * subnormal result is rounded once, by the last multiply). Past 88.72283 +Inf, below -103.97 0,
+ * NaN stays NaN. At most 1 ulp from the correctly rounded value.
+ */
+@inline
+function expFull(x: v128): v128 {
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.72283935546875)), f32x4.splat(-103.972084045410));
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const nf = f32x4.sub(t, f32x4.splat(12582912.0));
+  let r = f32x4.sub(xc, f32x4.mul(nf, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(nf, f32x4.splat(-2.12194440e-4)));
+  const r2 = f32x4.mul(r, r);
+  const q01 = f32x4.add(f32x4.mul(f32x4.splat(1.987569150e-4), r), f32x4.splat(1.3981999507e-3));
+  const q23 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r), f32x4.splat(4.1665795894e-2));
+  const q45 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r), f32x4.splat(5.0000001201e-1));
+  const q = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q01, r2), q23), r2), q45);
+  const y = f32x4.add(f32x4.add(f32x4.mul(q, r2), r), f32x4.splat(1));
+  const n = i32x4.sub(t, i32x4.splat(0x4b400000)); // the integer n
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  const p1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const p2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  let e = f32x4.mul(f32x4.mul(y, p1), p2);
+  e = v128.bitselect(f32x4.splat(Infinity), e, f32x4.gt(x, f32x4.splat(88.72283935546875)));
+  e = v128.andnot(e, f32x4.lt(x, f32x4.splat(-103.972084045410)));
+  return v128.bitselect(x, e, f32x4.ne(x, x));
+}
+
+/**
+ * y = e^x (n floats), within 1 ulp of the correctly rounded value (subnormal results: within
+ * 1 ulp of the subnormal grid).
+ */
+export function expFwd(x: usize, y: usize, n: i32): void {
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) v128.store(y + o, expFull(v128.load(x + o)));
+  for (; o < end; o += 4) store<f32>(y + o, f32x4.extract_lane(expFull(f32x4.splat(load<f32>(x + o))), 0));
+}
+
+// GELU, tanh form (makemore.py's NewGELU): y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+const GELU_K: f32 = 0.7978845608028654;
+const GELU_C: f32 = 0.044715;
+
+@inline
+function geluU(x: v128): v128 {
+  return f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_C), f32x4.mul(x, f32x4.mul(x, x)))));
+}
+
+/**
+ * y = gelu(x), float32 lanes. Within 4e-7 (1 + |x|) of the float64 formula (the twin): tanh is
+ * 1 ulp, u is rounded to float32.
+ */
+export function geluFwd(x: usize, y: usize, n: i32): void {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16) {
+    const v = v128.load(x + o);
+    v128.store(y + o, f32x4.mul(f32x4.mul(half, v), f32x4.add(one, tanhv(geluU(v)))));
+  }
+  for (; o < end; o += 4) {
+    const v = f32x4.splat(load<f32>(x + o));
+    store<f32>(y + o, f32x4.extract_lane(f32x4.mul(f32x4.mul(half, v), f32x4.add(one, tanhv(geluU(v)))), 0));
+  }
+}
+
+/**
+ * gx (+)= g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
+ * t = tanh(u), in float32 lanes. Within 1e-6 (1 + x^2) |g| of the float64 twin.
+ */
+export function geluBwd(x: usize, g: usize, gx: usize, n: i32, acc: i32): void {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  while (o < end) {
+    const full = o + 16 <= end;
+    const v = full ? v128.load(x + o) : f32x4.splat(load<f32>(x + o));
+    const gv = full ? v128.load(g + o) : f32x4.splat(load<f32>(g + o));
+    const t = tanhv(geluU(v));
+    const du = f32x4.mul(
+      f32x4.splat(GELU_K),
+      f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(v, v))),
+    );
+    const d = f32x4.add(
+      f32x4.mul(half, f32x4.add(one, t)),
+      f32x4.mul(f32x4.mul(f32x4.mul(half, v), f32x4.sub(one, f32x4.mul(t, t))), du),
+    );
+    let r = f32x4.mul(gv, d);
+    if (full) {
+      if (acc !== 0) r = f32x4.add(r, v128.load(gx + o));
+      v128.store(gx + o, r);
+      o += 16;
+    } else {
+      let s = f32x4.extract_lane(r, 0);
+      if (acc !== 0) s += load<f32>(gx + o);
+      store<f32>(gx + o, s);
+      o += 4;
+    }
+  }
+}
+
+/** Horizontal sum of a f32x4 in float64, lanes in order. */
+@inline
+function hsum(v: v128): f64 {
+  return (
+    <f64>f32x4.extract_lane(v, 0) +
+    <f64>f32x4.extract_lane(v, 1) +
+    <f64>f32x4.extract_lane(v, 2) +
+    <f64>f32x4.extract_lane(v, 3)
+  );
+}
+
+/** Max of a row of `cols` floats (SIMD, -Inf lanes past the end). */
+@inline
+function rowMax(xr: usize, cols: i32): f32 {
+  const full = cols & ~3;
+  let mv = f32x4.splat(-Infinity);
+  let j = 0;
+  for (; j < full; j += 4) mv = f32x4.max(mv, v128.load(xr + ((<usize>j) << 2)));
+  let m = f32x4.extract_lane(mv, 0);
+  m = max(m, f32x4.extract_lane(mv, 1));
+  m = max(m, f32x4.extract_lane(mv, 2));
+  m = max(m, f32x4.extract_lane(mv, 3));
+  for (; j < cols; j++) m = max(m, load<f32>(xr + ((<usize>j) << 2)));
+  return m;
+}
+
+/**
+ * Row softmax (log = 0) or log-softmax (log = 1) of x (rows, cols) into y, per row: m = max,
+ * e = exp(x - m) (float32 lanes), s = sum e (float32 lanes, then float64); softmax y = e / s,
+ * log-softmax y = (x - m) - ln s. Within 2e-6 relative (softmax) / 2e-6 absolute (log-softmax)
+ * of the float64 twin.
+ */
+export function softmaxRows(x: usize, y: usize, rows: i32, cols: i32, log: i32): void {
+  const rowB: usize = (<usize>cols) << 2;
+  const full = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    const yr = y + <usize>r * rowB;
+    const m = rowMax(xr, cols);
+    const mv = f32x4.splat(m);
+    let sv = f32x4.splat(0);
+    let j = 0;
+    for (; j < full; j += 4) {
+      const o: usize = (<usize>j) << 2;
+      const e = expFull(f32x4.sub(v128.load(xr + o), mv));
+      sv = f32x4.add(sv, e);
+      if (log === 0) v128.store(yr + o, e);
+    }
+    let s = hsum(sv);
+    for (; j < cols; j++) {
+      const o: usize = (<usize>j) << 2;
+      const e = f32x4.extract_lane(expFull(f32x4.splat(load<f32>(xr + o) - m)), 0);
+      s += <f64>e;
+      if (log === 0) store<f32>(yr + o, e);
+    }
+    if (log === 0) {
+      const inv = f32x4.splat(<f32>s);
+      for (j = 0; j < full; j += 4) {
+        const o: usize = (<usize>j) << 2;
+        v128.store(yr + o, f32x4.div(v128.load(yr + o), inv));
+      }
+      for (; j < cols; j++) {
+        const o: usize = (<usize>j) << 2;
+        store<f32>(yr + o, load<f32>(yr + o) / <f32>s);
+      }
+    } else {
+      const lse = f32x4.splat(<f32>Math.log(s));
+      for (j = 0; j < full; j += 4) {
+        const o: usize = (<usize>j) << 2;
+        v128.store(yr + o, f32x4.sub(f32x4.sub(v128.load(xr + o), mv), lse));
+      }
+      for (; j < cols; j++) {
+        const o: usize = (<usize>j) << 2;
+        store<f32>(yr + o, load<f32>(xr + o) - m - <f32>Math.log(s));
+      }
+    }
+  }
+}
+
+/**
+ * Backward of softmaxRows from its output y and upstream g, per row:
+ *   softmax:     gx (+)= y * (g - sum(g * y))
+ *   log-softmax: gx (+)= g - e^y * sum(g)
+ * The row sums in float32 lanes then float64; within 1e-6 of the twin relative to sum |g|.
+ */
+export function softmaxRowsBwd(y: usize, g: usize, gx: usize, rows: i32, cols: i32, log: i32, acc: i32): void {
+  const rowB: usize = (<usize>cols) << 2;
+  const full = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const ro: usize = <usize>r * rowB;
+    let sv = f32x4.splat(0);
+    let j = 0;
+    for (; j < full; j += 4) {
+      const o: usize = ro + ((<usize>j) << 2);
+      const gv = v128.load(g + o);
+      sv = f32x4.add(sv, log === 0 ? f32x4.mul(gv, v128.load(y + o)) : gv);
+    }
+    let s = hsum(sv);
+    for (; j < cols; j++) {
+      const o: usize = ro + ((<usize>j) << 2);
+      s += log === 0 ? <f64>(load<f32>(g + o) * load<f32>(y + o)) : <f64>load<f32>(g + o);
+    }
+    const ss = f32x4.splat(<f32>s);
+    for (j = 0; j < full; j += 4) {
+      const o: usize = ro + ((<usize>j) << 2);
+      const yv = v128.load(y + o);
+      const gv = v128.load(g + o);
+      let d = log === 0 ? f32x4.mul(yv, f32x4.sub(gv, ss)) : f32x4.sub(gv, f32x4.mul(expFull(yv), ss));
+      if (acc !== 0) d = f32x4.add(d, v128.load(gx + o));
+      v128.store(gx + o, d);
+    }
+    for (; j < cols; j++) {
+      const o: usize = ro + ((<usize>j) << 2);
+      const yv = load<f32>(y + o);
+      const gv = load<f32>(g + o);
+      let d: f32 = log === 0 ? yv * (gv - <f32>s) : gv - f32x4.extract_lane(expFull(f32x4.splat(yv)), 0) * <f32>s;
+      if (acc !== 0) d += load<f32>(gx + o);
+      store<f32>(gx + o, d);
+    }
+  }
+}
+
+/**
+ * LayerNorm over the last dim (F.layer_norm(x, (C,), gamma, beta, eps)), x (rows, C), per row in
+ * float64: mu = mean x, var = mean (x - mu)^2, rstd = 1 / sqrt(var + eps); xhat = f32((x - mu) rstd),
+ * y = f32(xhat gamma + beta) (gamma/beta 0: 1/0). Writes mean and rstd (rows, float32) and xhat
+ * for the backward. Differs from the twin only in the float64 summation order (2 lanes).
+ */
+export function lnFwd(
+  x: usize,
+  rows: i32,
+  c: i32,
+  gamma: usize,
+  beta: usize,
+  eps: f64,
+  mean: usize,
+  rstd: usize,
+  xhat: usize,
+  y: usize,
+): void {
+  const rowB: usize = (<usize>c) << 2;
+  const pairs = c & ~1;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    let sv = f64x2.splat(0);
+    let j = 0;
+    for (; j < pairs; j += 2) sv = f64x2.add(sv, pair(xr + ((<usize>j) << 2)));
+    let s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+    for (; j < c; j++) s += <f64>load<f32>(xr + ((<usize>j) << 2));
+    const mu = s / <f64>c;
+    const muv = f64x2.splat(mu);
+    let qv = f64x2.splat(0);
+    for (j = 0; j < pairs; j += 2) {
+      const d = f64x2.sub(pair(xr + ((<usize>j) << 2)), muv);
+      qv = f64x2.add(qv, f64x2.mul(d, d));
+    }
+    let q = f64x2.extract_lane(qv, 0) + f64x2.extract_lane(qv, 1);
+    for (; j < c; j++) {
+      const d = <f64>load<f32>(xr + ((<usize>j) << 2)) - mu;
+      q += d * d;
+    }
+    const rs = 1 / Math.sqrt(q / <f64>c + eps);
+    store<f32>(mean + ((<usize>r) << 2), <f32>mu);
+    store<f32>(rstd + ((<usize>r) << 2), <f32>rs);
+    const rsv = f64x2.splat(rs);
+    const hr = xhat + <usize>r * rowB;
+    const yr = y + <usize>r * rowB;
+    for (j = 0; j < pairs; j += 2) {
+      const o: usize = (<usize>j) << 2;
+      const h = f64x2.mul(f64x2.sub(pair(xr + o), muv), rsv);
+      const hf = f32x4.demote_f64x2_zero(h);
+      v128.store64_lane(hr + o, hf, 0);
+      let yv = f64x2.promote_low_f32x4(hf);
+      if (gamma !== 0) yv = f64x2.mul(yv, pair(gamma + o));
+      if (beta !== 0) yv = f64x2.add(yv, pair(beta + o));
+      v128.store64_lane(yr + o, f32x4.demote_f64x2_zero(yv), 0);
+    }
+    for (; j < c; j++) {
+      const o: usize = (<usize>j) << 2;
+      const hf = <f32>((<f64>load<f32>(xr + o) - mu) * rs);
+      store<f32>(hr + o, hf);
+      let yv = <f64>hf;
+      if (gamma !== 0) yv *= <f64>load<f32>(gamma + o);
+      if (beta !== 0) yv += <f64>load<f32>(beta + o);
+      store<f32>(yr + o, <f32>yv);
+    }
+  }
+}
+
+/**
+ * LayerNorm backward, dxhat = g gamma, per row in float64:
+ *   dx (+)= rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) ; dgamma += sum g xhat ; dbeta += sum g
+ * (dgamma/dbeta accumulate in float32, rows in order; gamma 0 = 1; dgamma/dbeta/dx 0 = not wanted).
+ */
+export function lnBwd(
+  g: usize,
+  xhat: usize,
+  rstd: usize,
+  gamma: usize,
+  rows: i32,
+  c: i32,
+  dgamma: usize,
+  dbeta: usize,
+  dx: usize,
+  accX: i32,
+): void {
+  const rowB: usize = (<usize>c) << 2;
+  const pairs = c & ~1;
+  for (let r = 0; r < rows; r++) {
+    const gr = g + <usize>r * rowB;
+    const hr = xhat + <usize>r * rowB;
+    let m1v = f64x2.splat(0);
+    let m2v = f64x2.splat(0);
+    let j = 0;
+    for (; j < pairs; j += 2) {
+      const o: usize = (<usize>j) << 2;
+      const gv = pair(gr + o);
+      const hv = pair(hr + o);
+      const dh = gamma !== 0 ? f64x2.mul(gv, pair(gamma + o)) : gv;
+      m1v = f64x2.add(m1v, dh);
+      m2v = f64x2.add(m2v, f64x2.mul(dh, hv));
+    }
+    let m1 = f64x2.extract_lane(m1v, 0) + f64x2.extract_lane(m1v, 1);
+    let m2 = f64x2.extract_lane(m2v, 0) + f64x2.extract_lane(m2v, 1);
+    for (; j < c; j++) {
+      const o: usize = (<usize>j) << 2;
+      const gv = <f64>load<f32>(gr + o);
+      const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
+      m1 += dh;
+      m2 += dh * <f64>load<f32>(hr + o);
+    }
+    // parameter gradients, float32 accumulation in row order
+    if (dgamma !== 0 || dbeta !== 0) {
+      j = 0;
+      for (; j + 4 <= c; j += 4) {
+        const o: usize = (<usize>j) << 2;
+        const gv = v128.load(gr + o);
+        if (dgamma !== 0) v128.store(dgamma + o, f32x4.add(v128.load(dgamma + o), f32x4.mul(gv, v128.load(hr + o))));
+        if (dbeta !== 0) v128.store(dbeta + o, f32x4.add(v128.load(dbeta + o), gv));
+      }
+      for (; j < c; j++) {
+        const o: usize = (<usize>j) << 2;
+        const gv = load<f32>(gr + o);
+        if (dgamma !== 0) store<f32>(dgamma + o, load<f32>(dgamma + o) + gv * load<f32>(hr + o));
+        if (dbeta !== 0) store<f32>(dbeta + o, load<f32>(dbeta + o) + gv);
+      }
+    }
+    if (dx === 0) continue;
+    m1 /= <f64>c;
+    m2 /= <f64>c;
+    const rs = <f64>load<f32>(rstd + ((<usize>r) << 2));
+    const xr = dx + <usize>r * rowB;
+    for (j = 0; j < c; j++) {
+      const o: usize = (<usize>j) << 2;
+      const gv = <f64>load<f32>(gr + o);
+      const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
+      let v = rs * (dh - m1 - <f64>load<f32>(hr + o) * m2);
+      if (accX !== 0) v += <f64>load<f32>(xr + o);
+      store<f32>(xr + o, <f32>v);
+    }
+  }
+}
+
+/**
+ * fma(a, b, c) of float32 lanes held as f64x2, rounded once to float32: a*b is exact in float64;
+ * s = p + c is rounded to odd (TwoSum gives its error e; an even s with e != 0 moves one ulp
+ * toward the true value), and rounding an odd-rounded float64 to float32 is a single correct
+ * rounding (53 >= 2*24 + 2 bits). The same function as fmaF32 in src/random/generator.ts.
+ */
+@inline
+function fma64(a: v128, b: v128, c: v128): v128 {
+  const p = f64x2.mul(a, b);
+  const s = f64x2.add(p, c);
+  const bv = f64x2.sub(s, p);
+  const e = f64x2.add(f64x2.sub(p, f64x2.sub(s, bv)), f64x2.sub(c, bv));
+  // lanes to adjust: e nonzero and not NaN, s even
+  const even = i64x2.eq(v128.and(s, i64x2.splat(1)), i64x2.splat(0));
+  const need = v128.and(v128.and(f64x2.ne(e, f64x2.splat(0)), f64x2.eq(e, e)), even);
+  // same sign: magnitude up (+1 on the bits), opposite: down (-1)
+  const opposite = i64x2.shr_s(v128.xor(s, e), 63);
+  const delta = v128.bitselect(i64x2.splat(-1), i64x2.splat(1), opposite);
+  return i64x2.add(s, v128.and(delta, need));
+}
+
+/**
+ * AdamW (torch.optim.AdamW, float32, the op sequence of src/train/optim.ts `AdamW.step`, fused
+ * multiply-adds where torch's AVX2 build has them), over n floats of w, g, m (exp_avg), v (exp_avg_sq):
+ *   w = w * decay ; m = fma(g, one1, m * b1) ; v = fma(one2 * g, g, v * b2)
+ *   w = w + (negStep * m) / (sqrt(v) / bc2sqrt + eps)
+ * with decay = 1 - lr wd, one1 = 1 - b1, one2 = 1 - b2, bc2sqrt = sqrt(1 - b2^t),
+ * negStep = -lr / (1 - b1^t), all float32 (the caller rounds them). Bit for bit the twin.
+ */
+export function adamw(
+  w: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  n: i32,
+  decay: f32,
+  b1: f32,
+  b2: f32,
+  one1: f32,
+  one2: f32,
+  bc2sqrt: f32,
+  negStep: f32,
+  eps: f32,
+): void {
+  const dv = f32x4.splat(decay);
+  const b1v = f32x4.splat(b1);
+  const b2v = f32x4.splat(b2);
+  const o1 = f64x2.splat(<f64>one1);
+  const o2v = f32x4.splat(one2);
+  const bcv = f32x4.splat(bc2sqrt);
+  const nsv = f32x4.splat(negStep);
+  const ev = f32x4.splat(eps);
+  const pairs = n & ~1;
+  for (let i = 0; i < pairs; i += 2) {
+    const o: usize = (<usize>i) << 2;
+    // two lanes at a time: the fused multiply-adds run in float64
+    const gf = v128.load64_zero(g + o);
+    const pj = f32x4.mul(v128.load64_zero(w + o), dv);
+    const mb = f32x4.mul(v128.load64_zero(m + o), b1v);
+    const mj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(gf), o1, f64x2.promote_low_f32x4(mb)));
+    const vb = f32x4.mul(v128.load64_zero(v + o), b2v);
+    const og = f32x4.mul(o2v, gf);
+    const vj = f32x4.demote_f64x2_zero(
+      fma64(f64x2.promote_low_f32x4(og), f64x2.promote_low_f32x4(gf), f64x2.promote_low_f32x4(vb)),
+    );
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
+    const wj = f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom));
+    v128.store64_lane(w + o, wj, 0);
+    v128.store64_lane(m + o, mj, 0);
+    v128.store64_lane(v + o, vj, 0);
+  }
+  if (pairs < n) {
+    const o: usize = (<usize>pairs) << 2;
+    const gf = v128.load32_zero(g + o);
+    const pj = f32x4.mul(v128.load32_zero(w + o), dv);
+    const mb = f32x4.mul(v128.load32_zero(m + o), b1v);
+    const mj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(gf), o1, f64x2.promote_low_f32x4(mb)));
+    const vb = f32x4.mul(v128.load32_zero(v + o), b2v);
+    const og = f32x4.mul(o2v, gf);
+    const vj = f32x4.demote_f64x2_zero(
+      fma64(f64x2.promote_low_f32x4(og), f64x2.promote_low_f32x4(gf), f64x2.promote_low_f32x4(vb)),
+    );
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
+    const wj = f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom));
+    v128.store32_lane(w + o, wj, 0);
+    v128.store32_lane(m + o, mj, 0);
+    v128.store32_lane(v + o, vj, 0);
+  }
+}

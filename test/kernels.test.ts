@@ -14,7 +14,7 @@ import { parseLines, prepareData } from "../src/data/dataset.ts";
 import { buildModel, MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
 import type { BatchNorm1d, Linear } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
-import { referenceKernels } from "../src/tensor/kernels.ts";
+import { arenaReference, referenceKernels } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
@@ -1037,4 +1037,219 @@ test("wasm moments equals the reference sums (plain arrays, views into a sealed 
       close(`offset views n=${n}`, got, want1, aw, ag);
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The general engine's kernels (assembly/fused.ts) against their twins (kernels.ts arenaReference)
+
+/** Largest |got - want| / (abs + rel |want|) over the arrays; fails above 1. */
+function within(what: string, got: Float32Array, want: Float32Array, abs: number, rel: number): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (Object.is(got[i], want[i])) continue;
+    if (!(err <= abs + rel * Math.abs(want[i])))
+      assert.fail(`${what}[${i}]: ${got[i]}, twin ${want[i]} (err ${err})`);
+  }
+}
+
+test("engine kernels: add, mul, row broadcast, scale, axpy equal their twins exactly", () => {
+  const g = new Generator().manualSeed(31);
+  const ex = fusedArena!.ex;
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 5],
+    [7, 33],
+    [32, 200],
+  ]) {
+    resetArena();
+    const n = rows * cols;
+    const a = randn(g, n);
+    const b = randn(g, n);
+    const v = randn(g, cols);
+    const [pa, pb, pv, py] = place(a, b, v, new Float32Array(n));
+    const want = new Float32Array(n);
+    ex.add(pa, pb, py, n);
+    arenaReference.add(a, b, want);
+    exactly(`add ${n}`, out(py, n), want);
+    ex.mul(pa, pb, py, n);
+    arenaReference.mul(a, b, want);
+    exactly(`mul ${n}`, out(py, n), want);
+    for (const op of [0, 1] as const) {
+      ex.rowOp(pa, pv, py, rows, cols, op);
+      arenaReference.rowOp(a, v, want, rows, cols, op);
+      exactly(`rowOp ${op} ${rows}x${cols}`, out(py, n), want);
+    }
+    ex.scale(pa, -0.3, py, n);
+    arenaReference.scale(a, -0.3, want);
+    exactly(`scale ${n}`, out(py, n), want);
+    const y0 = randn(g, n);
+    const [qy] = place(y0);
+    ex.axpy(qy, pa, 0.7, n);
+    const w2 = y0.slice();
+    arenaReference.axpy(w2, a, 0.7);
+    exactly(`axpy ${n}`, out(qy, n), w2);
+  }
+});
+
+test("engine kernels: exp within 1 ulp, GELU forward and backward within float32 rounding of the float64 twin", () => {
+  const g = new Generator().manualSeed(32);
+  const ex = fusedArena!.ex;
+  resetArena();
+  const n = 4099;
+  const x = randn(g, n).map((v, i) => (i % 7 === 0 ? v * 30 : v * 3));
+  x[0] = 0;
+  x[1] = -0;
+  x[2] = 88.7;
+  x[3] = -87;
+  x[4] = Number.NaN;
+  x[5] = 100;
+  x[6] = -200;
+  x[7] = -100; // a subnormal result
+  x[8] = 88.72283935546875;
+  x[9] = 88.7228469848632; // the next float32: overflows
+  const [px, py] = place(x, new Float32Array(n));
+  ex.expFwd(px, py, n);
+  const want = new Float32Array(n);
+  arenaReference.exp(x, want);
+  const got = out(py, n);
+  for (let i = 0; i < n; i++) {
+    assert.ok(ulpsApart(got[i], want[i]) <= 1, `exp(${x[i]}) = ${got[i]}, twin ${want[i]}`);
+  }
+  const xs = randn(g, n).map((v, i) => (i % 5 === 0 ? v * 6 : v * 2));
+  const gg = randn(g, n);
+  const gx0 = randn(g, n);
+  const [qx, qg, qy, qgx] = place(xs, gg, new Float32Array(n), gx0);
+  ex.geluFwd(qx, qy, n);
+  arenaReference.gelu(xs, want);
+  const gy = out(qy, n);
+  for (let i = 0; i < n; i++) {
+    const tol = 4e-7 * (1 + Math.abs(xs[i]));
+    assert.ok(Math.abs(gy[i] - want[i]) <= tol, `gelu(${xs[i]}) = ${gy[i]}, twin ${want[i]}`);
+  }
+  ex.geluBwd(qx, qg, qgx, n, 1);
+  const wgx = gx0.slice();
+  arenaReference.geluBackward(xs, gg, wgx, true);
+  const ggx = out(qgx, n);
+  for (let i = 0; i < n; i++) {
+    const tol = 1e-6 * (1 + xs[i] * xs[i]) * Math.abs(gg[i]) + 1e-7 * Math.abs(gx0[i]);
+    assert.ok(Math.abs(ggx[i] - wgx[i]) <= tol, `gelu'(${xs[i]}): ${ggx[i]}, twin ${wgx[i]}`);
+  }
+});
+
+test("engine kernels: row softmax / log-softmax and their backward within 2e-6 of the float64 twin", () => {
+  const g = new Generator().manualSeed(33);
+  const ex = fusedArena!.ex;
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 5],
+    [4, 27],
+    [16, 65],
+  ]) {
+    for (const log of [0, 1] as const) {
+      resetArena();
+      const n = rows * cols;
+      const x = randn(g, n).map((v) => v * 4);
+      const gg = randn(g, n);
+      const [px, py, pg, pgx] = place(x, new Float32Array(n), gg, new Float32Array(n));
+      ex.softmaxRows(px, py, rows, cols, log);
+      const want = new Float32Array(n);
+      arenaReference.softmaxRows(x, want, rows, cols, log === 1);
+      const y = out(py, n);
+      within(`softmaxRows log=${log} ${rows}x${cols}`, y, want, log ? 2e-6 : 0, 2e-6);
+      // backward from the kernel's own y: the same input for both
+      ex.softmaxRowsBwd(py, pg, pgx, rows, cols, log, 0);
+      const wgx = new Float32Array(n);
+      arenaReference.softmaxRowsBackward(y, gg, wgx, rows, cols, log === 1, false);
+      let scale = 0;
+      for (const v of gg) scale = Math.max(scale, Math.abs(v));
+      within(`softmaxRowsBwd log=${log} ${rows}x${cols}`, out(pgx, n), wgx, 2e-6 * scale * cols, 0);
+    }
+  }
+});
+
+test("engine kernels: LayerNorm forward and backward within float64 summation order of the twin", () => {
+  const g = new Generator().manualSeed(34);
+  const ex = fusedArena!.ex;
+  for (const [rows, C] of [
+    [1, 1],
+    [3, 5],
+    [8, 64],
+    [5, 33],
+  ]) {
+    for (const affine of [true, false]) {
+      resetArena();
+      const n = rows * C;
+      const x = randn(g, n).map((v, i) => v * 2 + (i % 3));
+      const gamma = randn(g, C);
+      const beta = randn(g, C);
+      const gg = randn(g, n);
+      const [px, pga, pbe, pm, pr, ph, py] = place(
+        x,
+        gamma,
+        beta,
+        new Float32Array(rows),
+        new Float32Array(rows),
+        new Float32Array(n),
+        new Float32Array(n),
+      );
+      ex.lnFwd(px, rows, C, affine ? pga : 0, affine ? pbe : 0, 1e-5, pm, pr, ph, py);
+      const m = new Float32Array(rows);
+      const r = new Float32Array(rows);
+      const h = new Float32Array(n);
+      const y = new Float32Array(n);
+      arenaReference.layerNorm(x, rows, C, affine ? gamma : null, affine ? beta : null, 1e-5, m, r, h, y);
+      within(`ln mean ${rows}x${C}`, out(pm, rows), m, 1e-6, 1e-6);
+      within(`ln rstd ${rows}x${C}`, out(pr, rows), r, 0, 1e-6);
+      within(`ln xhat ${rows}x${C}`, out(ph, n), h, 1e-6, 1e-6);
+      within(`ln y ${rows}x${C}`, out(py, n), y, 1e-6, 1e-6);
+      const dg0 = randn(g, C);
+      const db0 = randn(g, C);
+      const dx0 = randn(g, n);
+      const [qg, qdg, qdb, qdx] = place(gg, dg0, db0, dx0);
+      // backward from the kernel's own xhat and rstd: the same inputs for both
+      const hk = out(ph, n);
+      const rk = out(pr, rows);
+      ex.lnBwd(qg, ph, pr, affine ? pga : 0, rows, C, qdg, qdb, qdx, 1);
+      const dg = dg0.slice();
+      const db = db0.slice();
+      const dx = dx0.slice();
+      arenaReference.layerNormBackward(gg, hk, rk, affine ? gamma : null, rows, C, dg, db, dx, true);
+      exactly(`ln dgamma ${rows}x${C}`, out(qdg, C), dg);
+      exactly(`ln dbeta ${rows}x${C}`, out(qdb, C), db);
+      within(`ln dx ${rows}x${C}`, out(qdx, n), dx, 1e-5, 1e-6);
+    }
+  }
+});
+
+test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) bit for bit over 20 steps", () => {
+  const g = new Generator().manualSeed(35);
+  const ex = fusedArena!.ex;
+  resetArena();
+  const n = 1027;
+  const w = randn(g, n);
+  const m = new Float32Array(n);
+  const v = new Float32Array(n);
+  const [pw, pg, pm, pv] = place(w, new Float32Array(n), m, v);
+  const [lr, b1, b2, eps, wd] = [5e-4, 0.9, 0.99, 1e-8, 0.01];
+  const f = Math.fround;
+  for (let t = 1; t <= 20; t++) {
+    const grad = randn(g, n).map((x, i) => (i % 11 === 0 ? x * 1e-6 : x));
+    fusedArena!.f32.set(grad, pg >> 2);
+    const args = [
+      f(1 - lr * wd),
+      f(b1),
+      f(b2),
+      f(1 - b1),
+      f(1 - b2),
+      f(Math.sqrt(1 - b2 ** t)),
+      f(-(lr / (1 - b1 ** t))),
+      f(eps),
+    ] as const;
+    ex.adamw(pw, pg, pm, pv, n, ...args);
+    arenaReference.adamw(w, grad, m, v, ...args);
+    exactly(`adamw w step ${t}`, out(pw, n), w);
+    exactly(`adamw exp_avg step ${t}`, out(pm, n), m);
+    exactly(`adamw exp_avg_sq step ${t}`, out(pv, n), v);
+  }
 });

@@ -24,7 +24,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -35,6 +35,7 @@ import { buildModel, type MLP, presetSpec } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { sampleWords, splitLoss } from "../train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
+import { formatScaling, parseRows, runScaling, SCALING_ROWS, type ScalingResult } from "./scaling.ts";
 
 export const BENCH_MODELS = ["batchnorm", "deep-bn", "deep-tanh"] as const;
 type BenchModel = (typeof BENCH_MODELS)[number];
@@ -50,9 +51,18 @@ const HELP = `usage: makemore bench [options]
 Training steps/s, full-split evaluation time, sampled names/s and peak memory of the lecture's
 models, here and (when ${PYTHON} has torch) in PyTorch on one thread, interleaved in one run.
 
+Then the scaling rows (src/bench/scaling.ts): training steps/s of the lecture models and of
+depth-2 BatchNorm nets up to H 1024 / batch 256, ours against idiomatic PyTorch (torch.nn,
+optim.SGD) at each thread count, GFLOP/s per row.
+
 options
-  --reps N          repetitions; figures are medians (default 5)
-  --models LIST     comma-separated, from ${BENCH_MODELS.join(", ")} (default: all)
+  --suite S         lecture, scaling or all (default all)
+  --reps N          repetitions; figures are medians (default 5; scaling: 3)
+  --models LIST     lecture suite: comma-separated, from ${BENCH_MODELS.join(", ")} (default: all)
+  --rows LIST       scaling suite: comma-separated, from ${SCALING_ROWS.map((r) => r.name).join(", ")}
+                    (default: all)
+  --threads LIST    scaling suite: thread counts, both sides (default 1,2)
+  --seconds S       scaling suite: seconds per measurement (default 0.5)
   --steps N         training steps per repetition for the BatchNorm MLP (default 2000;
                     the 6-layer nets run half as many)
   --samples N       names sampled per repetition (default 100)
@@ -270,6 +280,10 @@ export async function runBench(argv: string[]): Promise<number> {
       options: {
         reps: { type: "string" },
         models: { type: "string" },
+        suite: { type: "string" },
+        rows: { type: "string" },
+        threads: { type: "string" },
+        seconds: { type: "string" },
         steps: { type: "string" },
         samples: { type: "string" },
         "no-torch": { type: "boolean" },
@@ -288,8 +302,18 @@ export async function runBench(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const suite = (values.suite as string | undefined) ?? "all";
+  if (!["lecture", "scaling", "all"].includes(suite))
+    throw new UserError(`--suite must be lecture, scaling or all, got '${suite}'`, 2);
   const reps = positiveInt(values.reps as string | undefined, "--reps", 5);
   const models = parseList(values.models as string | undefined);
+  const rows = parseRows(values.rows as string | undefined);
+  const threads = ((values.threads as string | undefined) ?? "1,2")
+    .split(",")
+    .map((t) => positiveInt(t.trim(), "--threads", 1));
+  const seconds = Number((values.seconds as string | undefined) ?? "0.5");
+  if (!(seconds > 0 && seconds <= 60))
+    throw new UserError(`--seconds must be in (0, 60], got '${values.seconds}'`, 2);
   const baseSteps = positiveInt(values.steps as string | undefined, "--steps", 2000);
   const samples = positiveInt(values.samples as string | undefined, "--samples", 100);
   const json = values.json === true;
@@ -299,7 +323,30 @@ export async function runBench(argv: string[]): Promise<number> {
   const stepsOf = (m: BenchModel) => (m === "batchnorm" ? baseSteps : Math.max(1, baseSteps >> 1));
 
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  const data = prepareData(parseLines(readFileSync(`${root}data/names.txt`, "utf8")));
+  const words = parseLines(readFileSync(`${root}data/names.txt`, "utf8"));
+  let scaling: ScalingResult | null = null;
+  if (suite !== "lecture") {
+    const torchOff = values["no-torch"] === true || !existsSync(PYTHON);
+    scaling = await runScaling({
+      rows,
+      threads,
+      reps: values.reps === undefined ? 3 : reps,
+      seconds,
+      torch: !torchOff,
+      python: PYTHON,
+      openblasDir: OPENBLAS_DIR,
+      root,
+      words,
+      setThreads: (n) => n === 1,
+      log,
+    });
+    if (suite === "scaling") {
+      if (json) console.log(JSON.stringify({ scaling }, null, 2));
+      else console.log(`${benchLoad()}\n${formatScaling(scaling)}`);
+      return 0;
+    }
+  }
+  const data = prepareData(words);
   const script = `${root}scripts/torch/bench_torch.py`;
 
   let torch: TorchWorker | null = null;
@@ -450,8 +497,11 @@ export async function runBench(argv: string[]): Promise<number> {
       },
     };
   }
-  if (json) console.log(JSON.stringify(result, null, 2));
-  else console.log(formatBench(result));
+  if (json) console.log(JSON.stringify(scaling ? { ...result, scaling } : result, null, 2));
+  else {
+    console.log(formatBench(result));
+    if (scaling) console.log(`\n${benchLoad()}\n${formatScaling(scaling)}`);
+  }
   return 0;
 }
 
@@ -508,6 +558,12 @@ export function formatBench(r: BenchResult): string {
     .join("; ");
   if (watch) lines.push(`cost of per-step update:data ratios (train --diagnostics; limit 15%): ${watch}`);
   return lines.join("\n");
+}
+
+/** The machine's load averages (the bench is only as quiet as the machine). */
+function benchLoad(): string {
+  const l = loadavg();
+  return `load average ${l.map((x) => x.toFixed(2)).join(", ")} on ${cpus().length} CPUs`;
 }
 
 function blasName(blas: string): string {

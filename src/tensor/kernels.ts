@@ -12,6 +12,8 @@
  * existing gradients, never assign); otherwise "C = result". Backward kernels always accumulate.
  */
 
+import { fmaF32 } from "../random/generator.ts";
+
 /** How a BatchNorm normalises (see fused.ts and docs): 0/1/2 in the WebAssembly kernels. */
 export type BatchNormVariant = "lecture-std" | "lecture" | "torch";
 
@@ -358,3 +360,187 @@ export function kernels(): Kernels {
 export function setKernels(k: Kernels): void {
   active = k;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Twins of the arena kernels for the general engine (assembly/fused.ts, "Kernels for the general
+// engine"): the plain TypeScript meaning of each, over Float32Arrays. test/kernels.test.ts runs
+// every wasm kernel against its twin; assembly/fused.ts says, kernel by kernel, whether the bits
+// agree exactly or within which tolerance. `acc`: add into the destination.
+
+const fr = Math.fround;
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+export const arenaReference = {
+  /** y = a + b */
+  add(a: Float32Array, b: Float32Array, y: Float32Array): void {
+    for (let i = 0; i < y.length; i++) y[i] = a[i] + b[i];
+  },
+  /** y = a * b */
+  mul(a: Float32Array, b: Float32Array, y: Float32Array): void {
+    for (let i = 0; i < y.length; i++) y[i] = a[i] * b[i];
+  },
+  /** y(rows, cols) = x op v(cols): op 0 adds the row vector (bias), 1 multiplies by it (gain). */
+  rowOp(x: Float32Array, v: Float32Array, y: Float32Array, rows: number, cols: number, op: 0 | 1): void {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++)
+        y[r * cols + c] = op === 0 ? x[r * cols + c] + v[c] : x[r * cols + c] * v[c];
+    }
+  },
+  /** y = s x, s rounded to float32 */
+  scale(x: Float32Array, s: number, y: Float32Array): void {
+    const sf = fr(s);
+    for (let i = 0; i < y.length; i++) y[i] = x[i] * sf;
+  },
+  /** y += fround(s x) */
+  axpy(y: Float32Array, x: Float32Array, s: number): void {
+    const sf = fr(s);
+    for (let i = 0; i < y.length; i++) y[i] += fr(x[i] * sf);
+  },
+  /** y = e^x */
+  exp(x: Float32Array, y: Float32Array): void {
+    for (let i = 0; i < y.length; i++) y[i] = Math.exp(x[i]);
+  },
+  /** y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in float64 (src/tensor/nnops.ts gelu) */
+  gelu(x: Float32Array, y: Float32Array): void {
+    for (let i = 0; i < y.length; i++) {
+      const v = x[i];
+      y[i] = 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v)));
+    }
+  },
+  /** gx (+)= g gelu'(x) */
+  geluBackward(x: Float32Array, g: Float32Array, gx: Float32Array, acc: boolean): void {
+    for (let i = 0; i < gx.length; i++) {
+      const v = x[i];
+      const t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
+      const d = g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v));
+      gx[i] = acc ? gx[i] + d : d;
+    }
+  },
+  /** row softmax (log false) or log-softmax (log true) of x (rows, cols), float64 */
+  softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, log: boolean): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let m = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < cols; c++) m = Math.max(m, x[o + c]);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(x[o + c] - m);
+      for (let c = 0; c < cols; c++) y[o + c] = log ? x[o + c] - m - Math.log(s) : Math.exp(x[o + c] - m) / s;
+    }
+  },
+  /** softmax: gx (+)= y (g - sum g y); log-softmax: gx (+)= g - e^y sum g (per row, float64) */
+  softmaxRowsBackward(
+    y: Float32Array,
+    g: Float32Array,
+    gx: Float32Array,
+    rows: number,
+    cols: number,
+    log: boolean,
+    acc: boolean,
+  ): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += log ? g[o + c] : g[o + c] * y[o + c];
+      for (let c = 0; c < cols; c++) {
+        const d = log ? g[o + c] - Math.exp(y[o + c]) * s : y[o + c] * (g[o + c] - s);
+        gx[o + c] = acc ? gx[o + c] + d : d;
+      }
+    }
+  },
+  /**
+   * LayerNorm over the last dim (F.layer_norm), float64 per row: mean, rstd = 1/sqrt(var + eps),
+   * xhat = (x - mean) rstd, y = xhat gamma + beta (null: 1 / 0). Writes mean, rstd (rows) and xhat.
+   */
+  layerNorm(
+    x: Float32Array,
+    rows: number,
+    C: number,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    eps: number,
+    mean: Float32Array,
+    rstd: Float32Array,
+    xhat: Float32Array,
+    y: Float32Array,
+  ): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * C;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += x[o + c];
+      const mu = s / C;
+      let q = 0;
+      for (let c = 0; c < C; c++) q += (x[o + c] - mu) ** 2;
+      const rs = 1 / Math.sqrt(q / C + eps);
+      mean[r] = mu;
+      rstd[r] = rs;
+      for (let c = 0; c < C; c++) {
+        xhat[o + c] = (x[o + c] - mu) * rs;
+        y[o + c] = xhat[o + c] * (gamma ? gamma[c] : 1) + (beta ? beta[c] : 0);
+      }
+    }
+  },
+  /** Its backward (dgamma/dbeta accumulate in float32 in row order; null = not wanted). */
+  layerNormBackward(
+    g: Float32Array,
+    xhat: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array | null,
+    rows: number,
+    C: number,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    dx: Float32Array | null,
+    accX: boolean,
+  ): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * C;
+      let m1 = 0;
+      let m2 = 0;
+      for (let c = 0; c < C; c++) {
+        const dh = g[o + c] * (gamma ? gamma[c] : 1);
+        m1 += dh;
+        m2 += dh * xhat[o + c];
+        if (dgamma) dgamma[c] += fr(g[o + c] * xhat[o + c]);
+        if (dbeta) dbeta[c] += g[o + c];
+      }
+      if (!dx) continue;
+      m1 /= C;
+      m2 /= C;
+      for (let c = 0; c < C; c++) {
+        const dh = g[o + c] * (gamma ? gamma[c] : 1);
+        const v = rstd[r] * (dh - m1 - xhat[o + c] * m2);
+        dx[o + c] = accX ? dx[o + c] + v : v;
+      }
+    }
+  },
+  /**
+   * AdamW over w, g, m (exp_avg), v (exp_avg_sq): the float32 op sequence of src/train/optim.ts
+   * (torch.optim.AdamW with its AVX2 fused multiply-adds). Arguments as the wasm kernel takes them.
+   */
+  adamw(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    decay: number,
+    b1: number,
+    b2: number,
+    one1: number,
+    one2: number,
+    bc2sqrt: number,
+    negStep: number,
+    eps: number,
+  ): void {
+    for (let j = 0; j < w.length; j++) {
+      const gj = g[j];
+      const pj = fr(w[j] * decay);
+      const mj = fmaF32(gj, one1, fr(m[j] * b1));
+      const vj = fmaF32(fr(one2 * gj), gj, fr(v[j] * b2));
+      const denom = fr(fr(fr(Math.sqrt(vj)) / bc2sqrt) + eps);
+      w[j] = fr(pj + fr(fr(negStep * mj) / denom));
+      m[j] = mj;
+      v[j] = vj;
+    }
+  },
+};

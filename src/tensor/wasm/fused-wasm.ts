@@ -131,6 +131,69 @@ export interface FusedExports {
     out: number,
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
+  // the general engine's kernels (assembly/fused.ts; twins in kernels.ts `arenaReference`)
+  add(a: number, b: number, y: number, n: number): void;
+  mul(a: number, b: number, y: number, n: number): void;
+  /** y(rows, cols) = x op v(cols); op 0 = add (bias), 1 = mul */
+  rowOp(x: number, v: number, y: number, rows: number, cols: number, op: number): void;
+  scale(x: number, s: number, y: number, n: number): void;
+  /** y += s * x */
+  axpy(y: number, x: number, s: number, n: number): void;
+  expFwd(x: number, y: number, n: number): void;
+  geluFwd(x: number, y: number, n: number): void;
+  geluBwd(x: number, g: number, gx: number, n: number, acc: number): void;
+  /** log 0: softmax, 1: log-softmax, per row of x (rows, cols) */
+  softmaxRows(x: number, y: number, rows: number, cols: number, log: number): void;
+  softmaxRowsBwd(
+    y: number,
+    g: number,
+    gx: number,
+    rows: number,
+    cols: number,
+    log: number,
+    acc: number,
+  ): void;
+  /** LayerNorm over the last dim; gamma/beta 0 = none; writes mean, rstd (rows) and xhat */
+  lnFwd(
+    x: number,
+    rows: number,
+    c: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    rstd: number,
+    xhat: number,
+    y: number,
+  ): void;
+  lnBwd(
+    g: number,
+    xhat: number,
+    rstd: number,
+    gamma: number,
+    rows: number,
+    c: number,
+    dgamma: number,
+    dbeta: number,
+    dx: number,
+    accX: number,
+  ): void;
+  /** AdamW (float32 op sequence of src/train/optim.ts); scalars pre-rounded to float32 */
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    decay: number,
+    b1: number,
+    b2: number,
+    one1: number,
+    one2: number,
+    bc2sqrt: number,
+    negStep: number,
+    eps: number,
+  ): void;
   /** [sum w, sum w^2, sum g, sum g^2] (float64) over n floats; read back with momentsOut(0..3). */
   moments(w: number, g: number, n: number): void;
   momentsOut(i: number): number;

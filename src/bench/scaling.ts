@@ -1,0 +1,407 @@
+/**
+ * The scaling rows of `npm run bench`: training steps/s of the lecture's three models at batch 32
+ * and of depth-2 BatchNorm nets that grow until the matmuls dominate, here and in PyTorch, at one
+ * and at two threads on both sides, interleaved in one run (issue 10's table).
+ *
+ *   row          model                                                     batch
+ *   batchnorm    the lecture's BatchNorm MLP (block 3, n-embd 10, H 200)     32
+ *   deep-bn      the lecture's 6-layer BatchNorm net (H 100)                 32
+ *   deep-tanh    the same with tanh only                                     32
+ *   d2-h200      custom --depth 2 --n-hidden 200 --block-size 8 --n-embd 24 --batchnorm torch, 32
+ *   d2-h512      the same at H 512                                          128
+ *   d2-h1024     the same at H 1024                                         256
+ *
+ * Columns: ours (the `train` loop, as `makemore train` runs it) at each thread count; PyTorch
+ * written idiomatically (scripts/torch/bench_torch_nn.py: nn.Sequential of nn.Embedding,
+ * nn.Linear, nn.BatchNorm1d, nn.Tanh, torch.optim.SGD, zero_grad(set_to_none=True)), one worker
+ * per thread count (torch.set_num_threads, OMP/OpenBLAS threads to match); and, for the lecture
+ * models, the lecture's own code (scripts/torch/bench_torch.py, one thread) as a second column.
+ * Each repetition runs every row on every side back to back, rotating who goes first; figures are
+ * medians. GFLOP/s counts the matmul flops of forward + backward (3 products of 2 B in out flops
+ * per Linear: Y = X W, dX = G W^T, dW = X^T G), so it is comparable across rows and sides.
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { type LectureData, prepareData } from "../data/dataset.ts";
+import { UserError } from "../errors.ts";
+import { buildModel, type MLP, type ModelSpec, presetSpec } from "../models/mlp.ts";
+import { Linear } from "../nn/modules.ts";
+import { Generator } from "../random/generator.ts";
+import { LECTURE_TRAIN, train } from "../train/train.ts";
+
+export interface ScalingRow {
+  name: string;
+  /** how it is made with the CLI */
+  command: string;
+  batch: number;
+  spec: ModelSpec;
+  /** the lecture-style PyTorch script has this model (bench_torch.py's name) */
+  lecture: string | null;
+}
+
+function depth2(h: number, batch: number): ScalingRow {
+  const base = presetSpec("custom", 27, 8);
+  return {
+    name: `d2-h${h}`,
+    command: `custom --depth 2 --n-hidden ${h} --batch-size ${batch} --block-size 8 --n-embd 24 --batchnorm torch`,
+    batch,
+    spec: {
+      ...base,
+      nEmbd: 24,
+      nHidden: h,
+      depth: 2,
+      batchnorm: "torch",
+      bias: false,
+      outputBatchnorm: true,
+    },
+    lecture: null,
+  };
+}
+
+export const SCALING_ROWS: ScalingRow[] = [
+  ...(["batchnorm", "deep-bn", "deep-tanh"] as const).map((m) => ({
+    name: m,
+    command: `${m} (batch 32)`,
+    batch: 32,
+    spec: presetSpec(m, 27, 3),
+    lecture: m,
+  })),
+  depth2(200, 32),
+  depth2(512, 128),
+  depth2(1024, 256),
+];
+
+/** Matmul flops of one training step: 3 products (forward, dX, dW) of 2 B in out per Linear. */
+export function stepFlops(model: MLP, batch: number): number {
+  let f = 0;
+  for (const l of model.layers.layers) if (l instanceof Linear) f += 6 * batch * l.fanIn * l.fanOut;
+  return f;
+}
+
+/** The spec in bench_torch_nn.py's terms. */
+function torchSpec(r: ScalingRow): Record<string, unknown> {
+  const s = r.spec;
+  return {
+    vocab: s.vocabSize,
+    block: s.blockSize,
+    n_embd: s.nEmbd,
+    n_hidden: s.nHidden,
+    depth: s.depth,
+    batchnorm: s.batchnorm !== "none",
+    output_batchnorm: s.outputBatchnorm,
+    batch: r.batch,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch workers (one JSON command per line, one answer per line)
+
+interface Answer {
+  seconds?: number;
+  cpu_seconds?: number;
+  error?: string;
+  [k: string]: unknown;
+}
+
+export class Worker {
+  private readonly proc;
+  private readonly lines: AsyncIterator<string>;
+  private stderr = "";
+
+  constructor(python: string, args: string[], threads: number, openblasDir: string) {
+    const n = String(threads);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENBLAS_NUM_THREADS: n,
+      OMP_NUM_THREADS: n,
+      MKL_NUM_THREADS: n,
+    };
+    if (existsSync(openblasDir)) {
+      env.LD_LIBRARY_PATH = [openblasDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
+    }
+    this.proc = spawn(python, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+    this.proc.stderr.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+    });
+    this.proc.stdin.on("error", () => {});
+  }
+
+  async ask(cmd: Record<string, unknown>): Promise<Answer> {
+    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+    const next = await this.lines.next();
+    if (next.done) {
+      const last = this.stderr.trim().split("\n").pop() ?? "";
+      throw new Error(`the PyTorch worker exited${last ? `: ${last}` : ""}`);
+    }
+    const a = JSON.parse(next.value) as Answer;
+    if (a.error) throw new Error(`PyTorch worker: ${a.error}`);
+    return a;
+  }
+
+  close(): void {
+    this.proc.stdin.end(`${JSON.stringify({ cmd: "quit" })}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run
+
+export interface ScalingOptions {
+  rows: ScalingRow[];
+  threads: number[];
+  reps: number;
+  /** seconds of work per measurement (steps are sized from a first timing) */
+  seconds: number;
+  torch: boolean;
+  python: string;
+  openblasDir: string;
+  root: string;
+  words: string[];
+  /** ours at n threads (a no-op returning false when threads are unavailable here) */
+  setThreads: (n: number) => boolean;
+  log: (s: string) => void;
+}
+
+/** steps/s from wall time and from the process's CPU time */
+type Rate = [number, number];
+
+export interface ScalingCell {
+  /** steps/s, median over repetitions (wall time) */
+  stepsPerSec: number;
+  all: number[];
+  /** steps per CPU second (all threads), median: what a busy machine distorts least at 1 thread */
+  cpuStepsPerSec: number;
+  gflops: number;
+}
+
+export interface ScalingResult {
+  threads: number[];
+  torchSkipped?: string;
+  rows: {
+    name: string;
+    command: string;
+    params: number;
+    flopsPerStep: number;
+    steps: number;
+    ours: Record<string, ScalingCell | null>;
+    torchNn: Record<string, ScalingCell | null>;
+    torchLecture: ScalingCell | null;
+  }[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
+  const data = new Map<number, LectureData>();
+  const dataFor = (T: number) => {
+    if (!data.has(T)) data.set(T, prepareData(o.words, T));
+    return data.get(T)!;
+  };
+  let torchSkipped: string | undefined;
+  const nn = new Map<number, Worker>();
+  let lecture: Worker | null = null;
+  if (o.torch) {
+    try {
+      for (const t of o.threads) {
+        const w = new Worker(
+          o.python,
+          [`${o.root}scripts/torch/bench_torch_nn.py`, "--threads", String(t)],
+          t,
+          o.openblasDir,
+        );
+        nn.set(t, w);
+        await w.ask({ cmd: "info" });
+      }
+      if (o.rows.some((r) => r.lecture)) {
+        lecture = new Worker(o.python, [`${o.root}scripts/torch/bench_torch.py`], 1, o.openblasDir);
+        await lecture.ask({ cmd: "info" });
+      }
+    } catch (e) {
+      torchSkipped = `PyTorch unavailable: ${(e as Error).message}`;
+      for (const w of nn.values()) w.close();
+      nn.clear();
+      lecture?.close();
+      lecture = null;
+    }
+  }
+
+  const models = o.rows.map((r) => {
+    const g = new Generator().manualSeed(2147483647);
+    return { row: r, model: buildModel(r.spec, g) as MLP, g, data: dataFor(r.spec.blockSize) };
+  });
+  /** [wall, CPU] steps/s of `steps` training steps at `threads` threads. */
+  const ourRun = (i: number, steps: number, threads: number): Rate => {
+    const m = models[i];
+    o.setThreads(threads);
+    const c0 = process.cpuUsage();
+    const t = performance.now();
+    train(m.model, m.data.train, { ...LECTURE_TRAIN, batchSize: m.row.batch, maxSteps: steps }, m.g);
+    const c = process.cpuUsage(c0);
+    return [steps / ((performance.now() - t) / 1000), steps / ((c.user + c.system) / 1e6)];
+  };
+  /** The same from a PyTorch worker, its work capped at 3x the measurement's seconds. */
+  const torchRun = async (w: Worker, cmd: Record<string, unknown>): Promise<Rate> => {
+    const a = await w.ask({ ...cmd, max_seconds: 3 * o.seconds });
+    const n = a.steps as number;
+    return [n / a.seconds!, n / a.cpu_seconds!];
+  };
+  // size every row's measurement from a warm-up run at one thread
+  o.log("warming up and sizing the rows ...");
+  const steps = models.map((m, i) => {
+    ourRun(i, 5, 1);
+    const [rate] = ourRun(i, Math.max(5, Math.round(2e9 / stepFlops(m.model, m.row.batch) / 10)), 1);
+    return Math.max(10, Math.round(rate * o.seconds));
+  });
+  for (const [i, m] of models.entries()) {
+    for (const t of o.threads) if (t > 1 && o.setThreads(t)) ourRun(i, Math.max(3, steps[i] >> 3), t);
+    for (const w of nn.values()) {
+      await torchRun(w, {
+        cmd: "train",
+        row: m.row.name,
+        spec: torchSpec(m.row),
+        steps: Math.max(3, steps[i] >> 3),
+      });
+    }
+    if (lecture && m.row.lecture) await lecture.ask({ cmd: "train", model: m.row.lecture, steps: 50 });
+  }
+  o.setThreads(1);
+
+  // raw[row][column] = [wall, CPU] steps/s per repetition
+  const raw = models.map(() => new Map<string, Rate[]>());
+  const push = (i: number, col: string, v: Rate) => {
+    const a = raw[i].get(col) ?? [];
+    a.push(v);
+    raw[i].set(col, a);
+  };
+  for (let r = 0; r < o.reps; r++) {
+    o.log(`scaling: repetition ${r + 1}/${o.reps}`);
+    for (const [i, m] of models.entries()) {
+      const n = steps[i];
+      const jobs: [string, () => Promise<Rate>][] = [];
+      for (const t of o.threads) {
+        if (t === 1 || o.setThreads(t)) jobs.push([`ours@${t}`, async () => ourRun(i, n, t)]);
+        const w = nn.get(t);
+        if (w) {
+          jobs.push([
+            `nn@${t}`,
+            () => torchRun(w, { cmd: "train", row: m.row.name, spec: torchSpec(m.row), steps: n }),
+          ]);
+        }
+      }
+      const lw = lecture;
+      if (lw && m.row.lecture) {
+        const name = m.row.lecture;
+        jobs.push([
+          "lecture@1",
+          async (): Promise<Rate> => {
+            const a = await lw.ask({ cmd: "train", model: name, steps: n });
+            return [n / a.seconds!, n / a.cpu_seconds!];
+          },
+        ]);
+      }
+      // rotate the order every repetition, so slow drift of the machine favours no column
+      for (let j = 0; j < jobs.length; j++) {
+        const [col, run] = jobs[(j + r) % jobs.length];
+        push(i, col, await run());
+      }
+    }
+  }
+  o.setThreads(1);
+  for (const w of nn.values()) w.close();
+  lecture?.close();
+
+  const cell = (i: number, col: string): ScalingCell | null => {
+    const rates = raw[i].get(col);
+    if (!rates?.length) return null;
+    const all = rates.map((r) => r[0]);
+    const s = median(all);
+    return {
+      stepsPerSec: s,
+      all,
+      cpuStepsPerSec: median(rates.map((r) => r[1])),
+      gflops: (s * stepFlops(models[i].model, models[i].row.batch)) / 1e9,
+    };
+  };
+  return {
+    threads: o.threads,
+    ...(torchSkipped ? { torchSkipped } : {}),
+    rows: models.map((m, i) => ({
+      name: m.row.name,
+      command: m.row.command,
+      params: m.model.numParameters(),
+      flopsPerStep: stepFlops(m.model, m.row.batch),
+      steps: steps[i],
+      ours: Object.fromEntries(o.threads.map((t) => [String(t), cell(i, `ours@${t}`)])),
+      torchNn: Object.fromEntries(o.threads.map((t) => [String(t), cell(i, `nn@${t}`)])),
+      torchLecture: cell(i, "lecture@1"),
+    })),
+  };
+}
+
+const num = (v: number | undefined | null, d = 0) =>
+  v === undefined || v === null
+    ? "-"
+    : v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** The scaling table (Markdown): per thread count, ours / idiomatic PyTorch / ratio / GFLOP/s. */
+export function formatScaling(r: ScalingResult): string {
+  const lines: string[] = [];
+  const head = ["row", "params", "MFLOP/step"];
+  const align = ["---", "---:", "---:"];
+  for (const t of r.threads) {
+    head.push(`ours ${t}T`, `PyTorch nn ${t}T`, `ratio ${t}T`, `GFLOP/s ours/PyTorch ${t}T`);
+    align.push("---:", "---:", "---:", "---:");
+  }
+  head.push("PyTorch lecture-style 1T", "ratio", "ratio 1T from CPU time");
+  align.push("---:", "---:", "---:");
+  lines.push(`training steps/s (wall, medians); ratio = ours / PyTorch (> 1: ours faster)`);
+  if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
+  lines.push("");
+  lines.push(`| ${head.join(" | ")} |`);
+  lines.push(`|${align.join("|")}|`);
+  for (const row of r.rows) {
+    const cells = [row.name, row.params.toLocaleString("en-US"), num(row.flopsPerStep / 1e6, 1)];
+    for (const t of r.threads) {
+      const o = row.ours[String(t)];
+      const p = row.torchNn[String(t)];
+      const digits = (o?.stepsPerSec ?? 100) < 100 ? 1 : 0;
+      cells.push(
+        num(o?.stepsPerSec, digits),
+        num(p?.stepsPerSec, digits),
+        o && p ? `${(o.stepsPerSec / p.stepsPerSec).toFixed(2)}x` : "-",
+        `${num(o?.gflops, 1)} / ${num(p?.gflops, 1)}`,
+      );
+    }
+    const l = row.torchLecture;
+    const o1 = row.ours["1"];
+    cells.push(num(l?.stepsPerSec), l && o1 ? `${(o1.stepsPerSec / l.stepsPerSec).toFixed(2)}x` : "-");
+    const p1 = row.torchNn["1"];
+    cells.push(o1 && p1 ? `${(o1.cpuStepsPerSec / p1.cpuStepsPerSec).toFixed(2)}x` : "-");
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  lines.push("");
+  for (const row of r.rows) lines.push(`- ${row.name}: ${row.command}`);
+  return lines.join("\n");
+}
+
+/** Parse --rows (comma-separated row names). */
+export function parseRows(v: string | undefined): ScalingRow[] {
+  if (v === undefined) return SCALING_ROWS;
+  return v.split(",").map((s) => {
+    const r = SCALING_ROWS.find((x) => x.name === s.trim());
+    if (!r) {
+      throw new UserError(
+        `--rows: unknown row '${s.trim()}' (choose from ${SCALING_ROWS.map((x) => x.name).join(", ")})`,
+        2,
+      );
+    }
+    return r;
+  });
+}
