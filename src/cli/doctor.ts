@@ -53,8 +53,9 @@ export function doctorCommand(argv: string[]): number {
     ({ subject, findings } = diagnoseRun(positionals[0]));
   } else {
     const request = configFromFlags(v);
-    const config = configForWords(request, readWordFile(request.inputFile).words);
-    const data = loadRunData(config);
+    const file = readWordFile(request.inputFile);
+    const config = configForWords(request, file.words);
+    const data = loadRunData(config, file);
     const g = new Generator().manualSeed(config.seed);
     const model = buildFromSpec(config.model, g);
     findings = checkModel(model, data.train, g);

@@ -3,6 +3,7 @@
  */
 
 import { existsSync } from "node:fs";
+import { exampleCount, longestWord } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, loadRunData, saveCheckpoint } from "../io/run.ts";
 import { createRunDir, writeJsonFile } from "../io/rundir.ts";
@@ -257,8 +258,8 @@ export function infoCommand(argv: string[]): number {
     inputFile: file,
     items: data.words.length,
     vocabulary: data.vocab.itos.join(""),
-    longest: Math.max(...data.words.map((w) => Array.from(w).length)),
-    split: { train: data.train.X.shape[0], val: data.val.X.shape[0], test: data.test.X.shape[0] },
+    longest: longestWord(data.words),
+    split: { train: exampleCount(data.train), val: exampleCount(data.val), test: exampleCount(data.test) },
     uniformLoss: Math.log(data.vocab.size),
   };
   if (v.json) console.log(JSON.stringify({ ...facts, presets: presets.map((p) => p.type) }, null, 2));

@@ -13,7 +13,7 @@
  * zero init, no nonlinearity, gain 3 and 0.5 tanh stacks, BatchNorm with a precedence slip).
  */
 
-import type { Examples } from "../data/dataset.ts";
+import { type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
 import { MLP } from "../models/mlp.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { BatchNorm1d, Linear } from "../nn/modules.ts";
@@ -71,10 +71,10 @@ export function checkModel(
   opts: { batchSize?: number } = {},
 ): Finding[] {
   const findings: Finding[] = [];
-  const B = Math.min(opts.batchSize ?? 32, train.X.shape[0]);
+  const B = Math.min(opts.batchSize ?? 32, exampleCount(train));
   const ix = new Tensor(new Float32Array(B), [B], "int64");
-  g.randintInto(ix.storage, 0, train.X.shape[0]);
-  const { Xb, Yb } = gatherBatch(train, ix, train.X.shape[1]);
+  g.randintInto(ix.storage, 0, exampleCount(train));
+  const { Xb, Yb } = gatherBatch(train, ix, exampleBlockSize(train));
 
   const restoreBuffers = saveBuffers(model);
   const grads = model.parameters().map((p) => p.grad);

@@ -13,7 +13,7 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
+import { exampleCount, type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
 import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
 import type { Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
@@ -63,10 +63,18 @@ export function loadData(
   return { ...prepareDataFor(kind, file.words, blockSize, splitSeed), bytes: file.bytes };
 }
 
-/** The data a run's config names, shaped the way its model family reads it. */
-export function loadRunData(config: RunConfig): LectureData & { bytes: number } {
+/**
+ * The data a run's config names, shaped the way its model family reads it; `file` when the
+ * caller has read the word file already (it is read once: a pipe can be read only once).
+ */
+export function loadRunData(
+  config: RunConfig,
+  file?: { words: readonly string[]; bytes: number },
+): LectureData & { bytes: number } {
   const { inputFile, blockSize, splitSeed } = config.data;
-  return loadData(inputFile, blockSize, splitSeed, familyOf(config.model.type).data);
+  const kind = familyOf(config.model.type).data;
+  if (file) return { ...prepareDataFor(kind, file.words, blockSize, splitSeed), bytes: file.bytes };
+  return loadData(inputFile, blockSize, splitSeed, kind);
 }
 
 /** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
@@ -199,9 +207,10 @@ export interface OpenedRun {
  * (only then) create the run directory and write config.json.
  */
 export function createRun(req: RunRequest, workDir: string, opts: { overwrite?: boolean } = {}): OpenedRun {
-  const config = configForWords(req, readWordFile(req.inputFile).words);
-  const data = loadRunData(config);
-  validateTrainConfig(config.train, data.train.X.shape[0]);
+  const file = readWordFile(req.inputFile);
+  const config = configForWords(req, file.words);
+  const data = loadRunData(config, file);
+  validateTrainConfig(config.train, exampleCount(data.train));
   const createdDir = existsSync(workDir) ? null : workDir;
   const paths = createRunDir(workDir, { overwrite: opts.overwrite === true });
   writeJsonFile(paths.config, config);

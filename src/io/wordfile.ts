@@ -16,6 +16,8 @@ export interface WordFileOptions {
   maxBytes?: number;
   /** Longest line accepted, in code points after trimming (default 1000). */
   maxLineChars?: number;
+  /** Most words (non-blank lines) accepted (default 10,000,000): with the byte limit, bounds memory. */
+  maxWords?: number;
 }
 
 export interface WordFile {
@@ -28,6 +30,11 @@ export interface WordFile {
 
 export const DEFAULT_MAX_WORD_FILE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_LINE_CHARS = 1000;
+/**
+ * 10 million words take about 1.3 GB resident to train (measured: README "What you can rely
+ * on"); a 256 MiB file of one-letter lines would be 134 million.
+ */
+export const DEFAULT_MAX_WORDS = 10_000_000;
 
 /**
  * Read `fd` to the end, at most `cap` bytes; returns undefined when the file holds more.
@@ -92,6 +99,38 @@ function lineOfByte(b: Uint8Array, offset: number): number {
     else if (b[i] === 0x0d && b[i + 1] !== 0x0a) line++;
   }
   return line;
+}
+
+/**
+ * Lines of `text` (split at LF, CRLF and lone CR) without building an array of them; a final
+ * line terminator does not start another (empty) line.
+ */
+function forEachLine(text: string, fn: (line: string) => void): void {
+  let start = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      fn(text.slice(start, i));
+      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+      start = i + 1;
+    }
+  }
+  if (start < n || n === 0) fn(text.slice(start));
+}
+
+/** Lines holding a byte other than ASCII blanks: at least the number of words (for the limit). */
+function maybeWordLines(b: Uint8Array): number {
+  let lines = 0;
+  let word = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 10 || c === 13) {
+      if (word) lines++;
+      word = false;
+    } else if (c !== 32 && c !== 9 && c !== 11 && c !== 12) word = true;
+  }
+  return word ? lines + 1 : lines;
 }
 
 /** Number of code points in `s` (UTF-16 length minus surrogate pairs). */
@@ -169,26 +208,39 @@ export function parseWordBytes(raw: Uint8Array, path: string, opts: WordFileOpti
     );
   }
 
-  const lines = text.split(/\r\n|\r|\n/);
-  // A final line terminator leaves one empty piece that is not a blank line.
-  const count = lines.length > 1 && lines[lines.length - 1] === "" ? lines.length - 1 : lines.length;
+  // one line at a time (no array of every line: a file of one-letter lines has millions)
+  const maxWords = opts.maxWords ?? DEFAULT_MAX_WORDS;
+  const overLimit = () =>
+    fail(
+      `has more than ${maxWords.toLocaleString("en-US")} words (lines), the limit for a word list (it bounds memory: see "What you can rely on" in the README)`,
+    );
+  if (maybeWordLines(body) > maxWords) {
+    // the byte count is an upper bound (lines of Unicode spaces only are blank): count exactly
+    let n = 0;
+    forEachLine(text, (line) => {
+      if (line.trim().length > 0) n++;
+    });
+    if (n > maxWords) throw overLimit();
+  }
   const words: string[] = [];
   let skippedBlank = 0;
-  for (let i = 0; i < count; i++) {
-    const t = lines[i]!.trim();
+  let lineNo = 0;
+  forEachLine(text, (line) => {
+    lineNo++;
+    const t = line.trim();
     if (t.length === 0) {
       skippedBlank++;
-      continue;
+      return;
     }
     if (t.length > maxLineChars) {
       const n = codePoints(t);
       if (n > maxLineChars)
         throw fail(
-          `line ${i + 1} is ${n} characters long (limit ${maxLineChars}); expected one word per line`,
+          `line ${lineNo} is ${n} characters long (limit ${maxLineChars}); expected one word per line`,
         );
     }
     words.push(t);
-  }
+  });
   if (words.length === 0) throw fail("has no words, only blank lines");
   return { words, bytes, skippedBlank };
 }

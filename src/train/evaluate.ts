@@ -4,7 +4,15 @@
  * for the lecture MLP; calibration and folding are about the MLP's BatchNorms.
  */
 
-import type { Examples, Vocabulary } from "../data/dataset.ts";
+import {
+  ContextWindows,
+  type Examples,
+  exampleBlockSize,
+  exampleCount,
+  exampleRows,
+  gatherExamples,
+  type Vocabulary,
+} from "../data/dataset.ts";
 import { findFamily, type LanguageModel } from "../models/index.ts";
 import { MLP, type ModelSpec } from "../models/mlp.ts";
 import { BatchNorm1d, Embedding, Linear, type Module, Sequential } from "../nn/modules.ts";
@@ -16,20 +24,8 @@ import { evalChainFor } from "./chains.ts";
 
 /** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
 const CHUNK = 16384;
-
-/** Rows start..end of a split: X (n, T) and Y (n,) for window data or (n, T) for sequence data. */
-function rows(data: Examples, start: number, end: number): { X: Tensor; Y: Tensor } {
-  const T = data.X.shape[1];
-  const W = data.Y.shape.length === 2 ? data.Y.shape[1] : 1;
-  return {
-    X: new Tensor(data.X.storage.subarray(start * T, end * T), [end - start, T], "int64"),
-    Y: new Tensor(
-      data.Y.storage.subarray(start * W, end * W),
-      data.Y.shape.length === 2 ? [end - start, W] : [end - start],
-      "int64",
-    ),
-  };
-}
+/** Calibration keeps a BatchNorm's inputs between its two passes up to this many floats (256 MB). */
+const CALIBRATE_KEEP = 64 * 1024 * 1024;
 
 /** Targets that count in the loss (sequence data marks the rest -1). */
 function countTargets(Y: Tensor): number {
@@ -40,13 +36,14 @@ function countTargets(Y: Tensor): number {
 
 /**
  * A split grouped by context: eval mode is row-independent (BatchNorm uses running statistics), so
- * rows sharing a context share their logits. U (K, T) holds the distinct contexts; the rows of
- * context k have the distinct targets `targets[offs[k] .. offs[k+1])`, each `counts[j]` times.
+ * rows sharing a context share their logits. U (K, T) holds the distinct contexts in order of first
+ * appearance; the rows of context k have the distinct targets `targets[offs[k] .. offs[k+1])`
+ * (ascending), each `counts[j]` times.
  */
 interface Grouped {
-  /** the storages it was built from (a replaced storage invalidates it) */
-  xs: Float32Array;
-  ys: Float32Array;
+  /** the storages it was built from, for materialised data (a replaced storage invalidates it) */
+  xs: Float32Array | null;
+  ys: Float32Array | null;
   N: number;
   T: number;
   K: number;
@@ -64,6 +61,8 @@ const groupedCache = new WeakMap<Examples, Grouped | null>();
 
 /** Only take the grouped path when it removes at least this share of the rows' forwards. */
 const GROUPED_MAX_RATIO = 0.7;
+/** Most distinct contexts (and context, target pairs) grouped: bounds the tables' memory. */
+const GROUPED_MAX_KEYS = 4_000_000;
 
 /**
  * The grouping of `data` by context, or null when it does not pay (K >= 0.7 N) or the ids are not
@@ -71,103 +70,129 @@ const GROUPED_MAX_RATIO = 0.7;
  * storages are assumed not to be written in place afterwards.
  */
 function groupedRows(data: Examples): Grouped | null {
-  const xs = data.X.storage;
-  const ys = data.Y.storage;
+  const materialised = !(data instanceof ContextWindows);
+  const xs = materialised ? data.X.storage : null;
+  const ys = materialised ? data.Y.storage : null;
   if (groupedCache.has(data)) {
     const hit = groupedCache.get(data) ?? null;
     if (hit === null || (hit.xs === xs && hit.ys === ys)) return hit;
   }
-  const g = buildGrouped(data);
+  const g = buildGrouped(data, xs, ys);
   groupedCache.set(data, g);
   return g;
 }
 
-function buildGrouped(data: Examples): Grouped | null {
-  if (data.X.shape.length !== 2 || data.Y.shape.length !== 1) return null;
-  const [N, T] = data.X.shape;
-  const xs = data.X.storage;
-  const ys = data.Y.storage;
-  if (N < 2 || T < 1 || data.Y.shape[0] !== N || xs.length < N * T || ys.length < N) return null;
+/** Visit the rows of `data` in chunks of CHUNK: fn(x (n, T), y (n,), n); fn returning false stops. */
+function forEachChunk(data: Examples, fn: (x: Float32Array, y: Float32Array, n: number) => unknown) {
+  const N = exampleCount(data);
+  const T = exampleBlockSize(data);
+  const x = new Float32Array(Math.min(N, CHUNK) * T);
+  const y = new Float32Array(Math.min(N, CHUNK));
+  for (let s = 0; s < N; s += CHUNK) {
+    const n = Math.min(CHUNK, N - s);
+    gatherExamples(data, null, s, n, x, y);
+    if (fn(x, y, n) === false) return;
+  }
+}
+
+/**
+ * Two passes over the rows, memory O(K) rather than O(N): the first numbers the distinct contexts
+ * (giving up once they exceed 0.7 N), the second counts each (context, target) pair.
+ */
+function buildGrouped(data: Examples, xs: Float32Array | null, ys: Float32Array | null): Grouped | null {
+  if (!(data instanceof ContextWindows) && (data.X.shape.length !== 2 || data.Y.shape.length !== 1))
+    return null;
+  const N = exampleCount(data);
+  const T = exampleBlockSize(data);
+  if (N < 2 || T < 1) return null;
+  if (xs && ys && (data.Y.shape[0] !== N || xs.length < N * T || ys.length < N)) return null;
+  // the largest ids (and whether all are valid) decide the key space
   let maxX = 0;
-  for (let i = 0; i < N * T; i++) {
-    const v = xs[i];
-    if (!(v >= 0 && Number.isInteger(v))) return null;
-    if (v > maxX) maxX = v;
-  }
   let maxY = 0;
-  for (let i = 0; i < N; i++) {
-    const v = ys[i];
-    if (!(v >= 0 && Number.isInteger(v))) return null;
-    if (v > maxY) maxY = v;
-  }
+  let valid = true;
+  forEachChunk(data, (x, y, n) => {
+    for (let i = 0; i < n * T; i++) {
+      const v = x[i];
+      if (!(v >= 0 && Number.isInteger(v))) return (valid = false);
+      if (v > maxX) maxX = v;
+    }
+    for (let i = 0; i < n; i++) {
+      const v = y[i];
+      if (!(v >= 0 && Number.isInteger(v))) return (valid = false);
+      if (v > maxY) maxY = v;
+    }
+  });
+  if (!valid) return null;
   const B = maxX + 1;
-  // the row -> context id map; the key is the T token ids in base B
-  const id = new Int32Array(N);
-  const first: number[] = []; // the first row of each context
+  const classes = maxY + 1;
+  const limit = Math.min(GROUPED_MAX_RATIO * N, GROUPED_MAX_KEYS);
   const space = B ** T;
-  if (space <= Math.max(1 << 20, 4 * N)) {
-    const table = new Int32Array(space).fill(-1);
-    for (let r = 0; r < N; r++) {
+  // context key -> id: the T token ids in base B (a dense table when the space is small)
+  const dense =
+    space <= Math.max(1 << 20, 4 * Math.min(N, GROUPED_MAX_KEYS)) ? new Int32Array(space).fill(-1) : null;
+  const map = new Map<number | string, number>();
+  const U: number[] = [];
+  let K = 0;
+  const idOf = (x: Float32Array, at: number, add: boolean): number => {
+    if (dense || space < 2 ** 53) {
       let key = 0;
-      for (let t = 0; t < T; t++) key = key * B + xs[r * T + t];
-      let k = table[key];
-      if (k < 0) {
-        k = table[key] = first.length;
-        first.push(r);
-      }
-      id[r] = k;
+      for (let t = 0; t < T; t++) key = key * B + x[at + t];
+      const k = dense ? dense[key] : (map.get(key) ?? -1);
+      if (k >= 0 || !add) return k;
+      if (dense) dense[key] = K;
+      else map.set(key, K);
+    } else {
+      const key = x.subarray(at, at + T).join(",");
+      const k = map.get(key) ?? -1;
+      if (k >= 0 || !add) return k;
+      map.set(key, K);
     }
-  } else if (space < 2 ** 53) {
-    const table = new Map<number, number>();
-    for (let r = 0; r < N; r++) {
-      let key = 0;
-      for (let t = 0; t < T; t++) key = key * B + xs[r * T + t];
-      let k = table.get(key);
-      if (k === undefined) {
-        k = first.length;
-        table.set(key, k);
-        first.push(r);
-      }
-      id[r] = k;
+    for (let t = 0; t < T; t++) U.push(x[at + t]);
+    return K++;
+  };
+  let pays = true;
+  forEachChunk(data, (x, _y, n) => {
+    for (let b = 0; b < n; b++) idOf(x, b * T, true);
+    if (K >= limit) return (pays = false);
+  });
+  if (!pays || K >= GROUPED_MAX_RATIO * N) return null;
+  // (context, target) pair counts: dense (K, classes) when small, else a map keyed k * classes + y
+  const pairDense = K * classes <= 1 << 24 ? new Int32Array(K * classes) : null;
+  const pairMap = new Map<number, number>();
+  let tooMany = false;
+  forEachChunk(data, (x, y, n) => {
+    for (let b = 0; b < n; b++) {
+      const key = idOf(x, b * T, false) * classes + y[b];
+      if (pairDense) pairDense[key]++;
+      else pairMap.set(key, (pairMap.get(key) ?? 0) + 1);
     }
-  } else {
-    const table = new Map<string, number>();
-    for (let r = 0; r < N; r++) {
-      const key = xs.subarray(r * T, (r + 1) * T).join(",");
-      let k = table.get(key);
-      if (k === undefined) {
-        k = first.length;
-        table.set(key, k);
-        first.push(r);
-      }
-      id[r] = k;
-    }
-  }
-  const K = first.length;
-  if (K >= GROUPED_MAX_RATIO * N) return null;
-  const U = new Float32Array(K * T);
-  for (let k = 0; k < K; k++) U.set(xs.subarray(first[k] * T, (first[k] + 1) * T), k * T);
-  // counting sort of the targets by context, then each context's targets sorted and run-length coded
-  const start = new Int32Array(K + 1);
-  for (let r = 0; r < N; r++) start[id[r] + 1]++;
-  for (let k = 0; k < K; k++) start[k + 1] += start[k];
-  const fill = start.slice(0, K);
-  const sorted = new Int32Array(N);
-  for (let r = 0; r < N; r++) sorted[fill[id[r]]++] = ys[r];
+    if (pairMap.size > GROUPED_MAX_KEYS) return !(tooMany = true);
+  });
+  if (tooMany) return null;
   const offs = new Int32Array(K + 1);
   const targets: number[] = [];
   const counts: number[] = [];
-  for (let k = 0; k < K; k++) {
-    const seg = sorted.subarray(start[k], start[k + 1]);
-    seg.sort();
-    for (let i = 0; i < seg.length; ) {
-      let j = i + 1;
-      while (j < seg.length && seg[j] === seg[i]) j++;
-      targets.push(seg[i]);
-      counts.push(j - i);
-      i = j;
+  if (pairDense) {
+    for (let k = 0; k < K; k++) {
+      for (let c = 0; c < classes; c++) {
+        const n = pairDense[k * classes + c];
+        if (n > 0) {
+          targets.push(c);
+          counts.push(n);
+        }
+      }
+      offs[k + 1] = targets.length;
     }
-    offs[k + 1] = targets.length;
+  } else {
+    const keys = Float64Array.from(pairMap.keys()).sort();
+    let j = 0;
+    for (let k = 0; k < K; k++) {
+      for (; j < keys.length && Math.floor(keys[j] / classes) === k; j++) {
+        targets.push(keys[j] - k * classes);
+        counts.push(pairMap.get(keys[j])!);
+      }
+      offs[k + 1] = targets.length;
+    }
   }
   return {
     xs,
@@ -175,12 +200,12 @@ function buildGrouped(data: Examples): Grouped | null {
     N,
     T,
     K,
-    U,
+    U: Float32Array.from(U),
     offs,
     targets: Int32Array.from(targets),
     counts: Int32Array.from(counts),
     tokens: B,
-    classes: maxY + 1,
+    classes,
   };
 }
 
@@ -212,7 +237,7 @@ function groupLoss(g: Grouped, k: number, logits: Float32Array, at: number, C: n
  */
 export function splitLoss(model: LanguageModel, data: Examples): number {
   if (!(model instanceof MLP)) return rowLoss(model, data);
-  const chain = data.X.shape[1] === model.spec.blockSize ? evalChainFor(model) : null;
+  const chain = exampleBlockSize(data) === model.spec.blockSize ? evalChainFor(model) : null;
   // the grouped path computes cross-entropy itself, so only for a model whose loss is the plain one
   const grouped = chain || model.loss === MLP.prototype.loss ? groupedRows(data) : null;
   if (chain) {
@@ -228,7 +253,12 @@ export function splitLoss(model: LanguageModel, data: Examples): number {
         if (k === K - 1) return total / grouped.N;
       }
     }
-    return chain.meanLoss(data.X.storage, data.Y.storage);
+    if (!(data instanceof ContextWindows)) return chain.meanLoss(data.X.storage, data.Y.storage);
+    let total = 0;
+    forEachChunk(data, (x, y, n) => {
+      total += chain.meanLoss(x.subarray(0, n * exampleBlockSize(data)), y.subarray(0, n)) * n;
+    });
+    return total / exampleCount(data);
   }
   const wasTraining = model.training;
   model.eval();
@@ -271,12 +301,12 @@ function rowLoss(model: LanguageModel, data: Examples): number {
 
 /** Σ over chunks of (chunk mean loss) x (targets in the chunk) / all targets: the split's mean. */
 function chunkedLoss(model: LanguageModel, data: Examples): number {
-  const N = data.X.shape[0];
+  const N = exampleCount(data);
   let total = 0;
   let count = 0;
   for (let s = 0; s < N; s += CHUNK) {
     const e = Math.min(N, s + CHUNK);
-    const { X, Y } = rows(data, s, e);
+    const { X, Y } = exampleRows(data, s, e);
     const n = countTargets(Y);
     if (n === 0) continue;
     total += model.loss(X, Y).item() * n;
@@ -302,21 +332,28 @@ export function calibrateBatchNorm(model: MLP, data: Examples): void {
       const H = bn.dim;
       const sum = new Float64Array(H);
       const sumsq = new Float64Array(H);
-      const N = data.X.shape[0];
-      // two-pass (mean, then squared deviations) for accuracy
+      const N = exampleCount(data);
+      // two-pass (mean, then squared deviations) for accuracy; the inputs are kept between the
+      // passes when they fit in CALIBRATE_KEEP floats, else recomputed (the same forward, the same
+      // values), so memory stays bounded for any training set
+      const keep = N * H <= CALIBRATE_KEEP;
       const inputs: Tensor[] = [];
-      for (let s = 0; s < N; s += CHUNK) {
-        const { X } = rows(data, s, Math.min(N, s + CHUNK));
+      const input = (s: number) => {
+        const { X } = exampleRows(data, s, Math.min(N, s + CHUNK));
         const emb = model.embedding.forward(X);
         let x = emb.view(emb.shape[0], -1);
         for (let j = 0; j < k; j++) x = layers[j].forward(x);
-        inputs.push(x);
+        return x;
+      };
+      for (let s = 0; s < N; s += CHUNK) {
+        const x = input(s);
+        if (keep) inputs.push(x);
         const xs = x.storage;
         for (let i = 0; i < xs.length; i++) sum[i % H] += xs[i];
       }
       const mean = sum.map((v) => v / N);
-      for (const x of inputs) {
-        const xs = x.storage;
+      for (let s = 0, c = 0; s < N; s += CHUNK, c++) {
+        const xs = (keep ? inputs[c] : input(s)).storage;
         for (let i = 0; i < xs.length; i++) {
           const d = xs[i] - mean[i % H];
           sumsq[i % H] += d * d;

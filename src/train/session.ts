@@ -14,7 +14,7 @@
  * Sections: run config and state -> the store -> the session -> start-up facts.
  */
 
-import { type LectureData, longestWord, Vocabulary } from "../data/dataset.ts";
+import { exampleCount, type LectureData, longestWord, Vocabulary } from "../data/dataset.ts";
 import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
 import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
@@ -116,7 +116,7 @@ export function configForWords(req: RunRequest, words: readonly string[]): RunCo
 
 /** A run's data must be the data it started with (a resumed run re-reads its word file). */
 export function checkRunData(config: RunConfig, data: LectureData): void {
-  validateTrainConfig(config.train, data.train.X.shape[0]);
+  validateTrainConfig(config.train, exampleCount(data.train));
   if (data.words.length !== config.data.numWords) {
     throw new UserError(
       `${config.data.inputFile} has changed since the run started (${data.words.length} items, the run had ${config.data.numWords})`,
@@ -560,7 +560,7 @@ export function startFacts(
   const t = config.train;
   const facts = [
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
-    `split (random.seed(${config.data.splitSeed})): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${config.data.blockSize})`,
+    `split (random.seed(${config.data.splitSeed})): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
     `train: ${t.maxSteps} steps | batch ${t.batchSize} | lr ${t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,

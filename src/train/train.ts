@@ -15,7 +15,14 @@
  * generic step leaves them -- as views of buffers that the next step overwrites.
  */
 
-import type { Examples } from "../data/dataset.ts";
+import {
+  ContextWindows,
+  type Examples,
+  exampleBlockSize,
+  exampleCount,
+  gatherExamples,
+  targetWidth,
+} from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import type { LanguageModel } from "../models/index.ts";
 import { MLP } from "../models/mlp.ts";
@@ -113,9 +120,14 @@ export function train(
   optimizer: Optimizer | null = makeOptimizer(cfg, model.parameters()),
 ): { step: number; reason: StopReason } {
   const params = model.parameters();
-  const N = data.X.shape[0];
-  const T = data.X.shape[1];
+  const N = exampleCount(data);
+  const T = exampleBlockSize(data);
   const ixBuf = new Float32Array(cfg.batchSize);
+  // the minibatch's rows, built from the token stream (the fused step then reads rows 0 .. B-1)
+  const windows = data instanceof ContextWindows;
+  const xb = windows ? new Float32Array(cfg.batchSize * T) : data.X.storage;
+  const yb = windows ? new Float32Array(cfg.batchSize) : data.Y.storage;
+  const iota = windows ? Float32Array.from({ length: cfg.batchSize }, (_, i) => i) : ixBuf;
   model.train();
   // the fused step exists for the lecture MLP only; every other model takes the generic graph
   const mlp = model instanceof MLP && optimizer === null ? model : null;
@@ -142,7 +154,8 @@ export function train(
         : null;
     let lossValue: number;
     if (fused) {
-      lossValue = fused.step(data.X.storage, data.Y.storage, ixBuf, !chainCurrent);
+      if (windows) gatherExamples(data, ixBuf, 0, cfg.batchSize, xb, yb);
+      lossValue = fused.step(xb, yb, iota, !chainCurrent);
       exposeStep(mlp as MLP, fused);
     } else {
       const { Xb, Yb } = gatherBatch(data, ix, T);
@@ -178,17 +191,11 @@ export function sgdStep(params: Tensor[], lr: number): void {
  */
 export function gatherBatch(data: Examples, ix: Tensor, T: number): { Xb: Tensor; Yb: Tensor } {
   const B = ix.numel();
-  const W = data.Y.shape.length === 2 ? data.Y.shape[1] : 1;
+  const W = targetWidth(data);
   const xb = new Float32Array(B * T);
   const yb = new Float32Array(B * W);
-  const xs = data.X.storage;
-  const ys = data.Y.storage;
-  for (let b = 0; b < B; b++) {
-    const r = ix.storage[b];
-    for (let t = 0; t < T; t++) xb[b * T + t] = xs[r * T + t];
-    for (let t = 0; t < W; t++) yb[b * W + t] = ys[r * W + t];
-  }
-  const yShape = data.Y.shape.length === 2 ? [B, W] : [B];
+  gatherExamples(data, ix.storage, 0, B, xb, yb);
+  const yShape = data instanceof ContextWindows || data.Y.shape.length !== 2 ? [B] : [B, W];
   return { Xb: new Tensor(xb, [B, T], "int64"), Yb: new Tensor(yb, yShape, "int64") };
 }
 
