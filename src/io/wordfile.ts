@@ -50,7 +50,15 @@ function readCapped(fd: number, sizeHint: number, cap: number): Uint8Array | und
       buf.copy(bigger, 0, 0, len);
       buf = bigger;
     }
-    const n = readSync(fd, buf, len, buf.length - len, null);
+    let n: number;
+    try {
+      n = readSync(fd, buf, len, buf.length - len, null);
+    } catch (e) {
+      // a non-blocking stdin (a socket or a tty in raw mode) has no data yet: wait and retry
+      if (errorCode(e) !== "EAGAIN") throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      continue;
+    }
     if (n === 0) break;
     len += n;
   }
@@ -156,7 +164,9 @@ export function readWordFile(path: string, opts: WordFileOptions = {}): WordFile
   let raw: Uint8Array | undefined;
   let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
+    // standard input is read from fd 0: opening /dev/stdin fails when it is a socket (ENXIO),
+    // as it is under some process managers
+    fd = path === "/dev/stdin" ? 0 : openSync(path, "r");
     const st = fstatSync(fd);
     if (st.isDirectory()) throw fail("is a directory; expected a text file with one word per line");
     if (st.isFile() && st.size > maxBytes)
@@ -172,7 +182,7 @@ export function readWordFile(path: string, opts: WordFileOptions = {}): WordFile
     if (code !== undefined) throw fail(`cannot be read: ${osReason(e)}`);
     throw e;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
   if (raw === undefined) throw fail(`is over the ${maxBytes}-byte limit for a word list`);
   return parseWordBytes(raw, path, opts);
