@@ -319,6 +319,7 @@ test("a run from the URL: the library's loss at step 2,000 to the bit, every cha
 test("pause stops the steps, resume continues, stop ends the run; every --type is offered", async () => {
   const { page, problems } = await newPage();
   await page.goto(`${site.url}?type=deep-tanh&steps=200000&autostart=1`);
+  await page.waitForFunction(() => document.body.dataset.ready === "1");
   const types = await page.$$eval("#type option", (os) => os.map((o) => (o as HTMLOptionElement).value));
   assert.deepEqual(types, modelTypes());
   await page.waitForFunction(() => Number(document.body.dataset.step) > 0, null, { timeout: 30_000 });

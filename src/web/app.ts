@@ -18,7 +18,7 @@ import type {
   FlagInfo,
   Flags,
   FromWorker,
-  RunState,
+  PageState,
   SampleRow,
   ToWorker,
 } from "./protocol.ts";
@@ -309,10 +309,10 @@ function updateLinks(): void {
 
 // ---------------------------------------------------------------- state
 
-let state: RunState = "idle";
+let state: PageState = "idle";
 let diagnosticsOn = true;
 
-function setState(s: RunState, step?: number, maxSteps?: number): void {
+function setState(s: PageState, step?: number, maxSteps?: number): void {
   state = s;
   document.body.dataset.state = s;
   const badge = $("status");
@@ -366,10 +366,14 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case "catalog":
       catalog = m.catalog;
       buildForm(m.catalog);
+      document.body.dataset.ready = "1";
       applyUrl();
       return;
     case "status":
       setState(m.state, m.step, m.maxSteps);
+      return;
+    case "line":
+      $("startup").textContent += `${$("startup").textContent ? "\n" : ""}${m.text}`;
       return;
     case "facts":
       $("startup").textContent = m.lines.join("\n");
@@ -379,6 +383,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case "view": {
       setStep(m.step, m.maxSteps);
       $("rate").textContent = m.stepsPerSecond > 0 ? fmtInt(m.stepsPerSecond) : "–";
+      document.body.dataset.rate = String(m.stepsPerSecond);
       $("last-loss").textContent = fmtLoss(m.lastLoss);
       if (m.lastLoss !== null) document.body.dataset.loss = String(m.lastLoss);
       $("split-fact").hidden = !m.splitLosses;

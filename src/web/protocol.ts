@@ -4,7 +4,7 @@
  * the page only draws what it is sent, so the main thread never does more than render.
  *
  *   page -> worker   charts (a port to the chart worker) | train | pause | resume | stop | sample | export | load (a run) | check (a word file)
- *   worker -> page   catalog (once), status, facts, view (every ~0.5 s while training), samples,
+ *   worker -> page   catalog (once), status, facts, line, view (every ~0.5 s while training), samples,
  *                    exported, checked, error (one line, the CLI's words)
  */
 
@@ -62,7 +62,7 @@ export interface Catalog {
   datasets: string[];
 }
 
-export type RunState = "idle" | "training" | "paused" | "stopped" | "finished" | "loaded" | "failed";
+export type PageState = "idle" | "training" | "paused" | "stopped" | "finished" | "loaded" | "failed";
 
 export type Source = "train" | "val" | "test" | "new" | "unknown";
 
@@ -73,8 +73,10 @@ export interface SampleRow {
 
 export type FromWorker =
   | { type: "catalog"; catalog: Catalog }
-  | { type: "status"; state: RunState; step: number; maxSteps: number }
+  | { type: "status"; state: PageState; step: number; maxSteps: number }
   | { type: "facts"; lines: string[]; config: unknown }
+  /** a line the CLI would print: the start-up facts, every --log-every steps */
+  | { type: "line"; text: string }
   | { type: "checked"; name: string; line: string }
   | {
       type: "view";

@@ -22,30 +22,11 @@ import {
   familyOf,
   type ModelFamily,
   type ModelFlag,
-  type ModelSpecBase,
   modelTypes,
-  specFor,
 } from "../models/index.ts";
+import { CONFIG_VERSION, type RunRequest } from "../train/session.ts";
 import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import type { Catalog, FlagInfo, Flags } from "./protocol.ts";
-
-/** config.json's version (src/io/run.ts CONFIG_VERSION; that module reads files, so not imported). */
-export const CONFIG_VERSION = 1;
-
-/** What the page writes as config.json: the CLI's RunConfig. */
-export interface WebRunConfig {
-  version: number;
-  model: ModelSpecBase;
-  train: TrainConfig;
-  seed: number;
-  data: { inputFile: string; numWords: number; vocab: string[]; blockSize: number; splitSeed: number };
-  logEvery: number;
-  checkpointEvery: number;
-  evalEvery: number;
-  calibrate: boolean;
-  numSamples: number;
-  diagnostics?: { every: number; updateRatios: boolean };
-}
 
 // ---------------------------------------------------------------- the catalog
 
@@ -187,16 +168,12 @@ export function checkNumber(
   return num(String(value), `--${name}`, Number.NaN, opts);
 }
 
-/** The checked flags of a run, before the data is read (the spec needs the vocabulary). */
-export interface RunFlags {
-  type: string;
-  modelFlags: FlagValues;
-  train: TrainConfig;
-  seed: number;
-}
-
-/** The run's type, model flags, training config and seed, as `makemore train` checks them. */
-export function runFlags(f: Flags): RunFlags {
+/**
+ * What the flags ask for, before the words are read (the session's `configForWords` adds the
+ * family's spec for their vocabulary), as `makemore train` checks them. The page's run has the CLI's
+ * defaults for everything the page does not set; `inputFile` is the data's name.
+ */
+export function runRequest(f: Flags, diagnostics: boolean): RunRequest {
   const type = choice(f.type === "" ? undefined : f.type, "--type", modelTypes(), DEFAULT_TYPE);
   const family = familyOf(type);
   const modelFlags: Record<string, string | number | boolean | undefined> = {};
@@ -213,10 +190,21 @@ export function runFlags(f: Flags): RunFlags {
     lrDecayStep: trainNum(f, "lr-decay-step", d.lrDecayStep),
     lrDecayTo: trainNum(f, "lr-decay-to", d.lrDecayTo),
   };
-  return { type, modelFlags, train, seed: trainNum(f, "seed", 2147483647) };
-}
-
-/** The family's spec for the words' vocabulary (refusing flags the type does not read). */
-export function specForWords(r: RunFlags, vocabSize: number, longestWord: number): ModelSpecBase {
-  return specFor(r.type, r.modelFlags, { vocabSize, longestWord });
+  return {
+    type,
+    modelFlags: modelFlags as FlagValues,
+    config: {
+      version: CONFIG_VERSION,
+      train,
+      seed: trainNum(f, "seed", 2147483647),
+      logEvery: 10000,
+      checkpointEvery: 10000,
+      evalEvery: 0,
+      calibrate: false,
+      numSamples: 20,
+      // every: 0 is the CLI's "max(1000, max-steps / 100)"
+      diagnostics: diagnostics ? { every: 0, updateRatios: true } : undefined,
+    },
+    inputFile: "names.txt",
+  };
 }

@@ -13,16 +13,25 @@
 
 import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/watch.ts";
 import { type LectureData, longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
-import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
-import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { DEFAULT_MAX_WORD_FILE_BYTES, parseWordBytes } from "../io/wordfile.ts";
 import { buildFromSpec, checkModelSpec, familyOf, type LanguageModel } from "../models/index.ts";
-import { Generator, type GeneratorState } from "../random/generator.ts";
-import { provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
-import { firstNonFinite, type StopReason, train, validateTrainConfig } from "../train/train.ts";
+import type { Module } from "../nn/modules.ts";
+import { Generator } from "../random/generator.ts";
+import { provenance, sampleWords } from "../train/evaluate.ts";
+import {
+  CONFIG_VERSION,
+  checkRunData,
+  configForWords,
+  type LiveStatus,
+  type RunConfig,
+  type RunState,
+  type RunStore,
+  type SampleRecord,
+  TrainingSession,
+} from "../train/session.ts";
 import {
   activationHistSpec,
   type ChartSpec,
@@ -33,15 +42,8 @@ import {
   weightGradHistSpec,
 } from "../viz/specs.ts";
 import type { ChartRequest } from "./charts.ts";
-import type { DataChoice, DroppedFile, FromWorker, SampleRow, Source, ToWorker } from "./protocol.ts";
-import {
-  CONFIG_VERSION,
-  catalog,
-  checkNumber,
-  runFlags,
-  specForWords,
-  type WebRunConfig,
-} from "./settings.ts";
+import type { DataChoice, DroppedFile, FromWorker, PageState, SampleRow, ToWorker } from "./protocol.ts";
+import { catalog, checkNumber, runRequest } from "./settings.ts";
 
 const post = (m: FromWorker, transfer: Transferable[] = []) =>
   (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
@@ -52,6 +54,8 @@ const SLICE_MS = 40;
 const VIEW_MS = 500;
 /** Findings and live samples, as often as `train --dashboard` rewrites live.json. */
 const LIVE_MS = 2000;
+/** Buckets of the loss envelope and of each update-ratio series (the dashboard keeps 2,000 / 4,000). */
+const CHART_BUCKETS = 1000;
 
 // ---------------------------------------------------------------- data
 
@@ -79,53 +83,111 @@ function readWords(name: string, bytes: Uint8Array): string[] {
   return parseWordBytes(bytes, name).words;
 }
 
-/** The CLI's first start-up line. */
-function dataLine(name: string, data: LectureData): string {
-  return `data: ${name} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`;
-}
-
 async function dataBytes(choice: DataChoice): Promise<{ name: string; bytes: Uint8Array }> {
   if ("bundled" in choice) return { name: choice.bundled, bytes: await bundledBytes(choice.bundled) };
   return { name: choice.file.name, bytes: new Uint8Array(choice.file.bytes) };
 }
 
-// ---------------------------------------------------------------- the run
+// ---------------------------------------------------------------- the store
 
 type WordSets = { train: Set<string>; val: Set<string>; test: Set<string> };
 
+/**
+ * Where the training session writes, kept as the dashboard keeps a run (src/dashboard/watch.ts):
+ * bounded series for the charts (the loss envelope and exact block means, update-ratio bucket
+ * means), the newest snapshot, the live status, the last checkpoint. Metrics are kept only as far
+ * back as the doctor's history checks read them, so a 200,000-step run costs what a 2,000-step one does.
+ */
+class PageStore implements RunStore {
+  readonly location = "this browser tab (download it to keep it)";
+  checkpoint: { tensors: Record<string, { shape: number[]; data: Float32Array }>; state: RunState } | null =
+    null;
+  // half the dashboard's resolution: a chart redrawn every half second stays cheap to draw
+  env = envelope(CHART_BUCKETS);
+  means = new BlockMeans();
+  ud = new Map<string, ReturnType<typeof meanBuckets>>();
+  snapshot: DiagnosticsSnapshot | null = null;
+  live: LiveStatus | null = null;
+  samples: { samples: SampleRecord[]; seed: number } | null = null;
+  findings: Finding[] | null = null;
+  versions = { metrics: 0, snapshot: 0 };
+  /** the last 2,000 metrics lines: checkHistory reads at most the last 1,000 of a run this long */
+  private tail: MetricsLine[] = [];
+  private evals: MetricsLine[] = [];
+
+  saveCheckpoint(model: Module, state: RunState): void {
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, t] of Object.entries(model.stateDict()))
+      tensors[name] = { shape: t.shape.slice(), data: t.storage.slice() };
+    this.checkpoint = { tensors, state: structuredClone(state) };
+  }
+  appendMetrics(lines: readonly MetricsLine[]): void {
+    for (const line of lines) {
+      if (line.train_loss !== undefined || line.val_loss !== undefined) this.evals.push(line);
+      if (typeof line.loss === "number" && Number.isFinite(line.loss) && line.loss > 0) {
+        this.env.push(line.step, line.loss);
+        this.means.push(line.step, Math.log10(line.loss));
+        this.tail.push(line);
+      }
+      for (const [name, v] of Object.entries(line.ud ?? {})) {
+        if (!Number.isFinite(v)) continue;
+        let b = this.ud.get(name);
+        if (!b) this.ud.set(name, (b = meanBuckets(CHART_BUCKETS)));
+        b.push(line.step, v);
+      }
+    }
+    if (this.tail.length > 4000) this.tail.splice(0, this.tail.length - 2000);
+    if (lines.length) this.versions.metrics++;
+  }
+  appendDiagnostics(s: DiagnosticsSnapshot): void {
+    this.snapshot = s;
+    this.versions.snapshot++;
+  }
+  truncateFrom(step: number): void {
+    this.tail = this.tail.filter((m) => m.step < step);
+    this.evals = this.evals.filter((m) => m.step < step);
+  }
+  readMetrics(): MetricsLine[] {
+    return [...this.tail.slice(-2000), ...this.evals];
+  }
+  writeLive(live: LiveStatus): void {
+    this.live = live;
+  }
+  writeSamples(samples: readonly SampleRecord[], seed: number): void {
+    this.samples = { samples: samples.slice(), seed };
+  }
+  writeFindings(findings: readonly Finding[]): void {
+    this.findings = findings.slice();
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+/** A model on the page: one training here (with its session), or one loaded from a dropped run. */
 class Run {
   step = 0;
-  state: "training" | "paused" | "stopped" | "finished" | "loaded" | "failed" = "training";
+  state: PageState = "training";
   lastLoss: number | null = null;
   splitLosses?: { train: number; val: number; test: number };
-  private stopAsked = false;
-  private resumeWaiter: (() => void) | null = null;
-
-  // bounded series, as the dashboard keeps them (src/dashboard/watch.ts)
-  private env = envelope();
-  private means = new BlockMeans();
-  private ud = new Map<string, ReturnType<typeof meanBuckets>>();
-  /** recent metrics for the doctor's history checks (as `train --dashboard` keeps them) */
-  private recent: MetricsLine[] = [];
-  private lastSnap: DiagnosticsSnapshot | null = null;
-  private versions = { metrics: 0, snapshot: 0 };
+  readonly vocab: Vocabulary;
+  private paused: (() => void) | null = null;
+  private pauseAsked = false;
   private sent = new Map<string, number>();
-  private t0 = performance.now();
   private rate: { t: number; step: number }[] = [];
-  private findings: Finding[] | undefined;
-  private live?: { rows: SampleRow[]; step: number; seed: number };
+  /** steps/s over the whole run, once it finished (the CLI's "saved ... at N steps/s") */
+  private finalRate = 0;
 
   constructor(
-    readonly config: WebRunConfig,
+    readonly config: RunConfig,
     readonly model: LanguageModel,
-    readonly g: Generator,
-    readonly data: LectureData | null,
     readonly sets: WordSets | null,
+    /** the session training it (null: a loaded run) */
+    readonly session: TrainingSession | null,
+    readonly generator: Generator | null,
+    readonly store: PageStore = new PageStore(),
   ) {
     this.vocab = new Vocabulary(config.data.vocab);
   }
-
-  readonly vocab: Vocabulary;
 
   get maxSteps(): number {
     return this.config.train.maxSteps;
@@ -134,143 +196,70 @@ class Run {
   // ------------------------------------------------------------ control
 
   pause(): void {
-    if (this.state === "training") this.setState("paused");
+    if (this.state === "training") this.pauseAsked = true;
   }
 
   resume(): void {
     if (this.state !== "paused") return;
-    this.setState("training");
-    this.resumeWaiter?.();
+    this.pauseAsked = false;
+    this.paused?.();
   }
 
   stop(): void {
-    this.stopAsked = true;
-    this.resumeWaiter?.();
+    this.session?.stop();
+    this.pauseAsked = false;
+    this.paused?.();
   }
 
-  setState(s: Run["state"]): void {
+  setState(s: PageState): void {
     this.state = s;
     post({ type: "status", state: s, step: this.step, maxSteps: this.maxSteps });
   }
 
-  // ------------------------------------------------------------ training
+  /**
+   * Between two time slices of the session: let queued messages in (pause, stop, sample, export
+   * run here, with the model and the generator consistent at `step`), send a view when one is due,
+   * and hold while paused.
+   */
+  private lastView = 0;
+  async betweenSlices(): Promise<void> {
+    const now = performance.now();
+    if (now - this.lastView > VIEW_MS) {
+      this.sendView();
+      this.lastView = now;
+    }
+    await yieldToMessages();
+    if (this.pauseAsked) {
+      this.setState("paused");
+      this.sendView(true);
+      await new Promise<void>((r) => (this.paused = r));
+      this.paused = null;
+      this.rate = [];
+      if (this.state === "paused") this.setState("training");
+    }
+  }
 
   async train(): Promise<void> {
-    const data = this.data!;
-    const diag = this.config.diagnostics;
-    const snapEvery = diag ? diag.every || Math.max(1000, Math.floor(this.config.train.maxSteps / 100)) : 0;
-    if (diag) retainLayerGrads(this.model);
-    let sliceEnd = 0;
-    let lastView = 0;
-    let lastLive = Number.NEGATIVE_INFINITY;
-    const cfg = this.config.train;
-    let result: { step: number; reason: StopReason } = { step: this.step, reason: "done" };
+    const session = this.session!;
     this.setState("training");
-    this.sendView(true);
-    for (;;) {
-      sliceEnd = performance.now() + SLICE_MS;
-      result = train(
-        this.model,
-        data.train,
-        cfg,
-        this.g,
-        {
-          readOnly: true,
-          afterStep: ({ step, loss, lr }) => {
-            this.step = step + 1;
-            this.lastLoss = loss;
-            this.env.push(step, loss);
-            this.means.push(step, Math.log10(loss));
-            const line: MetricsLine = { step, loss, lr };
-            if (diag) {
-              // the lecture's ud after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
-              const ratios = updateRatios(this.model, lr, { weightsOnly: true });
-              line.ud = ratios;
-              for (const [name, v] of Object.entries(ratios)) {
-                if (!Number.isFinite(v)) continue;
-                let b = this.ud.get(name);
-                if (!b) this.ud.set(name, (b = meanBuckets()));
-                b.push(step, v);
-              }
-              if (step % snapEvery === 0 || step + 1 === cfg.maxSteps) {
-                this.lastSnap = snapshot(this.model, step, loss);
-                this.versions.snapshot++;
-              }
-            }
-            this.recent.push(line);
-            if (this.recent.length > 1200) this.recent.splice(0, this.recent.length - 1000);
-            this.versions.metrics++;
-          },
-          shouldStop: () => this.stopAsked || performance.now() > sliceEnd,
-        },
-        this.step,
-      );
-      this.step = result.step;
-      const now = performance.now();
-      if (result.reason !== "stopped" || this.stopAsked) break;
-      if (now - lastLive > LIVE_MS) {
-        this.liveCheck();
-        lastLive = performance.now();
-      }
-      if (now - lastView > VIEW_MS) {
-        this.sendView();
-        lastView = now;
-      }
-      await yieldToMessages();
-      if (this.state === "paused" && !this.stopAsked) {
-        this.sendView(true);
-        await new Promise<void>((r) => (this.resumeWaiter = r));
-        this.resumeWaiter = null;
-        this.t0 = performance.now();
-        this.rate = [];
-      }
-    }
-    if (result.reason === "nonfinite" || firstNonFinite(this.model)) {
-      this.sendView(true);
+    const outcome = await session.run().catch((e: unknown) => {
       this.setState("failed");
-      post({
-        type: "error",
-        message: `the loss became not finite at step ${result.step}; training stopped. Try a lower --learning-rate.`,
-      });
-      return;
-    }
-    if (this.stopAsked) {
-      this.liveCheck();
+      throw e;
+    });
+    this.step = outcome.step;
+    if (outcome.kind === "finished") {
+      this.splitLosses = outcome.splitLosses;
+      this.finalRate = outcome.stepsPerSecond;
+      this.sendView(true);
+      this.setState("finished");
+    } else if (outcome.kind === "stopped") {
       this.sendView(true);
       this.setState("stopped");
-      return;
+    } else {
+      this.sendView(true);
+      this.setState("failed");
+      post({ type: "error", message: outcome.message });
     }
-    this.finish();
-  }
-
-  /** The end of a run, as the CLI ends it: split losses, findings, the 20 samples of seed + 10. */
-  private finish(): void {
-    const data = this.data!;
-    this.splitLosses = {
-      train: splitLoss(this.model, data.train),
-      val: splitLoss(this.model, data.val),
-      test: splitLoss(this.model, data.test),
-    };
-    this.findings = sortFindings([
-      ...checkModel(this.model, data.train, new Generator().manualSeed(this.config.seed)),
-      ...checkHistory(this.recent, this.splitLosses),
-      ...checkBatchNormDrift(this.model, data.train),
-    ]);
-    const seed = this.config.seed + 10;
-    this.live = { rows: this.sample(this.config.numSamples, 1, seed), step: this.step, seed };
-    this.sendView(true);
-    this.setState("finished");
-  }
-
-  /** Findings and 10 fresh samples, as `train --dashboard` writes live.json. */
-  private liveCheck(): void {
-    const data = this.data!;
-    this.findings = sortFindings([
-      ...checkModel(this.model, data.train, new Generator().manualSeed(this.config.seed)),
-      ...checkHistory(this.recent),
-    ]);
-    const seed = this.config.seed + 10 + this.step;
-    this.live = { rows: this.sample(10, 1, seed), step: this.step, seed };
   }
 
   sample(count: number, temperature: number, seed: number): SampleRow[] {
@@ -279,20 +268,17 @@ class Run {
       temperature,
       generator: new Generator().manualSeed(seed),
     });
-    return words.map((word) => ({ word, source: this.source(word) }));
-  }
-
-  private source(word: string): Source {
-    return this.sets ? provenance(word, this.sets) : "unknown";
+    return words.map((word) => ({ word, source: this.sets ? provenance(word, this.sets) : "unknown" }));
   }
 
   // ------------------------------------------------------------ the view
 
   private chartNames(): string[] {
+    const st = this.store;
     const out: string[] = [];
-    if (this.means.count > 0) out.push("loss");
-    if (this.ud.size > 0) out.push("update-ratios");
-    const snap = this.lastSnap;
+    if (st.means.count > 0) out.push("loss");
+    if (st.ud.size > 0) out.push("update-ratios");
+    const snap = st.snapshot;
     if (snap) {
       out.push("activations", "gradients", "weight-gradients");
       for (const map of snap.saturation) out.push(`saturation-layer-${map.layer}`);
@@ -301,17 +287,20 @@ class Run {
   }
 
   private version(name: string): number {
-    return name === "loss" || name === "update-ratios" ? this.versions.metrics : this.versions.snapshot;
+    const v = this.store.versions;
+    return name === "loss" || name === "update-ratios" ? v.metrics : v.snapshot;
   }
 
+  /** The chart `name`, built as the dashboard builds it (src/dashboard/watch.ts RunWatcher). */
   private chart(name: string): ChartSpec | null {
-    const snap = this.lastSnap;
+    const st = this.store;
+    const snap = st.snapshot;
     switch (name) {
       case "loss":
         return this.lossChart();
       case "update-ratios": {
         const metrics: MetricsLine[] = [];
-        for (const [n, b] of this.ud)
+        for (const [n, b] of st.ud)
           for (const p of meanPoints(b)) metrics.push({ step: p.step, ud: { [n]: p.value } });
         const shapes: Record<string, number[]> = {};
         for (const [n, t] of this.model.namedParameters()) shapes[n] = t.shape.slice();
@@ -333,16 +322,17 @@ class Run {
     return null;
   }
 
-  /** The dashboard's loss chart: the envelope of the per-step losses and the exact block means. */
+  /** lossSpec over the envelope of the per-step losses, with the exact block means. */
   private lossChart(): ChartSpec | null {
-    const metrics: MetricsLine[] = envelopePoints(this.env).map((p) => ({ step: p.step, loss: p.value }));
-    const spec = lossSpec(metrics, { window: this.means.window });
+    const st = this.store;
+    const metrics: MetricsLine[] = envelopePoints(st.env).map((p) => ({ step: p.step, loss: p.value }));
+    const spec = lossSpec(metrics, { window: st.means.window });
     const layers = (spec as { layer?: { data?: { values?: { series?: string }[] }; mark?: object }[] } | null)
       ?.layer;
     const meanLayer = layers?.[1];
     if (!meanLayer?.data?.values) return spec;
     const series = meanLayer.data.values[0]?.series;
-    const exact = this.means.points();
+    const exact = st.means.points();
     meanLayer.data.values = exact.map((p) => ({ step: p.step, value: p.value, series }));
     meanLayer.mark = { ...meanLayer.mark, point: exact.length === 1 };
     return spec;
@@ -353,13 +343,11 @@ class Run {
     this.rate.push({ t: now, step: this.step });
     while (this.rate.length > 2 && now - this.rate[0]!.t > 5000) this.rate.shift();
     const a = this.rate[0]!;
-    const dt = now - a.t;
-    if (dt >= 400) return ((this.step - a.step) * 1000) / dt;
-    const all = now - this.t0;
-    return all > 0 ? (this.step * 1000) / all : 0;
+    return now - a.t >= 400 ? ((this.step - a.step) * 1000) / (now - a.t) : 0;
   }
 
   sendView(all = false): void {
+    const st = this.store;
     const names = this.chartNames();
     const charts: Record<string, ChartSpec | null> = {};
     for (const name of names) {
@@ -370,32 +358,45 @@ class Run {
       }
     }
     if (Object.keys(charts).length) chartPort?.postMessage({ charts } satisfies ChartRequest);
+    const final = st.samples;
+    const live = st.live;
     post({
       type: "view",
       step: this.step,
       maxSteps: this.maxSteps,
-      stepsPerSecond: this.state === "training" ? this.stepsPerSecond() : 0,
+      stepsPerSecond: this.finalRate || (this.state === "training" ? this.stepsPerSecond() : 0),
       lastLoss: this.lastLoss,
       chartNames: names,
-      findings: this.findings,
-      samples: this.live,
+      findings: st.findings ?? live?.findings,
+      samples: final
+        ? { rows: final.samples, step: this.step, seed: final.seed }
+        : live
+          ? { rows: live.samples, step: live.step, seed: this.config.seed + 10 + live.step }
+          : undefined,
       splitLosses: this.splitLosses,
     });
   }
 
   // ------------------------------------------------------------ checkpoints
 
-  /** checkpoint.safetensors as `makemore train` writes it (weights, buffers, the resume state). */
-  checkpoint(): Uint8Array {
+  /**
+   * checkpoint.safetensors as `makemore train` writes it: weights, buffers and the resume state.
+   * A finished or stopped run gives the checkpoint the session saved; a paused or running one the
+   * model and generator as they are between two slices (consistent at `step`), so the CLI can
+   * `--resume` it exactly.
+   */
+  checkpointBytes(): Uint8Array {
+    const saved = this.store.checkpoint;
+    if (saved && (saved.state.step === this.step || !this.generator))
+      return encodeSafetensors(saved.tensors, { format: "pt", makemore_state: JSON.stringify(saved.state) });
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [name, t] of Object.entries(this.model.stateDict()))
       tensors[name] = { shape: t.shape.slice(), data: t.storage };
-    const state = {
+    const state: RunState = {
       step: this.step,
-      generator: this.g.getState(),
-      finished: this.state === "finished",
+      generator: this.generator!.getState(),
+      finished: false,
       lastLoss: this.lastLoss ?? Number.NaN,
-      ...(this.splitLosses ? { splitLosses: this.splitLosses } : {}),
     };
     return encodeSafetensors(tensors, { format: "pt", makemore_state: JSON.stringify(state) });
   }
@@ -427,52 +428,51 @@ async function stopCurrent(): Promise<void> {
 
 async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<void> {
   await stopCurrent();
-  // as `makemore train`: flags checked first, then the words, then the family's spec for them
-  const r = runFlags(m.flags);
+  // as `makemore train`: the flags checked first, then the words, then the family's spec for them
+  const request = runRequest(m.flags, m.diagnostics);
   const { name, bytes } = await dataBytes(m.data);
+  request.inputFile = name;
   const words = readWords(name, bytes);
-  const vocab = Vocabulary.fromWords(words);
-  const spec = specForWords(r, vocab.size, longestWord(words));
-  const data = prepareDataFor(familyOf(r.type).data, words, spec.blockSize, 42);
-  validateTrainConfig(r.train, data.train.X.shape[0]);
-  const config: WebRunConfig = {
-    version: CONFIG_VERSION,
-    model: spec,
-    train: r.train,
-    seed: r.seed,
-    data: {
-      inputFile: name,
-      numWords: words.length,
-      vocab: data.vocab.itos,
-      blockSize: spec.blockSize,
-      splitSeed: 42,
-    },
-    logEvery: 10000,
-    checkpointEvery: 10000,
-    evalEvery: 0,
-    calibrate: false,
-    numSamples: 20,
-    // every: 0 is the CLI's "max(1000, max-steps / 100)"
-    diagnostics: m.diagnostics ? { every: 0, updateRatios: true } : undefined,
-  };
-  const g = new Generator().manualSeed(config.seed);
-  const model = buildFromSpec(config.model, g);
-  const lines = [
-    dataLine(name, data),
-    `split (random.seed(42)): train ${data.train.X.shape[0]} | val ${data.val.X.shape[0]} | test ${data.test.X.shape[0]} examples (block size ${spec.blockSize})`,
-    `model: ${spec.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${config.train.maxSteps} steps | batch ${config.train.batchSize} | lr ${config.train.learningRate} -> ${config.train.lrDecayTo} at step ${config.train.lrDecayStep}`,
-  ];
-  if (data.vocab.itos[0] !== ".")
-    lines.push(`note: the data contains '.', so '${data.vocab.itos[0]}' marks word boundaries`);
-  post({ type: "facts", lines, config });
+  const config = configForWords(request, words);
+  const data = prepareDataFor(
+    familyOf(config.model.type).data,
+    words,
+    config.data.blockSize,
+    config.data.splitSeed,
+  );
+  checkRunData(config, data);
   const sets = {
     train: new Set(data.split.train),
     val: new Set(data.split.val),
     test: new Set(data.split.test),
   };
-  run = new Run(config, model, g, data, sets);
-  const done = run.train();
+  let current: Run | null = null;
+  const store = new PageStore();
+  const session = new TrainingSession({
+    config,
+    data,
+    store,
+    events: {
+      line: (text) => post({ type: "line", text }),
+      step: (done, loss) => {
+        if (current) {
+          current.step = done;
+          current.lastLoss = loss;
+        }
+      },
+    },
+    // between slices: messages (pause, stop, sample, export), views, the pause itself
+    yieldToHost: () => current!.betweenSlices(),
+    sliceMs: SLICE_MS,
+    // findings and fresh samples as often as `train --dashboard` rewrites live.json; metrics
+    // reach the charts at every view
+    liveEveryMs: LIVE_MS,
+    flushEveryMs: VIEW_MS / 2,
+  });
+  current = new Run(config, session.model, sets, session, session.generator, store);
+  run = current;
+  post({ type: "facts", lines: [], config });
+  const done = current.train();
   training = done.catch(() => {});
   await done; // an error reaches the page through the message handler
 }
@@ -506,12 +506,14 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
       `checkpoint ${ckptFile.name} does not fit the model in ${configFile.name}: ${(e as Error).message}`,
     );
   }
-  let state: { step?: number; generator?: GeneratorState; splitLosses?: Run["splitLosses"] } = {};
+  let state: RunState;
   try {
-    state = JSON.parse(ckpt.metadata.makemore_state ?? "{}") ?? {};
+    state = JSON.parse(ckpt.metadata.makemore_state ?? "null");
   } catch {
     throw new UserError(`checkpoint ${ckptFile.name} has corrupt resume state in its metadata`);
   }
+  if (typeof state !== "object" || state === null || !Number.isInteger(state.step))
+    throw new UserError(`checkpoint ${ckptFile.name} has no valid resume state in its metadata`);
   // provenance needs the run's words: a dropped word file, or the bundled list it was trained on
   const wordFile = files.find((f) => f !== configFile && f !== ckptFile);
   let sets: WordSets | null = null;
@@ -525,11 +527,13 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
     sets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
   }
   await stopCurrent();
-  const g = new Generator();
-  if (state.generator) g.setState(state.generator);
-  run = new Run(config, model, g, null, sets);
-  run.step = typeof state.step === "number" ? state.step : 0;
-  run.splitLosses = state.splitLosses;
+  run = new Run(config, model, sets, null, null);
+  // a download gives back the checkpoint as it was dropped
+  run.store.checkpoint = { tensors: ckpt.tensors, state };
+  run.step = state.step;
+  const split = state.splitLosses;
+  if (split && ["train", "val", "test"].every((k) => typeof split[k] === "number"))
+    run.splitLosses = split as Run["splitLosses"];
   post({
     type: "facts",
     lines: [
@@ -544,7 +548,7 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
 }
 
 /** The fields of config.json the page reads, checked (a dropped file may come from anywhere). */
-function checkConfig(raw: unknown, name: string): WebRunConfig {
+function checkConfig(raw: unknown, name: string): RunConfig {
   const bad = (what: string) => new UserError(`${name} is not a valid makemore config: ${what}`);
   const obj = (v: unknown): v is Record<string, unknown> =>
     typeof v === "object" && v !== null && !Array.isArray(v);
@@ -558,7 +562,7 @@ function checkConfig(raw: unknown, name: string): WebRunConfig {
   if (typeof d.inputFile !== "string") throw bad("missing data.inputFile");
   if (m.vocabSize !== d.vocab.length) throw bad("vocabulary size does not match the model");
   if (!Number.isInteger(raw.seed)) throw bad("seed must be a whole number");
-  return raw as unknown as WebRunConfig;
+  return raw as unknown as RunConfig;
 }
 
 async function handle(m: ToWorker): Promise<void> {
@@ -592,7 +596,7 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case "export": {
       if (!run) throw new UserError("nothing to download yet: train a model first");
-      const bytes = run.checkpoint();
+      const bytes = run.checkpointBytes();
       const config = `${JSON.stringify(run.config, null, 2)}\n`;
       const buf = bytes.slice().buffer as ArrayBuffer;
       return post({ type: "exported", config, checkpoint: buf, name: run.config.model.type }, [buf]);
