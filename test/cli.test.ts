@@ -154,7 +154,7 @@ test("bad flags: one clear line each", () => {
   rejects(["train", "--block-size", "0", "-o", o], /--block-size must be at least 1/);
   rejects(["train", "--learning-rate", "-0.1", "-o", o], /--learning-rate must be greater than 0/);
   rejects(["train", "--learning-rate", "fast", "-o", o], /--learning-rate must be a number/);
-  rejects(["train", "--type", "transformer", "-o", o], /--type must be one of/);
+  rejects(["train", "--type", "lstm", "-o", o], /--type must be one of/);
   rejects(["train", "--max-steps", "1e12", "-o", o], /--max-steps must be at most/);
   rejects(["train", "--no-such-flag"], /unknown option --no-such-flag \(see makemore train --help\)/);
   rejects(["train", "--depth", "3", "-o", o], /only applies to --type custom/);
