@@ -129,3 +129,66 @@ for (const type of MAKEMORE_TYPES) {
     assert.ok(worst <= 1e-4, `worst loss difference ${worst}`);
   });
 }
+
+test("AdamW through a training session: stopped at step 30 and resumed, the same 60 losses bit for bit", async () => {
+  const { prepareDataFor } = await import("../src/data/dataset.ts");
+  const { buildFromSpec, familyOf } = await import("../src/models/index.ts");
+  const { CONFIG_VERSION, configForWords, MemoryRunStore, TrainingSession } = await import(
+    "../src/train/session.ts"
+  );
+  const { LECTURE_TRAIN } = await import("../src/train/train.ts");
+  const few = words.slice(0, 300);
+  const config = configForWords(
+    {
+      type: "gru",
+      modelFlags: { "n-embd": 8, "n-embd2": 12 },
+      config: {
+        version: CONFIG_VERSION,
+        train: { ...LECTURE_TRAIN, ...familyOf("gru").trainDefaults, maxSteps: 60, batchSize: 8 },
+        seed: 3407,
+        logEvery: 1000,
+        checkpointEvery: 1000,
+        evalEvery: 0,
+        calibrate: false,
+        numSamples: 3,
+      },
+      inputFile: "names.txt",
+    },
+    few,
+  );
+  assert.equal(config.train.optimizer, "adamw");
+  const data = prepareDataFor("sequence", few, config.model.blockSize);
+  const straight = new MemoryRunStore();
+  await new TrainingSession({ config, data, store: straight }).run();
+  const store = new MemoryRunStore();
+  let first: InstanceType<typeof TrainingSession> | null = null;
+  first = new TrainingSession({
+    config,
+    data,
+    store,
+    events: { step: (done) => done === 30 && first?.stop() },
+  });
+  assert.deepEqual(await first.run(), { kind: "stopped", step: 30 });
+  const ckpt = store.checkpoint!;
+  assert.equal(ckpt.state.optimizer?.kind, "adamw");
+  assert.equal(ckpt.state.optimizer?.step, 30);
+  const model = buildFromSpec(config.model, new Generator(0));
+  model.loadStateDict(
+    Object.fromEntries(
+      [...ckpt.tensors].map(([n, t]) => [n, { shape: model.stateDict()[n].shape, data: t }]),
+    ),
+  );
+  await new TrainingSession({ config, data, store, resume: { model, state: ckpt.state } }).run();
+  assert.equal(store.metrics.length, 60);
+  assert.deepEqual(
+    store.metrics.map((m) => m.loss),
+    straight.metrics.map((m) => m.loss),
+  );
+  // and a resume whose checkpoint lost its optimizer state is refused, not silently restarted
+  const { optimizer: _, ...noOpt } = ckpt.state;
+  assert.throws(
+    () =>
+      new TrainingSession({ config, data, store, resume: { model, state: { ...noOpt, finished: false } } }),
+    /no adamw state to resume from/,
+  );
+});

@@ -31,6 +31,7 @@ import type { Module } from "../nn/modules.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
 import { AnomalyError, setDetectAnomaly } from "../tensor/tensor.ts";
 import { calibrateBatchNorm, type Provenance, provenance, sampleWords, splitLoss } from "./evaluate.ts";
+import { makeOptimizer, type Optimizer, type OptimizerState } from "./optim.ts";
 import {
   firstNonFinite,
   type StopReason,
@@ -85,6 +86,8 @@ export interface RunState {
   /** split losses measured at the end (eval mode) */
   splitLosses?: Record<string, number>;
   lastLoss?: number;
+  /** the optimizer's moments/momentum after `step` steps (AdamW, SGD with momentum) */
+  optimizer?: OptimizerState;
 }
 
 /** What a run asks for before its words are read: the config but the model spec and data facts. */
@@ -272,6 +275,8 @@ export class TrainingSession {
   readonly model: LanguageModel;
   readonly generator: Generator;
   readonly startStep: number;
+  /** AdamW / SGD with momentum (null: the lecture's plain update); one instance across slices */
+  readonly optimizer: Optimizer | null;
   private readonly o: SessionOptions;
   private readonly now: () => number;
   private stopRequested = false;
@@ -305,6 +310,21 @@ export class TrainingSession {
       this.generator = new Generator().manualSeed(this.config.seed);
       this.model = buildFromSpec(this.config.model, this.generator);
       this.startStep = 0;
+    }
+    this.optimizer = makeOptimizer(this.config.train, this.model.parameters());
+    const saved = opts.resume?.state.optimizer;
+    if (this.optimizer && saved) {
+      try {
+        this.optimizer.loadStateDict(saved);
+      } catch (e) {
+        throw new UserError(
+          `run ${opts.store.location} holds an unusable optimizer state: ${(e as Error).message}`,
+        );
+      }
+    } else if (this.optimizer && opts.resume && this.startStep > 0) {
+      throw new UserError(
+        `run ${opts.store.location} has no ${this.config.train.optimizer ?? "sgd"} state to resume from (it was trained with another optimizer)`,
+      );
     }
     this.lastGoodStep = this.startStep;
     const { split } = opts.data;
@@ -420,7 +440,7 @@ export class TrainingSession {
     try {
       for (;;) {
         sliceEnd = this.now() + (o.sliceMs ?? 50);
-        result = train(model, data.train, config.train, g, hooks, result.step);
+        result = train(model, data.train, config.train, g, hooks, result.step, this.optimizer);
         if (result.reason !== "stopped" || this.stopRequested || this.badParam) break;
         await yieldToHost();
       }
@@ -523,6 +543,7 @@ export class TrainingSession {
       generator: this.generator.getState(),
       finished,
       lastLoss: this.lastLoss,
+      ...(this.optimizer ? { optimizer: this.optimizer.stateDict() } : {}),
       ...extra,
     };
     this.o.store.saveCheckpoint(this.model, state);
