@@ -192,3 +192,58 @@ test("AdamW through a training session: stopped at step 30 and resumed, the same
     /no adamw state to resume from/,
   );
 });
+
+test("through the registry and the CLI: --seed defaults to 3407 and the weights are makemore.py's", async () => {
+  const { buildFromSpec, specFor } = await import("../src/models/index.ts");
+  const spec = specFor("gru", {}, { vocabSize: 27, longestWord: 15, numWords: words.length });
+  const model = buildFromSpec(spec, new Generator().manualSeed(3407));
+  const want = new Map(fx.types.gru.state.map((s) => [s.name, s.sha256]));
+  for (const [name, t] of Object.entries(model.stateDict()))
+    assert.equal(sha256(t.storage), want.get(name), name);
+
+  const { spawnSync } = await import("node:child_process");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "makemore-py-"));
+  try {
+    const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8", timeout: 120_000 });
+    const r = run(
+      "train",
+      "--type",
+      "bow",
+      "--n-embd",
+      "16",
+      "--n-embd2",
+      "16",
+      "--max-steps",
+      "30",
+      "-o",
+      join(dir, "run"),
+      "--num-samples",
+      "3",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /model: bow \| \d+ parameters \| seed 3407/);
+    assert.match(r.stdout, /adamw \(betas 0\.9, 0\.99, weight decay 0\.01\) \| lr 0\.0005 constant/);
+    const bad = run("train", "--type", "bow", "--n-head", "2", "--max-steps", "1", "-o", join(dir, "bad"));
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--n-head does not apply to --type bow \(it applies to transformer\)/);
+    const bad2 = run(
+      "train",
+      "--type",
+      "transformer",
+      "--n-embd",
+      "30",
+      "--max-steps",
+      "1",
+      "-o",
+      join(dir, "bad2"),
+    );
+    assert.match(bad2.stderr, /--n-embd 30 must be a multiple of --n-head 4/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

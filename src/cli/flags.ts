@@ -15,6 +15,7 @@ import {
   type ModelFlag,
   modelTypes,
 } from "../models/index.ts";
+import type { LrSchedule, OptimizerConfig, OptimizerKind } from "../train/optim.ts";
 import type { RunRequest } from "../train/session.ts";
 import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import { choice, num, type Options } from "./args.ts";
@@ -35,6 +36,11 @@ export const TRAIN_OPTIONS: Options = {
   "learning-rate": { type: "string" },
   "lr-decay-step": { type: "string" },
   "lr-decay-to": { type: "string" },
+  optimizer: { type: "string" },
+  "weight-decay": { type: "string", short: "w" },
+  momentum: { type: "string" },
+  "lr-schedule": { type: "string" },
+  "warmup-steps": { type: "string" },
   "log-every": { type: "string" },
   "checkpoint-every": { type: "string" },
   "eval-every": { type: "string" },
@@ -128,8 +134,13 @@ export function configFromFlags(
       exclusiveMin: true,
       max: 100,
     }),
+    ...optimizerFlags(v, defaults),
   };
-  const seed = num(v.seed, "--seed", 2147483647, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const seed = num(v.seed, "--seed", familyOf(type).defaultSeed ?? 2147483647, {
+    integer: true,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
   if (v.calibrate === true && familyOf(type).name !== "mlp")
     throw new UserError(`--calibrate applies to the lecture MLPs, not --type ${type}`, 2);
   return {
@@ -155,4 +166,41 @@ export function configFromFlags(
     inputFile: absolutePath(typeof v["input-file"] === "string" ? v["input-file"] : BUNDLED_NAMES),
     workDir: typeof v["work-dir"] === "string" ? v["work-dir"] : defaultWorkDir(type),
   };
+}
+
+/**
+ * --optimizer sgd | adamw, --weight-decay, --momentum, --lr-schedule step | constant | cosine,
+ * --warmup-steps. Defaults: the family's (makemore.py's types: AdamW, wd 0.01, constant) or the
+ * lecture's plain SGD with the step decay.
+ */
+function optimizerFlags(v: Record<string, string | boolean | undefined>, d: TrainConfig): OptimizerConfig {
+  const optimizer = choice(
+    v.optimizer,
+    "--optimizer",
+    ["sgd", "adamw"],
+    d.optimizer ?? "sgd",
+  ) as OptimizerKind;
+  const out: OptimizerConfig = {
+    optimizer,
+    weightDecay: num(
+      v["weight-decay"],
+      "--weight-decay",
+      d.weightDecay ?? (optimizer === "adamw" ? 0.01 : 0),
+      {
+        min: 0,
+        max: 10,
+      },
+    ),
+    lrSchedule: choice(
+      v["lr-schedule"],
+      "--lr-schedule",
+      ["step", "constant", "cosine"],
+      d.lrSchedule ?? "step",
+    ) as LrSchedule,
+    warmupSteps: num(v["warmup-steps"], "--warmup-steps", d.warmupSteps ?? 0, { integer: true, min: 0 }),
+  };
+  if (optimizer === "sgd") out.momentum = num(v.momentum, "--momentum", d.momentum ?? 0, { min: 0, max: 1 });
+  else if (v.momentum !== undefined)
+    throw new UserError("--momentum applies to --optimizer sgd (AdamW has betas)", 2);
+  return out;
 }

@@ -35,7 +35,13 @@ optimisation
       --batch-size N        examples per step (default 32)
       --learning-rate X     learning rate before the decay (default 0.1)
       --lr-decay-step N     step where the learning rate drops (default 100000)
-      --lr-decay-to X       learning rate after the drop (default 0.01)
+      --lr-decay-to X       learning rate after the drop (default 0.01; cosine: its floor)
+      --optimizer KIND      sgd | adamw (default sgd; makemore.py's types: adamw, lr 5e-4,
+                            betas (0.9, 0.99), eps 1e-8, batch 32)
+  -w, --weight-decay X      AdamW's decoupled decay (default 0.01) or SGD's L2 term (default 0)
+      --momentum X          SGD momentum (default 0: the lecture's plain update)
+      --lr-schedule KIND    step | constant | cosine (default step; makemore.py's types: constant)
+      --warmup-steps N      linear learning-rate warm-up from 0 (default 0)
 diagnostics
       --diagnostics         record the lecture's diagnostics: update:data ratios every step,
                             activation/gradient/weight statistics and histograms at chosen steps;

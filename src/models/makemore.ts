@@ -53,10 +53,16 @@ export interface MakemoreSpec {
   nHead: number;
   nEmbd: number;
   nEmbd2: number;
+  /**
+   * n > 0: draw `torch.randperm(n)` from the generator before building, as makemore.py's split
+   * does (`rp = torch.randperm(len(words))` after `torch.manual_seed`), so the weights are its
+   * weights at the same seed. The permutation itself is not used (the run's split is its own).
+   */
+  splitDraw: number;
 }
 
 /** makemore.py's defaults: `--n-layer 4 --n-head 4 --n-embd 64 --n-embd2 64`. */
-export const MAKEMORE_DEFAULTS = { nLayer: 4, nHead: 4, nEmbd: 64, nEmbd2: 64 } as const;
+export const MAKEMORE_DEFAULTS = { nLayer: 4, nHead: 4, nEmbd: 64, nEmbd2: 64, splitDraw: 0 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Containers named like torch.nn.ModuleDict / ModuleList
@@ -493,6 +499,7 @@ export class MakemoreBigram extends MakemoreModel {
 
 /** makemore.py's dispatch on --type. */
 export function buildMakemore(spec: MakemoreSpec, g: Generator): MakemoreModel {
+  if (spec.splitDraw > 0) g.randperm(spec.splitDraw);
   switch (spec.type) {
     case "transformer":
       return new Transformer(spec, g);
@@ -630,6 +637,7 @@ export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
       nHead: (f["n-head"] as number | undefined) ?? MAKEMORE_DEFAULTS.nHead,
       nEmbd: (f["n-embd"] as number | undefined) ?? MAKEMORE_DEFAULTS.nEmbd,
       nEmbd2: (f["n-embd2"] as number | undefined) ?? MAKEMORE_DEFAULTS.nEmbd2,
+      splitDraw: data.numWords ?? 0,
     };
     if (t === "transformer" && spec.nEmbd % spec.nHead !== 0)
       throw new UserError(`--n-embd ${spec.nEmbd} must be a multiple of --n-head ${spec.nHead}`, 2);
@@ -645,6 +653,8 @@ export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
       if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65536)
         throw bad(k, "must be a positive integer");
     }
+    if (!Number.isInteger(m.splitDraw) || (m.splitDraw as number) < 0)
+      throw bad("splitDraw", "must be a whole number");
     if (m.type === "transformer" && (m.nEmbd as number) % (m.nHead as number) !== 0)
       throw bad("nEmbd", `must be a multiple of model.nHead (${m.nHead})`);
     return {
@@ -655,6 +665,7 @@ export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
       nHead: m.nHead as number,
       nEmbd: m.nEmbd as number,
       nEmbd2: m.nEmbd2 as number,
+      splitDraw: m.splitDraw as number,
     };
   },
   build: (spec, g) => buildMakemore(spec, g),
@@ -667,4 +678,5 @@ export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
     lrSchedule: "constant",
   },
   sample: (model, vocab, opts) => sampleMakemore(model, vocab, opts),
+  defaultSeed: 3407,
 };

@@ -79,6 +79,8 @@ export interface DataFacts {
   vocabSize: number;
   /** in code points */
   longestWord: number;
+  /** how many words (makemore.py's split draws torch.randperm(len(words)) before its model) */
+  numWords?: number;
 }
 
 /** What sampling needs (the same as `sampleWords`' options). */
@@ -114,6 +116,8 @@ export interface ModelFamily<S extends ModelSpecBase = ModelSpecBase> {
    * makemore.py's { learningRate: 5e-4 }); flags still override them.
    */
   trainDefaults?: Readonly<Record<string, number | string | boolean>>;
+  /** the --seed when none is given (default the lecture's 2147483647; makemore.py's 3407) */
+  defaultSeed?: number;
   /** Sampling in the reference's own draw order, when the generic one-word-at-a-time loop is not it. */
   sample?(model: LanguageModel, vocab: Vocabulary, opts: SampleRequest): string[];
 }

@@ -103,7 +103,11 @@ export interface RunRequest {
 /** The full run config once the words are known: the family's spec for this vocabulary. */
 export function configForWords(req: RunRequest, words: readonly string[]): RunConfig {
   const vocab = Vocabulary.fromWords(words);
-  const model = specFor(req.type, req.modelFlags, { vocabSize: vocab.size, longestWord: longestWord(words) });
+  const model = specFor(req.type, req.modelFlags, {
+    vocabSize: vocab.size,
+    longestWord: longestWord(words),
+    numWords: words.length,
+  });
   return {
     ...req.config,
     model,
@@ -583,12 +587,23 @@ export function startFacts(
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
     `split (random.seed(${config.data.splitSeed})): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${t.maxSteps} steps | batch ${t.batchSize} | lr ${t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}`,
+    `train: ${t.maxSteps} steps | batch ${t.batchSize} | ${optimizerText(t)}lr ${(t.lrSchedule ?? "step") !== "step" ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}` : t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
   ];
   if (config.data.vocab[0] !== ".")
     facts.push(`note: the data contains '.', so '${config.data.vocab[0]}' marks word boundaries`);
   return facts;
+}
+
+/** "adamw (betas 0.9, 0.99, weight decay 0.01) | " for anything but the lecture's plain SGD. */
+function optimizerText(t: TrainConfig): string {
+  if (t.optimizer === "adamw") {
+    const [b1, b2] = t.betas ?? [0.9, 0.99];
+    return `adamw (betas ${b1}, ${b2}, weight decay ${t.weightDecay ?? 0.01}) | `;
+  }
+  if (t.momentum || t.weightDecay)
+    return `sgd (momentum ${t.momentum ?? 0}, weight decay ${t.weightDecay ?? 0}) | `;
+  return "";
 }
 
 function nonFiniteText(model: LanguageModel): string {

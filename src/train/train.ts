@@ -77,6 +77,21 @@ export function validateTrainConfig(cfg: TrainConfig, trainSize: number): void {
   }
   if (!Number.isInteger(lrDecayStep) || lrDecayStep < 0)
     throw new UserError(`--lr-decay-step must be a whole number, got ${lrDecayStep}`);
+  if (cfg.optimizer !== undefined && cfg.optimizer !== "sgd" && cfg.optimizer !== "adamw")
+    throw new UserError(`--optimizer must be sgd or adamw, got ${JSON.stringify(cfg.optimizer)}`);
+  if (cfg.lrSchedule !== undefined && !["step", "constant", "cosine"].includes(cfg.lrSchedule))
+    throw new UserError(
+      `--lr-schedule must be step, constant or cosine, got ${JSON.stringify(cfg.lrSchedule)}`,
+    );
+  for (const [name, v, max] of [
+    ["--weight-decay", cfg.weightDecay, 10],
+    ["--momentum", cfg.momentum, 1],
+  ] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= max))
+      throw new UserError(`${name} must be a number from 0 to ${max}, got ${v}`);
+  }
+  if (cfg.warmupSteps !== undefined && !(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0))
+    throw new UserError(`--warmup-steps must be a whole number, got ${cfg.warmupSteps}`);
 }
 
 /** What a hook sees after each step (the gradients are still on the parameters). */
