@@ -11,7 +11,13 @@
 
 import type { Generator } from "../random/generator.ts";
 import type { ChainLayer, ChainSpec } from "../tensor/chain.ts";
-import { type BatchNormVariant, batchNormEval, batchNormTrain, linear } from "../tensor/fused.ts";
+import {
+  type BatchNormVariant,
+  batchNormEval,
+  batchNormTrain,
+  linear,
+  updateRunningStats,
+} from "../tensor/fused.ts";
 import { randn } from "../tensor/random.ts";
 import { noGrad, ones, type Tensor, zeros } from "../tensor/tensor.ts";
 
@@ -223,18 +229,7 @@ export class BatchNorm1d extends Module {
     }
     const { out, stats } = batchNormTrain(x, this.gamma, this.beta, this.variant, this.eps);
     // running = (1 - m) * running + m * batch, in float32 as the lecture writes it
-    // (0.999 * running + 0.001 * batch, each product rounded)
-    noGrad(() => {
-      const m = Math.fround(this.momentum);
-      const k = Math.fround(1 - this.momentum);
-      const f = Math.fround;
-      const rm = this.runningMean.storage;
-      const rv = this.runningVar.storage;
-      for (let c = 0; c < this.dim; c++) {
-        rm[c] = f(k * rm[c]) + f(m * stats.mean[c]);
-        rv[c] = f(k * rv[c]) + f(m * stats.spread[c]);
-      }
-    });
+    updateRunningStats(this.runningMean, this.runningVar, stats, this.momentum);
     return this.keep(out);
   }
   protected override ownParameters(): [string, Tensor][] {

@@ -1,11 +1,137 @@
 /**
  * Fused ops: one forward pass and one backward rule for what would otherwise be several ops.
- * Each must equal its composed form (tested in test/fused.test.ts); they exist for speed and
- * keep the composed float32 operation order where the lecture's numbers depend on it.
+ * Each must equal its composed form (tested in test/gradcheck.test.ts and test/ops.torch.test.ts);
+ * they exist for speed and keep the composed float32 operation order where the lecture's numbers
+ * depend on it. Their kernels live in the FUSED table below, run through `launch` (engine.ts).
  */
 
+import { allocF32, colSumFused, fusedKernels, gemmFused, launch, type OpTable } from "./engine.ts";
 import { type BatchNormVariant, kernels } from "./kernels.ts";
 import { gradOf, record, Tensor } from "./tensor.ts";
+
+type F32 = Float32Array;
+
+/**
+ * How a BatchNorm normalises a batch. The three variants in use (see the README's BatchNorm table):
+ *  - "lecture-std": the lecture's single-layer BN-MLP: (x - mean) / std, unbiased std, no eps.
+ *  - "lecture":     the lecture's BatchNorm1d class: (x - mean) / sqrt(var + eps), unbiased var.
+ *  - "torch":       torch.nn.BatchNorm1d: (x - mean) / sqrt(var + eps), biased var.
+ */
+export type { BatchNormVariant } from "./kernels.ts";
+
+const FUSED = {
+  // y = x @ W (+ b): (B, I) @ (I, O) + (O,) -> (B, O), the bias added after the sum.
+  // Backward: dx = g @ W^T, dW = x^T @ g, db = sum_rows(g) (float32, rows in order).
+  linear: {
+    forward: (x: F32, W: F32, b: F32 | null, y: F32, B: number, I: number, O: number) => {
+      // on the fused module the bias rides in the gemm (added after the sum: the same bits)
+      if (kernels() === fusedKernels && gemmFused(false, false, B, O, I, x, W, y, false, b)) return;
+      kernels().gemm(false, false, B, O, I, x, W, y, false);
+      if (b) {
+        for (let r = 0; r < B; r++) {
+          const row = r * O;
+          for (let c = 0; c < O; c++) y[row + c] += b[c];
+        }
+      }
+    },
+    backward: (
+      x: F32,
+      W: F32,
+      g: F32,
+      gx: F32 | null,
+      gW: F32 | null,
+      gb: F32 | null,
+      B: number,
+      I: number,
+      O: number,
+    ) => {
+      if (gx) kernels().gemm(false, true, B, I, O, g, W, gx, true);
+      if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, true);
+      if (gb && !colSumFused(g, gb, B, O)) {
+        for (let r = 0; r < B; r++) {
+          const row = r * O;
+          for (let c = 0; c < O; c++) gb[c] += g[row + c];
+        }
+      }
+    },
+  },
+  // Training-mode BatchNorm over the rows of x (N, H); see batchNormTrain for the math.
+  batchNorm: {
+    forward: (
+      x: F32,
+      N: number,
+      H: number,
+      gamma: F32,
+      beta: F32,
+      variant: BatchNormVariant,
+      eps: number,
+      mean: F32,
+      spread: F32,
+      sigma: F32,
+      xhat: F32,
+      y: F32,
+    ) => {
+      if (N < 2 && variant !== "torch")
+        throw new RangeError("BatchNorm1d in training mode needs a batch of at least 2");
+      kernels().batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y);
+    },
+    backward: (
+      g: F32,
+      xhat: F32,
+      sigma: F32,
+      gamma: F32,
+      N: number,
+      H: number,
+      D: number,
+      dgamma: F32 | null,
+      dbeta: F32 | null,
+      dx: F32 | null,
+    ) => kernels().batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx),
+  },
+  // Eval-mode BatchNorm with fixed statistics: y = gamma (x - mean) / sigma + beta, with
+  // sigma = running std ("lecture-std") or sqrt(running var + eps), computed here per call.
+  batchNormEval: {
+    forward: (
+      x: F32,
+      N: number,
+      H: number,
+      gamma: F32,
+      beta: F32,
+      mean: F32,
+      spread: F32,
+      variant: BatchNormVariant,
+      eps: number,
+      sigma: F32,
+      y: F32,
+    ) => {
+      for (let c = 0; c < H; c++)
+        sigma[c] = variant === "lecture-std" ? spread[c] : Math.sqrt(Math.fround(spread[c] + eps));
+      kernels().batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y);
+    },
+    backward: (
+      x: F32,
+      N: number,
+      H: number,
+      gamma: F32,
+      mean: F32,
+      sigma: F32,
+      g: F32,
+      gx: F32 | null,
+      gg: F32 | null,
+      gb: F32 | null,
+    ) => {
+      for (let r = 0; r < N; r++) {
+        const row = r * H;
+        for (let c = 0; c < H; c++) {
+          const xhat = (x[row + c] - mean[c]) / sigma[c];
+          if (gx) gx[row + c] += (g[row + c] * gamma[c]) / sigma[c];
+          if (gg) gg[c] += g[row + c] * xhat;
+          if (gb) gb[c] += g[row + c];
+        }
+      }
+    },
+  },
+} satisfies OpTable<"linear" | "batchNorm" | "batchNormEval">;
 
 /**
  * x @ W (+ b): (B, I) @ (I, O) + (O,) -> (B, O). The lecture's Linear stores W as (fan_in, fan_out).
@@ -17,36 +143,24 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
   }
   const [B, I] = x.shape;
   const O = W.shape[1];
-  const y = new Float32Array(B * O);
-  kernels().gemm(false, false, B, O, I, x.storage, W.storage, y, false);
-  if (b) {
-    const bs = b.storage;
-    for (let r = 0; r < B; r++) {
-      const row = r * O;
-      for (let c = 0; c < O; c++) y[row + c] += bs[c];
-    }
-  }
+  const y = allocF32(B * O);
+  launch(FUSED.linear.forward, x.storage, W.storage, b ? b.storage : null, y, B, I, O);
   const out = new Tensor(y, [B, O]);
-  return record(out, "linear", b ? [x, W, b] : [x, W], (g) => {
-    if (x.requiresGrad) kernels().gemm(false, true, B, I, O, g, W.storage, gradOf(x), true);
-    if (W.requiresGrad) kernels().gemm(true, false, I, O, B, x.storage, g, gradOf(W), true);
-    if (b?.requiresGrad) {
-      const gb = gradOf(b);
-      for (let r = 0; r < B; r++) {
-        const row = r * O;
-        for (let c = 0; c < O; c++) gb[c] += g[row + c];
-      }
-    }
-  });
+  return record(out, "linear", b ? [x, W, b] : [x, W], (g) =>
+    launch(
+      FUSED.linear.backward,
+      x.storage,
+      W.storage,
+      g,
+      x.requiresGrad ? gradOf(x) : null,
+      W.requiresGrad ? gradOf(W) : null,
+      b?.requiresGrad ? gradOf(b) : null,
+      B,
+      I,
+      O,
+    ),
+  );
 }
-
-/**
- * How a BatchNorm normalises a batch. The three variants in use (see docs/batchnorm.md):
- *  - "lecture-std": the lecture's single-layer BN-MLP: (x - mean) / std, unbiased std, no eps.
- *  - "lecture":     the lecture's BatchNorm1d class: (x - mean) / sqrt(var + eps), unbiased var.
- *  - "torch":       torch.nn.BatchNorm1d: (x - mean) / sqrt(var + eps), biased var.
- */
-export type { BatchNormVariant } from "./kernels.ts";
 
 export interface BatchNormStats {
   /** (H,) batch mean */
@@ -81,30 +195,18 @@ export function batchNormTrain(
     throw new RangeError(`BatchNorm1d: ${H} features but gamma/beta of ${gamma.numel()}`);
   if (N < 2 && variant !== "torch")
     throw new RangeError("BatchNorm1d in training mode needs a batch of at least 2");
+  const mean = allocF32(H);
+  const spread = allocF32(H);
+  const sigma = allocF32(H); // the divisor actually used
+  const y = allocF32(N * H);
+  const xhat = allocF32(N * H);
   const gs = gamma.storage;
-  const mean = new Float32Array(H);
-  const spread = new Float32Array(H);
-  const sigma = new Float32Array(H); // the divisor actually used
-  const y = new Float32Array(N * H);
-  const xhat = new Float32Array(N * H);
-  kernels().batchNormTrainForward(
-    x.storage,
-    N,
-    H,
-    gs,
-    beta.storage,
-    variant,
-    eps,
-    mean,
-    spread,
-    sigma,
-    xhat,
-    y,
-  );
+  launch(FUSED.batchNorm.forward, x.storage, N, H, gs, beta.storage, variant, eps, mean, spread, sigma, xhat, y);
   const out = new Tensor(y, [N, H]);
   const D = variant === "torch" ? N : N - 1;
-  record(out, "batchNorm", [x, gamma, beta], (g) => {
-    kernels().batchNormTrainBackward(
+  record(out, "batchNorm", [x, gamma, beta], (g) =>
+    launch(
+      FUSED.batchNorm.backward,
       g,
       xhat,
       sigma,
@@ -115,9 +217,33 @@ export function batchNormTrain(
       gamma.requiresGrad ? gradOf(gamma) : null,
       beta.requiresGrad ? gradOf(beta) : null,
       x.requiresGrad ? gradOf(x) : null,
-    );
-  });
+    ),
+  );
   return { out, stats: { mean, spread } };
+}
+
+/**
+ * running = (1 - m) * running + m * batch, in float32 as the lecture writes it
+ * (0.999 * running + 0.001 * batch, each product rounded). In place, outside autograd.
+ */
+function runningUpdateKernel(rm: F32, rv: F32, mean: F32, spread: F32, momentum: number): void {
+  const m = Math.fround(momentum);
+  const k = Math.fround(1 - momentum);
+  const f = Math.fround;
+  for (let c = 0; c < rm.length; c++) {
+    rm[c] = f(k * rm[c]) + f(m * mean[c]);
+    rv[c] = f(k * rv[c]) + f(m * spread[c]);
+  }
+}
+
+/** Update BatchNorm running buffers from a training batch's statistics (a launched kernel). */
+export function updateRunningStats(
+  runningMean: Tensor,
+  runningSpread: Tensor,
+  stats: BatchNormStats,
+  momentum: number,
+): void {
+  launch(runningUpdateKernel, runningMean.storage, runningSpread.storage, stats.mean, stats.spread, momentum);
 }
 
 /**
@@ -134,28 +260,38 @@ export function batchNormEval(
   eps: number,
 ): Tensor {
   const [N, H] = x.shape;
-  const sigma = new Float32Array(H);
-  const rs = runningSpread.storage;
-  for (let c = 0; c < H; c++)
-    sigma[c] = variant === "lecture-std" ? rs[c] : Math.sqrt(Math.fround(rs[c] + eps));
-  const xs = x.storage;
+  const sigma = allocF32(H);
+  const y = allocF32(N * H);
   const gs = gamma.storage;
   const ms = runningMean.storage;
-  const y = new Float32Array(N * H);
-  kernels().batchNormEvalForward(xs, N, H, gs, beta.storage, ms, sigma, variant, y);
+  launch(
+    FUSED.batchNormEval.forward,
+    x.storage,
+    N,
+    H,
+    gs,
+    beta.storage,
+    ms,
+    runningSpread.storage,
+    variant,
+    eps,
+    sigma,
+    y,
+  );
   const out = new Tensor(y, [N, H]);
-  return record(out, "batchNorm", [x, gamma, beta], (g) => {
-    const gx = x.requiresGrad ? gradOf(x) : null;
-    const gg = gamma.requiresGrad ? gradOf(gamma) : null;
-    const gb = beta.requiresGrad ? gradOf(beta) : null;
-    for (let r = 0; r < N; r++) {
-      const row = r * H;
-      for (let c = 0; c < H; c++) {
-        const xhat = (xs[row + c] - ms[c]) / sigma[c];
-        if (gx) gx[row + c] += (g[row + c] * gs[c]) / sigma[c];
-        if (gg) gg[c] += g[row + c] * xhat;
-        if (gb) gb[c] += g[row + c];
-      }
-    }
-  });
+  return record(out, "batchNorm", [x, gamma, beta], (g) =>
+    launch(
+      FUSED.batchNormEval.backward,
+      x.storage,
+      N,
+      H,
+      gs,
+      ms,
+      sigma,
+      g,
+      x.requiresGrad ? gradOf(x) : null,
+      gamma.requiresGrad ? gradOf(gamma) : null,
+      beta.requiresGrad ? gradOf(beta) : null,
+    ),
+  );
 }

@@ -13,12 +13,28 @@
  *   loss.backward();          // W.grad now holds d loss / d W
  */
 
+import {
+  accumulateFused,
+  allocF32,
+  allocI32,
+  checkLaunched,
+  engineAvailable,
+  fusedKernels,
+  gatherFused,
+  isCapturing,
+  launch,
+  noteTensor,
+  type OpTable,
+  reluForwardFused,
+  scatterAddFused,
+  zerosF32,
+} from "./engine.ts";
 import { kernels, setKernels, tanhF32 } from "./kernels.ts";
-import { wasmAvailable, wasmKernels } from "./wasm/kernels-wasm.ts";
 
-// WebAssembly SIMD kernels by default where the engine has them (Node 20 and current browsers);
+// The fused WebAssembly SIMD kernels by default where the engine has them (Node 20 and current
+// browsers): eager ops and captured plans then run the same kernels and compute the same bits.
 // `setKernels(referenceKernels)` switches back to the plain TypeScript reference.
-if (wasmAvailable()) setKernels(wasmKernels);
+if (engineAvailable()) setKernels(fusedKernels);
 
 export { tanhF32 };
 
@@ -213,6 +229,7 @@ export class Tensor {
     this.shape = shape.slice();
     this.dtype = dtype;
     this.requiresGrad = requiresGrad;
+    noteTensor(this);
   }
 
   // -- basic facts ----------------------------------------------------------------------------
@@ -308,10 +325,10 @@ export class Tensor {
 
   /** A copy with its own storage (tracked by autograd). */
   clone(): Tensor {
-    const out = new Tensor(this.storage.slice(), this.shape, this.dtype);
-    return record(out, "clone", [this], (g) => {
-      addInto(gradOf(this), g);
-    });
+    const y = allocF32(this.storage.length);
+    launch(OPS.clone.forward, this.storage, y);
+    const out = new Tensor(y, this.shape, this.dtype);
+    return record(out, "clone", [this], (g) => launch(OPS.clone.backward, gradOf(this), g));
   }
 
   /**
@@ -330,8 +347,8 @@ export class Tensor {
     const order = topoOrder(this);
     // Seed d(root)/d(root).
     const seed = gradOf(this);
-    if (gradient) addInto(seed, gradient.storage);
-    else seed[0] += 1;
+    if (gradient) launch(accumulate, seed, gradient.storage);
+    else launch(addAt, seed, 0, 1);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       if (t.backwardFn && t.grad) {
@@ -369,9 +386,7 @@ export class Tensor {
     const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
     const target = inferShape(dims, this.numel());
     const out = new Tensor(this.storage, target, this.dtype);
-    return record(out, "view", [this], () => {
-      addInto(gradOf(this), out.grad!.storage);
-    });
+    return record(out, "view", [this], (g) => launch(OPS.view.backward, gradOf(this), g));
   }
   /** Same as `view` (storage is always contiguous). */
   reshape(...shape: number[] | [number[]]): Tensor {
@@ -419,15 +434,10 @@ export class Tensor {
     const p = perm.map((d) => normDim(d, nd));
     const outShape = p.map((d) => this.shape[d]);
     const src = permuteOffsets(this.shape, p);
-    const x = this.storage;
-    const y = new Float32Array(x.length);
-    for (let i = 0; i < y.length; i++) y[i] = x[src[i]];
+    const y = allocF32(this.storage.length);
+    launch(OPS.permute.forward, this.storage, src, y);
     const out = new Tensor(y, outShape, this.dtype);
-    return record(out, "permute", [this], () => {
-      const g = out.grad!.storage;
-      const gx = gradOf(this);
-      for (let i = 0; i < g.length; i++) gx[src[i]] += g[i];
-    });
+    return record(out, "permute", [this], (g) => launch(OPS.permute.backward, g, src, gradOf(this)));
   }
 
   /**
@@ -441,28 +451,11 @@ export class Tensor {
     const rows = this.shape[0];
     const row = this.numel() / rows;
     const outShape = [...ix.shape, ...this.shape.slice(1)];
-    const x = this.storage;
-    const is = ix.storage;
-    const y = new Float32Array(is.length * row);
-    for (let r = 0; r < is.length; r++) {
-      const i = is[r];
-      if (!(i >= 0 && i < rows) && !(i < 0 && i >= -rows)) {
-        throw new RangeError(`index ${i} is out of bounds for dimension 0 with size ${rows}`);
-      }
-      const src = (i < 0 ? i + rows : i) * row;
-      y.set(x.subarray(src, src + row), r * row);
-    }
+    const checked = allocI32(ix.numel());
+    const y = allocF32(checked.length * row);
+    launch(OPS.index.forward, this.storage, rows, row, ix.storage, checked, y);
     const out = new Tensor(y, outShape, this.dtype);
-    return record(out, "index", [this], () => {
-      const g = out.grad!.storage;
-      const gx = gradOf(this);
-      for (let r = 0; r < is.length; r++) {
-        const i = is[r];
-        const dst = (i < 0 ? i + rows : i) * row;
-        const src = r * row;
-        for (let c = 0; c < row; c++) gx[dst + c] += g[src + c];
-      }
-    });
+    return record(out, "index", [this], (g) => launch(OPS.index.backward, g, row, checked, gradOf(this)));
   }
 
   /**
@@ -474,21 +467,11 @@ export class Tensor {
     const n = rows.numel();
     if (cols.numel() !== n) throw new RangeError("pick needs as many row indices as column indices");
     const [R, K] = this.shape;
-    const off = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = rows.storage[i];
-      const c = cols.storage[i];
-      if (!(r >= 0 && r < R && c >= 0 && c < K)) throw new RangeError(`index (${r}, ${c}) out of bounds`);
-      off[i] = r * K + c;
-    }
-    const y = new Float32Array(n);
-    for (let i = 0; i < n; i++) y[i] = this.storage[off[i]];
+    const off = allocI32(n);
+    const y = allocF32(n);
+    launch(OPS.pick.forward, this.storage, R, K, rows.storage, cols.storage, off, y);
     const out = new Tensor(y, rows.shape, this.dtype);
-    return record(out, "pick", [this], () => {
-      const g = out.grad!.storage;
-      const gx = gradOf(this);
-      for (let i = 0; i < n; i++) gx[off[i]] += g[i];
-    });
+    return record(out, "pick", [this], (g) => launch(OPS.pick.backward, g, off, gradOf(this)));
   }
 
   /** Contiguous slice `[start, end)` along dimension 0 (a copy). */
@@ -497,13 +480,10 @@ export class Tensor {
     const s = Math.max(0, start < 0 ? start + n0 : start);
     const e = Math.min(n0, end < 0 ? end + n0 : end);
     const row = this.numel() / n0;
-    const y = this.storage.slice(s * row, Math.max(s, e) * row);
+    const y = allocF32((Math.max(s, e) - s) * row);
+    launch(OPS.slice.forward, this.storage, s * row, y);
     const out = new Tensor(y, [Math.max(0, e - s), ...this.shape.slice(1)], this.dtype);
-    return record(out, "slice", [this], () => {
-      const g = out.grad!.storage;
-      const gx = gradOf(this);
-      for (let i = 0; i < g.length; i++) gx[s * row + i] += g[i];
-    });
+    return record(out, "slice", [this], (g) => launch(OPS.slice.backward, g, s * row, gradOf(this)));
   }
 
   // -- elementwise binary (broadcasting) ------------------------------------------------------
@@ -583,7 +563,9 @@ export class Tensor {
   }
   /** Cast to float32 (masks and integer tensors), like `.float()`. */
   float(): Tensor {
-    return new Tensor(this.storage.slice(), this.shape, "float32");
+    const y = allocF32(this.storage.length);
+    launch(copy, this.storage, y);
+    return new Tensor(y, this.shape, "float32");
   }
 
   // -- reductions -----------------------------------------------------------------------------
@@ -670,7 +652,7 @@ export class Tensor {
   }
   fill_(v: number): this {
     this.checkInPlace();
-    this.storage.fill(v);
+    launch(fill, this.storage, v);
     return this;
   }
   zero_(): this {
@@ -695,7 +677,7 @@ function freedGraph(): void {
 
 /**
  * A tensor that looks like an op's output after `backward()` freed its graph (requiresGrad, not a
- * leaf, no parents), over the given storage: what src/tensor/chain.ts hands out as `layer.out`.
+ * leaf, no parents), over the given storage.
  */
 export function spentResult(storage: Float32Array, shape: Shape, op: string): Tensor {
   const t = new Tensor(storage, shape, "float32", true);
@@ -704,19 +686,16 @@ export function spentResult(storage: Float32Array, shape: Shape, op: string): Te
   return t;
 }
 
-/** The gradient storage of `t`, allocated (zeros) on first use. */
+/** The gradient storage of `t`, allocated (zeros) on first use; a replay zeroes it there again. */
 export function gradOf(t: Tensor): Float32Array {
-  if (!t.grad) t.grad = new Tensor(new Float32Array(t.storage.length), t.shape, "float32");
+  if (!t.grad) t.grad = new Tensor(zerosF32(t.storage.length), t.shape, "float32");
   return t.grad.storage;
 }
 
-function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
-}
-
 /**
- * Attach `backward` to `out` if gradients are on and a parent requires them. The closure reads
- * `out.grad` and accumulates into the parents' `.grad`.
+ * Attach `backward` to `out` if gradients are on and a parent requires them. The closure gets
+ * `out.grad`'s storage and accumulates into the parents' `.grad` -- through `launch`ed kernels, so
+ * that a captured step replays it (see engine.ts).
  */
 export function record(
   out: Tensor,
@@ -724,6 +703,7 @@ export function record(
   parents: Tensor[],
   backward: (g: Float32Array) => void,
 ): Tensor {
+  if (isCapturing()) checkLaunched(op, out.storage);
   if (!gradEnabled) return out;
   let needs = false;
   for (const p of parents) needs ||= p.requiresGrad;
@@ -778,277 +758,634 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Elementwise ops
+// The kernels of the ops: the one place where each op's forward and backward math lives.
+// Row-major, contiguous; backward kernels accumulate (`gx += ...`). B batch, V classes.
 
-type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
+type F32 = Float32Array;
+
+function copy(x: F32, y: F32): void {
+  y.set(x);
+}
+function fill(x: F32, v: number): void {
+  x.fill(v);
+}
+/** gx += g */
+function accumulate(gx: F32, g: F32): void {
+  if (accumulateFused(gx, g)) return;
+  for (let i = 0; i < gx.length; i++) gx[i] += g[i];
+}
+function addAt(x: F32, i: number, v: number): void {
+  x[i] += v;
+}
 
 /**
- * Gradient rules of the binary primitives, typed over the op set so that a new op without a
- * rule fails to compile. Each returns (dL/da, dL/db) for one element given a, b, y = f(a, b)
- * and the upstream gradient g.
+ * Broadcasting elementwise binary ops: y_i = f(x[oa_i], z[ob_i]), with oa/ob the flat input offset
+ * of every output element (identity when shapes agree). A broadcast input repeats offsets, so its
+ * backward sums the gradients of all the outputs it fed. Backward gets null for an input that
+ * needs no gradient.
  */
-const binaryRules: Record<
-  BinaryOp,
-  {
-    f: (a: number, b: number) => number;
-    da: (a: number, b: number, y: number, g: number) => number;
-    db: (a: number, b: number, y: number, g: number) => number;
-  }
-> = {
-  add: { f: (a, b) => a + b, da: (_a, _b, _y, g) => g, db: (_a, _b, _y, g) => g },
-  sub: { f: (a, b) => a - b, da: (_a, _b, _y, g) => g, db: (_a, _b, _y, g) => -g },
-  mul: { f: (a, b) => a * b, da: (_a, b, _y, g) => g * b, db: (a, _b, _y, g) => g * a },
+type BinaryForward = (x: F32, oa: Int32Array, z: F32, ob: Int32Array, y: F32) => void;
+type BinaryBackward = (
+  x: F32,
+  oa: Int32Array,
+  z: F32,
+  ob: Int32Array,
+  y: F32,
+  g: F32,
+  ga: F32 | null,
+  gb: F32 | null,
+) => void;
+type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
+
+const BINARY = {
+  add: {
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
+    },
+    backward: (_x, oa, _z, ob, _y, g, ga, gb) => {
+      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i];
+      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] += g[i];
+    },
+  },
+  sub: {
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] - z[ob[i]];
+    },
+    backward: (_x, oa, _z, ob, _y, g, ga, gb) => {
+      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i];
+      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] -= g[i];
+    },
+  },
+  mul: {
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
+    },
+    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i] * z[ob[i]];
+      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] += g[i] * x[oa[i]];
+    },
+  },
   // d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
-  div: { f: (a, b) => a / b, da: (_a, b, _y, g) => g / b, db: (a, b, _y, g) => (-g * a) / (b * b) },
+  div: {
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] / z[ob[i]];
+    },
+    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i] / z[ob[i]];
+      if (gb) {
+        for (let i = 0; i < g.length; i++) {
+          const zb = z[ob[i]];
+          gb[ob[i]] -= (g[i] * x[oa[i]]) / (zb * zb);
+        }
+      }
+    },
+  },
   // d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a (PyTorch masks a = 0 to 0 there)
   pow: {
-    f: (a, b) => (b === 2 ? a * a : a ** b),
-    da: (a, b, _y, g) => (b === 0 ? 0 : b === 2 ? 2 * a * g : g * b * a ** (b - 1)),
-    db: (a, _b, y, g) => (a === 0 ? 0 : g * y * Math.log(a)),
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        y[i] = b === 2 ? a * a : a ** b;
+      }
+    },
+    backward: (x, oa, z, ob, y, g, ga, gb) => {
+      for (let i = 0; i < g.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        if (ga) ga[oa[i]] += b === 0 ? 0 : b === 2 ? 2 * a * g[i] : g[i] * b * a ** (b - 1);
+        if (gb) gb[ob[i]] += a === 0 ? 0 : g[i] * y[i] * Math.log(a);
+      }
+    },
   },
   // the gradient goes to the larger input; a tie splits it evenly, as PyTorch does
   maximum: {
-    f: (a, b) => (a >= b ? a : b),
-    da: (a, b, _y, g) => (a > b ? g : a === b ? g / 2 : 0),
-    db: (a, b, _y, g) => (b > a ? g : a === b ? g / 2 : 0),
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        y[i] = a >= b ? a : b;
+      }
+    },
+    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+      for (let i = 0; i < g.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        if (ga) ga[oa[i]] += a > b ? g[i] : a === b ? g[i] / 2 : 0;
+        if (gb) gb[ob[i]] += b > a ? g[i] : a === b ? g[i] / 2 : 0;
+      }
+    },
   },
   minimum: {
-    f: (a, b) => (a <= b ? a : b),
-    da: (a, b, _y, g) => (a < b ? g : a === b ? g / 2 : 0),
-    db: (a, b, _y, g) => (b < a ? g : a === b ? g / 2 : 0),
+    forward: (x, oa, z, ob, y) => {
+      for (let i = 0; i < y.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        y[i] = a <= b ? a : b;
+      }
+    },
+    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+      for (let i = 0; i < g.length; i++) {
+        const a = x[oa[i]];
+        const b = z[ob[i]];
+        if (ga) ga[oa[i]] += a < b ? g[i] : a === b ? g[i] / 2 : 0;
+        if (gb) gb[ob[i]] += b < a ? g[i] : a === b ? g[i] / 2 : 0;
+      }
+    },
   },
-};
+} satisfies Record<BinaryOp, { forward: BinaryForward; backward: BinaryBackward }>;
+
+/** Elementwise unary ops: y = f(x); backward gx += dL/dx given x, y = f(x) and upstream g. */
+type UnaryOp = "neg" | "exp" | "log" | "tanh" | "sqrt" | "abs" | "relu" | "sigmoid";
+
+const UNARY = {
+  neg: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = -x[i];
+    },
+    backward: (_x: F32, _y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += -g[i];
+    },
+  },
+  // d e^x = e^x
+  exp: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = Math.exp(x[i]);
+    },
+    backward: (_x: F32, y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += g[i] * y[i];
+    },
+  },
+  // d ln x = 1/x
+  log: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = Math.log(x[i]);
+    },
+    backward: (x: F32, _y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += g[i] / x[i];
+    },
+  },
+  // d tanh(x) = (1 - y^2); saturated units (|y| -> 1) pass no gradient
+  tanh: {
+    forward: (x: F32, y: F32) => kernels().tanhForward(x, y),
+    backward: (_x: F32, y: F32, g: F32, gx: F32) => kernels().tanhBackward(y, g, gx),
+  },
+  // d sqrt(x) = 1 / (2 sqrt(x))
+  sqrt: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = Math.sqrt(x[i]);
+    },
+    backward: (_x: F32, y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += g[i] / (2 * y[i]);
+    },
+  },
+  // d |x| = sign(x), 0 at 0 (PyTorch)
+  abs: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = Math.abs(x[i]);
+    },
+    backward: (x: F32, _y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0;
+    },
+  },
+  relu: {
+    forward: (x: F32, y: F32) => {
+      if (reluForwardFused(x, y)) return;
+      for (let i = 0; i < y.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    },
+    backward: (x: F32, _y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += x[i] > 0 ? g[i] : 0;
+    },
+  },
+  // d sigmoid = y (1 - y)
+  // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0
+  sigmoid: {
+    forward: (x: F32, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x[i]))));
+    },
+    backward: (_x: F32, y: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[i] += g[i] * y[i] * (1 - y[i]);
+    },
+  },
+} satisfies OpTable<UnaryOp>;
+
+/** Check integer indices against `size` (negative ones count from the end) into `ix`. */
+function checkIndices(idx: F32, size: number, ix: Int32Array): void {
+  for (let r = 0; r < ix.length; r++) {
+    const i = idx[r];
+    if (!(i >= 0 && i < size) && !(i < 0 && i >= -size)) {
+      throw new RangeError(`index ${i} is out of bounds for dimension 0 with size ${size}`);
+    }
+    ix[r] = i < 0 ? i + size : i;
+  }
+}
+
+/** Ops other than the elementwise families; see each op below for shapes and math. */
+type CoreOp =
+  | "clone"
+  | "view"
+  | "permute"
+  | "index"
+  | "pick"
+  | "slice"
+  | "sum"
+  | "var"
+  | "maxAll"
+  | "maxDim"
+  | "matmul"
+  | "softmax"
+  | "crossEntropy"
+  | "cat"
+  | "where";
+
+const OPS = {
+  clone: { forward: copy, backward: accumulate },
+  view: { forward: "shares-storage", backward: accumulate },
+  // y[i] = x[src[i]]
+  permute: {
+    forward: (x: F32, src: Int32Array, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = x[src[i]];
+    },
+    backward: (g: F32, src: Int32Array, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[src[i]] += g[i];
+    },
+  },
+  // rows of x (V, row) picked by integer indices; backward scatter-adds (repeats accumulate)
+  index: {
+    forward: (x: F32, rows: number, row: number, idx: F32, ix: Int32Array, y: F32) => {
+      checkIndices(idx, rows, ix);
+      if (gatherFused(x, row, ix, y)) return;
+      for (let r = 0; r < ix.length; r++) {
+        const src = ix[r] * row;
+        const dst = r * row;
+        for (let c = 0; c < row; c++) y[dst + c] = x[src + c];
+      }
+    },
+    backward: (g: F32, row: number, ix: Int32Array, gx: F32) => {
+      if (scatterAddFused(g, row, ix, gx)) return;
+      for (let r = 0; r < ix.length; r++) {
+        const dst = ix[r] * row;
+        const src = r * row;
+        for (let c = 0; c < row; c++) gx[dst + c] += g[src + c];
+      }
+    },
+  },
+  // y[k] = x[rows[k], cols[k]] of x (R, K)
+  pick: {
+    forward: (x: F32, R: number, K: number, rows: F32, cols: F32, off: Int32Array, y: F32) => {
+      for (let i = 0; i < off.length; i++) {
+        const r = rows[i];
+        const c = cols[i];
+        if (!(r >= 0 && r < R && c >= 0 && c < K)) throw new RangeError(`index (${r}, ${c}) out of bounds`);
+        off[i] = r * K + c;
+        y[i] = x[off[i]];
+      }
+    },
+    backward: (g: F32, off: Int32Array, gx: F32) => {
+      for (let i = 0; i < off.length; i++) gx[off[i]] += g[i];
+    },
+  },
+  // y = x[start .. start + y.length)
+  slice: {
+    forward: (x: F32, start: number, y: F32) => y.set(x.subarray(start, start + y.length)),
+    backward: (g: F32, start: number, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[start + i] += g[i];
+    },
+  },
+  // y = scale * sum over the middle axis of x (outer, n, inner), accumulated in float64
+  // (sum: scale 1, mean: 1/N); d(sum)/dx_i = 1, so every element gets its slice's gradient
+  sum: {
+    forward: (x: F32, outer: number, n: number, inner: number, scale: number, y: F32) => {
+      const acc = new Float64Array(inner);
+      for (let o = 0; o < outer; o++) {
+        acc.fill(0);
+        const base = o * n * inner;
+        for (let r = 0; r < n; r++) {
+          const row = base + r * inner;
+          for (let c = 0; c < inner; c++) acc[c] += x[row + c];
+        }
+        for (let c = 0; c < inner; c++) y[o * inner + c] = acc[c] * scale;
+      }
+    },
+    backward: (g: F32, outer: number, n: number, inner: number, scale: number, gx: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let r = 0; r < n; r++) {
+          const row = o * n * inner + r * inner;
+          for (let c = 0; c < inner; c++) gx[row + c] += g[o * inner + c] * scale;
+        }
+      }
+    },
+  },
+  // var = sum (x - mean)^2 / denom, denom = N - 1 when unbiased; std = sqrt(var).
+  // d var / dx_i = 2 (x_i - mean) / denom    (the mean's own dependence cancels)
+  // d std / dx_i = (x_i - mean) / (denom std), defined as 0 where std = 0.
+  var: {
+    forward: (
+      x: F32,
+      outer: number,
+      n: number,
+      inner: number,
+      denom: number,
+      isStd: boolean,
+      mean: Float64Array,
+      y: F32,
+    ) => {
+      for (let o = 0; o < outer; o++) {
+        const base = o * n * inner;
+        for (let c = 0; c < inner; c++) {
+          let s = 0;
+          for (let r = 0; r < n; r++) s += x[base + r * inner + c];
+          const m = s / n;
+          let ss = 0;
+          for (let r = 0; r < n; r++) {
+            const dlt = x[base + r * inner + c] - m;
+            ss += dlt * dlt;
+          }
+          mean[o * inner + c] = m;
+          const v = ss / denom;
+          y[o * inner + c] = isStd ? Math.sqrt(v) : v;
+        }
+      }
+    },
+    backward: (
+      x: F32,
+      outer: number,
+      n: number,
+      inner: number,
+      denom: number,
+      isStd: boolean,
+      mean: Float64Array,
+      y: F32,
+      g: F32,
+      gx: F32,
+    ) => {
+      for (let o = 0; o < outer; o++) {
+        const base = o * n * inner;
+        for (let c = 0; c < inner; c++) {
+          const j = o * inner + c;
+          const k = isStd ? (y[j] === 0 ? 0 : g[j] / (denom * y[j])) : (2 * g[j]) / denom;
+          if (k === 0) continue;
+          const m = mean[j];
+          for (let r = 0; r < n; r++) gx[base + r * inner + c] += k * (x[base + r * inner + c] - m);
+        }
+      }
+    },
+  },
+  // the maximum of all elements (NaN wins); PyTorch splits the gradient evenly among tied maxima
+  maxAll: {
+    forward: (x: F32, best: Int32Array, y: F32) => {
+      let b = 0;
+      for (let i = 1; i < x.length; i++) if (x[i] > x[b] || Number.isNaN(x[i])) b = i;
+      best[0] = b;
+      y[0] = x[b];
+    },
+    backward: (x: F32, best: Int32Array, g: F32, gx: F32) => {
+      const m = x[best[0]];
+      let ties = 0;
+      for (let i = 0; i < x.length; i++) if (x[i] === m) ties++;
+      if (ties <= 1) gx[best[0]] += g[0];
+      else for (let i = 0; i < x.length; i++) if (x[i] === m) gx[i] += g[0] / ties;
+    },
+  },
+  // the maximum over the middle axis of (outer, n, inner) and the index of the first one
+  maxDim: {
+    forward: (x: F32, outer: number, n: number, inner: number, y: F32, arg: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let c = 0; c < inner; c++) {
+          const base = o * n * inner + c;
+          let bi = 0;
+          let bv = x[base];
+          for (let r = 1; r < n; r++) {
+            const v = x[base + r * inner];
+            if (v > bv || (Number.isNaN(v) && !Number.isNaN(bv))) {
+              bv = v;
+              bi = r;
+            }
+          }
+          y[o * inner + c] = bv;
+          arg[o * inner + c] = bi;
+        }
+      }
+    },
+    backward: (g: F32, outer: number, n: number, inner: number, arg: F32, gx: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let c = 0; c < inner; c++) gx[o * n * inner + arg[o * inner + c] * inner + c] += g[o * inner + c];
+      }
+    },
+  },
+  // (m,k) @ (k,n) -> (m,n); dA = G @ B^T : (m,n) @ (n,k) ; dB = A^T @ G : (k,m) @ (m,n)
+  matmul: {
+    forward: (a: F32, b: F32, y: F32, m: number, n: number, k: number) =>
+      kernels().gemm(false, false, m, n, k, a, b, y, false),
+    backward: (a: F32, b: F32, g: F32, ga: F32 | null, gb: F32 | null, m: number, n: number, k: number) => {
+      if (ga) kernels().gemm(false, true, m, k, n, g, b, ga, true);
+      if (gb) kernels().gemm(true, false, k, n, m, a, g, gb, true);
+    },
+  },
+  // softmax over the middle axis: y_i = exp(x_i - max) / sum_j exp(x_j - max), and log-softmax
+  // y_i = x_i - max - log sum_j exp(x_j - max).
+  // Backward: softmax dx = y (g - sum(g y)); log-softmax dx = g - softmax * sum(g).
+  softmax: {
+    forward: (x: F32, outer: number, n: number, inner: number, log: boolean, y: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let c = 0; c < inner; c++) {
+          const base = o * n * inner + c;
+          let mx = Number.NEGATIVE_INFINITY;
+          for (let r = 0; r < n; r++) mx = Math.max(mx, x[base + r * inner]);
+          let s = 0;
+          for (let r = 0; r < n; r++) s += Math.exp(x[base + r * inner] - mx);
+          if (log) {
+            const lse = Math.log(s);
+            for (let r = 0; r < n; r++) y[base + r * inner] = x[base + r * inner] - mx - lse;
+          } else {
+            for (let r = 0; r < n; r++) y[base + r * inner] = Math.exp(x[base + r * inner] - mx) / s;
+          }
+        }
+      }
+    },
+    backward: (y: F32, outer: number, n: number, inner: number, log: boolean, g: F32, gx: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let c = 0; c < inner; c++) {
+          const base = o * n * inner + c;
+          if (log) {
+            let sg = 0;
+            for (let r = 0; r < n; r++) sg += g[base + r * inner];
+            for (let r = 0; r < n; r++) {
+              const i = base + r * inner;
+              gx[i] += g[i] - Math.exp(y[i]) * sg;
+            }
+          } else {
+            let sgy = 0;
+            for (let r = 0; r < n; r++) sgy += g[base + r * inner] * y[base + r * inner];
+            for (let r = 0; r < n; r++) {
+              const i = base + r * inner;
+              gx[i] += y[i] * (g[i] - sgy);
+            }
+          }
+        }
+      }
+    },
+  },
+  // loss = mean_b [ logsumexp(x_b) - x_b[t_b] ] ; d loss / d x_bv = (softmax(x_b)_v - [v = t_b]) / B
+  crossEntropy: {
+    forward: (logits: F32, B: number, V: number, targets: F32, t: Int32Array, probs: F32, y: F32) => {
+      for (let b = 0; b < B; b++) {
+        const tb = targets[b];
+        if (!(tb >= 0 && tb < V)) throw new RangeError(`crossEntropy: target ${tb} out of range for ${V} classes`);
+        t[b] = tb;
+      }
+      y[0] = kernels().crossEntropyForward(logits, t, B, V, probs) / B;
+    },
+    backward: (probs: F32, t: Int32Array, B: number, V: number, g: F32, gx: F32) =>
+      kernels().crossEntropyBackward(probs, t, B, V, g[0] / B, gx),
+  },
+  // one input's block of every outer row: y[o, offset : offset + chunk] = x[o, :]
+  cat: {
+    forward: (x: F32, outer: number, chunk: number, rowOut: number, offset: number, y: F32) => {
+      for (let o = 0; o < outer; o++) y.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + offset);
+    },
+    backward: (g: F32, outer: number, chunk: number, rowOut: number, offset: number, gx: F32) => {
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < chunk; i++) gx[o * chunk + i] += g[o * rowOut + offset + i];
+      }
+    },
+  },
+  // y = cond ? a : b (broadcast offsets oc, oa, ob); the gradient flows to the chosen side only
+  where: {
+    forward: (c: F32, oc: Int32Array, a: F32, oa: Int32Array, b: F32, ob: Int32Array, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = c[oc[i]] !== 0 ? a[oa[i]] : b[ob[i]];
+    },
+    backward: (
+      c: F32,
+      oc: Int32Array,
+      oa: Int32Array,
+      ob: Int32Array,
+      g: F32,
+      ga: F32 | null,
+      gb: F32 | null,
+    ) => {
+      for (let i = 0; i < g.length; i++) {
+        if (c[oc[i]] !== 0) {
+          if (ga) ga[oa[i]] += g[i];
+        } else if (gb) gb[ob[i]] += g[i];
+      }
+    },
+  },
+} satisfies OpTable<CoreOp>;
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise ops
 
 function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
-  const rule = binaryRules[op];
-  const x = a.storage;
-  if (typeof bIn === "number") {
-    // Scalar right operand: a plain loop, and no gradient for the constant.
-    const b = Math.fround(bIn);
-    const y = new Float32Array(x.length);
-    switch (op) {
-      case "add":
-        for (let i = 0; i < x.length; i++) y[i] = x[i] + b;
-        break;
-      case "sub":
-        for (let i = 0; i < x.length; i++) y[i] = x[i] - b;
-        break;
-      case "mul":
-        for (let i = 0; i < x.length; i++) y[i] = x[i] * b;
-        break;
-      case "div":
-        for (let i = 0; i < x.length; i++) y[i] = x[i] / b;
-        break;
-      default:
-        for (let i = 0; i < x.length; i++) y[i] = rule.f(x[i], b);
-    }
-    const out = new Tensor(y, a.shape, floatOrInt(a.dtype, bIn));
-    return record(out, op, [a], (g) => {
-      const gx = gradOf(a);
-      if (op === "add" || op === "sub") addInto(gx, g);
-      else if (op === "mul") for (let i = 0; i < g.length; i++) gx[i] += g[i] * b;
-      else if (op === "div") for (let i = 0; i < g.length; i++) gx[i] += g[i] / b;
-      else for (let i = 0; i < g.length; i++) gx[i] += rule.da(x[i], b, y[i], g[i]);
-    });
-  }
-  const bt = bIn;
-  const z = bt.storage;
-  const dtype = a.dtype === "float32" || bt.dtype === "float32" ? "float32" : a.dtype;
-  const shape = broadcastShapes(a.shape, bt.shape);
-  // Flat input offsets per output element (identity when shapes agree); a broadcast input
-  // repeats offsets, and its backward then sums the gradients of all the outputs it fed.
+  // A scalar right operand meets a float32 tensor as a float32 (PyTorch's type promotion) and gets
+  // no gradient: a one-element constant.
+  const bt = typeof bIn === "number" ? constant(bIn) : bIn;
+  const dtype =
+    typeof bIn === "number"
+      ? floatOrInt(a.dtype, bIn)
+      : a.dtype === "float32" || bt.dtype === "float32"
+        ? "float32"
+        : a.dtype;
+  const shape = typeof bIn === "number" ? a.shape : broadcastShapes(a.shape, bt.shape);
   const oa = broadcastOffsets(a.shape, shape);
   const ob = broadcastOffsets(bt.shape, shape);
-  const n = oa.length;
-  const y = new Float32Array(n);
-  switch (op) {
-    case "add":
-      for (let i = 0; i < n; i++) y[i] = x[oa[i]] + z[ob[i]];
-      break;
-    case "sub":
-      for (let i = 0; i < n; i++) y[i] = x[oa[i]] - z[ob[i]];
-      break;
-    case "mul":
-      for (let i = 0; i < n; i++) y[i] = x[oa[i]] * z[ob[i]];
-      break;
-    case "div":
-      for (let i = 0; i < n; i++) y[i] = x[oa[i]] / z[ob[i]];
-      break;
-    default:
-      for (let i = 0; i < n; i++) y[i] = rule.f(x[oa[i]], z[ob[i]]);
-  }
+  const y = allocF32(oa.length);
+  const rule = BINARY[op];
+  launch(rule.forward, a.storage, oa, bt.storage, ob, y);
   const out = new Tensor(y, shape, dtype);
-  return record(out, op, [a, bt], (g) => {
-    if (a.requiresGrad) {
-      const ga = gradOf(a);
-      switch (op) {
-        case "add":
-        case "sub":
-          for (let i = 0; i < n; i++) ga[oa[i]] += g[i];
-          break;
-        case "mul":
-          for (let i = 0; i < n; i++) ga[oa[i]] += g[i] * z[ob[i]];
-          break;
-        case "div":
-          for (let i = 0; i < n; i++) ga[oa[i]] += g[i] / z[ob[i]];
-          break;
-        default:
-          for (let i = 0; i < n; i++) ga[oa[i]] += rule.da(x[oa[i]], z[ob[i]], y[i], g[i]);
-      }
-    }
-    if (bt.requiresGrad) {
-      const gb = gradOf(bt);
-      switch (op) {
-        case "add":
-          for (let i = 0; i < n; i++) gb[ob[i]] += g[i];
-          break;
-        case "sub":
-          for (let i = 0; i < n; i++) gb[ob[i]] -= g[i];
-          break;
-        case "mul":
-          for (let i = 0; i < n; i++) gb[ob[i]] += g[i] * x[oa[i]];
-          break;
-        case "div":
-          for (let i = 0; i < n; i++) {
-            const zb = z[ob[i]];
-            gb[ob[i]] -= (g[i] * x[oa[i]]) / (zb * zb);
-          }
-          break;
-        default:
-          for (let i = 0; i < n; i++) gb[ob[i]] += rule.db(x[oa[i]], z[ob[i]], y[i], g[i]);
-      }
-    }
-  });
+  return record(out, op, [a, bt], (g) =>
+    launch(
+      rule.backward,
+      a.storage,
+      oa,
+      bt.storage,
+      ob,
+      y,
+      g,
+      a.requiresGrad ? gradOf(a) : null,
+      bt.requiresGrad ? gradOf(bt) : null,
+    ),
+  );
+}
+
+/** A one-element float32 constant (a scalar operand). */
+function constant(v: number): Tensor {
+  const s = allocF32(1);
+  launch(fill, s, v);
+  return new Tensor(s, [], "float32");
 }
 
 function floatOrInt(dtype: DType, scalar: number): DType {
   return dtype === "float32" || !Number.isInteger(scalar) ? "float32" : dtype;
 }
 
+function compareKernel(
+  x: F32,
+  oa: Int32Array,
+  z: F32,
+  ob: Int32Array,
+  y: F32,
+  f: (a: number, b: number) => boolean,
+): void {
+  for (let i = 0; i < y.length; i++) y[i] = f(x[oa[i]], z[ob[i]]) ? 1 : 0;
+}
+
 function compare(a: Tensor, bIn: Tensor | number, f: (a: number, b: number) => boolean): Tensor {
-  const b = typeof bIn === "number" ? new Tensor(new Float32Array([bIn]), [], "float32") : bIn;
+  const b = typeof bIn === "number" ? constant(bIn) : bIn;
   const shape = broadcastShapes(a.shape, b.shape);
   const oa = broadcastOffsets(a.shape, shape);
   const ob = broadcastOffsets(b.shape, shape);
-  const y = new Float32Array(oa.length);
-  for (let i = 0; i < y.length; i++) y[i] = f(a.storage[oa[i]], b.storage[ob[i]]) ? 1 : 0;
+  const y = allocF32(oa.length);
+  launch(compareKernel, a.storage, oa, b.storage, ob, y, f);
   return new Tensor(y, shape, "bool");
 }
 
-function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) => number): void {
-  const x = t.storage;
-  if (typeof other === "number") {
-    // a Python scalar meets a float32 tensor as a float32 (PyTorch's type promotion)
-    const b = Math.fround(other);
-    for (let i = 0; i < x.length; i++) x[i] = f(x[i], b);
-    return;
-  }
-  const shape = broadcastShapes(t.shape, other.shape);
-  if (shape.length !== t.ndim || shape.some((d, i) => d !== t.shape[i])) {
-    throw new RangeError(`in-place op: ${shapeStr(other.shape)} does not broadcast to ${shapeStr(t.shape)}`);
-  }
-  const ob = broadcastOffsets(other.shape, t.shape);
-  const z = other.storage;
+function inPlaceKernel(x: F32, z: F32, ob: Int32Array, f: (a: number, b: number) => number): void {
   for (let i = 0; i < x.length; i++) x[i] = f(x[i], z[ob[i]]);
 }
 
-type UnaryOp = "neg" | "exp" | "log" | "tanh" | "sqrt" | "abs" | "relu" | "sigmoid";
-
-/** Unary primitives: f and dL/dx given x, y = f(x) and upstream g. Typed over the op set. */
-const unaryRules: Record<
-  UnaryOp,
-  { f: (x: number) => number; dx: (x: number, y: number, g: number) => number }
-> = {
-  neg: { f: (x) => -x, dx: (_x, _y, g) => -g },
-  // d e^x = e^x
-  exp: { f: Math.exp, dx: (_x, y, g) => g * y },
-  // d ln x = 1/x
-  log: { f: Math.log, dx: (x, _y, g) => g / x },
-  // d tanh(x) = (1 - y^2); saturated units (|y| -> 1) pass no gradient
-  tanh: { f: tanhF32, dx: (_x, y, g) => g * (1 - y * y) },
-  // d sqrt(x) = 1 / (2 sqrt(x))
-  sqrt: { f: Math.sqrt, dx: (_x, y, g) => g / (2 * y) },
-  // d |x| = sign(x), 0 at 0 (PyTorch)
-  abs: { f: Math.abs, dx: (x, _y, g) => (x > 0 ? g : x < 0 ? -g : 0) },
-  relu: { f: (x) => (x > 0 ? x : 0), dx: (x, _y, g) => (x > 0 ? g : 0) },
-  // d sigmoid = y (1 - y)
-  // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0
-  sigmoid: {
-    f: (x) => Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x)))),
-    dx: (_x, y, g) => g * y * (1 - y),
-  },
-};
+function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) => number): void {
+  // a Python scalar meets a float32 tensor as a float32 (PyTorch's type promotion)
+  const o = typeof other === "number" ? constant(other) : other;
+  const shape = broadcastShapes(t.shape, o.shape);
+  if (shape.length !== t.ndim || shape.some((d, i) => d !== t.shape[i])) {
+    throw new RangeError(`in-place op: ${shapeStr(o.shape)} does not broadcast to ${shapeStr(t.shape)}`);
+  }
+  launch(inPlaceKernel, t.storage, o.storage, broadcastOffsets(o.shape, t.shape), f);
+}
 
 function unary(a: Tensor, op: UnaryOp): Tensor {
-  const rule = unaryRules[op];
-  const x = a.storage;
-  const y = new Float32Array(x.length);
-  if (op === "tanh") kernels().tanhForward(x, y);
-  else for (let i = 0; i < x.length; i++) y[i] = rule.f(x[i]);
+  const rule = UNARY[op];
+  const y = allocF32(a.storage.length);
+  launch(rule.forward, a.storage, y);
   const out = new Tensor(y, a.shape, op === "neg" || op === "abs" || op === "relu" ? a.dtype : "float32");
-  return record(out, op, [a], (g) => {
-    const gx = gradOf(a);
-    if (op === "tanh") kernels().tanhBackward(y, g, gx);
-    else for (let i = 0; i < g.length; i++) gx[i] += rule.dx(x[i], y[i], g[i]);
-  });
+  return record(out, op, [a], (g) => launch(rule.backward, a.storage, y, g, gradOf(a)));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reductions
 
-/** scale * sum over `dim` (sum: scale 1, mean: 1/N). Accumulates in float64. */
+/** scale * sum over `dim`, or over everything (sum: scale 1, mean: 1/N). Accumulates in float64. */
 function reduceSum(a: Tensor, dim: number | undefined, keepdim: boolean, scale: number): Tensor {
-  const x = a.storage;
-  if (dim === undefined) {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[i];
-    const shape = keepdim ? a.shape.map(() => 1) : [];
-    const out = new Tensor(
-      new Float32Array([s * scale]),
-      shape,
-      a.dtype === "float32" || scale !== 1 ? "float32" : a.dtype,
-    );
-    return record(out, scale === 1 ? "sum" : "mean", [a], (g) => {
-      const gx = gradOf(a);
-      const gv = g[0] * scale;
-      for (let i = 0; i < gx.length; i++) gx[i] += gv;
-    });
+  let outer = 1;
+  let n = a.storage.length;
+  let inner = 1;
+  let shape: number[];
+  if (dim === undefined) shape = keepdim ? a.shape.map(() => 1) : [];
+  else {
+    const d = normDim(dim, a.ndim);
+    [outer, n, inner] = splitAt(a.shape, d);
+    shape = reducedShape(a.shape, d, keepdim);
   }
-  const d = normDim(dim, a.ndim);
-  const [outer, n, inner] = splitAt(a.shape, d);
-  const y = new Float32Array(outer * inner);
-  const acc = new Float64Array(inner);
-  for (let o = 0; o < outer; o++) {
-    acc.fill(0);
-    const base = o * n * inner;
-    for (let r = 0; r < n; r++) {
-      const row = base + r * inner;
-      for (let c = 0; c < inner; c++) acc[c] += x[row + c];
-    }
-    for (let c = 0; c < inner; c++) y[o * inner + c] = acc[c] * scale;
-  }
-  const out = new Tensor(
-    y,
-    reducedShape(a.shape, d, keepdim),
-    a.dtype === "float32" || scale !== 1 ? "float32" : a.dtype,
+  const y = allocF32(outer * inner);
+  launch(OPS.sum.forward, a.storage, outer, n, inner, scale, y);
+  const out = new Tensor(y, shape, a.dtype === "float32" || scale !== 1 ? "float32" : a.dtype);
+  return record(out, scale === 1 ? "sum" : "mean", [a], (g) =>
+    launch(OPS.sum.backward, g, outer, n, inner, scale, gradOf(a)),
   );
-  return record(out, scale === 1 ? "sum" : "mean", [a], (g) => {
-    // d(sum)/dx_i = 1: every element of the reduced slice gets the slice's gradient
-    const gx = gradOf(a);
-    for (let o = 0; o < outer; o++) {
-      for (let r = 0; r < n; r++) {
-        const row = o * n * inner + r * inner;
-        for (let c = 0; c < inner; c++) gx[row + c] += g[o * inner + c] * scale;
-      }
-    }
-  });
 }
 
-/**
- * var = sum (x - mean)^2 / (N - c), c = 1 when unbiased; std = sqrt(var).
- * d var / dx_i = 2 (x_i - mean) / (N - c)        (the mean's own dependence cancels)
- * d std / dx_i = (x_i - mean) / ((N - c) std), defined as 0 where std = 0.
- */
+/** var or std over `dim` (all when omitted); see OPS.var for the math. */
 function variance(
   a: Tensor,
   dim: number | undefined,
@@ -1056,13 +1393,12 @@ function variance(
   unbiased: boolean,
   isStd: boolean,
 ): Tensor {
-  const x = a.storage;
   let outer: number;
   let n: number;
   let inner: number;
   let shape: number[];
   if (dim === undefined) {
-    [outer, n, inner] = [1, x.length, 1];
+    [outer, n, inner] = [1, a.storage.length, 1];
     shape = keepdim ? a.shape.map(() => 1) : [];
   } else {
     const d = normDim(dim, a.ndim);
@@ -1071,88 +1407,32 @@ function variance(
   }
   const denom = unbiased ? n - 1 : n;
   const mean = new Float64Array(outer * inner);
-  const y = new Float32Array(outer * inner);
-  for (let o = 0; o < outer; o++) {
-    const base = o * n * inner;
-    for (let c = 0; c < inner; c++) {
-      let s = 0;
-      for (let r = 0; r < n; r++) s += x[base + r * inner + c];
-      const m = s / n;
-      let ss = 0;
-      for (let r = 0; r < n; r++) {
-        const dlt = x[base + r * inner + c] - m;
-        ss += dlt * dlt;
-      }
-      mean[o * inner + c] = m;
-      const v = ss / denom;
-      y[o * inner + c] = isStd ? Math.sqrt(v) : v;
-    }
-  }
+  const y = allocF32(outer * inner);
+  launch(OPS.var.forward, a.storage, outer, n, inner, denom, isStd, mean, y);
   const out = new Tensor(y, shape, "float32");
-  return record(out, isStd ? "std" : "var", [a], (g) => {
-    const gx = gradOf(a);
-    for (let o = 0; o < outer; o++) {
-      const base = o * n * inner;
-      for (let c = 0; c < inner; c++) {
-        const j = o * inner + c;
-        let k: number;
-        if (isStd) k = y[j] === 0 ? 0 : g[j] / (denom * y[j]);
-        else k = (2 * g[j]) / denom;
-        if (k === 0) continue;
-        const m = mean[j];
-        for (let r = 0; r < n; r++) gx[base + r * inner + c] += k * (x[base + r * inner + c] - m);
-      }
-    }
-  });
+  return record(out, isStd ? "std" : "var", [a], (g) =>
+    launch(OPS.var.backward, a.storage, outer, n, inner, denom, isStd, mean, y, g, gradOf(a)),
+  );
 }
 
 function maxAll(a: Tensor): Tensor {
-  const x = a.storage;
-  if (x.length === 0) throw new RangeError("max() of an empty tensor");
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best] || Number.isNaN(x[i])) best = i;
-  const out = new Tensor(new Float32Array([x[best]]), [], a.dtype);
-  return record(out, "max", [a], (g) => {
-    // PyTorch splits the gradient of a full reduction evenly among tied maxima
-    const m = x[best];
-    let ties = 0;
-    for (let i = 0; i < x.length; i++) if (x[i] === m) ties++;
-    const gx = gradOf(a);
-    if (ties <= 1) gx[best] += g[0];
-    else for (let i = 0; i < x.length; i++) if (x[i] === m) gx[i] += g[0] / ties;
-  });
+  if (a.storage.length === 0) throw new RangeError("max() of an empty tensor");
+  const best = allocI32(1);
+  const y = allocF32(1);
+  launch(OPS.maxAll.forward, a.storage, best, y);
+  const out = new Tensor(y, [], a.dtype);
+  return record(out, "max", [a], (g) => launch(OPS.maxAll.backward, a.storage, best, g, gradOf(a)));
 }
 
 function maxDim(a: Tensor, d: number, keepdim: boolean): { values: Tensor; indices: Tensor } {
-  const x = a.storage;
   const [outer, n, inner] = splitAt(a.shape, d);
   if (n === 0) throw new RangeError("max over an empty dimension");
-  const y = new Float32Array(outer * inner);
-  const arg = new Float32Array(outer * inner);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < inner; c++) {
-      const base = o * n * inner + c;
-      let bi = 0;
-      let bv = x[base];
-      for (let r = 1; r < n; r++) {
-        const v = x[base + r * inner];
-        if (v > bv || (Number.isNaN(v) && !Number.isNaN(bv))) {
-          bv = v;
-          bi = r;
-        }
-      }
-      y[o * inner + c] = bv;
-      arg[o * inner + c] = bi;
-    }
-  }
+  const y = allocF32(outer * inner);
+  const arg = allocF32(outer * inner);
+  launch(OPS.maxDim.forward, a.storage, outer, n, inner, y, arg);
   const shape = reducedShape(a.shape, d, keepdim);
   const values = new Tensor(y, shape, a.dtype);
-  record(values, "max", [a], (g) => {
-    const gx = gradOf(a);
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < inner; c++) gx[o * n * inner + arg[o * inner + c] * inner + c] += g[o * inner + c];
-    }
-  });
+  record(values, "max", [a], (g) => launch(OPS.maxDim.backward, g, outer, n, inner, arg, gradOf(a)));
   return { values, indices: new Tensor(arg, shape, "int64") };
 }
 
@@ -1170,72 +1450,37 @@ function matmul(a: Tensor, b: Tensor): Tensor {
   if (b.shape[0] !== k) {
     throw new RangeError(`matmul shape mismatch: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
   }
-  const y = new Float32Array(m * n);
-  // (m,k) @ (k,n) -> (m,n)
-  kernels().gemm(false, false, m, n, k, a.storage, b.storage, y, false);
+  const y = allocF32(m * n);
+  launch(OPS.matmul.forward, a.storage, b.storage, y, m, n, k);
   const out = new Tensor(y, b.ndim === 2 ? [m, n] : [m], "float32");
-  return record(out, "matmul", [a, b], (g) => {
-    // dA = G @ B^T : (m,n) @ (n,k) ; dB = A^T @ G : (k,m) @ (m,n)
-    if (a.requiresGrad) kernels().gemm(false, true, m, k, n, g, b.storage, gradOf(a), true);
-    if (b.requiresGrad) kernels().gemm(true, false, k, n, m, a.storage, g, gradOf(b), true);
-  });
+  return record(out, "matmul", [a, b], (g) =>
+    launch(
+      OPS.matmul.backward,
+      a.storage,
+      b.storage,
+      g,
+      a.requiresGrad ? gradOf(a) : null,
+      b.requiresGrad ? gradOf(b) : null,
+      m,
+      n,
+      k,
+    ),
+  );
 }
 
-/**
- * softmax over `dim`: y_i = exp(x_i - max) / sum_j exp(x_j - max), and log-softmax
- * y_i = x_i - max - log sum_j exp(x_j - max).
- * Backward: softmax dx = y (g - sum(g y)); log-softmax dx = g - softmax * sum(g).
- */
 function softmax(a: Tensor, dim: number, log: boolean): Tensor {
   const d = normDim(dim, a.ndim);
   const [outer, n, inner] = splitAt(a.shape, d);
-  const x = a.storage;
-  const y = new Float32Array(x.length);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < inner; c++) {
-      const base = o * n * inner + c;
-      let mx = Number.NEGATIVE_INFINITY;
-      for (let r = 0; r < n; r++) mx = Math.max(mx, x[base + r * inner]);
-      let s = 0;
-      for (let r = 0; r < n; r++) s += Math.exp(x[base + r * inner] - mx);
-      if (log) {
-        const lse = Math.log(s);
-        for (let r = 0; r < n; r++) y[base + r * inner] = x[base + r * inner] - mx - lse;
-      } else {
-        for (let r = 0; r < n; r++) y[base + r * inner] = Math.exp(x[base + r * inner] - mx) / s;
-      }
-    }
-  }
+  const y = allocF32(a.storage.length);
+  launch(OPS.softmax.forward, a.storage, outer, n, inner, log, y);
   const out = new Tensor(y, a.shape, "float32");
-  return record(out, log ? "logSoftmax" : "softmax", [a], (g) => {
-    const gx = gradOf(a);
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < inner; c++) {
-        const base = o * n * inner + c;
-        if (log) {
-          let sg = 0;
-          for (let r = 0; r < n; r++) sg += g[base + r * inner];
-          for (let r = 0; r < n; r++) {
-            const i = base + r * inner;
-            gx[i] += g[i] - Math.exp(y[i]) * sg;
-          }
-        } else {
-          let sgy = 0;
-          for (let r = 0; r < n; r++) sgy += g[base + r * inner] * y[base + r * inner];
-          for (let r = 0; r < n; r++) {
-            const i = base + r * inner;
-            gx[i] += y[i] * (g[i] - sgy);
-          }
-        }
-      }
-    }
-  });
+  return record(out, log ? "logSoftmax" : "softmax", [a], (g) =>
+    launch(OPS.softmax.backward, y, outer, n, inner, log, g, gradOf(a)),
+  );
 }
 
 /**
  * Fused cross-entropy, mean over the batch: logits (B,V), targets (B,) int64 -> scalar.
- * loss = mean_b [ logsumexp(x_b) - x_b[t_b] ]
- * d loss / d x_bv = (softmax(x_b)_v - [v = t_b]) / B
  * Equal to logSoftmax + pick + mean (tested), in one pass and numerically safe for huge logits.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
@@ -1246,18 +1491,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
     throw new RangeError(`crossEntropy: ${B} rows of logits but ${targets.numel()} targets`);
   if (targets.dtype === "float32")
     throw new TypeError("crossEntropy targets must be integer class indices (int64)");
-  const t = targets.storage;
-  for (let b = 0; b < B; b++) {
-    const tb = t[b];
-    if (!(tb >= 0 && tb < V))
-      throw new RangeError(`crossEntropy: target ${tb} out of range for ${V} classes`);
-  }
-  const probs = new Float32Array(B * V);
-  const total = kernels().crossEntropyForward(logits.storage, t, B, V, probs);
-  const out = new Tensor(new Float32Array([total / B]), [], "float32");
-  return record(out, "crossEntropy", [logits], (g) => {
-    kernels().crossEntropyBackward(probs, t, B, V, g[0] / B, gradOf(logits));
-  });
+  const t = allocI32(B);
+  const probs = allocF32(B * V);
+  const y = allocF32(1);
+  launch(OPS.crossEntropy.forward, logits.storage, B, V, targets.storage, t, probs, y);
+  const out = new Tensor(y, [], "float32");
+  return record(out, "crossEntropy", [logits], (g) =>
+    launch(OPS.crossEntropy.backward, probs, t, B, V, g, gradOf(logits)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1347,7 +1588,9 @@ export function tensor(
 }
 
 export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
-  const t = new Tensor(new Float32Array(numelOf(shape)).fill(value), shape, opts.dtype ?? "float32");
+  const y = allocF32(numelOf(shape));
+  launch(fill, y, value);
+  const t = new Tensor(y, shape, opts.dtype ?? "float32");
   if (opts.requiresGrad) t.requiresGrad_();
   return t;
 }
@@ -1401,26 +1644,21 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const outShape = first.shape.slice();
   outShape[d] = tensors.reduce((s, t) => s + t.shape[d], 0);
   const [outer, , inner] = splitAt(outShape, d);
-  const y = new Float32Array(numelOf(outShape));
+  const y = allocF32(numelOf(outShape));
   const rowOut = outShape[d] * inner;
   let offset = 0;
   const offsets: number[] = [];
   for (const t of tensors) {
     const chunk = t.shape[d] * inner;
     offsets.push(offset);
-    for (let o = 0; o < outer; o++)
-      y.set(t.storage.subarray(o * chunk, (o + 1) * chunk), o * rowOut + offset);
+    launch(OPS.cat.forward, t.storage, outer, chunk, rowOut, offset, y);
     offset += chunk;
   }
   const out = new Tensor(y, outShape, first.dtype);
   return record(out, "cat", tensors, (g) => {
     tensors.forEach((t, k) => {
       if (!t.requiresGrad) return;
-      const gx = gradOf(t);
-      const chunk = t.shape[d] * inner;
-      for (let o = 0; o < outer; o++) {
-        for (let i = 0; i < chunk; i++) gx[o * chunk + i] += g[o * rowOut + offsets[k] + i];
-      }
+      launch(OPS.cat.backward, g, outer, t.shape[d] * inner, rowOut, offsets[k], gradOf(t));
     });
   });
 }
@@ -1431,19 +1669,21 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const oc = broadcastOffsets(cond.shape, shape);
   const oa = broadcastOffsets(a.shape, shape);
   const ob = broadcastOffsets(b.shape, shape);
-  const c = cond.storage;
-  const y = new Float32Array(oc.length);
-  for (let i = 0; i < y.length; i++) y[i] = c[oc[i]] !== 0 ? a.storage[oa[i]] : b.storage[ob[i]];
+  const y = allocF32(oc.length);
+  launch(OPS.where.forward, cond.storage, oc, a.storage, oa, b.storage, ob, y);
   const out = new Tensor(y, shape, a.dtype === "float32" || b.dtype === "float32" ? "float32" : a.dtype);
-  return record(out, "where", [a, b], (g) => {
-    const ga = a.requiresGrad ? gradOf(a) : null;
-    const gb = b.requiresGrad ? gradOf(b) : null;
-    for (let i = 0; i < g.length; i++) {
-      if (c[oc[i]] !== 0) {
-        if (ga) ga[oa[i]] += g[i];
-      } else if (gb) gb[ob[i]] += g[i];
-    }
-  });
+  return record(out, "where", [a, b], (g) =>
+    launch(
+      OPS.where.backward,
+      cond.storage,
+      oc,
+      oa,
+      ob,
+      g,
+      a.requiresGrad ? gradOf(a) : null,
+      b.requiresGrad ? gradOf(b) : null,
+    ),
+  );
 }
 
 /**

@@ -9,10 +9,10 @@
  * The loop owns nothing but the step: logging, checkpoints and diagnostics subscribe through
  * hooks, so the same loop serves the CLI, the experiments, the dashboard and the tests.
  *
- * For the plain MLP the step runs fused (src/train/chains.ts -> src/tensor/chain.ts): the same
- * forward, backward and update as the generic graph below, in WebAssembly on buffers laid out once,
- * leaving `layer.out`, `layer.out.grad` (where `retainOutGrad` asks) and `p.grad` exactly where the
- * generic step leaves them -- as views of buffers that the next step overwrites.
+ * The step is captured once and replayed (src/train/plan.ts over src/tensor/engine.ts) for every
+ * model: the same kernels as the eager graph, in WebAssembly on buffers laid out once, leaving
+ * `layer.out`, `layer.out.grad` (where `retainOutGrad` asks) and `p.grad` exactly where the eager
+ * step leaves them -- as views of buffers that the next step overwrites.
  */
 
 import {
@@ -25,13 +25,12 @@ import {
 } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import type { LanguageModel } from "../models/index.ts";
-import { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
-import { isAnomalyEnabled, isGradEnabled, Tensor } from "../tensor/tensor.ts";
-import { chainMatches, exposeStep, trainChainFor } from "./chains.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { makeOptimizer, type Optimizer, type OptimizerConfig, scheduledLr } from "./optim.ts";
+import { trainStep } from "./plan.ts";
 
 export interface TrainConfig extends OptimizerConfig {
   maxSteps: number;
@@ -107,8 +106,9 @@ export interface TrainHooks {
   /** after backward, before the update: gradients present, data not yet changed */
   beforeUpdate?(info: StepInfo): void;
   /**
-   * The hooks only read the model (log, measure, checkpoint, sample): they neither write parameter
-   * values nor swap layers or tensors, so the fused step may keep its own copy of the parameters.
+   * The hooks only read the model (log, measure, checkpoint, sample): they neither swap layers or
+   * tensors nor change module settings, so the loop need not check at every step whether the
+   * captured plan still describes the model (src/train/plan.ts).
    */
   readOnly?: boolean;
   /** after the update */
@@ -134,61 +134,36 @@ export function train(
   /** the optimizer (its state carries across calls); default from cfg, null = the lecture's update */
   optimizer: Optimizer | null = makeOptimizer(cfg, model.parameters()),
 ): { step: number; reason: StopReason } {
-  const params = model.parameters();
   const N = exampleCount(data);
   const T = exampleBlockSize(data);
-  const ixBuf = new Float32Array(cfg.batchSize);
-  // the minibatch's rows, built from the token stream (the fused step then reads rows 0 .. B-1)
-  const windows = data instanceof ContextWindows;
-  const xb = windows ? new Float32Array(cfg.batchSize * T) : data.X.storage;
-  const yb = windows ? new Float32Array(cfg.batchSize) : data.Y.storage;
-  const iota = windows ? Float32Array.from({ length: cfg.batchSize }, (_, i) => i) : ixBuf;
+  const B = cfg.batchSize;
+  const W = targetWidth(data);
+  const ixBuf = new Float32Array(B);
+  // one minibatch buffer pair for the whole run (no op keeps its inputs past the step)
+  const Xb = new Tensor(new Float32Array(B * T), [B, T], "int64");
+  const yShape = data instanceof ContextWindows || data.Y.shape.length !== 2 ? [B] : [B, W];
+  const Yb = new Tensor(new Float32Array(B * W), yShape, "int64");
   model.train();
-  // the fused step exists for the lecture MLP only; every other model takes the generic graph
-  const mlp = model instanceof MLP && optimizer === null ? model : null;
-  const chain = mlp ? trainChainFor(mlp, cfg.batchSize, T) : null;
-  // The chain keeps a copy of the parameters; its update writes them back to p.storage. The copy
-  // is current unless someone else may have written p.storage since: a hook, or a generic step.
+  // only hooks that may write (or the first step of this call) can change what the plan covers
   const userCode =
     !hooks.readOnly &&
     (hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined);
-  let chainCurrent = false;
   let step = startStep;
   while (step < cfg.maxSteps) {
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
     g.randintInto(ixBuf, 0, N);
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
-    // the fused chain bypasses autograd, so anomaly detection (which instruments every op) skips it
-    const fused =
-      mlp &&
-      chain?.ready() &&
-      isGradEnabled() &&
-      !isAnomalyEnabled() &&
-      (!userCode || chainMatches(mlp, chain))
-        ? chain
-        : null;
-    let lossValue: number;
-    if (fused) {
-      if (windows) gatherExamples(data, ixBuf, 0, cfg.batchSize, xb, yb);
-      lossValue = fused.step(xb, yb, iota, !chainCurrent);
-      exposeStep(mlp as MLP, fused);
-    } else {
-      const { Xb, Yb } = gatherBatch(data, ix, T);
-      const loss = model.loss(Xb, Yb);
-      for (const p of params) p.grad = null;
-      loss.backward();
-      lossValue = loss.item();
-    }
+    gatherExamples(data, ixBuf, 0, B, Xb.storage, Yb.storage);
+    // forward + backward: a replayed plan, or eager (src/train/plan.ts)
+    const { loss: lossValue, plan } = trainStep(model, Xb, Yb, userCode || step === startStep);
     const lr = learningRateAt(cfg, step);
     const info: StepInfo = { step, loss: lossValue, lr, ix };
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
     hooks.beforeUpdate?.(info);
-    if (fused) fused.update(lr, hooks.beforeUpdate !== undefined);
-    else if (optimizer) {
+    if (optimizer) {
       optimizer.lr = lr;
       optimizer.step();
-    } else sgdStep(params, lr);
-    chainCurrent = fused !== null && !userCode;
+    } else if (!plan?.sgd(lr)) sgdStep(model.parameters(), lr);
     step++;
     hooks.afterStep?.(info);
   }

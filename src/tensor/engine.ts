@@ -1,0 +1,595 @@
+/**
+ * The engine: every op runs its kernels through `launch`, so one training step of any model can be
+ * captured once -- the kernel calls of forward, backward and the update, with their buffers -- and
+ * replayed on a preallocated arena, as tinygrad's TinyJit and CUDA graphs do.
+ *
+ *   eager:    op -> launch(kernel, buffers...) runs the kernel; autograd records the closure
+ *   capture:  the same eager step, and every launch is also appended to a tape; every buffer an op
+ *             allocates (`allocF32`) is remembered, and so is every tensor made
+ *   seal:     the buffers move into ONE WebAssembly memory (an `Arena`, laid out once, never grown
+ *             again), the tape's arguments and the tensors' storages are rebound to views of it
+ *   replay:   copy the new minibatch into the input buffers, run the tape in order
+ *
+ * Eager autograd stays the reference semantics: the tape is exactly the kernel calls the eager step
+ * made, so a replay computes the same bits (test/engine.test.ts). Gradient buffers are zeroed on the
+ * tape where autograd allocated them (`zerosF32`), so replays accumulate like fresh `.grad`s.
+ *
+ * The rules of a captured step (the same as TinyJit's): no data-dependent control flow (nothing may
+ * read a tensor's values to decide what to compute -- `item()`, `tolist()`, an `if` on storage), no
+ * random draws (they would repeat, so random ops refuse to be captured), and every loop over
+ * storage runs inside a launched kernel. `record()` checks the last rule for every op output during
+ * a capture and aborts it (the caller falls back to eager) when an op computed outside a kernel.
+ *
+ * This file is below tensor.ts (it imports no tensor value), so tensor.ts, fused.ts and every op
+ * file can launch; src/train/plan.ts captures whole training steps over modules.
+ */
+
+import { type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
+import type { Tensor } from "./tensor.ts";
+import { Arena, arenaExportsFor, type FusedExports } from "./wasm/fused-wasm.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Launch and capture
+
+/** A typed-array buffer a kernel reads or writes. */
+export type Buffer = Float32Array | Int32Array;
+
+interface Launch {
+  k: (...args: never[]) => void;
+  args: unknown[];
+}
+
+/** Thrown (inside a capture only) when a step does something a plan cannot replay. */
+export class CaptureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CaptureError";
+  }
+}
+
+interface CaptureState {
+  tape: Launch[];
+  /** buffers allocated by ops during the capture (they move into the arena) */
+  owned: Set<Buffer>;
+  /** every buffer passed to a launched kernel */
+  touched: Set<unknown>;
+  /** every tensor made during the capture (their storages are rebound) */
+  tensors: Tensor[];
+  /** the largest gemm scratch a kernel asked for, in floats */
+  scratch: number;
+}
+
+let cap: CaptureState | null = null;
+
+/**
+ * Run kernel `k` on `args` now; during a capture also append the call to the tape. Kernels are
+ * plain functions over typed arrays and numbers (`(x, y) => ...`); a kernel must not keep state
+ * between calls other than what its arguments hold.
+ */
+export function launch<A extends unknown[]>(k: (...args: A) => void, ...args: A): void {
+  k(...args);
+  if (cap !== null) {
+    cap.tape.push({ k: k as unknown as (...args: never[]) => void, args });
+    for (const a of args) if (ArrayBuffer.isView(a)) cap.touched.add(a);
+  }
+}
+
+/** A float32 buffer for an op's output or saved values (zeros; moves into the arena on capture). */
+export function allocF32(n: number): Float32Array {
+  const a = new Float32Array(n);
+  if (cap !== null) cap.owned.add(a);
+  return a;
+}
+/** An int32 buffer (checked indices). */
+export function allocI32(n: number): Int32Array {
+  const a = new Int32Array(n);
+  if (cap !== null) cap.owned.add(a);
+  return a;
+}
+
+function fillZero(x: Float32Array): void {
+  x.fill(0);
+}
+
+/** A zeroed buffer that is zeroed again at this point of every replay: a fresh gradient. */
+export function zerosF32(n: number): Float32Array {
+  const a = allocF32(n);
+  if (cap !== null) launch(fillZero, a);
+  return a;
+}
+
+/** Whether a capture is running. */
+export function isCapturing(): boolean {
+  return cap !== null;
+}
+
+/** Tensors register themselves while a capture runs (called by the Tensor constructor). */
+export function noteTensor(t: Tensor): void {
+  if (cap !== null) cap.tensors.push(t);
+}
+
+/**
+ * Called by `record()` for every op output during a capture: the output must have been written by
+ * a launched kernel (or share the storage of a tensor that was, as a view does).
+ */
+export function checkLaunched(op: string, storage: Buffer): void {
+  if (cap !== null && cap.owned.has(storage) && !cap.touched.has(storage)) {
+    throw new CaptureError(`op "${op}" computed its output outside a launched kernel`);
+  }
+}
+
+/** Refuse to be captured (random draws, data-dependent work): throws inside a capture only. */
+export function notCapturable(what: string): void {
+  if (cap !== null) throw new CaptureError(`${what} cannot run inside a captured step`);
+}
+
+/** What a capture produced, before `seal`. */
+export interface Capture {
+  tape: Launch[];
+  owned: Set<Buffer>;
+  tensors: Tensor[];
+  scratch: number;
+}
+
+/**
+ * Run `fn` as a capture: an ordinary eager run that also records the kernel calls. Returns fn's
+ * result and the capture, or rethrows fn's error (a `CaptureError` when the step cannot be a plan).
+ */
+export function capture<R>(fn: () => R): { result: R; capture: Capture } {
+  if (cap !== null) throw new Error("capture() inside a capture");
+  const state: CaptureState = { tape: [], owned: new Set(), touched: new Set(), tensors: [], scratch: 0 };
+  cap = state;
+  try {
+    const result = fn();
+    return { result, capture: { tape: state.tape, owned: state.owned, tensors: state.tensors, scratch: state.scratch } };
+  } finally {
+    cap = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans: a capture sealed into an arena
+
+/** Floats between blocks of the parameter/gradient layout (the SIMD kernels read past ends). */
+const PAD = 8;
+const padded = (n: number) => (n + PAD + 3) & ~3;
+
+/**
+ * A captured run over one arena. `groups` are laid out first, each as one contiguous block with
+ * the same per-tensor layout (parameters and their gradients: one SGD call covers a whole block).
+ */
+export class Plan {
+  readonly arena: Arena;
+  private readonly steps: Launch[];
+  private readonly calls: (() => void)[];
+  /** byte offsets of each group's block start and end (float offsets of members inside) */
+  readonly blocks: { start: number; floats: number }[];
+
+  private constructor(arena: Arena, steps: Launch[], blocks: { start: number; floats: number }[]) {
+    this.arena = arena;
+    this.steps = steps;
+    this.blocks = blocks;
+    // bound once: a call then costs what a direct call does (no argument spreading per replay)
+    this.calls = steps.map((s) => (s.k as (...a: unknown[]) => void).bind(null, ...s.args));
+  }
+
+  /**
+   * Move a capture into a new arena. `adopt`: tensors made before the capture whose storage should
+   * live in the arena too (parameters, buffers); `groups`: lists of tensors laid out as parallel
+   * blocks (group 0 and group 1 must list tensors of the same sizes in the same order). Every
+   * tensor made during the capture, and every adopted one, is rebound to its view. Returns null
+   * where the fused module is unavailable.
+   */
+  static seal(c: Capture, adopt: Tensor[], groups: (Tensor | null)[][] = []): Plan | null {
+    const arena = Arena.create();
+    if (!arena) return null;
+    const where = new Map<Buffer, number>();
+    const blocks: { start: number; floats: number }[] = [];
+    for (const group of groups) {
+      let floats = 0;
+      for (const t of group) floats += padded(t ? t.storage.length : 0);
+      const start = arena.alloc(floats);
+      let at = start;
+      // a group member may be null (a parameter without gradient): its slot stays zero
+      for (const t of group) {
+        if (t && !where.has(t.storage)) where.set(t.storage, at);
+        at += padded(t ? t.storage.length : 0) * 4;
+      }
+      blocks.push({ start, floats });
+    }
+    const take = (b: Buffer) => {
+      if (!where.has(b)) where.set(b, arena.alloc(b.length));
+    };
+    for (const t of adopt) take(t.storage);
+    for (const t of c.tensors) if (c.owned.has(t.storage)) take(t.storage);
+    for (const s of c.tape) for (const a of s.args) if (c.owned.has(a as Buffer)) take(a as Buffer);
+    const scratch = arena.alloc(Math.max(c.scratch, 64));
+    arena.seal();
+    scratchOf.set(arena.ex, { ptr: scratch, floats: Math.max(c.scratch, 64) });
+    const mem = arena.ex.memory.buffer;
+    const moved = new Map<Buffer, Buffer>();
+    for (const [b, ptr] of where) {
+      const v = b instanceof Int32Array ? new Int32Array(mem, ptr, b.length) : new Float32Array(mem, ptr, b.length);
+      v.set(b);
+      moved.set(b, v);
+    }
+    const rebind = (t: Tensor) => {
+      const v = moved.get(t.storage);
+      if (v) t.storage = v as Float32Array;
+    };
+    for (const t of adopt) rebind(t);
+    for (const t of c.tensors) rebind(t);
+    for (const g of groups) for (const t of g) if (t) rebind(t);
+    const steps = c.tape.map((s) => ({ k: s.k, args: s.args.map((a) => moved.get(a as Buffer) ?? a) }));
+    return new Plan(arena, steps, blocks);
+  }
+
+  /** Run the recorded kernel calls in order. */
+  run(): void {
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) calls[i]();
+  }
+
+  /** Number of kernel calls per replay. */
+  get length(): number {
+    return this.steps.length;
+  }
+
+  /** A view of `floats` floats at byte offset `ptr` of the arena. */
+  view(ptr: number, floats: number): Float32Array {
+    return this.arena.view(ptr, floats);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel seam over the fused module: pointers into an arena, or copies into a scratch instance
+
+/** Per sealed arena: the scratch region that the pointer kernels use (gemm packing, transposes). */
+const scratchOf = new WeakMap<FusedExports, { ptr: number; floats: number }>();
+
+/** The arena exports when every buffer is a view into the same sealed arena. */
+function arenaOf(
+  a: Buffer,
+  b: Buffer | null = null,
+  c: Buffer | null = null,
+  d: Buffer | null = null,
+  e: Buffer | null = null,
+  f: Buffer | null = null,
+  g: Buffer | null = null,
+  h: Buffer | null = null,
+): FusedExports | undefined {
+  // fixed parameters, not a rest array: this runs on every kernel call of a replay
+  const m = a.buffer;
+  if (
+    (b !== null && b.buffer !== m) ||
+    (c !== null && c.buffer !== m) ||
+    (d !== null && d.buffer !== m) ||
+    (e !== null && e.buffer !== m) ||
+    (f !== null && f.buffer !== m) ||
+    (g !== null && g.buffer !== m) ||
+    (h !== null && h.buffer !== m)
+  )
+    return undefined;
+  return arenaExportsFor(m);
+}
+
+function noteScratch(floats: number): void {
+  if (cap !== null && floats > cap.scratch) cap.scratch = floats;
+}
+
+/** A growable instance of the fused module: plain arrays are copied in, computed on, copied out. */
+interface Scratch {
+  ex: FusedExports;
+  base: number;
+  f32: Float32Array;
+  i32: Int32Array;
+  top: number;
+}
+let scratchInstance: Scratch | null | undefined;
+
+function scratch(): Scratch | null {
+  if (scratchInstance === undefined) {
+    const a = Arena.create();
+    scratchInstance = a && {
+      ex: a.ex,
+      base: a.bytes,
+      f32: new Float32Array(a.ex.memory.buffer),
+      i32: new Int32Array(a.ex.memory.buffer),
+      top: a.bytes,
+    };
+  }
+  return scratchInstance;
+}
+
+/** Start laying out one call's copies in the scratch instance. */
+function scratchBegin(s: Scratch): void {
+  s.top = s.base;
+}
+/** Reserve n floats (zero padding after) and copy `src` in when given; returns the byte offset. */
+function scratchPut(s: Scratch, n: number, src: Buffer | null): number {
+  const ptr = s.top;
+  s.top = (ptr + n * 4 + 32 + 15) & ~15;
+  const mem = s.ex.memory;
+  if (mem.buffer.byteLength < s.top) {
+    mem.grow(Math.ceil((s.top - mem.buffer.byteLength) / 65536));
+  }
+  if (s.f32.buffer !== mem.buffer) {
+    s.f32 = new Float32Array(mem.buffer);
+    s.i32 = new Int32Array(mem.buffer);
+  }
+  if (src instanceof Int32Array) s.i32.set(src.subarray(0, n), ptr >> 2);
+  else if (src) s.f32.set(src.length === n ? src : src.subarray(0, n), ptr >> 2);
+  s.f32.fill(0, (ptr >> 2) + n, (ptr >> 2) + n + 8);
+  return ptr;
+}
+
+/** The gemm scratch a pointer call needs: packed A panel (4k), 32-float tile, op(B) transposed. */
+function gemmScratchFloats(transB: boolean, n: number, k: number): number {
+  return 4 * k + 64 + (transB ? n * k + 8 : 0);
+}
+
+/**
+ * C(m,n) (+)= op(A) op(B) by the fused module's gemmNN / gemmTN on byte offsets; a transposed B is
+ * first transposed into scratch (the module's kernels take B row-major).
+ */
+function gemmPtr(
+  ex: FusedExports,
+  sc: number,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: number,
+  b: number,
+  c: number,
+  acc: boolean,
+  bias: number,
+): void {
+  const ap = sc;
+  const tile = sc + 4 * (4 * k);
+  let bp = b;
+  if (transB) {
+    // B stored (n, k) -> (k, n) row-major
+    bp = (tile + 64 * 4 + 15) & ~15;
+    ex.transpose(n, k, b, bp);
+  }
+  if (transA) ex.gemmTN(m, n, k, a, m, bp, n, c, n, acc ? 1 : 0, tile);
+  else ex.gemmNN(m, n, k, a, k, bp, n, c, n, acc ? 1 : 0, bias, ap, tile);
+  if (transA && bias !== 0) throw new Error("gemm: bias with a transposed A is not supported");
+}
+
+/**
+ * C(m,n) (+)= op(A) op(B) (+ bias(n)), on the fused module: in place when every buffer is in one
+ * sealed arena, else through the scratch instance. The one gemm of eager ops and plans alike.
+ */
+export function gemmFused(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  acc: boolean,
+  bias: Float32Array | null = null,
+): boolean {
+  if (m === 0 || n === 0) return true;
+  if (k === 0) {
+    if (!acc) C.fill(0, 0, m * n);
+    if (bias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) C[i * n + j] += bias[j];
+    return true;
+  }
+  const need = gemmScratchFloats(transB, n, k);
+  noteScratch(need);
+  const ex = arenaOf(A, B, C, bias);
+  const sc = ex && scratchOf.get(ex);
+  if (ex && sc && sc.floats >= need) {
+    gemmPtr(ex, sc.ptr, transA, transB, m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, acc, bias ? bias.byteOffset : 0);
+    return true;
+  }
+  const s = scratch();
+  if (!s) return false;
+  scratchBegin(s);
+  const a = scratchPut(s, m * k, A);
+  const b = scratchPut(s, n * k, B);
+  const c = scratchPut(s, m * n, acc ? C : null);
+  const bi = bias ? scratchPut(s, n, bias) : 0;
+  const w = scratchPut(s, need, null);
+  gemmPtr(s.ex, w, transA, transB, m, n, k, a, b, c, acc, bi);
+  C.set(s.f32.subarray(c >> 2, (c >> 2) + m * n));
+  return true;
+}
+
+const VARIANT: Record<BatchNormVariant, number> = { "lecture-std": 0, lecture: 1, torch: 2 };
+
+/**
+ * The kernel seam on the fused WebAssembly module (assembly/fused.ts). Buffers that live in one
+ * sealed arena (a plan's) run in place by pointer; plain arrays take the same module's kernels
+ * through copies where its result differs from the TypeScript reference (gemm, tanh forward,
+ * cross-entropy forward: float32 rounding order and polynomial exp/tanh), and the reference
+ * elsewhere (where the module reproduces the reference bit for bit: test/kernels.test.ts). So a
+ * kernel computes the same bits wherever its buffers live: eager ops and replayed plans agree.
+ */
+export const fusedKernels: Kernels = {
+  ...referenceKernels,
+
+  gemm(transA, transB, m, n, k, A, B, C, acc) {
+    if (!gemmFused(transA, transB, m, n, k, A, B, C, acc)) referenceKernels.gemm(transA, transB, m, n, k, A, B, C, acc);
+  },
+
+  tanhForward(x, y) {
+    const ex = arenaOf(x, y);
+    if (ex) return ex.tanhFwd(x.byteOffset, y.byteOffset, x.length);
+    const s = scratch();
+    if (!s) return referenceKernels.tanhForward(x, y);
+    scratchBegin(s);
+    const p = scratchPut(s, x.length, x);
+    s.ex.tanhFwd(p, p, x.length);
+    y.set(s.f32.subarray(p >> 2, (p >> 2) + x.length));
+  },
+
+  tanhBackward(y, g, gx) {
+    const ex = arenaOf(y, g, gx);
+    if (ex) return ex.tanhBwd(y.byteOffset, g.byteOffset, gx.byteOffset, g.length, 1);
+    referenceKernels.tanhBackward(y, g, gx);
+  },
+
+  batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y) {
+    const ex = arenaOf(x, gamma, beta, mean, spread, sigma, xhat, y);
+    if (ex) {
+      return ex.bnTrainFwd(
+        x.byteOffset,
+        N,
+        H,
+        gamma.byteOffset,
+        beta.byteOffset,
+        VARIANT[variant],
+        eps,
+        mean.byteOffset,
+        spread.byteOffset,
+        sigma.byteOffset,
+        xhat.byteOffset,
+        y.byteOffset,
+      );
+    }
+    referenceKernels.batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y);
+  },
+
+  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx) {
+    noteScratch(8 * H + 8);
+    const ex = dgamma && dbeta && dx ? arenaOf(g, xhat, sigma, gamma, dgamma, dbeta, dx) : undefined;
+    const sc = ex && scratchOf.get(ex);
+    if (ex && sc && sc.floats >= 8 * H + 8 && dgamma && dbeta && dx) {
+      return ex.bnTrainBwd(
+        g.byteOffset,
+        xhat.byteOffset,
+        sigma.byteOffset,
+        gamma.byteOffset,
+        N,
+        H,
+        D,
+        dgamma.byteOffset,
+        dbeta.byteOffset,
+        dx.byteOffset,
+        1,
+        sc.ptr,
+      );
+    }
+    referenceKernels.batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx);
+  },
+
+  batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y) {
+    const ex = arenaOf(x, gamma, beta, mean, sigma, y);
+    if (ex) {
+      return ex.bnEval(
+        x.byteOffset,
+        N,
+        H,
+        gamma.byteOffset,
+        beta.byteOffset,
+        mean.byteOffset,
+        sigma.byteOffset,
+        VARIANT[variant],
+        y.byteOffset,
+      );
+    }
+    referenceKernels.batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y);
+  },
+
+  crossEntropyForward(x, t, B, V, probs) {
+    if (t instanceof Int32Array) {
+      const ex = arenaOf(x, t, probs);
+      if (ex) return ex.ceFwd(x.byteOffset, t.byteOffset, B, V, probs ? probs.byteOffset : 0);
+    }
+    const s = scratch();
+    if (!s) return referenceKernels.crossEntropyForward(x, t, B, V, probs);
+    scratchBegin(s);
+    const xp = scratchPut(s, B * V, x);
+    const tp = scratchPut(s, B, null);
+    for (let b = 0; b < B; b++) s.i32[(tp >> 2) + b] = t[b];
+    const pp = probs ? scratchPut(s, B * V, null) : 0;
+    const total = s.ex.ceFwd(xp, tp, B, V, pp);
+    if (probs) probs.set(s.f32.subarray(pp >> 2, (pp >> 2) + B * V));
+    return total;
+  },
+
+  crossEntropyBackward(probs, t, B, V, k, dlogits) {
+    if (t instanceof Int32Array) {
+      const ex = arenaOf(probs, t, dlogits);
+      if (ex) return ex.ceBwd(probs.byteOffset, t.byteOffset, B, V, k, dlogits.byteOffset, 1);
+    }
+    referenceKernels.crossEntropyBackward(probs, t, B, V, k, dlogits);
+  },
+
+  sgd(w, g, k) {
+    const ex = arenaOf(w, g);
+    if (ex) return ex.sgd(w.byteOffset, g.byteOffset, w.length, Math.fround(k));
+    referenceKernels.sgd(w, g, k);
+  },
+};
+
+/** db(n) += column sums of G(m, n) on the fused module when both are in one arena (same bits). */
+export function colSumFused(g: Float32Array, db: Float32Array, m: number, n: number): boolean {
+  const ex = arenaOf(g, db);
+  if (!ex) return false;
+  ex.colSum(m, n, g.byteOffset, db.byteOffset);
+  return true;
+}
+
+/** gx += g on the fused module when both are in one arena (sgd with k = 1: w + 1 * g, same bits). */
+export function accumulateFused(gx: Float32Array, g: Float32Array): boolean {
+  const ex = arenaOf(gx, g);
+  if (!ex) return false;
+  ex.sgd(gx.byteOffset, g.byteOffset, gx.length, 1);
+  return true;
+}
+
+/** y[r, :] = x[ix[r], :] (rows of `row` floats) on the fused module in one arena. */
+export function gatherFused(x: Float32Array, row: number, ix: Int32Array, y: Float32Array): boolean {
+  const ex = arenaOf(x, ix, y);
+  if (!ex) return false;
+  ex.gather(x.byteOffset, row, ix.byteOffset, ix.length, y.byteOffset);
+  return true;
+}
+
+/** gx[ix[r], :] += g[r, :] in row order on the fused module in one arena (same bits). */
+export function scatterAddFused(g: Float32Array, row: number, ix: Int32Array, gx: Float32Array): boolean {
+  const ex = arenaOf(g, ix, gx);
+  if (!ex) return false;
+  ex.scatterAdd(gx.byteOffset, row, ix.byteOffset, ix.length, g.byteOffset);
+  return true;
+}
+
+/** relu forward on the fused module in place (the reference rule elsewhere: same bits). */
+export function reluForwardFused(x: Float32Array, y: Float32Array): boolean {
+  const ex = arenaOf(x, y);
+  if (!ex) return false;
+  ex.reluFwd(x.byteOffset, y.byteOffset, x.length);
+  return true;
+}
+
+/** True when the fused module runs here (WebAssembly SIMD and synchronous compilation). */
+export function engineAvailable(): boolean {
+  return scratch() !== null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Op tables
+
+/**
+ * One op's kernels: `forward` computes the output (and any values its backward saves) from the
+ * inputs, `backward` accumulates the inputs' gradients from the output's. Ops keep theirs in a
+ * table typed over their names, `{ ... } satisfies OpTable<"a" | "b">`, so an op without a kernel
+ * or without a gradient rule fails the type check; the op function does the shapes, allocates
+ * with `allocF32`, and calls `launch(TABLE.op.forward, ...)` and, in the closure it `record`s,
+ * `launch(TABLE.op.backward, ...)`. A view has no forward kernel: it shares its input's storage.
+ */
+export interface OpRule {
+  // biome-ignore lint/suspicious/noExplicitAny: kernels have op-specific signatures
+  forward: ((...args: any[]) => void) | "shares-storage";
+  // biome-ignore lint/suspicious/noExplicitAny: kernels have op-specific signatures
+  backward: (...args: any[]) => void;
+}
+export type OpTable<N extends string> = Record<N, OpRule>;
