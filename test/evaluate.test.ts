@@ -10,14 +10,19 @@ import { type Examples, parseLines, prepareData } from "../src/data/dataset.ts";
 import { buildModel, MLP, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
 import { crossEntropy, noGrad, Tensor } from "../src/tensor/tensor.ts";
-import { evalChainFor } from "../src/train/chains.ts";
+import { forwardPlanFor, runEagerly } from "../src/train/plan.ts";
 import { splitLoss } from "../src/train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const lecture = prepareData(parseLines(readFileSync("data/names.txt", "utf8")));
 
-/** Takes the generic tensor path (the fused chains only take the plain MLP). */
-class Generic extends MLP {}
+/** Takes the generic tensor path (eager ops, no captured plan). */
+class Generic extends MLP {
+  constructor(...args: ConstructorParameters<typeof MLP>) {
+    super(...args);
+    runEagerly(this);
+  }
+}
 
 function genericTwin(model: MLP): MLP {
   const b = buildModel(model.spec, new Generator().manualSeed(1));
@@ -71,8 +76,8 @@ for (const type of ["batchnorm", "deep-tanh"] as const) {
     const model = buildModel(presetSpec(type, 27, 3), g);
     train(model, lecture.train, { ...LECTURE_TRAIN, maxSteps: 200 }, g);
     const twin = genericTwin(model);
-    assert.ok(evalChainFor(model), "the plain MLP takes the fused path");
-    assert.equal(evalChainFor(twin), null, "the subclass takes the generic path");
+    assert.ok(forwardPlanFor(model, 256, 3), "the plain MLP takes the captured path");
+    assert.equal(forwardPlanFor(twin, 256, 3), null, "the twin takes the generic path");
     for (const split of ["train", "val", "test"] as const) {
       const want = referenceLoss(model, lecture[split]);
       for (const [path, m] of [

@@ -19,7 +19,7 @@ import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
-import { evalChainFor, trainChainFor } from "../src/train/chains.ts";
+import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
@@ -201,7 +201,7 @@ test("evaluation shape (182625,30) @ (30,200): row windows across the whole outp
 });
 
 // ---------------------------------------------------------------------------------------------
-// The fused-layer kernels (assembly/fused.ts, run by src/tensor/chain.ts) against their reference
+// The fused-layer kernels (assembly/fused.ts, run by src/tensor/engine.ts) against their reference
 // twins in src/tensor/kernels.ts. Inputs are copied into an arena, the wasm kernel runs on
 // pointers, the result is compared with the reference run on plain Float32Arrays. Most kernels
 // must agree bit for bit; the gemms to the gemm tolerance above; tanh and cross-entropy (float32
@@ -793,11 +793,16 @@ test("multinomialOne draws exactly what Generator.multinomial(probs, 1) draws", 
 });
 
 // ---------------------------------------------------------------------------------------------
-// The fused chain (src/tensor/chain.ts) against the generic tensor ops, end to end: the same
-// models trained, evaluated and sampled both ways. `Generic` (a subclass of MLP, which the fused
-// path does not take) runs the generic graph.
+// The captured plans (src/train/plan.ts) against the generic tensor ops, end to end: the same
+// models trained, evaluated and sampled both ways. `Generic` (an MLP marked `runEagerly`) runs the
+// eager graph. (test/engine.test.ts checks the same bit for bit.)
 
-class Generic extends MLP {}
+class Generic extends MLP {
+  constructor(...args: ConstructorParameters<typeof MLP>) {
+    super(...args);
+    runEagerly(this);
+  }
+}
 const names = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
 const lecture = prepareData(names.slice(0, 3000));
 
@@ -855,8 +860,6 @@ const CHAIN_SPECS: [string, ModelSpec, number, number][] = [
 for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
   test(`fused training step equals the generic graph: ${label}`, () => {
     const [fused, generic] = twins(spec);
-    assert.ok(trainChainFor(fused, batchSize, 3), "the fused path applies");
-    assert.equal(trainChainFor(generic, batchSize, 3), null, "a subclass takes the generic path");
     for (const m of [fused, generic])
       for (const l of [m.embedding, ...m.layers.layers]) l.retainOutGrad = true;
     const cfg = { ...LECTURE_TRAIN, batchSize, maxSteps: 1 };
@@ -882,6 +885,8 @@ for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
       beforeUpdate: look(generic, seen[1]),
       afterStep: (s) => lb.push(s.loss),
     });
+    assert.ok(planOf(fused), "the captured path applies");
+    assert.equal(planOf(generic), null, "the twin takes the generic path");
     assert.equal(seen[0].length, seen[1].length);
     seen[0].forEach((v, i) => closeArrays(`${label} step 0 tensor ${i}`, v, seen[1][i], 1e-4, 1e-6));
     // then more steps: same trajectory, same parameters, same running statistics
@@ -964,7 +969,7 @@ test("fused split loss and sampling equal the generic ops' (same names)", () => 
         Object.entries(fused.stateDict()).map(([k, t]) => [k, { shape: t.shape, data: t.storage }]),
       ),
     );
-    assert.ok(evalChainFor(fused));
+    assert.ok(forwardPlanFor(fused, 1, 3));
     for (const split of ["train", "val"] as const) {
       const a = splitLoss(fused, lecture[split]);
       const b = splitLoss(generic, lecture[split]);
@@ -998,7 +1003,7 @@ test("wasm moments equals the reference sums (plain arrays, views into a sealed 
     }
   };
   const absSum = (x: Float32Array) => x.reduce((s, v) => s + Math.abs(v), 0);
-  // a sealed arena of its own, as src/tensor/chain.ts lays out parameters and gradients
+  // a sealed arena of its own, as src/tensor/engine.ts lays out parameters and gradients
   const arena = Arena.create();
   assert.ok(arena);
   const ptrs = sizes.map((n) => [arena.alloc(n), arena.alloc(n)]);

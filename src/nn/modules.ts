@@ -10,7 +10,6 @@
  */
 
 import type { Generator } from "../random/generator.ts";
-import type { ChainLayer, ChainSpec } from "../tensor/chain.ts";
 import {
   type BatchNormVariant,
   batchNormEval,
@@ -19,7 +18,7 @@ import {
   updateRunningStats,
 } from "../tensor/fused.ts";
 import { randn } from "../tensor/random.ts";
-import { noGrad, ones, type Tensor, zeros } from "../tensor/tensor.ts";
+import { ones, type Tensor, zeros } from "../tensor/tensor.ts";
 
 /** Recommended gains for Kaiming init (torch.nn.init.calculate_gain). */
 export const GAINS = {
@@ -311,26 +310,4 @@ export class Sequential extends Module {
   override describe(): string {
     return `Sequential(\n${this.layers.map((l, i) => `  (${i}): ${l.describe()}`).join("\n")}\n)`;
   }
-}
-
-/**
- * The fused-chain description (src/tensor/chain.ts) of `embedding -> flatten -> layers` (what
- * `MLP.forward` computes), or null when the chain cannot run it exactly as the modules would: it
- * takes only Linear, BatchNorm1d, Tanh and ReLU modules of exactly these classes (a subclass may
- * override `forward`).
- */
-export function chainSpecOf(embedding: Module, layers: Module[], blockSize: number): ChainSpec | null {
-  if (Object.getPrototypeOf(embedding) !== Embedding.prototype) return null;
-  const out: ChainLayer[] = [];
-  for (const m of layers) {
-    const proto = Object.getPrototypeOf(m);
-    if (proto === Linear.prototype) {
-      const l = m as Linear;
-      out.push({ kind: "linear", weight: l.weight, bias: l.bias });
-    } else if (proto === BatchNorm1d.prototype) out.push({ kind: "batchnorm", bn: m as BatchNorm1d });
-    else if (proto === Tanh.prototype) out.push({ kind: "tanh" });
-    else if (proto === ReLU.prototype) out.push({ kind: "relu" });
-    else return null;
-  }
-  return { table: (embedding as Embedding).weight, blockSize, layers: out };
 }

@@ -27,6 +27,7 @@
 import { type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Tensor } from "./tensor.ts";
 import { Arena, arenaExportsFor, type FusedExports } from "./wasm/fused-wasm.ts";
+import { wasmKernels } from "./wasm/kernels-wasm.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Launch and capture
@@ -110,12 +111,12 @@ export function noteTensor(t: Tensor): void {
 
 /**
  * Called by `record()` for every op output during a capture: the output must have been written by
- * a launched kernel (or share the storage of a tensor that was, as a view does).
+ * a launched kernel, or share the storage of one of its inputs (a view).
  */
-export function checkLaunched(op: string, storage: Buffer): void {
-  if (cap !== null && cap.owned.has(storage) && !cap.touched.has(storage)) {
-    throw new CaptureError(`op "${op}" computed its output outside a launched kernel`);
-  }
+export function checkLaunched(op: string, storage: Buffer, inputs: readonly { storage: Buffer }[]): void {
+  if (cap === null || cap.touched.has(storage)) return;
+  for (const p of inputs) if (p.storage === storage) return;
+  throw new CaptureError(`op "${op}" computed its output outside a launched kernel`);
 }
 
 /** Refuse to be captured (random draws, data-dependent work): throws inside a capture only. */
@@ -141,7 +142,10 @@ export function capture<R>(fn: () => R): { result: R; capture: Capture } {
   cap = state;
   try {
     const result = fn();
-    return { result, capture: { tape: state.tape, owned: state.owned, tensors: state.tensors, scratch: state.scratch } };
+    return {
+      result,
+      capture: { tape: state.tape, owned: state.owned, tensors: state.tensors, scratch: state.scratch },
+    };
   } finally {
     cap = null;
   }
@@ -165,7 +169,12 @@ export class Plan {
   /** byte offsets of each group's block start and end (float offsets of members inside) */
   readonly blocks: { start: number; floats: number }[];
 
-  private constructor(arena: Arena, steps: Launch[], blocks: { start: number; floats: number }[]) {
+  private constructor(
+    arena: Arena,
+    steps: Launch[],
+    blocks: { start: number; floats: number }[],
+    private readonly copies: [Tensor, Float32Array][],
+  ) {
     this.arena = arena;
     this.steps = steps;
     this.blocks = blocks;
@@ -180,7 +189,12 @@ export class Plan {
    * tensor made during the capture, and every adopted one, is rebound to its view. Returns null
    * where the fused module is unavailable.
    */
-  static seal(c: Capture, adopt: Tensor[], groups: (Tensor | null)[][] = []): Plan | null {
+  static seal(
+    c: Capture,
+    adopt: Tensor[],
+    groups: (Tensor | null)[][] = [],
+    rebindAdopted = true,
+  ): Plan | null {
     const arena = Arena.create();
     if (!arena) return null;
     const where = new Map<Buffer, number>();
@@ -209,7 +223,8 @@ export class Plan {
     const mem = arena.ex.memory.buffer;
     const moved = new Map<Buffer, Buffer>();
     for (const [b, ptr] of where) {
-      const v = b instanceof Int32Array ? new Int32Array(mem, ptr, b.length) : new Float32Array(mem, ptr, b.length);
+      const v =
+        b instanceof Int32Array ? new Int32Array(mem, ptr, b.length) : new Float32Array(mem, ptr, b.length);
       v.set(b);
       moved.set(b, v);
     }
@@ -217,11 +232,22 @@ export class Plan {
       const v = moved.get(t.storage);
       if (v) t.storage = v as Float32Array;
     };
-    for (const t of adopt) rebind(t);
+    // adopted tensors either move (their storage becomes the view) or keep their storage and are
+    // copied in by `refresh()` (a second plan over the same parameters, like an evaluation plan)
+    const copies: [Tensor, Float32Array][] = [];
+    for (const t of adopt) {
+      if (rebindAdopted) rebind(t);
+      else copies.push([t, moved.get(t.storage) as Float32Array]);
+    }
     for (const t of c.tensors) rebind(t);
     for (const g of groups) for (const t of g) if (t) rebind(t);
     const steps = c.tape.map((s) => ({ k: s.k, args: s.args.map((a) => moved.get(a as Buffer) ?? a) }));
-    return new Plan(arena, steps, blocks);
+    return new Plan(arena, steps, blocks, copies);
+  }
+
+  /** Copy the current values of the adopted tensors in (for a plan sealed with rebindAdopted false). */
+  refresh(): void {
+    for (const [t, v] of this.copies) v.set(t.storage);
   }
 
   /** Run the recorded kernel calls in order. */
@@ -323,18 +349,12 @@ function scratchPut(s: Scratch, n: number, src: Buffer | null): number {
   return ptr;
 }
 
-/** The gemm scratch a pointer call needs: packed A panel (4k), 32-float tile, op(B) transposed. */
-function gemmScratchFloats(transB: boolean, n: number, k: number): number {
-  return 4 * k + 64 + (transB ? n * k + 8 : 0);
-}
-
 /**
- * C(m,n) (+)= op(A) op(B) by the fused module's gemmNN / gemmTN on byte offsets; a transposed B is
- * first transposed into scratch (the module's kernels take B row-major).
+ * C(m,n) (+)= op(A) op(B) (+ bias) by the fused module's one gemm on byte offsets (its own
+ * workspace): every C[i, j] summed p = 0..k-1 from zero, then + C_old, then + bias.
  */
 function gemmPtr(
   ex: FusedExports,
-  sc: number,
   transA: boolean,
   transB: boolean,
   m: number,
@@ -346,17 +366,22 @@ function gemmPtr(
   acc: boolean,
   bias: number,
 ): void {
-  const ap = sc;
-  const tile = sc + 4 * (4 * k);
-  let bp = b;
-  if (transB) {
-    // B stored (n, k) -> (k, n) row-major
-    bp = (tile + 64 * 4 + 15) & ~15;
-    ex.transpose(n, k, b, bp);
-  }
-  if (transA) ex.gemmTN(m, n, k, a, m, bp, n, c, n, acc ? 1 : 0, tile);
-  else ex.gemmNN(m, n, k, a, k, bp, n, c, n, acc ? 1 : 0, bias, ap, tile);
-  if (transA && bias !== 0) throw new Error("gemm: bias with a transposed A is not supported");
+  ex.gemm(
+    transA ? 1 : 0,
+    transB ? 1 : 0,
+    m,
+    n,
+    k,
+    a,
+    transA ? m : k,
+    b,
+    transB ? k : n,
+    c,
+    n,
+    acc ? 1 : 0,
+    bias,
+    0,
+  );
 }
 
 /**
@@ -381,12 +406,21 @@ export function gemmFused(
     if (bias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) C[i * n + j] += bias[j];
     return true;
   }
-  const need = gemmScratchFloats(transB, n, k);
-  noteScratch(need);
   const ex = arenaOf(A, B, C, bias);
-  const sc = ex && scratchOf.get(ex);
-  if (ex && sc && sc.floats >= need) {
-    gemmPtr(ex, sc.ptr, transA, transB, m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, acc, bias ? bias.byteOffset : 0);
+  if (ex) {
+    gemmPtr(
+      ex,
+      transA,
+      transB,
+      m,
+      n,
+      k,
+      A.byteOffset,
+      B.byteOffset,
+      C.byteOffset,
+      acc,
+      bias ? bias.byteOffset : 0,
+    );
     return true;
   }
   const s = scratch();
@@ -396,8 +430,7 @@ export function gemmFused(
   const b = scratchPut(s, n * k, B);
   const c = scratchPut(s, m * n, acc ? C : null);
   const bi = bias ? scratchPut(s, n, bias) : 0;
-  const w = scratchPut(s, need, null);
-  gemmPtr(s.ex, w, transA, transB, m, n, k, a, b, c, acc, bi);
+  gemmPtr(s.ex, transA, transB, m, n, k, a, b, c, acc, bi);
   C.set(s.f32.subarray(c >> 2, (c >> 2) + m * n));
   return true;
 }
@@ -413,10 +446,12 @@ const VARIANT: Record<BatchNormVariant, number> = { "lecture-std": 0, lecture: 1
  * kernel computes the same bits wherever its buffers live: eager ops and replayed plans agree.
  */
 export const fusedKernels: Kernels = {
-  ...referenceKernels,
+  // moments (the update:data ratios) as src/tensor/wasm/kernels-wasm.ts runs it
+  ...wasmKernels,
 
   gemm(transA, transB, m, n, k, A, B, C, acc) {
-    if (!gemmFused(transA, transB, m, n, k, A, B, C, acc)) referenceKernels.gemm(transA, transB, m, n, k, A, B, C, acc);
+    if (!gemmFused(transA, transB, m, n, k, A, B, C, acc))
+      referenceKernels.gemm(transA, transB, m, n, k, A, B, C, acc);
   },
 
   tanhForward(x, y) {

@@ -201,7 +201,21 @@ export function batchNormTrain(
   const y = allocF32(N * H);
   const xhat = allocF32(N * H);
   const gs = gamma.storage;
-  launch(FUSED.batchNorm.forward, x.storage, N, H, gs, beta.storage, variant, eps, mean, spread, sigma, xhat, y);
+  launch(
+    FUSED.batchNorm.forward,
+    x.storage,
+    N,
+    H,
+    gs,
+    beta.storage,
+    variant,
+    eps,
+    mean,
+    spread,
+    sigma,
+    xhat,
+    y,
+  );
   const out = new Tensor(y, [N, H]);
   const D = variant === "torch" ? N : N - 1;
   record(out, "batchNorm", [x, gamma, beta], (g) =>

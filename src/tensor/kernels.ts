@@ -6,7 +6,7 @@
  * blocked loops) can replace a kernel by installing itself with `setKernels`, and the plain
  * TypeScript versions below stay as the reference that tests compare against: test/kernels.test.ts
  * runs every fast kernel (the gemm of src/tensor/wasm/kernels-wasm.ts and the fused-layer kernels of
- * assembly/fused.ts that src/tensor/chain.ts runs) against its reference twin here.
+ * assembly/fused.ts that src/tensor/engine.ts runs) against its reference twin here.
  *
  * Conventions: row-major, contiguous. `acc` means "C += result" (backward passes accumulate into
  * existing gradients, never assign); otherwise "C = result". Backward kernels always accumulate.

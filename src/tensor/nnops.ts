@@ -1,9 +1,10 @@
 /**
  * The ops makemore.py's models need beyond the lecture's: PyTorch-layout linear, batched matmul,
  * LayerNorm, the tanh GELU, masking, slicing along any dimension, stacking, expand, and a
- * cross-entropy that ignores padded targets. Each is a primitive with its backward next to its
- * forward (recorded through tensor.ts's `record`), or a composition of primitives where that is
- * as clean. Backward closures accumulate (`grad += ...`).
+ * cross-entropy that ignores padded targets. Each primitive's forward and backward kernels are an
+ * entry of the NN_OPS table (run through `launch`, so a captured training step replays them:
+ * src/tensor/engine.ts), or a composition of primitives where that is as clean. Backward kernels
+ * accumulate (`grad += ...`).
  *
  * Letters: B batch, T time (block size), C channels, nh heads, hs head size, V vocabulary.
  *
@@ -12,6 +13,7 @@
  *   const p = maskedFill(att, causal, -Infinity).softmax(-1);
  */
 
+import { allocF32, allocI32, launch, type OpTable } from "./engine.ts";
 import { kernels } from "./kernels.ts";
 import { broadcastOffsets, broadcastShapes, cat, gradOf, record, type Shape, Tensor } from "./tensor.ts";
 
@@ -51,27 +53,23 @@ export function linearT(x: Tensor, weight: Tensor, bias: Tensor | null = null): 
   if (bias && bias.numel() !== O)
     throw new RangeError(`linear: bias ${shapeStr(bias.shape)} for ${O} outputs`);
   const N = I === 0 ? 0 : x.numel() / I;
-  const y = new Float32Array(N * O);
-  kernels().gemm(false, true, N, O, I, x.storage, weight.storage, y, false);
-  if (bias) {
-    const bs = bias.storage;
-    for (let r = 0; r < N; r++) {
-      const row = r * O;
-      for (let c = 0; c < O; c++) y[row + c] += bs[c];
-    }
-  }
+  const y = allocF32(N * O);
+  launch(NN_OPS.linearT.forward, x.storage, weight.storage, bias ? bias.storage : null, y, N, I, O);
   const out = new Tensor(y, [...x.shape.slice(0, -1), O]);
-  return record(out, "linearT", bias ? [x, weight, bias] : [x, weight], (g) => {
-    if (x.requiresGrad) kernels().gemm(false, false, N, I, O, g, weight.storage, gradOf(x), true);
-    if (weight.requiresGrad) kernels().gemm(true, false, O, I, N, g, x.storage, gradOf(weight), true);
-    if (bias?.requiresGrad) {
-      const gb = gradOf(bias);
-      for (let r = 0; r < N; r++) {
-        const row = r * O;
-        for (let c = 0; c < O; c++) gb[c] += g[row + c];
-      }
-    }
-  });
+  return record(out, "linearT", bias ? [x, weight, bias] : [x, weight], (g) =>
+    launch(
+      NN_OPS.linearT.backward,
+      x.storage,
+      weight.storage,
+      g,
+      x.requiresGrad ? gradOf(x) : null,
+      weight.requiresGrad ? gradOf(weight) : null,
+      bias?.requiresGrad ? gradOf(bias) : null,
+      N,
+      I,
+      O,
+    ),
+  );
 }
 
 /**
@@ -95,30 +93,24 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const offA = broadcastOffsets(batchA, batch);
   const offB = broadcastOffsets(batchB, batch);
   const nb = offA.length;
-  const [sa, sb, sy] = [m * k, k * n, m * n];
-  const A = a.storage;
-  const Bs = b.storage;
-  const y = new Float32Array(nb * sy);
-  const gemm = kernels().gemm;
-  for (let i = 0; i < nb; i++) {
-    const ai = A.subarray(offA[i] * sa, offA[i] * sa + sa);
-    const bi = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
-    gemm(false, false, m, n, k, ai, bi, y.subarray(i * sy, i * sy + sy), false);
-  }
+  const y = allocF32(nb * m * n);
+  launch(NN_OPS.bmm.forward, a.storage, offA, b.storage, offB, y, m, n, k);
   const out = new Tensor(y, [...batch, m, n]);
-  return record(out, "bmm", [a, b], (g) => {
-    const ga = a.requiresGrad ? gradOf(a) : null;
-    const gb = b.requiresGrad ? gradOf(b) : null;
-    for (let i = 0; i < nb; i++) {
-      const gi = g.subarray(i * sy, i * sy + sy);
-      const oa = offA[i] * sa;
-      const ob = offB[i] * sb;
-      // (m,n) @ (n,k): B_i stored (k,n) used transposed
-      if (ga) gemm(false, true, m, k, n, gi, Bs.subarray(ob, ob + sb), ga.subarray(oa, oa + sa), true);
-      // (k,m) @ (m,n): A_i stored (m,k) used transposed
-      if (gb) gemm(true, false, k, n, m, A.subarray(oa, oa + sa), gi, gb.subarray(ob, ob + sb), true);
-    }
-  });
+  return record(out, "bmm", [a, b], (g) =>
+    launch(
+      NN_OPS.bmm.backward,
+      a.storage,
+      offA,
+      b.storage,
+      offB,
+      g,
+      a.requiresGrad ? gradOf(a) : null,
+      b.requiresGrad ? gradOf(b) : null,
+      m,
+      n,
+      k,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,58 +128,27 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     throw new RangeError(`layerNorm: weight/bias must have ${C} elements for input ${shapeStr(x.shape)}`);
   }
   const N = C === 0 ? 0 : x.numel() / C;
-  const xs = x.storage;
-  const w = weight?.storage;
-  const bs = bias?.storage;
-  const xhat = new Float32Array(xs.length);
+  const xhat = allocF32(x.numel());
   const rstd = new Float64Array(N);
-  const y = new Float32Array(xs.length);
-  for (let r = 0; r < N; r++) {
-    const o = r * C;
-    let s = 0;
-    for (let c = 0; c < C; c++) s += xs[o + c];
-    const mu = s / C;
-    let ss = 0;
-    for (let c = 0; c < C; c++) {
-      const d = xs[o + c] - mu;
-      ss += d * d;
-    }
-    const rs = 1 / Math.sqrt(ss / C + eps);
-    rstd[r] = rs;
-    for (let c = 0; c < C; c++) {
-      const h = (xs[o + c] - mu) * rs;
-      xhat[o + c] = h;
-      y[o + c] = h * (w ? w[c] : 1) + (bs ? bs[c] : 0);
-    }
-  }
+  const y = allocF32(x.numel());
+  const w = weight ? weight.storage : null;
+  launch(NN_OPS.layerNorm.forward, x.storage, N, C, w, bias ? bias.storage : null, eps, xhat, rstd, y);
   const out = new Tensor(y, x.shape);
   const parents = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return record(out, "layerNorm", parents, (g) => {
-    const gw = weight?.requiresGrad ? gradOf(weight) : null;
-    const gb = bias?.requiresGrad ? gradOf(bias) : null;
-    const gx = x.requiresGrad ? gradOf(x) : null;
-    for (let r = 0; r < N; r++) {
-      const o = r * C;
-      let m1 = 0;
-      let m2 = 0;
-      for (let c = 0; c < C; c++) {
-        const gi = g[o + c];
-        if (gw) gw[c] += gi * xhat[o + c];
-        if (gb) gb[c] += gi;
-        const dh = gi * (w ? w[c] : 1);
-        m1 += dh;
-        m2 += dh * xhat[o + c];
-      }
-      if (!gx) continue;
-      m1 /= C;
-      m2 /= C;
-      const rs = rstd[r];
-      for (let c = 0; c < C; c++) {
-        const dh = g[o + c] * (w ? w[c] : 1);
-        gx[o + c] += rs * (dh - m1 - xhat[o + c] * m2);
-      }
-    }
-  });
+  return record(out, "layerNorm", parents, (g) =>
+    launch(
+      NN_OPS.layerNorm.backward,
+      g,
+      N,
+      C,
+      w,
+      xhat,
+      rstd,
+      x.requiresGrad ? gradOf(x) : null,
+      weight?.requiresGrad ? gradOf(weight) : null,
+      bias?.requiresGrad ? gradOf(bias) : null,
+    ),
+  );
 }
 
 const GELU_K = Math.sqrt(2 / Math.PI);
@@ -202,25 +163,11 @@ const GELU_CF = Math.fround(GELU_C);
  * The forward rounds each step to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh.
  */
 export function gelu(x: Tensor): Tensor {
-  const f = Math.fround;
-  const xs = x.storage;
-  const t = new Float32Array(xs.length);
-  for (let i = 0; i < xs.length; i++) {
-    const v = xs[i];
-    t[i] = f(GELU_KF * f(v + f(GELU_CF * f(f(v * v) * v))));
-  }
-  kernels().tanhForward(t, t);
-  const y = new Float32Array(xs.length);
-  for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
+  const t = allocF32(x.numel());
+  const y = allocF32(x.numel());
+  launch(NN_OPS.gelu.forward, x.storage, t, y);
   const out = new Tensor(y, x.shape);
-  return record(out, "gelu", [x], (g) => {
-    const gx = gradOf(x);
-    for (let i = 0; i < xs.length; i++) {
-      const v = xs[i];
-      const ti = t[i];
-      gx[i] += g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
-    }
-  });
+  return record(out, "gelu", [x], (g) => launch(NN_OPS.gelu.backward, x.storage, t, g, gradOf(x)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,16 +186,12 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
     );
   }
   const om = broadcastOffsets(mask.shape, x.shape);
-  const m = mask.storage;
-  const xs = x.storage;
-  const v = Math.fround(value);
-  const y = new Float32Array(xs.length);
-  for (let i = 0; i < y.length; i++) y[i] = m[om[i]] !== 0 ? v : xs[i];
+  const y = allocF32(x.numel());
+  launch(NN_OPS.maskedFill.forward, x.storage, mask.storage, om, Math.fround(value), y);
   const out = new Tensor(y, x.shape, x.dtype);
-  return record(out, "maskedFill", [x], (g) => {
-    const gx = gradOf(x);
-    for (let i = 0; i < g.length; i++) if (m[om[i]] === 0) gx[i] += g[i];
-  });
+  return record(out, "maskedFill", [x], (g) =>
+    launch(NN_OPS.maskedFill.backward, mask.storage, om, g, gradOf(x)),
+  );
 }
 
 /** The (n, n) lower-triangular matrix of ones, `torch.tril(torch.ones(n, n))`. */
@@ -275,24 +218,14 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
       `narrow: [${start}, ${start + length}) out of range for dimension ${dim} of size ${n}`,
     );
   }
-  const run = length * inner;
-  const xs = x.storage;
-  const y = new Float32Array(outer * run);
-  for (let o = 0; o < outer; o++) {
-    const src = (o * n + start) * inner;
-    y.set(xs.subarray(src, src + run), o * run);
-  }
+  const y = allocF32(outer * length * inner);
+  launch(NN_OPS.narrow.forward, x.storage, outer, n, inner, start, length, y);
   const shape = x.shape.slice();
   shape[d] = length;
   const out = new Tensor(y, shape, x.dtype);
-  return record(out, "narrow", [x], (g) => {
-    const gx = gradOf(x);
-    for (let o = 0; o < outer; o++) {
-      const dst = (o * n + start) * inner;
-      const src = o * run;
-      for (let i = 0; i < run; i++) gx[dst + i] += g[src + i];
-    }
-  });
+  return record(out, "narrow", [x], (g) =>
+    launch(NN_OPS.narrow.backward, g, outer, n, inner, start, length, gradOf(x)),
+  );
 }
 
 /** `x.select(dim, i)` = `x[:, i]` for dim 1: narrow to one element and drop the dimension. */
@@ -337,14 +270,10 @@ export function expand(x: Tensor, shape: number[]): Tensor {
     }
   }
   const off = broadcastOffsets(x.shape, target);
-  const xs = x.storage;
-  const y = new Float32Array(off.length);
-  for (let i = 0; i < y.length; i++) y[i] = xs[off[i]];
+  const y = allocF32(off.length);
+  launch(NN_OPS.expand.forward, x.storage, off, y);
   const out = new Tensor(y, target, x.dtype);
-  return record(out, "expand", [x], (g) => {
-    const gx = gradOf(x);
-    for (let i = 0; i < g.length; i++) gx[off[i]] += g[i];
-  });
+  return record(out, "expand", [x], (g) => launch(NN_OPS.expand.backward, g, off, gradOf(x)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,34 +294,304 @@ export function crossEntropyIgnore(logits: Tensor, targets: Tensor, ignoreIndex 
     throw new RangeError(`crossEntropy: ${N} rows of logits but ${targets.numel()} targets`);
   if (targets.dtype === "float32")
     throw new TypeError("crossEntropy targets must be integer class indices (int64)");
-  const t = targets.storage;
-  const rows: number[] = [];
-  for (let r = 0; r < N; r++) {
-    const tr = t[r];
-    if (tr === ignoreIndex) continue;
-    if (!(tr >= 0 && tr < V))
-      throw new RangeError(`crossEntropy: target ${tr} out of range for ${V} classes`);
-    rows.push(r);
-  }
-  const M = rows.length;
-  // the kept rows, compacted, through the fused cross-entropy kernels
-  const xs = logits.storage;
-  const kept = new Float32Array(M * V);
-  const kt = new Float32Array(M);
-  for (let i = 0; i < M; i++) {
-    kept.set(xs.subarray(rows[i] * V, rows[i] * V + V), i * V);
-    kt[i] = t[rows[i]];
-  }
-  const probs = new Float32Array(M * V);
-  const total = M > 0 ? kernels().crossEntropyForward(kept, kt, M, V, probs) : 0;
-  const out = new Tensor(new Float32Array([total / M]), []);
-  return record(out, "crossEntropy", [logits], (g) => {
-    const gk = new Float32Array(M * V);
-    kernels().crossEntropyBackward(probs, kt, M, V, g[0] / M, gk);
-    const gx = gradOf(logits);
-    for (let i = 0; i < M; i++) {
-      const dst = rows[i] * V;
-      for (let v = 0; v < V; v++) gx[dst + v] += gk[i * V + v];
-    }
-  });
+  // the kept rows (how many depends on the targets) are compacted inside the kernels into
+  // buffers sized for all N rows, so a captured step replays with any number of ignored targets
+  const kept = allocF32(N * V);
+  const kt = allocI32(N);
+  const rows = allocI32(N + 1); // rows[N] = M, the number of kept rows
+  const probs = allocF32(N * V);
+  const gk = allocF32(N * V);
+  const y = allocF32(1);
+  launch(
+    NN_OPS.crossEntropyIgnore.forward,
+    logits.storage,
+    N,
+    V,
+    targets.storage,
+    ignoreIndex,
+    kept,
+    kt,
+    rows,
+    probs,
+    y,
+  );
+  const out = new Tensor(y, []);
+  return record(out, "crossEntropy", [logits], (g) =>
+    launch(NN_OPS.crossEntropyIgnore.backward, probs, kt, rows, N, V, g, gk, gradOf(logits)),
+  );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kernels (forward and backward of every primitive above)
+
+type F32 = Float32Array;
+
+const NN_OPS = {
+  // (N, I) @ (O, I)^T + (O,) -> (N, O); dx = g @ W ; dW = g^T @ x ; db = sum_rows g
+  linearT: {
+    forward: (x: F32, W: F32, b: F32 | null, y: F32, N: number, I: number, O: number) => {
+      kernels().gemm(false, true, N, O, I, x, W, y, false);
+      if (b) {
+        for (let r = 0; r < N; r++) {
+          const row = r * O;
+          for (let c = 0; c < O; c++) y[row + c] += b[c];
+        }
+      }
+    },
+    backward: (
+      x: F32,
+      W: F32,
+      g: F32,
+      gx: F32 | null,
+      gW: F32 | null,
+      gb: F32 | null,
+      N: number,
+      I: number,
+      O: number,
+    ) => {
+      if (gx) kernels().gemm(false, false, N, I, O, g, W, gx, true);
+      if (gW) kernels().gemm(true, false, O, I, N, g, x, gW, true);
+      if (gb) {
+        for (let r = 0; r < N; r++) {
+          const row = r * O;
+          for (let c = 0; c < O; c++) gb[c] += g[row + c];
+        }
+      }
+    },
+  },
+  // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ B_offB[i] (k,n); dA = G @ B^T, dB = A^T @ G
+  bmm: {
+    forward: (
+      A: F32,
+      offA: Int32Array,
+      Bs: F32,
+      offB: Int32Array,
+      y: F32,
+      m: number,
+      n: number,
+      k: number,
+    ) => {
+      const [sa, sb, sy] = [m * k, k * n, m * n];
+      const gemm = kernels().gemm;
+      for (let i = 0; i < offA.length; i++) {
+        const ai = A.subarray(offA[i] * sa, offA[i] * sa + sa);
+        const bi = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
+        gemm(false, false, m, n, k, ai, bi, y.subarray(i * sy, i * sy + sy), false);
+      }
+    },
+    backward: (
+      A: F32,
+      offA: Int32Array,
+      Bs: F32,
+      offB: Int32Array,
+      g: F32,
+      ga: F32 | null,
+      gb: F32 | null,
+      m: number,
+      n: number,
+      k: number,
+    ) => {
+      const [sa, sb, sy] = [m * k, k * n, m * n];
+      const gemm = kernels().gemm;
+      for (let i = 0; i < offA.length; i++) {
+        const gi = g.subarray(i * sy, i * sy + sy);
+        const oa = offA[i] * sa;
+        const ob = offB[i] * sb;
+        // (m,n) @ (n,k): B_i stored (k,n) used transposed
+        if (ga) gemm(false, true, m, k, n, gi, Bs.subarray(ob, ob + sb), ga.subarray(oa, oa + sa), true);
+        // (k,m) @ (m,n): A_i stored (m,k) used transposed
+        if (gb) gemm(true, false, k, n, m, A.subarray(oa, oa + sa), gi, gb.subarray(ob, ob + sb), true);
+      }
+    },
+  },
+  // per row of (N, C): mu, rstd = 1 / sqrt(var + eps), xhat = (x - mu) rstd, y = xhat w + b;
+  // backward with dh = g w: dx = rstd (dh - mean dh - xhat mean(dh xhat)); dw = sum g xhat; db = sum g
+  layerNorm: {
+    forward: (
+      xs: F32,
+      N: number,
+      C: number,
+      w: F32 | null,
+      bs: F32 | null,
+      eps: number,
+      xhat: F32,
+      rstd: Float64Array,
+      y: F32,
+    ) => {
+      for (let r = 0; r < N; r++) {
+        const o = r * C;
+        let s = 0;
+        for (let c = 0; c < C; c++) s += xs[o + c];
+        const mu = s / C;
+        let ss = 0;
+        for (let c = 0; c < C; c++) {
+          const d = xs[o + c] - mu;
+          ss += d * d;
+        }
+        const rs = 1 / Math.sqrt(ss / C + eps);
+        rstd[r] = rs;
+        for (let c = 0; c < C; c++) {
+          const h = (xs[o + c] - mu) * rs;
+          xhat[o + c] = h;
+          y[o + c] = h * (w ? w[c] : 1) + (bs ? bs[c] : 0);
+        }
+      }
+    },
+    backward: (
+      g: F32,
+      N: number,
+      C: number,
+      w: F32 | null,
+      xhat: F32,
+      rstd: Float64Array,
+      gx: F32 | null,
+      gw: F32 | null,
+      gb: F32 | null,
+    ) => {
+      for (let r = 0; r < N; r++) {
+        const o = r * C;
+        let m1 = 0;
+        let m2 = 0;
+        for (let c = 0; c < C; c++) {
+          const gi = g[o + c];
+          if (gw) gw[c] += gi * xhat[o + c];
+          if (gb) gb[c] += gi;
+          const dh = gi * (w ? w[c] : 1);
+          m1 += dh;
+          m2 += dh * xhat[o + c];
+        }
+        if (!gx) continue;
+        m1 /= C;
+        m2 /= C;
+        const rs = rstd[r];
+        for (let c = 0; c < C; c++) {
+          const dh = g[o + c] * (w ? w[c] : 1);
+          gx[o + c] += rs * (dh - m1 - xhat[o + c] * m2);
+        }
+      }
+    },
+  },
+  // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
+  // dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u)
+  gelu: {
+    // each step rounded to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh
+    forward: (xs: F32, t: F32, y: F32) => {
+      const f = Math.fround;
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        t[i] = f(GELU_KF * f(v + f(GELU_CF * f(f(v * v) * v))));
+      }
+      kernels().tanhForward(t, t);
+      for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
+    },
+    backward: (xs: F32, t: F32, g: F32, gx: F32) => {
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i];
+        const ti = t[i];
+        gx[i] += g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+      }
+    },
+  },
+  // y = mask ? value : x (mask broadcast by offsets om); no gradient where filled
+  maskedFill: {
+    forward: (xs: F32, m: F32, om: Int32Array, v: number, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = m[om[i]] !== 0 ? v : xs[i];
+    },
+    backward: (m: F32, om: Int32Array, g: F32, gx: F32) => {
+      for (let i = 0; i < g.length; i++) if (m[om[i]] === 0) gx[i] += g[i];
+    },
+  },
+  // y = x[:, start:start+length, :] of x (outer, n, inner)
+  narrow: {
+    forward: (xs: F32, outer: number, n: number, inner: number, start: number, length: number, y: F32) => {
+      const run = length * inner;
+      for (let o = 0; o < outer; o++) {
+        const src = (o * n + start) * inner;
+        for (let i = 0; i < run; i++) y[o * run + i] = xs[src + i];
+      }
+    },
+    backward: (g: F32, outer: number, n: number, inner: number, start: number, length: number, gx: F32) => {
+      const run = length * inner;
+      for (let o = 0; o < outer; o++) {
+        const dst = (o * n + start) * inner;
+        const src = o * run;
+        for (let i = 0; i < run; i++) gx[dst + i] += g[src + i];
+      }
+    },
+  },
+  // y[i] = x[off[i]] (broadcast copy); the backward sums over the repeats
+  expand: {
+    forward: (xs: F32, off: Int32Array, y: F32) => {
+      for (let i = 0; i < y.length; i++) y[i] = xs[off[i]];
+    },
+    backward: (g: F32, off: Int32Array, gx: F32) => {
+      for (let i = 0; i < g.length; i++) gx[off[i]] += g[i];
+    },
+  },
+  // mean over the M kept rows of logsumexp(x_b) - x_b[t_b]; rows[0..M) the kept rows, rows[N] = M
+  crossEntropyIgnore: {
+    forward: (
+      xs: F32,
+      N: number,
+      V: number,
+      t: F32,
+      ignoreIndex: number,
+      kept: F32,
+      kt: Int32Array,
+      rows: Int32Array,
+      probs: F32,
+      y: F32,
+    ) => {
+      let M = 0;
+      for (let r = 0; r < N; r++) {
+        const tr = t[r];
+        if (tr === ignoreIndex) continue;
+        if (!(tr >= 0 && tr < V))
+          throw new RangeError(`crossEntropy: target ${tr} out of range for ${V} classes`);
+        rows[M] = r;
+        kt[M] = tr;
+        for (let v = 0; v < V; v++) kept[M * V + v] = xs[r * V + v];
+        M++;
+      }
+      rows[N] = M;
+      const total =
+        M > 0
+          ? kernels().crossEntropyForward(
+              kept.subarray(0, M * V),
+              kt.subarray(0, M),
+              M,
+              V,
+              probs.subarray(0, M * V),
+            )
+          : 0;
+      y[0] = total / M;
+    },
+    backward: (
+      probs: F32,
+      kt: Int32Array,
+      rows: Int32Array,
+      N: number,
+      V: number,
+      g: F32,
+      gk: F32,
+      gx: F32,
+    ) => {
+      const M = rows[N];
+      gk.fill(0, 0, M * V);
+      kernels().crossEntropyBackward(
+        probs.subarray(0, M * V),
+        kt.subarray(0, M),
+        M,
+        V,
+        g[0] / M,
+        gk.subarray(0, M * V),
+      );
+      for (let i = 0; i < M; i++) {
+        const dst = rows[i] * V;
+        for (let v = 0; v < V; v++) gx[dst + v] += gk[i * V + v];
+      }
+    },
+  },
+} satisfies OpTable<
+  "linearT" | "bmm" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore"
+>;

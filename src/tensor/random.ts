@@ -5,6 +5,7 @@
 
 import { Generator } from "../random/generator.ts";
 import { logCR } from "../random/libm.ts";
+import { notCapturable } from "./engine.ts";
 import { type CreateOptions, numelOf, type Shape, Tensor } from "./tensor.ts";
 
 export interface RandomOptions extends CreateOptions {
@@ -29,6 +30,7 @@ function finish(t: Tensor, opts: RandomOptions): Tensor {
 
 /** Standard normal samples, float32 (torch 1.13 AVX2 kernel, bit exact). */
 export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
+  notCapturable("randn");
   const y = new Float32Array(numelOf(shape));
   (opts.generator ?? defaultGenerator).randnInto(y);
   return finish(new Tensor(y, shape), opts);
@@ -36,6 +38,7 @@ export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
 
 /** Uniform samples in [0, 1), float32. */
 export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
+  notCapturable("rand");
   const y = new Float32Array(numelOf(shape));
   (opts.generator ?? defaultGenerator).randInto(y);
   return finish(new Tensor(y, shape), opts);
@@ -43,6 +46,7 @@ export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
 
 /** Integers in [low, high), int64, like `torch.randint(low, high, size)`. */
 export function randint(low: number, high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
+  notCapturable("randint");
   if (!(high > low)) throw new RangeError(`randint: high (${high}) must be greater than low (${low})`);
   const y = new Float32Array(numelOf(shape));
   (opts.generator ?? defaultGenerator).randintInto(y, low, high);
@@ -59,6 +63,7 @@ export function multinomial(
   numSamples: number,
   opts: { replacement?: boolean; generator?: Generator } = {},
 ): Tensor {
+  notCapturable("multinomial");
   if (probs.ndim !== 1 && probs.ndim !== 2) throw new RangeError("multinomial needs a 1-d or 2-d tensor");
   const rows = probs.ndim === 2 ? probs.shape[0] : 1;
   const k = probs.shape[probs.ndim - 1];
@@ -81,6 +86,7 @@ export function multinomial(
 
 /** A random permutation of 0..n-1, int64. */
 export function randperm(n: number, opts: { generator?: Generator } = {}): Tensor {
+  notCapturable("randperm");
   const p = (opts.generator ?? defaultGenerator).randperm(n);
   return new Tensor(Float32Array.from(p), [n], "int64");
 }
@@ -130,12 +136,14 @@ export function multinomialOne(probs: Float32Array, g: Generator, q: Float32Arra
  *   uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), { generator: g });
  */
 export function uniform_(t: Tensor, from = 0, to = 1, opts: { generator?: Generator } = {}): Tensor {
+  notCapturable("uniform");
   (opts.generator ?? defaultGenerator).uniformInto(t.storage, from, to);
   return t;
 }
 
 /** Fill `t` in place with normal samples, like `t.normal_(mean, std)` (the same draws as `randn`). */
 export function normal_(t: Tensor, mean = 0, std = 1, opts: { generator?: Generator } = {}): Tensor {
+  notCapturable("normal");
   (opts.generator ?? defaultGenerator).randnInto(t.storage, mean, std);
   return t;
 }

@@ -703,7 +703,7 @@ export function record(
   parents: Tensor[],
   backward: (g: Float32Array) => void,
 ): Tensor {
-  if (isCapturing()) checkLaunched(op, out.storage);
+  if (isCapturing()) checkLaunched(op, out.storage, parents);
   if (!gradEnabled) return out;
   let needs = false;
   for (const p of parents) needs ||= p.requiresGrad;
@@ -961,7 +961,8 @@ const UNARY = {
   // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0
   sigmoid: {
     forward: (x: F32, y: F32) => {
-      for (let i = 0; i < y.length; i++) y[i] = Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x[i]))));
+      for (let i = 0; i < y.length; i++)
+        y[i] = Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x[i]))));
     },
     backward: (_x: F32, y: F32, g: F32, gx: F32) => {
       for (let i = 0; i < g.length; i++) gx[i] += g[i] * y[i] * (1 - y[i]);
@@ -1169,7 +1170,8 @@ const OPS = {
     },
     backward: (g: F32, outer: number, n: number, inner: number, arg: F32, gx: F32) => {
       for (let o = 0; o < outer; o++) {
-        for (let c = 0; c < inner; c++) gx[o * n * inner + arg[o * inner + c] * inner + c] += g[o * inner + c];
+        for (let c = 0; c < inner; c++)
+          gx[o * n * inner + arg[o * inner + c] * inner + c] += g[o * inner + c];
       }
     },
   },
@@ -1231,7 +1233,8 @@ const OPS = {
     forward: (logits: F32, B: number, V: number, targets: F32, t: Int32Array, probs: F32, y: F32) => {
       for (let b = 0; b < B; b++) {
         const tb = targets[b];
-        if (!(tb >= 0 && tb < V)) throw new RangeError(`crossEntropy: target ${tb} out of range for ${V} classes`);
+        if (!(tb >= 0 && tb < V))
+          throw new RangeError(`crossEntropy: target ${tb} out of range for ${V} classes`);
         t[b] = tb;
       }
       y[0] = kernels().crossEntropyForward(logits, t, B, V, probs) / B;

@@ -1,7 +1,8 @@
 /**
  * Evaluation, BatchNorm calibration, sampling and folding: what a trained model is used for.
- * `splitLoss` and `sampleWords` take any `LanguageModel` (src/models/model.ts), with fused paths
- * for the lecture MLP; calibration and folding are about the MLP's BatchNorms.
+ * `splitLoss` and `sampleWords` take any `LanguageModel` (src/models/model.ts), with captured
+ * eval-mode forwards (src/train/plan.ts) for the lecture MLP; calibration and folding are about the
+ * MLP's BatchNorms.
  */
 
 import {
@@ -17,10 +18,10 @@ import { findFamily, type LanguageModel } from "../models/index.ts";
 import { MLP, type ModelSpec } from "../models/mlp.ts";
 import { BatchNorm1d, Embedding, Linear, type Module, Sequential } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
-import type { EvalChain } from "../tensor/chain.ts";
+import { kernels } from "../tensor/kernels.ts";
 import { multinomial, multinomialOne } from "../tensor/random.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
-import { evalChainFor } from "./chains.ts";
+import { type ForwardPlan, forwardPlanFor } from "./plan.ts";
 
 /** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
 const CHUNK = 16384;
@@ -237,28 +238,28 @@ function groupLoss(g: Grouped, k: number, logits: Float32Array, at: number, C: n
  */
 export function splitLoss(model: LanguageModel, data: Examples): number {
   if (!(model instanceof MLP)) return rowLoss(model, data);
-  const chain = exampleBlockSize(data) === model.spec.blockSize ? evalChainFor(model) : null;
+  const T = exampleBlockSize(data);
+  const plan = T === model.spec.blockSize ? forwardPlanFor(model, PLAN_ROWS, T) : null;
   // the grouped path computes cross-entropy itself, so only for a model whose loss is the plain one
-  const grouped = chain || model.loss === MLP.prototype.loss ? groupedRows(data) : null;
-  if (chain) {
-    // the fused forward (src/tensor/chain.ts), always in eval mode: 256 rows at a time in cache
-    chain.load();
+  const grouped = model.loss === MLP.prototype.loss ? groupedRows(data) : null;
+  if (plan) {
+    // the captured eval forward (src/train/plan.ts), PLAN_ROWS rows at a time in cache
+    plan.load();
     if (grouped && grouped.tokens <= model.embedding.numEmbeddings) {
-      const { K, T, U } = grouped;
+      const { K, U } = grouped;
       let total = 0;
-      for (let k = 0; k < K; k++) {
-        const logits = chain.logits(U.subarray(k * T, (k + 1) * T));
-        if (grouped.classes > logits.length) break; // a target out of range: the row path reports it
-        total += groupLoss(grouped, k, logits, 0, logits.length);
-        if (k === K - 1) return total / grouped.N;
+      let ok = true;
+      for (let s = 0; s < K && ok; s += PLAN_ROWS) {
+        const n = Math.min(PLAN_ROWS, K - s);
+        const logits = plan.run(U.subarray(s * T, (s + n) * T), n);
+        const C = logits.length / PLAN_ROWS;
+        if (grouped.classes > C)
+          ok = false; // a target out of range: the row path reports it
+        else for (let k = 0; k < n; k++) total += groupLoss(grouped, s + k, logits, k * C, C);
       }
+      if (ok) return total / grouped.N;
     }
-    if (!(data instanceof ContextWindows)) return chain.meanLoss(data.X.storage, data.Y.storage);
-    let total = 0;
-    forEachChunk(data, (x, y, n) => {
-      total += chain.meanLoss(x.subarray(0, n * exampleBlockSize(data)), y.subarray(0, n)) * n;
-    });
-    return total / exampleCount(data);
+    return planLoss(plan, data);
   }
   const wasTraining = model.training;
   model.eval();
@@ -286,6 +287,30 @@ export function splitLoss(model: LanguageModel, data: Examples): number {
   } finally {
     model.train(wasTraining);
   }
+}
+
+/** Rows per replay of a captured evaluation forward (small enough to stay in cache). */
+const PLAN_ROWS = 256;
+
+/** The row-by-row mean cross-entropy of a window split through a captured forward, in float64. */
+function planLoss(plan: ForwardPlan, data: Examples): number {
+  const T = exampleBlockSize(data);
+  const R = plan.rows;
+  let total = 0;
+  forEachChunk(data, (xs, ys, count) => {
+    for (let s = 0; s < count; s += R) {
+      const n = Math.min(R, count - s);
+      const logits = plan.run(xs.subarray(s * T, (s + n) * T), n);
+      const V = logits.length / R;
+      for (let b = 0; b < n; b++) {
+        const t = ys[s + b];
+        if (!(t >= 0 && t < V))
+          throw new RangeError(`crossEntropy: target ${t} out of range for ${V} classes`);
+      }
+      total += kernels().crossEntropyForward(logits.subarray(0, n * V), ys.subarray(s, s + n), n, V, null);
+    }
+  });
+  return total / exampleCount(data);
 }
 
 /** Any model, eval mode, no graph: the chunked mean (mode restored afterwards). */
@@ -388,10 +413,11 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
   if (own) return own(model, vocab, opts);
   const temperature = opts.temperature ?? 1;
   const maxLength = opts.maxLength ?? 256;
-  const chain = model instanceof MLP ? evalChainFor(model) : null;
-  if (chain) {
-    chain.load();
-    return sampleFused(chain, vocab, opts, model.spec.blockSize, temperature, maxLength);
+  const T = model.spec.blockSize;
+  const plan = model instanceof MLP ? forwardPlanFor(model, 1, T) : null;
+  if (plan) {
+    plan.load();
+    return sampleFused((context) => plan.run(context, 1), vocab, opts, T, temperature, maxLength);
   }
   const wasTraining = model.training;
   model.eval();
@@ -421,12 +447,12 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
 }
 
 /**
- * The same sampling on the fused eval-mode forward: logits from the chain, then exactly the ops
- * the generic path applies to them -- `div(temperature)` in float32, `softmax(1)` (float64 exp
+ * The same sampling on a captured eval-mode forward: logits for the last T tokens, then exactly the
+ * ops the generic path applies to them -- `div(temperature)` in float32, `softmax(1)` (float64 exp
  * and sum, float32 result) and torch's multinomial draw from the generator.
  */
 function sampleFused(
-  chain: EvalChain,
+  logitsOf: (context: Int32Array) => Float32Array,
   vocab: Vocabulary,
   opts: SampleOptions,
   T: number,
@@ -442,7 +468,7 @@ function sampleFused(
     context.fill(0);
     const out: number[] = [];
     for (let k = 0; k < maxLength; k++) {
-      const logits = chain.logits(context);
+      const logits = logitsOf(context);
       const V = logits.length;
       if (probs.length !== V) {
         probs = new Float32Array(V);

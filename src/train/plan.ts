@@ -21,7 +21,7 @@
 import type { Module } from "../nn/modules.ts";
 import { allocF32, CaptureError, capture, engineAvailable, Plan } from "../tensor/engine.ts";
 import { kernels } from "../tensor/kernels.ts";
-import { isAnomalyEnabled, isGradEnabled, Tensor } from "../tensor/tensor.ts";
+import { isAnomalyEnabled, isGradEnabled, noGrad, Tensor } from "../tensor/tensor.ts";
 
 /** A model the step can train: a module with a loss of a minibatch. */
 export interface LossModel extends Module {
@@ -35,6 +35,22 @@ export function setCaptureEnabled(on: boolean): boolean {
   const prev = captureEnabled;
   captureEnabled = on;
   return prev;
+}
+
+const eagerOnly = new WeakSet<Module>();
+
+/**
+ * Keep `model` off captured plans (every step and evaluation eager), like `torch.compiler.disable`:
+ * for code that breaks the capture rules in ways the checks cannot see, and for comparisons.
+ */
+export function runEagerly(model: Module, on = true): void {
+  if (on) eagerOnly.add(model);
+  else eagerOnly.delete(model);
+}
+
+/** The training plan last captured for `model` (null: none, or its steps run eagerly). */
+export function planOf(model: Module): TrainPlan | null {
+  return cache.get(model)?.plan ?? null;
 }
 
 /** The parts of a module a plan depends on: its own settings and tensors (not `.out`). */
@@ -161,6 +177,50 @@ interface Cached {
   /** the input shape arrays of the last checked call (an unchecked call must pass the same) */
   lastX: readonly number[];
   lastY: readonly number[];
+  /** the plan's first replay was checked against an eager step on a new minibatch */
+  verified: boolean;
+}
+
+/**
+ * The first replay after a capture, checked: an eager step on this (new) minibatch, then the
+ * replay from the same state, and every loss, gradient and buffer bit compared. Code that reads
+ * tensor values in JavaScript inside the step (data-dependent work the capture cannot see) gives
+ * the capture's stale values on a new minibatch and fails the check: that model then trains
+ * eagerly, with the eager step's results.
+ */
+function verifiedStep(model: LossModel, hit: Cached, X: Tensor, Y: Tensor): { loss: number; plan: TrainPlan | null } {
+  const plan = hit.plan as TrainPlan;
+  hit.verified = true;
+  const buffers = model.buffers();
+  const before = buffers.map((b) => b.storage.slice());
+  const eagerLoss = eagerStep(model, X, Y);
+  const params = model.parameters();
+  const eagerGrads = params.map((p) => p.grad);
+  const after = buffers.map((b) => b.storage.slice());
+  buffers.forEach((b, i) => {
+    b.storage.set(before[i]);
+  });
+  const loss = plan.step(X, Y);
+  let same = Object.is(loss, eagerLoss);
+  params.forEach((p, i) => {
+    const a = p.grad?.storage;
+    const e = eagerGrads[i]?.storage;
+    if (!a || !e) same &&= !a && !e;
+    else for (let j = 0; j < a.length && same; j++) same = Object.is(a[j], e[j]);
+  });
+  buffers.forEach((b, i) => {
+    for (let j = 0; j < after[i].length && same; j++) same = Object.is(b.storage[j], after[i][j]);
+  });
+  if (same) return { loss, plan };
+  // the plan computes something else than the model: keep the eager step and train eagerly
+  hit.plan = null;
+  params.forEach((p, i) => {
+    p.grad = eagerGrads[i];
+  });
+  buffers.forEach((b, i) => {
+    b.storage.set(after[i]);
+  });
+  return { loss: eagerLoss, plan: null };
 }
 const cache = new WeakMap<Module, Cached>();
 
@@ -181,11 +241,12 @@ export function trainStep(
   Y: Tensor,
   recheck = true,
 ): { loss: number; plan: TrainPlan | null } {
-  if (!captureEnabled || !isGradEnabled() || isAnomalyEnabled() || !engineAvailable()) {
+  if (!captureEnabled || !isGradEnabled() || isAnomalyEnabled() || !engineAvailable() || eagerOnly.has(model)) {
     return { loss: eagerStep(model, X, Y), plan: null };
   }
   const hit = cache.get(model);
   if (hit && !recheck && hit.lastX === X.shape && hit.lastY === Y.shape) {
+    if (hit.plan && !hit.verified) return verifiedStep(model, hit, X, Y);
     if (hit.plan) return { loss: hit.plan.step(X, Y), plan: hit.plan };
     return { loss: eagerStep(model, X, Y), plan: null };
   }
@@ -193,18 +254,108 @@ export function trainStep(
   if (hit && sameKey(hit.key, key)) {
     hit.lastX = X.shape;
     hit.lastY = Y.shape;
+    if (hit.plan && !hit.verified) return verifiedStep(model, hit, X, Y);
     if (hit.plan) return { loss: hit.plan.step(X, Y), plan: hit.plan };
     return { loss: eagerStep(model, X, Y), plan: null };
   }
   const captures = (hit?.captures ?? 0) + 1;
   if (captures > MAX_RECAPTURES) {
-    cache.set(model, { key, plan: null, captures, lastX: X.shape, lastY: Y.shape });
+    cache.set(model, { key, plan: null, captures, lastX: X.shape, lastY: Y.shape, verified: true });
     return { loss: eagerStep(model, X, Y), plan: null };
   }
   const { plan, loss } = TrainPlan.capture(model, X, Y);
   // the capture moved tensors into the arena: key them as they are now
-  cache.set(model, { key: structureKey(model, [X, Y]), plan, captures, lastX: X.shape, lastY: Y.shape });
+  cache.set(model, {
+    key: structureKey(model, [X, Y]),
+    plan,
+    captures,
+    lastX: X.shape,
+    lastY: Y.shape,
+    verified: false,
+  });
   return { loss, plan };
+}
+
+/**
+ * A captured eval-mode forward `model.forward(X)` for X of a fixed shape (rows, T), no graph: split
+ * losses and sampling. It keeps its own copies of the parameters and buffers, which `load()`
+ * refreshes, so it never disturbs a training plan over the same tensors.
+ */
+export class ForwardPlan {
+  private constructor(
+    readonly plan: Plan,
+    private readonly input: Tensor,
+    private readonly output: Tensor,
+  ) {}
+
+  /** Rows per forward. */
+  get rows(): number {
+    return this.input.shape[0];
+  }
+
+  static capture(model: ForwardModel, rows: number, T: number): ForwardPlan | null {
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      const { result, capture: c } = capture(() =>
+        noGrad(() => {
+          const x = new Tensor(allocF32(rows * T), [rows, T], "int64");
+          return { x, y: model.forward(x) };
+        }),
+      );
+      if (result.y.shape.length !== 2 || result.y.shape[0] !== rows) return null;
+      const plan = Plan.seal(c, [...model.parameters(), ...model.buffers()], [], false);
+      return plan && new ForwardPlan(plan, result.x, result.y);
+    } catch (e) {
+      if (e instanceof CaptureError) return null;
+      throw e;
+    } finally {
+      model.train(wasTraining);
+    }
+  }
+
+  /** Copy the current parameters and buffers in (call before a series of `run`s). */
+  load(): void {
+    this.plan.refresh();
+  }
+
+  /**
+   * The outputs (rows, V) for `count` rows of token ids (count <= rows; the rest of the input is
+   * zero-padded, eval mode being row-independent): a view, valid until the next run.
+   */
+  run(x: ArrayLike<number>, count: number): Float32Array {
+    const s = this.input.storage;
+    const n = count * this.input.shape[1];
+    for (let i = 0; i < n; i++) s[i] = x[i];
+    s.fill(0, n);
+    this.plan.run();
+    return this.output.storage;
+  }
+}
+
+/** A model whose eval forward maps X (B, T) token ids to (B, V) logits. */
+export interface ForwardModel extends Module {
+  forward(X: Tensor): Tensor;
+}
+
+const forwardPlans = new WeakMap<Module, Map<string, { key: unknown[]; plan: ForwardPlan | null }>>();
+
+/**
+ * The captured eval forward of `model` for (rows, T) inputs, or null (capture off or not
+ * possible: the caller runs the eager ops). Re-captured when the model's structure changes.
+ */
+export function forwardPlanFor(model: ForwardModel, rows: number, T: number): ForwardPlan | null {
+  if (!captureEnabled || isAnomalyEnabled() || !engineAvailable() || eagerOnly.has(model)) return null;
+  const shape = [rows, T];
+  const key = structureKey(model, [{ shape, dtype: "int64" } as unknown as Tensor]);
+  key.push("eval");
+  let byShape = forwardPlans.get(model);
+  if (!byShape) forwardPlans.set(model, (byShape = new Map()));
+  const hit = byShape.get(shape.join(","));
+  if (hit && sameKey(hit.key, key)) return hit.plan;
+  const plan = ForwardPlan.capture(model, rows, T);
+  byShape.set(shape.join(","), { key, plan });
+  return plan;
 }
 
 /** The reference step: `for p: p.grad = None; loss = model.loss(X, Y); loss.backward()`. */

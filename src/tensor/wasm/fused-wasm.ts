@@ -4,7 +4,7 @@
  * Each `Arena` is its own instance of the module, so its own linear memory: the caller reserves
  * every buffer it will need (`alloc`), then `seal()` grows the memory once and the memory never
  * grows again. Float32Array views taken after sealing therefore stay valid for the arena's
- * lifetime (growing a WebAssembly memory detaches its old views), which lets src/tensor/chain.ts
+ * lifetime (growing a WebAssembly memory detaches its old views), which lets src/tensor/engine.ts
  * hand out tensors (`layer.out`, `p.grad`) that look straight into the arena.
  *
  * The module is compiled synchronously on first use from bytes embedded in fused.wasm.ts. It is

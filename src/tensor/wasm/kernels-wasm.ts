@@ -195,7 +195,7 @@ function getMomentsScratch(): MomentsScratch | null {
 
 /**
  * moments on the fused module: in place when w and g are both views into the same sealed arena
- * (src/tensor/chain.ts), otherwise after copying both into the scratch instance. Returns false when
+ * (src/tensor/engine.ts), otherwise after copying both into the scratch instance. Returns false when
  * the module is unavailable.
  */
 function momentsWasm(w: Float32Array, g: Float32Array, out: Float64Array): boolean {
@@ -231,7 +231,7 @@ function momentsWasm(w: Float32Array, g: Float32Array, out: Float64Array): boole
  * `Kernels` whose gemm runs in the WebAssembly SIMD module (reference fallback when unavailable)
  * and whose `moments` runs in the fused module (assembly/fused.ts); the other kernels stay the
  * TypeScript reference for the generic ops (the training step's fused WebAssembly kernels live in
- * src/tensor/chain.ts).
+ * src/tensor/engine.ts).
  */
 export const wasmKernels: Kernels = {
   ...referenceKernels,
