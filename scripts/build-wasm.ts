@@ -2,7 +2,7 @@
 // compiler (devDependency `assemblyscript`, pure JS + binaryen.js: no native toolchain):
 //
 //   assembly/gemm.ts   -> src/tensor/wasm/gemm.wasm.ts    the gemm behind the generic tensor ops
-//   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the arena kernels of src/tensor/chain.ts
+//   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the arena kernels of src/tensor/engine.ts
 //
 // Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: bench/gemm.ts
 // compiles it itself.)

@@ -10,8 +10,8 @@ import { type Examples, parseLines, prepareData } from "../src/data/dataset.ts";
 import { buildModel, MLP, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
 import { crossEntropy, noGrad, Tensor } from "../src/tensor/tensor.ts";
-import { forwardPlanFor, runEagerly } from "../src/train/plan.ts";
 import { splitLoss } from "../src/train/evaluate.ts";
+import { forwardPlanFor, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const lecture = prepareData(parseLines(readFileSync("data/names.txt", "utf8")));

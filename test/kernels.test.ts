@@ -19,8 +19,8 @@ import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
-import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
+import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const REL_TOL = 1e-5;

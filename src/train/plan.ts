@@ -188,7 +188,12 @@ interface Cached {
  * the capture's stale values on a new minibatch and fails the check: that model then trains
  * eagerly, with the eager step's results.
  */
-function verifiedStep(model: LossModel, hit: Cached, X: Tensor, Y: Tensor): { loss: number; plan: TrainPlan | null } {
+function verifiedStep(
+  model: LossModel,
+  hit: Cached,
+  X: Tensor,
+  Y: Tensor,
+): { loss: number; plan: TrainPlan | null } {
   const plan = hit.plan as TrainPlan;
   hit.verified = true;
   const buffers = model.buffers();
@@ -241,7 +246,13 @@ export function trainStep(
   Y: Tensor,
   recheck = true,
 ): { loss: number; plan: TrainPlan | null } {
-  if (!captureEnabled || !isGradEnabled() || isAnomalyEnabled() || !engineAvailable() || eagerOnly.has(model)) {
+  if (
+    !captureEnabled ||
+    !isGradEnabled() ||
+    isAnomalyEnabled() ||
+    !engineAvailable() ||
+    eagerOnly.has(model)
+  ) {
     return { loss: eagerStep(model, X, Y), plan: null };
   }
   const hit = cache.get(model);
