@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { invocation, parse, suggest } from "../src/cli/args.ts";
+import { expandRunDirs } from "../src/cli/dashboard.ts";
 import { UserError } from "../src/errors.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -123,4 +124,19 @@ test("command line: one prefix, did-you-mean, makemore.py's form runs train", ()
   assert.ok(existsSync(join(out, "checkpoint.safetensors")));
   // and `-o=DIR` made DIR, not a folder named `=DIR`
   assert.ok(!readdirSync(ROOT).some((f) => f.startsWith("=")));
+});
+
+test("dashboard FOLDER: every run below a folder, in name order (TensorBoard's logdir habit)", () => {
+  const root = join(tmp, "runs");
+  for (const d of ["b", "a", "group/c", "group/deeper/d", "notes"])
+    mkdirSync(join(root, d), { recursive: true });
+  for (const d of ["b", "a", "group/c"]) writeFileSync(join(root, d, "config.json"), "{}");
+  writeFileSync(join(root, "group/deeper/d", "metrics.jsonl"), "");
+  assert.deepEqual(
+    expandRunDirs([root]),
+    ["a", "b", "group/c", "group/deeper/d"].map((d) => join(root, d)),
+  );
+  // a run directory stands for itself; a folder without runs is one clear line
+  assert.deepEqual(expandRunDirs([join(root, "a")]), [join(root, "a")]);
+  assert.throws(() => expandRunDirs([join(root, "notes")]), /notes holds no runs/);
 });

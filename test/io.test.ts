@@ -810,10 +810,10 @@ describe("run directories", () => {
     assert.equal(p.report, join("runs/x", "report.html"));
   });
 
-  test("creates a new (nested) run dir with plots/", () => {
+  test("creates a new (nested) run dir, without an empty plots/ (report makes it)", () => {
     const d = join(freshDir(), "runs", "one");
     const p = createRunDir(d);
-    assert.deepEqual(readdirSync(d), ["plots"]);
+    assert.deepEqual(readdirSync(d), []);
     assert.equal(p.dir, d);
     createRunDir(join(freshDir())); // an existing empty directory is fine
   });
@@ -840,8 +840,7 @@ describe("run directories", () => {
     mkdirSync(join(d, "plots"));
     writeFileSync(join(d, "plots", "old.svg"), "<svg/>");
     createRunDir(d, { overwrite: true });
-    assert.deepEqual(readdirSync(d).sort(), ["notes.txt", "plots"]);
-    assert.deepEqual(readdirSync(join(d, "plots")), []);
+    assert.deepEqual(readdirSync(d).sort(), ["notes.txt"]);
   });
 
   test("a file where the run dir should be: refused, untouched", () => {

@@ -362,8 +362,10 @@ describe("chart specs", () => {
     compiles(gradientHistSpec(snap));
     const w = compiles(weightGradHistSpec(snap));
     const labels = new Set(rowsOf(w).map((r) => r.series));
-    assert.ok(labels.has("(30, 100) weight"));
+    // shared shapes are told apart by name, and then every label in the legend has its name
+    assert.ok(labels.has("(30, 100) layers.1.weight"), [...labels].join(", "));
     assert.ok(labels.has("(100, 100) layers.3.weight"), "shared shapes are told apart by name");
+    assert.ok(![...labels].some((l) => String(l).endsWith(") weight")), "one style per legend");
     assert.ok(!labels.has("(100,) weight"), "1-D parameters are left out");
   });
 

@@ -4,18 +4,19 @@
  * a comparison page. Serves until Ctrl-C or SIGTERM.
  */
 
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_HOST, DEFAULT_PORT, startDashboard } from "../dashboard/server.ts";
 import { UserError } from "../errors.ts";
 import { showPath } from "../io/describe.ts";
 import { num, parse } from "./args.ts";
 
-const HELP = `usage: makemore dashboard RUN_DIR [RUN_DIR...] [options]
+const HELP = `usage: makemore dashboard RUN_DIR|FOLDER [...] [options]
 
 Show runs in the browser, live while they train: loss, update:data ratios, activation and
 gradient histograms, saturation maps, health findings and samples. With several run
 directories, a comparison page: overlaid loss curves and a table of final split losses.
+A FOLDER that is not a run stands for every run below it (makemore dashboard runs/).
 Everything is served from this machine (no network needed). Ctrl-C stops it.
 
 options
@@ -49,6 +50,58 @@ function checkRunDir(dir: string): void {
     throw new UserError(`${shown} is not a run directory (no config.json or metrics.jsonl)`);
 }
 
+/**
+ * TensorBoard's habit, `dashboard runs/`: a folder that is not itself a run stands for every run
+ * below it (up to 4 levels, in name order). A run directory stands for itself.
+ */
+export function expandRunDirs(dirs: readonly string[]): string[] {
+  const isRun = (d: string) =>
+    ["config.json", "metrics.jsonl"].some((f) => {
+      try {
+        return statSync(join(d, f)).isFile();
+      } catch {
+        return false;
+      }
+    });
+  const out: string[] = [];
+  for (const dir of dirs) {
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {}
+    if (!isDir || isRun(dir)) {
+      out.push(dir); // checkRunDir says what is wrong with it
+      continue;
+    }
+    const found: string[] = [];
+    const walk = (d: string, depth: number) => {
+      let names: string[];
+      try {
+        names = readdirSync(d).sort();
+      } catch {
+        return;
+      }
+      for (const n of names) {
+        const sub = join(d, n);
+        try {
+          if (!statSync(sub).isDirectory()) continue;
+        } catch {
+          continue;
+        }
+        if (isRun(sub)) found.push(sub);
+        else if (depth < 4) walk(sub, depth + 1);
+      }
+    };
+    walk(dir, 1);
+    if (found.length === 0)
+      throw new UserError(
+        `${showPath(dir)} holds no runs (no folder below it has a config.json or metrics.jsonl)`,
+      );
+    out.push(...found);
+  }
+  return out;
+}
+
 /** Resolves on the first Ctrl-C or SIGTERM. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -78,10 +131,11 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   const port = num(v.port, "--port", DEFAULT_PORT, { integer: true, min: 0, max: 65535 });
   const host = v.host === undefined ? DEFAULT_HOST : String(v.host).trim();
   if (host === "") throw new UserError("--host must not be empty", 2);
-  for (const dir of positionals) checkRunDir(dir);
+  const runDirs = expandRunDirs(positionals);
+  for (const dir of runDirs) checkRunDir(dir);
 
-  const dashboard = await startDashboard({ runDirs: positionals, host, port });
-  const what = positionals.length === 1 ? showPath(positionals[0]!) : `${positionals.length} runs`;
+  const dashboard = await startDashboard({ runDirs, host, port });
+  const what = runDirs.length === 1 ? showPath(runDirs[0]!) : `${runDirs.length} runs`;
   console.log(`dashboard for ${what}: ${dashboard.url}  (Ctrl-C to stop)`);
   await untilSignal();
   await dashboard.close();

@@ -19,17 +19,20 @@ and the train/val gap. Every finding gives the measured number, why it matters a
   RUN_DIR            check a run: its current weights and its training history
   (no RUN_DIR)       check a freshly initialised model, described by the train flags:
                      --type, --n-embd, --n-hidden, --depth, --batchnorm, --nonlinearity,
-                     --gain, --last-layer-scale, --zero-init, --seed, -i/--input-file, --block-size
+                     --gain, --last-layer-scale, --zero-init, --bias, --bn-eps, --bn-momentum,
+                     --seed, -i/--input-file, --block-size, --batch-size, --max-steps
+      --strict       exit with status 1 when there is an ERROR finding (for CI)
       --json         print JSON for scripts
   -h, --help         this help
 
-Exit status: 0 whether or not there are findings (read them, or use --json); 2 for bad usage.`;
+Exit status: 0 whether or not there are findings (read them, or use --json), or with --strict
+1 when a finding is an ERROR; 2 for bad usage.`;
 
 export function doctorCommand(argv: string[]): number {
   const { values: v, positionals } = parse(
     "doctor",
     argv,
-    { ...TRAIN_OPTIONS, json: { type: "boolean" } },
+    { ...TRAIN_OPTIONS, json: { type: "boolean" }, strict: { type: "boolean" } },
     true,
   );
   if (v.help) {
@@ -38,7 +41,10 @@ export function doctorCommand(argv: string[]): number {
   }
   if (positionals.length > 1) throw new UserError("makemore doctor takes at most one run directory", 2);
   // only the flags that describe a model (and --json) mean anything here: refuse the rest
-  const allowed = positionals.length === 1 ? ["json", "help"] : [...MODEL_FLAGS, "json", "help"];
+  const allowed =
+    positionals.length === 1
+      ? ["json", "strict", "help"]
+      : [...MODEL_FLAGS, "batch-size", "max-steps", "json", "strict", "help"];
   const ignored = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
   if (ignored.length) {
     const why =
@@ -49,8 +55,9 @@ export function doctorCommand(argv: string[]): number {
   }
   let findings: Finding[];
   let subject: string;
+  let notes: string[] = [];
   if (positionals.length === 1) {
-    ({ subject, findings } = diagnoseRun(positionals[0]));
+    ({ subject, findings, notes } = diagnoseRun(positionals[0]));
   } else {
     const request = configFromFlags(v);
     const file = readWordFile(request.inputFile);
@@ -58,16 +65,23 @@ export function doctorCommand(argv: string[]): number {
     const data = loadRunData(config, file);
     const g = new Generator().manualSeed(config.seed);
     const model = buildFromSpec(config.model, g);
-    findings = checkModel(model, data.train, g);
+    findings = checkModel(model, data.train, g, {
+      batchSize: config.train.batchSize,
+      maxSteps: config.train.maxSteps,
+    });
     subject = `${config.model.type} at initialization (seed ${config.seed}, ${model.numParameters()} parameters)`;
   }
   findings = sortFindings(findings);
+  // --strict: an exit status CI can use
+  const code = v.strict === true && findings.some((f) => f.severity === "error") ? 1 : 0;
   if (v.json) {
-    console.log(JSON.stringify({ subject, findings }, null, 2));
-    return 0;
+    console.log(JSON.stringify({ subject, findings, notes }, null, 2));
+    return code;
   }
   console.log(`doctor: ${subject}`);
-  if (findings.length === 0) console.log("no problems found");
+  if (findings.length === 0)
+    console.log(notes.length ? "no problems found in what could be checked" : "no problems found");
   for (const f of findings) console.log(formatFinding(f));
-  return 0;
+  for (const n of notes) console.log(`note: ${n}`);
+  return code;
 }

@@ -10,6 +10,7 @@ import { invocation, suggest } from "./args.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { experimentCommand } from "./experiment.ts";
+import { exportCommand } from "./export.ts";
 import { playgroundCommand } from "./playground.ts";
 import { reportCommand } from "./report.ts";
 import { trainCommand } from "./train.ts";
@@ -24,6 +25,7 @@ commands
   sample   sample words from a trained run
   eval     split losses of a trained run
   fold     fold BatchNorm into the preceding Linear for inference
+  export   write a run's weights as a PyTorch state_dict (--format torch)
   info     describe a run, or the dataset and presets
   doctor   check a network's health (at init, or a run) and suggest fixes
   report   plots and a self-contained HTML report of a run
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   sample: sampleCommand,
   eval: evalCommand,
   fold: foldCommand,
+  export: exportCommand,
   info: infoCommand,
   doctor: doctorCommand,
   report: reportCommand,

@@ -11,7 +11,7 @@ import { formatActivationTable, formatGradientTable, formatParameterTable } from
 import { UserError } from "../errors.ts";
 import { createRun, type OpenedRun, openResume } from "../io/run.ts";
 import { FileRunStore } from "../io/runfiles.ts";
-import { type SessionOutcome, TrainingSession } from "../train/session.ts";
+import { lossText, type SessionOutcome, TrainingSession } from "../train/session.ts";
 import { invocation, num, parse } from "./args.ts";
 import { configFromFlags, modelHelp, TRAIN_OPTIONS } from "./flags.ts";
 import { Progress } from "./progress.ts";
@@ -163,7 +163,7 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
   }
   const { splitLosses: l, samples, findings, snapshot: snap } = outcome;
   console.log(
-    `train ${l.train.toFixed(4)} | val ${l.val.toFixed(4)} | test ${l.test.toFixed(4)}${session.config.calibrate ? " (BatchNorm calibrated)" : ""}`,
+    `train ${lossText(l.train)} | val ${lossText(l.val)} | test ${lossText(l.test)}${session.config.calibrate ? " (BatchNorm calibrated)" : ""}`,
   );
   if (!quiet && samples.length) {
     console.log(

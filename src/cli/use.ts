@@ -11,6 +11,7 @@ import { modelTypes } from "../models/index.ts";
 import { MLP } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { calibrateBatchNorm, foldBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
+import { lossText } from "../train/session.ts";
 import { choice, num, onePositional, parse } from "./args.ts";
 
 /** The word sets of the run's data, when its input file is still there. */
@@ -129,7 +130,7 @@ export function evalCommand(argv: string[]): number {
       ),
     );
   else {
-    for (const [n, l] of Object.entries(losses)) console.log(`${n.padEnd(5)} ${l.toFixed(4)}`);
+    for (const [n, l] of Object.entries(losses)) console.log(`${n.padEnd(5)} ${lossText(l)}`);
   }
   return 0;
 }
@@ -239,7 +240,7 @@ export function infoCommand(argv: string[]): number {
       if (info.splitLosses)
         console.log(
           Object.entries(info.splitLosses)
-            .map(([k, l]) => `${k} ${l.toFixed(4)}`)
+            .map(([k, l]) => `${k} ${lossText(l)}`)
             .join(" | "),
         );
       console.log(

@@ -13,7 +13,7 @@
  * zero init, no nonlinearity, gain 3 and 0.5 tanh stacks, BatchNorm with a precedence slip).
  */
 
-import { type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
+import { ContextWindows, type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
 import { MLP } from "../models/mlp.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { BatchNorm1d, Linear } from "../nn/modules.ts";
@@ -30,7 +30,7 @@ import {
   retainLayerGrads,
   saturationMaps,
 } from "./measure.ts";
-import type { Finding, MetricsLine } from "./types.ts";
+import type { DiagnosticsSnapshot, Finding, MetricsLine } from "./types.ts";
 
 /** Thresholds, named so tests and docs can refer to them. */
 export const THRESHOLDS = {
@@ -60,6 +60,18 @@ export const THRESHOLDS = {
 
 const fmt = (x: number, d = 2) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(1));
 
+export interface CheckOptions {
+  /** the run's minibatch size (default 32) */
+  batchSize?: number;
+  /** the run's length in steps, for risks that grow with it (default 200,000) */
+  maxSteps?: number;
+  /**
+   * The diagnostics snapshot the tables print (train --diagnostics, the report): its saturation
+   * figures are used instead of a fresh batch's, so the doctor and the table say the same number.
+   */
+  snapshot?: DiagnosticsSnapshot | null;
+}
+
 /**
  * Check a model by one training-mode forward/backward on a minibatch drawn from `g` (the model is
  * left exactly as it was: no update, BatchNorm buffers and gradients restored).
@@ -68,7 +80,7 @@ export function checkModel(
   model: LanguageModel,
   train: Examples,
   g: Generator,
-  opts: { batchSize?: number } = {},
+  opts: CheckOptions = {},
 ): Finding[] {
   const findings: Finding[] = [];
   const B = Math.min(opts.batchSize ?? 32, exampleCount(train));
@@ -98,13 +110,18 @@ export function checkModel(
 
   // 1. the loss at initialization: -ln(1/V) is what a network that knows nothing should say
   if (!Number.isFinite(loss)) {
+    const zeroSpread = explainNonFinite(model);
     findings.push({
       id: "loss-not-finite",
       severity: "error",
-      title: `the loss is ${loss}`,
+      title: `the loss is ${loss}${zeroSpread ? `: ${zeroSpread.cause}` : ""}`,
       measured: { loss: String(loss) },
-      why: "A NaN or infinite loss means some activation overflowed; nothing can be learned from it.",
-      fix: "Scale the initial weights down (Kaiming: randn / sqrt(fan_in) * gain) and lower the learning rate.",
+      why: zeroSpread
+        ? "A BatchNorm that divides by the batch std with no eps turns a column with zero spread into 0/0 = NaN; nothing can be learned from it."
+        : "A NaN or infinite loss means some activation overflowed; nothing can be learned from it.",
+      fix: zeroSpread
+        ? `${zeroSpread.fix}.`
+        : "Scale the initial weights down (Kaiming: randn / sqrt(fan_in) * gain) and lower the learning rate.",
     });
   } else if (loss > THRESHOLDS.initLossFactor * uniform) {
     findings.push({
@@ -118,16 +135,20 @@ export function checkModel(
     });
   }
 
-  // 2. saturated tanh layers, and units dead on the whole batch
-  for (const a of tanhActs) {
+  // 2. saturated tanh layers, and units dead on the whole batch. With a snapshot, its numbers (the
+  // table's: the same layer outputs, the same |t| > 0.97) rather than this batch's
+  const snap = opts.snapshot;
+  const satActs = snap ? snap.activations.filter((a) => a.kind === "Tanh") : tanhActs;
+  const atStep = snap ? ` at step ${snap.step}` : "";
+  for (const a of satActs) {
     if (a.saturated > THRESHOLDS.saturatedPercent) {
       findings.push({
         id: "tanh-saturated",
         severity: "warning",
-        title: `layer ${a.layer} (Tanh): ${fmt(a.saturated)}% of units saturated (|t| > 0.97)`,
+        title: `layer ${a.layer} (Tanh): ${fmt(a.saturated)}% of units saturated (|t| > 0.97)${atStep}`,
         measured: { layer: a.layer, saturatedPercent: a.saturated, std: a.std },
         why: "A saturated tanh passes almost no gradient (d tanh = 1 - t^2 ~ 0), so those units barely learn.",
-        fix: "Shrink the pre-activations: use Kaiming init (randn / sqrt(fan_in) * 5/3), a smaller gain, or add BatchNorm before the tanh.",
+        fix: saturationFix(model),
         where: `layer ${a.layer}`,
       });
     }
@@ -272,6 +293,9 @@ export function checkModel(
     }
   });
 
+  // 7. a BatchNorm without eps divides by the batch std: a batch column with zero spread is 0/0
+  findings.push(...checkZeroSpread(model, train, B, opts.maxSteps ?? 200_000));
+
   // restore the model exactly
   restoreBuffers();
   model.parameters().forEach((p, k) => {
@@ -282,6 +306,127 @@ export function checkModel(
   });
   model.train(wasTraining);
   return findings;
+}
+
+/**
+ * The saturation fix for this model: what it does not already have. Kaiming init (randn /
+ * sqrt(fan_in) * 5/3) is what the lecture's later nets use, so for them saturation that appears
+ * during training points at the learning rate or the missing BatchNorm instead.
+ */
+function saturationFix(model: LanguageModel): string {
+  if (!(model instanceof MLP))
+    return "Shrink the pre-activations: a smaller init scale, a normalisation layer before the tanh, or a lower learning rate.";
+  const s = model.spec;
+  const kaiming =
+    s.type !== "original" && s.type !== "fix-softmax" && s.type !== "fix-tanh" && s.gain <= GAIN_TANH + 1e-9;
+  const hasBn = s.batchnorm !== "none";
+  const fixes: string[] = [];
+  if (!kaiming)
+    fixes.push(
+      s.gain > GAIN_TANH + 1e-9
+        ? `a smaller gain (yours is ${fmt(s.gain)}; Kaiming's for tanh is 5/3)`
+        : "Kaiming init (randn / sqrt(fan_in) * 5/3)",
+    );
+  if (!hasBn)
+    fixes.push("BatchNorm before each tanh (--type deep-bn, or --batchnorm torch with --type custom)");
+  fixes.push(
+    kaiming
+      ? "a lower learning rate: the init is already Kaiming (gain 5/3), so the pre-activations grew during training"
+      : "a lower learning rate",
+  );
+  return `Shrink the pre-activations: ${fixes.join("; or ")}.`;
+}
+
+const GAIN_TANH = 5 / 3;
+
+/**
+ * The chance that training meets a batch whose rows are all the same example context, for each
+ * BatchNorm with eps = 0 (the lecture's BN-MLP divides by the unbiased batch std, no eps): then
+ * every column entering it has zero spread and (x - mean) / std is 0/0 = NaN. With contexts c
+ * drawn with frequency p_c, a batch of B is all one context with probability q = sum_c p_c^B, and
+ * a run of S steps meets one with probability 1 - (1 - q)^S.
+ */
+export function checkZeroSpread(
+  model: LanguageModel,
+  train: Examples,
+  batchSize: number,
+  maxSteps: number,
+): Finding[] {
+  const noEps = model
+    .diagnosticLayers()
+    .map((l, i) => [i, l] as const)
+    .filter(([, l]) => l instanceof BatchNorm1d && l.eps === 0) as [number, BatchNorm1d][];
+  const N = exampleCount(train);
+  if (noEps.length === 0 || N === 0) return [];
+  // count the distinct contexts row by row (the windows are not materialised for this)
+  const T = exampleBlockSize(train);
+  const row = new Float32Array(T);
+  const counts = new Map<string, number>();
+  for (let r = 0; r < N; r++) {
+    if (train instanceof ContextWindows) train.context(r, row);
+    else row.set(train.X.storage.subarray(r * T, (r + 1) * T));
+    const key = row.join(",");
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  let q = 0;
+  let top = 0;
+  for (const c of counts.values()) {
+    q += (c / N) ** batchSize;
+    top = Math.max(top, c);
+  }
+  const pRun = -Math.expm1(maxSteps * Math.log1p(-Math.min(q, 1 - 1e-16)));
+  if (pRun < 0.01) return [];
+  const [i, bn] = noEps[0];
+  return [
+    {
+      id: "batchnorm-zero-spread",
+      severity: pRun >= 0.5 ? "error" : "warning",
+      title: `layer ${i} (BatchNorm1d, ${bn.variant}, eps 0): ${fmt(pRun * 100, 0)}% chance of a batch with zero spread within ${maxSteps} steps (one context is ${fmt((top / N) * 100, 1)}% of the training set; batch ${batchSize})`,
+      measured: { layer: i, perStep: q, perRun: pRun, topContextShare: top / N, batchSize },
+      why: "This BatchNorm divides by the batch std with no eps. A batch whose rows are all the same context gives every column zero spread, and (x - mean) / std becomes 0/0 = NaN: training stops, whatever the learning rate.",
+      fix: `${zeroSpreadFix(bn)}.`,
+      where: `layer ${i}`,
+    },
+  ];
+}
+
+/** The fixes for a zero-spread batch: the lecture-std BatchNorm has no eps to add (it is the notebook's). */
+function zeroSpreadFix(bn: BatchNorm1d): string {
+  const eps =
+    bn.variant === "lecture-std"
+      ? "a BatchNorm with an eps (--type custom --batchnorm torch: biased var + 1e-5)"
+      : "an eps (--bn-eps 1e-5)";
+  return `Use a larger --batch-size, ${eps}, or train on more (and more varied) data`;
+}
+
+/**
+ * Why the loss became NaN, when the cause is a BatchNorm without eps meeting a batch column with
+ * zero spread (0/0): the layer, how many columns, and the fixes. null when that is not the cause.
+ * Reads the layers' last outputs (`layer.out`, kept by every layer).
+ */
+export function explainNonFinite(model: LanguageModel): { cause: string; fix: string } | null {
+  const layers = model.diagnosticLayers();
+  for (let i = 0; i < layers.length; i++) {
+    const bn = layers[i];
+    if (!(bn instanceof BatchNorm1d) || bn.eps !== 0) continue;
+    const input = i > 0 ? layers[i - 1].out : null;
+    if (!input) continue;
+    if (input.shape.length !== 2) continue;
+    const [B, H] = input.shape;
+    const x = input.storage;
+    let flat = 0;
+    for (let c = 0; c < H; c++) {
+      let same = true;
+      for (let r = 1; r < B && same; r++) same = x[r * H + c] === x[c];
+      if (same && Number.isFinite(x[c])) flat++;
+    }
+    if (flat === 0) continue;
+    return {
+      cause: `${flat} of ${H} columns of the batch entering layer ${i} (BatchNorm1d, ${bn.variant}) had zero spread (all ${B} rows equal), and this BatchNorm divides by the batch std with no eps: (x - mean) / std = 0/0`,
+      fix: `${zeroSpreadFix(bn)}; a lower learning rate does not help`,
+    };
+  }
+  return null;
 }
 
 /** Copy the model's buffers (BatchNorm running statistics); the returned function puts them back. */

@@ -15,7 +15,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exampleCount, type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
 import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
-import type { Finding, MetricsLine } from "../diagnostics/types.ts";
+import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import {
   buildFromSpec,
@@ -232,17 +232,34 @@ export function openResume(dir: string): OpenedRun {
 }
 
 /** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */
-export function diagnoseRun(dir: string): { subject: string; findings: Finding[] } {
+export function diagnoseRun(dir: string): { subject: string; findings: Finding[]; notes: string[] } {
   const run = loadRun(dir);
   const data = loadRunData(run.config);
-  const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed));
+  // the saturation figures come from the last snapshot: the same numbers the tables printed
+  const diagPath = join(run.paths.dir, "diagnostics.jsonl");
+  const snapshots = existsSync(diagPath)
+    ? (readJsonLines(diagPath, "diagnostics").records as DiagnosticsSnapshot[])
+    : [];
+  const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed), {
+    batchSize: run.config.train.batchSize,
+    maxSteps: run.config.train.maxSteps,
+    snapshot: snapshots.at(-1) ?? null,
+  });
   const metrics = existsSync(run.paths.metrics)
     ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
     : [];
   findings.push(...checkHistory(metrics, run.state.splitLosses));
   if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
+  // say what could not be looked at, so "no problems found" is never about checks that did not run
+  const notes: string[] = [];
+  if (!run.config.diagnostics || !metrics.some((m) => m.ud)) {
+    notes.push(
+      `this run was trained without --diagnostics: there is no update:data history and no activation snapshots to look at, only the weights at step ${run.state.step} (checked on one batch). Train with --diagnostics for the full check.`,
+    );
+  }
   return {
     subject: `run ${run.paths.dir} at step ${run.state.step} (${run.config.model.type})`,
     findings: sortFindings(findings),
+    notes,
   };
 }

@@ -96,7 +96,7 @@ export function existingRunFiles(dir: string): string[] {
 /**
  * Prepare `dir` for a new run and return its paths. If it already holds run files, refuse with a
  * UserError (nothing is modified) unless `overwrite`, in which case exactly those run files are
- * removed (other files in the directory are left alone). Creates the directory and plots/.
+ * removed (other files in the directory are left alone). Creates the directory.
  */
 export function createRunDir(dir: string, opts: { overwrite?: boolean } = {}): RunPaths {
   const shown = showPath(dir);
@@ -115,7 +115,8 @@ export function createRunDir(dir: string, opts: { overwrite?: boolean } = {}): R
       throw e;
     }
   }
-  ensureWritableDir(paths.plots);
+  // plots/ is made by `makemore report` when there is something to draw (fold and eval runs
+  // would otherwise keep an empty folder)
   return paths;
 }
 

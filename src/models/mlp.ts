@@ -58,6 +58,15 @@ export interface ModelSpec {
   zeroInit: boolean;
   /** Linear layers have a bias (no use before a BatchNorm) */
   bias: boolean;
+  /** every BatchNorm's eps (default: its variant's, 0 for lecture-std, 1e-5 for the others) */
+  bnEps?: number;
+  /** every BatchNorm's momentum (default: its variant's, 0.001 for lecture-std, 0.1 otherwise) */
+  bnMomentum?: number;
+}
+
+/** The BatchNorm options a spec asks for (undefined fields keep the variant's defaults). */
+function bnOptions(spec: ModelSpec): { eps?: number; momentum?: number } {
+  return { eps: spec.bnEps, momentum: spec.bnMomentum };
 }
 
 /**
@@ -179,6 +188,10 @@ export function validateSpec(s: ModelSpec): void {
   if (!Number.isFinite(s.gain)) throw new UserError(`gain must be a finite number, got ${s.gain}`);
   if (!Number.isFinite(s.lastLayerScale))
     throw new UserError(`last-layer scale must be finite, got ${s.lastLayerScale}`);
+  if (s.bnEps !== undefined && !(s.bnEps >= 0 && s.bnEps <= 1))
+    throw new UserError(`BatchNorm eps must be in [0, 1], got ${s.bnEps}`);
+  if (s.bnMomentum !== undefined && !(s.bnMomentum > 0 && s.bnMomentum <= 1))
+    throw new UserError(`BatchNorm momentum must be in (0, 1], got ${s.bnMomentum}`);
   if (s.nHidden * Math.max(s.nHidden, s.nEmbd * s.blockSize) * Math.max(1, s.depth) > 2e8) {
     throw new UserError("the model is too large for this tool (more than 200M weights)");
   }
@@ -256,7 +269,7 @@ function buildLectureBatchNorm(spec: ModelSpec, g: Generator): MLP {
     new Embedding(V, E, { weight: C }),
     new Sequential([
       new Linear(E * T, H, { weight: W1, bias: false }),
-      new BatchNorm1d(H, { variant: "lecture-std", keepdimParams: true }),
+      new BatchNorm1d(H, { variant: "lecture-std", keepdimParams: true, ...bnOptions(spec) }),
       new Tanh(),
       new Linear(H, V, { weight: W2, biasInit: b2 }),
     ]),
@@ -283,14 +296,15 @@ export function buildCustom(spec: ModelSpec, g: Generator): MLP {
   let fanIn = E * T;
   for (let d = 0; d < depth; d++) {
     layers.push(makeLinear(fanIn, H));
-    if (bn !== "none") layers.push(new BatchNorm1d(H, { variant: bn }));
+    if (bn !== "none") layers.push(new BatchNorm1d(H, { variant: bn, ...bnOptions(spec) }));
     if (spec.nonlinearity === "tanh") layers.push(new Tanh());
     else if (spec.nonlinearity === "relu") layers.push(new ReLU());
     fanIn = H;
   }
   const last = makeLinear(fanIn, V);
   layers.push(last);
-  const outBn = bn !== "none" && spec.outputBatchnorm ? new BatchNorm1d(V, { variant: bn }) : null;
+  const outBn =
+    bn !== "none" && spec.outputBatchnorm ? new BatchNorm1d(V, { variant: bn, ...bnOptions(spec) }) : null;
   if (outBn) layers.push(outBn);
   noGrad(() => {
     if (spec.zeroInit) for (const l of linears) l.weight.zero_();
@@ -356,6 +370,26 @@ export const MLP_FAMILY: ModelFamily<ModelSpec> = {
       help: "scale of the output layer at init (custom only; default 0.1)",
     },
     { name: "zero-init", kind: "boolean", help: "all Linear weights start at zero (custom only)" },
+    {
+      name: "bias",
+      kind: "boolean",
+      help: "keep the Linear biases before each BatchNorm (deep-bn, custom; the lecture drops them)",
+    },
+    {
+      name: "bn-eps",
+      kind: "number",
+      min: 0,
+      max: 1,
+      help: "every BatchNorm's eps (lecture and torch variants; default 1e-5; lecture-std has none)",
+    },
+    {
+      name: "bn-momentum",
+      kind: "number",
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+      help: "every BatchNorm's running-statistics momentum (default 0.001 for lecture-std, else 0.1)",
+    },
   ],
   spec(type: string, f: FlagValues, data: DataFacts): ModelSpec {
     const preset = type as ModelType;
@@ -381,6 +415,29 @@ export const MLP_FAMILY: ModelFamily<ModelSpec> = {
       spec.bias = spec.batchnorm === "none";
       spec.outputBatchnorm = spec.batchnorm !== "none";
     }
+    // BatchNorm knobs: every variant takes a momentum; eps only where the kernels have one
+    for (const name of ["bn-eps", "bn-momentum"]) {
+      if (f[name] !== undefined && spec.batchnorm === "none")
+        throw new UserError(`--${name} applies to a model with BatchNorm (--type ${type} has none)`, 2);
+    }
+    if (f["bn-eps"] !== undefined) {
+      spec.bnEps = f["bn-eps"] as number;
+      // the lecture-std kernels divide by the std itself, as the notebook does: no eps to set
+      if (spec.batchnorm === "lecture-std" && spec.bnEps !== 0)
+        throw new UserError(
+          "--bn-eps: the lecture-std BatchNorm (the batchnorm preset) divides by the batch std with no eps, as the notebook does; for an eps use --type custom --batchnorm lecture or torch",
+          2,
+        );
+    }
+    if (f["bn-momentum"] !== undefined) spec.bnMomentum = f["bn-momentum"] as number;
+    if (f.bias === true) {
+      if (preset === "batchnorm")
+        throw new UserError(
+          "--bias applies to the layered nets (--type deep-bn or custom); the batchnorm preset is the notebook's code, without b1",
+          2,
+        );
+      spec.bias = true;
+    }
     return spec;
   },
   checkSpec(m: Record<string, unknown>): ModelSpec {
@@ -401,6 +458,14 @@ export const MLP_FAMILY: ModelFamily<ModelSpec> = {
     for (const k of ["outputBatchnorm", "zeroInit", "bias"]) {
       if (typeof m[k] !== "boolean") throw bad(k, "must be true or false");
     }
+    // optional (runs from before the knobs have neither): absent = the variant's default
+    if (m.bnEps !== undefined && !(typeof m.bnEps === "number" && m.bnEps >= 0 && m.bnEps <= 1))
+      throw bad("bnEps", "must be a number from 0 to 1");
+    if (
+      m.bnMomentum !== undefined &&
+      !(typeof m.bnMomentum === "number" && m.bnMomentum > 0 && m.bnMomentum <= 1)
+    )
+      throw bad("bnMomentum", "must be a number in (0, 1]");
     const spec = m as unknown as ModelSpec;
     validateSpec(spec);
     return spec;

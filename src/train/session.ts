@@ -15,7 +15,15 @@
  */
 
 import { exampleCount, type LectureData, longestWord, Vocabulary } from "../data/dataset.ts";
-import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
+import {
+  type CheckOptions,
+  checkBatchNormDrift,
+  checkHistory,
+  checkModel,
+  checkZeroSpread,
+  explainNonFinite,
+  sortFindings,
+} from "../diagnostics/doctor.ts";
 import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
@@ -414,10 +422,13 @@ export class TrainingSession {
           );
         }
         if (config.evalEvery > 0 && done % config.evalEvery === 0) {
+          // the weights after `done` updates: the log's "step {done}" line trains on them next
           const tr = splitLoss(model, data.train);
           const va = splitLoss(model, data.val);
-          this.pending.push({ step, train_loss: tr, val_loss: va });
-          ev.line?.(`step ${String(step).padStart(7)} | train ${tr.toFixed(4)} | val ${va.toFixed(4)}`);
+          this.pending.push({ step: done, train_loss: tr, val_loss: va }); // NaN (an empty split) is null in JSON
+          ev.line?.(
+            `step ${String(done).padStart(7)}/${maxSteps} | train ${lossText(tr)} | val ${lossText(va)} (eval mode, after ${done} steps)`,
+          );
         }
         if (done % config.checkpointEvery === 0 && done < maxSteps) this.checkpoint(done, false);
         if (flushEvery > 0 || live) {
@@ -478,11 +489,15 @@ export class TrainingSession {
     if (result.reason === "nonfinite") {
       this.flush();
       const param = firstNonFinite(model);
+      // a BatchNorm without eps meeting a zero-spread column is 0/0, not a learning-rate problem
+      const zero = explainNonFinite(model);
       return {
         kind: "failed",
         step: result.step,
         lastGoodStep: this.lastGoodStep,
-        message: `the loss became ${nonFiniteText(model)} at step ${result.step}${firstNonFiniteLayer(model)}${param ? ` (${param} is not finite)` : ""}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
+        message: zero
+          ? `the loss became ${nonFiniteText(model)} at step ${result.step}: ${zero.cause}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. ${zero.fix}.`
+          : `the loss became ${nonFiniteText(model)} at step ${result.step}${firstNonFiniteLayer(model)}${param ? ` (${param} is not finite)` : ""}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
       };
     }
 
@@ -501,7 +516,7 @@ export class TrainingSession {
     let findings: Finding[] | null = null;
     if (diag) {
       findings = sortFindings([
-        ...checkModel(model, data.train, new Generator().manualSeed(config.seed)),
+        ...checkModel(model, data.train, new Generator().manualSeed(config.seed), this.checkOptions()),
         ...checkHistory(store.readMetrics(), splitLosses),
         ...checkBatchNormDrift(model, data.train),
       ]);
@@ -555,10 +570,16 @@ export class TrainingSession {
     this.o.events?.checkpoint?.(step);
   }
 
+  /** The doctor's view of this run: its batch, its length, and the snapshot the tables print. */
+  private checkOptions(): CheckOptions {
+    const t = this.config.train;
+    return { batchSize: t.batchSize, maxSteps: t.maxSteps, snapshot: this.lastSnapshot };
+  }
+
   private writeLive(step: number): void {
     const { config, model, o } = this;
     const findings = sortFindings([
-      ...checkModel(model, o.data.train, new Generator().manualSeed(config.seed)),
+      ...checkModel(model, o.data.train, new Generator().manualSeed(config.seed), this.checkOptions()),
       ...checkHistory(this.recent),
     ]);
     o.store.writeLive({
@@ -592,6 +613,15 @@ export function startFacts(
   ];
   if (config.data.vocab[0] !== ".")
     facts.push(`note: the data contains '.', so '${config.data.vocab[0]}' marks word boundaries`);
+  // tiny data: say at once what an empty split means, rather than a NaN at the end
+  const empty = (["val", "test"] as const).filter((k) => exampleCount(data[k]) === 0);
+  if (empty.length)
+    facts.push(
+      `warning: the ${empty.join(" and ")} split${empty.length > 1 ? "s are" : " is"} empty (${data.words.length} items split 80/10/10): ${empty.join(" and ")} loss${empty.length > 1 ? "es" : ""} will be reported as "empty"; use more data to measure generalisation`,
+    );
+  // a BatchNorm without eps and data that repeats: a batch of one context is 0/0
+  for (const f of checkZeroSpread(model as LanguageModel, data.train, t.batchSize, t.maxSteps))
+    facts.push(`warning: ${f.title}\n  fix: ${f.fix}`);
   return facts;
 }
 
@@ -604,6 +634,11 @@ function optimizerText(t: TrainConfig): string {
   if (t.momentum || t.weightDecay)
     return `sgd (momentum ${t.momentum ?? 0}, weight decay ${t.weightDecay ?? 0}) | `;
   return "";
+}
+
+/** A split loss for printing: 4 decimals, or "empty" for a split with no examples (never "NaN"). */
+export function lossText(loss: number | null | undefined): string {
+  return loss === null || loss === undefined || Number.isNaN(loss) ? "empty" : loss.toFixed(4);
 }
 
 function nonFiniteText(model: LanguageModel): string {

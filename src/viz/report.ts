@@ -504,7 +504,7 @@ function summaryHtml(run: RunData): string {
       "architecture",
       `n_embd ${model.nEmbd}, n_hidden ${model.nHidden}, depth ${model.depth}, block size ${model.blockSize}, vocabulary ${model.vocabSize}, BatchNorm ${model.batchnorm}, ${model.nonlinearity}`,
     ]);
-  if (c.seed !== undefined) pairs.push(["seed", fmtNum(c.seed)]);
+  if (c.seed !== undefined) pairs.push(["seed", String(c.seed)]); // an identifier: 2147483647, not 2,147,483,647
   const done = typeof st.step === "number" ? st.step : lastStep !== undefined ? lastStep + 1 : undefined;
   if (done !== undefined || train.maxSteps !== undefined)
     pairs.push([

@@ -291,9 +291,9 @@ export function layerLabel(s: { layer: number; kind: string }): string {
 }
 
 /**
- * Legend labels for parameters: "(30, 100) weight", as the lecture's shapes; parameters that share
- * a shape (the 6-layer net's four (100, 100) weights) are told apart by name instead:
- * "(100, 100) layers.4.weight".
+ * Legend labels for parameters: "(30, 100) weight", as the lecture's shapes; when some parameters
+ * share a shape (the 6-layer net's four (100, 100) weights) every label carries its name, so one
+ * legend uses one style: "(30, 100) layers.0.weight", "(100, 100) layers.4.weight".
  */
 export function paramLabels(
   params: readonly { name: string; shape: readonly number[] }[],
@@ -301,10 +301,11 @@ export function paramLabels(
   const shapeText = (s: readonly number[]) => (s.length === 1 ? `(${s[0]},)` : `(${s.join(", ")})`);
   const count = new Map<string, number>();
   for (const p of params) count.set(shapeText(p.shape), (count.get(shapeText(p.shape)) ?? 0) + 1);
+  const shared = [...count.values()].some((n) => n > 1);
   const out = new Map<string, string>();
   for (const p of params) {
     const s = shapeText(p.shape);
-    out.set(p.name, count.get(s)! > 1 ? `${s} ${p.name}` : `${s} weight`);
+    out.set(p.name, shared ? `${s} ${p.name}` : `${s} weight`);
   }
   return out;
 }
