@@ -50,7 +50,7 @@ test("a zero-spread batch through the eps-free BatchNorm: the message names it a
     );
     // and it was said at start-up, before any step
     assert.match(
-      r.stderr,
+      r.stdout,
       /^warning: layer 1 \(BatchNorm1d, lecture-std, eps 0\): 100% chance of a batch with zero spread/m,
     );
   }
@@ -139,7 +139,7 @@ test("tiny data: empty splits are announced at start-up and printed as 'empty', 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /split \(random\.seed\(42\)\): train 12 \| val 0 \| test 4/);
   assert.match(
-    r.stderr,
+    r.stdout,
     /^warning: the val split is empty \(3 items split 80\/10\/10\): val loss will be reported as "empty"/m,
   );
   assert.match(r.stdout, /^train \d\.\d{4} \| val empty \| test \d\.\d{4}$/m);

@@ -12,6 +12,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   appendFileSync,
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -788,5 +789,82 @@ test("browser: makemore dashboard A B compares two finished runs", async (t) => 
   } finally {
     const end = await stop(p);
     assert.equal(end.code, 0, `makemore dashboard exits 0 on SIGTERM:\n${end.stderr}`);
+  }
+});
+
+test("browser: TensorBoard's habits: a folder of runs, smoothing, log scale, runs on/off, zoom, histograms over time", async (t) => {
+  await finishedRuns();
+  await browser();
+  // a folder holding the two runs and one trained without --diagnostics
+  const folder = join(tmp, "tb");
+  cpSync(runA, join(folder, "a"), { recursive: true });
+  cpSync(runB, join(folder, "b"), { recursive: true });
+  const plain = await makemore([
+    "train",
+    "--max-steps",
+    "300",
+    "--quiet",
+    "--num-samples",
+    "0",
+    "-o",
+    join(folder, "c"),
+  ]).done;
+  assert.equal(plain.code, 0, plain.stderr);
+  const p = makemore(["dashboard", folder, "--port", "0"]);
+  try {
+    const url = await waitForOutput(p, /dashboard for 3 runs: (http:\/\/127\.0\.0\.1:\d+\/)/);
+    const { page, problems } = await openPage(url.match(/http:\/\/127\.0\.0\.1:\d+\//)![0]);
+    try {
+      await allChartsDrawn(page, [
+        "chart-compare-loss",
+        "chart-compare-activations",
+        "chart-compare-gradients",
+      ]);
+      // the run without diagnostics is named, and every panel has its own legend
+      assert.match(await text(page, "#chart-compare-activations"), /no diagnostics: c/);
+      assert.equal(await page.$$eval("#chart-compare-activations .role-legend", (l) => l.length), 2);
+      // charts fill their cards
+      const fill = await page.$eval("#chart-compare-loss", (h) => {
+        const card = h.closest(".card")!.getBoundingClientRect().width;
+        return h.querySelector("svg")!.getBoundingClientRect().width / card;
+      });
+      assert.ok(fill > 0.9, `the loss chart fills ${Math.round(fill * 100)}% of its card`);
+      const paths = () =>
+        page.$$eval("#chart-compare-loss g.mark-line path", (ps) =>
+          ps.map((x) => ({ d: x.getAttribute("d"), opacity: Number(x.getAttribute("opacity") ?? 1) })),
+        );
+      const before = await paths();
+      assert.equal(before.length, 3);
+      // smoothing changes the curves; the linear axis is titled "loss"
+      await page.$eval("#compare-controls input[type=range]", (r: HTMLInputElement) => {
+        r.value = "0.9";
+        r.dispatchEvent(new Event("input"));
+      });
+      await until("smoothed curves", async () => (await paths()).some((x, i) => x.d !== before[i]!.d));
+      assert.equal(await text(page, "#compare-controls output"), "0.9");
+      await page.uncheck("#compare-controls input[type=checkbox]");
+      const axisTitles = () =>
+        page.$$eval("#chart-compare-loss .role-axis-title", (ts) => ts.map((x) => x.textContent).join(" | "));
+      await until("a linear loss axis", async () => (await axisTitles()) === "step | loss");
+      // a click on a run in the legend shows it alone
+      await page.click("#chart-compare-loss .role-legend .role-legend-symbol path >> nth=0", { force: true });
+      await until("one run shown", async () => (await paths()).filter((x) => x.opacity < 0.5).length === 2);
+      await page.screenshot({ path: join(tmp, "tensorboard-compare.png"), fullPage: true });
+      t.diagnostic(`screenshot: ${join(tmp, "tensorboard-compare.png")}`);
+      // a run's page: the histograms over time, one row per snapshot
+      await page.goto(`${url.match(/http:\/\/127\.0\.0\.1:\d+/)![0]}/run/0`);
+      await allChartsDrawn(page, ["chart-loss", "chart-activations-history", "chart-gradients-history"]);
+      assert.match(await text(page, "#chart-activations-history"), /activation distribution over time/);
+      const steps = JSON.parse(readFileSync(join(runA, "diagnostics.jsonl"), "utf8").split("\n")[0]!).step;
+      assert.equal(steps, 0);
+      await page.screenshot({ path: join(tmp, "tensorboard-run.png"), fullPage: true });
+      t.diagnostic(`screenshot: ${join(tmp, "tensorboard-run.png")}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  } finally {
+    const end = await stop(p);
+    assert.equal(end.code, 0, end.stderr);
   }
 });

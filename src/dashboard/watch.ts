@@ -34,7 +34,9 @@ import {
   downsampleMean,
   downsampleMinMax,
   gradientHistSpec,
+  histHistorySpec,
   lossSpec,
+  MAX_HISTORY,
   MAX_POINTS,
   type Point,
   saturationSpec,
@@ -450,6 +452,8 @@ export class RunWatcher {
   private lastStep = -1;
   private lastLoss: number | undefined = undefined;
   private snapshot: DiagnosticsSnapshot | undefined = undefined;
+  /** every snapshot's histograms (params and saturation maps dropped), oldest first */
+  private history: DiagnosticsSnapshot[] = [];
   private modelShapes: Record<string, number[]> = {};
   private splitSets: { train: Set<string>; val: Set<string>; test: Set<string> } | null | undefined;
 
@@ -503,19 +507,25 @@ export class RunWatcher {
     const d = this.diagTail.read();
     if (d.reset) {
       this.snapshot = undefined;
+      this.history = [];
       this.snapVersion++;
       changed = true;
     }
-    // only the newest snapshot is kept: parse from the end, stop at the first good one
-    for (let i = d.lines.length - 1; i >= 0; i--) {
-      const snap = toSnapshot(parseLine(d.lines[i]!));
-      if (snap) {
-        this.snapshot = snap;
-        this.snapVersion++;
-        if (this.loaded) this.lastGrowth = now;
-        changed = true;
-        break;
-      }
+    // the newest snapshot in full; of every snapshot its histograms, for the views over time
+    let newest: DiagnosticsSnapshot | undefined;
+    for (const line of d.lines) {
+      const snap = toSnapshot(parseLine(line));
+      if (!snap) continue;
+      newest = snap;
+      this.history.push({ ...snap, params: [], saturation: [] });
+      if (this.history.length > 2 * MAX_HISTORY * 8)
+        this.history = this.history.filter((_, k) => k % 2 === 0);
+    }
+    if (newest) {
+      this.snapshot = newest;
+      this.snapVersion++;
+      if (this.loaded) this.lastGrowth = now;
+      changed = true;
     }
     this.behind = m.more || d.more;
     if (!this.behind) this.loaded = true;
@@ -602,6 +612,9 @@ export class RunWatcher {
     if (snap) {
       for (const name of ["activations", "gradients", "weight-gradients"])
         out.push({ name, version: this.snapVersion });
+      if (this.history.length >= 2)
+        for (const name of ["activations-history", "gradients-history"])
+          out.push({ name, version: this.snapVersion });
       for (const map of snap.saturation)
         out.push({ name: `saturation-layer-${map.layer}`, version: this.snapVersion });
     }
@@ -634,6 +647,10 @@ export class RunWatcher {
         return snap ? gradientHistSpec(snap) : null;
       case "weight-gradients":
         return snap ? weightGradHistSpec(snap) : null;
+      case "activations-history":
+        return histHistorySpec(this.history, "activations");
+      case "gradients-history":
+        return histHistorySpec(this.history, "gradients");
     }
     const layer = /^saturation-layer-(\d+)$/.exec(name);
     if (snap && layer) {
@@ -899,12 +916,13 @@ export function compareCharts(runs: readonly RunWatcher[]): Record<string, Chart
   const withSnap = runs.flatMap((r) =>
     r.latestSnapshot ? [{ label: r.name, snapshot: r.latestSnapshot }] : [],
   );
+  const missing = runs.filter((r) => !r.latestSnapshot).map((r) => r.name);
   return {
     "compare-loss": compareLossSpec(
       runs.map((r) => ({ label: r.name, metrics: r.meanMetrics(window) })),
       { window },
     ),
-    "compare-activations": compareHistSpec(withSnap, "activations"),
-    "compare-gradients": compareHistSpec(withSnap, "gradients"),
+    "compare-activations": compareHistSpec(withSnap, "activations", { missing }),
+    "compare-gradients": compareHistSpec(withSnap, "gradients", { missing }),
   };
 }

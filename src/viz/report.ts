@@ -27,6 +27,7 @@ import {
   compareHistSpec,
   compareLossSpec,
   gradientHistSpec,
+  histHistorySpec,
   lossSpec,
   plottedLayers,
   saturationSpec,
@@ -295,6 +296,7 @@ th { color: #555; font-weight: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 "DejaVu Sans Mono", ui-monospace, monospace; }
 .chart svg { max-width: 100%; height: auto; display: block; margin: 8px 0; }
+.chart.wide svg { width: 100%; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; font-size: 14px; }
 .notes { margin: 8px 0; padding-left: 20px; font-size: 14px; color: #444; }
 .finding { border: 1px solid #ddd; border-left-width: 5px; padding: 6px 12px; margin: 10px 0; }
@@ -304,8 +306,9 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 
 .finding h3 { margin: 4px 0; }
 .finding .sev { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: #666; margin-right: 6px; }
 .finding p { margin: 4px 0; }
-.steps span { display: inline-block; padding: 0 6px; margin: 1px; border: 1px solid #ddd; border-radius: 3px; font-size: 13px; }
-.steps span.chosen { background: #1f77b4; color: white; border-color: #1f77b4; }
+.steps { font-size: 13px; color: #555; }
+.steps span + span::before { content: ", "; color: #999; }
+.steps span.chosen { font-weight: bold; color: #1f77b4; }
 ol.samples { columns: 4 140px; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 14px; }
 footer { margin-top: 40px; font-size: 12px; color: #888; }
 `;
@@ -404,7 +407,9 @@ function removeStalePlots(plotsDir: string, written: string[]): void {
 
 function figure(svgs: Map<string, string>, name: string): string {
   const svg = svgs.get(name);
-  return svg ? `<div class="chart">${inlineSvg(svg)}</div>` : "";
+  // line charts and histograms fill the card; a saturation map keeps its cells square and small
+  const wide = name.startsWith("saturation-") ? "" : " wide";
+  return svg ? `<div class="chart${wide}">${inlineSvg(svg)}</div>` : "";
 }
 
 // ---------------------------------------------------------------- the run report
@@ -465,6 +470,8 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
     add("activations", activationHistSpec(snap));
     add("gradients", gradientHistSpec(snap));
     add("weight-gradients", weightGradHistSpec(snap));
+    add("activations-history", histHistorySpec(run.snapshots, "activations"));
+    add("gradients-history", histHistorySpec(run.snapshots, "gradients"));
   }
   const shapes = Object.keys(run.shapes).length ? run.shapes : undefined;
   add("update-ratios", updateRatioSpec(run.metrics, { shapes }));
@@ -533,9 +540,9 @@ function summaryHtml(run: RunData): string {
 function snapshotStepsHtml(run: RunData, snap: DiagnosticsSnapshot | undefined): string {
   if (!snap) return "";
   const list = run.snapshots
-    .map((s) => `<span${s === snap ? ' class="chosen"' : ""}>${esc(fmtNum(s.step))}</span>`)
+    .map((s) => `<span${s === snap ? ' class="chosen"' : ""}>${s.step}</span>`)
     .join("");
-  return `<p class="lead">Diagnostics snapshot shown: step ${esc(fmtNum(snap.step))} (minibatch loss ${esc(fmtLoss(snap.loss))}). All snapshots (choose one with <code>makemore report --step N</code>):</p><p class="steps">${list}</p>`;
+  return `<p class="lead">Diagnostics snapshot shown: step ${esc(fmtNum(snap.step))} (minibatch loss ${esc(fmtLoss(snap.loss))}). The views over time below show every snapshot; to draw another one here, <code>makemore report --step N</code> with N among:</p><p class="steps">${list}</p>`;
 }
 
 function findingsHtml(findings: Finding[] | undefined): string {
@@ -587,7 +594,7 @@ function runReportHtml(
       "Forward pass: activations",
       `${snapshotStepsHtml(run, snap)}${
         acts.length
-          ? `<p class="lead">Each layer's output distribution. Tanh outputs piled up at ±1 are saturated: they pass (almost) no gradient back.</p>${figure(svgs, "activations")}${pre(acts.map(formatActivationLine))}`
+          ? `<p class="lead">Each layer's output distribution. Tanh outputs piled up at ±1 are saturated: they pass (almost) no gradient back.</p>${figure(svgs, "activations")}${pre(acts.map(formatActivationLine))}${svgs.has("activations-history") ? figure(svgs, "activations-history") : ""}`
           : noDiag
       }`,
     ),
@@ -599,7 +606,7 @@ function runReportHtml(
       "backward",
       "Backward pass: gradients",
       grads.length
-        ? `<p class="lead">The gradient at each layer's output. Similar spreads across layers mean no layer's gradient vanishes or explodes.</p>${figure(svgs, "gradients")}${pre(grads.map(formatGradientLine))}`
+        ? `<p class="lead">The gradient at each layer's output. Similar spreads across layers mean no layer's gradient vanishes or explodes.</p>${figure(svgs, "gradients")}${pre(grads.map(formatGradientLine))}${svgs.has("gradients-history") ? figure(svgs, "gradients-history") : ""}`
         : noDiag,
     ),
   );
@@ -703,8 +710,9 @@ export async function writeComparisonReport(
   const withSnap = runs.flatMap((r, i) =>
     r.snapshots.length ? [{ label: labels[i]!, snapshot: r.snapshots.at(-1)! }] : [],
   );
-  add("activations", compareHistSpec(withSnap, "activations"));
-  add("gradients", compareHistSpec(withSnap, "gradients"));
+  const missing = labels.filter((_, i) => !runs[i]!.snapshots.length);
+  add("activations", compareHistSpec(withSnap, "activations", { missing }));
+  add("gradients", compareHistSpec(withSnap, "gradients", { missing }));
   const svgs = await renderCharts(charts, null);
 
   const table = `<table><tr><th>run</th><th>model</th><th>steps</th><th>train</th><th>val</th><th>test</th><th>last minibatch</th></tr>${runs

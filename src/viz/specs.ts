@@ -11,6 +11,7 @@
  *   saturationSpec        plt.imshow(h.abs() > 0.99, cmap='gray', interpolation='nearest')
  *   compareLossSpec       several runs' 1,000-step mean curves, one color per run
  *   compareHistSpec       several runs' histograms side by side (the gain sweep)
+ *   histHistorySpec       TensorBoard's histograms over time: a heat view across the snapshots
  *
  * Every builder returns null when there is nothing to draw, so callers can skip a chart.
  */
@@ -73,9 +74,20 @@ const CONFIG = {
     symbolStrokeWidth: 2.5,
     symbolType: "stroke",
   },
+  // step axes run to 200,000: keep a label's width of room between labels, drop the ones that
+  // would touch ("20,00022,000"), and ask for few ticks
+  axisX: { labelOverlap: "greedy", labelSeparation: 8, tickCount: 6 },
   title: { fontSize: 14, anchor: "start", fontWeight: "bold", subtitleFontSize: 11, subtitleColor: "#555" },
   view: { stroke: "#ccc" },
 } as const;
+
+/**
+ * TensorBoard's zoom: drag to pan, wheel to zoom, double-click to reset (a no-op in the static
+ * report pictures). Goes on one unit layer of a chart.
+ */
+export const ZOOM: { name: string; select: "interval"; bind: "scales" }[] = [
+  { name: "zoom", select: "interval", bind: "scales" },
+];
 
 function colorScale(domain: string[]) {
   return { domain, range: domain.map((_, i) => TAB10[i % TAB10.length]!) };
@@ -243,6 +255,7 @@ export function lossSpec(metrics: readonly MetricsLine[], opts: LossOptions = {}
   const layers: ChartSpec[] = [
     {
       data: { values: rows },
+      params: ZOOM,
       mark: { type: "line", strokeWidth: 0.6, clip: true },
       encoding: { x, y, color },
     } as ChartSpec,
@@ -459,7 +472,8 @@ export function updateRatioSpec(
     layer: [
       {
         data: { values: rows },
-        mark: { type: "line", strokeWidth: 1.2 },
+        params: ZOOM,
+        mark: { type: "line", strokeWidth: 1.2, clip: true },
         encoding: {
           x: { field: "step", type: "quantitative", title: "step" },
           y: { field: "value", type: "quantitative", title: "log10(update / data)", scale: { zero: false } },
@@ -538,6 +552,87 @@ export function saturationSpec(
   } as ChartSpec;
 }
 
+// ---------------------------------------------------------------- histograms over time
+
+/** At most this many snapshots in a histogram-over-time view (evenly spread, the last kept). */
+export const MAX_HISTORY = 24;
+
+/** `n` evenly spread items of `items`, always with the first and the last. */
+export function spreadPick<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return items.slice();
+  const out: T[] = [];
+  for (let k = 0; k < n; k++) out.push(items[Math.round((k * (items.length - 1)) / (n - 1))]!);
+  return out;
+}
+
+/**
+ * TensorBoard's histogram dashboard as a heat view: for each plotted layer one panel, a row per
+ * diagnostics snapshot (step, top to bottom), each bin a cell coloured by its density. How the
+ * tanh outputs pile up at ±1, or the gradients narrow, over training reads top to bottom.
+ */
+export function histHistorySpec(
+  snapshots: readonly DiagnosticsSnapshot[],
+  which: "activations" | "gradients",
+  opts: HistOptions = {},
+): ChartSpec | null {
+  const picked = spreadPick(snapshots, MAX_HISTORY);
+  if (picked.length < 2) return null;
+  const rows: { series: string; step: number; x: number; x2: number; density: number }[] = [];
+  const layerNames: string[] = [];
+  for (const snap of picked) {
+    const stats = plottedLayers<ActivationStats | GradientStats>(snap[which] ?? [], opts.kinds);
+    for (const st of stats) {
+      const label = layerLabel(st);
+      if (!layerNames.includes(label)) layerNames.push(label);
+      const { counts, edges } = st.hist;
+      for (let i = 0; i < counts.length && i + 1 < edges.length; i++)
+        rows.push({ series: label, step: snap.step, x: edges[i]!, x2: edges[i + 1]!, density: counts[i]! });
+    }
+  }
+  if (rows.length === 0) return null;
+  const columns = Math.min(layerNames.length, 3);
+  return {
+    $schema: SCHEMA,
+    title: title(
+      which === "activations" ? "activation distribution over time" : "gradient distribution over time",
+      `one row per diagnostics snapshot (${picked.length}${picked.length < snapshots.length ? ` of ${snapshots.length}` : ""}), colour = density (sqrt scale)`,
+    ),
+    config: CONFIG,
+    data: { values: rows },
+    columns,
+    facet: { field: "series", type: "nominal", sort: layerNames, title: null, header: { labelFontSize: 12 } },
+    resolve: { scale: { x: "independent" } },
+    spec: {
+      width: Math.max(160, Math.floor(760 / columns) - 30),
+      height: Math.max(80, picked.length * 9),
+      mark: { type: "rect", strokeWidth: 0.6 },
+      encoding: {
+        x: {
+          field: "x",
+          type: "quantitative",
+          title: which === "activations" ? "activation value" : "gradient value",
+          scale: { zero: false },
+        },
+        x2: { field: "x2" },
+        y: { field: "step", type: "ordinal", title: "step", sort: "ascending", scale: { paddingInner: 0 } },
+        color: {
+          field: "density",
+          type: "quantitative",
+          title: "density",
+          scale: { type: "sqrt", scheme: "viridis" },
+        },
+        // each cell's outline in its own colour: no hairline gaps between neighbouring bins
+        stroke: {
+          field: "density",
+          type: "quantitative",
+          scale: { type: "sqrt", scheme: "viridis" },
+          legend: null,
+        },
+      },
+    },
+  } as ChartSpec;
+}
+
 // ---------------------------------------------------------------- (g)(h) several runs
 
 export interface RunMetrics {
@@ -569,11 +664,14 @@ export function compareLossSpec(
     height: CHART_HEIGHT,
     config: CONFIG,
     data: { values: rows },
-    mark: { type: "line", strokeWidth: 1.8, point: window === 1 ? false : rows.length <= 60 },
+    // click a run in the legend to show it alone (shift-click for several), as in TensorBoard
+    params: [...ZOOM, { name: "runs", select: { type: "point", fields: ["run"] }, bind: "legend" }],
+    mark: { type: "line", strokeWidth: 1.8, clip: true, point: window === 1 ? false : rows.length <= 60 },
     encoding: {
       x: { field: "step", type: "quantitative", title: "step" },
       y: { field: "value", type: "quantitative", title: "log10(loss)", scale: { zero: false } },
       color: { field: "run", type: "nominal", title: null, scale: colorScale(labels), sort: labels },
+      opacity: { condition: { param: "runs", value: 1 }, value: 0.12 },
     },
   } as ChartSpec;
 }
@@ -592,7 +690,7 @@ export interface RunSnapshot {
 export function compareHistSpec(
   runs: readonly RunSnapshot[],
   which: "activations" | "gradients",
-  opts: HistOptions & { title?: string } = {},
+  opts: HistOptions & { title?: string; missing?: readonly string[] } = {},
 ): ChartSpec | null {
   const rows: { run: string; series: string; x: number; y: number }[] = [];
   const layerNames: string[] = [];
@@ -608,16 +706,19 @@ export function compareHistSpec(
   const labels = runs.map((r) => r.label);
   const columns = Math.min(labels.length, 4);
   const width = Math.max(150, Math.floor(720 / columns) - 20);
+  // runs without a snapshot are named, not dropped silently
+  const missing = opts.missing?.length ? `; no diagnostics: ${opts.missing.join(", ")}` : "";
   return {
     $schema: SCHEMA,
     title: title(
       opts.title ?? (which === "activations" ? "activation distribution" : "gradient distribution"),
-      which === "activations" ? "forward pass, one panel per run" : "backward pass, one panel per run",
+      `${which === "activations" ? "forward pass" : "backward pass"}, one panel and legend per run${missing}`,
     ),
     config: CONFIG,
     data: { values: rows },
     columns,
-    resolve: { scale: { y: "independent" } },
+    // "layer 5 (Tanh)" of a 3-layer run is not layer 5 of a 6-layer one: one legend per panel
+    resolve: { scale: { y: "independent", color: "independent" }, legend: { color: "independent" } },
     facet: { field: "run", type: "nominal", sort: labels, title: null, header: { labelFontSize: 12 } },
     spec: {
       width,
@@ -631,13 +732,7 @@ export function compareHistSpec(
           scale: { zero: false },
         },
         y: { field: "y", type: "quantitative", title: "density" },
-        color: {
-          field: "series",
-          type: "nominal",
-          title: null,
-          scale: colorScale(layerNames),
-          sort: layerNames,
-        },
+        color: { field: "series", type: "nominal", title: null, sort: layerNames },
         detail: { field: "series", type: "nominal" },
       },
     },

@@ -69,6 +69,7 @@ function splitData(spec) {
 }
 
 function clearChart(holder) {
+  serverSpecs.delete(holder);
   const cur = views.get(holder);
   if (cur) cur.view.finalize();
   views.delete(holder);
@@ -77,8 +78,110 @@ function clearChart(holder) {
   delete holder.dataset.version;
 }
 
+// ---------------------------------------------------------------- TensorBoard's habits
+
+/** The page's chart controls: smoothing of the loss curves, log or linear loss axis. */
+const controls = { smoothing: 0, logScale: true };
+/** holder element -> the last spec the server sent (the controls redraw from it) */
+const serverSpecs = new Map();
+const LOSS_CHARTS = new Set(["chart-loss", "chart-compare-loss"]);
+
+/**
+ * TensorBoard's smoothing: an exponential moving average with weight w, debiased at the start
+ * (divided by 1 - w^n) so the curve does not start at zero. Per series, in step order.
+ */
+function smooth(rows, w, seriesField) {
+  if (!(w > 0)) return rows;
+  const groups = new Map();
+  for (const r of rows) {
+    const k = r[seriesField];
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
+  }
+  const out = [];
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.step - b.step);
+    let last = 0;
+    let n = 0;
+    for (const r of g) {
+      last = last * w + (1 - w) * r.value;
+      n++;
+      out.push({ ...r, value: last / (1 - w ** n) });
+    }
+  }
+  return out;
+}
+
+/** Walk a spec and its layers / facet spec. */
+function eachUnit(spec, f) {
+  f(spec);
+  for (const l of spec.layer ?? []) eachUnit(l, f);
+  if (spec.spec) eachUnit(spec.spec, f);
+}
+
+/**
+ * The spec as this page shows it: as wide as its card (the report's pictures have a fixed
+ * width), and for the loss charts the smoothing and the log/linear axis of the controls.
+ */
+function adapt(holder, spec) {
+  const card = holder.closest(".card");
+  const room = Math.max(240, (card?.clientWidth ?? 800) - 40);
+  if (spec.facet && spec.spec) {
+    const cols = spec.columns ?? 1;
+    spec.spec.width = Math.max(140, Math.floor(room / cols) - 70);
+  } else if (typeof spec.width === "number" && !holder.id.startsWith("chart-saturation")) {
+    // the whole picture (axes and legend included) as wide as the card; charts are drawn off-page
+    // and swapped in, so the width is the card's, not "container"
+    spec.width = room;
+    spec.autosize = { type: "fit-x", contains: "padding" };
+  }
+  if (!LOSS_CHARTS.has(holder.id)) return spec;
+  eachUnit(spec, (u) => {
+    const rows = u.data?.values;
+    if (!Array.isArray(rows)) return;
+    // the per-step line of one run ("loss per step"), every run's curve on the comparison page
+    const field = holder.id === "chart-loss" ? "series" : "run";
+    let v = rows;
+    if (holder.id === "chart-compare-loss" || rows.some((r) => r.series === "loss per step"))
+      v = smooth(rows, controls.smoothing, field);
+    if (!controls.logScale) v = v.map((r) => ({ ...r, value: 10 ** r.value }));
+    u.data.values = v;
+  });
+  if (!controls.logScale)
+    eachUnit(spec, (u) => {
+      const y = u.encoding?.y;
+      if (y?.title === "log10(loss)") y.title = "loss";
+    });
+  return spec;
+}
+
+function setupControls() {
+  for (const box of document.querySelectorAll(".controls")) {
+    const range = box.querySelector("input[type=range]");
+    const out = box.querySelector("output");
+    const log = box.querySelector("input[type=checkbox]");
+    range.addEventListener("input", () => {
+      controls.smoothing = Number(range.value);
+      for (const o of document.querySelectorAll(".controls output")) o.textContent = range.value;
+      redrawLoss();
+    });
+    log.addEventListener("change", () => {
+      controls.logScale = log.checked;
+      redrawLoss();
+    });
+    out.textContent = range.value;
+  }
+}
+
+function redrawLoss() {
+  for (const [holder, spec] of serverSpecs)
+    if (LOSS_CHARTS.has(holder.id)) void draw(holder, structuredClone(spec), holder.dataset.version);
+}
+
 async function drawNow(holder, spec, version) {
   if (!spec) return clearChart(holder);
+  serverSpecs.set(holder, structuredClone(spec));
+  adapt(holder, spec);
   const { key, datasets } = splitData(spec);
   const rows = Object.values(datasets).reduce((n, v) => n + v.length, 0);
   const cur = views.get(holder);
@@ -396,6 +499,7 @@ function connect(onRun) {
 }
 
 async function start() {
+  setupControls();
   const { runs } = await getJson("/api/info");
   const page = /^\/run\/(\d+)$/.exec(location.pathname);
   let onRun;
