@@ -149,6 +149,11 @@ test("tiny data: empty splits are announced at start-up and printed as 'empty', 
   assert.match(info.stdout, /val empty/);
   for (const out of [r.stdout, r.stderr, e.stdout, info.stdout]) assert.doesNotMatch(out, /NaN/);
   assert.equal(JSON.parse(makemore("eval", dir, "--json").stdout).losses.val, null);
+  // and the report says it the same way
+  assert.equal(makemore("report", dir).code, 0);
+  const html = readFileSync(join(dir, "report.html"), "utf8");
+  assert.match(html, /<td class="num">empty<\/td>/);
+  assert.doesNotMatch(html, /NaN/);
 });
 
 test("the doctor's saturation is the table's number, and its fix is not what the model has", () => {

@@ -529,12 +529,17 @@ function summaryHtml(run: RunData): string {
 
   const split = isObject(st.splitLosses) ? st.splitLosses : undefined;
   const splitHtml = split
-    ? `<h3>final split losses</h3><table><tr><th>train</th><th>val</th><th>test</th></tr><tr><td class="num">${fmtLoss(split.train)}</td><td class="num">${fmtLoss(split.val)}</td><td class="num">${fmtLoss(split.test)}</td></tr></table>`
+    ? `<h3>final split losses</h3><table><tr><th>train</th><th>val</th><th>test</th></tr><tr><td class="num">${splitText(split.train)}</td><td class="num">${splitText(split.val)}</td><td class="num">${splitText(split.test)}</td></tr></table>`
     : note("no final split losses yet: they are measured when training finishes.");
   const notesHtml = run.notes.length
     ? `<h3>notes</h3><ul class="notes">${run.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`
     : "";
   return `${rows(pairs)}${splitHtml}${notesHtml}`;
+}
+
+/** A final split loss: null (NaN in JSON) is a split with no examples, said as the CLI says it. */
+function splitText(v: unknown): string {
+  return v === null ? "empty" : fmtLoss(v as number);
 }
 
 function snapshotStepsHtml(run: RunData, snap: DiagnosticsSnapshot | undefined): string {
@@ -724,7 +729,7 @@ export async function writeComparisonReport(
       const last = [...r.metrics].reverse().find((m) => typeof m.loss === "number")?.loss;
       return `<tr><td>${esc(labels[i])}</td><td>${esc(model)}</td><td class="num">${esc(fmtNum(steps))}${
         r.state?.finished === true ? "" : " (unfinished)"
-      }</td><td class="num">${fmtLoss(split.train)}</td><td class="num">${fmtLoss(split.val)}</td><td class="num">${fmtLoss(split.test)}</td><td class="num">${fmtLoss(last)}</td></tr>`;
+      }</td><td class="num">${splitText(split.train)}</td><td class="num">${splitText(split.val)}</td><td class="num">${splitText(split.test)}</td><td class="num">${fmtLoss(last)}</td></tr>`;
     })
     .join("")}</table>`;
   const notes = runs.flatMap((r, i) => r.notes.map((n) => `${labels[i]}: ${n}`));

@@ -30,6 +30,8 @@ function el(tag, attrs = {}, ...children) {
 const fmtInt = (n) =>
   typeof n === "number" && Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–";
 const fmtLoss = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(4) : "–");
+// a final split loss of null is a split with no examples (the CLI says "empty" too)
+const fmtSplit = (v) => (v === null ? "empty" : fmtLoss(v));
 
 async function getJson(url) {
   const res = await fetch(url, { cache: "no-store" });
@@ -258,7 +260,7 @@ function renderHeader(s) {
   $("split-fact").hidden = !split;
   if (split) {
     const parts = [];
-    for (const k of ["train", "val", "test"]) parts.push(el("b", { text: k }), fmtLoss(split[k]));
+    for (const k of ["train", "val", "test"]) parts.push(el("b", { text: k }), fmtSplit(split[k]));
     $("split").replaceChildren(...parts);
   }
 }
@@ -439,9 +441,9 @@ function compareView(runs) {
           class: "num",
           text: s ? `${fmtInt(s.step)}${s.maxSteps ? ` / ${fmtInt(s.maxSteps)}` : ""}` : "–",
         }),
-        el("td", { class: "num", text: fmtLoss(split.train) }),
-        el("td", { class: "num val", text: fmtLoss(split.val) }),
-        el("td", { class: "num", text: fmtLoss(split.test) }),
+        el("td", { class: "num", text: fmtSplit(split.train) }),
+        el("td", { class: "num val", text: fmtSplit(split.val) }),
+        el("td", { class: "num", text: fmtSplit(split.test) }),
         el("td", { class: "num", text: fmtLoss(s?.lastLoss) }),
       );
     });
