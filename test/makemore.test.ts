@@ -247,3 +247,28 @@ test("through the registry and the CLI: --seed defaults to 3407 and the weights 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sampling as makemore.py's generate: top-k 1 follows the most likely characters; the words are cut at the boundary", async () => {
+  const { Vocabulary } = await import("../src/data/dataset.ts");
+  const { sampleMakemore, MakemoreBigram } = await import("../src/models/makemore.ts");
+  const { topKMask } = await import("../src/train/evaluate.ts");
+  const vocab = Vocabulary.fromWords(["abc"]); // '.', a, b, c
+  const model = buildMakemore(
+    { type: "makemore-bigram", vocabSize: 4, blockSize: 6, ...MAKEMORE_DEFAULTS },
+    new Generator(0),
+  );
+  // . -> b -> c -> a -> . (the largest logit of each row), everything else close behind
+  const table = [
+    [0, 1, 3, 2],
+    [4, 0, 1, 2],
+    [0, 1, 2, 5],
+    [0, 6, 1, 2],
+  ];
+  (model as InstanceType<typeof MakemoreBigram>).logits.storage.set(table.flat());
+  const words = sampleMakemore(model, vocab, { count: 4, generator: new Generator(1), topK: 1 });
+  assert.deepEqual(words, ["bca", "bca", "bca", "bca"]);
+  const free = sampleMakemore(model, vocab, { count: 50, generator: new Generator(1) });
+  assert.ok(free.some((w) => w !== "bca") && free.every((w) => w.length <= 5));
+  const masked = topKMask(new Tensor(Float32Array.from([1, 5, 3, 5]), [1, 4]), 2);
+  assert.deepEqual(Array.from(masked.storage), [Number.NEGATIVE_INFINITY, 5, Number.NEGATIVE_INFINITY, 5]);
+});

@@ -41,6 +41,8 @@ in the training, validation or test set, or new.
       --seed N          sampling generator seed (default: the run's seed + 10, as the lecture)
       --temperature X   divide logits by X before the softmax (default 1)
       --max-length N    cut a word after N characters (default 256)
+      --top-k K         sample among the K most likely characters only (makemore.py's --top-k;
+                        default all, -1 = all)
       --json            print JSON for scripts
   -h, --help            this help`;
 
@@ -53,6 +55,7 @@ export function sampleCommand(argv: string[]): number {
       seed: { type: "string" },
       temperature: { type: "string" },
       "max-length": { type: "string" },
+      "top-k": { type: "string" },
       json: { type: "boolean" },
     },
     true,
@@ -71,11 +74,16 @@ export function sampleCommand(argv: string[]): number {
   });
   const temperature = num(v.temperature, "--temperature", 1, { min: 0, exclusiveMin: true, max: 1000 });
   const maxLength = num(v["max-length"], "--max-length", 256, { integer: true, min: 1, max: 100000 });
+  const topKFlag = num(v["top-k"], "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
+  if (topKFlag === 0)
+    throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
+  const topK = topKFlag > 0 ? topKFlag : undefined;
   const words = sampleWords(run.model, run.vocab, {
     count,
     generator: new Generator().manualSeed(seed),
     temperature,
     maxLength,
+    topK,
   });
   let sets: ReturnType<typeof wordSets>["sets"] | null = null;
   if (existsSync(run.config.data.inputFile)) sets = wordSets(run).sets;

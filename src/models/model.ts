@@ -89,6 +89,8 @@ export interface SampleRequest {
   generator: Generator;
   temperature?: number;
   maxLength?: number;
+  /** keep only the k most likely tokens at each step (makemore.py's --top-k); absent: all */
+  topK?: number;
 }
 
 export interface ModelFamily<S extends ModelSpecBase = ModelSpecBase> {

@@ -401,6 +401,8 @@ export interface SampleOptions {
   temperature?: number;
   /** stop a word after this many characters (an untrained model may never emit the boundary) */
   maxLength?: number;
+  /** keep only the k largest logits at each step, the rest -inf (makemore.py's --top-k) */
+  topK?: number;
 }
 
 /**
@@ -413,8 +415,9 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
   if (own) return own(model, vocab, opts);
   const temperature = opts.temperature ?? 1;
   const maxLength = opts.maxLength ?? 256;
+  const topK = opts.topK;
   const T = model.spec.blockSize;
-  const plan = model instanceof MLP ? forwardPlanFor(model, 1, T) : null;
+  const plan = model instanceof MLP && topK === undefined ? forwardPlanFor(model, 1, T) : null;
   if (plan) {
     plan.load();
     return sampleFused((context) => plan.run(context, 1), vocab, opts, T, temperature, maxLength);
@@ -431,6 +434,7 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
           const x = new Tensor(Float32Array.from(context), [1, context.length], "int64");
           let logits = model.nextLogits(x); // (1, V)
           if (temperature !== 1) logits = logits.div(temperature);
+          if (topK !== undefined) logits = topKMask(logits, topK);
           const probs = logits.softmax(1);
           const ix = multinomial(probs, 1, { generator: opts.generator }).item();
           context.push(ix);
@@ -494,6 +498,21 @@ function sampleFused(
     words.push(vocab.decode(out));
   }
   return words;
+}
+
+/**
+ * makemore.py's top-k: `v, _ = torch.topk(logits, k); logits[logits < v[:, [-1]]] = -inf` on
+ * (n, V) logits: every value below a row's k-th largest becomes -inf (ties with it are kept).
+ */
+export function topKMask(logits: Tensor, k: number): Tensor {
+  const [n, V] = logits.shape;
+  const y = logits.storage.slice();
+  for (let r = 0; r < n; r++) {
+    const row = y.subarray(r * V, r * V + V);
+    const kth = Float32Array.from(row).sort().reverse()[Math.min(Math.max(1, k), V) - 1];
+    for (let v = 0; v < V; v++) if (row[v] < kth) row[v] = Number.NEGATIVE_INFINITY;
+  }
+  return new Tensor(y, [n, V]);
 }
 
 /** Where a sampled word comes from, as makemore marks it. */
