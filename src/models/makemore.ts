@@ -21,6 +21,7 @@ import { UserError } from "../errors.ts";
 import { Embedding, Module, Sequential, Tanh } from "../nn/modules.ts";
 import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
 import type { Generator } from "../random/generator.ts";
+import { allocF32, launch } from "../tensor/engine.ts";
 import {
   crossEntropyIgnore,
   expand,
@@ -436,6 +437,18 @@ export class RNN extends MakemoreModel {
 // ---------------------------------------------------------------------------------------------
 // MLP and Bigram
 
+/** s[b, j] = idx[b, j - k] for j >= k, else `blank`: idx (B, T) rolled right by k. */
+function shiftRight(
+  idx: Float32Array,
+  B: number,
+  T: number,
+  k: number,
+  blank: number,
+  s: Float32Array,
+): void {
+  for (let b = 0; b < B; b++) for (let j = 0; j < T; j++) s[b * T + j] = j >= k ? idx[b * T + j - k] : blank;
+}
+
 /**
  * Bengio et al. 2003 over every position: the embeddings of the previous block_size tokens
  * (a <BLANK> token V before the sequence start) concatenated, Linear -> tanh -> Linear.
@@ -460,9 +473,9 @@ export class MakemoreMLP extends MakemoreModel {
     // shifted_k[:, j] = idx[:, j - k] for j >= k, else V
     const embs: Tensor[] = [];
     for (let k = 0; k < this.spec.blockSize; k++) {
-      const s = zeros([B, T], { dtype: "int64" });
-      for (let b = 0; b < B; b++)
-        for (let j = 0; j < T; j++) s.storage[b * T + j] = j >= k ? idx.storage[b * T + j - k] : V;
+      // a launched kernel (src/tensor/engine.ts), so a captured training step recomputes it
+      const s = new Tensor(allocF32(B * T), [B, T], "int64");
+      launch(shiftRight, idx.storage, B, T, k, V, s.storage);
       embs.push(this.wte.forward(s)); // (B, T, C)
     }
     // (B, T, block_size * C) -> (B, T, V)
