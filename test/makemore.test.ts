@@ -272,3 +272,42 @@ test("sampling as makemore.py's generate: top-k 1 follows the most likely charac
   const masked = topKMask(new Tensor(Float32Array.from([1, 5, 3, 5]), [1, 4]), 2);
   assert.deepEqual(Array.from(masked.storage), [Number.NEGATIVE_INFINITY, 5, Number.NEGATIVE_INFINITY, 5]);
 });
+
+test("every makemore.py type runs on a captured plan (verified on its first replay) with eager's losses, bit for bit", async () => {
+  const { planOf, setCaptureEnabled, trainStep } = await import("../src/train/plan.ts");
+  for (const type of MAKEMORE_TYPES) {
+    const spec: MakemoreSpec = {
+      type,
+      vocabSize: 27,
+      blockSize: 16,
+      nLayer: 2,
+      nHead: 2,
+      nEmbd: 8,
+      nEmbd2: 12,
+      splitDraw: 0,
+    };
+    const losses: number[][] = [];
+    let plan: unknown = null;
+    for (const captured of [false, true]) {
+      const prev = setCaptureEnabled(captured);
+      try {
+        const model = buildMakemore(spec, new Generator(3407));
+        const opt = new AdamW(model.parameters());
+        const g = new Generator(5);
+        const run: number[] = [];
+        for (let step = 0; step < 4; step++) {
+          const ix = randint(0, 2000, [4], { generator: g });
+          const { X, Y } = encodeBatch(Array.from(ix.storage, (i) => words[i]));
+          run.push(trainStep(model, X, Y).loss);
+          opt.step();
+        }
+        losses.push(run);
+        if (captured) plan = planOf(model);
+      } finally {
+        setCaptureEnabled(prev);
+      }
+    }
+    assert.deepEqual(losses[1], losses[0], `${type}: captured vs eager`);
+    assert.ok(plan, `${type}: no captured plan`);
+  }
+});
