@@ -112,11 +112,13 @@ function syncChartList(names: string[], diagnostics: boolean): void {
 
 // ---------------------------------------------------------------- findings and samples
 
-function renderFindings(findings: Finding[] | undefined): void {
+function renderFindings(findings: Finding[] | undefined, final: boolean): void {
   if (!findings) return;
   $("findings-count").textContent = findings.length ? `(${findings.length})` : "";
   if (findings.length === 0) {
-    $("findings").replaceChildren(el("p", { class: "ok", text: "No problems found so far." }));
+    $("findings").replaceChildren(
+      el("p", { class: "ok", text: final ? "No problems found." : "No problems found so far." }),
+    );
     return;
   }
   const measured = (f: Finding) =>
@@ -395,7 +397,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
         for (const k of ["train", "val", "test"] as const)
           document.body.dataset[`${k}Loss`] = String(m.splitLosses[k]);
       }
-      renderFindings(m.findings);
+      renderFindings(m.findings, m.splitLosses !== undefined);
       if (m.samples)
         renderSamples(
           m.samples.rows,

@@ -8,7 +8,7 @@
  * copied), so the page's only work for a chart is to show a bitmap: no compiling, no dataflow, no
  * layout of thousands of marks on the main thread while a run trains. A chart that keeps its shape
  * (same spec apart from its data) reuses its View and gets its data through a changeset, as on the
- * dashboard. Only the newest spec of each chart is drawn, and drawing pauses three times as long as
+ * dashboard. Only the newest spec of each chart is drawn, and drawing pauses four times as long as
  * it drew: on a busy machine charts skip frames instead of taking time from training.
  */
 
@@ -119,9 +119,9 @@ async function drain(): Promise<void> {
         // a spec vega cannot draw is a bug: say which, keep drawing the others
         console.error(`chart ${name}: ${(e as Error)?.message ?? e}`);
       }
-      // drawing shares the machine with training: at most a quarter of this thread's time
+      // drawing shares the machine with training: at most a fifth of this thread's time
       const spent = performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 3 * spent));
+      await new Promise((r) => setTimeout(r, 4 * spent));
     }
   } finally {
     busy = false;
