@@ -361,7 +361,7 @@ test("a CLI run dropped on the page samples the CLI's names", async () => {
   await page.close();
 });
 
-test("a bad word file gets the CLI's one-line error; a good one trains", async () => {
+test("a bad word file and a bad flag in the URL get the CLI's one-line errors; a good file trains", async () => {
   const files = join(tmp, "words");
   mkdirSync(files);
   const bad = join(files, "utf16.txt");
@@ -386,6 +386,20 @@ test("a bad word file gets the CLI's one-line error; a good one trains", async (
   assert.equal(`makemore: error: ${await page.evaluate(() => document.body.dataset.error)}`, cliLine);
   assert.equal((await page.textContent("#error"))?.includes("\n"), false);
 
+  // a bad flag in the URL: the CLI's line for the same flag
+  const flagCli = spawnSync(process.execPath, ["--import", TSX, MAIN, "train", "--momentum", "2"], {
+    cwd: files,
+    encoding: "utf8",
+  });
+  assert.equal(flagCli.status, 2);
+  await page.goto(`${site.url}?momentum=2&autostart=1`);
+  await page.waitForFunction(() => document.body.dataset.error);
+  assert.equal(
+    `makemore: error: ${await page.evaluate(() => document.body.dataset.error)}`,
+    flagCli.stderr.trim(),
+  );
+
+  await page.goto(site.url);
   const good = join(files, "pets.txt");
   writeFileSync(good, "rex\nfido\nluna\nmax\nbella\ncharlie\nlucy\ncooper\ndaisy\nmilo\n");
   await page.setInputFiles("#files", good);

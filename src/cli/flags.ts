@@ -113,11 +113,11 @@ function defaultWorkDir(type: string): string {
   return `runs/${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${type}`;
 }
 
-/** Build the run request from flags (everything validated before any file is touched). */
-export function configFromFlags(
+/** The training config and seed the flags ask for (no files: the browser playground calls it too). */
+export function trainFlagsFrom(
   v: Record<string, string | boolean | undefined>,
-): RunRequest & { workDir: string } {
-  const { type, flags } = modelFlagsFrom(v);
+  type: string,
+): { train: TrainConfig; seed: number } {
   const defaults = { ...LECTURE_TRAIN, ...(familyOf(type).trainDefaults as Partial<TrainConfig>) };
   const trainCfg: TrainConfig = {
     ...defaults,
@@ -141,6 +141,15 @@ export function configFromFlags(
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
   });
+  return { train: trainCfg, seed };
+}
+
+/** Build the run request from flags (everything validated before any file is touched). */
+export function configFromFlags(
+  v: Record<string, string | boolean | undefined>,
+): RunRequest & { workDir: string } {
+  const { type, flags } = modelFlagsFrom(v);
+  const { train: trainCfg, seed } = trainFlagsFrom(v, type);
   if (v.calibrate === true && familyOf(type).name !== "mlp")
     throw new UserError(`--calibrate applies to the lecture MLPs, not --type ${type}`, 2);
   return {

@@ -50,7 +50,13 @@ import { readWordFile } from "./wordfile.ts";
 export { CONFIG_VERSION, type RunConfig, type RunState };
 
 /** The bundled names.txt (32,033 names), the default input. */
-export const BUNDLED_NAMES = resolve(dirname(fileURLToPath(import.meta.url)), "../../data/names.txt");
+export const BUNDLED_NAMES = /* @__PURE__ */ bundledNames();
+
+// a function marked pure, so that bundling a module that imports this one for its pure parts (the
+// browser playground: scripts/build-web.ts) can drop it
+function bundledNames(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../../data/names.txt");
+}
 
 /** Read a word file and build the lecture's data from it (context windows, or sequences). */
 export function loadData(

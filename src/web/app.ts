@@ -252,10 +252,8 @@ function showTypeFlags(): void {
   for (const row of document.querySelectorAll<HTMLElement>("[data-flag]")) {
     const input = flagInput(row.dataset.flag!);
     const fallback = t?.defaults[row.dataset.flag!];
-    if (input instanceof HTMLInputElement && input.type !== "checkbox" && fallback !== undefined)
-      input.placeholder = fallback;
-    else if (input instanceof HTMLSelectElement && fallback !== undefined)
-      input.options[0]!.textContent = `(${fallback})`;
+    if (input instanceof HTMLInputElement && input.type !== "checkbox") input.placeholder = fallback ?? "";
+    else if (input instanceof HTMLSelectElement) input.options[0]!.textContent = `(${fallback ?? "default"})`;
   }
   updateLinks();
 }

@@ -4,15 +4,15 @@
  *   ?type=batchnorm&seed=2147483647&steps=2000&autostart=1
  *
  * is `makemore train --type batchnorm --seed 2147483647 --max-steps 2000`: the model types and
- * their flags come from the model registry (src/models/index.ts), each flag checked against its
- * declaration with the CLI's words (src/cli/args.ts), the spec from the family, so the page and the
- * CLI train the same run. `steps` is the URL's short name for --max-steps.
+ * their flags come from the model registry (src/models/index.ts), the spec from the family, so the
+ * page and the CLI train the same run. `steps` is the URL's short name for --max-steps.
  *
- * (src/cli/flags.ts does the same for the CLI; it also resolves file paths, which needs Node, so
- * the training flags' checks are repeated here with its bounds and messages.)
+ * The checks are the CLI's own (src/cli/flags.ts `modelFlagsFrom`, `trainFlagsFrom`); this file adds
+ * what the form needs to show: which flags a type reads and their defaults.
  */
 
-import { choice, num } from "../cli/args.ts";
+import { num } from "../cli/args.ts";
+import { modelFlagsFrom, trainFlagsFrom } from "../cli/flags.ts";
 import { UserError } from "../errors.ts";
 import {
   allModelFlags,
@@ -25,49 +25,48 @@ import {
   modelTypes,
 } from "../models/index.ts";
 import { CONFIG_VERSION, type RunRequest } from "../train/session.ts";
-import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import type { Catalog, FlagInfo, Flags } from "./protocol.ts";
 
 // ---------------------------------------------------------------- the catalog
 
-/** The training flags every type reads, with `makemore train --help`'s bounds. */
-const TRAIN_FLAGS: (FlagInfo & { min: number; max?: number; exclusiveMin?: boolean })[] = [
+/** The training flags every type reads (`makemore train --help`); src/cli/flags.ts checks them. */
+const TRAIN_FLAGS: FlagInfo[] = [
+  { name: "seed", kind: "int", help: "generator seed for init and minibatches", placeholder: "" },
+  { name: "max-steps", kind: "int", help: "optimisation steps", placeholder: "" },
+  { name: "batch-size", kind: "int", help: "examples per step", placeholder: "" },
+  { name: "optimizer", kind: "choice", choices: ["sgd", "adamw"], help: "the update rule", placeholder: "" },
+  { name: "learning-rate", kind: "number", help: "learning rate (before the decay)", placeholder: "" },
   {
-    name: "seed",
-    kind: "int",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    help: "generator seed for init and minibatches",
-    placeholder: "2147483647",
+    name: "lr-schedule",
+    kind: "choice",
+    choices: ["step", "constant", "cosine"],
+    help: "how the learning rate changes",
+    placeholder: "",
   },
-  { name: "max-steps", kind: "int", min: 0, max: 1e9, help: "SGD steps", placeholder: "200000" },
-  { name: "batch-size", kind: "int", min: 1, max: 1e7, help: "examples per step", placeholder: "32" },
+  { name: "lr-decay-step", kind: "int", help: "step where the learning rate drops (step)", placeholder: "" },
+  { name: "lr-decay-to", kind: "number", help: "learning rate after the drop (step)", placeholder: "" },
+  { name: "warmup-steps", kind: "int", help: "linear warm-up steps", placeholder: "" },
   {
-    name: "learning-rate",
+    name: "weight-decay",
     kind: "number",
-    min: 0,
-    exclusiveMin: true,
-    max: 100,
-    help: "learning rate before the decay",
-    placeholder: "0.1",
+    help: "decoupled (AdamW) or L2 (SGD) weight decay",
+    placeholder: "",
   },
-  {
-    name: "lr-decay-step",
-    kind: "int",
-    min: 0,
-    help: "step where the learning rate drops",
-    placeholder: "100000",
-  },
-  {
-    name: "lr-decay-to",
-    kind: "number",
-    min: 0,
-    exclusiveMin: true,
-    max: 100,
-    help: "learning rate after the drop",
-    placeholder: "0.01",
-  },
+  { name: "momentum", kind: "number", help: "SGD momentum", placeholder: "" },
 ];
+
+/** A training flag's default for a type: what `trainFlagsFrom` gives when the flag is not given. */
+function trainDefaults(type: string): Record<string, string> {
+  const { train, seed } = trainFlagsFrom({}, type);
+  const t = train as unknown as Record<string, unknown>;
+  const out: Record<string, string> = { seed: String(seed) };
+  for (const f of TRAIN_FLAGS) {
+    const v = t[fieldOf(f.name)];
+    if (typeof v === "number" || typeof v === "string") out[f.name] = String(v);
+  }
+  if (train.optimizer === undefined) out.optimizer = "sgd";
+  return out;
+}
 
 /** `--n-hidden` -> the spec field `nHidden` (the registry's naming convention). */
 const fieldOf = (flag: string) => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -111,53 +110,23 @@ export function catalog(datasets: string[]): Catalog {
     types: FAMILIES.flatMap((family) =>
       family.types.map(({ type, summary }) => {
         const { flags, defaults } = typeFlags(family, type);
-        const train = { ...LECTURE_TRAIN, ...(family.trainDefaults as Partial<TrainConfig> | undefined) };
-        defaults["learning-rate"] = String(train.learningRate);
-        defaults["lr-decay-step"] = String(train.lrDecayStep);
-        defaults["lr-decay-to"] = String(train.lrDecayTo);
-        defaults["batch-size"] = String(train.batchSize);
-        defaults["max-steps"] = String(train.maxSteps);
-        return { type, summary, family: family.name, flags, defaults };
+        return {
+          type,
+          summary,
+          family: family.name,
+          flags,
+          defaults: { ...defaults, ...trainDefaults(type) },
+        };
       }),
     ),
     defaultType: DEFAULT_TYPE,
     modelFlags: allModelFlags().map(info),
-    trainFlags: TRAIN_FLAGS.map(({ min: _a, max: _b, exclusiveMin: _c, ...f }) => f),
+    trainFlags: TRAIN_FLAGS,
     datasets,
   };
 }
 
 // ---------------------------------------------------------------- checking, as the CLI checks
-
-/** A model flag's value checked against its declaration (src/cli/flags.ts `flagValue`). */
-function modelFlagValue(
-  f: ModelFlag,
-  raw: string | boolean | undefined,
-): string | number | boolean | undefined {
-  if (raw === undefined || raw === "" || raw === false) return undefined;
-  const flag = `--${f.name}`;
-  if (f.kind === "boolean") return raw === true;
-  if (f.kind === "choice") return choice(raw, flag, f.choices ?? [], (f.choices ?? [""])[0]!);
-  return num(raw, flag, 0, {
-    integer: f.kind === "int",
-    min: f.min,
-    max: f.max,
-    exclusiveMin: f.exclusiveMin,
-  });
-}
-
-const trainFlag = (name: string) => TRAIN_FLAGS.find((f) => f.name === name)!;
-
-function trainNum(f: Flags, name: string, fallback: number): number {
-  const def = trainFlag(name);
-  const raw = f[name];
-  return num(raw === "" ? undefined : raw, `--${name}`, fallback, {
-    integer: def.kind === "int",
-    min: def.min,
-    max: def.max,
-    exclusiveMin: def.exclusiveMin,
-  });
-}
 
 /** A number checked as the CLI checks flag `--name` (the sample form's fields). */
 export function checkNumber(
@@ -174,29 +143,18 @@ export function checkNumber(
  * defaults for everything the page does not set; `inputFile` is the data's name.
  */
 export function runRequest(f: Flags, diagnostics: boolean): RunRequest {
-  const type = choice(f.type === "" ? undefined : f.type, "--type", modelTypes(), DEFAULT_TYPE);
-  const family = familyOf(type);
-  const modelFlags: Record<string, string | number | boolean | undefined> = {};
-  for (const flag of allModelFlags()) {
-    const v = modelFlagValue(flag, f[flag.name]);
-    if (v !== undefined) modelFlags[flag.name] = v;
-  }
-  const d = { ...LECTURE_TRAIN, ...(family.trainDefaults as Partial<TrainConfig> | undefined) };
-  const train: TrainConfig = {
-    ...d,
-    maxSteps: trainNum(f, "max-steps", d.maxSteps),
-    batchSize: trainNum(f, "batch-size", d.batchSize),
-    learningRate: trainNum(f, "learning-rate", d.learningRate),
-    lrDecayStep: trainNum(f, "lr-decay-step", d.lrDecayStep),
-    lrDecayTo: trainNum(f, "lr-decay-to", d.lrDecayTo),
-  };
+  // the CLI's own checks: an empty field is a flag not given
+  const v: Record<string, string | boolean | undefined> = {};
+  for (const [k, x] of Object.entries(f)) if (x !== "" && x !== false && x !== undefined) v[k] = x;
+  const { type, flags: modelFlags } = modelFlagsFrom(v);
+  const { train, seed } = trainFlagsFrom(v, type);
   return {
     type,
-    modelFlags: modelFlags as FlagValues,
+    modelFlags,
     config: {
       version: CONFIG_VERSION,
       train,
-      seed: trainNum(f, "seed", 2147483647),
+      seed,
       logEvery: 10000,
       checkpointEvery: 10000,
       evalEvery: 0,
