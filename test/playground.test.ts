@@ -399,6 +399,7 @@ test("a bad word file and a bad flag in the URL get the CLI's one-line errors; a
     flagCli.stderr.trim(),
   );
 
+  await page.waitForLoadState("networkidle"); // the workers' scripts are in, before leaving the page
   await page.goto(site.url);
   const good = join(files, "pets.txt");
   writeFileSync(good, "rex\nfido\nluna\nmax\nbella\ncharlie\nlucy\ncooper\ndaisy\nmilo\n");

@@ -14,16 +14,7 @@
 import { num } from "../cli/args.ts";
 import { modelFlagsFrom, trainFlagsFrom } from "../cli/flags.ts";
 import { UserError } from "../errors.ts";
-import {
-  allModelFlags,
-  DEFAULT_TYPE,
-  FAMILIES,
-  type FlagValues,
-  familyOf,
-  type ModelFamily,
-  type ModelFlag,
-  modelTypes,
-} from "../models/index.ts";
+import { allModelFlags, DEFAULT_TYPE, FAMILIES, type ModelFamily, type ModelFlag } from "../models/index.ts";
 import { CONFIG_VERSION, type RunRequest } from "../train/session.ts";
 import type { Catalog, FlagInfo, Flags } from "./protocol.ts";
 

@@ -12,7 +12,7 @@
  */
 
 import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/watch.ts";
-import { type LectureData, longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
+import { longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
