@@ -540,3 +540,4 @@ for (const which of ["checkpoint", "config"] as const)
   });
 
 setState("idle");
+syncChartList([], true);
