@@ -154,8 +154,12 @@ export class Linear extends Module {
     this.weight.requiresGrad_();
     this.bias = opts.bias === false ? null : (opts.biasInit ?? zeros([fanOut])).requiresGrad_();
   }
+  /** (B, I) -> (B, O); a (B, T, I) input is multiplied position by position -> (B, T, O), as torch's x @ W. */
   forward(x: Tensor): Tensor {
-    return this.keep(linear(x, this.weight, this.bias));
+    if (x.ndim <= 2) return this.keep(linear(x, this.weight, this.bias));
+    // (B, T, I) -> (B*T, I) @ (I, O) -> (B, T, O): torch folds the leading dims into one mm too
+    const lead = x.shape.slice(0, -1);
+    return this.keep(linear(x.view(-1, this.fanIn), this.weight, this.bias).view([...lead, this.fanOut]));
   }
   protected override ownParameters(): [string, Tensor][] {
     return this.bias
@@ -177,6 +181,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Parameter shape: (H,) like the lecture's class and torch, or (1, H) like the BN-MLP. */
   keepdimParams?: boolean;
+  /**
+   * Normalise each of the T positions of a (B, T, H) input separately, with statistics over dim 0
+   * only and running statistics of shape (T, H): the lecture's "bug in batchnorm" (part 5), kept
+   * to show what it does. Without it a (B, T, H) input is normalised over dims (0, 1).
+   */
+  perPosition?: number;
 }
 
 /** The variants' defaults: eps and momentum as the lecture and PyTorch use them. */
@@ -205,6 +215,8 @@ export class BatchNorm1d extends Module {
   runningMean: Tensor;
   /** running std for "lecture-std", running (unbiased) variance otherwise */
   runningVar: Tensor;
+  /** T when each position of a (B, T, H) input is normalised separately (see BatchNormOptions) */
+  readonly perPosition: number | undefined;
   constructor(
     readonly dim: number,
     opts: BatchNormOptions = {},
@@ -217,20 +229,84 @@ export class BatchNorm1d extends Module {
     const shape = opts.keepdimParams ? [1, dim] : [dim];
     this.gamma = ones(shape).requiresGrad_();
     this.beta = zeros(shape).requiresGrad_();
-    this.runningMean = zeros(shape);
-    this.runningVar = ones(shape);
+    this.perPosition = opts.perPosition;
+    const running = this.perPosition === undefined ? shape : [this.perPosition, dim];
+    this.runningMean = zeros(running);
+    this.runningVar = ones(running);
   }
+  /**
+   * (B, H) -> (B, H), statistics over dim 0; (B, T, H) -> (B, T, H), statistics over dims (0, 1)
+   * as the lecture's class computes them for 3-D input (every position of every example is one
+   * sample of each of the H channels), or per position over dim 0 with `perPosition`.
+   */
   forward(x: Tensor): Tensor {
+    if (x.ndim === 3 && this.perPosition !== undefined) return this.keep(this.forwardPerPosition(x));
+    if (x.ndim === 3) {
+      // (B, T, H) -> (B*T, H): reducing over dims (0, 1) is reducing the folded dim 0
+      const [B, T, H] = x.shape;
+      return this.keep(this.forward2d(x.view(B * T, H)).view(B, T, H));
+    }
+    return this.keep(this.forward2d(x));
+  }
+
+  private forward2d(x: Tensor): Tensor {
     if (!this.training) {
-      return this.keep(
-        batchNormEval(x, this.gamma, this.beta, this.runningMean, this.runningVar, this.variant, this.eps),
+      return batchNormEval(
+        x,
+        this.gamma,
+        this.beta,
+        this.runningMean,
+        this.runningVar,
+        this.variant,
+        this.eps,
       );
     }
     const { out, stats } = batchNormTrain(x, this.gamma, this.beta, this.variant, this.eps);
-    // running = (1 - m) * running + m * batch, in float32 as the lecture writes it
+    // running = (1 - m) * running + m * batch, in float32 as the lecture writes it (a launched kernel)
     updateRunningStats(this.runningMean, this.runningVar, stats, this.momentum);
-    return this.keep(out);
+    return out;
   }
+
+  /**
+   * The lecture's "bug": x (B, T, H) with mean and var over dim 0 only -> (1, T, H) statistics,
+   * composed from ops as the notebook writes it: xhat = (x - xmean) / sqrt(xvar + eps) (or / std
+   * for "lecture-std"; biased var for "torch"), out = gamma * xhat + beta.
+   */
+  private forwardPerPosition(x: Tensor): Tensor {
+    const [, T, H] = x.shape;
+    if (T !== this.perPosition || H !== this.dim) {
+      throw new RangeError(
+        `BatchNorm1d(${this.dim}, perPosition=${this.perPosition}) got input (${x.shape.join(", ")})`,
+      );
+    }
+    let mean: Tensor;
+    let spread: Tensor; // what the running buffer tracks: std (lecture-std) or unbiased var
+    let sigma: Tensor;
+    if (this.training) {
+      mean = x.mean(0, { keepdim: true }); // (1, T, H)
+      if (this.variant === "lecture-std") {
+        spread = x.std(0, { keepdim: true });
+        sigma = spread;
+      } else {
+        spread = x.var(0, { keepdim: true });
+        const v = this.variant === "torch" ? x.var(0, { keepdim: true, unbiased: false }) : spread;
+        sigma = v.add(this.eps).sqrt();
+      }
+      updateRunningStats(
+        this.runningMean,
+        this.runningVar,
+        { mean: mean.storage, spread: spread.storage },
+        this.momentum,
+      );
+    } else {
+      mean = this.runningMean; // (T, H)
+      sigma = this.variant === "lecture-std" ? this.runningVar : this.runningVar.add(this.eps).sqrt();
+    }
+    const centered = x.sub(mean);
+    if (this.variant === "lecture-std") return this.gamma.mul(centered).div(sigma).add(this.beta);
+    return this.gamma.mul(centered.div(sigma)).add(this.beta);
+  }
+
   protected override ownParameters(): [string, Tensor][] {
     return [
       ["gamma", this.gamma],
@@ -244,7 +320,8 @@ export class BatchNorm1d extends Module {
     ];
   }
   override describe(): string {
-    return `BatchNorm1d(${this.dim}, variant=${this.variant})`;
+    const per = this.perPosition === undefined ? "" : `, perPosition=${this.perPosition}`;
+    return `BatchNorm1d(${this.dim}, variant=${this.variant}${per})`;
   }
 }
 
@@ -290,6 +367,31 @@ export class Embedding extends Module {
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     return this.keep(x.view(x.shape[0], -1));
+  }
+}
+
+/**
+ * (B, T, C) -> (B, T/n, C*n): concatenate each run of n consecutive positions, the lecture's
+ * `x.view(B, T//n, C*n)`; when one position remains the result is squeezed to (B, C*n).
+ * The WaveNet fuses pairs of characters, then pairs of pairs, ... with it.
+ */
+export class FlattenConsecutive extends Module {
+  constructor(readonly n: number) {
+    super();
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`FlattenConsecutive needs a positive n, got ${n}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 3)
+      throw new RangeError(`FlattenConsecutive expects (B, T, C), got (${x.shape.join(", ")})`);
+    const [B, T, C] = x.shape;
+    if (T % this.n !== 0)
+      throw new RangeError(`FlattenConsecutive(${this.n}): T = ${T} is not a multiple of ${this.n}`);
+    const y = x.view(B, T / this.n, C * this.n);
+    return this.keep(T / this.n === 1 ? y.squeeze(1) : y);
+  }
+  override describe(): string {
+    return `FlattenConsecutive(${this.n})`;
   }
 }
 
