@@ -39,7 +39,8 @@ for (const type of modelTypes()) {
     const model = buildFromSpec(fromDisk, new Generator().manualSeed(1));
     const names = [...model.namedParameters(), ...model.namedBuffers()].map(([n]) => n);
     assert.equal(new Set(names).size, names.length, "checkpoint names are unique");
-    assert.ok(model.numParameters() > 0);
+    // a counted model (bigram-counts) has no parameters, only its table of counts
+    assert.ok(model.numParameters() > 0 || model.buffers().length > 0);
     // the same seed draws the same weights
     const again = buildFromSpec(spec, new Generator().manualSeed(1));
     assert.deepEqual(

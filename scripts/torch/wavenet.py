@@ -3,7 +3,7 @@
 (lectures/makemore/makemore_part5_cnn1.ipynb) with Debian's PyTorch 1.13, written to
 fixtures/torch-wavenet.json.
 
-    /usr/bin/python3 scripts/torch/wavenet.py                   # prefix (1000 steps) + full run
+    /usr/bin/python3 scripts/torch/wavenet.py                   # prefix (500 steps) + full run
     /usr/bin/python3 scripts/torch/wavenet.py --full-steps 0    # prefix only
 
 The code is the notebook's: its Linear / BatchNorm1d (reducing over dims (0, 1) for 3-D input)
@@ -251,7 +251,7 @@ def sample(model, itos, n=20):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--prefix-steps', type=int, default=1000)
+    ap.add_argument('--prefix-steps', type=int, default=500)
     ap.add_argument('--bug-steps', type=int, default=200)
     ap.add_argument('--full-steps', type=int, default=200000)
     ap.add_argument('--out', default=OUT)

@@ -14,16 +14,23 @@
 
 import { UserError } from "../errors.ts";
 import type { Generator } from "../random/generator.ts";
+import { BIGRAM_FAMILY } from "./bigram.ts";
 import { MAKEMORE_FAMILY } from "./makemore.ts";
 import { MLP_FAMILY } from "./mlp.ts";
 import type { DataFacts, FlagValues, LanguageModel, ModelFamily, ModelFlag, ModelSpecBase } from "./model.ts";
+import { WAVENET_FAMILY } from "./wavenet.ts";
 
 export * from "./model.ts";
 
 // ---------------------------------------------------------------- the registry
 
 /** One line per family. The first type of the first family is the default `--type`. */
-export const FAMILIES: readonly ModelFamily[] = [MLP_FAMILY as ModelFamily, MAKEMORE_FAMILY as ModelFamily];
+export const FAMILIES: readonly ModelFamily[] = [
+  MLP_FAMILY as ModelFamily,
+  MAKEMORE_FAMILY as ModelFamily,
+  BIGRAM_FAMILY as ModelFamily,
+  WAVENET_FAMILY as ModelFamily,
+];
 
 /** Every --type, in registry order. */
 export function modelTypes(): string[] {

@@ -19,10 +19,25 @@
  */
 
 import { UserError } from "../errors.ts";
-import { BatchNorm1d, Embedding, FlattenConsecutive, Linear, Module, Sequential, Tanh } from "../nn/modules.ts";
+import {
+  BatchNorm1d,
+  Embedding,
+  FlattenConsecutive,
+  Linear,
+  Module,
+  Sequential,
+  Tanh,
+} from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import type { BatchNormVariant } from "../tensor/fused.ts";
 import { crossEntropy, noGrad, type Tensor } from "../tensor/tensor.ts";
+import {
+  type DataFacts,
+  type FlagValues,
+  type LanguageModel,
+  type ModelFamily,
+  windowContext,
+} from "./model.ts";
 
 /** Everything needed to rebuild a WaveNet (stored in config.json). */
 export interface WaveNetSpec {
@@ -44,7 +59,10 @@ export interface WaveNetSpec {
 }
 
 /** The notebook's hierarchical network: T 8, C 24, H 128, pairs fused, output weight * 0.1. */
-export function wavenetSpec(vocabSize: number, overrides: Partial<Omit<WaveNetSpec, "type">> = {}): WaveNetSpec {
+export function wavenetSpec(
+  vocabSize: number,
+  overrides: Partial<Omit<WaveNetSpec, "type">> = {},
+): WaveNetSpec {
   return {
     type: "wavenet",
     vocabSize,
@@ -67,30 +85,31 @@ export function wavenetLevels(spec: Pick<WaveNetSpec, "blockSize" | "groupSize">
 }
 
 /** Check a spec's numbers before building (bad flags end here with one clear line). */
-export function validateWaveNetSpec(s: WaveNetSpec): void {
+export function validateWaveNetSpec(s: WaveNetSpec, exitCode?: number): void {
+  const fail = (msg: string) => new UserError(msg, exitCode);
   const posInt = (v: number, name: string) => {
     if (!Number.isInteger(v) || v < 1 || v > 1_000_000)
-      throw new UserError(`${name} must be a positive integer, got ${v}`);
+      throw fail(`${name} must be a positive integer, got ${v}`);
   };
   posInt(s.vocabSize, "vocabulary size");
   posInt(s.blockSize, "block size");
   posInt(s.nEmbd, "embedding size");
   posInt(s.nHidden, "hidden width");
   posInt(s.groupSize, "group size");
-  if (s.groupSize < 2) throw new UserError(`the WaveNet fuses at least 2 positions per level, got ${s.groupSize}`);
+  if (s.groupSize < 2) throw fail(`the WaveNet fuses at least 2 positions per level, got ${s.groupSize}`);
   if (s.blockSize < s.groupSize)
-    throw new UserError(`the WaveNet needs a block size of at least its group size (${s.groupSize})`);
+    throw fail(`the WaveNet needs a block size of at least its group size (${s.groupSize})`);
   let t = s.blockSize;
   while (t > 1 && t % s.groupSize === 0) t /= s.groupSize;
   if (t !== 1) {
-    throw new UserError(
+    throw fail(
       `the WaveNet's block size must be a power of its group size (${s.groupSize}): got ${s.blockSize}`,
     );
   }
   if (!Number.isFinite(s.lastLayerScale))
-    throw new UserError(`last-layer scale must be finite, got ${s.lastLayerScale}`);
+    throw fail(`last-layer scale must be finite, got ${s.lastLayerScale}`);
   if (s.nHidden * s.nHidden * s.groupSize * wavenetLevels(s) > 2e8)
-    throw new UserError("the model is too large for this tool (more than 200M weights)");
+    throw fail("the model is too large for this tool (more than 200M weights)");
 }
 
 /**
@@ -99,7 +118,7 @@ export function validateWaveNetSpec(s: WaveNetSpec): void {
  * counting as the lecture does (`model.layers[0]`); here the embedding is its own child so that
  * every model family exposes `embedding` and `layers` alike.
  */
-export class WaveNet extends Module {
+export class WaveNet extends Module implements LanguageModel {
   constructor(
     readonly spec: WaveNetSpec,
     readonly embedding: Embedding,
@@ -111,9 +130,20 @@ export class WaveNet extends Module {
   forward(X: Tensor): Tensor {
     return this.keep(this.layers.forward(this.embedding.forward(X))); // (B, T, C) -> ... -> (B, V)
   }
-  /** Mean cross-entropy of the next-token predictions. */
+  /** Mean cross-entropy of the next-token predictions: X (B, T), Y (B,). */
   loss(X: Tensor, Y: Tensor): Tensor {
     return crossEntropy(this.forward(X), Y);
+  }
+  /** context (B, t) -> logits (B, V) from the last T tokens (boundary-padded), as the notebook samples. */
+  nextLogits(context: Tensor): Tensor {
+    return this.forward(windowContext(context, this.spec.blockSize));
+  }
+  /**
+   * The notebook's `model.layers`, embedding first: layer i in the diagnostics is the lecture's
+   * `model.layers[i]` (the Tanh layers are 4, 8 and 12 of the default net).
+   */
+  diagnosticLayers(): Module[] {
+    return [this.embedding, ...this.layers.layers];
   }
   override children(): [string, Module][] {
     return [
@@ -144,7 +174,10 @@ export function buildWaveNet(spec: WaveNetSpec, g: Generator): WaveNet {
       new FlattenConsecutive(n),
       new Linear(width * n, H, { generator: g, bias: false }),
       // after the last fusion T = 1 is squeezed away: (B, H) input, where dims 0 and (0, 1) agree
-      new BatchNorm1d(H, { variant: spec.batchnorm, perPosition: spec.bnPerPosition && T > 1 ? T : undefined }),
+      new BatchNorm1d(H, {
+        variant: spec.batchnorm,
+        perPosition: spec.bnPerPosition && T > 1 ? T : undefined,
+      }),
       new Tanh(),
     );
     width = H;
@@ -154,3 +187,98 @@ export function buildWaveNet(spec: WaveNetSpec, g: Generator): WaveNet {
   noGrad(() => last.weight.mul_(spec.lastLayerScale));
   return new WaveNet(spec, embedding, new Sequential(layers));
 }
+
+// ---------------------------------------------------------------- the family (registry entry)
+
+const BATCHNORMS = ["lecture", "torch", "lecture-std"] as const;
+
+export const WAVENET_FAMILY: ModelFamily<WaveNetSpec> = {
+  name: "wavenet",
+  types: [
+    {
+      type: "wavenet",
+      summary: "makemore part 5: characters fused two at a time (76,579 parameters, block size 8, seed 42)",
+    },
+  ],
+  data: "window",
+  flags: [
+    {
+      name: "block-size",
+      kind: "int",
+      min: 2,
+      max: 64,
+      help: "context length in characters (default 3; wavenet 8)",
+    },
+    {
+      name: "n-embd",
+      kind: "int",
+      min: 1,
+      max: 4096,
+      help: "embedding size per character (default 10; wavenet 24)",
+    },
+    {
+      name: "n-hidden",
+      kind: "int",
+      min: 1,
+      max: 65536,
+      help: "hidden width (default 200, 100 for deep-*; wavenet 128)",
+    },
+    {
+      name: "group-size",
+      kind: "int",
+      min: 2,
+      max: 64,
+      help: "wavenet: positions fused per level (default 2; = block size gives the flat MLP)",
+    },
+    {
+      name: "batchnorm",
+      kind: "choice",
+      choices: ["none", ...BATCHNORMS],
+      help: "none | torch | lecture | lecture-std (custom only; default none)",
+    },
+    {
+      name: "bn-per-position",
+      kind: "boolean",
+      help: "wavenet: BatchNorm over dim 0 only for (B, T, C) activations (the lecture's bug)",
+    },
+    {
+      name: "last-layer-scale",
+      kind: "number",
+      help: "scale of the output layer at init (custom only; default 0.1)",
+    },
+  ],
+  spec(_type: string, f: FlagValues, data: DataFacts): WaveNetSpec {
+    const bn = f.batchnorm as string | undefined;
+    if (bn === "none")
+      throw new UserError("--batchnorm none does not apply to --type wavenet (it needs one)", 2);
+    const spec = wavenetSpec(data.vocabSize, {
+      blockSize: (f["block-size"] as number | undefined) ?? 8,
+      nEmbd: (f["n-embd"] as number | undefined) ?? 24,
+      nHidden: (f["n-hidden"] as number | undefined) ?? 128,
+      groupSize: (f["group-size"] as number | undefined) ?? 2,
+      batchnorm: (bn as BatchNormVariant | undefined) ?? "lecture",
+      bnPerPosition: f["bn-per-position"] === true,
+      lastLayerScale: (f["last-layer-scale"] as number | undefined) ?? 0.1,
+    });
+    validateWaveNetSpec(spec, 2);
+    return spec;
+  },
+  checkSpec(m: Record<string, unknown>): WaveNetSpec {
+    const bad = (field: string, what: string) =>
+      new UserError(`model.${field} ${what}, got ${JSON.stringify(m[field])}`);
+    if (m.type !== "wavenet") throw bad("type", "must be wavenet");
+    for (const k of ["vocabSize", "blockSize", "nEmbd", "nHidden", "groupSize"]) {
+      if (!Number.isInteger(m[k]) || (m[k] as number) < 1) throw bad(k, "must be a positive integer");
+    }
+    if (!BATCHNORMS.includes(m.batchnorm as never))
+      throw bad("batchnorm", `must be one of ${BATCHNORMS.join(", ")}`);
+    if (typeof m.bnPerPosition !== "boolean") throw bad("bnPerPosition", "must be true or false");
+    if (!Number.isFinite(m.lastLayerScale)) throw bad("lastLayerScale", "must be a finite number");
+    const spec = m as unknown as WaveNetSpec;
+    validateWaveNetSpec(spec);
+    return spec;
+  },
+  build: buildWaveNet,
+  // the notebook: lr = 0.1 if i < 150000 else 0.01
+  trainDefaults: { lrDecayStep: 150_000 },
+};
