@@ -3,8 +3,10 @@
 (lectures/makemore/makemore_part5_cnn1.ipynb) with Debian's PyTorch 1.13, written to
 fixtures/torch-wavenet.json.
 
-    /usr/bin/python3 scripts/torch/wavenet.py                   # prefix (500 steps) + full run
+    /usr/bin/python3 scripts/torch/wavenet.py                   # prefix (200 steps) + full run
     /usr/bin/python3 scripts/torch/wavenet.py --full-steps 0    # prefix only
+    /usr/bin/python3 scripts/torch/wavenet.py --reuse-full      # prefix; keep the fixture's full run
+                                                                # (same torch build, same full steps)
 
 The code is the notebook's: its Linear / BatchNorm1d (reducing over dims (0, 1) for 3-D input)
 / Tanh / Embedding / FlattenConsecutive / Sequential classes, torch.manual_seed(42) once, then
@@ -18,7 +20,7 @@ Recorded (kept small):
   prefix: the loss of every one of the first --prefix-steps steps (a fresh run), the sha256 of
     every parameter after them, the eval-mode train/val loss and 20 samples after the prefix
     (continuing the generator);
-  bug: the same prefix (200 steps) with the BatchNorm reducing over dim 0 only for 3-D input (the
+  bug: the first 100 steps with the BatchNorm reducing over dim 0 only for 3-D input (the
     lecture's "bug in batchnorm"), its losses and its running_mean shapes;
   full (when --full-steps > 0): the 20 printed lines every 10,000 steps, the eval-mode split
     losses, the 20 samples, the loss every 1,000 steps.
@@ -251,9 +253,11 @@ def sample(model, itos, n=20):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--prefix-steps', type=int, default=500)
-    ap.add_argument('--bug-steps', type=int, default=200)
+    ap.add_argument('--prefix-steps', type=int, default=200)
+    ap.add_argument('--bug-steps', type=int, default=100)
     ap.add_argument('--full-steps', type=int, default=200000)
+    ap.add_argument('--reuse-full', action='store_true',
+                    help="keep the 'full' section of the existing fixture (its run is 200,000 steps)")
     ap.add_argument('--out', default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -291,11 +295,20 @@ def main():
                   'running_mean_shapes': [list(l.running_mean.shape) for l in model.layers
                                           if isinstance(l, BatchNorm1d)],
                   'split_loss': split_losses(model, splits)}
-    with open(args.out, 'w') as f:
-        json.dump(res, f, indent=1)
-    print(f'wrote {args.out} (prefix)', file=sys.stderr, flush=True)
+    if not args.reuse_full:
+        with open(args.out, 'w') as f:
+            json.dump(res, f, indent=1)
+        print(f'wrote {args.out} (prefix)', file=sys.stderr, flush=True)
 
-    if args.full_steps > 0:
+    if args.reuse_full:
+        with open(args.out) as f:
+            old = json.load(f)
+        assert old['meta'] == res['meta'] and old['full']['steps'] == args.full_steps, 'different torch or run'
+        res['full'] = old['full']
+        with open(args.out, 'w') as f:
+            json.dump(res, f, indent=1)
+        print(f'wrote {args.out} (prefix; full run kept)', file=sys.stderr, flush=True)
+    elif args.full_steps > 0:
         model, parameters = build()
         printed, every1000 = [], []
         t0 = time.time()
