@@ -62,7 +62,9 @@ test("the exercise: 4,137 parameters, PyTorch's loss, 26 manual gradients equal 
     names,
   );
   for (const l of cmps) {
-    const [, exact, approximate, maxdiff] = /exact: (\w+)\s*\| approximate: (\w+)\s*\| maxdiff: (\S+)/.exec(l)!;
+    const [, exact, approximate, maxdiff] = /exact: (\w+)\s*\| approximate: (\w+)\s*\| maxdiff: (\S+)/.exec(
+      l,
+    )!;
     assert.equal(approximate, "True", l);
     // PyTorch 1.13 here: 0 for the first 11, up to 4.7e-9 after; the lecture's fused ones: 5e-9, 9e-10
     assert.ok(Number(maxdiff) < 3e-8, l);
@@ -81,7 +83,10 @@ test("the exercise: 4,137 parameters, PyTorch's loss, 26 manual gradients equal 
   assert.ok(i4 > 0);
   const losses = lines.slice(i4 + 1, i4 + 1 + ref.exercise4.steps).map((l) => Number(l.split(": ")[1]));
   losses.forEach((l, i) => {
-    assert.ok(Math.abs(l - ref.exercise4.losses[i]) < 1e-4, `step ${i}: ${l} vs PyTorch ${ref.exercise4.losses[i]}`);
+    assert.ok(
+      Math.abs(l - ref.exercise4.losses[i]) < 1e-4,
+      `step ${i}: ${l} vs PyTorch ${ref.exercise4.losses[i]}`,
+    );
   });
   // then the calibrated split losses and 20 samples
   assert.match(lines[i4 + 1 + ref.exercise4.steps], /^train \d/);

@@ -8,15 +8,15 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { buildDataset, parseLines, Vocabulary } from "../src/data/dataset.ts";
 import {
-  Bigram,
+  type Bigram,
   BigramCounts,
   bigramSpec,
   buildBigram,
   sampleBigram,
   trainBigramFullBatch,
 } from "../src/models/bigram.ts";
-import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { Generator } from "../src/random/generator.ts";
+import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 
 const ref = JSON.parse(readFileSync(new URL("../fixtures/torch-bigrams.json", import.meta.url), "utf8"));
 const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
@@ -25,7 +25,9 @@ const vocab = Vocabulary.fromWords(words);
 const { X, Y } = buildDataset(words, vocab, 1);
 
 function sha256(x: Float32Array): string {
-  return createHash("sha256").update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest("hex");
+  return createHash("sha256")
+    .update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    .digest("hex");
 }
 const seeded = () => new Generator().manualSeed(2147483647);
 

@@ -30,7 +30,9 @@ function printedLosses(lines: string[]): number[] {
 
 function closeTo(ours: number[], theirs: number[], tol: number, what: string): void {
   assert.ok(ours.length > 0, what);
-  ours.forEach((v, i) => assert.ok(Math.abs(v - theirs[i]) <= tol, `${what} step ${i}: ${v} vs ${theirs[i]}`));
+  ours.forEach((v, i) =>
+    assert.ok(Math.abs(v - theirs[i]) <= tol, `${what} step ${i}: ${v} vs ${theirs[i]}`),
+  );
 }
 
 test("part 1: counts, the notebook's samples and log-likelihood, the neural bigram's first steps", async () => {
@@ -49,7 +51,10 @@ test("part 1: counts, the notebook's samples and log-likelihood, the neural bigr
   assert.equal(lines[21], "number of examples:  228146");
   const losses = lines.slice(22, 24).map(Number);
   losses.forEach((l, k) => {
-    assert.ok(Math.abs(l - ref.neural.losses[k]) / ref.neural.losses[k] < 1e-5, `${l} vs ${ref.neural.losses[k]}`);
+    assert.ok(
+      Math.abs(l - ref.neural.losses[k]) / ref.neural.losses[k] < 1e-5,
+      `${l} vs ${ref.neural.losses[k]}`,
+    );
   });
   assert.equal(lines.length, 29);
 });

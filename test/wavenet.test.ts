@@ -30,7 +30,9 @@ const cfg = (maxSteps: number): TrainConfig => ({
 });
 
 function sha256(x: Float32Array): string {
-  return createHash("sha256").update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest("hex");
+  return createHash("sha256")
+    .update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    .digest("hex");
 }
 
 test("the notebook's hierarchical net: 76,579 parameters, drawn after torch.manual_seed(42) bit for bit", () => {
@@ -57,7 +59,10 @@ test("200 steps: PyTorch's loss at every step, then its eval-mode split losses a
   assert.equal(losses.length, 200);
   assert.equal(losses[0].toFixed(4), "3.3167"); // the notebook's step-0 line
   losses.forEach((l, i) => {
-    assert.ok(Math.abs(l - ref.prefix.losses[i]) < 1e-5, `step ${i}: ${l} vs PyTorch ${ref.prefix.losses[i]}`);
+    assert.ok(
+      Math.abs(l - ref.prefix.losses[i]) < 1e-5,
+      `step ${i}: ${l} vs PyTorch ${ref.prefix.losses[i]}`,
+    );
   });
   const bns = model.layers.layers.filter((l) => l instanceof BatchNorm1d);
   bns.forEach((bn, k) => {
@@ -68,7 +73,10 @@ test("200 steps: PyTorch's loss at every step, then its eval-mode split losses a
   });
   // (the training split, 182,625 rows, takes too long on the generic path for this suite)
   const val = splitLoss(model, data.val);
-  assert.ok(Math.abs(val - ref.prefix.split_loss.val) < 1e-4, `val: ${val} vs PyTorch ${ref.prefix.split_loss.val}`);
+  assert.ok(
+    Math.abs(val - ref.prefix.split_loss.val) < 1e-4,
+    `val: ${val} vs PyTorch ${ref.prefix.split_loss.val}`,
+  );
   // the notebook samples with torch.multinomial on the global generator: continue `g`
   const words = sampleWords(model, data.vocab, { count: 20, generator: g });
   assert.deepEqual(
@@ -80,7 +88,9 @@ test("200 steps: PyTorch's loss at every step, then its eval-mode split losses a
 test("the lecture's bug in batchnorm (statistics over dim 0 only): running stats (1, T, C), PyTorch's losses", () => {
   const g = new Generator().manualSeed(42);
   const model = buildWaveNet(wavenetSpec(27, { bnPerPosition: true }), g);
-  const shapes = model.layers.layers.filter((l) => l instanceof BatchNorm1d).map((bn) => bn.runningMean.shape);
+  const shapes = model.layers.layers
+    .filter((l) => l instanceof BatchNorm1d)
+    .map((bn) => bn.runningMean.shape);
   // PyTorch's (1, 4, 128), (1, 2, 128), (1, 128): the same statistics without the leading 1
   assert.deepEqual(
     shapes,
@@ -88,12 +98,14 @@ test("the lecture's bug in batchnorm (statistics over dim 0 only): running stats
   );
   const losses: number[] = [];
   train(model, data.train, cfg(ref.bug.steps), g, { afterStep: ({ loss }) => losses.push(loss) });
-  // Equal to 2e-6 for 90 steps; then the runs part: at the first level most rows' first two
-  // positions are both the '.' padding, so some per-position variances over the 32 rows are ~0
-  // and dividing by sqrt(var + 1e-5) amplifies the last-bit differences of float32 rounding
-  // (the correct net, normalising over B*T rows, stays within 3e-7 for all 200 steps above).
-  losses.slice(0, 90).forEach((l, i) => {
-    assert.ok(Math.abs(l - ref.bug.losses[i]) < 1e-5, `step ${i}: ${l} vs PyTorch ${ref.bug.losses[i]}`);
+  // Equal to 2e-6 for 60 steps; then the runs part slowly (4e-4 by step 100): at the first level
+  // most rows' first two positions are both the '.' padding, so some per-position variances over
+  // the 32 rows are ~0 and dividing by sqrt(var + 1e-5) amplifies last-bit differences of float32
+  // rounding (the correct net, normalising over B*T rows, stays within 3e-7 for all 200 steps above).
+  assert.equal(losses.length, 100);
+  losses.forEach((l, i) => {
+    const tol = i < 60 ? 1e-5 : 1e-3;
+    assert.ok(Math.abs(l - ref.bug.losses[i]) < tol, `step ${i}: ${l} vs PyTorch ${ref.bug.losses[i]}`);
   });
   const val = splitLoss(model, data.val);
   assert.ok(Math.abs(val - ref.bug.split_loss.val) < 0.01, `val ${val} vs ${ref.bug.split_loss.val}`);

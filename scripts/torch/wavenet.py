@@ -276,8 +276,21 @@ def main():
     res['param_count'] = sum(p.nelement() for p in parameters)
     res['init'] = describe(parameters)
     losses = []
-    train(model, parameters, Xtr, Ytr, args.prefix_steps, on_step=lambda i, l: losses.append(l.item()))
+    step0 = {}
+
+    def on_prefix_step(i, loss):
+        losses.append(loss.item())
+        if i == 0:
+            # the lecture's forward diagnostics of step 0: per Tanh layer out mean, std, % |t| > 0.97
+            for k, layer in enumerate(model.layers):
+                if isinstance(layer, Tanh):
+                    t = layer.out
+                    step0[k] = {'shape': list(t.shape), 'mean': t.mean().item(), 'std': t.std().item(),
+                                'saturated': ((t.abs() > 0.97).float().mean() * 100).item()}
+
+    train(model, parameters, Xtr, Ytr, args.prefix_steps, on_step=on_prefix_step)
     res['prefix'] = {'steps': args.prefix_steps, 'losses': losses, 'params': describe(parameters),
+                     'tanh_step0': step0,
                      'running_mean_first8': [L.flat(l.running_mean.reshape(-1)[:8]) for l in model.layers
                                              if isinstance(l, BatchNorm1d)],
                      'running_var_first8': [L.flat(l.running_var.reshape(-1)[:8]) for l in model.layers

@@ -11,6 +11,7 @@ import { formatActivationTable, formatGradientTable, formatParameterTable } from
 import { UserError } from "../errors.ts";
 import { createRun, type OpenedRun, openResume } from "../io/run.ts";
 import { FileRunStore } from "../io/runfiles.ts";
+import { familyOf } from "../models/index.ts";
 import { lossText, type SessionOutcome, TrainingSession } from "../train/session.ts";
 import { invocation, num, parse } from "./args.ts";
 import { configFromFlags, modelHelp, TRAIN_OPTIONS } from "./flags.ts";
@@ -30,7 +31,9 @@ run directory
 model
 ${modelHelp()}
 optimisation
-      --seed N              generator seed for init and minibatches (default 2147483647)
+      --seed N              generator seed for init and minibatches (default 2147483647; wavenet 42)
+      --split KIND          lecture (random.seed(42), 80/10/10) | makemore (makemore.py's torch.randperm
+                            under --seed, test min(1000, 10%), no val) | none (every word in train)
       --max-steps N         SGD steps (default 200000)
       --batch-size N        examples per step (default 32)
       --learning-rate X     learning rate before the decay (default 0.1)
@@ -167,7 +170,7 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
   );
   if (!quiet && samples.length) {
     console.log(
-      `samples (seed ${outcome.sampleSeed}; ${samples.filter((s) => s.source === "new").length} new):`,
+      `samples (seed ${outcome.sampleSeed}${familyOf(session.config.model.type).samplesContinueTraining ? ", continuing the training generator" : ""}; ${samples.filter((s) => s.source === "new").length} new):`,
     );
     for (const s of samples)
       console.log(`  ${s.word.padEnd(20)} ${s.source === "new" ? "" : `(in ${s.source})`}`.trimEnd());

@@ -3,11 +3,19 @@
  */
 
 import { existsSync } from "node:fs";
-import { exampleCount, longestWord } from "../data/dataset.ts";
+import {
+  buildDataset,
+  buildSequenceDataset,
+  chars,
+  type Examples,
+  exampleCount,
+  longestWord,
+} from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, loadRunData, saveCheckpoint } from "../io/run.ts";
 import { createRunDir, writeJsonFile } from "../io/rundir.ts";
-import { modelTypes } from "../models/index.ts";
+import { readWordFile } from "../io/wordfile.ts";
+import { familyOf, modelTypes } from "../models/index.ts";
 import { MLP } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { calibrateBatchNorm, foldBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
@@ -106,7 +114,9 @@ export const EVAL_HELP = `usage: makemore eval RUN_DIR [options]
 Mean cross-entropy of a run's model on the train, val and test splits, in eval mode
 (BatchNorm uses its running statistics).
 
-      --split NAMES   comma-separated: train,val,test (default all three)
+      --split NAMES   comma-separated: train,val,test (default: those with words)
+  -i, --input-file FILE
+                      score every word of another word file instead (the run's vocabulary)
       --calibrate     first set BatchNorm statistics from the whole training set (not saved)
       --json          print JSON for scripts
   -h, --help          this help`;
@@ -115,7 +125,12 @@ export function evalCommand(argv: string[]): number {
   const { values: v, positionals } = parse(
     "eval",
     argv,
-    { split: { type: "string" }, calibrate: { type: "boolean" }, json: { type: "boolean" } },
+    {
+      split: { type: "string" },
+      "input-file": { type: "string", short: "i" },
+      calibrate: { type: "boolean" },
+      json: { type: "boolean" },
+    },
     true,
   );
   if (v.help) {
@@ -123,12 +138,20 @@ export function evalCommand(argv: string[]): number {
     return 0;
   }
   const run = loadRun(onePositional("eval", positionals, "run directory"));
-  const names = (typeof v.split === "string" ? v.split : "train,val,test").split(",").map((s) => s.trim());
-  for (const n of names) choice(n, "--split", ["train", "val", "test"] as const, "train");
+  const other = typeof v["input-file"] === "string" ? v["input-file"] : null;
+  if (other && v.split !== undefined)
+    throw new UserError("eval: --split and --input-file exclude each other", 2);
   const { data } = wordSets(run);
+  // a split without words (--split makemore has no val set) is left out unless asked for
+  const names = (typeof v.split === "string" ? v.split : "train,val,test")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((n) => v.split !== undefined || data[n as "train" | "val" | "test"].X.shape[0] > 0);
+  for (const n of names) choice(n, "--split", ["train", "val", "test"] as const, "train");
   if (v.calibrate) calibrateBatchNorm(lectureMLP(run, "--calibrate"), data.train);
   const losses: Record<string, number> = {};
-  for (const n of names) losses[n] = splitLoss(run.model, data[n as "train" | "val" | "test"]);
+  if (other) losses[other] = splitLoss(run.model, otherWords(run, other));
+  else for (const n of names) losses[n] = splitLoss(run.model, data[n as "train" | "val" | "test"]);
   if (v.json)
     console.log(
       JSON.stringify(
@@ -141,6 +164,25 @@ export function evalCommand(argv: string[]): number {
     for (const [n, l] of Object.entries(losses)) console.log(`${n.padEnd(5)} ${lossText(l)}`);
   }
   return 0;
+}
+
+/** Every word of another file as the run's model reads it (windows or sequences), in its vocabulary. */
+function otherWords(run: LoadedRun, path: string): Examples {
+  const { words } = readWordFile(path);
+  for (const [i, w] of words.entries()) {
+    for (const c of chars(w)) {
+      if (!run.vocab.stoi.has(c) || c === run.vocab.boundary)
+        throw new UserError(
+          `${path}: line ${i + 1} has ${JSON.stringify(c)}, which the run's vocabulary lacks`,
+        );
+    }
+  }
+  const T = run.config.model.blockSize;
+  if (familyOf(run.config.model.type).data === "window") return buildDataset(words, run.vocab, T);
+  const long = words.findIndex((w) => chars(w).length + 1 > T);
+  if (long >= 0)
+    throw new UserError(`${path}: line ${long + 1} is longer than the model's ${T - 1} characters`);
+  return buildSequenceDataset(words, run.vocab, T);
 }
 
 export const FOLD_HELP = `usage: makemore fold RUN_DIR -o OUT_DIR [options]

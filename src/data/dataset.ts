@@ -8,8 +8,10 @@
  */
 
 import { UserError } from "../errors.ts";
+import { Generator } from "../random/generator.ts";
 import { PyRandom } from "../random/pyrandom.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { randpermSplit } from "./makemore.ts";
 
 /**
  * Largest vocabulary (distinct characters + the boundary) accepted. The output layer is
@@ -399,23 +401,58 @@ export function buildSequenceDataset(
   return { X: new Tensor(X, [words.length, T], "int64"), Y: new Tensor(Y, [words.length, T], "int64") };
 }
 
-/** `prepareData` for a model family's way of reading words ("window" or "sequence"). */
+// ---------------------------------------------------------------- the split, a choice
+
+/**
+ * How the words are split (`--split`):
+ *   "lecture"  the notebooks': random.seed(seed) (42); random.shuffle; 80% train, 10% val, 10% test
+ *   "makemore" makemore.py's: torch.manual_seed(seed); rp = torch.randperm(n); the last
+ *              min(1000, int(0.1 n)) words are the test set, the rest train; no val set
+ *   "none"     every word in train (part 1 counts all 228,146 bigrams of names.txt)
+ */
+export const SPLIT_KINDS = ["lecture", "makemore", "none"] as const;
+export type SplitKind = (typeof SPLIT_KINDS)[number];
+
+/** Split `words` the chosen way (the seed: Python's for "lecture", torch's for "makemore"). */
+export function splitWordsBy(kind: SplitKind, words: readonly string[], seed: number): WordSplit {
+  switch (kind) {
+    case "lecture":
+      return splitWords(words, seed);
+    case "makemore": {
+      const { train, test } = randpermSplit(words, new Generator().manualSeed(seed));
+      return { train, val: [], test };
+    }
+    case "none":
+      return { train: words.slice(), val: [], test: [] };
+  }
+}
+
+/** One line for the start-up log: how the split was made and its sizes. */
+export function describeSplit(kind: SplitKind, seed: number): string {
+  if (kind === "makemore")
+    return `makemore.py's torch.randperm under manual_seed(${seed}), test min(1000, 10%)`;
+  if (kind === "none") return "none: every word in train";
+  return `random.seed(${seed})`;
+}
+
+/** `prepareData` for a model family's way of reading words ("window" or "sequence"), split as asked. */
 export function prepareDataFor(
   kind: "window" | "sequence",
   words: readonly string[],
   blockSize: number,
   seed = 42,
+  splitKind: SplitKind = "lecture",
 ): LectureData {
-  if (kind === "window") return prepareData(words, blockSize, seed);
   const vocab = Vocabulary.fromWords(words);
-  const split = splitWords(words, seed);
+  const split = splitWordsBy(splitKind, words, seed);
+  const build = kind === "window" ? buildDataset : buildSequenceDataset;
   return {
     words: words.slice(),
     vocab,
     blockSize,
     split,
-    train: buildSequenceDataset(split.train, vocab, blockSize),
-    val: buildSequenceDataset(split.val, vocab, blockSize),
-    test: buildSequenceDataset(split.test, vocab, blockSize),
+    train: build(split.train, vocab, blockSize),
+    val: build(split.val, vocab, blockSize),
+    test: build(split.test, vocab, blockSize),
   };
 }

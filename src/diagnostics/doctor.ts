@@ -16,7 +16,7 @@
 import { ContextWindows, type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
 import { MLP } from "../models/mlp.ts";
 import type { LanguageModel } from "../models/model.ts";
-import { BatchNorm1d, Linear } from "../nn/modules.ts";
+import { BatchNorm1d, Embedding, Linear } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
 import { calibrateBatchNorm } from "../train/evaluate.ts";
@@ -51,6 +51,8 @@ export const THRESHOLDS = {
   updateHigh: -2,
   /** BatchNorm output mean off beta (in units of gamma) or std off |gamma| by more than this share */
   bnTolerance: 0.1,
+  /** a (B, T, C) BatchNorm whose batch mean is beta at every position to within this (in gammas) */
+  bnPerPosition: 1e-4,
   /** running mean off the training set's by this many stds, or running var off by this factor */
   bnDriftStds: 0.25,
   bnDriftVarFactor: 1.5,
@@ -230,7 +232,17 @@ export function checkModel(
   );
   const output = layers.filter((l) => l instanceof Linear).at(-1) as Linear | undefined;
   const outputName = model.namedParameters().find(([, p]) => p === output?.weight)?.[0];
-  const inner = hidden.filter((p) => p.name !== outputName);
+  // an embedding table is excluded: each step updates only the rows of the batch's characters, so
+  // its grad:data is not comparable with a dense layer's (the WaveNet's is ~30x below, healthily)
+  const tables = new Set(
+    model
+      .modules()
+      .filter((m) => m instanceof Embedding)
+      .map((m) => (m as Embedding).weight),
+  );
+  const inner = hidden.filter(
+    (p) => p.name !== outputName && !tables.has(model.namedParameters().find(([n]) => n === p.name)![1]),
+  );
   if (inner.length >= 3) {
     const sorted = inner.map((p) => p.gradDataRatio).sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
@@ -264,10 +276,44 @@ export function checkModel(
     });
   }
 
-  // 6. BatchNorm layers must output mean beta and std |gamma| per unit in training mode
+  const perPosition = new Set<BatchNorm1d>();
+  // 6. the lecture's "bug in batchnorm" (part 5): on (B, T, H) activations the statistics must be
+  // taken over dims (0, 1); taken over dim 0 only, every position is normalised on its own (each
+  // (t, c) gets batch mean exactly beta), from B rows instead of B*T
   layers.forEach((l, i) => {
-    if (!(l instanceof BatchNorm1d) || !l.out) return;
-    const [N, H] = l.out.shape;
+    if (!(l instanceof BatchNorm1d) || !l.out || l.out.ndim !== 3) return;
+    const [B, T, H] = l.out.shape;
+    if (T < 2 || B < 2) return;
+    const y = l.out.storage;
+    let worst = 0; // the largest |batch mean at (t, c) - beta_c| / |gamma_c|
+    for (let t = 0; t < T; t++) {
+      for (let c = 0; c < H; c++) {
+        let m = 0;
+        for (let b = 0; b < B; b++) m += y[(b * T + t) * H + c];
+        const gamma = Math.abs(l.gamma.storage[c]);
+        worst = Math.max(worst, Math.abs(m / B - l.beta.storage[c]) / (gamma > 1e-6 ? gamma : 1));
+      }
+    }
+    if (worst < THRESHOLDS.bnPerPosition) {
+      perPosition.add(l);
+      findings.push({
+        id: "batchnorm-per-position",
+        severity: "warning",
+        title: `layer ${i} (BatchNorm1d) normalises each of its ${T} positions separately: statistics over dim 0 of (B, T, C) only`,
+        measured: { layer: i, positions: T, worstPositionMeanOffset: worst },
+        why: `Its input is (B, T, C): each of the ${T} positions of every example is a sample of the same C channels. Reducing over dim 0 alone keeps ${T} separate means and variances per channel (running_mean of shape (1, ${T}, C)), each estimated from ${B} rows instead of ${B * T} -- the lecture's "bug in batchnorm".`,
+        fix: "Reduce over dims (0, 1) for 3-D input: x.mean((0, 1), keepdim=True), x.var((0, 1), keepdim=True).",
+        where: `layer ${i}`,
+      });
+    }
+  });
+
+  // 7. BatchNorm layers must output mean beta and std |gamma| per unit in training mode
+  layers.forEach((l, i) => {
+    if (!(l instanceof BatchNorm1d) || !l.out || perPosition.has(l)) return;
+    // (B, T, H) output: every position of every example is one sample of each channel
+    const H = l.out.shape[l.out.ndim - 1];
+    const N = l.out.numel() / H;
     const y = l.out.storage;
     let worstMean = 0;
     let worstStd = 0;

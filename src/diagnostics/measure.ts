@@ -122,12 +122,17 @@ export function parameterStats(model: LanguageModel): ParameterStats[] {
   return out;
 }
 
-/** |h| > 0.99 over (batch x units) for each tanh layer, and the units saturated for every example. */
+/**
+ * |h| > 0.99 over (batch x units) for each tanh layer -- (batch * positions x units) for 3-D
+ * activations -- and the units saturated for every row.
+ */
 export function saturationMaps(model: LanguageModel): SaturationMap[] {
   const out: SaturationMap[] = [];
   model.diagnosticLayers().forEach((layer, i) => {
-    if (kindOf(layer) !== "Tanh" || !layer.out || layer.out.ndim !== 2) return;
-    const [B, H] = layer.out.shape;
+    if (kindOf(layer) !== "Tanh" || !layer.out || layer.out.ndim < 2) return;
+    // (B, H), or (B, T, H) as the WaveNet's: every position of every example is a row
+    const H = layer.out.shape[layer.out.ndim - 1];
+    const B = layer.out.numel() / H;
     const x = layer.out.storage;
     let bits = "";
     const allSat = new Array<boolean>(H).fill(true);

@@ -13,7 +13,14 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { exampleCount, type LectureData, prepareDataFor, Vocabulary } from "../data/dataset.ts";
+import {
+  exampleCount,
+  type LectureData,
+  prepareDataFor,
+  SPLIT_KINDS,
+  type SplitKind,
+  Vocabulary,
+} from "../data/dataset.ts";
 import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
@@ -64,9 +71,10 @@ export function loadData(
   blockSize: number,
   splitSeed = 42,
   kind: DataKind = "window",
+  split: SplitKind = "lecture",
 ): LectureData & { bytes: number } {
   const file = readWordFile(inputFile);
-  return { ...prepareDataFor(kind, file.words, blockSize, splitSeed), bytes: file.bytes };
+  return { ...prepareDataFor(kind, file.words, blockSize, splitSeed, split), bytes: file.bytes };
 }
 
 /**
@@ -77,10 +85,14 @@ export function loadRunData(
   config: RunConfig,
   file?: { words: readonly string[]; bytes: number },
 ): LectureData & { bytes: number } {
-  const { inputFile, blockSize, splitSeed } = config.data;
+  const { inputFile, blockSize, splitSeed, split } = config.data;
   const kind = familyOf(config.model.type).data;
-  if (file) return { ...prepareDataFor(kind, file.words, blockSize, splitSeed), bytes: file.bytes };
-  return loadData(inputFile, blockSize, splitSeed, kind);
+  if (file)
+    return {
+      ...prepareDataFor(kind, file.words, blockSize, splitSeed, split ?? "lecture"),
+      bytes: file.bytes,
+    };
+  return loadData(inputFile, blockSize, splitSeed, kind, split ?? "lecture");
 }
 
 /** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
@@ -115,6 +127,8 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   if (typeof d.inputFile !== "string") throw bad("missing data.inputFile");
   if (m.vocabSize !== d.vocab.length) throw bad("vocabulary size does not match the model");
   if (new Set(d.vocab).size !== d.vocab.length) throw bad("the vocabulary repeats a character");
+  if (d.split !== undefined && !SPLIT_KINDS.includes(d.split as SplitKind))
+    throw bad(`data.split must be one of ${SPLIT_KINDS.join(", ")}, got ${JSON.stringify(d.split)}`);
   for (const k of ["logEvery", "checkpointEvery"] as const) {
     if (!Number.isInteger(raw[k]) || (raw[k] as number) < 1) throw bad(`${k} must be a positive integer`);
   }

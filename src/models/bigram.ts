@@ -347,4 +347,18 @@ export const BIGRAM_FAMILY: ModelFamily<BigramSpec> = {
   },
   build: buildBigram,
   sample: sampleBigram,
+  // the notebook's full-batch descent: 100 steps at lr 50 (bigram-counts takes no steps)
+  trainDefaults: { maxSteps: 100, learningRate: 50, lrDecayStep: 1_000_000_000 },
+  fit(model, train, cfg, onStep) {
+    if (model instanceof BigramCounts) {
+      model.fit(train.X, train.Y);
+      return 0;
+    }
+    trainBigramFullBatch(model as Bigram, train.X, train.Y, {
+      steps: cfg.maxSteps,
+      learningRate: cfg.learningRate,
+      onStep,
+    });
+    return cfg.maxSteps;
+  },
 };

@@ -11,7 +11,7 @@
  *              makemore.py's models (its CharDataset).
  */
 
-import type { Vocabulary } from "../data/dataset.ts";
+import type { Examples, Vocabulary } from "../data/dataset.ts";
 import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -118,10 +118,27 @@ export interface ModelFamily<S extends ModelSpecBase = ModelSpecBase> {
    * makemore.py's { learningRate: 5e-4 }); flags still override them.
    */
   trainDefaults?: Readonly<Record<string, number | string | boolean>>;
-  /** the --seed when none is given (default the lecture's 2147483647; makemore.py's 3407) */
+  /** the --seed when none is given (default the lecture's 2147483647; makemore.py's 3407; the WaveNet notebook's 42) */
   defaultSeed?: number;
   /** Sampling in the reference's own draw order, when the generic one-word-at-a-time loop is not it. */
   sample?(model: LanguageModel, vocab: Vocabulary, opts: SampleRequest): string[];
+  /**
+   * Sample from the training generator, continued after the last step, as a notebook that seeds
+   * torch's global generator once does (the WaveNet); otherwise from a fresh generator (seed + 10).
+   */
+  samplesContinueTraining?: boolean;
+  /**
+   * Train without minibatch steps: by counting (bigram-counts: no steps) or by the reference's
+   * own loop (the neural bigram's full-batch descent, `cfg.maxSteps` steps at `cfg.learningRate`).
+   * `onStep(step, loss)` after each step, for the log and metrics. Used instead of the SGD loop;
+   * returns the number of steps taken.
+   */
+  fit?(
+    model: LanguageModel,
+    train: Examples,
+    cfg: { maxSteps: number; learningRate: number },
+    onStep: (step: number, loss: number) => void,
+  ): number;
 }
 
 // ---------------------------------------------------------------- helpers for families

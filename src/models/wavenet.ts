@@ -281,4 +281,7 @@ export const WAVENET_FAMILY: ModelFamily<WaveNetSpec> = {
   build: buildWaveNet,
   // the notebook: lr = 0.1 if i < 150000 else 0.01
   trainDefaults: { lrDecayStep: 150_000 },
+  // torch.manual_seed(42) once: the init, then the minibatches, then the samples continue it
+  defaultSeed: 42,
+  samplesContinueTraining: true,
 };

@@ -237,6 +237,7 @@ function groupLoss(g: Grouped, k: number, logits: Float32Array, at: number, C: n
  * float rounding (test/evaluate.test.ts).
  */
 export function splitLoss(model: LanguageModel, data: Examples): number {
+  if (data.X.shape[0] === 0) return Number.NaN; // an empty split (--split makemore has no val set)
   if (!(model instanceof MLP)) return rowLoss(model, data);
   const T = exampleBlockSize(data);
   const plan = T === model.spec.blockSize ? forwardPlanFor(model, PLAN_ROWS, T) : null;

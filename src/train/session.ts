@@ -14,7 +14,14 @@
  * Sections: run config and state -> the store -> the session -> start-up facts.
  */
 
-import { exampleCount, type LectureData, longestWord, Vocabulary } from "../data/dataset.ts";
+import {
+  describeSplit,
+  exampleCount,
+  type LectureData,
+  longestWord,
+  type SplitKind,
+  Vocabulary,
+} from "../data/dataset.ts";
 import {
   type CheckOptions,
   checkBatchNormDrift,
@@ -30,6 +37,7 @@ import { UserError } from "../errors.ts";
 import {
   buildFromSpec,
   type FlagValues,
+  familyOf,
   type LanguageModel,
   type ModelSpecBase,
   specFor,
@@ -37,7 +45,7 @@ import {
 import { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
-import { AnomalyError, setDetectAnomaly } from "../tensor/tensor.ts";
+import { AnomalyError, setDetectAnomaly, Tensor } from "../tensor/tensor.ts";
 import { calibrateBatchNorm, type Provenance, provenance, sampleWords, splitLoss } from "./evaluate.ts";
 import { makeOptimizer, type Optimizer, type OptimizerState } from "./optim.ts";
 import {
@@ -68,8 +76,10 @@ export interface RunConfig {
     /** the vocabulary, index order: boundary first */
     vocab: string[];
     blockSize: number;
-    /** Python random.seed for the 80/10/10 shuffle */
+    /** the split's seed: Python's random.seed for "lecture" (42), torch's manual_seed for "makemore" */
     splitSeed: number;
+    /** how the words are split (`--split`; absent in older runs: "lecture") */
+    split?: SplitKind;
   };
   /** log a line every N steps; checkpoint every N steps */
   logEvery: number;
@@ -106,6 +116,8 @@ export interface RunRequest {
   modelFlags: FlagValues;
   config: Omit<RunConfig, "data" | "model">;
   inputFile: string;
+  /** `--split` (default "lecture") */
+  split?: SplitKind;
 }
 
 /** The full run config once the words are known: the family's spec for this vocabulary. */
@@ -124,7 +136,9 @@ export function configForWords(req: RunRequest, words: readonly string[]): RunCo
       numWords: words.length,
       vocab: vocab.itos,
       blockSize: model.blockSize,
-      splitSeed: 42,
+      // makemore.py's randperm runs under the run's torch seed; the lecture's shuffle under random.seed(42)
+      splitSeed: req.split === "makemore" ? req.config.seed : 42,
+      split: req.split ?? "lecture",
     },
   };
 }
@@ -452,8 +466,18 @@ export class TrainingSession {
     const yieldToHost = o.yieldToHost ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
     let result: { step: number; reason: StopReason } = { step: this.startStep, reason: "done" };
     const prevAnomaly = setDetectAnomaly(anomaly);
+    const family = familyOf(config.model.type);
     try {
-      for (;;) {
+      if (family.fit) {
+        // counted (bigram-counts) or the reference's own full-batch loop (bigram): one call
+        sliceEnd = Number.POSITIVE_INFINITY;
+        const ix = new Tensor(new Float32Array(0), [0], "int64");
+        const steps = family.fit(model, data.train, config.train, (step, loss) =>
+          hooks.afterStep?.({ step, loss, lr: config.train.learningRate, ix }),
+        );
+        result = { step: steps, reason: "done" };
+      }
+      while (!family.fit) {
         sliceEnd = this.now() + (o.sliceMs ?? 50);
         result = train(model, data.train, config.train, g, hooks, result.step, this.optimizer);
         if (result.reason !== "stopped" || this.stopRequested || this.badParam) break;
@@ -510,8 +534,10 @@ export class TrainingSession {
       test: splitLoss(model, data.test),
     };
     this.checkpoint(result.step, true, { splitLosses });
-    const sampleSeed = config.seed + 10;
-    const samples = this.sample(config.numSamples ?? 20, sampleSeed);
+    // the WaveNet notebook samples from the generator that trained it; the others from seed + 10
+    const continued = family.samplesContinueTraining === true;
+    const sampleSeed = continued ? config.seed : config.seed + 10;
+    const samples = this.sample(config.numSamples ?? 20, sampleSeed, continued ? g : undefined);
     store.writeSamples(samples, sampleSeed);
     let findings: Finding[] | null = null;
     if (diag) {
@@ -535,11 +561,11 @@ export class TrainingSession {
     };
   }
 
-  /** `count` words from the seed, each marked train / val / test / new. */
-  sample(count: number, seed: number): SampleRecord[] {
+  /** `count` words from the seed (or from `generator` as it stands), each marked train / val / test / new. */
+  sample(count: number, seed: number, generator?: Generator): SampleRecord[] {
     const words = sampleWords(this.model, this.o.data.vocab, {
       count,
-      generator: new Generator().manualSeed(seed),
+      generator: generator ?? new Generator().manualSeed(seed),
     });
     return words.map((word) => ({ word, source: provenance(word, this.sets) }));
   }
@@ -606,7 +632,7 @@ export function startFacts(
   const t = config.train;
   const facts = [
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
-    `split (random.seed(${config.data.splitSeed})): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
+    `split (${describeSplit(config.data.split ?? "lecture", config.data.splitSeed)}): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
     `train: ${t.maxSteps} steps | batch ${t.batchSize} | ${optimizerText(t)}lr ${(t.lrSchedule ?? "step") !== "step" ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}` : t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
