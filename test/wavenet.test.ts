@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseLines, prepareData } from "../src/data/dataset.ts";
+import { activationStats, saturationMaps } from "../src/diagnostics/measure.ts";
 import { specFor } from "../src/models/index.ts";
 import { buildWaveNet, WAVENET_FAMILY, wavenetSpec } from "../src/models/wavenet.ts";
 import { BatchNorm1d, FlattenConsecutive, Linear } from "../src/nn/modules.ts";
@@ -82,6 +83,35 @@ test("200 steps: PyTorch's loss at every step, then its eval-mode split losses a
   assert.deepEqual(
     words.map((w) => `${w}.`),
     ref.prefix.samples,
+  );
+});
+
+test("diagnostics of the 3-D activations after step 0: the lecture's Tanh statistics, as PyTorch's", () => {
+  const g = new Generator().manualSeed(42);
+  const model = buildWaveNet(wavenetSpec(27), g);
+  train(model, data.train, cfg(1), g);
+  const acts = activationStats(model);
+  // layer i is the notebook's model.layers[i]: the Tanh layers are 4, 8, 12
+  assert.deepEqual(
+    acts.map((a) => a.layer),
+    [4, 8, 12],
+  );
+  for (const a of acts) {
+    const r = ref.prefix.tanh_step0[String(a.layer)];
+    assert.ok(Math.abs(a.mean - r.mean) < 1e-6 && Math.abs(a.std - r.std) < 1e-6, `layer ${a.layer}`);
+    assert.ok(
+      Math.abs(a.saturated - r.saturated) < 1e-4,
+      `layer ${a.layer}: ${a.saturated}% vs ${r.saturated}%`,
+    );
+  }
+  // the saturation maps fold (B, T, H) into (B*T, H) rows
+  assert.deepEqual(
+    saturationMaps(model).map((m) => [m.rows, m.cols]),
+    [
+      [128, 128],
+      [64, 128],
+      [32, 128],
+    ],
   );
 });
 

@@ -5,6 +5,8 @@
  *   lecture-init  original -> fix-softmax -> fix-tanh -> kaiming -> batchnorm: the loss log
  *   gain-sweep    6-layer tanh net at gains 0.5, 1, 5/3, 3, with and without BatchNorm
  *   zero-init     all weights zero: only the last layer learns
+ *   wavenet       part 5's performance log: the flat net -> 8 characters -> hierarchical ->
+ *                 the BatchNorm fix -> scaled up
  */
 
 import { existsSync } from "node:fs";
@@ -29,7 +31,16 @@ export const LECTURE_LOSS_LOG: Record<string, [number, number]> = {
   batchnorm: [2.0668, 2.1048],
 };
 
-const EXPERIMENTS = ["lecture-init", "gain-sweep", "zero-init"] as const;
+/** Part 5's performance log (train, val), as the notebook writes it (3 decimals). */
+export const WAVENET_LOSS_LOG: Record<string, [number, number]> = {
+  "original (3 chars, 200 hidden)": [2.058, 2.105],
+  "context 3 -> 8": [1.918, 2.027],
+  "flat -> hierarchical": [1.941, 2.029],
+  "fix bug in batchnorm": [1.912, 2.022],
+  "scale up (24, 128)": [1.769, 1.993],
+};
+
+const EXPERIMENTS = ["lecture-init", "gain-sweep", "zero-init", "wavenet"] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
 
 export const EXPERIMENT_HELP = `usage: makemore experiment NAME [options]
@@ -45,9 +56,12 @@ comparison report (overlaid loss curves, final split losses, histograms side by 
                  histograms side by side
   zero-init      the 6-layer tanh net with every weight zero, 1,000 steps: only the last
                  layer learns
+  wavenet        part 5's performance log, 200,000 steps each: the flat net on 3 characters
+                 (12K parameters), on 8 (22K), hierarchical with the lecture's BatchNorm bug,
+                 with the fix, and scaled up to n_embd 24, n_hidden 128 (76,579 parameters)
 
   -o, --work-dir DIR   where the runs go (default runs/experiment-NAME-<date>)
-      --max-steps N    steps per run (default: 200000 for lecture-init, 1000 otherwise)
+      --max-steps N    steps per run (default: 200000 for lecture-init and wavenet, 1000 otherwise)
   -i, --input-file F   word list (default: bundled names.txt)
       --overwrite      replace runs in an existing work dir
   -h, --help           this help`;
@@ -91,6 +105,26 @@ function plan(name: Experiment, root: string): Row[] {
       }
       return rows;
     }
+    case "wavenet": {
+      // the notebook's path, each from torch.manual_seed(42) (the family's default seed)
+      const w = (label: string, dir: string, f: Record<string, string | boolean>): Row => ({
+        label,
+        dir: join(root, dir),
+        flags: { type: "wavenet", ...f },
+      });
+      const flat = { "n-embd": "10", "n-hidden": "200" };
+      return [
+        w("original (3 chars, 200 hidden)", "flat-3", { ...flat, "block-size": "3", "group-size": "3" }),
+        w("context 3 -> 8", "flat-8", { ...flat, "block-size": "8", "group-size": "8" }),
+        w("flat -> hierarchical", "hierarchical-bug", {
+          "n-embd": "10",
+          "n-hidden": "68",
+          "bn-per-position": true,
+        }),
+        w("fix bug in batchnorm", "hierarchical", { "n-embd": "10", "n-hidden": "68" }),
+        w("scale up (24, 128)", "wavenet", {}),
+      ];
+    }
     case "zero-init":
       return [
         {
@@ -127,7 +161,8 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     throw new UserError(`makemore experiment needs a name: ${EXPERIMENTS.join(", ")} (see --help)`, 2);
   }
   const name = choice(positionals[0], "experiment", EXPERIMENTS, "lecture-init");
-  const steps = num(v["max-steps"], "--max-steps", name === "lecture-init" ? 200_000 : 1000, {
+  const long = name === "lecture-init" || name === "wavenet";
+  const steps = num(v["max-steps"], "--max-steps", long ? 200_000 : 1000, {
     integer: true,
     min: 1,
     max: 1e9,
@@ -179,9 +214,17 @@ export async function experimentCommand(argv: string[]): Promise<number> {
 
   console.log(`\n${name}: final split losses (eval mode)`);
   for (const r of results) {
-    const ref = name === "lecture-init" ? LECTURE_LOSS_LOG[r.label] : undefined;
-    const lecture = ref ? `   (lecture: train ${ref[0].toFixed(4)} | val ${ref[1].toFixed(4)})` : "";
-    console.log(`${r.label.padEnd(18)} train ${r.train.toFixed(4)} | val ${r.val.toFixed(4)}${lecture}`);
+    const ref =
+      name === "lecture-init"
+        ? LECTURE_LOSS_LOG[r.label]
+        : name === "wavenet"
+          ? WAVENET_LOSS_LOG[r.label]
+          : undefined;
+    const d = name === "wavenet" ? 3 : 4; // the notebook's performance log has 3 decimals
+    const lecture = ref ? `   (lecture: train ${ref[0].toFixed(d)} | val ${ref[1].toFixed(d)})` : "";
+    console.log(
+      `${r.label.padEnd(name === "wavenet" ? 31 : 18)} train ${r.train.toFixed(4)} | val ${r.val.toFixed(4)}${lecture}`,
+    );
   }
   if (name === "zero-init") {
     // which parameters moved at all from their initial values?

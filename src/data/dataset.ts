@@ -443,11 +443,12 @@ export function prepareDataFor(
   seed = 42,
   splitKind: SplitKind = "lecture",
 ): LectureData {
+  if (kind === "window" && splitKind === "lecture") return prepareData(words, blockSize, seed);
   const vocab = Vocabulary.fromWords(words);
   const split = splitWordsBy(splitKind, words, seed);
   const build = kind === "window" ? buildDataset : buildSequenceDataset;
   return {
-    words: words.slice(),
+    words,
     vocab,
     blockSize,
     split,
