@@ -293,6 +293,8 @@ test("a run from the URL: the library's loss at step 2,000 to the bit, every cha
   for (const [button, file] of [
     ["#dl-checkpoint", "checkpoint.safetensors"],
     ["#dl-config", "config.json"],
+    ["#dl-metrics", "metrics.jsonl"],
+    ["#dl-diagnostics", "diagnostics.jsonl"],
   ] as const) {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
     assert.equal(download.suggestedFilename(), file);
@@ -309,7 +311,17 @@ test("a run from the URL: the library's loss at step 2,000 to the bit, every cha
   assert.equal(cliEval.step, 2000);
   assert.equal(cliEval.losses.train, expected.train);
   assert.equal(cliEval.losses.val, expected.val);
-  assert.match(makemore(["report", dir]), /wrote .*report\.html/);
+  // the logs as the CLI writes them: one line per step (the page's losses), the snapshots
+  const metrics = readFileSync(join(dir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(metrics.length, 2000);
+  assert.equal(metrics.at(-1).loss, expected.last);
+  const report = makemore(["report", dir]);
+  for (const plot of ["loss", "update-ratios", "activations", "gradients"])
+    assert.match(report, new RegExp(`wrote .*plots/${plot}[^/]*\\.svg`), report);
+  assert.match(report, /wrote .*report\.html/);
   assert.deepEqual(problems, []);
   await page.close();
 });

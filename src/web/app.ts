@@ -325,8 +325,10 @@ function setState(s: PageState, step?: number, maxSteps?: number): void {
   $<HTMLButtonElement>("train").textContent = active ? "Restart" : "Train";
   const has = s !== "idle" && s !== "failed";
   $<HTMLButtonElement>("sample").disabled = !has;
-  $<HTMLButtonElement>("dl-checkpoint").disabled = !has;
-  $<HTMLButtonElement>("dl-config").disabled = !has;
+  for (const id of ["dl-checkpoint", "dl-config"]) $<HTMLButtonElement>(id).disabled = !has;
+  // a dropped run brings no logs
+  for (const id of ["dl-metrics", "dl-diagnostics"])
+    $<HTMLButtonElement>(id).disabled = !has || s === "loaded";
   if (step !== undefined) setStep(step, maxSteps ?? 0);
 }
 
@@ -357,8 +359,15 @@ const chartWorker = new Worker(new URL("charts.js", import.meta.url), { type: "m
 }
 chartWorker.onmessage = (e: MessageEvent<ChartDrawn>) => showChart(e.data);
 chartWorker.onerror = (e) => console.error(`the chart worker failed: ${e.message}`);
-let exported: { config: string; checkpoint: ArrayBuffer } | null = null;
-let wantDownload: "checkpoint" | "config" | null = null;
+type Download = "checkpoint" | "config" | "metrics" | "diagnostics";
+const FILE_NAMES: Record<Download, string> = {
+  checkpoint: "checkpoint.safetensors",
+  config: "config.json",
+  metrics: "metrics.jsonl",
+  diagnostics: "diagnostics.jsonl",
+};
+let exported: Extract<FromWorker, { type: "exported" }> | null = null;
+let wantDownload: Download | null = null;
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
@@ -411,7 +420,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       );
       return;
     case "exported":
-      exported = { config: m.config, checkpoint: m.checkpoint };
+      exported = m;
       if (wantDownload) download(wantDownload);
       wantDownload = null;
       return;
@@ -426,15 +435,19 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 worker.onerror = (e) => showError(`the training worker failed: ${e.message}`);
 
-function download(which: "checkpoint" | "config"): void {
+function download(which: Download): void {
   if (!exported) return;
-  const blob =
-    which === "checkpoint"
-      ? new Blob([exported.checkpoint], { type: "application/octet-stream" })
-      : new Blob([exported.config], { type: "application/json" });
+  const body = which === "checkpoint" ? exported.checkpoint : exported[which];
+  if (body === null) {
+    showError(
+      `this run has no ${FILE_NAMES[which]} to download (diagnostics.jsonl needs live diagnostics; a dropped run brings no logs; logs over 128 MB are not kept)`,
+    );
+    return;
+  }
+  const type = which === "checkpoint" ? "application/octet-stream" : "application/json";
   const a = el("a", {
-    href: URL.createObjectURL(blob),
-    download: which === "checkpoint" ? "checkpoint.safetensors" : "config.json",
+    href: URL.createObjectURL(new Blob([body], { type })),
+    download: FILE_NAMES[which],
   }) as HTMLAnchorElement;
   document.body.append(a);
   a.click();
@@ -533,7 +546,7 @@ $("sample-form").addEventListener("submit", (e) => {
     seed: seedText === "" ? null : Number(seedText),
   });
 });
-for (const which of ["checkpoint", "config"] as const)
+for (const which of ["checkpoint", "config", "metrics", "diagnostics"] as const)
   $(`dl-${which}`).addEventListener("click", () => {
     wantDownload = which;
     send({ type: "export" });

@@ -92,5 +92,13 @@ export type FromWorker =
       splitLosses?: { train: number; val: number; test: number };
     }
   | { type: "samples"; rows: SampleRow[]; seed: number; temperature: number; topK: number }
-  | { type: "exported"; config: string; checkpoint: ArrayBuffer; name: string }
+  | {
+      type: "exported";
+      config: string;
+      checkpoint: ArrayBuffer;
+      /** metrics.jsonl and diagnostics.jsonl as the CLI writes them (null: none, or too big to keep) */
+      metrics: string | null;
+      diagnostics: string | null;
+      name: string;
+    }
   | { type: "error"; message: string };

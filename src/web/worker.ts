@@ -54,6 +54,8 @@ const SLICE_MS = 40;
 const VIEW_MS = 500;
 /** Findings and live samples, as often as `train --dashboard` rewrites live.json. */
 const LIVE_MS = 2000;
+/** The most metrics.jsonl + diagnostics.jsonl kept for the download (a 200,000-step run with diagnostics: ~40 MB). */
+const FILE_CAP = 128 * 1024 * 1024;
 /** Buckets of the loss envelope and of each update-ratio series (the dashboard keeps 2,000 / 4,000). */
 const CHART_BUCKETS = 1000;
 
@@ -111,6 +113,8 @@ class PageStore implements RunStore {
   samples: { samples: SampleRecord[]; seed: number } | null = null;
   findings: Finding[] | null = null;
   versions = { metrics: 0, snapshot: 0 };
+  /** metrics.jsonl and diagnostics.jsonl as the CLI writes them, for the download (up to FILE_CAP) */
+  readonly files = { metrics: [] as string[], diagnostics: [] as string[], bytes: 0, complete: true };
   /** the last 2,000 metrics lines: checkHistory reads at most the last 1,000 of a run this long */
   private tail: MetricsLine[] = [];
   private evals: MetricsLine[] = [];
@@ -121,8 +125,21 @@ class PageStore implements RunStore {
       tensors[name] = { shape: t.shape.slice(), data: t.storage.slice() };
     this.checkpoint = { tensors, state: structuredClone(state) };
   }
+  private keep(file: "metrics" | "diagnostics", record: unknown): void {
+    const f = this.files;
+    if (!f.complete) return;
+    const text = JSON.stringify(record);
+    f.bytes += text.length + 1;
+    if (f.bytes > FILE_CAP) {
+      // a partial log would make a report that looks whole: offer none
+      f.complete = false;
+      f.metrics = [];
+      f.diagnostics = [];
+    } else f[file].push(text);
+  }
   appendMetrics(lines: readonly MetricsLine[]): void {
     for (const line of lines) {
+      this.keep("metrics", line);
       if (line.train_loss !== undefined || line.val_loss !== undefined) this.evals.push(line);
       if (typeof line.loss === "number" && Number.isFinite(line.loss) && line.loss > 0) {
         this.env.push(line.step, line.loss);
@@ -140,6 +157,7 @@ class PageStore implements RunStore {
     if (lines.length) this.versions.metrics++;
   }
   appendDiagnostics(s: DiagnosticsSnapshot): void {
+    this.keep("diagnostics", s);
     this.snapshot = s;
     this.versions.snapshot++;
   }
@@ -599,7 +617,19 @@ async function handle(m: ToWorker): Promise<void> {
       const bytes = run.checkpointBytes();
       const config = `${JSON.stringify(run.config, null, 2)}\n`;
       const buf = bytes.slice().buffer as ArrayBuffer;
-      return post({ type: "exported", config, checkpoint: buf, name: run.config.model.type }, [buf]);
+      const f = run.store.files;
+      const jsonl = (lines: string[]) => (f.complete && lines.length ? `${lines.join("\n")}\n` : null);
+      return post(
+        {
+          type: "exported",
+          config,
+          checkpoint: buf,
+          metrics: jsonl(f.metrics),
+          diagnostics: jsonl(f.diagnostics),
+          name: run.config.model.type,
+        },
+        [buf],
+      );
     }
     case "load":
       return loadRun(m.files);
