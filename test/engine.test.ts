@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { parseLines, prepareData } from "../src/data/dataset.ts";
+import { parseLines, prepareData, prepareDataFor } from "../src/data/dataset.ts";
+import { buildMakemore, MAKEMORE_TYPES } from "../src/models/makemore.ts";
 import { buildModel, type MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
 import type { LanguageModel } from "../src/models/model.ts";
 import { windowContext } from "../src/models/model.ts";
@@ -18,7 +19,7 @@ import { Generator } from "../src/random/generator.ts";
 import { randn } from "../src/tensor/random.ts";
 import { crossEntropy, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
-import { setCaptureEnabled, trainStep } from "../src/train/plan.ts";
+import { planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const data = prepareData(
@@ -308,4 +309,42 @@ test("a changed structure (BatchNorm to eval mode, a swapped weight) is captured
     }
   });
   assertSameBits("restructured", runs[0], runs[1]);
+});
+
+test("makemore.py's models: the replayed plan == eager, bit for bit (losses and parameters)", () => {
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(
+    0,
+    1000,
+  );
+  const T = Math.max(...words.map((w) => w.length)) + 1;
+  const seq = prepareDataFor("sequence", words, T);
+  for (const type of MAKEMORE_TYPES) {
+    const runs = [true, false].map((captured) => {
+      const prev = setCaptureEnabled(captured);
+      try {
+        const g = new Generator().manualSeed(3407);
+        const spec = {
+          type,
+          vocabSize: seq.vocab.size,
+          blockSize: T,
+          nLayer: 1,
+          nHead: 2,
+          nEmbd: 8,
+          nEmbd2: 8,
+          splitDraw: 0,
+        };
+        const model = buildMakemore(spec, g);
+        const losses: number[] = [];
+        train(model, seq.train, { ...LECTURE_TRAIN, batchSize: 8, maxSteps: 5, learningRate: 0.05 }, g, {
+          afterStep: (s) => losses.push(s.loss),
+        });
+        return { losses, planned: planOf(model) !== null, state: snapshot(model) };
+      } finally {
+        setCaptureEnabled(prev);
+      }
+    });
+    assert.ok(runs[0].planned, `${type}: the step ran as a plan`);
+    assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
+    assertSameBits(type, runs[0].state, runs[1].state);
+  }
 });
