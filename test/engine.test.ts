@@ -14,6 +14,7 @@ import { buildMakemore, MAKEMORE_TYPES } from "../src/models/makemore.ts";
 import { buildModel, type MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
 import type { LanguageModel } from "../src/models/model.ts";
 import { windowContext } from "../src/models/model.ts";
+import { WAVENET_FAMILY } from "../src/models/wavenet.ts";
 import { BatchNorm1d, Embedding, Linear, Module, ReLU, Tanh } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { randn } from "../src/tensor/random.ts";
@@ -347,4 +348,30 @@ test("makemore.py's models: the replayed plan == eager, bit for bit (losses and 
     assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
     assertSameBits(type, runs[0].state, runs[1].state);
   }
+});
+
+test("the WaveNet: the replayed plan == eager, bit for bit", () => {
+  const fam = WAVENET_FAMILY;
+  const spec = fam.spec("wavenet", {}, { vocabSize: 27, longestWord: 15, numWords: 3000 });
+  const windows = prepareData(
+    parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(0, 3000),
+    spec.blockSize,
+  );
+  const runs = [true, false].map((captured) => {
+    const prev = setCaptureEnabled(captured);
+    try {
+      const g = new Generator().manualSeed(42);
+      const model = fam.build(spec, g);
+      const losses: number[] = [];
+      train(model, windows.train, { ...LECTURE_TRAIN, maxSteps: 6 }, g, {
+        afterStep: (s) => losses.push(s.loss),
+      });
+      return { losses, planned: planOf(model) !== null, state: snapshot(model) };
+    } finally {
+      setCaptureEnabled(prev);
+    }
+  });
+  assert.ok(runs[0].planned, "the step ran as a plan");
+  assert.deepEqual(runs[0].losses, runs[1].losses);
+  assertSameBits("wavenet", runs[0].state, runs[1].state);
 });
