@@ -30,8 +30,16 @@ export function heapBase(): usize {
 // two call forms src/tensor/chain.ts uses. The summation order is the kernel's: every C[i, j] sums
 // p = 0..k-1 from zero in float32, then + C_old (acc), then + bias, whatever the blocking.
 
-/** The workspace of calls that pass work = 0 (the main thread's). */
-const GEMM_WORK: usize = memory.data(GEMM_WORK_BYTES, 16);
+/**
+ * The workspace of calls that pass work = 0: gemmWorkBytes() bytes the caller reserved in this
+ * memory and registered with setGemmWork (src/tensor/wasm/fused-wasm.ts does it for every arena).
+ * Not static data: with a shared memory every thread's instance would re-write a data segment.
+ */
+let GEMM_WORK: usize = 0;
+
+export function setGemmWork(work: usize): void {
+  GEMM_WORK = work;
+}
 
 /** Bytes of workspace one gemm call needs (a worker thread passes its own). */
 export function gemmWorkBytes(): i32 {

@@ -18,6 +18,17 @@ import asc from "assemblyscript/asc";
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root); // asc resolves the source against the working directory
 const flags = ["--enable", "simd", "-O3", "--runtime", "stub", "--noAssert"];
+/** Shared-memory build: initial 16 pages (src/tensor/wasm/fused-wasm.ts creates the memory), 2 GB max. */
+const SHARED_FLAGS = [
+  "--enable",
+  "threads",
+  "--sharedMemory",
+  "--importMemory",
+  "--initialMemory",
+  "16",
+  "--maximumMemory",
+  "32768",
+];
 
 interface Target {
   source: string;
@@ -29,6 +40,8 @@ interface Target {
    * is larger and is only used where synchronous compilation succeeds (Node, workers).
    */
   maxSyncBytes: number | null;
+  /** extra asc flags */
+  extra?: string[];
 }
 const targets: Target[] = [
   {
@@ -43,11 +56,19 @@ const targets: Target[] = [
     constant: "FUSED_WASM_BASE64",
     maxSyncBytes: null,
   },
+  {
+    // the same source over an imported shared memory, for worker threads (src/tensor/wasm/threads.ts)
+    source: "assembly/fused.ts",
+    target: "src/tensor/wasm/fused-shared.wasm.ts",
+    constant: "FUSED_SHARED_WASM_BASE64",
+    maxSyncBytes: null,
+    extra: SHARED_FLAGS,
+  },
 ];
 
-async function compile(source: string): Promise<Uint8Array> {
+async function compile(source: string, extra: string[]): Promise<Uint8Array> {
   let wasm: Uint8Array | null = null;
-  const { error, stderr } = await asc.main([source, ...flags, "--outFile", "out.wasm"], {
+  const { error, stderr } = await asc.main([source, ...flags, ...extra, "--outFile", "out.wasm"], {
     writeFile(name, contents) {
       if (name.endsWith(".wasm") && typeof contents !== "string") wasm = contents;
     },
@@ -70,7 +91,7 @@ async function compile(source: string): Promise<Uint8Array> {
 
 let stale = false;
 for (const t of targets) {
-  const bytes = await compile(t.source);
+  const bytes = await compile(t.source, t.extra ?? []);
   if (t.maxSyncBytes !== null && bytes.length > t.maxSyncBytes) {
     console.warn(
       `warning: ${t.source}: ${bytes.length} bytes > ${t.maxSyncBytes}: browsers will refuse to compile it synchronously`,
@@ -78,7 +99,7 @@ for (const t of targets) {
   }
   const b64 = Buffer.from(bytes).toString("base64");
   const text = `// GENERATED FILE, do not edit: \`npm run build:wasm\` (scripts/build-wasm.ts) compiles
-// ${t.source} with assemblyscript (asc ${flags.join(" ")}).
+// ${t.source} with assemblyscript (asc ${[...flags, ...(t.extra ?? [])].join(" ")}).
 // ${bytes.length} bytes of WebAssembly (SIMD), base64-encoded.
 
 export const ${t.constant} =

@@ -10,6 +10,7 @@ export * from "./io/atomic.ts";
 export * from "./io/run.ts";
 export * from "./io/rundir.ts";
 export * from "./io/safetensors.ts";
+export { setThreads } from "./io/threads.ts";
 export * from "./io/wordfile.ts";
 export * from "./viz/render.ts";
 export * from "./viz/report.ts";

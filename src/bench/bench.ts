@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { type LectureData, parseLines, prepareData } from "../data/dataset.ts";
 import { updateRatios } from "../diagnostics/measure.ts";
 import { UserError } from "../errors.ts";
+import { setThreads } from "../io/threads.ts";
 import { buildModel, type MLP, presetSpec } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { sampleWords, splitLoss } from "../train/evaluate.ts";
@@ -337,7 +338,7 @@ export async function runBench(argv: string[]): Promise<number> {
       openblasDir: OPENBLAS_DIR,
       root,
       words,
-      setThreads: (n) => n === 1,
+      setThreads: (n) => setThreads(n) === n,
       log,
     });
     if (suite === "scaling") {

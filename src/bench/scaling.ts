@@ -160,7 +160,7 @@ export interface ScalingOptions {
   openblasDir: string;
   root: string;
   words: string[];
-  /** ours at n threads (a no-op returning false when threads are unavailable here) */
+  /** make arenas built from now on use n threads; false when n threads cannot run here */
   setThreads: (n: number) => boolean;
   log: (s: string) => void;
 }
@@ -232,13 +232,16 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
     }
   }
 
-  const models = o.rows.map((r) => {
+  // one model per row and thread count: an arena's threads are fixed when its chain is built
+  const build = (r: ScalingRow) => {
     const g = new Generator().manualSeed(2147483647);
     return { row: r, model: buildModel(r.spec, g) as MLP, g, data: dataFor(r.spec.blockSize) };
-  });
+  };
+  const byThreads = new Map(o.threads.map((t) => [t, o.rows.map(build)]));
+  const models = byThreads.get(o.threads[0])!;
   /** [wall, CPU] steps/s of `steps` training steps at `threads` threads. */
   const ourRun = (i: number, steps: number, threads: number): Rate => {
-    const m = models[i];
+    const m = byThreads.get(threads)![i];
     o.setThreads(threads);
     const c0 = process.cpuUsage();
     const t = performance.now();
@@ -255,12 +258,16 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
   // size every row's measurement from a warm-up run at one thread
   o.log("warming up and sizing the rows ...");
   const steps = models.map((m, i) => {
-    ourRun(i, 5, 1);
-    const [rate] = ourRun(i, Math.max(5, Math.round(2e9 / stepFlops(m.model, m.row.batch) / 10)), 1);
+    ourRun(i, 5, o.threads[0]);
+    const [rate] = ourRun(
+      i,
+      Math.max(5, Math.round(2e9 / stepFlops(m.model, m.row.batch) / 10)),
+      o.threads[0],
+    );
     return Math.max(10, Math.round(rate * o.seconds));
   });
   for (const [i, m] of models.entries()) {
-    for (const t of o.threads) if (t > 1 && o.setThreads(t)) ourRun(i, Math.max(3, steps[i] >> 3), t);
+    for (const t of o.threads.slice(1)) if (o.setThreads(t)) ourRun(i, Math.max(3, steps[i] >> 3), t);
     for (const w of nn.values()) {
       await torchRun(w, {
         cmd: "train",
@@ -286,7 +293,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
       const n = steps[i];
       const jobs: [string, () => Promise<Rate>][] = [];
       for (const t of o.threads) {
-        if (t === 1 || o.setThreads(t)) jobs.push([`ours@${t}`, async () => ourRun(i, n, t)]);
+        if (o.setThreads(t)) jobs.push([`ours@${t}`, async () => ourRun(i, n, t)]);
         const w = nn.get(t);
         if (w) {
           jobs.push([

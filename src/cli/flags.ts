@@ -55,6 +55,7 @@ export const TRAIN_OPTIONS: Options = {
   "num-samples": { type: "string" },
   quiet: { type: "boolean" },
   "detect-anomaly": { type: "boolean" },
+  threads: { type: "string" },
 };
 
 /** The flags that describe a model (its type, its family's flags) and its data and seed. */

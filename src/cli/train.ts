@@ -11,6 +11,7 @@ import { formatActivationTable, formatGradientTable, formatParameterTable } from
 import { UserError } from "../errors.ts";
 import { createRun, type OpenedRun, openResume } from "../io/run.ts";
 import { FileRunStore } from "../io/runfiles.ts";
+import { DEFAULT_THREADS, setThreads } from "../io/threads.ts";
 import { familyOf } from "../models/index.ts";
 import { lossText, type SessionOutcome, TrainingSession } from "../train/session.ts";
 import { invocation, num, parse } from "./args.ts";
@@ -65,10 +66,13 @@ reporting
       --quiet               no progress bar or log lines, only the summary
       --detect-anomaly      check every op for NaN/inf and name the first one that makes them
                             (slow: for debugging a run that diverges)
+speed
+      --threads N           threads for the large matrix products (default ${DEFAULT_THREADS});
+                            the results are bit-identical for every N
   -h, --help                this help`;
 
 /** The flags a resumed run still takes: they change how it is watched, not what it computes. */
-const RESUME_FLAGS = ["resume", "quiet", "help", "dashboard", "port", "host", "detect-anomaly"];
+const RESUME_FLAGS = ["resume", "quiet", "help", "dashboard", "port", "host", "detect-anomaly", "threads"];
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse("train", argv, TRAIN_OPTIONS);
@@ -77,6 +81,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const quiet = v.quiet === true;
+  setThreads(num(v.threads, "--threads", DEFAULT_THREADS, { integer: true, min: 1, max: 16 }));
   // dashboard flags are checked before any file is touched
   if ((v.port !== undefined || v.host !== undefined) && v.dashboard !== true) {
     throw new UserError("--port and --host apply to the dashboard: add --dashboard", 2);

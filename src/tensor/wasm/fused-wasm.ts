@@ -13,11 +13,15 @@
  */
 
 import { FUSED_WASM_BASE64 } from "./fused.wasm.ts";
+import { FUSED_SHARED_WASM_BASE64 } from "./fused-shared.wasm.ts";
+import { CTRL_WORDS, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
 
 /** The module's exports; pointers are byte offsets, see assembly/fused.ts for each kernel. */
 export interface FusedExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
+  /** Register the workspace gemm calls with work = 0 use (Arena does it). */
+  setGemmWork(work: number): void;
   /** Bytes of workspace a gemm call needs (a worker thread passes its own; 0 = the module's). */
   gemmWorkBytes(): number;
   /**
@@ -204,6 +208,7 @@ const PAGE_BYTES = 65536;
 const PAD_BYTES = 32;
 
 let compiled: WebAssembly.Module | null | undefined;
+let compiledShared: WebAssembly.Module | null | undefined;
 
 /** Sealed arenas by their (final) memory buffer, so a kernel can run on views into them in place. */
 const sealedArenas = new WeakMap<ArrayBufferLike, FusedExports>();
@@ -223,19 +228,28 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function fusedModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      const bytes = decodeBase64(FUSED_WASM_BASE64);
-      compiled =
-        typeof WebAssembly !== "undefined" && WebAssembly.validate(bytes)
-          ? new WebAssembly.Module(bytes)
-          : null;
-    } catch {
-      compiled = null;
-    }
+function compile(b64: string): WebAssembly.Module | null {
+  try {
+    const bytes = decodeBase64(b64);
+    return typeof WebAssembly !== "undefined" && WebAssembly.validate(bytes)
+      ? new WebAssembly.Module(bytes)
+      : null;
+  } catch {
+    return null;
   }
+}
+
+function fusedModule(): WebAssembly.Module | null {
+  if (compiled === undefined) compiled = compile(FUSED_WASM_BASE64);
   return compiled;
+}
+
+/** The shared-memory build (worker threads), or null where shared WebAssembly memory is missing. */
+function sharedModule(): WebAssembly.Module | null {
+  if (compiledShared === undefined) {
+    compiledShared = typeof SharedArrayBuffer === "undefined" ? null : compile(FUSED_SHARED_WASM_BASE64);
+  }
+  return compiledShared;
 }
 
 /** True when the fused module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
@@ -243,28 +257,69 @@ export function fusedAvailable(): boolean {
   return fusedModule() !== null;
 }
 
-/** One instance of the fused module and a bump allocator over its memory. */
+/** Pages of the shared build's memory at instantiation (its --initialMemory). */
+const SHARED_INITIAL_PAGES = 16;
+const SHARED_MAX_PAGES = 32768;
+
+/**
+ * One instance of the fused module and a bump allocator over its memory. With `setThreads(n)`
+ * (src/tensor/wasm/threads.ts) in effect, an arena runs on a shared memory and, once sealed, has
+ * n - 1 worker threads that take shares of every large gemm (same bits as one thread).
+ */
 export class Arena {
-  readonly ex: FusedExports;
+  /** The kernels; after seal() with threads, gemm/gemmNN/gemmTN split across the pool. */
+  ex: FusedExports;
   /** Views of the whole memory, valid once sealed. */
   f32: Float32Array;
   i32: Int32Array;
   private top: number;
   private sealed = false;
+  private pool: Pool | null = null;
+  private ctrl = 0;
+  private readonly works: number[] = [];
+  /** The module's own exports (ex before the pool wrapped it). */
+  private readonly raw: FusedExports;
 
-  private constructor(ex: FusedExports) {
+  private constructor(
+    ex: FusedExports,
+    private readonly module: WebAssembly.Module,
+    private readonly threads: number,
+  ) {
     this.ex = ex;
+    this.raw = ex;
     this.top = align(ex.heapBase());
     this.f32 = new Float32Array(ex.memory.buffer);
     this.i32 = new Int32Array(ex.memory.buffer);
+    // the gemm workspaces: the calling thread's, then one per worker, and the pool's control block
+    const workWords = ex.gemmWorkBytes() >> 2;
+    ex.setGemmWork(this.alloc(workWords));
+    if (threads > 1) {
+      this.ctrl = this.alloc(CTRL_WORDS);
+      for (let t = 1; t < threads; t++) this.works.push(this.alloc(workWords));
+    }
   }
 
   /** A fresh instance with its own memory, or null where the module cannot be used. */
   static create(): Arena | null {
+    const threads = getThreads();
+    const shared = threads > 1 ? sharedModule() : null;
+    if (shared) {
+      try {
+        const memory = new WebAssembly.Memory({
+          initial: SHARED_INITIAL_PAGES,
+          maximum: SHARED_MAX_PAGES,
+          shared: true,
+        });
+        const ex = new WebAssembly.Instance(shared, { env: { memory } }).exports as unknown as FusedExports;
+        return new Arena(ex, shared, threads);
+      } catch {
+        // fall through to one thread
+      }
+    }
     const mod = fusedModule();
     if (!mod) return null;
     try {
-      return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports);
+      return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports, mod, 1);
     } catch {
       return null;
     }
@@ -278,15 +333,46 @@ export class Arena {
     return ptr;
   }
 
-  /** Grow the memory to hold every reservation; no reservation is possible afterwards. */
+  /**
+   * Grow the memory to hold every reservation; no reservation is possible afterwards. With
+   * threads, start the workers (on failure the arena stays single-threaded).
+   */
   seal(): void {
     const mem = this.ex.memory;
     if (mem.buffer.byteLength < this.top)
       mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / PAGE_BYTES));
-    this.f32 = new Float32Array(mem.buffer);
-    this.i32 = new Int32Array(mem.buffer);
+    const buf = mem.buffer;
+    this.f32 = new Float32Array(buf);
+    this.i32 = new Int32Array(buf);
     this.sealed = true;
-    sealedArenas.set(mem.buffer, this.ex);
+    // the workers start at the first gemm large enough to split (small models never start any)
+    if (this.threads > 1) this.ex = parallelExports(this.ex, () => this.startPool());
+    sealedArenas.set(buf, this.ex);
+  }
+
+  private poolFailed = false;
+
+  /** The pool, started on first use; null (and one thread from then on) if it cannot start. */
+  private startPool(): Pool | null {
+    if (!this.pool && !this.poolFailed) {
+      this.pool = Pool.start(this.module, this.ex.memory, this.ctrl, this.works);
+      this.poolFailed = this.pool === null;
+    }
+    return this.pool;
+  }
+
+  /** Threads that run this arena's large gemms (1 until sealed, or without a pool). */
+  get threadCount(): number {
+    return this.sealed && this.threads > 1 ? (this.startPool()?.size ?? 1) : 1;
+  }
+
+  /** Stop the arena's worker threads (it keeps working on the calling thread). */
+  close(): void {
+    this.poolFailed = true; // never (re)start
+    this.pool?.close();
+    this.pool = null;
+    this.ex = this.raw;
+    sealedArenas.set(this.f32.buffer, this.ex);
   }
 
   /** A Float32Array view of n floats at byte offset ptr (after seal). */
@@ -298,6 +384,43 @@ export class Arena {
   get bytes(): number {
     return this.top;
   }
+}
+
+/**
+ * The exports with gemm, gemmNN and gemmTN split across the pool `pool()` returns (started on the
+ * first gemm of at least MIN_PARALLEL_FLOPS; smaller ones always run on the calling thread).
+ */
+function parallelExports(ex: FusedExports, pool: () => Pool | null): FusedExports {
+  const run = ex.gemm;
+  const gemm = (
+    tA: number,
+    tB: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    acc: number,
+    bias: number,
+  ) => {
+    const p = 2 * m * n * k >= MIN_PARALLEL_FLOPS ? pool() : null;
+    if (p) p.gemm(run, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias);
+    else run(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, 0);
+  };
+  return {
+    ...ex,
+    gemm: (tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work) => {
+      if (work !== 0) run(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work);
+      else gemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias);
+    },
+    gemmNN: (m, n, k, a, lda, b, ldb, c, ldc, acc, bias) =>
+      gemm(0, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, bias),
+    gemmTN: (m, n, k, a, lda, b, ldb, c, ldc, acc) => gemm(1, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, 0),
+  };
 }
 
 function align(bytes: number): number {
