@@ -54,8 +54,11 @@ interface WasmState {
   base: number;
 }
 
-/** Target bytes of one row block (A rows + C rows): small enough to stay in L2. */
-const BLOCK_BYTES = 1 << 18;
+/**
+ * Target bytes of one row block (A rows + C rows): it bounds the module's memory for the 182625-row
+ * evaluation products, and every block re-packs a large B, so blocks stay big (4 MB).
+ */
+const BLOCK_BYTES = 1 << 22;
 const PAGE_BYTES = 65536;
 
 let state: WasmState | null | undefined;
