@@ -14,7 +14,7 @@
 
 import { FUSED_WASM_BASE64 } from "./fused.wasm.ts";
 import { FUSED_SHARED_WASM_BASE64 } from "./fused-shared.wasm.ts";
-import { CTRL_WORDS, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
+import { CTRL_WORDS, type GemmArgs, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
 
 /** The module's exports; pointers are byte offsets, see assembly/fused.ts for each kernel. */
 export interface FusedExports {
@@ -29,22 +29,7 @@ export interface FusedExports {
    * transA = 1: A stored (k, m), transB = 1: B stored (n, k); bias 0 for none. Every C[i, j] is
    * summed p = 0..k-1 from zero, then + C_old (acc), then + bias: the same bits for any blocking.
    */
-  gemm(
-    transA: number,
-    transB: number,
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    bias: number,
-    work: number,
-  ): void;
+  gemm(...args: [...GemmArgs, work: number]): void;
   /** gemm(0, 0, ...) in the chain's call form (ap, scratch unused). */
   gemmNN(
     m: number,
@@ -392,30 +377,17 @@ export class Arena {
  */
 function parallelExports(ex: FusedExports, pool: () => Pool | null): FusedExports {
   const run = ex.gemm;
-  const gemm = (
-    tA: number,
-    tB: number,
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    bias: number,
-  ) => {
+  const gemm = (...args: GemmArgs) => {
+    const [, , m, n, k] = args;
     const p = 2 * m * n * k >= MIN_PARALLEL_FLOPS ? pool() : null;
-    if (p) p.gemm(run, tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias);
-    else run(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, 0);
+    if (p) p.gemm(run, ...args);
+    else run(...args, 0);
   };
   return {
     ...ex,
-    gemm: (tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work) => {
-      if (work !== 0) run(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work);
-      else gemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias);
+    gemm: (...args) => {
+      if (args[13] !== 0) run(...args);
+      else gemm(...(args.slice(0, 13) as GemmArgs));
     },
     gemmNN: (m, n, k, a, lda, b, ldb, c, ldc, acc, bias) =>
       gemm(0, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, bias),

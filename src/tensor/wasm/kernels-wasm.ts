@@ -24,26 +24,12 @@ import { referenceKernels } from "../kernels.ts";
 import { Arena, arenaExportsFor, type FusedExports } from "./fused-wasm.ts";
 import { GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
 
+/** The generic module's exports: the same gemm as the fused module's (one source). */
 interface GemmExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   gemmWorkBytes(): number;
-  gemm(
-    transA: number,
-    transB: number,
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    bias: number,
-    work: number,
-  ): void;
+  gemm: FusedExports["gemm"];
 }
 
 interface WasmState {

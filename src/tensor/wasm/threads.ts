@@ -82,7 +82,8 @@ export const CTRL_WORDS = ARGS + MAX_WORKERS * SLOT_WORDS;
  */
 export const MIN_PARALLEL_FLOPS = 4e6;
 
-type Gemm = (
+/** A gemm's arguments before `work` (see assembly/gemm-kernel.ts). */
+export type GemmArgs = [
   transA: number,
   transB: number,
   m: number,
@@ -96,8 +97,10 @@ type Gemm = (
   ldc: number,
   acc: number,
   bias: number,
-  work: number,
-) => void;
+];
+
+/** The one-thread kernel: the arguments, then the workspace (0: the module's own). */
+type Gemm = (...args: [...GemmArgs, work: number]) => void;
 
 /** The workers of one shared arena. */
 export class Pool {
@@ -152,34 +155,20 @@ export class Pool {
    * C (+)= op(A) op(B) (+ bias) split across the pool (see assembly/gemm-kernel.ts for the
    * arguments); `gemm` runs the caller's share with the module's own workspace (work = 0).
    */
-  gemm(
-    run: Gemm,
-    transA: number,
-    transB: number,
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    bias: number,
-  ): void {
+  gemm(run: Gemm, ...args: GemmArgs): void {
+    const [transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias] = args;
     const tilesM = (m + 3) >> 2;
     const tilesN = (n + 7) >> 3;
     const byRows = tilesM >= tilesN;
     const tiles = byRows ? tilesM : tilesN;
     const parts = Math.min(this.size, tiles);
     if (parts < 2 || 2 * m * n * k < MIN_PARALLEL_FLOPS) {
-      run(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, 0);
+      run(...args, 0);
       return;
     }
     const ctl = this.ctrl;
     // share p: tiles [floor(p T / parts), floor((p+1) T / parts)) of the split dimension
-    const share = (p: number): number[] => {
+    const share = (p: number): GemmArgs => {
       const t0 = Math.floor((p * tiles) / parts);
       const t1 = Math.floor(((p + 1) * tiles) / parts);
       if (byRows) {
@@ -205,8 +194,7 @@ export class Pool {
     this.gen = (this.gen + 1) | 0;
     Atomics.store(ctl, GEN, this.gen);
     Atomics.notify(ctl, GEN);
-    const [tA, tB, mm, nn, kk, aa, la, bb, lb, cc, lc, ac, bi] = share(0);
-    run(tA, tB, mm, nn, kk, aa, la, bb, lb, cc, lc, ac, bi, 0);
+    run(...share(0), 0);
     const want = this.works.length;
     for (let d = Atomics.load(ctl, DONE); d < want; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
   }
