@@ -24,7 +24,7 @@ for t in $types; do
     echo "# makemore.py --type $t --max-steps 5001 --num-workers 0 (OMP_NUM_THREADS=1), wall ${start}..${end} ($((end - start)) s)"
     grep -E '^step [0-9]*(000|500) \| loss' "$out/log.txt"
     cat "$out/keep.txt"
-  } > "$root/fixtures/makemore-py/$t.log"
+  } > "$root/fixtures/makemore-py/$t.txt"
   rm -rf "$out"
   echo "$t done in $((end - start)) s"
 done
