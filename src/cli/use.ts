@@ -142,16 +142,18 @@ export function evalCommand(argv: string[]): number {
   if (other && v.split !== undefined)
     throw new UserError("eval: --split and --input-file exclude each other", 2);
   const { data } = wordSets(run);
-  // a split without words (--split makemore has no val set) is left out unless asked for
-  const names = (typeof v.split === "string" ? v.split : "train,val,test")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((n) => v.split !== undefined || data[n as "train" | "val" | "test"].X.shape[0] > 0);
+  const names = (typeof v.split === "string" ? v.split : "train,val,test").split(",").map((s) => s.trim());
   for (const n of names) choice(n, "--split", ["train", "val", "test"] as const, "train");
   if (v.calibrate) calibrateBatchNorm(lectureMLP(run, "--calibrate"), data.train);
-  const losses: Record<string, number> = {};
+  // a split without words (tiny data, or --split makemore, which has no val set) prints "empty"
+  // (null in JSON), never NaN
+  const losses: Record<string, number | null> = {};
   if (other) losses[other] = splitLoss(run.model, otherWords(run, other));
-  else for (const n of names) losses[n] = splitLoss(run.model, data[n as "train" | "val" | "test"]);
+  else
+    for (const n of names) {
+      const split = data[n as "train" | "val" | "test"];
+      losses[n] = split.X.shape[0] > 0 ? splitLoss(run.model, split) : null;
+    }
   if (v.json)
     console.log(
       JSON.stringify(
