@@ -19,7 +19,7 @@ import fs, {
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, mock, test } from "node:test";
@@ -53,6 +53,33 @@ function freshDir(): string {
 }
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
+let bundled: string | null = null;
+/**
+ * The probe and the library code it runs, bundled into one plain .mjs file in a directory nobody
+ * can read: the checkout itself (and its node_modules, tsx included) may sit below a directory
+ * only root may enter, as /root is in most containers. esbuild is tsx's own compiler.
+ */
+function probeBundle(): string {
+  if (bundled) return bundled;
+  const dir = mkdtempSync(join(tmpdir(), "makemore-probe-"));
+  chmodSync(dir, 0o755);
+  const out = join(dir, "permission-probe.mjs");
+  const esbuild = createRequire(createRequire(import.meta.url).resolve("tsx"))("esbuild") as {
+    buildSync(o: object): unknown;
+  };
+  esbuild.buildSync({
+    entryPoints: [fileURLToPath(new URL("./support/permission-probe.ts", import.meta.url))],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    outfile: out,
+    logLevel: "silent",
+  });
+  chmodSync(out, 0o644);
+  bundled = out;
+  return out;
+}
+
 /**
  * Run a file operation where permissions apply: in this process normally, or, as root (whom chmod
  * does not stop), in a child process running as the unprivileged user nobody (65534).
@@ -74,9 +101,9 @@ function permissionError(
   // nobody must be able to reach the path: open up the temporary directories above it
   for (let d = dirname(path); d.startsWith(tmpdir()) && d !== tmpdir(); d = dirname(d))
     chmodSync(d, statSync(d).mode | 0o005);
-  const probe = fileURLToPath(new URL("./support/permission-probe.ts", import.meta.url));
-  const r = spawnSync(process.execPath, ["--import", "tsx", probe, op, path], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
+  const probe = probeBundle();
+  const r = spawnSync(process.execPath, [probe, op, path], {
+    cwd: dirname(probe),
     encoding: "utf8",
     uid: 65534,
     gid: 65534,
@@ -627,7 +654,7 @@ describe("atomic writes", () => {
     try {
       assert.match(
         permissionError("ensure", d, () => ensureWritableDir(d)) ?? "no error",
-        /is not writable: not writable: permission denied/,
+        /output directory .* is not writable: permission denied \(EACCES\)$/,
       );
     } finally {
       chmodSync(d, 0o755);

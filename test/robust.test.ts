@@ -4,15 +4,27 @@
  * an input that should be accepted, a correct run. Row numbers refer to the issue's table.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildDataset, ContextWindows, exampleCount, Vocabulary } from "../src/data/dataset.ts";
 import { UserError } from "../src/errors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.ts";
 import { DEFAULT_MAX_WORDS, readWordFile } from "../src/io/wordfile.ts";
 import { Generator } from "../src/random/generator.ts";
-import { assertOneLineError, makemore } from "./support/cli-harness.ts";
+import { assertOneLineError, fingerprint, makemore } from "./support/cli-harness.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "makemore-robust-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -123,5 +135,223 @@ describe("word files (rows 1, 3, 16, 20; deliverable 2)", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /200 items/);
     assert.ok(existsSync(join(dir, "samples.txt")));
+  });
+});
+
+// ------------------------------------------------------------------ a trained run to tamper with
+
+let baseRun: string | null = null;
+/** A copy of one small trained run (trained once per file), for a test to damage. */
+function runCopy(): string {
+  if (!baseRun) {
+    baseRun = fresh("base");
+    const r = makemore(["train", "-o", baseRun, "--max-steps", "40", "--num-samples", "3", "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const dir = fresh("copy");
+  cpSync(baseRun, dir, { recursive: true });
+  return dir;
+}
+
+/** Rewrite a run's checkpoint with `edit` applied to its tensors (resume state kept). */
+function editCheckpoint(
+  dir: string,
+  edit: (t: Record<string, { shape: number[]; data: Float32Array }>) => void,
+) {
+  const path = join(dir, "checkpoint.safetensors");
+  const ck = decodeSafetensors(new Uint8Array(readFileSync(path)));
+  const tensors = Object.fromEntries(
+    Object.entries(ck.tensors).map(([k, t]) => [k, { shape: t.shape, data: new Float32Array(t.data) }]),
+  );
+  edit(tensors);
+  writeFileSync(path, encodeSafetensors(tensors, ck.metadata));
+}
+
+function editConfig(dir: string, edit: (c: Record<string, any>) => void) {
+  const path = join(dir, "config.json");
+  const c = JSON.parse(readFileSync(path, "utf8"));
+  edit(c);
+  writeFileSync(path, JSON.stringify(c));
+}
+
+describe("outputs and checkpoints that are not regular files (rows 2, 14)", () => {
+  test("#2: report -o a device, a FIFO, a symlink or a run file is refused; nothing is replaced", () => {
+    const dir = runCopy();
+    const before = fingerprint(dir);
+    const fifo = fresh("fifo");
+    execFileSync("mkfifo", [fifo]);
+    const target = fresh("target.html");
+    writeFileSync(target, "keep");
+    const link = fresh("link.html");
+    symlinkSync(target, link);
+    for (const [out, re] of [
+      ["/dev/null", /cannot write \/dev\/null: it is a device; writes only replace regular files/],
+      [fifo, /it is a named pipe \(FIFO\)/],
+      [link, /it is a symbolic link/],
+      [join(dir, "checkpoint.safetensors"), /is a run file; choose another path/],
+      [join(dir, "config.json"), /is a run file/],
+    ] as const) {
+      assertOneLineError(makemore(["report", dir, "-o", out]), re);
+      assert.equal(fingerprint(dir), before, out);
+    }
+    assert.ok(statSync("/dev/null").isCharacterDevice());
+    assert.ok(lstatSync(fifo).isFIFO());
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(target, "utf8"), "keep");
+  });
+
+  test("#14: a checkpoint that is a link to /dev/zero or a FIFO is refused without reading it", () => {
+    const zero = runCopy();
+    rmSync(join(zero, "checkpoint.safetensors"));
+    symlinkSync("/dev/zero", join(zero, "checkpoint.safetensors"));
+    const fifo = runCopy();
+    rmSync(join(fifo, "checkpoint.safetensors"));
+    execFileSync("mkfifo", [join(fifo, "checkpoint.safetensors")]);
+    for (const [dir, re] of [
+      [zero, /checkpoint .* is a device, not a regular file/],
+      [fifo, /checkpoint .* is a named pipe \(FIFO\), not a regular file/],
+    ] as const) {
+      const before = fingerprint(dir);
+      for (const cmd of ["info", "sample", "eval"])
+        assertOneLineError(makemore([cmd, dir], { timeout: 30_000 }), re);
+      assert.equal(fingerprint(dir), before);
+    }
+  });
+});
+
+describe("numbers that are not numbers (row 9)", () => {
+  test("#9: sample --temperature 1e-40 is one line", () => {
+    const dir = runCopy();
+    assertOneLineError(
+      makemore(["sample", dir, "--temperature", "1e-40"]),
+      /cannot sample at --temperature 1e-40: the logits divided by it are not finite numbers; use a larger --temperature/,
+      1,
+    );
+  });
+
+  test("#9: one NaN in a checkpoint is one line naming the tensor, for every command that loads it", () => {
+    const dir = runCopy();
+    editCheckpoint(dir, (t) => {
+      t["layers.0.weight"].data[7] = Number.NaN;
+    });
+    const before = fingerprint(dir);
+    for (const cmd of [
+      ["info"],
+      ["sample"],
+      ["eval"],
+      ["doctor"],
+      ["fold", "-o", fresh("f")],
+      ["train", "--resume"],
+    ]) {
+      const [c, ...rest] = cmd;
+      assertOneLineError(
+        makemore([c, ...(c === "train" ? [...rest, dir] : [dir, ...rest])]),
+        /checkpoint .* holds a non-finite value \(NaN\) in "layers.0.weight" at index 7; its weights cannot be used/,
+        1,
+      );
+    }
+    assert.equal(fingerprint(dir), before);
+  });
+
+  test("#9: finite weights whose loss overflows: eval is an error, not NaN with exit 0", () => {
+    const dir = runCopy();
+    editCheckpoint(dir, (t) => {
+      // the output layer's weights at the float32 maximum: every logit overflows to infinity
+      t["layers.3.weight"].data.fill(3e38);
+    });
+    assertOneLineError(
+      makemore(["eval", dir]),
+      /the train loss of run .* is NaN: the model's outputs are not finite numbers/,
+      1,
+    );
+  });
+});
+
+describe("tampered run files (rows 10, 15, 17)", () => {
+  const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
+    ["model.blockSize 1000", (c) => (c.model.blockSize = 1000), /blockSize/],
+    ['model.blockSize "3"', (c) => (c.model.blockSize = "3"), /blockSize/],
+    [
+      'data.splitSeed "x"',
+      (c) => (c.data.splitSeed = "x"),
+      /data\.splitSeed must be a whole number .* got "x"/,
+    ],
+    [
+      "seed 1e300",
+      (c) => (c.seed = 1e300),
+      /seed must be a whole number from 0 to 9007199254740991, got 1e\+300/,
+    ],
+    [
+      "numSamples 1e12 (#15)",
+      (c) => (c.numSamples = 1e12),
+      /numSamples must be a whole number from 0 to 100000/,
+    ],
+    ["train.maxSteps -1", (c) => (c.train.maxSteps = -1), /train\.maxSteps must be a whole number/],
+    ["data.blockSize 1000", (c) => (c.data.blockSize = 1000), /data\.blockSize/],
+  ];
+  for (const [name, edit, re] of cases) {
+    test(`#10: config.json with ${name}: one line naming the field from every reader`, () => {
+      const dir = runCopy();
+      editConfig(dir, edit);
+      const before = fingerprint(dir);
+      for (const args of [
+        ["sample", dir],
+        ["eval", dir],
+        ["info", dir],
+        ["doctor", dir],
+        ["train", "--resume", dir],
+      ])
+        assertOneLineError(makemore(args), re, 1);
+      assert.equal(fingerprint(dir), before);
+    });
+  }
+
+  test("#17: a null line in metrics.jsonl: report and doctor say which line", () => {
+    const dir = runCopy();
+    writeFileSync(join(dir, "metrics.jsonl"), `${readFileSync(join(dir, "metrics.jsonl"), "utf8")}null\n`);
+    for (const args of [
+      ["report", dir, "-o", fresh("r.html")],
+      ["doctor", dir],
+    ])
+      assertOneLineError(makemore(args), /metrics .* line \d+/, 1);
+  });
+});
+
+describe("leftovers and the terminal (row 21)", () => {
+  test("#21: temp files of a killed writer are removed when the run directory is next opened", () => {
+    const dir = runCopy();
+    // pid 2^22 + 1 is above Linux's pid_max limit: no such process can be alive
+    const stale = join(dir, `.checkpoint.safetensors.tmp-${2 ** 22 + 1}-0`);
+    const live = join(dir, `.state.json.tmp-${process.pid}-0`);
+    writeFileSync(stale, "partial");
+    writeFileSync(live, "in use");
+    const r = makemore([
+      "train",
+      "-o",
+      dir,
+      "--overwrite",
+      "--max-steps",
+      "1",
+      "--num-samples",
+      "1",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(stale), false);
+    assert.equal(existsSync(live), true, "a live process's temp file is kept");
+  });
+
+  test("#21: control characters from the data or a path reach the terminal escaped", () => {
+    const file = fresh("ansi.txt");
+    writeFileSync(file, `${words(300, 3).join("\n")}\nred\u001b[31m\nclear\u001b[2J\nrtl\u202eabc\n`);
+    const info = makemore(["info", "-i", file]);
+    assert.equal(info.code, 0, info.stderr);
+    assert.doesNotMatch(info.stdout, /[\u001b\u202e]/);
+    assert.match(info.stdout, /\\x1b/);
+    const dir = join(tmp, `run\u001b[2J-${n++}`);
+    const r = makemore(["train", "-i", file, "-o", dir, "--max-steps", "2", "--num-samples", "5"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /[\u001b\u202e]/);
+    assert.match(r.stdout, /saved .*run\\x1b\[2J/);
   });
 });

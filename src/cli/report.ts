@@ -3,12 +3,25 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Finding } from "../diagnostics/types.ts";
+import { UserError } from "../errors.ts";
+import { checkReplaceable } from "../io/atomic.ts";
+import { printable } from "../io/describe.ts";
 import { diagnoseRun } from "../io/run.ts";
-import { readJsonFile } from "../io/rundir.ts";
+import { RUN_FILE_NAMES, readJsonFile } from "../io/rundir.ts";
 import { writeReport } from "../viz/report.ts";
 import { num, onePositional, parse } from "./args.ts";
+
+/** A file of a run directory (a name `createRunDir` owns, beside a config.json), report.html aside. */
+function isRunFile(path: string): boolean {
+  const name = basename(path);
+  return (
+    name !== "report.html" &&
+    (RUN_FILE_NAMES as readonly string[]).includes(name) &&
+    existsSync(join(dirname(path), "config.json"))
+  );
+}
 
 export const REPORT_HELP = `usage: makemore report RUN_DIR [options]
 
@@ -37,6 +50,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const dir = onePositional("report", positionals, "run directory");
   const step = v.step === undefined ? undefined : num(v.step, "--step", 0, { integer: true, min: 0 });
   const out = typeof v.output === "string" ? v.output : undefined;
+  // the report never replaces a run's own files (devices, FIFOs and links the writer refuses)
+  if (out !== undefined && isRunFile(out))
+    throw new UserError(`report --output ${printable(out)} is a run file; choose another path`, 2);
+  // checked before the plots are drawn, so a refused output leaves the run as it was
+  if (out !== undefined) checkReplaceable(out);
   // the doctor's findings: those training wrote (with --diagnostics), else a fresh check
   const findingsFile = join(dir, "findings.json");
   let findings: Finding[] | undefined;

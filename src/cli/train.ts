@@ -9,6 +9,7 @@ import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
 import { formatFinding } from "../diagnostics/doctor.ts";
 import { formatActivationTable, formatGradientTable, formatParameterTable } from "../diagnostics/format.ts";
 import { UserError } from "../errors.ts";
+import { printable } from "../io/describe.ts";
 import { createRun, type OpenedRun, openResume } from "../io/run.ts";
 import { FileRunStore } from "../io/runfiles.ts";
 import { DEFAULT_THREADS, setThreads } from "../io/threads.ts";
@@ -125,7 +126,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     data: run.data,
     store: new FileRunStore(paths),
     resume: run.resume,
-    events: { line: (text) => log?.line(text), step: (done, loss) => log?.tick(done, loss) },
+    events: { line: (text) => log?.line(printable(text)), step: (done, loss) => log?.tick(done, loss) },
     detectAnomaly: v["detect-anomaly"] === true,
     liveEveryMs: dashboard ? 2000 : 0,
     flushEveryMs: dashboard ? 500 : 0,
@@ -178,7 +179,9 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
       `samples (seed ${outcome.sampleSeed}${familyOf(session.config.model.type).samplesContinueTraining ? ", continuing the training generator" : ""}; ${samples.filter((s) => s.source === "new").length} new):`,
     );
     for (const s of samples)
-      console.log(`  ${s.word.padEnd(20)} ${s.source === "new" ? "" : `(in ${s.source})`}`.trimEnd());
+      console.log(
+        `  ${printable(s.word).padEnd(20)} ${s.source === "new" ? "" : `(in ${s.source})`}`.trimEnd(),
+      );
   }
   if (findings && !quiet && snap) {
     console.log(`\ndiagnostics at step ${snap.step} (forward: layer outputs)`);
@@ -189,10 +192,10 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
     console.log(formatParameterTable(snap.params));
     console.log(findings.length ? `doctor: ${findings.length} finding(s)` : "doctor: no problems found");
     for (const f of findings) console.log(formatFinding(f));
-    console.log(`see the plots: ${invocation()} report ${dir}`);
+    console.log(`see the plots: ${invocation()} report ${printable(dir)}`);
   }
   console.log(
-    `saved ${dir} (${outcome.step - session.startStep} steps at ${outcome.stepsPerSecond.toFixed(0)} steps/s)`,
+    `saved ${printable(dir)} (${outcome.step - session.startStep} steps at ${outcome.stepsPerSecond.toFixed(0)} steps/s)`,
   );
   return 0;
 }

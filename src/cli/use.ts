@@ -12,6 +12,7 @@ import {
   longestWord,
 } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
+import { printable } from "../io/describe.ts";
 import { BUNDLED_NAMES, type LoadedRun, loadData, loadRun, loadRunData, saveCheckpoint } from "../io/run.ts";
 import { createRunDir, writeJsonFile } from "../io/rundir.ts";
 import { readWordFile } from "../io/wordfile.ts";
@@ -86,13 +87,22 @@ export function sampleCommand(argv: string[]): number {
   if (topKFlag === 0)
     throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
   const topK = topKFlag > 0 ? topKFlag : undefined;
-  const words = sampleWords(run.model, run.vocab, {
-    count,
-    generator: new Generator().manualSeed(seed),
-    temperature,
-    maxLength,
-    topK,
-  });
+  let words: string[];
+  try {
+    words = sampleWords(run.model, run.vocab, {
+      count,
+      generator: new Generator().manualSeed(seed),
+      temperature,
+      maxLength,
+      topK,
+    });
+  } catch (e) {
+    // softmax(logits / temperature) overflowed: PyTorch's multinomial refuses it the same way
+    if (!(e instanceof RangeError && /multinomial/.test(e.message))) throw e;
+    throw new UserError(
+      `cannot sample at --temperature ${temperature}: the logits divided by it are not finite numbers${temperature < 1 ? "; use a larger --temperature" : ""}`,
+    );
+  }
   let sets: ReturnType<typeof wordSets>["sets"] | null = null;
   if (existsSync(run.config.data.inputFile)) sets = wordSets(run).sets;
   const rows = words.map((w) => ({ word: w, source: sets ? provenance(w, sets) : "unknown" }));
@@ -100,7 +110,7 @@ export function sampleCommand(argv: string[]): number {
     console.log(JSON.stringify({ run: run.paths.dir, seed, temperature, samples: rows }, null, 2));
   } else {
     for (const r of rows)
-      console.log(`${r.word.padEnd(24)} ${r.source === "new" ? "new" : `in ${r.source}`}`);
+      console.log(`${printable(r.word).padEnd(24)} ${r.source === "new" ? "new" : `in ${r.source}`}`);
     const fresh = rows.filter((r) => r.source === "new").length;
     console.log(
       `${fresh}/${rows.length} new (seed ${seed}${temperature !== 1 ? `, temperature ${temperature}` : ""})`,
@@ -152,8 +162,15 @@ export function evalCommand(argv: string[]): number {
   else
     for (const n of names) {
       const split = data[n as "train" | "val" | "test"];
-      losses[n] = split.X.shape[0] > 0 ? splitLoss(run.model, split) : null;
+      losses[n] = exampleCount(split) > 0 ? splitLoss(run.model, split) : null;
     }
+  // a NaN or infinite loss of a split with words is a broken model, not a measurement
+  for (const [n, l] of Object.entries(losses)) {
+    if (l !== null && !Number.isFinite(l))
+      throw new UserError(
+        `the ${n} loss of run ${printable(run.paths.dir)} is ${l}: the model's outputs are not finite numbers`,
+      );
+  }
   if (v.json)
     console.log(
       JSON.stringify(
@@ -296,7 +313,7 @@ export function infoCommand(argv: string[]): number {
             .join(" | "),
         );
       console.log(
-        `data ${info.data.inputFile} (${info.data.numWords} items, vocabulary '${info.data.vocab}')`,
+        `data ${printable(info.data.inputFile)} (${info.data.numWords} items, vocabulary '${printable(info.data.vocab)}')`,
       );
       console.log(run.model.describe());
     }
@@ -318,7 +335,7 @@ export function infoCommand(argv: string[]): number {
   if (v.json) console.log(JSON.stringify({ ...facts, presets: presets.map((p) => p.type) }, null, 2));
   else {
     console.log(
-      `${facts.inputFile}: ${facts.items} items, vocabulary of ${data.vocab.size} ('${facts.vocabulary}'), longest ${facts.longest}`,
+      `${printable(facts.inputFile)}: ${facts.items} items, vocabulary of ${data.vocab.size} ('${printable(facts.vocabulary)}'), longest ${facts.longest}`,
     );
     console.log(
       `split (block size 3): train ${facts.split.train} | val ${facts.split.val} | test ${facts.split.test} examples`,

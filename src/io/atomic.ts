@@ -12,11 +12,16 @@
 import {
   appendFileSync,
   closeSync,
+  constants,
+  fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
+  type Stats,
   statSync,
   unlinkSync,
   writeSync,
@@ -55,12 +60,79 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
+/** What a non-regular file is, for messages. */
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return "a symbolic link";
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Writes only ever replace regular files: renaming over a device node, a FIFO or a symbolic link
+ * would replace the node or the link itself (as root, /dev/null would become a regular file).
+ */
+export function checkReplaceable(path: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") return;
+    if (isFsError(e)) throw new UserError(`cannot write ${showPath(path)}: ${osReason(e)}`);
+    throw e;
+  }
+  if (!st.isFile())
+    throw new UserError(
+      `cannot write ${showPath(path)}: it is ${kindOf(st)}; writes only replace regular files`,
+    );
+}
+
+/**
+ * Read a whole regular file, refusing anything else before reading a byte: a FIFO would block, a
+ * device such as /dev/zero never ends. Opened non-blocking and checked with fstat on the same
+ * descriptor, so a path swapped in between cannot slip through. `what` names it in messages.
+ */
+export function readRegularFile(path: string, what: string, maxBytes: number): Uint8Array {
+  const shown = showPath(path);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new UserError(`${what} ${shown} is a directory, not a file`);
+    if (!st.isFile()) throw new UserError(`${what} ${shown} is ${kindOf(st)}, not a regular file`);
+    if (st.size > maxBytes)
+      throw new UserError(`${what} ${shown} is ${st.size} bytes, over the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = errorCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") throw new UserError(`${what} ${shown} does not exist`);
+    if (code === "EISDIR") throw new UserError(`${what} ${shown} is a directory, not a file`);
+    if (code === "EACCES" || code === "EPERM")
+      throw new UserError(`${what} ${shown} cannot be read: permission denied`);
+    if (isFsError(e)) throw new UserError(`${what} ${shown} cannot be read: ${osReason(e)}`);
+    throw e;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * Replace `path` with `data` atomically (UTF-8 for strings). On failure the target is untouched,
  * the temp file is removed, and a UserError says `cannot write <path>: <reason>`.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  checkReplaceable(path);
   const tmp = tempPathFor(path);
   let fd: number | undefined;
   let created = false;
@@ -161,7 +233,13 @@ export function ensureWritableDir(dir: string): void {
     } catch {
       // the probe may never have been created
     }
-    if (isFsError(e)) throw new UserError(`output directory ${shown} is not writable: ${osReason(e)}`);
+    // osReason already says "not writable: ..." for permissions
+    if (isFsError(e)) {
+      const why = osReason(e);
+      throw new UserError(
+        `output directory ${shown} ${why.startsWith("not writable") ? "is " : "is not writable: "}${why}`,
+      );
+    }
     throw e;
   }
 }

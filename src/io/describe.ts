@@ -40,6 +40,23 @@ export function showPath(path: string): string {
   return hasControl(path) ? showName(path) : path;
 }
 
+/**
+ * Text from data or a path for the terminal: control characters (C0, DEL, C1), the line and
+ * paragraph separators and the bidirectional overrides become visible escapes (`\x1b`,
+ * `\u202e`), so a word list cannot move the cursor, recolour, clear or reorder the screen.
+ * `printable("a\x1b[2Jb")` -> `a\x1b[2Jb` with a literal backslash.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it escapes
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+    },
+  );
+}
+
 /** Free text (an exception message from a parser) squeezed to one line of at most `max` chars. */
 export function oneLine(text: string, max = 160): string {
   let flat = "";

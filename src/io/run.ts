@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import {
   exampleCount,
   type LectureData,
+  MAX_VOCAB_SIZE,
   prepareDataFor,
   SPLIT_KINDS,
   type SplitKind,
@@ -41,8 +42,9 @@ import {
   type RunRequest,
   type RunState,
 } from "../train/session.ts";
-import { validateTrainConfig } from "../train/train.ts";
-import { isFsError, osReason } from "./describe.ts";
+import { type TrainConfig, validateTrainConfig } from "../train/train.ts";
+import { removeStaleTemps } from "./atomic.ts";
+import { isFsError, osReason, showName, showPath } from "./describe.ts";
 import {
   createRunDir,
   type RunPaths,
@@ -52,7 +54,7 @@ import {
   writeJsonFile,
 } from "./rundir.ts";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.ts";
-import { readWordFile } from "./wordfile.ts";
+import { DEFAULT_MAX_LINE_CHARS, DEFAULT_MAX_WORDS, readWordFile } from "./wordfile.ts";
 
 export { CONFIG_VERSION, type RunConfig, type RunState };
 
@@ -134,6 +136,41 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   }
   if (!Number.isInteger(raw.evalEvery) || (raw.evalEvery as number) < 0)
     throw bad("evalEvery must be a whole number");
+  // every other field a run reads, with the flags' ranges (a tampered value is one line, not a
+  // stack trace from a typed-array length or a BigInt conversion far away)
+  const int = (v: unknown, name: string, min: number, max: number) => {
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
+      throw bad(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  };
+  int(raw.seed, "seed", 0, Number.MAX_SAFE_INTEGER);
+  int(d.splitSeed, "data.splitSeed", 0, Number.MAX_SAFE_INTEGER);
+  int(d.numWords, "data.numWords", 1, DEFAULT_MAX_WORDS);
+  int(d.blockSize, "data.blockSize", 1, DEFAULT_MAX_LINE_CHARS + 1);
+  if (d.blockSize !== m.blockSize) throw bad(`data.blockSize ${d.blockSize} differs from model.blockSize`);
+  if (d.vocab.length > MAX_VOCAB_SIZE) throw bad(`the vocabulary has over ${MAX_VOCAB_SIZE} characters`);
+  if (d.vocab.some((c) => [...(c as string)].length !== 1))
+    throw bad("a vocabulary entry is not one character");
+  if (raw.numSamples !== undefined) int(raw.numSamples, "numSamples", 0, 100_000);
+  if (typeof raw.calibrate !== "boolean") throw bad("calibrate must be true or false");
+  if (raw.diagnostics !== undefined && raw.diagnostics !== null) {
+    const dg = raw.diagnostics;
+    if (!isObject(dg)) throw bad("diagnostics must be an object");
+    int(dg.every, "diagnostics.every", 0, 1e9);
+  }
+  try {
+    validateTrainConfig(raw.train as unknown as TrainConfig, Number.POSITIVE_INFINITY);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    // the checks speak in flags; here the field is what the user must find
+    const field: Record<string, string> = {
+      "--max-steps": "train.maxSteps",
+      "--batch-size": "train.batchSize",
+      "--learning-rate": "train.learningRate",
+      "--lr-decay-to": "train.lrDecayTo",
+      "--lr-decay-step": "train.lrDecayStep",
+    };
+    throw bad(e.message.replace(/^--[a-z-]+/, (f) => field[f] ?? f));
+  }
   return raw as unknown as RunConfig;
 }
 
@@ -173,6 +210,13 @@ export function loadRun(dir: string): LoadedRun {
     throw new UserError(
       `checkpoint ${paths.checkpoint} does not fit the model in config.json: ${(e as Error).message}`,
     );
+  }
+  for (const [name, t] of Object.entries(ckpt.tensors)) {
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0)
+      throw new UserError(
+        `checkpoint ${showPath(paths.checkpoint)} holds a non-finite value (${t.data[bad]}) in ${showName(name)} at index ${bad}; its weights cannot be used`,
+      );
   }
   let state: RunState;
   try {
@@ -242,6 +286,9 @@ export function openResume(dir: string): OpenedRun {
   const run = loadRun(dir);
   const data = loadRunData(run.config);
   checkRunData(run.config, data);
+  // temp files a killed writer left behind (their owner is dead: the pid in the name is checked)
+  removeStaleTemps(run.paths.dir);
+  removeStaleTemps(run.paths.plots);
   return {
     config: run.config,
     data,

@@ -15,10 +15,10 @@
  * into one-line UserErrors naming the file.
  */
 
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import { ensureWritableDir, writeFileAtomic } from "./atomic.ts";
+import { ensureWritableDir, readRegularFile, removeStaleTemps, writeFileAtomic } from "./atomic.ts";
 import { errorCode, isFsError, oneLine, osReason, showPath } from "./describe.ts";
 
 export interface RunPaths {
@@ -117,6 +117,9 @@ export function createRunDir(dir: string, opts: { overwrite?: boolean } = {}): R
   }
   // plots/ is made by `makemore report` when there is something to draw (fold and eval runs
   // would otherwise keep an empty folder)
+  // temp files a killed writer left behind (their owner is dead: the pid in the name is checked)
+  removeStaleTemps(dir);
+  removeStaleTemps(paths.plots);
   return paths;
 }
 
@@ -125,22 +128,7 @@ export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Read a UTF-8 text file for `what`, mapping OS errors to one-line UserErrors. */
 function readText(path: string, what: string, maxBytes: number): string {
   const shown = showPath(path);
-  let bytes: Uint8Array;
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) throw new UserError(`${what} ${shown} is a directory, not a file`);
-    if (st.size > maxBytes)
-      throw new UserError(`${what} ${shown} is ${st.size} bytes, over the ${maxBytes}-byte limit`);
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = errorCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") throw new UserError(`${what} ${shown} does not exist`);
-    if (code === "EACCES" || code === "EPERM")
-      throw new UserError(`${what} ${shown} cannot be read: permission denied`);
-    if (isFsError(e)) throw new UserError(`${what} ${shown} cannot be read: ${osReason(e)}`);
-    throw e;
-  }
+  const bytes = readRegularFile(path, what, maxBytes);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -170,6 +158,25 @@ export function writeJsonFile(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** What is wrong with one JSONL record of a run file, or null. */
+function recordProblem(rec: unknown, metrics: boolean): string | null {
+  if (typeof rec !== "object" || rec === null || Array.isArray(rec)) return "is not a JSON object";
+  const r = rec as Record<string, unknown>;
+  if (!Number.isInteger(r.step) || (r.step as number) < 0) return "has no whole-number step";
+  if (!metrics) return null;
+  for (const k of ["loss", "lr", "train_loss", "val_loss"]) {
+    // null is what JSON.stringify makes of NaN/Infinity: a diverged run's honest record
+    if (r[k] !== undefined && r[k] !== null && typeof r[k] !== "number") return `has a non-numeric ${k}`;
+  }
+  if (r.ud !== undefined) {
+    if (typeof r.ud !== "object" || r.ud === null || Array.isArray(r.ud))
+      return "has an ud that is not an object";
+    for (const v of Object.values(r.ud))
+      if (v !== null && typeof v !== "number") return "has a non-numeric ud value";
+  }
+  return null;
+}
+
 /**
  * Parse a JSONL file (e.g. metrics.jsonl). A last line without its newline that does not parse
  * is a write torn by a crash: it is dropped and `tornTail` is set. Any other bad line is a
@@ -188,8 +195,9 @@ export function readJsonLines(
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim().length === 0) continue;
+    let rec: unknown;
     try {
-      records.push(JSON.parse(line));
+      rec = JSON.parse(line);
     } catch {
       if (i === lines.length - 1 && !complete) {
         tornTail = true;
@@ -197,6 +205,10 @@ export function readJsonLines(
       }
       throw new UserError(`${what} ${showPath(path)} is damaged: line ${i + 1} is not valid JSON`);
     }
+    // every run JSONL line is an object with a whole-number step; metrics' numbers are numbers
+    const problem = recordProblem(rec, what === "metrics");
+    if (problem) throw new UserError(`${what} ${showPath(path)} is damaged: line ${i + 1} ${problem}`);
+    records.push(rec);
   }
   return { records, tornTail };
 }

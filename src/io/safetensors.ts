@@ -21,10 +21,9 @@
  * I64, ...) is reported by name rather than converted, since makemore only ever writes F32.
  */
 
-import { readFileSync, statSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "./atomic.ts";
-import { errorCode, osReason, showName, showPath } from "./describe.ts";
+import { readRegularFile, writeFileAtomic } from "./atomic.ts";
+import { showName, showPath } from "./describe.ts";
 
 export interface SafetensorInput {
   shape: number[];
@@ -528,23 +527,8 @@ export function readSafetensorsFile(
 ): DecodedSafetensors {
   const what = opts.what ?? "safetensors file";
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const shown = showPath(path);
-  let bytes: Uint8Array;
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) throw new UserError(`${what} ${shown} is a directory, not a file`);
-    if (st.size > maxBytes)
-      throw new UserError(`${what} ${shown} is ${st.size} bytes, over the ${maxBytes}-byte limit`);
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = errorCode(e);
-    if (code === "ENOENT") throw new UserError(`${what} ${shown} does not exist`);
-    if (code === "EACCES" || code === "EPERM")
-      throw new UserError(`${what} ${shown} cannot be read: permission denied`);
-    if (code !== undefined) throw new UserError(`${what} ${shown} cannot be read: ${osReason(e)}`);
-    throw e;
-  }
+  // a regular file only: a checkpoint that is a FIFO or a link to /dev/zero is refused unread
+  const bytes = readRegularFile(path, what, maxBytes);
   return decodeSafetensors(bytes, { maxHeaderBytes: opts.maxHeaderBytes, source: `${what} ${path}` });
 }
 
