@@ -4,7 +4,7 @@
  * an input that should be accepted, a correct run. Row numbers refer to the issue's table.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -16,15 +16,17 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildDataset, ContextWindows, exampleCount, Vocabulary } from "../src/data/dataset.ts";
 import { UserError } from "../src/errors.ts";
+import { LOCK_NAME, lockRunDir } from "../src/io/lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.ts";
 import { DEFAULT_MAX_WORDS, readWordFile } from "../src/io/wordfile.ts";
 import { Generator } from "../src/random/generator.ts";
-import { assertOneLineError, fingerprint, makemore } from "./support/cli-harness.ts";
+import { assertOneLineError, fingerprint, makemore, ROOT } from "./support/cli-harness.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "makemore-robust-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -353,5 +355,184 @@ describe("leftovers and the terminal (row 21)", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, /[\u001b\u202e]/);
     assert.match(r.stdout, /saved .*run\\x1b\[2J/);
+  });
+});
+
+describe("one writer per run directory (rows 5, 6, 13; deliverable 3)", () => {
+  test("#5: train --resume of a run another process is writing is refused, naming the holder", () => {
+    const dir = runCopy();
+    // hold its lock from this process, as a live writer would
+    const lock = lockRunDir(dir, "train --resume");
+    try {
+      const before = fingerprint(dir);
+      assertOneLineError(
+        makemore(["train", "--resume", dir]),
+        new RegExp(
+          `is in use by another makemore \\(pid ${process.pid}, train --resume since .*\\); wait for it to finish or stop it`,
+        ),
+        1,
+      );
+      assertOneLineError(
+        makemore(["train", "-o", dir, "--overwrite", "--max-steps", "1"]),
+        /is in use by another makemore/,
+        1,
+      );
+      assert.equal(fingerprint(dir), before, "#6: nothing removed or written");
+    } finally {
+      lock.release();
+    }
+    assert.equal(existsSync(join(dir, LOCK_NAME)), false);
+  });
+
+  test("a dead owner's lock is taken over; a live one never is", () => {
+    const dir = runCopy();
+    // pid 2^22 + 1 is above Linux's pid_max: its owner cannot be alive
+    writeFileSync(
+      join(dir, LOCK_NAME),
+      JSON.stringify({ pid: 2 ** 22 + 1, started: 0, command: "train", since: "x" }),
+    );
+    const r = makemore([
+      "train",
+      "-o",
+      dir,
+      "--overwrite",
+      "--max-steps",
+      "2",
+      "--num-samples",
+      "1",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(join(dir, LOCK_NAME)), false, "released at exit");
+    const held = lockRunDir(dir, "train");
+    try {
+      assert.throws(() => lockRunDir(dir, "train"), /in use by another makemore/);
+    } finally {
+      held.release();
+    }
+  });
+
+  test("#6: two train -o SAME --overwrite at once: the directory ends as one consistent run", async () => {
+    const dir = runCopy();
+    const start = (type: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            join(ROOT, "src/cli/main.ts"),
+            "train",
+            "-o",
+            dir,
+            "--overwrite",
+            "--type",
+            type,
+            "--max-steps",
+            "300",
+            "--num-samples",
+            "1",
+            "--quiet",
+          ],
+          { cwd: ROOT },
+        );
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+    const results = await Promise.all([start("batchnorm"), start("deep-tanh")]);
+    assert.ok(
+      results.some((x) => x.code === 0),
+      JSON.stringify(results),
+    );
+    for (const x of results)
+      if (x.code !== 0)
+        assert.match(
+          x.stderr.trim(),
+          /^makemore: error: run directory .* is in use by another makemore \(pid \d+/,
+        );
+    // whichever won, its checkpoint fits its config
+    const ev = makemore(["eval", dir]);
+    assert.equal(ev.code, 0, ev.stderr);
+  });
+
+  test("#13: --overwrite --dashboard on a busy port: refused before the old run is deleted", async () => {
+    const dir = runCopy();
+    const before = fingerprint(dir);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            join(ROOT, "src/cli/main.ts"),
+            "train",
+            "-o",
+            dir,
+            "--overwrite",
+            "--dashboard",
+            "--port",
+            String(port),
+          ],
+          { cwd: ROOT },
+        );
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^makemore: error: cannot start the dashboard on port ${port}: the port is in use\\n$`),
+      );
+    } finally {
+      server.close();
+    }
+    assert.equal(fingerprint(dir), before);
+  });
+
+  test("#19: --host '' is refused (it would bind every interface)", () => {
+    assertOneLineError(makemore(["train", "--dashboard", "--host", ""]), /--host needs an address/, 2);
+  });
+});
+
+describe("the training flow (rows 7, 8, 18)", () => {
+  test("#8: a seed near 2^53 trains, samples with seed + 10 exactly, and `sample` works", () => {
+    const dir = fresh("run");
+    const r = makemore([
+      "train",
+      "-o",
+      dir,
+      "--seed",
+      "9007199254740991",
+      "--max-steps",
+      "3",
+      "--num-samples",
+      "2",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /samples \(seed 9007199254741001;/);
+    const s = makemore(["sample", dir, "-n", "2"]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /\(seed 9007199254741001\)/);
+  });
+
+  test("#18, #7: initial weights that are not finite: says no checkpoint exists, leaves no run, exits even with --dashboard", () => {
+    const dir = fresh("run");
+    const r = makemore(
+      ["train", "-o", dir, "--type", "custom", "--gain", "1e308", "--dashboard", "--max-steps", "5"],
+      {
+        timeout: 60_000,
+      },
+    );
+    assert.equal(r.signal, null, "the process ended by itself");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no checkpoint was saved \(the initial weights are not finite/);
+    assert.doesNotMatch(r.stderr, /last good checkpoint/);
+    assert.equal(existsSync(dir), false);
   });
 });

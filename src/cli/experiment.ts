@@ -199,7 +199,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     });
     const stop = () => session.stop();
     process.once("SIGINT", stop);
-    const outcome = await session.run();
+    const outcome = await session.run().finally(() => opened.lock.release());
     process.off("SIGINT", stop);
     if (outcome.kind === "failed") throw new UserError(`${row.label}: ${outcome.message}`);
     if (outcome.kind === "stopped") {

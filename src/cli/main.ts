@@ -99,6 +99,7 @@ main(process.argv.slice(2)).then(
   },
   (e) => {
     console.error(`makemore: internal error (please report it): ${(e as Error)?.stack ?? e}`);
-    process.exitCode = 70;
+    // a failure stops everything: no worker, server or timer may keep the process alive
+    process.exit(70);
   },
 );

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 /**
  * `makemore train`: parse the flags, open the run directory (src/io/run.ts), run the training
  * session (src/train/session.ts) and print what it reports.
@@ -5,12 +6,14 @@
  */
 
 import { rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
 import { formatFinding } from "../diagnostics/doctor.ts";
 import { formatActivationTable, formatGradientTable, formatParameterTable } from "../diagnostics/format.ts";
 import { UserError } from "../errors.ts";
-import { printable } from "../io/describe.ts";
+import { osReason, printable } from "../io/describe.ts";
 import { createRun, type OpenedRun, openResume } from "../io/run.ts";
+import { existingRunFiles } from "../io/rundir.ts";
 import { FileRunStore } from "../io/runfiles.ts";
 import { DEFAULT_THREADS, setThreads } from "../io/threads.ts";
 import { familyOf } from "../models/index.ts";
@@ -89,6 +92,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const port = num(v.port, "--port", 0, { integer: true, min: 0, max: 65535 });
   const host = typeof v.host === "string" ? v.host : undefined;
+  // an empty address would bind every interface (and print http://:PORT/)
+  if (host !== undefined && host.trim() === "")
+    throw new UserError('--host needs an address (127.0.0.1, ::1, 0.0.0.0 for every interface), got ""', 2);
+  // a busy port is found before anything is created or, with --overwrite, deleted
+  if (v.dashboard === true && port !== 0) await checkPortFree(host ?? "127.0.0.1", port);
 
   let run: OpenedRun;
   if (typeof v.resume === "string") {
@@ -101,6 +109,33 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const request = configFromFlags(v);
     run = createRun(request, request.workDir, { overwrite: v.overwrite === true });
   }
+  try {
+    return await trainRun(run, v, { host, port, quiet });
+  } finally {
+    run.lock.release();
+  }
+}
+
+/** Try to listen on host:port and close again: UserError if the dashboard could not bind it. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new UserError(
+          `cannot start the dashboard on port ${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.code === "EADDRNOTAVAIL" || e.code === "ENOTFOUND" ? `no such address ${printable(host)}` : osReason(e)}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => server.close(() => resolve()));
+  });
+}
+
+async function trainRun(
+  run: OpenedRun,
+  v: Record<string, string | boolean | undefined>,
+  { host, port, quiet }: { host: string | undefined; port: number; quiet: boolean },
+): Promise<number> {
   const { config, paths } = run;
 
   // The dashboard serves the run directory from a worker thread (the loop is synchronous); the
@@ -139,10 +174,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let outcome: SessionOutcome;
   try {
     outcome = await session.run();
+  } catch (e) {
+    // a failure stops everything: the dashboard's worker would keep the process alive
+    await dashboard?.close();
+    throw e;
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     log.clear();
+  }
+  if (outcome.kind === "failed" && outcome.lastGoodStep === null && !run.resume) {
+    // nothing resumable was made: leave no half-made run (config.json without a checkpoint)
+    if (run.createdDir) rmSync(run.createdDir, { recursive: true, force: true });
+    else
+      for (const f of existingRunFiles(paths.dir))
+        rmSync(join(paths.dir, f), { recursive: true, force: true });
   }
   const code = report(outcome, session, paths.dir, quiet);
   if (dashboard) {

@@ -20,7 +20,7 @@ import { familyOf, modelTypes } from "../models/index.ts";
 import { MLP } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
 import { calibrateBatchNorm, foldBatchNorm, provenance, sampleWords, splitLoss } from "../train/evaluate.ts";
-import { lossText } from "../train/session.ts";
+import { lossText, seedPlus } from "../train/session.ts";
 import { choice, num, onePositional, parse } from "./args.ts";
 
 /** The word sets of the run's data, when its input file is still there. */
@@ -76,11 +76,11 @@ export function sampleCommand(argv: string[]): number {
   // flags first: `sample -n -1 RUN` names the flag even when RUN is wrong too
   const count = num(v["num-samples"], "--num-samples", 20, { integer: true, min: 1, max: 1_000_000 });
   const run = loadRun(onePositional("sample", positionals, "run directory"));
-  const seed = num(v.seed, "--seed", run.config.seed + 10, {
-    integer: true,
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-  });
+  // the default is the run's seed + 10 (exact, also for a run seed near 2^53)
+  const seed =
+    v.seed === undefined
+      ? seedPlus(run.config.seed, 10)
+      : num(v.seed, "--seed", 0, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const temperature = num(v.temperature, "--temperature", 1, { min: 0, exclusiveMin: true, max: 1000 });
   const maxLength = num(v["max-length"], "--max-length", 256, { integer: true, min: 1, max: 100000 });
   const topKFlag = num(v["top-k"], "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
@@ -91,7 +91,7 @@ export function sampleCommand(argv: string[]): number {
   try {
     words = sampleWords(run.model, run.vocab, {
       count,
-      generator: new Generator().manualSeed(seed),
+      generator: new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
       temperature,
       maxLength,
       topK,

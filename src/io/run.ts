@@ -10,7 +10,7 @@
  *   samples.txt             sampled words
  */
 
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -43,10 +43,12 @@ import {
   type RunState,
 } from "../train/session.ts";
 import { type TrainConfig, validateTrainConfig } from "../train/train.ts";
-import { removeStaleTemps } from "./atomic.ts";
+import { ensureWritableDir, removeStaleTemps } from "./atomic.ts";
 import { isFsError, osReason, showName, showPath } from "./describe.ts";
+import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   createRunDir,
+  existingRunFiles,
   type RunPaths,
   readJsonFile,
   readJsonLines,
@@ -264,6 +266,8 @@ export interface OpenedRun {
   resume?: { model: LanguageModel; state: RunState };
   /** the directory this call created (remove it if the host fails before training starts) */
   createdDir: string | null;
+  /** the run directory's writer lock, held until `lock.release()` or the process exits */
+  lock: RunLock;
 }
 
 /**
@@ -276,26 +280,55 @@ export function createRun(req: RunRequest, workDir: string, opts: { overwrite?: 
   const data = loadRunData(config, file);
   validateTrainConfig(config.train, exampleCount(data.train));
   const createdDir = existsSync(workDir) ? null : workDir;
-  const paths = createRunDir(workDir, { overwrite: opts.overwrite === true });
-  writeJsonFile(paths.config, config);
-  return { config, data, paths, createdDir };
+  // refuse an existing run before creating anything; then lock, and only then remove old files
+  if (!opts.overwrite) createRunDirCheck(workDir);
+  ensureWritableDir(workDir);
+  let lock: RunLock | null = null;
+  try {
+    lock = lockRunDir(workDir, opts.overwrite ? "train --overwrite" : "train");
+    const paths = createRunDir(workDir, { overwrite: opts.overwrite === true });
+    writeJsonFile(paths.config, config);
+    return { config, data, paths, createdDir, lock };
+  } catch (e) {
+    lock?.release();
+    if (createdDir) rmSync(createdDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** `createRunDir`'s refusal of a directory that already holds a run, without touching anything. */
+function createRunDirCheck(dir: string): void {
+  const existing = existingRunFiles(dir);
+  if (existing.length > 0)
+    throw new UserError(
+      `run directory ${showPath(dir)} already holds a run (${existing.join(", ")}); choose another directory or pass --overwrite`,
+    );
 }
 
 /** An interrupted run, to continue exactly: its model, state and the same data. */
 export function openResume(dir: string): OpenedRun {
-  const run = loadRun(dir);
-  const data = loadRunData(run.config);
-  checkRunData(run.config, data);
-  // temp files a killed writer left behind (their owner is dead: the pid in the name is checked)
-  removeStaleTemps(run.paths.dir);
-  removeStaleTemps(run.paths.plots);
-  return {
-    config: run.config,
-    data,
-    paths: run.paths,
-    resume: { model: run.model, state: run.state },
-    createdDir: null,
-  };
+  // the lock first: a second `--resume` of the same run is refused before it reads anything
+  if (!existsSync(join(dir, "config.json"))) loadRun(dir); // its one-line "not a run" errors
+  const lock = lockRunDir(dir, "train --resume");
+  try {
+    const run = loadRun(dir);
+    const data = loadRunData(run.config);
+    checkRunData(run.config, data);
+    // temp files a killed writer left behind (their owner is dead: the pid in the name is checked)
+    removeStaleTemps(run.paths.dir);
+    removeStaleTemps(run.paths.plots);
+    return {
+      config: run.config,
+      data,
+      paths: run.paths,
+      resume: { model: run.model, state: run.state },
+      createdDir: null,
+      lock,
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
 }
 
 /** The doctor on a run directory: its current weights, its history, its BatchNorm statistics. */

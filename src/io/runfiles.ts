@@ -61,7 +61,7 @@ export class FileRunStore implements RunStore {
   writeLive(live: LiveStatus): void {
     writeJsonFile(this.paths.live, live);
   }
-  writeSamples(samples: readonly SampleRecord[], seed: number): void {
+  writeSamples(samples: readonly SampleRecord[], seed: number | string): void {
     writeFileAtomic(this.paths.samples, samples.map((s) => `${s.word}\n`).join(""));
     writeJsonFile(this.paths.samplesJson, { version: SAMPLES_VERSION, seed, samples });
   }

@@ -195,7 +195,8 @@ export interface RunStore {
   readMetrics(): MetricsLine[];
   writeLive(live: LiveStatus): void;
   /** samples.txt (the words) and their provenance */
-  writeSamples(samples: readonly SampleRecord[], seed: number): void;
+  /** `seed` is a decimal string when above 2^53 (a seed near 2^53 plus the lecture's 10) */
+  writeSamples(samples: readonly SampleRecord[], seed: number | string): void;
   writeFindings(findings: readonly Finding[]): void;
 }
 
@@ -205,7 +206,7 @@ export class MemoryRunStore implements RunStore {
   metrics: MetricsLine[] = [];
   diagnostics: DiagnosticsSnapshot[] = [];
   live: LiveStatus | null = null;
-  samples: { seed: number; samples: SampleRecord[] } | null = null;
+  samples: { seed: number | string; samples: SampleRecord[] } | null = null;
   findings: Finding[] | null = null;
   constructor(readonly location = "memory") {}
   saveCheckpoint(model: Module, state: RunState): void {
@@ -229,7 +230,7 @@ export class MemoryRunStore implements RunStore {
   writeLive(live: LiveStatus): void {
     this.live = live;
   }
-  writeSamples(samples: readonly SampleRecord[], seed: number): void {
+  writeSamples(samples: readonly SampleRecord[], seed: number | string): void {
     this.samples = { seed, samples: samples.slice() };
   }
   writeFindings(findings: readonly Finding[]): void {
@@ -279,7 +280,7 @@ export type SessionOutcome =
       step: number;
       splitLosses: Record<"train" | "val" | "test", number>;
       samples: SampleRecord[];
-      sampleSeed: number;
+      sampleSeed: number | string;
       /** with diagnostics: the doctor's findings (also in findings.json) and the last snapshot */
       findings: Finding[] | null;
       snapshot: DiagnosticsSnapshot | null;
@@ -288,7 +289,8 @@ export type SessionOutcome =
   /** stop() was called; a checkpoint of this step was saved */
   | { kind: "stopped"; step: number }
   /** a non-finite loss, weights or (with detectAnomaly) op; the last good checkpoint is kept */
-  | { kind: "failed"; step: number; lastGoodStep: number; message: string };
+  /** lastGoodStep is null when no checkpoint was ever saved (the initial weights were not finite) */
+  | { kind: "failed"; step: number; lastGoodStep: number | null; message: string };
 
 /** How often diagnostics snapshot, when config.diagnostics.every is 0: 100 over the run, >= 1000 apart. */
 export function snapshotInterval(config: RunConfig): number {
@@ -310,7 +312,7 @@ export class TrainingSession {
   private pending: MetricsLine[] = [];
   private recent: MetricsLine[] = [];
   private lastLoss = Number.NaN;
-  private lastGoodStep: number;
+  private lastGoodStep: number | null;
   private badParam: { name: string; step: number } | null = null;
   private lastSnapshot: DiagnosticsSnapshot | null = null;
   private t0 = 0;
@@ -352,9 +354,17 @@ export class TrainingSession {
         `run ${opts.store.location} has no ${this.config.train.optimizer ?? "sgd"} state to resume from (it was trained with another optimizer)`,
       );
     }
-    this.lastGoodStep = this.startStep;
+    // a new run has no checkpoint until its first save (of the initial weights, if finite)
+    this.lastGoodStep = opts.resume ? this.startStep : null;
     const { split } = opts.data;
     this.sets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
+  }
+
+  /** What the failure left: the last good checkpoint, or none at all. */
+  private keptText(): string {
+    return this.lastGoodStep === null
+      ? "no checkpoint was saved (the initial weights are not finite: check --gain and --last-layer-scale)"
+      : `the last good checkpoint (step ${this.lastGoodStep}) was kept`;
   }
 
   /** Ask the session to stop after the current step (a signal handler, a Stop button). */
@@ -490,7 +500,7 @@ export class TrainingSession {
         kind: "failed",
         step: stepsDone,
         lastGoodStep: this.lastGoodStep,
-        message: `anomaly at step ${stepsDone}: ${e.message}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept.`,
+        message: `anomaly at step ${stepsDone}: ${e.message}; training stopped and ${this.keptText()}.`,
       };
     } finally {
       setDetectAnomaly(prevAnomaly);
@@ -503,7 +513,7 @@ export class TrainingSession {
         kind: "failed",
         step: overflow.step,
         lastGoodStep: this.lastGoodStep,
-        message: `the weights became non-finite (${overflow.name}) by step ${overflow.step}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
+        message: `the weights became non-finite (${overflow.name}) by step ${overflow.step}; training stopped and ${this.keptText()}. Try a lower --learning-rate.`,
       };
     }
     if (result.reason === "stopped") {
@@ -520,8 +530,8 @@ export class TrainingSession {
         step: result.step,
         lastGoodStep: this.lastGoodStep,
         message: zero
-          ? `the loss became ${nonFiniteText(model)} at step ${result.step}: ${zero.cause}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. ${zero.fix}.`
-          : `the loss became ${nonFiniteText(model)} at step ${result.step}${firstNonFiniteLayer(model)}${param ? ` (${param} is not finite)` : ""}; training stopped and the last good checkpoint (step ${this.lastGoodStep}) was kept. Try a lower --learning-rate.`,
+          ? `the loss became ${nonFiniteText(model)} at step ${result.step}: ${zero.cause}; training stopped and ${this.keptText()}. ${zero.fix}.`
+          : `the loss became ${nonFiniteText(model)} at step ${result.step}${firstNonFiniteLayer(model)}${param ? ` (${param} is not finite)` : ""}; training stopped and ${this.keptText()}. Try a lower --learning-rate.`,
       };
     }
 
@@ -536,7 +546,7 @@ export class TrainingSession {
     this.checkpoint(result.step, true, { splitLosses });
     // the WaveNet notebook samples from the generator that trained it; the others from seed + 10
     const continued = family.samplesContinueTraining === true;
-    const sampleSeed = continued ? config.seed : config.seed + 10;
+    const sampleSeed = continued ? config.seed : seedPlus(config.seed, 10);
     const samples = this.sample(config.numSamples ?? 20, sampleSeed, continued ? g : undefined);
     store.writeSamples(samples, sampleSeed);
     let findings: Finding[] | null = null;
@@ -562,10 +572,10 @@ export class TrainingSession {
   }
 
   /** `count` words from the seed (or from `generator` as it stands), each marked train / val / test / new. */
-  sample(count: number, seed: number, generator?: Generator): SampleRecord[] {
+  sample(count: number, seed: number | string, generator?: Generator): SampleRecord[] {
     const words = sampleWords(this.model, this.o.data.vocab, {
       count,
-      generator: generator ?? new Generator().manualSeed(seed),
+      generator: generator ?? new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
     });
     return words.map((word) => ({ word, source: provenance(word, this.sets) }));
   }
@@ -610,7 +620,7 @@ export class TrainingSession {
     ]);
     o.store.writeLive({
       step,
-      samples: this.sample(10, config.seed + 10 + step),
+      samples: this.sample(10, seedPlus(config.seed, 10 + step)),
       findings,
       stepsPerSecond: this.stepsPerSecond(step),
       maxSteps: config.train.maxSteps,
@@ -683,4 +693,13 @@ function firstNonFiniteLayer(model: LanguageModel): string {
     if (s?.some((x) => !Number.isFinite(x))) return `; first non-finite values in the output of ${name}`;
   }
   return "";
+}
+
+/**
+ * `seed + k` exactly: a number while it is a safe integer, else its decimal string (the generator
+ * takes any 64-bit seed; a seed near 2^53 plus the lecture's 10 is not a safe number).
+ */
+export function seedPlus(seed: number, k: number): number | string {
+  const sum = BigInt(seed) + BigInt(k);
+  return sum <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(sum) : sum.toString();
 }
