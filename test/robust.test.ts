@@ -536,3 +536,59 @@ describe("the training flow (rows 7, 8, 18)", () => {
     assert.equal(existsSync(dir), false);
   });
 });
+
+describe("a word file that changed under its run (rows 11, 12)", () => {
+  const trainOn = (file: string) => {
+    const dir = fresh("run");
+    const r = makemore([
+      "train",
+      "-i",
+      file,
+      "-o",
+      dir,
+      "--max-steps",
+      "20",
+      "--batch-size",
+      "8",
+      "--num-samples",
+      "1",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return dir;
+  };
+
+  test("#11: new characters in the word file: every reader says it changed, in one line", () => {
+    const file = fresh("words.txt");
+    writeFileSync(file, `${words(300, 3).join("\n")}\n`);
+    const dir = trainOn(file);
+    writeFileSync(file, `${readFileSync(file, "utf8")}zoë\nstraße\n`);
+    const before = fingerprint(dir);
+    for (const args of [
+      ["eval", dir],
+      ["sample", dir],
+      ["doctor", dir],
+      ["fold", dir, "-o", fresh("f")],
+      ["report", dir, "-o", fresh("r.html")],
+      ["train", "--resume", dir],
+    ])
+      assertOneLineError(makemore(args), /has changed since the run (was trained|started)/, 1);
+    assert.equal(fingerprint(dir), before);
+  });
+
+  test("#12: two lines swapped (same size, same words): resume says the SHA-256 differs", () => {
+    const file = fresh("words.txt");
+    const ws = words(300, 3);
+    writeFileSync(file, `${ws.join("\n")}\n`);
+    const dir = trainOn(file);
+    [ws[3], ws[200]] = [ws[200], ws[3]];
+    writeFileSync(file, `${ws.join("\n")}\n`);
+    const before = fingerprint(dir);
+    assertOneLineError(
+      makemore(["train", "--resume", dir]),
+      /has changed since the run started \(its SHA-256 differs from the one in config\.json\); resuming needs the same word file/,
+      1,
+    );
+    assert.equal(fingerprint(dir), before);
+  });
+});

@@ -88,7 +88,7 @@ export function loadData(
 export function loadRunData(
   config: RunConfig,
   file?: { words: readonly string[]; bytes: number },
-): LectureData & { bytes: number } {
+): LectureData & { bytes: number; sha256?: string } {
   const { inputFile, blockSize, splitSeed, split } = config.data;
   const kind = familyOf(config.model.type).data;
   if (file)
@@ -96,7 +96,18 @@ export function loadRunData(
       ...prepareDataFor(kind, file.words, blockSize, splitSeed, split ?? "lecture"),
       bytes: file.bytes,
     };
-  return loadData(inputFile, blockSize, splitSeed, kind, split ?? "lecture");
+  const f = readWordFile(inputFile);
+  const data = {
+    ...prepareDataFor(kind, f.words, blockSize, splitSeed, split ?? "lecture"),
+    bytes: f.bytes,
+    sha256: f.sha256,
+  };
+  // a word file that gained or lost characters would feed the model ids it has no row for
+  if (data.vocab.itos.join("\u0000") !== config.data.vocab.join("\u0000"))
+    throw new UserError(
+      `${showPath(inputFile)} has changed since the run was trained: its characters differ from the run's vocabulary of ${config.data.vocab.length}`,
+    );
+  return data;
 }
 
 /** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
@@ -153,6 +164,8 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   if (d.vocab.some((c) => [...(c as string)].length !== 1))
     throw bad("a vocabulary entry is not one character");
   if (raw.numSamples !== undefined) int(raw.numSamples, "numSamples", 0, 100_000);
+  if (d.sha256 !== undefined && (typeof d.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(d.sha256)))
+    throw bad("data.sha256 must be 64 hex digits");
   if (typeof raw.calibrate !== "boolean") throw bad("calibrate must be true or false");
   if (raw.diagnostics !== undefined && raw.diagnostics !== null) {
     const dg = raw.diagnostics;
@@ -277,6 +290,7 @@ export interface OpenedRun {
 export function createRun(req: RunRequest, workDir: string, opts: { overwrite?: boolean } = {}): OpenedRun {
   const file = readWordFile(req.inputFile);
   const config = configForWords(req, file.words);
+  config.data.sha256 = file.sha256;
   const data = loadRunData(config, file);
   validateTrainConfig(config.train, exampleCount(data.train));
   const createdDir = existsSync(workDir) ? null : workDir;
@@ -314,6 +328,10 @@ export function openResume(dir: string): OpenedRun {
     const run = loadRun(dir);
     const data = loadRunData(run.config);
     checkRunData(run.config, data);
+    if (run.config.data.sha256 !== undefined && data.sha256 !== run.config.data.sha256)
+      throw new UserError(
+        `${showPath(run.config.data.inputFile)} has changed since the run started (its SHA-256 differs from the one in config.json); resuming needs the same word file`,
+      );
     // temp files a killed writer left behind (their owner is dead: the pid in the name is checked)
     removeStaleTemps(run.paths.dir);
     removeStaleTemps(run.paths.plots);

@@ -7,6 +7,7 @@
  * accepts a UTF-8 byte order mark and old-Mac CR line endings.
  */
 
+import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { errorCode, osReason, showPath } from "./describe.ts";
@@ -26,6 +27,8 @@ export interface WordFile {
   bytes: number;
   /** Blank (or whitespace-only) lines that were dropped. */
   skippedBlank: number;
+  /** SHA-256 of the file's bytes (hex): a resumed run checks it is the same file */
+  sha256: string;
 }
 
 export const DEFAULT_MAX_WORD_FILE_BYTES = 256 * 1024 * 1024;
@@ -252,5 +255,5 @@ export function parseWordBytes(raw: Uint8Array, path: string, opts: WordFileOpti
     words.push(t);
   });
   if (words.length === 0) throw fail("has no words, only blank lines");
-  return { words, bytes, skippedBlank };
+  return { words, bytes, skippedBlank, sha256: createHash("sha256").update(raw).digest("hex") };
 }

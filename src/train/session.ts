@@ -80,6 +80,8 @@ export interface RunConfig {
     splitSeed: number;
     /** how the words are split (`--split`; absent in older runs: "lecture") */
     split?: SplitKind;
+    /** SHA-256 of the word file (hex), checked on resume (absent in runs made before it) */
+    sha256?: string;
   };
   /** log a line every N steps; checkpoint every N steps */
   logEvery: number;
