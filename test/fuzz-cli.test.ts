@@ -1,0 +1,287 @@
+/**
+ * A seeded fuzz pass over the whole command line (issue 15, deliverable 7): every subcommand that
+ * ends by itself (train, sample, eval, fold, info, doctor, report) with random flag values, on run
+ * directories whose files are mutated at random. Commands run in this process, dispatched as
+ * src/cli/main.ts does (a UserError is the one-line error; anything else is an internal error), so
+ * a few hundred cases take seconds. Every case must end with an exit code or a one-line UserError;
+ * a failure names its case number and argv, and the seed reproduces it exactly.
+ * (dashboard, playground, bench and experiment serve or run for minutes; their flag errors are in
+ * test/cli.test.ts and test/args.test.ts.)
+ */
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { doctorCommand } from "../src/cli/doctor.ts";
+import { reportCommand } from "../src/cli/report.ts";
+import { trainCommand } from "../src/cli/train.ts";
+import { evalCommand, foldCommand, infoCommand, sampleCommand } from "../src/cli/use.ts";
+import { UserError } from "../src/errors.ts";
+import { Generator } from "../src/random/generator.ts";
+
+const SEED = 15;
+const CASES = 300;
+
+const tmp = mkdtempSync(join(tmpdir(), "makemore-fuzz-cli-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const g = new Generator().manualSeed(SEED);
+const int = (n: number) => g.nextU32() % n;
+const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+
+/** Run a command in this process with its output captured; what main() would make of it. */
+async function run(
+  cmd: (argv: string[]) => number | Promise<number>,
+  argv: string[],
+): Promise<{ code: number; out: string; error: string | null; internal: unknown }> {
+  const saved = {
+    log: console.log,
+    error: console.error,
+    out: process.stdout.write,
+    err: process.stderr.write,
+  };
+  let out = "";
+  const sink = (...a: unknown[]) => {
+    out += `${a.join(" ")}\n`;
+  };
+  console.log = sink;
+  console.error = sink;
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((out += s), true)) as typeof process.stderr.write;
+  try {
+    return { code: await cmd(argv), out, error: null, internal: null };
+  } catch (e) {
+    if (e instanceof UserError) return { code: e.exitCode, out, error: e.message, internal: null };
+    return { code: 70, out, error: null, internal: e };
+  } finally {
+    console.log = saved.log;
+    console.error = saved.error;
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
+}
+
+// ------------------------------------------------------------------ a small run to mutate
+
+const words = Array.from(
+  { length: 300 },
+  (_, i) => `${"abcdefghij"[i % 10]}${"klmnopqrst"[(i * 7) % 10]}${"uvwxyz"[i % 6]}`,
+);
+const wordFile = join(tmp, "words.txt");
+writeFileSync(wordFile, `${words.join("\n")}\n`);
+const base = join(tmp, "base");
+
+const values = [
+  "0",
+  "1",
+  "2",
+  "3",
+  "-1",
+  "-0",
+  "1.5",
+  "1e308",
+  "-1e308",
+  "1e-40",
+  "NaN",
+  "Infinity",
+  "abc",
+  "",
+  "9007199254740993",
+  "0x10",
+  " 3",
+  "3 ",
+  "\u001b[2J",
+  "😀",
+  "../../etc",
+  "/dev/null",
+  "4097",
+] as const;
+const junk: unknown[] = [null, "x", -1, 1e300, 1.5, [], {}, true, 0, "", "3", [1, 2], { a: 1 }];
+
+/** A copy of the base run with 0-2 of its files damaged at random. */
+function mutatedRun(k: number): string {
+  const dir = join(tmp, `case-${k}`);
+  cpSync(base, dir, { recursive: true });
+  for (let m = int(3); m > 0; m--) {
+    const what = int(6);
+    if (what === 0) {
+      // a random field of config.json set to a junk value (unless an earlier mutation broke it)
+      let c: any;
+      try {
+        c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+      } catch {
+        continue;
+      }
+      const paths: string[][] = [];
+      const walk = (o: unknown, p: string[]) => {
+        if (o && typeof o === "object")
+          for (const [key, v] of Object.entries(o)) {
+            paths.push([...p, key]);
+            walk(v, [...p, key]);
+          }
+      };
+      walk(c, []);
+      const p = pick(paths);
+      let o = c;
+      for (const key of p.slice(0, -1)) o = o[key];
+      o[p.at(-1)!] = pick(junk);
+      writeFileSync(join(dir, "config.json"), JSON.stringify(c));
+    } else if (what === 1) {
+      const line = pick([
+        "null",
+        '{"step":"x"}',
+        '{"step":1,"loss":"y"}',
+        "[]",
+        '{"step":-1}',
+        '{"step":2,"ud":3}',
+        "{",
+      ]);
+      writeFileSync(
+        join(dir, "metrics.jsonl"),
+        `${readFileSync(join(dir, "metrics.jsonl"), "utf8")}${line}\n`,
+      );
+    } else if (what === 2) {
+      const f = join(dir, "checkpoint.safetensors");
+      const b = readFileSync(f);
+      b[int(b.length)] ^= 1 << int(8);
+      writeFileSync(f, b);
+    } else if (what === 3) {
+      const f = join(dir, pick(["checkpoint.safetensors", "config.json", "metrics.jsonl", "state.json"]));
+      if (existsSync(f)) truncateSync(f, int(200));
+    } else if (what === 4) {
+      rmSync(join(dir, pick(["checkpoint.safetensors", "config.json", "metrics.jsonl", "samples.txt"])), {
+        force: true,
+      });
+    } else {
+      writeFileSync(join(dir, "findings.json"), pick(["null", "[1]", '[{"severity":"x"}]', "{}", "[]"]));
+    }
+  }
+  return dir;
+}
+
+type Spec = { cmd: (argv: string[]) => number | Promise<number>; flags: Record<string, readonly string[]> };
+const num = values;
+const COMMANDS: Record<string, Spec> = {
+  train: {
+    cmd: trainCommand,
+    flags: {
+      "--block-size": num,
+      "--type": ["batchnorm", "custom", "original", "deep-tanh", "nope", ""],
+      "--n-embd": num,
+      "--n-hidden": ["1", "3", "0", "-1", "abc", "1e9"],
+      "--depth": ["0", "1", "2", "101", "x"],
+      "--batchnorm": ["none", "torch", "lecture", "x"],
+      "--nonlinearity": ["tanh", "relu", "none", "x"],
+      "--gain": num,
+      "--last-layer-scale": num,
+      "--seed": num,
+      "--max-steps": ["0", "1", "2", "3", "-1", "x", "1e308"],
+      "--batch-size": ["1", "4", "0", "-1", "100000", "x"],
+      "--learning-rate": num,
+      "--lr-decay-step": num,
+      "--lr-decay-to": num,
+      "--log-every": num,
+      "--checkpoint-every": num,
+      "--eval-every": ["0", "1", "-1", "x"],
+      "--num-samples": ["0", "1", "2", "-1", "1e12", "x"],
+      "--diagnostics-every": ["1", "0", "x"],
+      "--port": num,
+      "--host": ["", "127.0.0.1"],
+      "--optimizer": ["sgd", "adamw", "x"],
+      "--calibrate": [],
+      "--diagnostics": [],
+      "--zero-init": [],
+      "--detect-anomaly": [],
+      "--quiet": [],
+      "--overwrite": [],
+      "--bogus": ["1"],
+    },
+  },
+  sample: {
+    cmd: sampleCommand,
+    flags: {
+      "-n": ["1", "3", "0", "-1", "1e308", "x"],
+      "--seed": num,
+      "--temperature": num,
+      "--max-length": num,
+      "--json": [],
+    },
+  },
+  eval: {
+    cmd: evalCommand,
+    flags: { "--split": ["train", "val,test", "x", "", "train,,val"], "--calibrate": [], "--json": [] },
+  },
+  fold: { cmd: foldCommand, flags: { "--overwrite": [], "--json": [] } },
+  info: { cmd: infoCommand, flags: { "--json": [], "-i": ["/dev/null", "/nonexistent", ""] } },
+  doctor: { cmd: doctorCommand, flags: { "--json": [], "--type": ["batchnorm", "x"], "--seed": num } },
+  report: { cmd: reportCommand, flags: { "--step": num } },
+};
+
+test(`fuzz the CLI: ${CASES} seeded cases, every one an exit code or a one-line error`, async () => {
+  const t = await run(trainCommand, [
+    "-i",
+    wordFile,
+    "-o",
+    base,
+    "--max-steps",
+    "20",
+    "--batch-size",
+    "8",
+    "--num-samples",
+    "2",
+    "--quiet",
+  ]);
+  assert.equal(t.code, 0, `${t.error} ${t.internal}`);
+  const internal: string[] = [];
+  const counts: Record<string, number> = {};
+  for (let k = 0; k < CASES; k++) {
+    const name = pick(Object.keys(COMMANDS));
+    const spec = COMMANDS[name]!;
+    const argv: string[] = [];
+    const dir = int(4) === 0 ? base : mutatedRun(k);
+    if (name === "train") {
+      if (int(3) === 0) argv.push("--resume", dir);
+      else
+        argv.push(
+          "-i",
+          int(5) === 0 ? pick(["/dev/null", join(tmp, "missing"), dir]) : wordFile,
+          "-o",
+          join(tmp, `out-${k}`),
+        );
+    } else if (name === "fold") argv.push(dir, "-o", join(tmp, `fold-${k}`));
+    else if (name === "report")
+      argv.push(dir, "-o", pick([join(tmp, `r-${k}.html`), "/dev/null", join(dir, "config.json")]));
+    else if (name === "info" || name === "doctor") {
+      if (int(2) === 0) argv.push(dir);
+    } else argv.push(int(8) === 0 ? join(tmp, "missing") : dir);
+    const flagNames = Object.keys(spec.flags);
+    for (let f = int(4); f > 0; f--) {
+      const flag = pick(flagNames);
+      const vals = spec.flags[flag]!;
+      argv.push(flag);
+      if (vals.length) argv.push(pick(vals));
+    }
+    // training is bounded: a few steps (fuzzed values above can only shorten it further)
+    if (name === "train" && !argv.includes("--resume")) argv.push("--max-steps", pick(["0", "1", "3"]));
+    const r = await run(spec.cmd, argv);
+    counts[`${name}:${r.code}`] = (counts[`${name}:${r.code}`] ?? 0) + 1;
+    if (r.internal !== null)
+      internal.push(
+        `case ${k}: makemore ${name} ${JSON.stringify(argv)}: ${(r.internal as Error)?.stack ?? r.internal}`,
+      );
+    else if (r.error !== null) {
+      assert.ok(
+        !/[\n\r]/.test(r.error),
+        `case ${k}: ${name} ${JSON.stringify(argv)}: not one line: ${r.error}`,
+      );
+      assert.ok(r.code > 0, `case ${k}: a UserError exits non-zero`);
+    }
+    rmSync(join(tmp, `case-${k}`), { recursive: true, force: true });
+  }
+  assert.deepEqual(internal, [], internal.join("\n\n"));
+  // the pass exercised both sides: accepted inputs and refused ones
+  const ok = Object.entries(counts).filter(([k]) => k.endsWith(":0")).length;
+  assert.ok(ok >= 3, JSON.stringify(counts));
+  assert.ok(Object.keys(counts).length >= 10, JSON.stringify(counts));
+});
