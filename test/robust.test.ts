@@ -592,3 +592,62 @@ describe("a word file that changed under its run (rows 11, 12)", () => {
     assert.equal(fingerprint(dir), before);
   });
 });
+
+describe("finishing is resumable (row 4)", () => {
+  test("#4: a run killed after its final checkpoint resumes to the same files, byte for byte", () => {
+    const file = fresh("words.txt");
+    writeFileSync(file, `${words(400, 3).join("\n")}\n`);
+    const whole = fresh("whole");
+    const r = makemore([
+      "train",
+      "-i",
+      file,
+      "-o",
+      whole,
+      "--max-steps",
+      "30",
+      "--batch-size",
+      "8",
+      "--diagnostics",
+      "--calibrate",
+      "--num-samples",
+      "4",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    // the moment of the kill: evaluated weights saved as not finished, no samples or findings yet
+    const killed = fresh("killed");
+    cpSync(whole, killed, { recursive: true });
+    const ckpt = join(killed, "checkpoint.safetensors");
+    const decoded = decodeSafetensors(new Uint8Array(readFileSync(ckpt)));
+    const state = JSON.parse(decoded.metadata.makemore_state);
+    assert.equal(state.finished, true);
+    state.finished = false;
+    const tensors = Object.fromEntries(
+      Object.entries(decoded.tensors).map(([k, t]) => [
+        k,
+        { shape: t.shape, data: new Float32Array(t.data) },
+      ]),
+    );
+    writeFileSync(
+      ckpt,
+      encodeSafetensors(tensors, { ...decoded.metadata, makemore_state: JSON.stringify(state) }),
+    );
+    writeFileSync(join(killed, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+    for (const f of ["samples.txt", "samples.json", "findings.json"])
+      rmSync(join(killed, f), { force: true });
+    const again = makemore(["train", "--resume", killed, "--quiet"]);
+    assert.equal(again.code, 0, again.stderr);
+    for (const f of [
+      "checkpoint.safetensors",
+      "state.json",
+      "metrics.jsonl",
+      "diagnostics.jsonl",
+      "samples.txt",
+      "samples.json",
+      "findings.json",
+    ])
+      assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(whole, f))), f);
+    assertOneLineError(makemore(["train", "--resume", killed]), /already finished/, 1);
+  });
+});

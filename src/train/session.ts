@@ -336,6 +336,8 @@ export class TrainingSession {
         );
       }
       this.startStep = opts.resume.state.step;
+      // a run resumed at its last step (killed while finishing) records the same last loss
+      if (typeof opts.resume.state.lastLoss === "number") this.lastLoss = opts.resume.state.lastLoss;
     } else {
       this.generator = new Generator().manualSeed(this.config.seed);
       this.model = buildFromSpec(this.config.model, this.generator);
@@ -545,7 +547,12 @@ export class TrainingSession {
       val: splitLoss(model, data.val),
       test: splitLoss(model, data.test),
     };
-    this.checkpoint(result.step, true, { splitLosses });
+    // Finishing is resumable: the evaluated weights are saved as not yet finished, then samples
+    // and findings are written, and only then is the run marked finished (same weights, same
+    // state). A run killed in between resumes at its last step and redoes exactly this part:
+    // calibration is idempotent and every draw is seeded (or continues the saved generator), so
+    // the files come out byte-identical.
+    this.checkpoint(result.step, false, { splitLosses });
     // the WaveNet notebook samples from the generator that trained it; the others from seed + 10
     const continued = family.samplesContinueTraining === true;
     const sampleSeed = continued ? config.seed : seedPlus(config.seed, 10);
@@ -560,6 +567,7 @@ export class TrainingSession {
       ]);
       store.writeFindings(findings);
     }
+    this.checkpoint(result.step, true, { splitLosses });
     if (live) this.writeLive(result.step);
     return {
       kind: "finished",
