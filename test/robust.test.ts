@@ -33,6 +33,18 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string) => join(tmp, `${name}-${n++}`);
 
+/** `makemore ...args` in a child process without blocking this one (to race two, or hold a port). */
+function makemoreAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
+      cwd: ROOT,
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
 /** `count` distinct lowercase words (base-26 numerals of i, at least `len` letters). */
 function words(count: number, len = 2): string[] {
   const out: string[] = [];
@@ -415,31 +427,19 @@ describe("one writer per run directory (rows 5, 6, 13; deliverable 3)", () => {
   test("#6: two train -o SAME --overwrite at once: the directory ends as one consistent run", async () => {
     const dir = runCopy();
     const start = (type: string) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(
-          process.execPath,
-          [
-            "--import",
-            "tsx",
-            join(ROOT, "src/cli/main.ts"),
-            "train",
-            "-o",
-            dir,
-            "--overwrite",
-            "--type",
-            type,
-            "--max-steps",
-            "300",
-            "--num-samples",
-            "1",
-            "--quiet",
-          ],
-          { cwd: ROOT },
-        );
-        let stderr = "";
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code, stderr }));
-      });
+      makemoreAsync([
+        "train",
+        "-o",
+        dir,
+        "--overwrite",
+        "--type",
+        type,
+        "--max-steps",
+        "300",
+        "--num-samples",
+        "1",
+        "--quiet",
+      ]);
     const results = await Promise.all([start("batchnorm"), start("deep-tanh")]);
     assert.ok(
       results.some((x) => x.code === 0),
@@ -463,27 +463,15 @@ describe("one writer per run directory (rows 5, 6, 13; deliverable 3)", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(
-          process.execPath,
-          [
-            "--import",
-            "tsx",
-            join(ROOT, "src/cli/main.ts"),
-            "train",
-            "-o",
-            dir,
-            "--overwrite",
-            "--dashboard",
-            "--port",
-            String(port),
-          ],
-          { cwd: ROOT },
-        );
-        let stderr = "";
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code, stderr }));
-      });
+      const r = await makemoreAsync([
+        "train",
+        "-o",
+        dir,
+        "--overwrite",
+        "--dashboard",
+        "--port",
+        String(port),
+      ]);
       assert.equal(r.code, 1, r.stderr);
       assert.match(
         r.stderr,
