@@ -50,12 +50,17 @@ function processStart(pid: number): number | null {
   }
 }
 
-/** This process's start time, as `processStart` computes it for others. */
-const ownStart = processStart(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000);
+/** This process's start time, as `processStart` computes it for others (computed once, lazily:
+ * no work at import, so bundles that never lock shake this module out). */
+let ownStartCache: number | null = null;
+function ownStart(): number {
+  ownStartCache ??= processStart(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000);
+  return ownStartCache;
+}
 
 /** True when the lock's owner is still running (the same process, not a reused pid). */
 function ownerAlive(info: LockInfo): boolean {
-  if (info.pid === process.pid) return info.started === ownStart;
+  if (info.pid === process.pid) return info.started === ownStart();
   try {
     process.kill(info.pid, 0);
   } catch (e) {
@@ -85,7 +90,7 @@ let exitHook = false;
  */
 export function lockRunDir(dir: string, command: string): RunLock {
   const path = join(dir, LOCK_NAME);
-  const info: LockInfo = { pid: process.pid, started: ownStart, command, since: new Date().toISOString() };
+  const info: LockInfo = { pid: process.pid, started: ownStart(), command, since: new Date().toISOString() };
   const body = `${JSON.stringify(info)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number | undefined;
@@ -152,7 +157,7 @@ export function lockRunDir(dir: string, command: string): RunLock {
 function releasePath(path: string): void {
   if (!held.delete(path)) return;
   const now = readLock(path);
-  if (now && now.pid === process.pid && now.started === ownStart) {
+  if (now && now.pid === process.pid && now.started === ownStart()) {
     try {
       unlinkSync(path);
     } catch {

@@ -27,8 +27,8 @@ export interface WordFile {
   bytes: number;
   /** Blank (or whitespace-only) lines that were dropped. */
   skippedBlank: number;
-  /** SHA-256 of the file's bytes (hex): a resumed run checks it is the same file */
-  sha256: string;
+  /** SHA-256 of the file's bytes (hex), from `readWordFile`: a resumed run checks it is the same file */
+  sha256?: string;
 }
 
 export const DEFAULT_MAX_WORD_FILE_BYTES = 256 * 1024 * 1024;
@@ -188,7 +188,8 @@ export function readWordFile(path: string, opts: WordFileOptions = {}): WordFile
     if (fd !== undefined && fd !== 0) closeSync(fd);
   }
   if (raw === undefined) throw fail(`is over the ${maxBytes}-byte limit for a word list`);
-  return parseWordBytes(raw, path, opts);
+  // the hash only here: parseWordBytes also runs in the browser, which has no node:crypto
+  return { ...parseWordBytes(raw, path, opts), sha256: createHash("sha256").update(raw).digest("hex") };
 }
 
 /**
@@ -255,5 +256,5 @@ export function parseWordBytes(raw: Uint8Array, path: string, opts: WordFileOpti
     words.push(t);
   });
   if (words.length === 0) throw fail("has no words, only blank lines");
-  return { words, bytes, skippedBlank, sha256: createHash("sha256").update(raw).digest("hex") };
+  return { words, bytes, skippedBlank };
 }
