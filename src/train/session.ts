@@ -612,8 +612,9 @@ export class TrainingSession {
       ...extra,
     };
     this.o.store.saveCheckpoint(this.model, state);
+    // the finishing save and the one marking the run finished are one checkpoint to listeners
+    if (this.lastGoodStep !== step || !finished) this.o.events?.checkpoint?.(step);
     this.lastGoodStep = step;
-    this.o.events?.checkpoint?.(step);
   }
 
   /** The doctor's view of this run: its batch, its length, and the snapshot the tables print. */
