@@ -124,7 +124,7 @@ export const EVAL_HELP = `usage: makemore eval RUN_DIR [options]
 Mean cross-entropy of a run's model on the train, val and test splits, in eval mode
 (BatchNorm uses its running statistics).
 
-      --split NAMES   comma-separated: train,val,test (default: those with words)
+      --split NAMES   comma-separated: train,val,test (default all three)
   -i, --input-file FILE
                       score every word of another word file instead (the run's vocabulary)
       --calibrate     first set BatchNorm statistics from the whole training set (not saved)
