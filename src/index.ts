@@ -9,6 +9,7 @@ export * from "./core.ts";
 export * from "./io/atomic.ts";
 export * from "./io/run.ts";
 export * from "./io/rundir.ts";
+export * from "./io/runfiles.ts";
 export * from "./io/safetensors.ts";
 export { setThreads } from "./io/threads.ts";
 export * from "./io/wordfile.ts";

@@ -28,8 +28,10 @@ import type {
   SaturationMap,
 } from "../src/diagnostics/types.ts";
 import { UserError } from "../src/errors.ts";
+import { readRunData } from "../src/io/runfiles.ts";
+import { inlineSvg } from "../src/viz/html.ts";
 import { specToSvg, svgToPng } from "../src/viz/render.ts";
-import { inlineSvg, readRunData, writeComparisonReport, writeReport } from "../src/viz/report.ts";
+import { writeComparisonReport, writeReport } from "../src/viz/report.ts";
 import {
   activationHistSpec,
   blockMeans,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { DEFAULT_HOST, DEFAULT_PORT, startDashboard } from "../dashboard/server.ts";
 import { UserError } from "../errors.ts";
 import { showPath } from "../io/describe.ts";
+import { checkRunDir, isRunDir } from "../io/runfiles.ts";
 import { num, parse } from "./args.ts";
 
 const HELP = `usage: makemore dashboard RUN_DIR|FOLDER [...] [options]
@@ -29,40 +30,12 @@ example
   makemore train --diagnostics -o runs/bn &
   makemore dashboard runs/bn`;
 
-/** A directory that holds a run (or is about to): it exists and has config.json or metrics.jsonl. */
-function checkRunDir(dir: string): void {
-  const shown = showPath(dir);
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    throw new UserError(`run directory ${shown} does not exist`);
-  }
-  if (!isDir) throw new UserError(`run directory ${shown} is not a directory`);
-  const has = (f: string) => {
-    try {
-      return statSync(join(dir, f)).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (!has("config.json") && !has("metrics.jsonl"))
-    throw new UserError(`${shown} is not a run directory (no config.json or metrics.jsonl)`);
-}
-
 /**
  * TensorBoard's habit, `dashboard runs/`: a folder that is not itself a run stands for every run
  * below it (up to 4 levels, in name order). A run directory stands for itself.
  */
 export function expandRunDirs(dirs: readonly string[]): string[] {
-  const isRun = (d: string) =>
-    ["config.json", "metrics.jsonl"].some((f) => {
-      try {
-        return statSync(join(d, f)).isFile();
-      } catch {
-        return false;
-      }
-    });
+  const isRun = isRunDir;
   const out: string[] = [];
   for (const dir of dirs) {
     let isDir = false;

@@ -10,6 +10,7 @@ import { checkReplaceable } from "../io/atomic.ts";
 import { printable } from "../io/describe.ts";
 import { diagnoseRun } from "../io/run.ts";
 import { RUN_FILE_NAMES, readJsonFile } from "../io/rundir.ts";
+import { checkFindings } from "../io/runfiles.ts";
 import { writeReport } from "../viz/report.ts";
 import { num, onePositional, parse } from "./args.ts";
 
@@ -58,7 +59,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   // the doctor's findings: those training wrote (with --diagnostics), else a fresh check
   const findingsFile = join(dir, "findings.json");
   let findings: Finding[] | undefined;
-  if (existsSync(findingsFile)) findings = readJsonFile(findingsFile, "findings") as Finding[];
+  if (existsSync(findingsFile))
+    findings = checkFindings(readJsonFile(findingsFile, "findings"), findingsFile);
   else if (existsSync(join(dir, "checkpoint.safetensors"))) findings = diagnoseRun(dir).findings;
   const result = await writeReport(dir, { step, outFile: out, findings });
   for (const n of result.notes) console.log(`note: ${n}`);

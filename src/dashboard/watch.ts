@@ -18,13 +18,19 @@
  *   const { spec } = w.chart("loss")!;
  */
 
-import { closeSync, openSync, readFileSync, readSync, type Stats, statSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
-import { splitWords } from "../data/dataset.ts";
+import { basename, join, resolve } from "node:path";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
-import { readWordFile } from "../io/wordfile.ts";
-import { buildFromSpec, type ModelSpecBase } from "../models/index.ts";
-import { Generator } from "../random/generator.ts";
+import {
+  checkLive,
+  checkSamplesFile,
+  isObject,
+  parameterShapes,
+  parseJsonLine,
+  toMetricsLine,
+  toSnapshot,
+} from "../io/runfiles.ts";
+import type { LiveStatus } from "../train/session.ts";
+import type { Point } from "../viz/specs.ts";
 import {
   activationHistSpec,
   type ChartSpec,
@@ -38,330 +44,23 @@ import {
   lossSpec,
   MAX_HISTORY,
   MAX_POINTS,
-  type Point,
   saturationSpec,
   updateRatioSpec,
   weightGradHistSpec,
 } from "../viz/specs.ts";
+import {
+  BlockMeans,
+  envelope,
+  envelopePoints,
+  MAX_EVALS,
+  meanBuckets,
+  meanPoints,
+  type StepBuckets,
+  type Sum,
+} from "./series.ts";
+import { JsonWatch, LineTail, TextWatch } from "./tail.ts";
 
-// ---------------------------------------------------------------- bounded series
-
-/** Loss envelope buckets kept (each holds its lowest and highest point: at most 2× points). */
-export const RAW_BUCKETS = 2000;
-/** Update-ratio bucket means kept per parameter (specs.ts thins them to MAX_POINTS for drawing). */
-export const UD_BUCKETS = 4000;
-/** Eval lines (train_loss / val_loss) kept; beyond it every other one is dropped. */
-export const MAX_EVALS = 2000;
-/** Bytes read from one file per poll, so a huge history loads in slices and the server stays responsive. */
-const READ_BUDGET = 8 * 1024 * 1024;
-/** A "line" longer than this without a newline is not a metrics line: it is dropped. */
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
-
-/**
- * Step-aligned buckets: step s goes to bucket floor(s / width). When there are more than `max`
- * buckets, neighbours merge pairwise and `width` doubles, so the count stays between max/2 and max.
- */
-export class StepBuckets<B> {
-  width = 1;
-  private map = new Map<number, B>();
-
-  constructor(
-    private readonly max: number,
-    private readonly create: (step: number, value: number) => B,
-    private readonly add: (b: B, step: number, value: number) => void,
-    private readonly merge: (a: B, b: B) => B,
-  ) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  push(step: number, value: number): void {
-    const k = Math.floor(step / this.width);
-    const b = this.map.get(k);
-    if (b !== undefined) this.add(b, step, value);
-    else {
-      this.map.set(k, this.create(step, value));
-      while (this.map.size > this.max) this.coarsen();
-    }
-  }
-
-  private coarsen(): void {
-    this.width *= 2;
-    const next = new Map<number, B>();
-    for (const [k, b] of this.map) {
-      const k2 = Math.floor(k / 2);
-      const o = next.get(k2);
-      next.set(k2, o === undefined ? b : this.merge(o, b));
-    }
-    this.map = next;
-  }
-
-  /** The buckets in step order. */
-  sorted(): B[] {
-    return [...this.map.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
-  }
-}
-
-interface MinMax {
-  lo: Point;
-  hi: Point;
-}
-
-/** Lowest and highest point of each bucket, in step order: the look of the full series. */
-export function envelope(max = RAW_BUCKETS): StepBuckets<MinMax> {
-  return new StepBuckets<MinMax>(
-    max,
-    (step, value) => ({ lo: { step, value }, hi: { step, value } }),
-    (b, step, value) => {
-      if (value < b.lo.value) b.lo = { step, value };
-      if (value > b.hi.value) b.hi = { step, value };
-    },
-    (a, b) => ({ lo: b.lo.value < a.lo.value ? b.lo : a.lo, hi: b.hi.value > a.hi.value ? b.hi : a.hi }),
-  );
-}
-
-export function envelopePoints(env: StepBuckets<MinMax>): Point[] {
-  const out: Point[] = [];
-  for (const { lo, hi } of env.sorted()) {
-    if (lo === hi || lo.step === hi.step) out.push(lo);
-    else if (lo.step < hi.step) out.push(lo, hi);
-    else out.push(hi, lo);
-  }
-  return out;
-}
-
-interface Sum {
-  n: number;
-  stepSum: number;
-  sum: number;
-}
-
-/** Mean of each bucket, placed at the mean of its steps. */
-export function meanBuckets(max = UD_BUCKETS): StepBuckets<Sum> {
-  return new StepBuckets<Sum>(
-    max,
-    (step, value) => ({ n: 1, stepSum: step, sum: value }),
-    (b, step, value) => {
-      b.n++;
-      b.stepSum += step;
-      b.sum += value;
-    },
-    (a, b) => ({ n: a.n + b.n, stepSum: a.stepSum + b.stepSum, sum: a.sum + b.sum }),
-  );
-}
-
-export function meanPoints(m: StepBuckets<Sum>): Point[] {
-  return m.sorted().map((b) => ({ step: b.stepSum / b.n, value: b.sum / b.n }));
-}
-
-/**
- * The exact means the loss chart plots: blocks of `window` steps with window = chooseWindow(count),
- * as specs.ts `blockMeans` computes them from the full series. The window only grows (1, 10, 100,
- * 1,000) and each is a multiple of the last, so old blocks regroup exactly when it changes.
- */
-export class BlockMeans {
-  window = 1;
-  count = 0;
-  private blocks = new Map<number, Sum>();
-
-  push(step: number, value: number): void {
-    this.count++;
-    const w = chooseWindow(this.count);
-    if (w !== this.window) {
-      this.blocks = regroup(this.blocks, this.window, w);
-      this.window = w;
-    }
-    const k = Math.floor(step / this.window);
-    const b = this.blocks.get(k);
-    if (b) {
-      b.n++;
-      b.stepSum += step;
-      b.sum += value;
-    } else this.blocks.set(k, { n: 1, stepSum: step, sum: value });
-  }
-
-  /** Block means for `window` (default: this run's own), which must be a multiple of this.window. */
-  points(window = this.window): (Point & { n: number })[] {
-    const blocks = window === this.window ? this.blocks : regroup(this.blocks, this.window, window);
-    return [...blocks.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([, b]) => ({ step: b.stepSum / b.n, value: b.sum / b.n, n: b.n }));
-  }
-}
-
-function regroup(blocks: Map<number, Sum>, from: number, to: number): Map<number, Sum> {
-  const out = new Map<number, Sum>();
-  for (const [k, b] of blocks) {
-    // k·from ≤ step < (k+1)·from, and `to` is a multiple of `from`: floor(step / to) = floor(k·from / to)
-    const k2 = Math.floor((k * from) / to);
-    const o = out.get(k2);
-    if (o) {
-      o.n += b.n;
-      o.stepSum += b.stepSum;
-      o.sum += b.sum;
-    } else out.set(k2, { ...b });
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- reading files
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function statOrNull(path: string): Stats | null {
-  try {
-    return statSync(path);
-  } catch {
-    return null;
-  }
-}
-
-/** A JSON line; a diverged step may log NaN or Infinity, which JSON cannot hold: read as null. */
-function parseLine(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    try {
-      return JSON.parse(line.replace(/-?\bInfinity\b|\bNaN\b/g, "null"));
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** Follows an append-only JSONL file: each read returns the lines completed since the last one. */
-export class LineTail {
-  private offset = 0;
-  private ino = -1;
-  private rest: Buffer = Buffer.alloc(0);
-  private decoder = new TextDecoder("utf-8");
-
-  constructor(readonly path: string) {}
-
-  /**
-   * New complete lines (at most about `budget` bytes of them). `reset` says the file was replaced,
-   * truncated or removed, so everything read before is void; `more` that bytes are still unread.
-   */
-  read(budget = READ_BUDGET): { lines: string[]; reset: boolean; more: boolean } {
-    const st = statOrNull(this.path);
-    let reset = false;
-    if (!st?.isFile()) {
-      const had = this.ino !== -1 || this.offset > 0;
-      if (had) this.restart(-1);
-      return { lines: [], reset: had, more: false };
-    }
-    if (st.ino !== this.ino || st.size < this.offset) {
-      reset = this.ino !== -1 || this.offset > 0;
-      this.restart(st.ino);
-    }
-    const lines: string[] = [];
-    if (st.size <= this.offset) {
-      // a last line without its newline that is a whole JSON object is complete (a prefix of
-      // an object line never parses): take it, so a run that ended without "\n" shows fully
-      if (this.rest.length > 0) {
-        const text = this.decoder.decode(this.rest);
-        if (isObject(parseLine(text))) {
-          lines.push(text);
-          this.rest = Buffer.alloc(0);
-        }
-      }
-      return { lines, reset, more: false };
-    }
-    const want = Math.min(st.size - this.offset, budget);
-    const chunk = Buffer.alloc(want);
-    let got = 0;
-    const fd = openSync(this.path, "r");
-    try {
-      while (got < want) {
-        const n = readSync(fd, chunk, got, want - got, this.offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    this.offset += got;
-    const data = this.rest.length
-      ? Buffer.concat([this.rest, chunk.subarray(0, got)])
-      : chunk.subarray(0, got);
-    const nl = data.lastIndexOf(10);
-    if (nl < 0) {
-      this.rest = data.length > MAX_LINE_BYTES ? Buffer.alloc(0) : Buffer.from(data);
-    } else {
-      for (const line of this.decoder.decode(data.subarray(0, nl)).split("\n"))
-        if (line.trim().length) lines.push(line);
-      this.rest = Buffer.from(data.subarray(nl + 1));
-    }
-    return { lines, reset, more: this.offset < st.size };
-  }
-
-  private restart(ino: number): void {
-    this.ino = ino;
-    this.offset = 0;
-    this.rest = Buffer.alloc(0);
-  }
-}
-
-/** A small JSON file re-read when its size, mtime or inode changes (a failed parse retries later). */
-class JsonWatch {
-  value: unknown = undefined;
-  mtimeMs = 0;
-  private sig = "";
-
-  constructor(readonly path: string) {}
-
-  /** true when the value changed */
-  poll(): boolean {
-    const st = statOrNull(this.path);
-    if (!st?.isFile()) {
-      if (this.sig === "") return false;
-      this.sig = "";
-      this.value = undefined;
-      return true;
-    }
-    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    if (sig === this.sig) return false;
-    try {
-      this.value = JSON.parse(readFileSync(this.path, "utf8"));
-    } catch {
-      return false; // mid-write (not atomic) or damaged: try again at the next poll
-    }
-    this.sig = sig;
-    this.mtimeMs = st.mtimeMs;
-    return true;
-  }
-}
-
-class TextWatch {
-  text: string | undefined = undefined;
-  mtimeMs = 0;
-  private sig = "";
-
-  constructor(readonly path: string) {}
-
-  poll(): boolean {
-    const st = statOrNull(this.path);
-    if (!st?.isFile()) {
-      if (this.sig === "") return false;
-      this.sig = "";
-      this.text = undefined;
-      return true;
-    }
-    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    if (sig === this.sig || st.size > 16 * 1024 * 1024) return false;
-    try {
-      this.text = readFileSync(this.path, "utf8");
-    } catch {
-      return false;
-    }
-    this.sig = sig;
-    this.mtimeMs = st.mtimeMs;
-    return true;
-  }
-}
+export { runLabels } from "../viz/compare.ts";
 
 // ---------------------------------------------------------------- one run
 
@@ -371,16 +70,6 @@ export interface Sample {
   word: string;
   /** where the word is found in the data (absent when unknown) */
   source?: SampleSource;
-}
-
-/** What live.json holds (written by `makemore train --dashboard`). */
-interface LiveFile {
-  step?: number;
-  samples?: Sample[];
-  findings?: Finding[];
-  stepsPerSecond?: number;
-  maxSteps?: number;
-  updatedAt?: string;
 }
 
 /** The small facts about a run that the page header, tables and panels show; sent on every change. */
@@ -443,6 +132,7 @@ export class RunWatcher {
   private live: JsonWatch;
   private findingsFile: JsonWatch;
   private samplesFile: TextWatch;
+  private samplesJson: JsonWatch;
 
   // bounded history
   private env = envelope();
@@ -454,8 +144,9 @@ export class RunWatcher {
   private snapshot: DiagnosticsSnapshot | undefined = undefined;
   /** every snapshot's histograms (params and saturation maps dropped), oldest first */
   private history: DiagnosticsSnapshot[] = [];
-  private modelShapes: Record<string, number[]> = {};
-  private splitSets: { train: Set<string>; val: Set<string>; test: Set<string> } | null | undefined;
+  /** live.json as checked (undefined when absent or damaged; the damage is a note) */
+  private liveValue: LiveStatus | undefined = undefined;
+  private liveNote: string | null = null;
 
   // activity: growth seen after the first complete read means someone is writing
   private lastGrowth = 0;
@@ -476,6 +167,7 @@ export class RunWatcher {
     this.live = new JsonWatch(join(dir, "live.json"));
     this.findingsFile = new JsonWatch(join(dir, "findings.json"));
     this.samplesFile = new TextWatch(join(dir, "samples.txt"));
+    this.samplesJson = new JsonWatch(join(dir, "samples.json"));
   }
 
   /** True while bytes of a file remain unread (poll again soon). */
@@ -484,14 +176,24 @@ export class RunWatcher {
   /** Read what changed on disk; true when the summary changed. */
   poll(now = Date.now()): boolean {
     let changed = false;
-    if (this.config.poll()) {
+    if (this.config.poll()) changed = true;
+    if (this.state.poll()) {
       changed = true;
-      this.modelShapes = shapesFromConfig(this.config.value);
-      this.splitSets = undefined;
-      this.metricsVersion++; // update-ratio labels depend on the shapes
+      this.metricsVersion++; // update-ratio labels depend on the parameter shapes state.json records
     }
-    for (const f of [this.state, this.live, this.findingsFile, this.samplesFile])
-      if (f.poll()) changed = true;
+    if (this.live.poll()) {
+      changed = true;
+      this.liveValue = undefined;
+      this.liveNote = null;
+      if (this.live.value !== undefined) {
+        try {
+          this.liveValue = checkLive(this.live.value, join(this.dir, "live.json"));
+        } catch (e) {
+          this.liveNote = (e as Error).message;
+        }
+      }
+    }
+    for (const f of [this.findingsFile, this.samplesFile, this.samplesJson]) if (f.poll()) changed = true;
 
     const m = this.metricsTail.read();
     if (m.reset) {
@@ -499,7 +201,7 @@ export class RunWatcher {
       changed = true;
     }
     if (m.lines.length) {
-      for (const line of m.lines) this.addMetrics(parseLine(line));
+      for (const line of m.lines) this.addMetrics(toMetricsLine(parseJsonLine(line)));
       this.metricsVersion++;
       if (this.loaded) this.lastGrowth = now;
       changed = true;
@@ -514,7 +216,7 @@ export class RunWatcher {
     // the newest snapshot in full; of every snapshot its histograms, for the views over time
     let newest: DiagnosticsSnapshot | undefined;
     for (const line of d.lines) {
-      const snap = toSnapshot(parseLine(line));
+      const snap = toSnapshot(parseJsonLine(line));
       if (!snap) continue;
       newest = snap;
       this.history.push({ ...snap, params: [], saturation: [] });
@@ -550,18 +252,18 @@ export class RunWatcher {
     this.metricsVersion++;
   }
 
-  private addMetrics(r: unknown): void {
-    if (!isObject(r) || typeof r.step !== "number" || !Number.isFinite(r.step)) return;
+  private addMetrics(r: MetricsLine | null): void {
+    if (!r) return;
     const step = r.step;
     if (step > this.lastStep) this.lastStep = step;
     if (typeof r.loss === "number" && Number.isFinite(r.loss) && r.loss > 0) {
       this.env.push(step, r.loss);
       this.means.push(step, Math.log10(r.loss));
       this.lastLoss = r.loss;
-    } else if (r.loss === null) this.lastLoss = Number.NaN;
-    if (isObject(r.ud))
+    } else if (Number.isNaN(r.loss)) this.lastLoss = Number.NaN;
+    if (r.ud)
       for (const [name, v] of Object.entries(r.ud)) {
-        if (typeof v !== "number" || !Number.isFinite(v)) continue;
+        if (!Number.isFinite(v)) continue;
         let b = this.ud.get(name);
         if (!b) this.ud.set(name, (b = meanBuckets()));
         b.push(step, v);
@@ -575,8 +277,8 @@ export class RunWatcher {
     }
   }
 
-  private liveFile(): LiveFile | undefined {
-    return isObject(this.live.value) ? (this.live.value as LiveFile) : undefined;
+  private liveFile(): LiveStatus | undefined {
+    return this.liveValue;
   }
 
   private stateObj(): Record<string, unknown> | undefined {
@@ -595,7 +297,7 @@ export class RunWatcher {
   }
 
   private shapes(): Record<string, number[]> {
-    const out: Record<string, number[]> = { ...this.modelShapes };
+    const out: Record<string, number[]> = parameterShapes(this.state.value);
     // the snapshots were written by the same code as the update ratios: their names win
     for (const p of this.snapshot?.params ?? []) out[p.name] = p.shape.slice();
     return out;
@@ -739,57 +441,26 @@ export class RunWatcher {
     return pick.filter((f) => isObject(f) && typeof f.title === "string").slice(0, 100);
   }
 
-  /** The newer of live.json's samples (during training) and samples.txt (written at the end). */
+  /** The newer of live.json's samples (during training) and samples.json/.txt (written at the end). */
   samples(): { samples: Sample[]; from?: "live" | "final" } {
     const live = this.liveFile();
     const final = this.samplesFile.text !== undefined && this.samplesFile.mtimeMs >= this.live.mtimeMs;
-    if (Array.isArray(live?.samples) && !final)
-      return {
-        from: "live",
-        samples: live.samples
-          .filter((s) => isObject(s) && typeof s.word === "string")
-          .slice(0, 500)
-          .map((s) => ({ word: s.word, source: s.source })),
-      };
+    if (live && !final) return { from: "live", samples: live.samples.slice(0, 500) };
     if (this.samplesFile.text === undefined) return { samples: [] };
+    // samples.json records where each word comes from (written by the same session as samples.txt)
+    if (this.samplesJson.value !== undefined) {
+      try {
+        const recorded = checkSamplesFile(this.samplesJson.value, join(this.dir, "samples.json"));
+        return { from: "final", samples: recorded.samples.slice(0, 500) };
+      } catch {
+        // a damaged samples.json: the words of samples.txt, without their provenance
+      }
+    }
     const words = this.samplesFile.text
       .split("\n")
       .filter((w) => w.length > 0)
       .slice(0, 500);
-    const sets = this.dataSets();
-    return {
-      from: "final",
-      samples: words.map((word) => {
-        if (!sets) return { word };
-        const source: SampleSource = sets.train.has(word)
-          ? "train"
-          : sets.val.has(word)
-            ? "val"
-            : sets.test.has(word)
-              ? "test"
-              : "new";
-        return { word, source };
-      }),
-    };
-  }
-
-  /** The run's train/val/test words (the lecture split of the config's input file), or null. */
-  private dataSets() {
-    if (this.splitSets !== undefined) return this.splitSets;
-    this.splitSets = null;
-    const data = isObject(this.config.value) ? this.config.value.data : undefined;
-    if (isObject(data) && typeof data.inputFile === "string") {
-      try {
-        const split = splitWords(
-          readWordFile(data.inputFile).words,
-          typeof data.splitSeed === "number" ? data.splitSeed : 42,
-        );
-        this.splitSets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
-      } catch {
-        // the word file moved or changed: the samples are shown without their provenance
-      }
-    }
-    return this.splitSets;
+    return { from: "final", samples: words.map((word) => ({ word })) };
   }
 
   /** "finished" when state.json says so; "training" while files changed within the last 10 s. */
@@ -827,6 +498,7 @@ export class RunWatcher {
     const { samples, from } = this.samples();
     const notes: string[] = [];
     if (!config) notes.push("no config.json yet");
+    if (this.liveNote) notes.push(this.liveNote);
     if (this.means.count === 0) notes.push("no loss logged yet");
     if (!this.snapshot && this.ud.size === 0)
       notes.push("no diagnostics: train with --diagnostics to see update ratios, histograms and saturation");
@@ -858,56 +530,7 @@ export class RunWatcher {
   }
 }
 
-/** Parameter shapes of the model a config describes (cheap rebuild; skipped for huge models). */
-function shapesFromConfig(config: unknown): Record<string, number[]> {
-  const model = isObject(config) ? config.model : undefined;
-  if (!isObject(model)) return {};
-  const size = (k: string) => (typeof model[k] === "number" ? (model[k] as number) : 0);
-  if (size("nHidden") * Math.max(size("nHidden"), size("nEmbd") * size("blockSize")) * size("depth") > 5e6)
-    return {};
-  try {
-    const m = buildFromSpec(model as unknown as ModelSpecBase, new Generator());
-    const out: Record<string, number[]> = {};
-    for (const [name, t] of m.namedParameters()) out[name] = t.shape.slice();
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-/** A snapshot line with the fields the charts read (lists default to empty), or undefined. */
-function toSnapshot(r: unknown): DiagnosticsSnapshot | undefined {
-  if (!isObject(r) || typeof r.step !== "number") return undefined;
-  const list = <T>(v: unknown, ok: (o: Record<string, unknown>) => boolean): T[] =>
-    Array.isArray(v) ? (v.filter((o) => isObject(o) && ok(o)) as T[]) : [];
-  const hist = (o: Record<string, unknown>) =>
-    isObject(o.hist) && Array.isArray(o.hist.counts) && Array.isArray(o.hist.edges);
-  return {
-    step: r.step,
-    loss: typeof r.loss === "number" ? r.loss : Number.NaN,
-    activations: list(
-      r.activations,
-      (o) => typeof o.layer === "number" && typeof o.kind === "string" && hist(o),
-    ),
-    gradients: list(r.gradients, (o) => typeof o.layer === "number" && typeof o.kind === "string" && hist(o)),
-    params: list(r.params, (o) => typeof o.name === "string" && Array.isArray(o.shape) && hist(o)),
-    saturation: list(r.saturation, (o) => {
-      if (typeof o.layer !== "number" || typeof o.bits !== "string") return false;
-      if (typeof o.rows !== "number" || typeof o.cols !== "number") return false;
-      if (!Array.isArray(o.deadUnits)) o.deadUnits = [];
-      return true;
-    }),
-  };
-}
-
 // ---------------------------------------------------------------- several runs
-
-/** Legend labels for runs: their directory names, or relative paths when two names clash. */
-export function runLabels(dirs: readonly string[]): string[] {
-  const names = dirs.map((d) => basename(resolve(d)));
-  if (new Set(names).size === names.length) return names;
-  return dirs.map((d) => relative(process.cwd(), resolve(d)) || ".");
-}
 
 /** The comparison charts of several runs, as the comparison report draws them. */
 export function compareCharts(runs: readonly RunWatcher[]): Record<string, ChartSpec | null> {

@@ -10,7 +10,7 @@
  *   samples.txt             sampled words
  */
 
-import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -110,13 +110,18 @@ export function loadRunData(
   return data;
 }
 
-/** Save weights + buffers with the resume state embedded (one atomic file), then state.json. */
+/**
+ * Save weights + buffers with the resume state embedded (one atomic file), then state.json. The
+ * state records the model's parameter shapes by name, so readers need not rebuild the model.
+ */
 export function saveCheckpoint(paths: RunPaths, model: Module, state: RunState): void {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [name, t] of Object.entries(model.stateDict()))
     tensors[name] = { shape: t.shape, data: t.storage };
-  writeSafetensorsFile(paths.checkpoint, tensors, { format: "pt", makemore_state: JSON.stringify(state) });
-  writeJsonFile(paths.state, state);
+  const parameters = Object.fromEntries(model.namedParameters().map(([n, t]) => [n, t.shape.slice()]));
+  const full: RunState = { ...state, parameters };
+  writeSafetensorsFile(paths.checkpoint, tensors, { format: "pt", makemore_state: JSON.stringify(full) });
+  writeJsonFile(paths.state, full);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -261,13 +266,6 @@ export function appendLines(path: string, lines: string[]): void {
   }
 }
 
-/** Read a text file if present (for samples.txt and friends). */
-export function readTextIfExists(path: string): string | null {
-  return existsSync(path) ? readFileSync(path, "utf8") : null;
-}
-
-export { join };
-
 // ---------------------------------------------------------------- opening a run for the training session
 
 /** A run directory ready for `new TrainingSession(...)`: its config, data and store. */
@@ -354,7 +352,7 @@ export function diagnoseRun(dir: string): { subject: string; findings: Finding[]
   const run = loadRun(dir);
   const data = loadRunData(run.config);
   // the saturation figures come from the last snapshot: the same numbers the tables printed
-  const diagPath = join(run.paths.dir, "diagnostics.jsonl");
+  const diagPath = run.paths.diagnostics;
   const snapshots = existsSync(diagPath)
     ? (readJsonLines(diagPath, "diagnostics").records as DiagnosticsSnapshot[])
     : [];

@@ -16,14 +16,16 @@
  * A tampered field is one UserError line naming the file and the field.
  */
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import type { Module } from "../nn/modules.ts";
 import type { LiveStatus, RunState, RunStore, SampleRecord } from "../train/session.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { showPath } from "./describe.ts";
 import { appendLines, saveCheckpoint } from "./run.ts";
-import { type RunPaths, readJsonLines, writeJsonFile } from "./rundir.ts";
+import { type RunPaths, readJsonFile, readJsonLines, runPaths, writeJsonFile } from "./rundir.ts";
 
 export const SAMPLES_VERSION = 1;
 
@@ -89,9 +91,328 @@ function truncateJsonLines(path: string, step: number): void {
   writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
 }
 
-// ---------------------------------------------------------------- reading: validated once
+// ---------------------------------------------------------------- reading: one parser per file
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
 /** A UserError naming the file and the field: `live.json: samples[2].word must be a string`. */
-export function badField(file: string, field: string, what: string): UserError {
-  return new UserError(`${file}: ${field} ${what}`);
+function badField(file: string, field: string, what: string, value: unknown): UserError {
+  const shown = JSON.stringify(value);
+  return new UserError(
+    `${file}: ${field} ${what}${shown === undefined ? " (missing)" : `, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}`}`,
+  );
+}
+
+/** A JSON line; a diverged step may log NaN or Infinity, which JSON cannot hold: read as null. */
+export function parseJsonLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    try {
+      return JSON.parse(line.replace(/-?\bInfinity\b|\bNaN\b/g, "null"));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * A JSONL file read for display: a torn last line and lines that are not JSON are skipped (with
+ * a note), NaN/Infinity written by a diverged run read as null.
+ */
+export function readJsonLinesLenient(path: string, what: string, notes: string[]): unknown[] {
+  try {
+    const { records, tornTail } = readJsonLines(path, what);
+    if (tornTail) notes.push(`${what}: the last line was cut off (a crash mid-write?) and was skipped.`);
+    return records;
+  } catch (e) {
+    if (!(e instanceof UserError) || !/damaged/.test(e.message)) throw e;
+  }
+  const out: unknown[] = [];
+  let bad = 0;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    const r = parseJsonLine(line);
+    if (r === undefined) bad++;
+    else out.push(r);
+  }
+  notes.push(
+    `${what}: some lines are not valid JSON${bad ? ` (${bad} skipped)` : ""}; non-finite values (NaN, Infinity) are shown as gaps.`,
+  );
+  return out;
+}
+
+/** One metrics.jsonl record, or null when it has no numeric step. A null loss (NaN logged) is NaN. */
+export function toMetricsLine(r: unknown): MetricsLine | null {
+  if (!isObject(r) || typeof r.step !== "number" || !Number.isFinite(r.step)) return null;
+  const m: MetricsLine = { step: r.step };
+  if (typeof r.loss === "number") m.loss = r.loss;
+  else if (r.loss === null) m.loss = Number.NaN;
+  if (typeof r.lr === "number") m.lr = r.lr;
+  if (isObject(r.ud)) {
+    const ud: Record<string, number> = {};
+    for (const [k, v] of Object.entries(r.ud)) if (typeof v === "number") ud[k] = v;
+    m.ud = ud;
+  }
+  if (typeof r.train_loss === "number") m.train_loss = r.train_loss;
+  if (typeof r.val_loss === "number") m.val_loss = r.val_loss;
+  return m;
+}
+
+/** A number field; JSON turns Infinity and NaN into null, read back as `ifNull`. */
+function numField(o: Record<string, unknown>, key: string, ifNull = Number.NaN): void {
+  if (typeof o[key] !== "number") o[key] = ifNull;
+}
+
+function isHistogram(h: unknown): boolean {
+  return isObject(h) && Array.isArray(h.counts) && Array.isArray(h.edges);
+}
+
+/** Entries of a snapshot list that have the fields the charts read (numbers made numeric). */
+function entries<T>(v: unknown, fields: string[], keep: (o: Record<string, unknown>) => boolean): T[] {
+  if (!Array.isArray(v)) return [];
+  const out: T[] = [];
+  for (const o of v) {
+    if (!isObject(o) || !keep(o)) continue;
+    for (const f of fields) numField(o, f);
+    out.push(o as T);
+  }
+  return out;
+}
+
+/** One diagnostics.jsonl record with the fields the charts read (lists default to empty), or null. */
+export function toSnapshot(r: unknown): DiagnosticsSnapshot | null {
+  if (!isObject(r) || typeof r.step !== "number") return null;
+  const layer = (o: Record<string, unknown>) =>
+    typeof o.layer === "number" && typeof o.kind === "string" && isHistogram(o.hist);
+  return {
+    step: r.step,
+    loss: typeof r.loss === "number" ? r.loss : Number.NaN,
+    activations: entries(r.activations, ["mean", "std", "saturated"], layer),
+    gradients: entries(r.gradients, ["mean", "std"], layer),
+    params: entries(r.params, ["mean", "std"], (o) => {
+      if (typeof o.name !== "string" || !Array.isArray(o.shape) || !isHistogram(o.hist)) return false;
+      // std(grad) / std(data) with data of zero spread is Infinity, stored as null
+      numField(o, "gradDataRatio", Number.POSITIVE_INFINITY);
+      return true;
+    }),
+    saturation: entries(r.saturation, [], (o) => {
+      if (typeof o.layer !== "number" || typeof o.bits !== "string") return false;
+      if (typeof o.rows !== "number" || typeof o.cols !== "number") return false;
+      if (!Array.isArray(o.deadUnits)) o.deadUnits = [];
+      return true;
+    }),
+  };
+}
+
+const PROVENANCES = ["train", "val", "test", "new"];
+
+function checkSamples(v: unknown, file: string, field: string): SampleRecord[] {
+  if (!Array.isArray(v)) throw badField(file, field, "must be a list", v);
+  return v.map((s, i) => {
+    if (!isObject(s)) throw badField(file, `${field}[${i}]`, "must be an object", s);
+    if (typeof s.word !== "string") throw badField(file, `${field}[${i}].word`, "must be a string", s.word);
+    if (!PROVENANCES.includes(s.source as string))
+      throw badField(file, `${field}[${i}].source`, `must be one of ${PROVENANCES.join(", ")}`, s.source);
+    return { word: s.word, source: s.source as SampleRecord["source"] };
+  });
+}
+
+const SEVERITIES = ["error", "warning", "info"];
+
+/** findings.json (or live.json's findings): a list of the doctor's findings, every field checked. */
+export function checkFindings(v: unknown, file = "findings.json", field = "findings"): Finding[] {
+  if (!Array.isArray(v)) throw badField(file, field, "must be a list", v);
+  return v.map((f, i) => {
+    const at = `${field}[${i}]`;
+    if (!isObject(f)) throw badField(file, at, "must be an object", f);
+    for (const k of ["id", "title", "why", "fix"])
+      if (typeof f[k] !== "string") throw badField(file, `${at}.${k}`, "must be a string", f[k]);
+    if (!SEVERITIES.includes(f.severity as string))
+      throw badField(file, `${at}.severity`, `must be one of ${SEVERITIES.join(", ")}`, f.severity);
+    if (!isObject(f.measured)) throw badField(file, `${at}.measured`, "must be an object", f.measured);
+    if (f.where !== undefined && typeof f.where !== "string")
+      throw badField(file, `${at}.where`, "must be a string", f.where);
+    return f as unknown as Finding;
+  });
+}
+
+/** live.json, every field checked. */
+export function checkLive(v: unknown, file = "live.json"): LiveStatus {
+  if (!isObject(v)) throw badField(file, "the file", "must be a JSON object", v);
+  for (const k of ["step", "maxSteps"])
+    if (!Number.isInteger(v[k]) || (v[k] as number) < 0)
+      throw badField(file, k, "must be a whole number", v[k]);
+  if (typeof v.stepsPerSecond !== "number" || !(v.stepsPerSecond >= 0))
+    throw badField(file, "stepsPerSecond", "must be a non-negative number", v.stepsPerSecond);
+  if (typeof v.updatedAt !== "string" || Number.isNaN(Date.parse(v.updatedAt)))
+    throw badField(file, "updatedAt", "must be an ISO date", v.updatedAt);
+  return {
+    step: v.step as number,
+    maxSteps: v.maxSteps as number,
+    stepsPerSecond: v.stepsPerSecond,
+    updatedAt: v.updatedAt,
+    samples: checkSamples(v.samples, file, "samples"),
+    findings: checkFindings(v.findings, file, "findings"),
+  };
+}
+
+/** samples.json, every field checked. */
+export function checkSamplesFile(
+  v: unknown,
+  file = "samples.json",
+): { seed: number; samples: SampleRecord[] } {
+  if (!isObject(v)) throw badField(file, "the file", "must be a JSON object", v);
+  if (v.version !== SAMPLES_VERSION) throw badField(file, "version", `must be ${SAMPLES_VERSION}`, v.version);
+  if (!Number.isInteger(v.seed)) throw badField(file, "seed", "must be a whole number", v.seed);
+  return { seed: v.seed as number, samples: checkSamples(v.samples, file, "samples") };
+}
+
+/** The parameter shapes a run has, by name (state.json's "parameters", written at every checkpoint). */
+export function parameterShapes(state: unknown): Record<string, number[]> {
+  const p = isObject(state) ? state.parameters : undefined;
+  const out: Record<string, number[]> = {};
+  if (!isObject(p)) return out;
+  for (const [name, shape] of Object.entries(p))
+    if (Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0))
+      out[name] = shape as number[];
+  return out;
+}
+
+// ---------------------------------------------------------------- reading a whole run (the report)
+
+/** Everything the report shows about one run, read leniently: what is missing becomes a note. */
+export interface RunData {
+  dir: string;
+  config?: Record<string, unknown>;
+  state?: Record<string, unknown>;
+  metrics: MetricsLine[];
+  snapshots: DiagnosticsSnapshot[];
+  /** samples.json's words with provenance, else samples.txt's words */
+  samples?: { word: string; source?: SampleRecord["source"] }[];
+  /** parameter shapes by name (from the diagnostics snapshots and state.json) */
+  shapes: Record<string, number[]>;
+  numParameters?: number;
+  /** what was missing or damaged, one sentence each */
+  notes: string[];
+}
+
+/**
+ * A directory that holds a run (or is about to): it exists and has config.json or metrics.jsonl
+ * as files. One UserError line otherwise.
+ */
+export function checkRunDir(dir: string): void {
+  const shown = showPath(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new UserError(`run directory ${shown} does not exist`);
+  }
+  if (!isDir) throw new UserError(`run directory ${shown} is not a directory`);
+  if (!isRunDir(dir))
+    throw new UserError(`${shown} is not a run directory (no config.json or metrics.jsonl)`);
+}
+
+/** Whether `dir` holds config.json or metrics.jsonl as files (a run, or one about to start). */
+export function isRunDir(dir: string): boolean {
+  return ["config.json", "metrics.jsonl"].some((f) => {
+    try {
+      return statSync(join(dir, f)).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Read a run directory for the report. UserError when `dir` does not exist, is not a directory
+ * or holds neither config.json nor metrics.jsonl; every other gap becomes a note.
+ */
+export function readRunData(dir: string): RunData {
+  checkRunDir(dir);
+  const paths = runPaths(dir);
+  const hasConfig = existsSync(paths.config);
+  const hasMetrics = existsSync(paths.metrics);
+
+  const notes: string[] = [];
+  const data: RunData = { dir, metrics: [], snapshots: [], shapes: {}, notes };
+
+  if (hasConfig) {
+    try {
+      const c = readJsonFile(paths.config, "run config");
+      if (isObject(c)) data.config = c;
+      else notes.push("config.json is not a JSON object; the summary is incomplete.");
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      notes.push(`${e.message}; the summary is incomplete.`);
+    }
+  } else notes.push("no config.json: the model and training settings are unknown.");
+
+  if (existsSync(paths.state)) {
+    try {
+      const s = readJsonFile(paths.state, "training state");
+      if (isObject(s)) data.state = s;
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      notes.push(`${e.message}.`);
+    }
+  }
+
+  if (hasMetrics)
+    data.metrics = readJsonLinesLenient(paths.metrics, "metrics.jsonl", notes).flatMap(
+      (x) => toMetricsLine(x) ?? [],
+    );
+  else notes.push("no metrics.jsonl: the run has not logged a step yet.");
+
+  if (existsSync(paths.diagnostics)) {
+    data.snapshots = readJsonLinesLenient(paths.diagnostics, "diagnostics.jsonl", notes).flatMap(
+      (x) => toSnapshot(x) ?? [],
+    );
+    if (data.snapshots.length === 0) notes.push("diagnostics.jsonl holds no snapshot.");
+  } else
+    notes.push(
+      "no diagnostics.jsonl: train with --diagnostics to record activations, gradients and update ratios.",
+    );
+
+  if (existsSync(paths.samplesJson)) {
+    try {
+      data.samples = checkSamplesFile(readJsonFile(paths.samplesJson, "samples"), paths.samplesJson).samples;
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      notes.push(`${e.message}.`);
+    }
+  }
+  if (!data.samples && existsSync(paths.samples)) {
+    try {
+      data.samples = readFileSync(paths.samples, "utf8")
+        .split("\n")
+        .filter((s) => s.length > 0)
+        .map((word) => ({ word }));
+    } catch {
+      notes.push("samples.txt cannot be read.");
+    }
+  }
+
+  // parameter shapes and count: what the last checkpoint recorded (no model is built)
+  const shapes = parameterShapes(data.state);
+  if (Object.keys(shapes).length) {
+    data.shapes = shapes;
+    data.numParameters = Object.values(shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  }
+  // the snapshots were written by the same code as the update ratios: their names win
+  for (const s of data.snapshots) for (const p of s.params) data.shapes[p.name] = p.shape.slice();
+
+  const st = data.state;
+  const maxSteps = isObject(data.config?.train)
+    ? (data.config.train as Record<string, unknown>).maxSteps
+    : undefined;
+  if (st && st.finished !== true)
+    notes.push(
+      `the run is unfinished: ${typeof st.step === "number" ? st.step : "?"} of ${typeof maxSteps === "number" ? maxSteps : "?"} steps; split losses are measured at the end.`,
+    );
+  else if (!st && hasConfig) notes.push("no state.json: the run has not saved a checkpoint yet.");
+  return data;
 }

@@ -108,6 +108,8 @@ export interface RunState {
   lastLoss?: number;
   /** the optimizer's moments/momentum after `step` steps (AdamW, SGD with momentum) */
   optimizer?: OptimizerState;
+  /** the parameter shapes by name (written by the store, for readers that build no model) */
+  parameters?: Record<string, number[]>;
 }
 
 /** What a run asks for before its words are read: the config but the model spec and data facts. */

@@ -11,7 +11,7 @@
  * minibatch draws are the CLI's, so the loss at every step is the CLI's to the bit.
  */
 
-import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/watch.ts";
+import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/series.ts";
 import { longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
