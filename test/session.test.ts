@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseLines, prepareDataFor } from "../src/data/dataset.ts";
-import { buildFromSpec } from "../src/models/index.ts";
+import { buildFromSpec, familyOf } from "../src/models/index.ts";
 import { Generator } from "../src/random/generator.ts";
 import {
   CONFIG_VERSION,
@@ -124,4 +124,63 @@ test("stopped at step 400 and resumed from the in-memory checkpoint: the same ru
     () => new TrainingSession({ config, data, store, resume: { model, state: store.checkpoint!.state } }),
     /already finished \(1000 steps\)/,
   );
+});
+
+test("AdamW's moments survive the time slices and a stop + resume: the same losses as one run", async () => {
+  const few = words.slice(0, 400);
+  const config = configForWords(
+    {
+      type: "bow",
+      modelFlags: { "n-embd": 8, "n-embd2": 16 },
+      config: {
+        version: CONFIG_VERSION,
+        train: { ...LECTURE_TRAIN, ...familyOf("bow").trainDefaults, maxSteps: 60, batchSize: 16 },
+        seed: 3407,
+        logEvery: 1000,
+        checkpointEvery: 1000,
+        evalEvery: 0,
+        calibrate: false,
+        numSamples: 2,
+      },
+      inputFile: "names.txt",
+    },
+    few,
+  );
+  assert.equal((config.train as { optimizer?: string }).optimizer, "adamw");
+  const seqData = prepareDataFor("sequence", few, config.model.blockSize);
+  // one slice per step: the optimizer is handed from slice to slice
+  const whole = new MemoryRunStore();
+  finished(await new TrainingSession({ config, data: seqData, store: whole, sliceMs: 0 }).run());
+  const parts = new MemoryRunStore();
+  let first: TrainingSession | null = null;
+  first = new TrainingSession({
+    config,
+    data: seqData,
+    store: parts,
+    events: { step: (done) => done === 25 && first?.stop() },
+  });
+  assert.equal((await first.run()).kind, "stopped");
+  const ckpt = parts.checkpoint;
+  assert.ok(ckpt?.state.optimizer, "the checkpoint holds the optimizer state");
+  const model = buildFromSpec(config.model, new Generator(0));
+  model.loadStateDict(
+    Object.fromEntries(
+      [...ckpt.tensors].map(([name, t]) => [name, { shape: model.stateDict()[name].shape, data: t }]),
+    ),
+  );
+  finished(
+    await new TrainingSession({
+      config,
+      data: seqData,
+      store: parts,
+      resume: { model, state: ckpt.state },
+    }).run(),
+  );
+  assert.equal(whole.metrics.length, 60);
+  assert.deepEqual(
+    parts.metrics.map((m) => m.loss),
+    whole.metrics.map((m) => m.loss),
+  );
+  // and the losses are a model learning, not a constant
+  assert.ok((whole.metrics[59].loss as number) < (whole.metrics[0].loss as number));
 });

@@ -418,6 +418,7 @@ export class TrainingSession {
     const anomaly = o.detectAnomaly === true;
     let stepsDone = this.startStep;
     let sliceEnd = 0;
+    let sliceStart = this.startStep;
     const hooks: TrainHooks = {
       // logging, metrics, diagnostics, checkpoints and live samples only read the model
       readOnly: true,
@@ -474,7 +475,9 @@ export class TrainingSession {
         }
         ev.step?.(done, loss);
       },
-      shouldStop: () => this.stopRequested || this.badParam !== null || this.now() > sliceEnd,
+      // a slice always makes progress: its time is checked only once it has taken a step
+      shouldStop: () =>
+        this.stopRequested || this.badParam !== null || (stepsDone > sliceStart && this.now() > sliceEnd),
     };
 
     // The loop runs in slices and yields to the host in between, so that a signal handler or a
@@ -495,6 +498,7 @@ export class TrainingSession {
       }
       while (!family.fit) {
         sliceEnd = this.now() + (o.sliceMs ?? 50);
+        sliceStart = stepsDone;
         result = train(model, data.train, config.train, g, hooks, result.step, this.optimizer);
         if (result.reason !== "stopped" || this.stopRequested || this.badParam) break;
         await yieldToHost();
