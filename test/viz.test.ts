@@ -29,6 +29,8 @@ import type {
 } from "../src/diagnostics/types.ts";
 import { UserError } from "../src/errors.ts";
 import { readRunData } from "../src/io/runfiles.ts";
+import { buildModel, presetSpec } from "../src/models/mlp.ts";
+import { Generator } from "../src/random/generator.ts";
 import { inlineSvg } from "../src/viz/html.ts";
 import { specToSvg, svgToPng } from "../src/viz/render.ts";
 import { writeComparisonReport, writeReport } from "../src/viz/report.ts";
@@ -219,6 +221,12 @@ function syntheticRun(
       step: steps,
       finished,
       ...(finished ? { splitLosses: { train: 2.05, val: 2.1, test: 2.11 } } : {}),
+      // the parameter shapes every checkpoint records (src/io/run.ts saveCheckpoint)
+      parameters: Object.fromEntries(
+        buildModel(presetSpec("deep-tanh", 27, 3), new Generator())
+          .namedParameters()
+          .map(([n, t]) => [n, t.shape]),
+      ),
     }),
   );
   writeFileSync(
