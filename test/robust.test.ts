@@ -360,11 +360,13 @@ describe("leftovers and the terminal (row 21)", () => {
     writeFileSync(file, `${words(300, 3).join("\n")}\nred\u001b[31m\nclear\u001b[2J\nrtl\u202eabc\n`);
     const info = makemore(["info", "-i", file]);
     assert.equal(info.code, 0, info.stderr);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the raw escape character itself
     assert.doesNotMatch(info.stdout, /[\u001b\u202e]/);
     assert.match(info.stdout, /\\x1b/);
     const dir = join(tmp, `run\u001b[2J-${n++}`);
     const r = makemore(["train", "-i", file, "-o", dir, "--max-steps", "2", "--num-samples", "5"]);
     assert.equal(r.code, 0, r.stderr);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the raw escape character itself
     assert.doesNotMatch(r.stdout + r.stderr, /[\u001b\u202e]/);
     assert.match(r.stdout, /saved .*run\\x1b\[2J/);
   });
