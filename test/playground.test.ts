@@ -369,6 +369,41 @@ test("a CLI run dropped on the page samples the CLI's names", async () => {
   // the CLI's run names its word file by absolute path: the page marks provenance only for the
   // bundled names.txt, which this run used
   assert.deepEqual(await sampleWords(page), cli.samples);
+
+  // the sample form is `makemore sample`'s flags: temperature, top-k, seed give the CLI's names
+  const flags = ["--temperature", "0.8", "--top-k", "3", "--seed", "7", "-n", "30"];
+  const cliTopK = JSON.parse(makemore(["sample", dir, "--json", ...flags])) as {
+    samples: { word: string; source: string }[];
+  };
+  // the same flags without --top-k draw other names: the control changes the draw
+  const cliAll = JSON.parse(makemore(["sample", dir, "--json", ...flags.slice(0, 2), ...flags.slice(4)])) as {
+    samples: { word: string }[];
+  };
+  assert.notDeepEqual(
+    cliTopK.samples.map((s) => s.word),
+    cliAll.samples.map((s) => s.word),
+  );
+  await page.fill("#sample-count", "30");
+  await page.fill("#sample-temperature", "0.8");
+  await page.fill("#sample-top-k", "3");
+  await page.fill("#sample-seed", "7");
+  await page.click("#sample");
+  await page.waitForFunction(() =>
+    /top-k 3/.test(document.getElementById("samples-note")?.textContent ?? ""),
+  );
+  assert.deepEqual(await sampleWords(page), cliTopK.samples);
+  // top-k 0: the CLI's one line
+  const zero = spawnSync(process.execPath, ["--import", TSX, MAIN, "sample", dir, "--top-k", "0"], {
+    encoding: "utf8",
+  });
+  assert.equal(zero.status, 2);
+  await page.fill("#sample-top-k", "0");
+  await page.click("#sample");
+  await page.waitForFunction(() => document.body.dataset.error);
+  assert.equal(
+    `makemore: error: ${await page.evaluate(() => document.body.dataset.error)}`,
+    zero.stderr.trim(),
+  );
   assert.deepEqual(problems, []);
   await page.close();
 });

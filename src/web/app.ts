@@ -416,7 +416,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case "samples":
       renderSamples(
         m.rows,
-        `${m.rows.length}, seed ${m.seed}${m.temperature !== 1 ? `, temperature ${m.temperature}` : ""}`,
+        `${m.rows.length}, seed ${m.seed}${m.temperature !== 1 ? `, temperature ${m.temperature}` : ""}${m.topK > 0 ? `, top-k ${m.topK}` : ""}`,
       );
       return;
     case "exported":
@@ -542,7 +542,7 @@ $("sample-form").addEventListener("submit", (e) => {
     type: "sample",
     count: Number($<HTMLInputElement>("sample-count").value) || 20,
     temperature: Number($<HTMLInputElement>("sample-temperature").value) || 1,
-    topK: 0,
+    topK: $<HTMLInputElement>("sample-top-k").value,
     seed: seedText === "" ? null : Number(seedText),
   });
 });

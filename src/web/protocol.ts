@@ -29,7 +29,8 @@ export type ToWorker =
   | { type: "pause" }
   | { type: "resume" }
   | { type: "stop" }
-  | { type: "sample"; count: number; temperature: number; topK: number; seed: number | null }
+  /** `makemore sample`'s flags as typed (topK: "" or -1 for every character) */
+  | { type: "sample"; count: number; temperature: number; topK: string; seed: number | null }
   | { type: "export" }
   | { type: "load"; files: DroppedFile[] }
   | { type: "check"; file: DroppedFile };
@@ -91,6 +92,7 @@ export type FromWorker =
       samples?: { rows: SampleRow[]; step: number; seed: number };
       splitLosses?: { train: number; val: number; test: number };
     }
+  /** topK -1: every character */
   | { type: "samples"; rows: SampleRow[]; seed: number; temperature: number; topK: number }
   | {
       type: "exported";

@@ -129,6 +129,16 @@ export function checkNumber(
 }
 
 /**
+ * `makemore sample --top-k K` as the CLI checks it: "" or -1 is every character (undefined), 0 is
+ * refused, K > 0 keeps the K largest logits at each step.
+ */
+export function checkTopK(value: number | string): number | undefined {
+  const k = num(String(value).trim() || "-1", "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
+  if (k === 0) throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
+  return k > 0 ? k : undefined;
+}
+
+/**
  * What the flags ask for, before the words are read (the session's `configForWords` adds the
  * family's spec for their vocabulary), as `makemore train` checks them. The page's run has the CLI's
  * defaults for everything the page does not set; `inputFile` is the data's name.

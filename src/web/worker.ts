@@ -15,6 +15,7 @@ import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from ".
 import { longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
+import { checkConfig } from "../io/run.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { DEFAULT_MAX_WORD_FILE_BYTES, parseWordBytes } from "../io/wordfile.ts";
 import { buildFromSpec, checkModelSpec, familyOf, type LanguageModel } from "../models/index.ts";
@@ -22,7 +23,6 @@ import type { Module } from "../nn/modules.ts";
 import { Generator } from "../random/generator.ts";
 import { provenance, sampleWords } from "../train/evaluate.ts";
 import {
-  CONFIG_VERSION,
   checkRunData,
   configForWords,
   type LiveStatus,
@@ -43,7 +43,7 @@ import {
 } from "../viz/specs.ts";
 import type { ChartRequest } from "./charts.ts";
 import type { DataChoice, DroppedFile, FromWorker, PageState, SampleRow, ToWorker } from "./protocol.ts";
-import { catalog, checkNumber, runRequest } from "./settings.ts";
+import { catalog, checkNumber, checkTopK, runRequest } from "./settings.ts";
 
 const post = (m: FromWorker, transfer: Transferable[] = []) =>
   (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
@@ -280,10 +280,12 @@ class Run {
     }
   }
 
-  sample(count: number, temperature: number, seed: number): SampleRow[] {
+  /** `makemore sample`'s draw: `topK` undefined samples among every character. */
+  sample(count: number, temperature: number, seed: number, topK?: number): SampleRow[] {
     const words = sampleWords(this.model, this.vocab, {
       count,
       temperature,
+      topK,
       generator: new Generator().manualSeed(seed),
     });
     return words.map((word) => ({ word, source: this.sets ? provenance(word, this.sets) : "unknown" }));
@@ -562,25 +564,7 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   });
   run.setState("loaded");
   const seed = config.seed + 10;
-  post({ type: "samples", rows: run.sample(20, 1, seed), seed, temperature: 1, topK: 0 });
-}
-
-/** The fields of config.json the page reads, checked (a dropped file may come from anywhere). */
-function checkConfig(raw: unknown, name: string): RunConfig {
-  const bad = (what: string) => new UserError(`${name} is not a valid makemore config: ${what}`);
-  const obj = (v: unknown): v is Record<string, unknown> =>
-    typeof v === "object" && v !== null && !Array.isArray(v);
-  if (!obj(raw)) throw bad("not a JSON object");
-  if (raw.version !== CONFIG_VERSION) throw bad(`unsupported version ${JSON.stringify(raw.version)}`);
-  const m = raw.model;
-  if (!obj(m)) throw bad("missing model section");
-  const d = raw.data;
-  if (!obj(raw.train) || !obj(d)) throw bad("missing train or data section");
-  if (!Array.isArray(d.vocab) || d.vocab.some((c) => typeof c !== "string")) throw bad("bad vocabulary");
-  if (typeof d.inputFile !== "string") throw bad("missing data.inputFile");
-  if (m.vocabSize !== d.vocab.length) throw bad("vocabulary size does not match the model");
-  if (!Number.isInteger(raw.seed)) throw bad("seed must be a whole number");
-  return raw as unknown as RunConfig;
+  post({ type: "samples", rows: run.sample(20, 1, seed), seed, temperature: 1, topK: -1 });
 }
 
 async function handle(m: ToWorker): Promise<void> {
@@ -609,8 +593,9 @@ async function handle(m: ToWorker): Promise<void> {
         m.seed === null
           ? run.config.seed + 10
           : checkNumber(m.seed, "seed", { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-      const rows = run.sample(count, temperature, seed);
-      return post({ type: "samples", rows, seed, temperature, topK: m.topK });
+      const topK = checkTopK(m.topK);
+      const rows = run.sample(count, temperature, seed, topK);
+      return post({ type: "samples", rows, seed, temperature, topK: topK ?? -1 });
     }
     case "export": {
       if (!run) throw new UserError("nothing to download yet: train a model first");
