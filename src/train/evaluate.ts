@@ -451,10 +451,20 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
   return words;
 }
 
+/** Most floats of next-token distributions one `sampleFused` call keeps (16 MB). */
+const SAMPLE_MEMO_FLOATS = 4 * 1024 * 1024;
+
 /**
  * The same sampling on a captured eval-mode forward: logits for the last T tokens, then exactly the
  * ops the generic path applies to them -- `div(temperature)` in float32, `softmax(1)` (float64 exp
  * and sum, float32 result) and torch's multinomial draw from the generator.
+ *
+ * In eval mode the next-token distribution is a fixed function of the T-token context (no batch
+ * statistics, no state), so within one call a context seen before reuses the probabilities computed
+ * the first time: the same bits as recomputing them, and most characters of a batch of names come
+ * from a context already seen (every name starts from the all-boundary context; prefixes repeat).
+ * The memo holds at most SAMPLE_MEMO_FLOATS floats and lives only for the call (the parameters may
+ * change between calls).
  */
 function sampleFused(
   logitsOf: (context: Int32Array) => Float32Array,
@@ -466,30 +476,51 @@ function sampleFused(
 ): string[] {
   const words: string[] = [];
   const context = new Int32Array(T);
-  let probs = new Float32Array(0);
   let q = new Float32Array(0);
+  let e = new Float64Array(0);
   const tf = Math.fround(temperature);
+  // context -> its distribution; the key is the context in base `base` (exact below 2^53)
+  const memo = new Map<number, Float32Array>();
+  let memoFloats = 0;
+  let base = 0;
+  const probsOf = (): Float32Array => {
+    let key = -1;
+    if (base > 0) {
+      key = 0;
+      for (let t = 0; t < T; t++) key = key * base + context[t];
+      const hit = memo.get(key);
+      if (hit) return hit;
+    }
+    const logits = logitsOf(context);
+    const V = logits.length;
+    if (base === 0 && V ** T < 2 ** 53) base = V;
+    if (e.length !== V) {
+      e = new Float64Array(V);
+      q = new Float32Array(V);
+    }
+    const probs = new Float32Array(V);
+    for (let v = 0; v < V; v++) probs[v] = temperature !== 1 ? logits[v] / tf : logits[v];
+    let mx = Number.NEGATIVE_INFINITY;
+    for (let v = 0; v < V; v++) mx = Math.max(mx, probs[v]);
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += e[v] = Math.exp(probs[v] - mx);
+    for (let v = 0; v < V; v++) {
+      probs[v] = e[v] / sum;
+      if (!(probs[v] >= 0) || !Number.isFinite(probs[v])) {
+        throw new RangeError("multinomial: probabilities must be finite and non-negative");
+      }
+    }
+    if (key >= 0 && memoFloats + V <= SAMPLE_MEMO_FLOATS) {
+      memo.set(key, probs);
+      memoFloats += V;
+    }
+    return probs;
+  };
   for (let n = 0; n < opts.count; n++) {
     context.fill(0);
     const out: number[] = [];
     for (let k = 0; k < maxLength; k++) {
-      const logits = logitsOf(context);
-      const V = logits.length;
-      if (probs.length !== V) {
-        probs = new Float32Array(V);
-        q = new Float32Array(V);
-      }
-      for (let v = 0; v < V; v++) probs[v] = temperature !== 1 ? logits[v] / tf : logits[v];
-      let mx = Number.NEGATIVE_INFINITY;
-      for (let v = 0; v < V; v++) mx = Math.max(mx, probs[v]);
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(probs[v] - mx);
-      for (let v = 0; v < V; v++) {
-        probs[v] = Math.exp(probs[v] - mx) / sum;
-        if (!(probs[v] >= 0) || !Number.isFinite(probs[v])) {
-          throw new RangeError("multinomial: probabilities must be finite and non-negative");
-        }
-      }
+      const probs = probsOf();
       const ix = multinomialOne(probs, opts.generator, q);
       context.copyWithin(0, 1);
       context[T - 1] = ix;
