@@ -20,13 +20,15 @@ type F32 = Float32Array;
 export type { BatchNormVariant } from "./kernels.ts";
 
 const FUSED = {
-  // y = x @ W (+ b): (B, I) @ (I, O) + (O,) -> (B, O), the bias added after the sum.
-  // Backward: dx = g @ W^T, dW = x^T @ g, db = sum_rows(g) (float32, rows in order).
+  // y = x @ op(W) (+ b): (B, I) @ (I, O) + (O,) -> (B, O), the bias added after the sum. op(W) is
+  // W stored (I, O) (the lecture's Linear) or, transB, W^T of W stored (O, I) (torch.nn.Linear).
+  // Backward: dx = g @ op(W)^T, d op(W) = x^T @ g (dW = g^T @ x when transB), db = sum_rows(g)
+  // (float32, rows in order).
   linear: {
-    forward: (x: F32, W: F32, b: F32 | null, y: F32, B: number, I: number, O: number) => {
+    forward: (x: F32, W: F32, b: F32 | null, y: F32, B: number, I: number, O: number, transB: boolean) => {
       // on the fused module the bias rides in the gemm (added after the sum: the same bits)
-      if (kernels() === fusedKernels && gemmFused(false, false, B, O, I, x, W, y, false, b)) return;
-      kernels().gemm(false, false, B, O, I, x, W, y, false);
+      if (kernels() === fusedKernels && gemmFused(false, transB, B, O, I, x, W, y, false, b)) return;
+      kernels().gemm(false, transB, B, O, I, x, W, y, false);
       if (b) {
         for (let r = 0; r < B; r++) {
           const row = r * O;
@@ -44,9 +46,13 @@ const FUSED = {
       B: number,
       I: number,
       O: number,
+      transB: boolean,
     ) => {
-      if (gx) kernels().gemm(false, true, B, I, O, g, W, gx, true);
-      if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, true);
+      // (B, O) @ (O, I): W (I, O) read transposed, or W (O, I) as it is
+      if (gx) kernels().gemm(false, !transB, B, I, O, g, W, gx, true);
+      // (I, B) @ (B, O) -> (I, O), or (O, B) @ (B, I) -> (O, I) for the (out, in) layout
+      if (gW && transB) kernels().gemm(true, false, O, I, B, g, x, gW, true);
+      else if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, true);
       if (gb && !colSumFused(g, gb, B, O)) {
         for (let r = 0; r < B; r++) {
           const row = r * O;
@@ -142,11 +148,29 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
     throw new RangeError(`linear: cannot multiply (${x.shape}) by (${W.shape})`);
   }
   const [B, I] = x.shape;
-  const O = W.shape[1];
-  const y = allocF32(B * O);
-  launch(FUSED.linear.forward, x.storage, W.storage, b ? b.storage : null, y, B, I, O);
-  const out = new Tensor(y, [B, O]);
-  return record(out, "linear", b ? [x, W, b] : [x, W], (g) =>
+  return linearRows(x, W, b, B, I, W.shape[1], false, [B, W.shape[1]], "linear");
+}
+
+/**
+ * The one linear op: N rows of I inputs (x's storage) times op(W) (I, O) plus b, shaped `shape`.
+ * `transB`: W stored (O, I) as torch.nn.Linear stores it (nnops.ts `linearT`). Shapes are checked
+ * by the callers.
+ */
+export function linearRows(
+  x: Tensor,
+  W: Tensor,
+  b: Tensor | null,
+  N: number,
+  I: number,
+  O: number,
+  transB: boolean,
+  shape: number[],
+  name: string,
+): Tensor {
+  const y = allocF32(N * O);
+  launch(FUSED.linear.forward, x.storage, W.storage, b ? b.storage : null, y, N, I, O, transB);
+  const out = new Tensor(y, shape);
+  return record(out, name, b ? [x, W, b] : [x, W], (g) =>
     launch(
       FUSED.linear.backward,
       x.storage,
@@ -155,9 +179,10 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null = null): Tensor {
       x.requiresGrad ? gradOf(x) : null,
       W.requiresGrad ? gradOf(W) : null,
       b?.requiresGrad ? gradOf(b) : null,
-      B,
+      N,
       I,
       O,
+      transB,
     ),
   );
 }

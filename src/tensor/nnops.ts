@@ -14,6 +14,7 @@
  */
 
 import { allocF32, allocI32, launch, type OpTable } from "./engine.ts";
+import { linearRows } from "./fused.ts";
 import { kernels } from "./kernels.ts";
 import { broadcastOffsets, broadcastShapes, cat, gradOf, record, type Shape, Tensor } from "./tensor.ts";
 
@@ -53,23 +54,8 @@ export function linearT(x: Tensor, weight: Tensor, bias: Tensor | null = null): 
   if (bias && bias.numel() !== O)
     throw new RangeError(`linear: bias ${shapeStr(bias.shape)} for ${O} outputs`);
   const N = I === 0 ? 0 : x.numel() / I;
-  const y = allocF32(N * O);
-  launch(NN_OPS.linearT.forward, x.storage, weight.storage, bias ? bias.storage : null, y, N, I, O);
-  const out = new Tensor(y, [...x.shape.slice(0, -1), O]);
-  return record(out, "linearT", bias ? [x, weight, bias] : [x, weight], (g) =>
-    launch(
-      NN_OPS.linearT.backward,
-      x.storage,
-      weight.storage,
-      g,
-      x.requiresGrad ? gradOf(x) : null,
-      weight.requiresGrad ? gradOf(weight) : null,
-      bias?.requiresGrad ? gradOf(bias) : null,
-      N,
-      I,
-      O,
-    ),
-  );
+  // the lecture Linear's kernel with the weight read transposed (fused.ts)
+  return linearRows(x, weight, bias, N, I, O, true, [...x.shape.slice(0, -1), O], "linearT");
 }
 
 /**
@@ -327,38 +313,6 @@ export function crossEntropyIgnore(logits: Tensor, targets: Tensor, ignoreIndex 
 type F32 = Float32Array;
 
 const NN_OPS = {
-  // (N, I) @ (O, I)^T + (O,) -> (N, O); dx = g @ W ; dW = g^T @ x ; db = sum_rows g
-  linearT: {
-    forward: (x: F32, W: F32, b: F32 | null, y: F32, N: number, I: number, O: number) => {
-      kernels().gemm(false, true, N, O, I, x, W, y, false);
-      if (b) {
-        for (let r = 0; r < N; r++) {
-          const row = r * O;
-          for (let c = 0; c < O; c++) y[row + c] += b[c];
-        }
-      }
-    },
-    backward: (
-      x: F32,
-      W: F32,
-      g: F32,
-      gx: F32 | null,
-      gW: F32 | null,
-      gb: F32 | null,
-      N: number,
-      I: number,
-      O: number,
-    ) => {
-      if (gx) kernels().gemm(false, false, N, I, O, g, W, gx, true);
-      if (gW) kernels().gemm(true, false, O, I, N, g, x, gW, true);
-      if (gb) {
-        for (let r = 0; r < N; r++) {
-          const row = r * O;
-          for (let c = 0; c < O; c++) gb[c] += g[row + c];
-        }
-      }
-    },
-  },
   // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ B_offB[i] (k,n); dA = G @ B^T, dB = A^T @ G
   bmm: {
     forward: (
@@ -592,6 +546,4 @@ const NN_OPS = {
       }
     },
   },
-} satisfies OpTable<
-  "linearT" | "bmm" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore"
->;
+} satisfies OpTable<"bmm" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore">;
