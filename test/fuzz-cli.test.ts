@@ -14,9 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { doctorCommand } from "../src/cli/doctor.ts";
+import { evalCommand } from "../src/cli/eval.ts";
+import { foldCommand } from "../src/cli/fold.ts";
+import { infoCommand } from "../src/cli/info.ts";
 import { reportCommand } from "../src/cli/report.ts";
+import { sampleCommand } from "../src/cli/sample.ts";
 import { trainCommand } from "../src/cli/train.ts";
-import { evalCommand, foldCommand, infoCommand, sampleCommand } from "../src/cli/use.ts";
 import { UserError } from "../src/errors.ts";
 import { Generator } from "../src/random/generator.ts";
 

@@ -9,12 +9,15 @@ import { UserError } from "../errors.ts";
 import { invocation, suggest } from "./args.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
+import { evalCommand } from "./eval.ts";
 import { experimentCommand } from "./experiment.ts";
 import { exportCommand } from "./export.ts";
+import { foldCommand } from "./fold.ts";
+import { infoCommand } from "./info.ts";
 import { playgroundCommand } from "./playground.ts";
 import { reportCommand } from "./report.ts";
+import { sampleCommand } from "./sample.ts";
 import { trainCommand } from "./train.ts";
-import { evalCommand, foldCommand, infoCommand, sampleCommand } from "./use.ts";
 
 const HELP = `usage: makemore <command> [options]
 
