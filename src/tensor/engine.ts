@@ -605,6 +605,119 @@ export function reluForwardFused(x: Float32Array, y: Float32Array): boolean {
   return true;
 }
 
+/**
+ * The eager side of a pointer kernel: copy `bufs` into the scratch instance (null stays 0), run
+ * `call` on their offsets, copy back the buffers at the indices `outs`. False where the module is
+ * unavailable. (Replays never come here: their buffers are in one sealed arena.)
+ */
+function viaScratch(
+  bufs: readonly (Buffer | null)[],
+  outs: readonly number[],
+  call: (ex: FusedExports, p: number[]) => void,
+): boolean {
+  const s = scratch();
+  if (!s) return false;
+  scratchBegin(s);
+  const p = bufs.map((b) => (b ? scratchPut(s, b.length, b) : 0));
+  call(s.ex, p);
+  for (const i of outs) {
+    const b = bufs[i] as Float32Array;
+    b.set(s.f32.subarray(p[i] >> 2, (p[i] >> 2) + b.length));
+  }
+  return true;
+}
+
+/**
+ * The tanh GELU y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), in float32 lanes
+ * (assembly/fused.ts geluFwd: each step rounded as NewGELU's tensor ops round, the fused module's
+ * tanh). False where the fused module does not run.
+ */
+export function geluForwardFused(x: Float32Array, y: Float32Array): boolean {
+  const ex = arenaOf(x, y);
+  if (ex) {
+    ex.geluFwd(x.byteOffset, y.byteOffset, x.length);
+    return true;
+  }
+  return viaScratch([x, y], [1], (m, [px, py]) => m.geluFwd(px, py, x.length));
+}
+
+/** gx += g gelu'(x), float32 lanes (assembly/fused.ts geluBwd, recomputing tanh from x). */
+export function geluBackwardFused(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  const ex = arenaOf(x, g, gx);
+  if (ex) {
+    ex.geluBwd(x.byteOffset, g.byteOffset, gx.byteOffset, x.length, 1);
+    return true;
+  }
+  return viaScratch([x, g, gx], [2], (m, [px, pg, pgx]) => m.geluBwd(px, pg, pgx, x.length, 1));
+}
+
+/**
+ * LayerNorm over the last dim of x (N, C), per row in float64 (assembly/fused.ts lnFwd): mean and
+ * rstd (N, float32), xhat = f32((x - mean) rstd), y = f32(xhat w + b) (w / b null: 1 / 0).
+ */
+export function layerNormForwardFused(
+  x: Float32Array,
+  N: number,
+  C: number,
+  w: Float32Array | null,
+  b: Float32Array | null,
+  eps: number,
+  mean: Float32Array,
+  rstd: Float32Array,
+  xhat: Float32Array,
+  y: Float32Array,
+): boolean {
+  const ex = arenaOf(x, w, b, mean, rstd, xhat, y);
+  if (ex) {
+    const at = (a: Float32Array | null) => (a ? a.byteOffset : 0);
+    ex.lnFwd(
+      x.byteOffset,
+      N,
+      C,
+      at(w),
+      at(b),
+      eps,
+      mean.byteOffset,
+      rstd.byteOffset,
+      xhat.byteOffset,
+      y.byteOffset,
+    );
+    return true;
+  }
+  return viaScratch([x, w, b, mean, rstd, xhat, y], [3, 4, 5, 6], (m, p) =>
+    m.lnFwd(p[0], N, C, p[1], p[2], eps, p[3], p[4], p[5], p[6]),
+  );
+}
+
+/**
+ * Its backward with dxhat = g w, accumulating (assembly/fused.ts lnBwd): gx += rstd (dxhat -
+ * mean(dxhat) - xhat mean(dxhat xhat)) per row in float64; gw += sum g xhat, gb += sum g (float32,
+ * rows in order). A null gradient is not computed.
+ */
+export function layerNormBackwardFused(
+  g: Float32Array,
+  xhat: Float32Array,
+  rstd: Float32Array,
+  w: Float32Array | null,
+  N: number,
+  C: number,
+  gw: Float32Array | null,
+  gb: Float32Array | null,
+  gx: Float32Array | null,
+): boolean {
+  const ex = arenaOf(g, xhat, rstd, w, gw, gb, gx);
+  if (ex) {
+    const at = (a: Float32Array | null) => (a ? a.byteOffset : 0);
+    ex.lnBwd(g.byteOffset, xhat.byteOffset, rstd.byteOffset, at(w), N, C, at(gw), at(gb), at(gx), 1);
+    return true;
+  }
+  return viaScratch(
+    [g, xhat, rstd, w, gw, gb, gx],
+    [4, 5, 6].filter((i) => [gw, gb, gx][i - 4]),
+    (m, p) => m.lnBwd(p[0], p[1], p[2], p[3], N, C, p[4], p[5], p[6], 1),
+  );
+}
+
 /** True when the fused module runs here (WebAssembly SIMD and synchronous compilation). */
 export function engineAvailable(): boolean {
   return scratch() !== null;

@@ -13,7 +13,16 @@
  *   const p = maskedFill(att, causal, -Infinity).softmax(-1);
  */
 
-import { allocF32, allocI32, launch, type OpTable } from "./engine.ts";
+import {
+  allocF32,
+  allocI32,
+  geluBackwardFused,
+  geluForwardFused,
+  launch,
+  layerNormBackwardFused,
+  layerNormForwardFused,
+  type OpTable,
+} from "./engine.ts";
 import { linearRows } from "./fused.ts";
 import { kernels } from "./kernels.ts";
 import { broadcastOffsets, broadcastShapes, cat, gradOf, record, type Shape, Tensor } from "./tensor.ts";
@@ -115,10 +124,14 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   }
   const N = C === 0 ? 0 : x.numel() / C;
   const xhat = allocF32(x.numel());
+  // the statistics per row: float32 on the fused module, float64 in the plain kernel
+  const mean = allocF32(N);
+  const rstd32 = allocF32(N);
   const rstd = new Float64Array(N);
   const y = allocF32(x.numel());
   const w = weight ? weight.storage : null;
-  launch(NN_OPS.layerNorm.forward, x.storage, N, C, w, bias ? bias.storage : null, eps, xhat, rstd, y);
+  const b = bias ? bias.storage : null;
+  launch(NN_OPS.layerNorm.forward, x.storage, N, C, w, b, eps, xhat, rstd, y, mean, rstd32);
   const out = new Tensor(y, x.shape);
   const parents = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(out, "layerNorm", parents, (g) =>
@@ -133,6 +146,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       x.requiresGrad ? gradOf(x) : null,
       weight?.requiresGrad ? gradOf(weight) : null,
       bias?.requiresGrad ? gradOf(bias) : null,
+      rstd32,
     ),
   );
 }
@@ -371,7 +385,10 @@ const NN_OPS = {
       xhat: F32,
       rstd: Float64Array,
       y: F32,
+      mean32: F32,
+      rstd32: F32,
     ) => {
+      if (layerNormForwardFused(xs, N, C, w, bs, eps, mean32, rstd32, xhat, y)) return;
       for (let r = 0; r < N; r++) {
         const o = r * C;
         let s = 0;
@@ -401,7 +418,9 @@ const NN_OPS = {
       gx: F32 | null,
       gw: F32 | null,
       gb: F32 | null,
+      rstd32: F32,
     ) => {
+      if (layerNormBackwardFused(g, xhat, rstd32, w, N, C, gw, gb, gx)) return;
       for (let r = 0; r < N; r++) {
         const o = r * C;
         let m1 = 0;
@@ -430,6 +449,7 @@ const NN_OPS = {
   gelu: {
     // each step rounded to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh
     forward: (xs: F32, t: F32, y: F32) => {
+      if (geluForwardFused(xs, y)) return; // the same float32 steps in SIMD lanes (t unused there)
       const f = Math.fround;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
@@ -439,6 +459,7 @@ const NN_OPS = {
       for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
     },
     backward: (xs: F32, t: F32, g: F32, gx: F32) => {
+      if (geluBackwardFused(xs, g, gx)) return; // float32 lanes, tanh recomputed from x
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         const ti = t[i];
