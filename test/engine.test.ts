@@ -20,6 +20,7 @@ import { Generator } from "../src/random/generator.ts";
 import { randn } from "../src/tensor/random.ts";
 import { crossEntropy, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
+import { AdamW } from "../src/train/optim.ts";
 import { planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
@@ -347,6 +348,57 @@ test("makemore.py's models: the replayed plan == eager, bit for bit (losses and 
     assert.ok(runs[0].planned, `${type}: the step ran as a plan`);
     assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
     assertSameBits(type, runs[0].state, runs[1].state);
+  }
+});
+
+test("AdamW on the plan: its moments live in the arena, one call updates every parameter, bit for bit eager's", () => {
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(0, 500);
+  const T = Math.max(...words.map((w) => w.length)) + 1;
+  const seq = prepareDataFor("sequence", words, T);
+  for (const type of ["transformer", "rnn"] as const) {
+    const runs = [true, false].map((captured) => {
+      const prev = setCaptureEnabled(captured);
+      try {
+        const g = new Generator().manualSeed(3407);
+        const spec = {
+          type,
+          vocabSize: seq.vocab.size,
+          blockSize: T,
+          nLayer: 1,
+          nHead: 2,
+          nEmbd: 8,
+          nEmbd2: 8,
+          splitDraw: 0,
+        };
+        const model = buildMakemore(spec, g);
+        const opt = new AdamW(model.parameters(), {
+          lr: 1e-2,
+          betas: [0.9, 0.99],
+          eps: 1e-8,
+          weightDecay: 0.01,
+        });
+        const losses: number[] = [];
+        train(
+          model,
+          seq.train,
+          { ...LECTURE_TRAIN, batchSize: 8, maxSteps: 6 },
+          g,
+          { afterStep: (s) => losses.push(s.loss) },
+          0,
+          opt,
+        );
+        const plan = planOf(model);
+        const inArena = plan !== null && opt.stateBuffers()[0][0].buffer === plan.plan.arena.ex.memory.buffer;
+        return { losses, inArena, state: snapshot(model), moments: opt.stateDict() };
+      } finally {
+        setCaptureEnabled(prev);
+      }
+    });
+    assert.ok(runs[0].inArena, `${type}: AdamW's moments moved into the plan's arena`);
+    assert.ok(!runs[1].inArena, `${type}: eager keeps them as plain arrays`);
+    assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
+    assertSameBits(`${type} AdamW`, runs[0].state, runs[1].state);
+    assert.deepEqual(runs[0].moments, runs[1].moments, `${type}: exp_avg and exp_avg_sq`);
   }
 });
 

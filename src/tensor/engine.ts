@@ -718,6 +718,46 @@ export function layerNormBackwardFused(
   );
 }
 
+/**
+ * AdamW over w, g, m (exp_avg), v (exp_avg_sq) on the fused module, by pointer when all four are
+ * in one sealed arena (assembly/fused.ts adamw: bit for bit kernels.ts `arenaReference.adamw`, the
+ * op sequence of src/train/optim.ts). Scalars as the kernel takes them, rounded to float32 by the
+ * caller. False when the buffers are not in one arena (the caller runs the twin).
+ */
+export function adamwFused(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  decay: number,
+  b1: number,
+  b2: number,
+  one1: number,
+  one2: number,
+  bc2sqrt: number,
+  negStep: number,
+  eps: number,
+): boolean {
+  const ex = arenaOf(w, g, m, v);
+  if (!ex) return false;
+  ex.adamw(
+    w.byteOffset,
+    g.byteOffset,
+    m.byteOffset,
+    v.byteOffset,
+    w.length,
+    decay,
+    b1,
+    b2,
+    one1,
+    one2,
+    bc2sqrt,
+    negStep,
+    eps,
+  );
+  return true;
+}
+
 /** True when the fused module runs here (WebAssembly SIMD and synchronous compilation). */
 export function engineAvailable(): boolean {
   return scratch() !== null;

@@ -10,6 +10,8 @@
  */
 
 import { fmaF32 } from "../random/generator.ts";
+import { adamwFused } from "../tensor/engine.ts";
+import { arenaReference } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 const f = Math.fround;
@@ -25,6 +27,22 @@ export interface Optimizer {
   /** JSON-able state (moments as plain arrays) for exact resume */
   stateDict(): OptimizerState;
   loadStateDict(s: OptimizerState): void;
+}
+
+/**
+ * An optimizer whose per-parameter state can move into a training plan's arena as blocks laid out
+ * like the parameter block (src/train/plan.ts), so that one kernel call updates every parameter.
+ */
+export interface BlockOptimizer extends Optimizer {
+  /** the state, one list per kind (AdamW: exp_avg, exp_avg_sq), one buffer per parameter */
+  stateBuffers(): Float32Array[][];
+  /**
+   * After a capture: the state now lives in `views` (same shape as stateBuffers()), and `blocks`
+   * are the whole parameter, gradient and state blocks (in that order) as the plan laid them out.
+   * `grads` are the gradient tensors the blocks hold: a step may take the one-call path only while
+   * every parameter's `.grad` is still that tensor.
+   */
+  adoptState(views: Float32Array[][], blocks: Float32Array[], grads: (Tensor | null)[]): void;
 }
 
 export interface OptimizerState {
@@ -67,7 +85,7 @@ export interface AdamWOptions {
  *   m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2
  *   p = p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  */
-export class AdamW implements Optimizer {
+export class AdamW implements BlockOptimizer {
   lr: number;
   readonly betas: [number, number];
   readonly eps: number;
@@ -100,29 +118,52 @@ export class AdamW implements Optimizer {
     const bc2sqrt = f(Math.sqrt(1 - b2 ** t));
     const negStep = f(-(lr / bc1));
     const eps = f(this.eps);
+    // the kernel (assembly/fused.ts adamw, or its twin) runs torch's float32 op sequence per element:
+    //   p = p * (1 - lr wd)                                  param.mul_(1 - lr * wd)
+    //   m = fma(g, 1 - b1, m * b1)                           exp_avg.mul_(b1).add_(grad, alpha=1 - b1)
+    //   v = fma((1 - b2) g, g, v * b2)                       exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+    //   p = p + (-step_size m) / (sqrt(v) / sqrt(bc2) + eps) param.addcdiv_(exp_avg, denom, value=-step_size)
+    // (the multiply-adds fused as torch's AVX2 build compiles them; checked bit for bit)
+    const run = (w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => {
+      if (!adamwFused(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps))
+        arenaReference.adamw(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps);
+    };
+    if (this.blocksCover()) {
+      // one call over the plan's blocks (their zero padding stays zero)
+      const [w, g, m, v] = this.blocks as Float32Array[];
+      run(w, g, m, v);
+      return;
+    }
     this.params.forEach((p, i) => {
       if (!p.grad) return; // torch skips parameters without a gradient
-      const w = p.storage;
-      const g = p.grad.storage;
-      const m = this.expAvg[i];
-      const v = this.expAvgSq[i];
-      for (let j = 0; j < w.length; j++) {
-        const gj = g[j];
-        // param.mul_(1 - lr * wd)
-        const pj = f(w[j] * decay);
-        // exp_avg.mul_(b1).add_(grad, alpha=1 - b1): the add is fma(grad, alpha, self)
-        const mj = fmaF32(gj, one1, f(m[j] * b1f));
-        // exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2): self + (value * g) * g, the
-        // last multiply-add fused (as torch's AVX2 build compiles it; checked bit for bit)
-        const vj = fmaF32(f(one2 * gj), gj, f(v[j] * b2f));
-        // denom = (exp_avg_sq.sqrt() / sqrt(bc2)).add_(eps)
-        const denom = f(f(f(Math.sqrt(vj)) / bc2sqrt) + eps);
-        // param.addcdiv_(exp_avg, denom, value=-step_size): self + value * m / denom
-        w[j] = f(pj + f(f(negStep * mj) / denom));
-        m[j] = mj;
-        v[j] = vj;
-      }
+      run(p.storage, p.grad.storage, this.expAvg[i], this.expAvgSq[i]);
     });
+  }
+  private blocks: Float32Array[] | null = null;
+  private blockGrads: (Tensor | null)[] = [];
+  private blockParams: Float32Array[] = [];
+  /** Whether the plan's blocks hold exactly the current parameters, gradients and moments. */
+  private blocksCover(): boolean {
+    if (!this.blocks) return false;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i];
+      if (p.grad === null || p.grad !== this.blockGrads[i] || p.storage !== this.blockParams[i]) return false;
+      if (this.expAvg[i] !== this.blockState[0][i] || this.expAvgSq[i] !== this.blockState[1][i])
+        return false;
+    }
+    return true;
+  }
+  private blockState: Float32Array[][] = [[], []];
+  stateBuffers(): Float32Array[][] {
+    return [this.expAvg, this.expAvgSq];
+  }
+  adoptState(views: Float32Array[][], blocks: Float32Array[], grads: (Tensor | null)[]): void {
+    this.expAvg = views[0];
+    this.expAvgSq = views[1];
+    this.blockState = [views[0], views[1]];
+    this.blocks = blocks;
+    this.blockGrads = grads;
+    this.blockParams = this.params.map((p) => p.storage);
   }
   zeroGrad(): void {
     zeroGrad(this.params);

@@ -22,6 +22,12 @@ import type { Module } from "../nn/modules.ts";
 import { allocF32, CaptureError, capture, engineAvailable, Plan } from "../tensor/engine.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { isAnomalyEnabled, isGradEnabled, noGrad, Tensor } from "../tensor/tensor.ts";
+import type { BlockOptimizer, Optimizer } from "./optim.ts";
+
+/** The optimizer's state laid out in the plan's arena, when it can be (see BlockOptimizer). */
+function blockOptimizer(opt: Optimizer | null | undefined): BlockOptimizer | null {
+  return opt && "adoptState" in opt && "stateBuffers" in opt ? (opt as BlockOptimizer) : null;
+}
 
 /** A model the step can train: a module with a loss of a minibatch. */
 export interface LossModel extends Module {
@@ -69,8 +75,10 @@ function pushModuleKey(m: Module, key: unknown[]): void {
   }
 }
 
-function structureKey(model: Module, inputs: Tensor[]): unknown[] {
+function structureKey(model: Module, inputs: Tensor[], opt: BlockOptimizer | null = null): unknown[] {
   const key: unknown[] = [];
+  // the optimizer's state buffers (a loaded state dict replaces them: lay them out again)
+  if (opt) for (const kind of opt.stateBuffers()) key.push(...kind);
   for (const x of inputs) key.push(x.shape.join(","), x.dtype);
   const modules = model.modules();
   key.push(modules.length);
@@ -103,7 +111,12 @@ export class TrainPlan {
    * Run one eager step of `model.loss(X, Y)` + backward as a capture and seal it. Returns the plan
    * (null where it cannot be captured) and the step's loss value.
    */
-  static capture(model: LossModel, X: Tensor, Y: Tensor): { plan: TrainPlan | null; loss: number } {
+  static capture(
+    model: LossModel,
+    X: Tensor,
+    Y: Tensor,
+    optimizer: BlockOptimizer | null = null,
+  ): { plan: TrainPlan | null; loss: number } {
     const params = model.parameters();
     for (const p of params) p.grad = null;
     let captured: ReturnType<typeof capture<{ loss: Tensor; inputs: Tensor[] }>>;
@@ -129,9 +142,20 @@ export class TrainPlan {
     }
     const { loss, inputs } = captured.result;
     const grads = params.map((p) => p.grad);
-    const plan = Plan.seal(captured.capture, [...params, ...model.buffers()], [params, grads]);
+    // the optimizer's state (AdamW's moments) as blocks parallel to the parameters and gradients
+    const state = optimizer
+      ? optimizer.stateBuffers().map((kind) => kind.map((b) => new Tensor(b, [b.length])))
+      : [];
+    const plan = Plan.seal(captured.capture, [...params, ...model.buffers()], [params, grads, ...state]);
     const lossValue = loss.item();
     if (!plan) return { plan: null, loss: lossValue };
+    if (optimizer) {
+      optimizer.adoptState(
+        state.map((kind) => kind.map((t) => t.storage)),
+        plan.blocks.map((b) => plan.view(b.start, b.floats)),
+        grads,
+      );
+    }
     const outs: [Module, Tensor | null, Tensor | null][] = model
       .modules()
       .map((m) => [m, m.out, m.out?.grad ?? null]);
@@ -238,13 +262,16 @@ const MAX_RECAPTURES = 20;
  * as the eager step does. Returns the loss and the plan that ran (null: eager).
  *
  * `recheck: false` skips the structural check when the caller knows nothing but this function has
- * touched the model since its last call (a training loop without hooks that write).
+ * touched the model since its last call (a training loop without hooks that write). `optimizer`:
+ * the optimizer that will update the parameters; one that keeps per-parameter state (AdamW) gets
+ * that state laid out in the plan's arena, so its step is one kernel call over the blocks.
  */
 export function trainStep(
   model: LossModel,
   X: Tensor,
   Y: Tensor,
   recheck = true,
+  optimizer: Optimizer | null = null,
 ): { loss: number; plan: TrainPlan | null } {
   if (
     !captureEnabled ||
@@ -261,7 +288,8 @@ export function trainStep(
     if (hit.plan) return { loss: hit.plan.step(X, Y), plan: hit.plan };
     return { loss: eagerStep(model, X, Y), plan: null };
   }
-  const key = structureKey(model, [X, Y]);
+  const opt = blockOptimizer(optimizer);
+  const key = structureKey(model, [X, Y], opt);
   if (hit && sameKey(hit.key, key)) {
     hit.lastX = X.shape;
     hit.lastY = Y.shape;
@@ -274,10 +302,10 @@ export function trainStep(
     cache.set(model, { key, plan: null, captures, lastX: X.shape, lastY: Y.shape, verified: true });
     return { loss: eagerStep(model, X, Y), plan: null };
   }
-  const { plan, loss } = TrainPlan.capture(model, X, Y);
+  const { plan, loss } = TrainPlan.capture(model, X, Y, opt);
   // the capture moved tensors into the arena: key them as they are now
   cache.set(model, {
-    key: structureKey(model, [X, Y]),
+    key: structureKey(model, [X, Y], opt),
     plan,
     captures,
     lastX: X.shape,

@@ -155,7 +155,7 @@ export function train(
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
     gatherExamples(data, ixBuf, 0, B, Xb.storage, Yb.storage);
     // forward + backward: a replayed plan, or eager (src/train/plan.ts)
-    const { loss: lossValue, plan } = trainStep(model, Xb, Yb, userCode || step === startStep);
+    const { loss: lossValue, plan } = trainStep(model, Xb, Yb, userCode || step === startStep, optimizer);
     const lr = learningRateAt(cfg, step);
     const info: StepInfo = { step, loss: lossValue, lr, ix };
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
