@@ -1,4 +1,4 @@
-// Bench-only module (bench/gemm.ts compiles it on the fly; it is not shipped): the gemm's 4x8
+// Bench-only module (scripts/bench-gemm.ts compiles it on the fly; it is not shipped): the gemm's 4x8
 // microkernel (assembly/gemm-kernel.ts `tile`) repeated on one L1-resident tile, A (4 x k) and
 // B (k x 8) packed. Its GFLOP/s is the ceiling of the gemm on this CPU: everything the full gemm
 // does beyond it (packing, edge tiles, cache misses, loop control) only subtracts.

@@ -1,6 +1,6 @@
 // AssemblyScript source of the fused-layer kernels (WebAssembly SIMD, f32x4 / f64x2) that run a whole
 // makemore training step, an evaluation pass or a sampling step inside ONE linear memory: the
-// caller (src/tensor/chain.ts through src/tensor/wasm/fused-wasm.ts) lays out parameters,
+// caller (src/tensor/engine.ts through src/tensor/wasm/fused-wasm.ts) lays out parameters,
 // activations and gradients in this module's memory once, then calls these kernels on pointers,
 // so nothing is copied between ops. Compiled by `npm run build:wasm` into
 // src/tensor/wasm/fused.wasm.ts. Not TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`,
@@ -8,7 +8,7 @@
 //
 // Every kernel has a plain TypeScript twin in src/tensor/kernels.ts (`referenceKernels`) that
 // test/kernels.test.ts runs against it. Most kernels reproduce their twin bit for bit: where the
-// twin accumulates or divides in float64 (BatchNorm statistics and backward) so do
+// twin accumulates or divides in float64 (BatchNorm statistics and backward, tanh backward) so do
 // these, with f64x2. Three differ by float32 rounding only, and say so: the gemms add per 4x8 tile
 // (the same sequential p order as assembly/gemm.ts), `tanhFwd` and `ceFwd` use float32 polynomial
 // exp/tanh (at most 1 ulp from the correctly rounded value; see tanhv).
@@ -18,7 +18,7 @@
 // the end of a row or buffer (the partial SIMD panels); the caller pads every buffer by 32 bytes.
 // Results beyond the valid rows and columns are computed in scratch lanes and never stored.
 
-import { GEMM_WORK_BYTES, gemm as gemmKernel } from "./gemm-kernel";
+import { GEMM_WORK_BYTES, gemm as gemmKernel, maddProbe as maddProbeKernel } from "./gemm-kernel";
 
 /** First byte the caller may use (everything below belongs to the module). */
 export function heapBase(): usize {
@@ -26,9 +26,9 @@ export function heapBase(): usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// gemm: the one shared kernel (assembly/gemm-kernel.ts, also behind assembly/gemm.ts), and the
-// two call forms src/tensor/chain.ts uses. The summation order is the kernel's: every C[i, j] sums
-// p = 0..k-1 from zero in float32, then + C_old (acc), then + bias, whatever the blocking.
+// gemm: the one shared kernel (assembly/gemm-kernel.ts, also behind assembly/gemm.ts). The
+// summation order is the kernel's: every C[i, j] sums p = 0..k-1 from zero in float32, then
+// + C_old (acc), then + bias, whatever the blocking.
 
 /**
  * The workspace of calls that pass work = 0: gemmWorkBytes() bytes the caller reserved in this
@@ -69,83 +69,9 @@ export function gemm(
   gemmKernel(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work !== 0 ? work : GEMM_WORK);
 }
 
-/** C(m, n) (+)= A(m, k) @ B(k, n) (+ bias). ap, scratch: unused (kept for the call form). */
-export function gemmNN(
-  m: i32,
-  n: i32,
-  k: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  ldb: i32,
-  c: usize,
-  ldc: i32,
-  acc: i32,
-  bias: usize,
-  ap: usize,
-  scratch: usize,
-): void {
-  gemmKernel(0, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, GEMM_WORK);
-}
-
-/** C(m, n) (+)= A^T @ B with A stored (k, m): the weight gradient X^T @ G. scratch: unused. */
-export function gemmTN(
-  m: i32,
-  n: i32,
-  k: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  ldb: i32,
-  c: usize,
-  ldc: i32,
-  acc: i32,
-  scratch: usize,
-): void {
-  gemmKernel(1, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, 0, GEMM_WORK);
-}
-
-/** dst(c, r) = src(r, c)^T, both dense row-major (4x4 SIMD blocks, scalar edges). */
-export function transpose(r: i32, c: i32, src: usize, dst: usize): void {
-  const rB: usize = (<usize>r) << 2;
-  const cB: usize = (<usize>c) << 2;
-  let i = 0;
-  for (; i + 4 <= r; i += 4) {
-    const s0 = src + <usize>i * cB;
-    const s1 = s0 + cB;
-    const s2 = s1 + cB;
-    const s3 = s2 + cB;
-    let j = 0;
-    for (; j + 4 <= c; j += 4) {
-      const o: usize = (<usize>j) << 2;
-      const x0 = v128.load(s0 + o);
-      const x1 = v128.load(s1 + o);
-      const x2 = v128.load(s2 + o);
-      const x3 = v128.load(s3 + o);
-      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-      const d = dst + <usize>j * rB + ((<usize>i) << 2);
-      v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(d + rB, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-      v128.store(d + 2 * rB, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-      v128.store(d + 3 * rB, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
-    }
-    for (; j < c; j++) {
-      const o: usize = (<usize>j) << 2;
-      const d = dst + <usize>j * rB + ((<usize>i) << 2);
-      store<f32>(d, load<f32>(s0 + o));
-      store<f32>(d, load<f32>(s1 + o), 4);
-      store<f32>(d, load<f32>(s2 + o), 8);
-      store<f32>(d, load<f32>(s3 + o), 12);
-    }
-  }
-  for (; i < r; i++) {
-    for (let j = 0; j < c; j++) {
-      store<f32>(dst + <usize>j * rB + ((<usize>i) << 2), load<f32>(src + <usize>i * cB + ((<usize>j) << 2)));
-    }
-  }
+/** a * b + c through the gemm's multiply-add (see gemm-kernel.ts): the loader's FMA probe. */
+export function maddProbe(a: f32, b: f32, c: f32): f32 {
+  return maddProbeKernel(a, b, c);
 }
 
 /** db(n) += sum over the m rows of G(m, n) (float32, rows in order): the bias gradient. */
@@ -346,26 +272,37 @@ export function tanhFwd(x: usize, y: usize, n: i32): void {
   }
 }
 
-/**
- * gx (+)= g * (1 - y^2) in float32, one rounding per op as the reference and PyTorch's
- * tanh_backward (`a * (1 - b * b)`) compute it; the sum then rounds once more when accumulating.
- * No fused multiply-add here: it would differ from `(1 - h**2) * dh` written with tensor ops.
- */
+/** gx (+)= g * (1 - y^2), evaluated in float64 like the reference (d tanh = 1 - tanh^2). */
 export function tanhBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
-  const one = f32x4.splat(1);
+  const one = f64x2.splat(1);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o: usize = (<usize>i) << 2;
     const yv = v128.load(y + o);
-    const v = f32x4.mul(v128.load(g + o), f32x4.sub(one, f32x4.mul(yv, yv)));
-    // 0 + v when not accumulating, as into a fresh gradient (-0 becomes +0)
-    v128.store(gx + o, f32x4.add(acc !== 0 ? v128.load(gx + o) : f32x4.splat(0), v));
+    const gv = v128.load(g + o);
+    const ylo = f64x2.promote_low_f32x4(yv);
+    const yhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(yv, yv, 2, 3, 0, 1));
+    const glo = f64x2.promote_low_f32x4(gv);
+    const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(gv, gv, 2, 3, 0, 1));
+    let lo = f64x2.mul(glo, f64x2.sub(one, f64x2.mul(ylo, ylo)));
+    let hi = f64x2.mul(ghi, f64x2.sub(one, f64x2.mul(yhi, yhi)));
+    if (acc !== 0) {
+      const cv = v128.load(gx + o);
+      lo = f64x2.add(f64x2.promote_low_f32x4(cv), lo);
+      hi = f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<f32>(cv, cv, 2, 3, 0, 1)), hi);
+    } else {
+      // 0 + v, as when accumulating into a fresh gradient (-0 becomes +0)
+      lo = f64x2.add(lo, f64x2.splat(0));
+      hi = f64x2.add(hi, f64x2.splat(0));
+    }
+    v128.store(gx + o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
   }
   for (; i < n; i++) {
     const o: usize = (<usize>i) << 2;
-    const yy = load<f32>(y + o);
-    const v = load<f32>(g + o) * (<f32>1 - yy * yy);
-    store<f32>(gx + o, (acc !== 0 ? load<f32>(gx + o) : <f32>0) + v);
+    const yy = <f64>load<f32>(y + o);
+    let v = <f64>load<f32>(g + o) * (1 - yy * yy);
+    v += acc !== 0 ? <f64>load<f32>(gx + o) : 0;
+    store<f32>(gx + o, <f32>v);
   }
 }
 
@@ -904,6 +841,29 @@ export function momentsOut(i: i32): f64 {
 // AdamW. Each has a TypeScript twin in src/tensor/kernels.ts (`arenaReference`); the comment says
 // whether the twin's bits are reproduced exactly or within a stated tolerance. n counts floats;
 // x, y may be the same buffer for the elementwise ops (in place).
+
+/**
+ * dst(rows, cols) (+)= src(rows, cols), both with row strides in floats: the strided copy of cat's
+ * forward (each input's block of every output row: src stride = cols, dst stride = the output
+ * row) and the strided add of its backward (acc = 1, roles swapped), and of slices. Exact.
+ */
+export function copy2d(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32, acc: i32): void {
+  const sB: usize = (<usize>srcStride) << 2;
+  const dB: usize = (<usize>dstStride) << 2;
+  const end: usize = (<usize>cols) << 2;
+  for (let r = 0; r < rows; r++) {
+    const s: usize = src + <usize>r * sB;
+    const d: usize = dst + <usize>r * dB;
+    let o: usize = 0;
+    if (acc !== 0) {
+      for (; o + 16 <= end; o += 16) v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
+      for (; o < end; o += 4) store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
+    } else {
+      for (; o + 16 <= end; o += 16) v128.store(d + o, v128.load(s + o));
+      for (; o < end; o += 4) store<f32>(d + o, load<f32>(s + o));
+    }
+  }
+}
 
 /** y = a + b (n floats). Exact. */
 export function add(a: usize, b: usize, y: usize, n: i32): void {

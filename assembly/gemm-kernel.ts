@@ -7,7 +7,10 @@
 //
 // Summation order (what the tests and the lecture's exact reproduction rely on): every C[i, j] is
 // s = 0; s += op(A)[i, p] * op(B)[p, j] for p = 0, 1, ..., k-1 in float32, then s + C_old (acc),
-// then + bias[j]. It depends on nothing else: not the tile an element falls in, not the blocking,
+// then + bias[j]. The module is built twice (scripts/build-wasm.ts): with relaxed SIMD each step
+// is one fused multiply-add, s = fma(a, b, s) rounded once (f32x4.relaxed_madd, which fuses on
+// CPUs with FMA; src/tensor/wasm/load.ts uses that build only where a probe shows it does);
+// without, the product and the sum are each rounded (mul, then add). It depends on nothing else: not the tile an element falls in, not the blocking,
 // not the thread that computes it. So every blocking and every thread split gives the same bits as
 // the unblocked kernels this replaced (assembly/gemm.ts's and assembly/fused.ts's own copies).
 // The one exception: acc with k > KC (never in makemore's shapes) sums C_old first.
@@ -22,7 +25,8 @@
 //     ap[4p + r] = op(A)[i0 + r, p]; an A^T that is small is read in place (the 4 values of one p
 //     are adjacent there).
 //   * The microkernel keeps a 4 x 8 tile of C in eight v128 accumulators: per p two v128 loads of
-//     B, four splat loads of A, 8 mul + 8 add (128-bit, no FMA in WebAssembly SIMD). Edge tiles:
+//     B, four splat loads of A, 8 fused multiply-adds (or 8 mul + 8 add without relaxed SIMD:
+//     twice the arithmetic instructions, the bound of the large shapes). Edge tiles:
 //     <= 2 live rows run a 2x8 loop, <= 4 live columns a 4x4 loop; a tile that hangs over C is
 //     stored through a scratch tile.
 //   * Measured on V8 (Node 20, x86-64): plain loops beat unrolling p (V8 then spills), and ending
@@ -40,6 +44,26 @@ const IN_PLACE_BYTES: usize = 64 * 1024;
 
 /** Bytes of workspace one `gemm` call needs (the packed A panel, a packed B block, a tile). */
 export const GEMM_WORK_BYTES: i32 = 16 * KC + B_BLOCK_BYTES + 128;
+
+/**
+ * acc + a * b per lane: one rounding in the relaxed-SIMD build (ASC_FEATURE_RELAXED_SIMD is a
+ * compile-time constant, so each build keeps one branch), two in the plain one.
+ */
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * a * b + c through the gemm's multiply-add, lane 0. The loader calls it with a product whose low
+ * bits matter: a relaxed-SIMD engine on a CPU without FMA computes mul then add, and then the
+ * relaxed build's results would not be the fused ones its tests and twin assume.
+ */
+export function maddProbe(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
 
 /**
  * Pack op(B)[p0 .. p0+kc-1, j0 .. j0+nw-1] into column panels of 8 at bp:
@@ -269,11 +293,11 @@ export function tile(
       const b0 = v128.load(pb);
       const b1 = v128.load(pb, 16);
       const a0 = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      c00 = madd(a0, b0, c00);
+      c01 = madd(a0, b1, c01);
       const a1 = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      c10 = madd(a1, b0, c10);
+      c11 = madd(a1, b1, c11);
       pa += sap;
       pb += sbp;
     }
@@ -283,17 +307,17 @@ export function tile(
       const b0 = v128.load(pb);
       const b1 = v128.load(pb, 16);
       const a0 = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      c00 = madd(a0, b0, c00);
+      c01 = madd(a0, b1, c01);
       const a1 = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      c10 = madd(a1, b0, c10);
+      c11 = madd(a1, b1, c11);
       const a2 = v128.load32_splat(pa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a2, b0));
-      c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+      c20 = madd(a2, b0, c20);
+      c21 = madd(a2, b1, c21);
       const a3 = v128.load32_splat(pa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a3, b0));
-      c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+      c30 = madd(a3, b0, c30);
+      c31 = madd(a3, b1, c31);
       pa += sap;
       pb += sbp;
     }
@@ -301,10 +325,10 @@ export function tile(
     // at most 4 live columns (n = 27, 30, 100...): skip the panel's zero half
     while (pa < end) {
       const b0 = v128.load(pb);
-      c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(pa), b0));
-      c10 = f32x4.add(c10, f32x4.mul(v128.load32_splat(pa, 4), b0));
-      c20 = f32x4.add(c20, f32x4.mul(v128.load32_splat(pa, 8), b0));
-      c30 = f32x4.add(c30, f32x4.mul(v128.load32_splat(pa, 12), b0));
+      c00 = madd(v128.load32_splat(pa), b0, c00);
+      c10 = madd(v128.load32_splat(pa, 4), b0, c10);
+      c20 = madd(v128.load32_splat(pa, 8), b0, c20);
+      c30 = madd(v128.load32_splat(pa, 12), b0, c30);
       pa += sap;
       pb += sbp;
     }

@@ -3,7 +3,7 @@
 // synchronously on the main thread. Compiled by `npm run build:wasm` (scripts/build-wasm.ts) into
 // src/tensor/wasm/gemm.wasm.ts; src/tensor/wasm/kernels-wasm.ts copies operands in and out.
 
-import { GEMM_WORK_BYTES, gemm as gemmKernel } from "./gemm-kernel";
+import { GEMM_WORK_BYTES, gemm as gemmKernel, maddProbe as maddProbeKernel } from "./gemm-kernel";
 
 /** First byte the caller may use as scratch memory (everything below belongs to the module). */
 export function heapBase(): usize {
@@ -33,4 +33,9 @@ export function gemm(
   work: usize,
 ): void {
   gemmKernel(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work);
+}
+
+/** a * b + c through the gemm's multiply-add (see gemm-kernel.ts): the loader's FMA probe. */
+export function maddProbe(a: f32, b: f32, c: f32): f32 {
+  return maddProbeKernel(a, b, c);
 }

@@ -4,7 +4,7 @@
 //   assembly/gemm.ts   -> src/tensor/wasm/gemm.wasm.ts    the gemm behind the generic tensor ops
 //   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the arena kernels of src/tensor/engine.ts
 //
-// Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: bench/gemm.ts
+// Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: scripts/bench-gemm.ts
 // compiles it itself.)
 //
 //   npm run build:wasm             rewrite the generated files
@@ -89,22 +89,41 @@ async function compile(source: string, extra: string[]): Promise<Uint8Array> {
   return bytes;
 }
 
+/**
+ * Every module in two builds, one file: the plain one (SIMD) and one with relaxed SIMD, whose gemm
+ * multiply-adds are fused (f32x4.relaxed_madd; assembly/gemm-kernel.ts `madd`). The loader
+ * (src/tensor/wasm/load.ts) uses the relaxed build where it validates and fuses, the plain one
+ * elsewhere.
+ */
+const VARIANTS: { suffix: string; extra: string[]; what: string }[] = [
+  { suffix: "", extra: [], what: "SIMD" },
+  { suffix: "_FMA", extra: ["--enable", "relaxed-simd"], what: "relaxed SIMD: fused multiply-add" },
+];
+
 let stale = false;
 for (const t of targets) {
-  const bytes = await compile(t.source, t.extra ?? []);
-  if (t.maxSyncBytes !== null && bytes.length > t.maxSyncBytes) {
-    console.warn(
-      `warning: ${t.source}: ${bytes.length} bytes > ${t.maxSyncBytes}: browsers will refuse to compile it synchronously`,
-    );
-  }
-  const b64 = Buffer.from(bytes).toString("base64");
-  const text = `// GENERATED FILE, do not edit: \`npm run build:wasm\` (scripts/build-wasm.ts) compiles
-// ${t.source} with assemblyscript (asc ${[...flags, ...(t.extra ?? [])].join(" ")}).
-// ${bytes.length} bytes of WebAssembly (SIMD), base64-encoded.
-
-export const ${t.constant} =
+  const parts: string[] = [];
+  const sizes: number[] = [];
+  for (const v of VARIANTS) {
+    const extra = [...(t.extra ?? []), ...v.extra];
+    const bytes = await compile(t.source, extra);
+    if (t.maxSyncBytes !== null && bytes.length > t.maxSyncBytes) {
+      console.warn(
+        `warning: ${t.source}${v.suffix}: ${bytes.length} bytes > ${t.maxSyncBytes}: browsers will refuse to compile it synchronously`,
+      );
+    }
+    sizes.push(bytes.length);
+    const b64 = Buffer.from(bytes).toString("base64");
+    parts.push(`/** asc ${[...flags, ...extra].join(" ")}: ${bytes.length} bytes (${v.what}). */
+export const ${t.constant.replace(/_WASM_BASE64$/, `${v.suffix}_WASM_BASE64`)} =
   "${b64}";
-`;
+`);
+  }
+  const text = `// GENERATED FILE, do not edit: \`npm run build:wasm\` (scripts/build-wasm.ts) compiles
+// ${t.source} with assemblyscript, twice: plain SIMD and relaxed SIMD (fused multiply-add).
+// WebAssembly, base64-encoded.
+
+${parts.join("\n")}`;
   const path = `${root}${t.target}`;
   if (process.argv.includes("--check")) {
     let current = "";
@@ -114,10 +133,10 @@ export const ${t.constant} =
     if (current !== text) {
       console.error(`${t.target} is stale: run npm run build:wasm`);
       stale = true;
-    } else console.log(`${t.target} is up to date (${bytes.length} bytes)`);
+    } else console.log(`${t.target} is up to date (${sizes.join(" + ")} bytes)`);
   } else {
     writeFileSync(path, text);
-    console.log(`wrote ${t.target} (${bytes.length} bytes of wasm)`);
+    console.log(`wrote ${t.target} (${sizes.join(" + ")} bytes of wasm)`);
   }
 }
 if (stale) process.exit(1);

@@ -17,8 +17,9 @@ import { Generator } from "../src/random/generator.ts";
 import { arenaReference, referenceKernels } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
-import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
+import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
+import { fmaActive, plainModule } from "../src/tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
@@ -259,7 +260,7 @@ test("the fused-kernel module instantiates", () => {
 
 const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 27, 30, 33];
 
-test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", () => {
+test("fused gemm NN (+ bias) and TN against the reference gemm, odd sizes", () => {
   const g = new Generator().manualSeed(11);
   const pick = new Float32Array(3);
   let seed = 0;
@@ -275,27 +276,13 @@ test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", (
       const withBias = trial % 2 === 0 && !acc;
       // NN: C (+)= A @ B (+ bias)
       const [pa, pb, pc, pbias] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN), bias);
-      fusedArena!.ex.gemmNN(
-        m,
-        n,
-        k,
-        pa,
-        k,
-        pb,
-        n,
-        pc,
-        n,
-        acc ? 1 : 0,
-        withBias ? pbias : 0,
-        alloc(4 * k),
-        alloc(32),
-      );
+      fusedArena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, acc ? 1 : 0, withBias ? pbias : 0, 0);
       const want = acc ? C0.slice() : new Float32Array(m * n);
       referenceKernels.gemm(false, false, m, n, k, A, B, want, acc);
       if (withBias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[j];
       const magC = acc ? C0 : withBias ? new Float32Array(m * n).map((_, i) => bias[i % n]) : null;
       assertClose(
-        `gemmNN m=${m} n=${n} k=${k} acc=${acc} bias=${withBias} (${seed++})`,
+        `gemm NN m=${m} n=${n} k=${k} acc=${acc} bias=${withBias} (${seed++})`,
         false,
         false,
         m,
@@ -309,11 +296,11 @@ test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", (
       );
       // TN: C (+)= A^T @ B with A stored (k, m)
       const [qa, qb, qc] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN));
-      fusedArena!.ex.gemmTN(m, n, k, qa, m, qb, n, qc, n, acc ? 1 : 0, alloc(32));
+      fusedArena!.ex.gemm(1, 0, m, n, k, qa, m, qb, n, qc, n, acc ? 1 : 0, 0, 0);
       const want2 = acc ? C0.slice() : new Float32Array(m * n);
       referenceKernels.gemm(true, false, m, n, k, A, B, want2, acc);
       assertClose(
-        `gemmTN m=${m} n=${n} k=${k} acc=${acc}`,
+        `gemm TN m=${m} n=${n} k=${k} acc=${acc}`,
         true,
         false,
         m,
@@ -339,19 +326,42 @@ test("fused gemmNN (+ bias) and gemmTN against the reference gemm, odd sizes", (
     const A = randn(g, m * k);
     const B = randn(g, k * n);
     const [pa, pb, pc] = place(A, B, new Float32Array(m * n));
-    fusedArena!.ex.gemmNN(m, n, k, pa, k, pb, n, pc, n, 0, 0, alloc(4 * k), alloc(32));
+    fusedArena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, 0, 0, 0);
     const want = new Float32Array(m * n);
     referenceKernels.gemm(false, false, m, n, k, A, B, want, false);
-    assertClose(`gemmNN lecture ${m}x${k}x${n}`, false, false, m, n, k, A, B, null, out(pc, m * n), want);
+    assertClose(`gemm NN lecture ${m}x${k}x${n}`, false, false, m, n, k, A, B, null, out(pc, m * n), want);
   }
 });
 
 /**
- * The gemm's documented summation order as a scalar float32 model: s = 0; s += a*b for p in order
- * (each product and sum rounded to float32), then + C_old, then + bias. With acc and k past the
- * k block (1024 in assembly/gemm-kernel.ts) C_old comes first instead. Strides lda/ldb/ldc.
+ * fma(a, b, c) correctly rounded to float32, for float32 a, b, c: the product of two float32 is
+ * exact in float64 (48 bits), so p + c is the only rounding. Rounding p + c to float64 first and
+ * then to float32 can go wrong (double rounding) only when the float64 sum lands exactly on a
+ * float32 midpoint; TwoSum gives the exact error e = (p + c) - sum, whose sign then says which way
+ * the true value lies.
+ */
+function fma32(a: number, b: number, c: number): number {
+  const p = a * b;
+  const sum = p + c;
+  const r = Math.fround(sum);
+  if (!Number.isFinite(sum) || r === sum) return r;
+  const bb = sum - p;
+  const e = p - (sum - bb) + (c - bb);
+  if (e === 0) return r;
+  // sum is a midpoint iff its reflection about r is a float32 (the other neighbour)
+  const other = r + 2 * (sum - r);
+  if (Math.fround(other) !== other) return r;
+  return e > 0 ? Math.max(r, other) : Math.min(r, other);
+}
+
+/**
+ * The gemm's documented summation order as a scalar float32 model: s = 0; for p in order,
+ * s = fma(a, b, s) rounded once (fused: the relaxed-SIMD build, src/tensor/wasm/load.ts) or
+ * s = round(s + round(a * b)) (the plain build); then + C_old, then + bias. With acc and k past
+ * the k block (1024 in assembly/gemm-kernel.ts) C_old comes first instead. Strides lda/ldb/ldc.
  */
 function sequentialGemm(
+  fused: boolean,
   transA: boolean,
   transB: boolean,
   m: number,
@@ -374,7 +384,7 @@ function sequentialGemm(
       for (let p = 0; p < k; p++) {
         const a = transA ? A[p * lda + i] : A[i * lda + p];
         const b = transB ? B[j * ldb + p] : B[p * ldb + j];
-        s = f(s + f(a * b));
+        s = fused ? fma32(a, b, s) : f(s + f(a * b));
       }
       if (acc && !cFirst) s = f(s + C[i * ldc + j]);
       if (bias) s = f(s + bias[j]);
@@ -382,6 +392,52 @@ function sequentialGemm(
     }
   }
 }
+
+test("fma32 is the correctly rounded fused multiply-add: known ties, and the CPU's own FMA on hard cases", () => {
+  // (1 + 2^-12)^2 - 1 = 2^-11 + 2^-24 exactly; unfused, the product's 2^-24 is a tie rounded away
+  const a = Math.fround(1 + 2 ** -12);
+  assert.equal(fma32(a, a, -1), 2 ** -11 + 2 ** -24);
+  assert.equal(Math.fround(Math.fround(a * a) - 1), 2 ** -11);
+  // double rounding: a * a is the midpoint between 1 + 2^-11 and 1 + 2^-11 + 2^-23; adding 2^-80
+  // leaves it a midpoint in float64 (ties to even: down), but the exact sum is above it (up)
+  assert.equal(fma32(a, a, 2 ** -80), 1 + 2 ** -11 + 2 ** -23);
+  assert.equal(fma32(a, a, -(2 ** -80)), 1 + 2 ** -11);
+  assert.equal(Math.fround(a * a + 2 ** -80), 1 + 2 ** -11);
+  if (!fmaActive()) return; // no fused hardware to compare with
+  // against the relaxed-SIMD gemm's multiply-add on this CPU: products that are float32 midpoints
+  // ((1 + i 2^-12)(1 + j 2^-12) with i j odd) plus addends far below them, of both signs, and
+  // random operands with addends of every scale
+  const ex = fusedArena!.ex;
+  const g = new Generator().manualSeed(31);
+  const r = new Float32Array(4);
+  for (let t = 0; t < 20000; t++) {
+    g.randInto(r);
+    let x: number;
+    let y: number;
+    let z: number;
+    const sign = r[3] < 0.5 ? -1 : 1;
+    if (t % 2 === 0) {
+      x = Math.fround(1 + (2 * Math.floor(r[0] * 500) + 1) * 2 ** -12);
+      y = Math.fround((1 + (2 * Math.floor(r[1] * 500) + 1) * 2 ** -12) * sign);
+      z = Math.fround((r[2] < 0.5 ? -1 : 1) * 2 ** -(30 + Math.floor(r[2] * 60)));
+    } else {
+      x = Math.fround(1 + Math.floor(r[0] * 2 ** 23) * 2 ** -23);
+      y = Math.fround((1 + Math.floor(r[1] * 2 ** 23) * 2 ** -23) * sign);
+      z = Math.fround((r[2] - 0.5) * 2 ** (Math.floor(r[3] * 60) - 40));
+    }
+    const want = ex.maddProbe(x, y, z);
+    assert.ok(Object.is(fma32(x, y, z), want), `fma32(${x}, ${y}, ${z}) = ${fma32(x, y, z)}, CPU ${want}`);
+  }
+});
+
+/** An instance of the plain (non-FMA) build of the fused module, memory as large as fusedArena's. */
+const plainFused = (() => {
+  const ex = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as FusedExports;
+  ex.memory.grow(fusedArena!.ex.memory.buffer.byteLength / 65536 - ex.memory.buffer.byteLength / 65536);
+  // its gemm workspace: below fusedArena's first free byte, where the fused arena keeps its own
+  ex.setGemmWork((ex.heapBase() + 15) & ~15);
+  return { ex, f32: new Float32Array(ex.memory.buffer) };
+})();
 
 test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
   // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n), k not a multiple
@@ -415,24 +471,37 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
         const B = randn(g, (tb ? n : k) * ldb);
         const C0 = randn(g, m * ldc);
         const bias = seed % 2 === 0 ? randn(g, n) : null;
+        // the model of the build in effect (fused multiply-add here) and of the plain fallback
         const want = C0.slice();
-        sequentialGemm(ta, tb, m, n, k, A, lda, B, ldb, want, ldc, acc, bias);
+        sequentialGemm(fmaActive(), ta, tb, m, n, k, A, lda, B, ldb, want, ldc, acc, bias);
+        const wantPlain = C0.slice();
+        sequentialGemm(false, ta, tb, m, n, k, A, lda, B, ldb, wantPlain, ldc, acc, bias);
         if (!acc) C0.fill(Number.NaN); // old contents must not matter
         const [pa, pb, pc, pbias] = place(A, B, C0, bias ?? new Float32Array(1));
-        const ex = fusedArena!.ex;
-        ex.gemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0, bias ? pbias : 0, 0);
-        const got = out(pc, m * ldc);
-        const what = `fused gemm(${ta}, ${tb}) ${m}x${n}x${k} acc=${acc} bias=${!!bias}`;
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < n; j++) {
-            const q = i * ldc + j;
-            if (!Object.is(got[q], want[q]))
-              assert.fail(`${what}: C[${i},${j}] = ${got[q]}, model ${want[q]}`);
+        const args = [ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0] as const;
+        const what = `gemm(${ta}, ${tb}) ${m}x${n}x${k} acc=${acc} bias=${!!bias}`;
+        const expect = (build: string, got: Float32Array, model: Float32Array) => {
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              const q = i * ldc + j;
+              if (!Object.is(got[q], model[q]))
+                assert.fail(`${build} ${what}: C[${i},${j}] = ${got[q]}, model ${model[q]}`);
+            }
+            // the stride gap between rows is never written
+            for (let j = n; j < ldc; j++)
+              assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${build} ${what}: gap`);
           }
-          // the stride gap between rows is never written
-          for (let j = n; j < ldc; j++)
-            assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${what}: gap`);
-        }
+        };
+        fusedArena!.ex.gemm(...args, bias ? pbias : 0, 0);
+        expect("fused module", out(pc, m * ldc), want);
+        // the plain build, at the same offsets of its own memory
+        plainFused.f32.set(
+          fusedArena!.f32.subarray(fusedArena!.bytes >> 2, scratchTop >> 2),
+          fusedArena!.bytes >> 2,
+        );
+        plainFused.f32.set(C0, pc >> 2);
+        plainFused.ex.gemm(...args, bias ? pbias : 0, 0);
+        expect("plain build", plainFused.f32.slice(pc >> 2, (pc >> 2) + m * ldc), wantPlain);
         // the generic ops' module (dense operands, no bias) runs the same source: the same bits
         if (lda === (ta ? m : k) && ldb === (tb ? k : n) && ldc === n && !bias) {
           const Cg = acc ? C0.slice(0, m * n) : new Float32Array(m * n);
@@ -444,17 +513,12 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
   }
 });
 
-test("fused transpose and colSum equal plain loops exactly", () => {
+test("fused colSum equals a plain loop exactly", () => {
   const g = new Generator().manualSeed(12);
   for (const r of ODD) {
     for (const c of ODD) {
       resetArena();
       const X = randn(g, r * c);
-      const [px, pt] = place(X, new Float32Array(r * c));
-      fusedArena!.ex.transpose(r, c, px, pt);
-      const want = new Float32Array(r * c);
-      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) want[j * r + i] = X[i * c + j];
-      exactly(`transpose ${r}x${c}`, out(pt, r * c), want);
       const db0 = randn(g, c);
       const [pg, pdb] = place(X, db0);
       fusedArena!.ex.colSum(r, c, pg, pdb);
@@ -1057,6 +1121,34 @@ function within(what: string, got: Float32Array, want: Float32Array, abs: number
       assert.fail(`${what}[${i}]: ${got[i]}, twin ${want[i]} (err ${err})`);
   }
 }
+
+test("engine kernels: copy2d (cat forward and backward) equals the cat op's loops exactly", () => {
+  const g = new Generator().manualSeed(41);
+  for (const [rows, cols, rowOut, offset] of [
+    [1, 1, 1, 0],
+    [3, 5, 12, 7],
+    [7, 64, 1024, 448],
+    [5, 13, 30, 4],
+  ]) {
+    resetArena();
+    const x = randn(g, rows * cols);
+    const y0 = randn(g, rows * rowOut);
+    const [px, py] = place(x, y0);
+    // forward: y[o, offset : offset + cols] = x[o, :], the rest of y untouched
+    fusedArena!.ex.copy2d(px, cols, py + offset * 4, rowOut, rows, cols, 0);
+    const want = y0.slice();
+    for (let o = 0; o < rows; o++) want.set(x.subarray(o * cols, (o + 1) * cols), o * rowOut + offset);
+    exactly(`cat forward ${rows}x${cols} into ${rowOut}`, out(py, rows * rowOut), want);
+    // backward: gx[o, :] += g[o, offset : offset + cols]
+    const gx0 = randn(g, rows * cols);
+    const [pgx] = place(gx0);
+    fusedArena!.ex.copy2d(py + offset * 4, rowOut, pgx, cols, rows, cols, 1);
+    const wantGx = gx0.slice();
+    for (let o = 0; o < rows; o++)
+      for (let i = 0; i < cols; i++) wantGx[o * cols + i] += want[o * rowOut + offset + i];
+    exactly(`cat backward ${rows}x${cols} from ${rowOut}`, out(pgx, rows * cols), wantGx);
+  }
+});
 
 test("engine kernels: add, mul, row broadcast, scale, axpy equal their twins exactly", () => {
   const g = new Generator().manualSeed(31);

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lecture_mlp as L  # noqa: E402  (the lecture's data pipeline: names.txt, seed-42 split)
+from bench_worker import serve  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -313,20 +314,11 @@ def main():
                   f"eval {e['cpu_seconds'] * 1000:.0f} ms, {200 / s['cpu_seconds']:.0f} samples/s (CPU time)")
         return
 
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        if cmd.get('cmd') == 'quit':
-            break
-        try:
-            out = handle(cmd)
-        except Exception as e:  # report, keep serving
-            out = {'error': f'{type(e).__name__}: {e}'}
+    def maxrss(out):
         # peak resident set of this process so far, in bytes (Linux reports KiB)
         out['maxrss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        sys.stdout.write(json.dumps(out) + '\n')
-        sys.stdout.flush()
+
+    serve(handle, maxrss)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lecture_mlp as L  # noqa: E402  (the lecture's data pipeline: names.txt, seed-42 split)
+from bench_worker import serve  # noqa: E402
 
 SEED = 2147483647
 LR = 0.1
@@ -117,18 +118,7 @@ def main():
             print(f"depth 2, H {H}, B {B}: {50 / a['seconds']:.1f} steps/s")
         return
 
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        if cmd.get('cmd') == 'quit':
-            break
-        try:
-            out = handle(cmd)
-        except Exception as e:  # report, keep serving
-            out = {'error': f'{type(e).__name__}: {e}'}
-        sys.stdout.write(json.dumps(out) + '\n')
-        sys.stdout.flush()
+    serve(handle)
 
 
 if __name__ == '__main__':

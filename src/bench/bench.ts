@@ -34,9 +34,11 @@ import { UserError } from "../errors.ts";
 import { setThreads } from "../io/threads.ts";
 import { buildModel, type MLP, presetSpec } from "../models/mlp.ts";
 import { Generator } from "../random/generator.ts";
+import { fmaActive } from "../tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
-import { formatScaling, parseRows, runScaling, SCALING_ROWS, type ScalingResult } from "./scaling.ts";
+import { formatModels, MODEL_ROWS, type ModelsResult, parseModelRows, runModels } from "./models.ts";
+import { formatScaling, median, parseRows, runScaling, SCALING_ROWS, type ScalingResult } from "./scaling.ts";
 
 export const BENCH_MODELS = ["batchnorm", "deep-bn", "deep-tanh"] as const;
 type BenchModel = (typeof BENCH_MODELS)[number];
@@ -56,14 +58,19 @@ Then the scaling rows (src/bench/scaling.ts): training steps/s of the lecture mo
 depth-2 BatchNorm nets up to H 1024 / batch 256, ours against idiomatic PyTorch (torch.nn,
 optim.SGD) at each thread count, GFLOP/s per row.
 
+Then the model rows (src/bench/models.ts): training steps/s of the WaveNet against the part 5
+notebook's code and of makemore.py's six models against makemore.py's own loop (AdamW, batch 32),
+at each thread count on both sides.
+
 options
-  --suite S         lecture, scaling or all (default all)
+  --suite LIST      comma-separated from lecture, scaling, models; or all (default all)
   --reps N          repetitions; figures are medians (default 5; scaling: 3)
   --models LIST     lecture suite: comma-separated, from ${BENCH_MODELS.join(", ")} (default: all)
   --rows LIST       scaling suite: comma-separated, from ${SCALING_ROWS.map((r) => r.name).join(", ")}
                     (default: all)
-  --threads LIST    scaling suite: thread counts, both sides (default 1,2)
-  --seconds S       scaling suite: seconds per measurement (default 0.5)
+  --model-rows LIST models suite: comma-separated, from ${MODEL_ROWS.join(", ")} (default: all)
+  --threads LIST    scaling and models suites: thread counts, both sides (default 1,2)
+  --seconds S       scaling and models suites: seconds per measurement (default 0.5; models 1)
   --steps N         training steps per repetition for the BatchNorm MLP (default 2000;
                     the 6-layer nets run half as many)
   --samples N       names sampled per repetition (default 100)
@@ -234,12 +241,6 @@ function timed(run: () => number | undefined): Timing {
 // ---------------------------------------------------------------------------------------------
 // Run
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function figures(unit: string, ours: number[], torch: number[], higherIsBetter: boolean): Figures {
   const o = median(ours);
   const t = torch.length ? median(torch) : null;
@@ -283,6 +284,7 @@ export async function runBench(argv: string[]): Promise<number> {
         models: { type: "string" },
         suite: { type: "string" },
         rows: { type: "string" },
+        "model-rows": { type: "string" },
         threads: { type: "string" },
         seconds: { type: "string" },
         steps: { type: "string" },
@@ -303,16 +305,22 @@ export async function runBench(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const suite = (values.suite as string | undefined) ?? "all";
-  if (!["lecture", "scaling", "all"].includes(suite))
-    throw new UserError(`--suite must be lecture, scaling or all, got '${suite}'`, 2);
+  const SUITES = ["lecture", "scaling", "models"];
+  const suiteArg = (values.suite as string | undefined) ?? "all";
+  const suites = new Set(suiteArg === "all" ? SUITES : suiteArg.split(",").map((x) => x.trim()));
+  for (const x of suites) {
+    if (!SUITES.includes(x))
+      throw new UserError(`--suite must be all or a list from ${SUITES.join(", ")}, got '${suiteArg}'`, 2);
+  }
   const reps = positiveInt(values.reps as string | undefined, "--reps", 5);
   const models = parseList(values.models as string | undefined);
   const rows = parseRows(values.rows as string | undefined);
+  const modelRows = parseModelRows(values["model-rows"] as string | undefined);
   const threads = ((values.threads as string | undefined) ?? "1,2")
     .split(",")
     .map((t) => positiveInt(t.trim(), "--threads", 1));
   const seconds = Number((values.seconds as string | undefined) ?? "0.5");
+  const modelSeconds = values.seconds === undefined ? 1 : seconds;
   if (!(seconds > 0 && seconds <= 60))
     throw new UserError(`--seconds must be in (0, 60], got '${values.seconds}'`, 2);
   const baseSteps = positiveInt(values.steps as string | undefined, "--steps", 2000);
@@ -325,27 +333,35 @@ export async function runBench(argv: string[]): Promise<number> {
 
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const words = parseLines(readFileSync(`${root}data/names.txt`, "utf8"));
-  let scaling: ScalingResult | null = null;
-  if (suite !== "lecture") {
-    const torchOff = values["no-torch"] === true || !existsSync(PYTHON);
-    scaling = await runScaling({
-      rows,
-      threads,
-      reps: values.reps === undefined ? 3 : reps,
-      seconds,
-      torch: !torchOff,
-      python: PYTHON,
-      openblasDir: OPENBLAS_DIR,
-      root,
-      words,
-      setThreads: (n) => setThreads(n) === n,
-      log,
-    });
-    if (suite === "scaling") {
-      if (json) console.log(JSON.stringify({ scaling }, null, 2));
-      else console.log(`${benchLoad()}\n${formatScaling(scaling)}`);
-      return 0;
-    }
+  const torchOff = values["no-torch"] === true || !existsSync(PYTHON);
+  const common = {
+    threads,
+    reps: values.reps === undefined ? 3 : reps,
+    torch: !torchOff,
+    python: PYTHON,
+    openblasDir: OPENBLAS_DIR,
+    root,
+    words,
+    setThreads: (n: number) => setThreads(n) === n,
+    log,
+  };
+  const scaling: ScalingResult | null = suites.has("scaling")
+    ? await runScaling({ ...common, rows, seconds })
+    : null;
+  const modelsResult: ModelsResult | null = suites.has("models")
+    ? await runModels({ ...common, rows: modelRows, seconds: modelSeconds })
+    : null;
+  const others = () => {
+    const parts = [`${benchLoad()}; ${gemmBuild()}`];
+    if (scaling) parts.push(formatScaling(scaling));
+    if (modelsResult) parts.push(formatModels(modelsResult));
+    return parts.join("\n\n");
+  };
+  const extra = { ...(scaling ? { scaling } : {}), ...(modelsResult ? { models: modelsResult } : {}) };
+  if (!suites.has("lecture")) {
+    if (json) console.log(JSON.stringify(extra, null, 2));
+    else console.log(others());
+    return 0;
   }
   const data = prepareData(words);
   const script = `${root}scripts/torch/bench_torch.py`;
@@ -498,11 +514,8 @@ export async function runBench(argv: string[]): Promise<number> {
       },
     };
   }
-  if (json) console.log(JSON.stringify(scaling ? { ...result, scaling } : result, null, 2));
-  else {
-    console.log(formatBench(result));
-    if (scaling) console.log(`\n${benchLoad()}\n${formatScaling(scaling)}`);
-  }
+  if (json) console.log(JSON.stringify({ ...result, ...extra }, null, 2));
+  else console.log(`${formatBench(result)}\n\n${others()}`);
   return 0;
 }
 
@@ -559,6 +572,13 @@ export function formatBench(r: BenchResult): string {
     .join("; ");
   if (watch) lines.push(`cost of per-step update:data ratios (train --diagnostics; limit 15%): ${watch}`);
   return lines.join("\n");
+}
+
+/** Which gemm build runs (src/tensor/wasm/load.ts): fused multiply-add or mul + add. */
+function gemmBuild(): string {
+  return fmaActive()
+    ? "gemm: relaxed SIMD, fused multiply-add"
+    : "gemm: SIMD mul + add (no fused multiply-add here, or MAKEMORE_FMA=0)";
 }
 
 /** The machine's load averages (the bench is only as quiet as the machine). */

@@ -192,7 +192,8 @@ export interface ScalingResult {
   }[];
 }
 
-function median(xs: number[]): number {
+/** The median (mean of the middle two for an even count). */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -352,7 +353,8 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
   };
 }
 
-const num = (v: number | undefined | null, d = 0) =>
+/** A figure with thousands separators and d decimals, or "-". */
+export const num = (v: number | undefined | null, d = 0) =>
   v === undefined || v === null
     ? "-"
     : v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });

@@ -7,13 +7,13 @@
  * lifetime (growing a WebAssembly memory detaches its old views), which lets src/tensor/engine.ts
  * hand out tensors (`layer.out`, `p.grad`) that look straight into the arena.
  *
- * The module is compiled synchronously on first use from bytes embedded in fused.wasm.ts. It is
- * larger than the 4 KB that browsers compile synchronously on the main thread; there (and in
- * engines without WebAssembly SIMD) `Arena.create()` returns null and callers use the generic ops.
+ * The module is compiled synchronously on first use by src/tensor/wasm/load.ts (which picks the
+ * fused multiply-add build where it runs). It is larger than the 4 KB that browsers compile
+ * synchronously on the main thread; there (and in engines without WebAssembly SIMD)
+ * `Arena.create()` returns null and callers use the generic ops.
  */
 
-import { FUSED_WASM_BASE64 } from "./fused.wasm.ts";
-import { FUSED_SHARED_WASM_BASE64 } from "./fused-shared.wasm.ts";
+import { wasmModule } from "./load.ts";
 import { CTRL_WORDS, type GemmArgs, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
 
 /** The module's exports; pointers are byte offsets, see assembly/fused.ts for each kernel. */
@@ -30,37 +30,8 @@ export interface FusedExports {
    * summed p = 0..k-1 from zero, then + C_old (acc), then + bias: the same bits for any blocking.
    */
   gemm(...args: [...GemmArgs, work: number]): void;
-  /** gemm(0, 0, ...) in the chain's call form (ap, scratch unused). */
-  gemmNN(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    bias: number,
-    ap: number,
-    scratch: number,
-  ): void;
-  /** gemm(1, 0, ...) in the chain's call form (scratch unused). */
-  gemmTN(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    acc: number,
-    scratch: number,
-  ): void;
-  transpose(r: number, c: number, src: number, dst: number): void;
+  /** a * b + c through the gemm's multiply-add, for the loader's FMA probe (load.ts). */
+  maddProbe(a: number, b: number, c: number): number;
   colSum(m: number, n: number, g: number, db: number): void;
   tanhFwd(x: number, y: number, n: number): void;
   tanhBwd(y: number, g: number, gx: number, n: number, acc: number): void;
@@ -121,6 +92,16 @@ export interface FusedExports {
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
   // the general engine's kernels (assembly/fused.ts; twins in kernels.ts `arenaReference`)
+  /** dst(rows, cols) (+)= src(rows, cols), row strides in floats (cat forward/backward, slices) */
+  copy2d(
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    rows: number,
+    cols: number,
+    acc: number,
+  ): void;
   add(a: number, b: number, y: number, n: number): void;
   mul(a: number, b: number, y: number, n: number): void;
   /** y(rows, cols) = x op v(cols); op 0 = add (bias), 1 = mul */
@@ -192,9 +173,6 @@ const PAGE_BYTES = 65536;
 /** Bytes of zeros after every buffer: the SIMD panels may read up to 28 bytes past an end. */
 const PAD_BYTES = 32;
 
-let compiled: WebAssembly.Module | null | undefined;
-let compiledShared: WebAssembly.Module | null | undefined;
-
 /** Sealed arenas by their (final) memory buffer, so a kernel can run on views into them in place. */
 const sealedArenas = new WeakMap<ArrayBufferLike, FusedExports>();
 
@@ -206,40 +184,9 @@ export function arenaExportsFor(buffer: ArrayBufferLike): FusedExports | undefin
   return sealedArenas.get(buffer);
 }
 
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function compile(b64: string): WebAssembly.Module | null {
-  try {
-    const bytes = decodeBase64(b64);
-    return typeof WebAssembly !== "undefined" && WebAssembly.validate(bytes)
-      ? new WebAssembly.Module(bytes)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-function fusedModule(): WebAssembly.Module | null {
-  if (compiled === undefined) compiled = compile(FUSED_WASM_BASE64);
-  return compiled;
-}
-
-/** The shared-memory build (worker threads), or null where shared WebAssembly memory is missing. */
-function sharedModule(): WebAssembly.Module | null {
-  if (compiledShared === undefined) {
-    compiledShared = typeof SharedArrayBuffer === "undefined" ? null : compile(FUSED_SHARED_WASM_BASE64);
-  }
-  return compiledShared;
-}
-
 /** True when the fused module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
 export function fusedAvailable(): boolean {
-  return fusedModule() !== null;
+  return wasmModule("fused") !== null;
 }
 
 /** Pages of the shared build's memory at instantiation (its --initialMemory). */
@@ -252,7 +199,7 @@ const SHARED_MAX_PAGES = 32768;
  * n - 1 worker threads that take shares of every large gemm (same bits as one thread).
  */
 export class Arena {
-  /** The kernels; after seal() with threads, gemm/gemmNN/gemmTN split across the pool. */
+  /** The kernels; after seal() with threads, gemm splits across the pool. */
   ex: FusedExports;
   /** Views of the whole memory, valid once sealed. */
   f32: Float32Array;
@@ -287,7 +234,7 @@ export class Arena {
   /** A fresh instance with its own memory, or null where the module cannot be used. */
   static create(): Arena | null {
     const threads = getThreads();
-    const shared = threads > 1 ? sharedModule() : null;
+    const shared = threads > 1 ? wasmModule("fusedShared") : null;
     if (shared) {
       try {
         const memory = new WebAssembly.Memory({
@@ -301,7 +248,7 @@ export class Arena {
         // fall through to one thread
       }
     }
-    const mod = fusedModule();
+    const mod = wasmModule("fused");
     if (!mod) return null;
     try {
       return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports, mod, 1);
@@ -372,26 +319,20 @@ export class Arena {
 }
 
 /**
- * The exports with gemm, gemmNN and gemmTN split across the pool `pool()` returns (started on the
- * first gemm of at least MIN_PARALLEL_FLOPS; smaller ones always run on the calling thread).
+ * The exports with gemm split across the pool `pool()` returns (started on the first gemm of at
+ * least MIN_PARALLEL_FLOPS; smaller ones, and calls that bring their own workspace, always run on
+ * the calling thread).
  */
 function parallelExports(ex: FusedExports, pool: () => Pool | null): FusedExports {
   const run = ex.gemm;
-  const gemm = (...args: GemmArgs) => {
-    const [, , m, n, k] = args;
-    const p = 2 * m * n * k >= MIN_PARALLEL_FLOPS ? pool() : null;
-    if (p) p.gemm(run, ...args);
-    else run(...args, 0);
-  };
   return {
     ...ex,
     gemm: (...args) => {
-      if (args[13] !== 0) run(...args);
-      else gemm(...(args.slice(0, 13) as GemmArgs));
+      const [, , m, n, k] = args;
+      const p = args[13] === 0 && 2 * m * n * k >= MIN_PARALLEL_FLOPS ? pool() : null;
+      if (p) p.gemm(run, ...(args.slice(0, 13) as GemmArgs));
+      else run(...args);
     },
-    gemmNN: (m, n, k, a, lda, b, ldb, c, ldc, acc, bias) =>
-      gemm(0, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, bias),
-    gemmTN: (m, n, k, a, lda, b, ldb, c, ldc, acc) => gemm(1, 0, m, n, k, a, lda, b, ldb, c, ldc, acc, 0),
   };
 }
 

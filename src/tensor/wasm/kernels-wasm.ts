@@ -6,8 +6,9 @@
  * Wiring: `if (wasmAvailable()) setKernels(wasmKernels)`. Without WebAssembly SIMD (very old
  * engines) `wasmAvailable()` is false and `wasmKernels.gemm` falls back to `referenceKernels.gemm`.
  *
- * The module is instantiated synchronously on first use (`new WebAssembly.Module/Instance`) from
- * bytes embedded in gemm.wasm.ts, so nothing is fetched and no `node:` module is imported. Browsers
+ * The module is instantiated synchronously on first use from bytes embedded in gemm.wasm.ts (the
+ * build src/tensor/wasm/load.ts picks: fused multiply-add where it runs, the same as the arena's),
+ * so nothing is fetched and no `node:` module is imported. Browsers
  * allow synchronous compilation on the main thread only for modules under 4 KB; this one is just
  * under and scripts/build-wasm.ts warns if it ever outgrows that. It owns one linear memory; each
  * call copies op(B) in, then walks op(A) in blocks of rows: copy the A rows in (and the C rows when
@@ -22,7 +23,7 @@
 import type { Kernels } from "../kernels.ts";
 import { referenceKernels } from "../kernels.ts";
 import { Arena, arenaExportsFor, type FusedExports } from "./fused-wasm.ts";
-import { GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
+import { wasmModule } from "./load.ts";
 
 /** The generic module's exports: the same gemm as the fused module's (one source). */
 interface GemmExports {
@@ -49,19 +50,11 @@ const PAGE_BYTES = 65536;
 
 let state: WasmState | null | undefined;
 
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 function instantiate(): WasmState | null {
+  const mod = wasmModule("gemm");
+  if (!mod) return null;
   try {
-    const bytes = decodeBase64(GEMM_WASM_BASE64);
-    if (typeof WebAssembly === "undefined" || !WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const ex = instance.exports as unknown as GemmExports;
+    const ex = new WebAssembly.Instance(mod, {}).exports as unknown as GemmExports;
     const base = align16(Math.ceil(ex.heapBase() / 4));
     return { ex, heap: new Float32Array(ex.memory.buffer), base };
   } catch {

@@ -1,5 +1,5 @@
 // GFLOP/s of the gemm kernels on makemore's lecture shapes: referenceKernels (plain TypeScript) vs
-// wasmKernels (WebAssembly SIMD). Run: node --import tsx bench/kernels.ts [--no-eval]
+// wasmKernels (WebAssembly SIMD). Run: node --import tsx scripts/bench-kernels.ts [--no-eval]
 //
 // For every forward product X(m,k) @ W(k,n) it times the forward (NN) and both backward products:
 // dX = G @ W^T (NT: m x k, inner n) and dW = X^T @ G (TN: k x n, inner m, accumulating like a

@@ -1,14 +1,17 @@
-// GFLOP/s of the one gemm (assembly/gemm-kernel.ts) against its ceiling on this CPU.
+// GFLOP/s of the one gemm (assembly/gemm-kernel.ts) against its ceiling on this CPU, in both
+// builds: relaxed SIMD (fused multiply-add, what src/tensor/wasm/load.ts uses where it runs) and
+// plain SIMD (mul + add, the fallback), interleaved shape by shape.
 //
-//   node --import tsx bench/gemm.ts [--quick]
+//   node --import tsx scripts/bench-gemm.ts [--quick]
 //
 // Ceiling: the 4x8 microkernel alone on one L1-resident tile (assembly/ceiling.ts, compiled here
-// with asc), i.e. the inner loop with no packing, no edges, no cache misses. Then every product of
+// with asc, in both builds), i.e. the inner loop with no packing, no edges, no cache misses. Then every product of
 // makemore's training step for the lecture shapes and the depth-2 nets of the bench
 // (block 8 x n-embd 24 = 192 inputs), plus square shapes up to 1024^3, each in its three forms:
 // forward Y = X @ W (NN), dX = G @ W^T (NT) and dW = X^T @ G (TN, accumulating). Timed in the
-// fused module's memory (src/tensor/wasm/fused-wasm.ts `Arena`, pointers, no copies) and through
-// the generic ops' wrapper (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out).
+// fused module's memory (src/tensor/wasm/fused-wasm.ts `Arena`, pointers, no copies; the plain
+// build in an instance of its own at the same offsets) and through the generic ops' wrapper
+// (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out; the build in effect).
 // Each figure: the median of 7 batches of ~20 ms; `uptime` is printed, since the machine is shared.
 
 import { execFileSync, execSync } from "node:child_process";
@@ -17,8 +20,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Generator } from "../src/random/generator.ts";
-import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
+import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
+import { fmaActive, plainModule } from "../src/tensor/wasm/load.ts";
 
 const quick = process.argv.includes("--quick");
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -63,12 +67,13 @@ function rate(flops: number, call: () => void, warm = 100): number {
  * V8's background compiler busy optimising binaryen's own (large) wasm, and our module would then
  * run unoptimised for seconds.
  */
-function ceilingModule(): WebAssembly.Instance {
+function ceilingModule(relaxed: boolean): WebAssembly.Instance {
   const out = join(mkdtempSync(join(tmpdir(), "makemore-ceiling-")), "ceiling.wasm");
   const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
   execFileSync(
     process.execPath,
     [asc, "assembly/ceiling.ts", "--enable", "simd", "-O3", "--runtime", "stub"].concat([
+      ...(relaxed ? ["--enable", "relaxed-simd"] : []),
       "--noAssert",
       "--outFile",
       out,
@@ -87,8 +92,11 @@ interface CeilingExports {
 }
 
 console.log(`load: ${execSync("uptime").toString().trim()}`);
-const cx = ceilingModule().exports as unknown as CeilingExports;
-{
+const fma = fmaActive(); // also sets the V8 flag that relaxed SIMD needs on Node 20
+console.log(`fused multiply-add build in effect: ${fma ? "yes" : "no (MAKEMORE_FMA=0 or unsupported)"}`);
+/** GFLOP/s of the 4x8 microkernel on L1-resident panels (k = 256), per build. */
+function ceilingOf(relaxed: boolean): number {
+  const cx = ceilingModule(relaxed).exports as unknown as CeilingExports;
   const k = 256;
   const base = (cx.heapBase() + 63) & ~63;
   cx.memory.grow(2);
@@ -100,10 +108,13 @@ const cx = ceilingModule().exports as unknown as CeilingExports;
   g.randnInto(f.subarray(ap >> 2, (ap >> 2) + 4 * k));
   g.randnInto(f.subarray(bp >> 2, (bp >> 2) + 8 * k));
   const reps = 200;
-  const ceil = rate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256));
-  console.log(`ceiling (4x8 microkernel, k=${k}, L1-resident): ${ceil.toFixed(1)} GFLOP/s`);
-  (globalThis as { ceilingGflops?: number }).ceilingGflops = ceil;
+  return rate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256));
 }
+const ceilPlain = ceilingOf(false);
+const ceil = fma ? ceilingOf(true) : ceilPlain;
+console.log(
+  `ceiling (4x8 microkernel, k=256, L1-resident): plain ${ceilPlain.toFixed(1)} GFLOP/s, fused multiply-add ${fma ? ceil.toFixed(1) : "-"} GFLOP/s`,
+);
 
 // [m, k, n] of a forward product X(m, k) @ W(k, n)
 const shapes: [string, number, number, number][] = [
@@ -134,13 +145,18 @@ const ex = arena.ex;
 const gen = new Generator().manualSeed(2);
 gen.randnInto(arena.view(pa, maxFloats));
 gen.randnInto(arena.view(pb, maxFloats));
-const ceil = (globalThis as { ceilingGflops?: number }).ceilingGflops!;
+// the plain build over a copy of the arena's memory (same offsets, its own gemm workspace)
+const px = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as FusedExports;
+px.memory.grow((ex.memory.buffer.byteLength - px.memory.buffer.byteLength) / 65536);
+px.setGemmWork((px.heapBase() + 15) & ~15);
+new Float32Array(px.memory.buffer).set(new Float32Array(ex.memory.buffer));
 
 console.log(
-  `${"shape (m x n x k, form)".padEnd(40)} ${"arena".padStart(7)} ${"of ceil".padStart(8)} ${"generic".padStart(8)}`,
+  `${"shape (m x n x k, form)".padEnd(40)} ${"plain".padStart(7)} ${"of ceil".padStart(8)} ${"fma".padStart(7)} ${"of ceil".padStart(8)} ${"generic".padStart(8)}`,
 );
-// the first calls of a module run in V8's baseline tier: warm both up on a mid-size shape first
+// the first calls of a module run in V8's baseline tier: warm them up on a mid-size shape first
 rate(1, () => ex.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
+rate(1, () => px.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
 {
   const A = new Float32Array(128 * 128);
   rate(1, () => wasmKernels.gemm(false, false, 128, 128, 128, A, A, A.slice(), false), 1000);
@@ -157,14 +173,16 @@ for (const [label, m, k, n] of shapes) {
     const flops = 2 * M * N * K;
     const lda = tA ? M : K;
     const ldb = tB ? K : N;
-    const r = rate(flops, () => ex.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0));
+    const rp = rate(flops, () => px.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0));
+    const r = fma ? rate(flops, () => ex.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0)) : rp;
     const A = arena.view(pa, M * K).slice();
     const B = arena.view(pb, K * N).slice();
     const C = new Float32Array(M * N);
     const rg = rate(flops, () => wasmKernels.gemm(tA === 1, tB === 1, M, N, K, A, B, C, acc === 1));
     const name = `${label} ${M}x${N}x${K} ${form}`;
+    const pct = (x: number, c: number) => `${((100 * x) / c).toFixed(0)}%`.padStart(8);
     console.log(
-      `${name.padEnd(40)} ${r.toFixed(1).padStart(7)} ${`${((100 * r) / ceil).toFixed(0)}%`.padStart(8)} ${rg.toFixed(1).padStart(8)}`,
+      `${name.padEnd(40)} ${rp.toFixed(1).padStart(7)} ${pct(rp, ceilPlain)} ${fma ? r.toFixed(1).padStart(7) : "      -"} ${fma ? pct(r, ceil) : "       -"} ${rg.toFixed(1).padStart(8)}`,
     );
   }
 }
