@@ -1,6 +1,6 @@
 // The one gemm of makemore.ts, in AssemblyScript (WebAssembly SIMD, f32x4). Both modules import it:
 // assembly/gemm.ts (the generic tensor ops' gemm, src/tensor/wasm/kernels-wasm.ts) and
-// assembly/fused.ts (the arena kernels of src/tensor/chain.ts and the capture engine). Not
+// assembly/fused.ts (the arena kernels that the captured plans of src/tensor/engine.ts run). Not
 // TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`, `store<T>` are AssemblyScript builtins.
 //
 //   C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n))

@@ -13,7 +13,7 @@ import { BatchNorm1d } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { type BatchNormVariant, batchNormTrain } from "../src/tensor/fused.ts";
 import { randn } from "../src/tensor/random.ts";
-import { Tensor } from "../src/tensor/tensor.ts";
+import { Tensor, tensor } from "../src/tensor/tensor.ts";
 import { foldBatchNorm, sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
@@ -126,6 +126,39 @@ test("our 1,000 BatchNorm-MLP steps reproduce PyTorch's trajectory and samples",
   assert.deepEqual(
     words,
     bn1000.samples.map((s: string) => s.replace(/\.$/, "")),
+  );
+});
+
+test("BatchNorm1d's running spread is a std for lecture-std and a variance otherwise, each under its true name", () => {
+  // one training step from running = 1: running = (1 - m) * 1 + m * batch, batch statistic in float64
+  const x = tensor([
+    [0.5, -1, 2],
+    [3, 1.5, -2],
+    [-0.5, 4, 1],
+  ]);
+  const unbiasedVar = (c: number) => {
+    const col = [0, 1, 2].map((r) => x.storage[r * 3 + c]);
+    const mu = col.reduce((a, b) => a + b, 0) / 3;
+    return col.reduce((a, b) => a + (b - mu) ** 2, 0) / 2;
+  };
+  const lstd = new BatchNorm1d(3, { variant: "lecture-std" });
+  lstd.forward(x);
+  const torchBn = new BatchNorm1d(3, { variant: "torch" });
+  torchBn.forward(x);
+  for (let c = 0; c < 3; c++) {
+    assert.ok(Math.abs(lstd.runningStd.storage[c] - (0.999 + 0.001 * Math.sqrt(unbiasedVar(c)))) < 1e-6);
+    assert.ok(Math.abs(torchBn.runningVar.storage[c] - (0.9 + 0.1 * unbiasedVar(c))) < 1e-5);
+  }
+  // asking a variant for the quantity it does not hold is a mistake, not a silent std-as-var
+  assert.throws(() => lstd.runningVar, /keeps a running std: use runningStd/);
+  assert.throws(() => torchBn.runningStd, /keeps a running variance: use runningVar/);
+  assert.deepEqual(
+    lstd.namedBuffers().map(([n]) => n),
+    ["running_mean", "running_std"],
+  );
+  assert.deepEqual(
+    torchBn.namedBuffers().map(([n]) => n),
+    ["running_mean", "running_var"],
   );
 });
 

@@ -1,11 +1,11 @@
 /**
  * The house's rules, read from the sources (issue 14): thin commands, no command calling another,
- * and imports that run only downward through the layers of docs/design.md
+ * and imports that run only downward through the layers of the design (README, "Finding your way")
  * (random → tensor → nn → data → models → train, diagnostics → io → viz → dashboard → cli),
  * with the layers below io isomorphic (no `node:` imports, so they also run in a browser).
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 
@@ -117,4 +117,29 @@ test("imports run only downward through the layers, and the lower ones import no
   }
   assert.deepEqual(upward, []);
   assert.deepEqual(node, []);
+});
+
+test("every repository path that a comment, test or the README names exists", () => {
+  const ROOT = resolve(SRC, "..");
+  const read = ["src", "test", "scripts", "assembly", "bench", "examples"].flatMap((d) =>
+    (readdirSync(join(ROOT, d), { recursive: true }) as string[])
+      .filter((f) => /\.(ts|js|py|md|html)$/.test(f))
+      .map((f) => join(d, f)),
+  );
+  read.push("README.md", ".ci/run");
+  assert.ok(read.length > 100, `found only ${read.length} files`);
+  // a path starting at the repository root ("src/io/runfiles.ts", "docs/"; a glob is skipped);
+  // not one inside another path ("../src/x.ts" is an import, "/work/shared/data/..." is outside)
+  const PATH =
+    /(?<![\w./@-])((?:src|test|scripts|assembly|bench|examples|fixtures|docs)\/[\w./*{},-]*[\w*}])/g;
+  const missing = new Set<string>();
+  for (const file of read) {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    for (const m of text.matchAll(PATH)) {
+      const path = m[1];
+      if (/[*{]/.test(path) || existsSync(join(ROOT, path))) continue;
+      missing.add(`${file} names ${path}`);
+    }
+  }
+  assert.deepEqual([...missing], []);
 });

@@ -569,7 +569,7 @@ export function checkBatchNormDrift(model: LanguageModel, train: Examples): Find
   const restoreBuffers = saveBuffers(model);
   const running = bns.map(([, l]) => ({
     mean: l.runningMean.storage.slice(),
-    spread: l.runningVar.storage.slice(),
+    spread: l.runningSpread.storage.slice(),
   }));
   noGrad(() => calibrateBatchNorm(model, train));
   const findings: Finding[] = [];
@@ -578,7 +578,7 @@ export function checkBatchNormDrift(model: LanguageModel, train: Examples): Find
     let worstMean = 0;
     let worstVar = 1;
     for (let c = 0; c < l.dim; c++) {
-      const trueStd = std(l.runningVar.storage[c]);
+      const trueStd = std(l.runningSpread.storage[c]);
       if (trueStd <= 0) continue;
       worstMean = Math.max(worstMean, Math.abs(running[k].mean[c] - l.runningMean.storage[c]) / trueStd);
       const ratio = std(running[k].spread[c]) / trueStd;

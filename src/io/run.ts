@@ -49,6 +49,7 @@ import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   createRunDir,
   existingRunFiles,
+  isObject,
   type RunPaths,
   readJsonFile,
   readJsonLines,
@@ -122,10 +123,6 @@ export function saveCheckpoint(paths: RunPaths, model: Module, state: RunState):
   const full: RunState = { ...state, parameters };
   writeSafetensorsFile(paths.checkpoint, tensors, { format: "pt", makemore_state: JSON.stringify(full) });
   writeJsonFile(paths.state, full);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Validate a parsed config.json (it may come from anywhere). */

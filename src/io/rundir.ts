@@ -153,6 +153,11 @@ export function readJsonFile(path: string, what: string, opts: { maxBytes?: numb
   }
 }
 
+/** A parsed JSON object (not null, not an array): the first check of every run file's reader. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /** Write `value` as pretty JSON, atomically. */
 export function writeJsonFile(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);

@@ -25,7 +25,7 @@ import type { LiveStatus, RunState, RunStore, SampleRecord } from "../train/sess
 import { writeFileAtomic } from "./atomic.ts";
 import { showPath } from "./describe.ts";
 import { appendLines, saveCheckpoint } from "./run.ts";
-import { type RunPaths, readJsonFile, readJsonLines, runPaths, writeJsonFile } from "./rundir.ts";
+import { isObject, type RunPaths, readJsonFile, readJsonLines, runPaths, writeJsonFile } from "./rundir.ts";
 
 export const SAMPLES_VERSION = 1;
 
@@ -93,9 +93,7 @@ function truncateJsonLines(path: string, step: number): void {
 
 // ---------------------------------------------------------------- reading: one parser per file
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+export { isObject } from "./rundir.ts";
 
 /** A UserError naming the file and the field: `live.json: samples[2].word must be a string`. */
 function badField(file: string, field: string, what: string, value: unknown): UserError {

@@ -257,6 +257,27 @@ function parseJson(text: string): JsonValue {
     }
   };
   const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+  /** The comma-separated items after an opening bracket, through its `close`. */
+  const items = (close: "}" | "]", item: () => void): void => {
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      fail(`expected ',' or '${close}'`);
+    }
+  };
   const value = (depth: number): JsonValue => {
     if (depth > MAX_JSON_DEPTH) fail("nesting too deep");
     ws();
@@ -266,12 +287,7 @@ function parseJson(text: string): JsonValue {
       i++;
       const obj = new JsonObject();
       const seen = new Set<string>();
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return obj;
-      }
-      for (;;) {
+      items("}", () => {
         ws();
         if (text[i] !== '"') fail("expected a string key");
         const key = str();
@@ -282,39 +298,14 @@ function parseJson(text: string): JsonValue {
         if (seen.has(key)) obj.duplicate ??= key;
         seen.add(key);
         obj.entries.push([key, v]);
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return obj;
-        }
-        fail("expected ',' or '}'");
-      }
+      });
+      return obj;
     }
     if (c === "[") {
       i++;
       const arr: JsonValue[] = [];
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(value(depth + 1));
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return arr;
-        }
-        fail("expected ',' or ']'");
-      }
+      items("]", () => arr.push(value(depth + 1)));
+      return arr;
     }
     if (c === '"') return str();
     if (text.startsWith("true", i)) {

@@ -77,7 +77,7 @@ export function torchStateDict(model: MLP): TorchExport {
     } else if (layer instanceof BatchNorm1d) {
       const H = layer.dim;
       const std = layer.variant === "lecture-std";
-      const running = layer.runningVar.storage;
+      const running = layer.runningSpread.storage;
       // lecture-std keeps the running std: torch wants a variance, and eps 0 keeps sqrt(var) = std
       const runningVar = std ? running.map((s) => s * s) : running.slice();
       const eps = std ? 0 : layer.eps;

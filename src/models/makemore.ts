@@ -18,7 +18,7 @@
 
 import type { Vocabulary } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
-import { Embedding, Module, Sequential, Tanh } from "../nn/modules.ts";
+import { Embedding, Module, named, Sequential, Tanh } from "../nn/modules.ts";
 import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
 import type { Generator } from "../random/generator.ts";
 import { allocF32, launch } from "../tensor/engine.ts";
@@ -160,13 +160,10 @@ class CausalSelfAttention extends Module {
     return this.c_proj.forward(y);
   }
   override children(): [string, Module][] {
-    return [
-      ["c_attn", this.c_attn],
-      ["c_proj", this.c_proj],
-    ];
+    return named(this, "c_attn", "c_proj");
   }
   protected override ownBuffers(): [string, Tensor][] {
-    return [["bias", this.bias]];
+    return named(this, "bias");
   }
 }
 
@@ -199,12 +196,7 @@ class Block extends Module {
     return this.keep(x);
   }
   override children(): [string, Module][] {
-    return [
-      ["ln_1", this.ln_1],
-      ["attn", this.attn],
-      ["ln_2", this.ln_2],
-      ["mlp", this.mlp],
-    ];
+    return named(this, "ln_1", "attn", "ln_2", "mlp");
   }
 }
 
@@ -242,10 +234,7 @@ export class Transformer extends MakemoreModel {
     return this.keep(this.lm_head.forward(this.ln_f.forward(x)));
   }
   override children(): [string, Module][] {
-    return [
-      ["transformer", this.transformer],
-      ["lm_head", this.lm_head],
-    ];
+    return named(this, "transformer", "lm_head");
   }
   override diagnosticLayers(): Module[] {
     return [this.wte, ...this.h.flatMap((b) => [b.ln_1, b.attn, b.ln_2, b.act, b]), this.ln_f];
@@ -269,7 +258,7 @@ class CausalBoW extends Module {
     return this.keep(matmul(att, x));
   }
   protected override ownBuffers(): [string, Tensor][] {
-    return [["bias", this.bias]];
+    return named(this, "bias");
   }
 }
 
@@ -295,10 +284,7 @@ class BoWBlock extends Module {
     return this.keep(x);
   }
   override children(): [string, Module][] {
-    return [
-      ["cbow", this.cbow],
-      ["mlp", this.mlp],
-    ];
+    return named(this, "cbow", "mlp");
   }
 }
 
@@ -325,12 +311,7 @@ export class BoW extends MakemoreModel {
     return this.keep(this.lm_head.forward(this.context_block.forward(x)));
   }
   override children(): [string, Module][] {
-    return [
-      ["wte", this.wte],
-      ["wpe", this.wpe],
-      ["context_block", this.context_block],
-      ["lm_head", this.lm_head],
-    ];
+    return named(this, "wte", "wpe", "context_block", "lm_head");
   }
   override diagnosticLayers(): Module[] {
     return [this.wte, this.context_block.cbow, this.context_block.c_fc, this.context_block];
@@ -385,11 +366,7 @@ class GRUCell extends Module {
     return this.keep(z.rsub(1).mul(hprev).add(z.mul(hbar)));
   }
   override children(): [string, Module][] {
-    return [
-      ["xh_to_z", this.xh_to_z],
-      ["xh_to_r", this.xh_to_r],
-      ["xh_to_hbar", this.xh_to_hbar],
-    ];
+    return named(this, "xh_to_z", "xh_to_r", "xh_to_hbar");
   }
 }
 
@@ -423,11 +400,7 @@ export class RNN extends MakemoreModel {
     return [["start", this.start]];
   }
   override children(): [string, Module][] {
-    return [
-      ["wte", this.wte],
-      ["cell", this.cell],
-      ["lm_head", this.lm_head],
-    ];
+    return named(this, "wte", "cell", "lm_head");
   }
   override diagnosticLayers(): Module[] {
     return [this.wte, this.cell];
@@ -482,10 +455,7 @@ export class MakemoreMLP extends MakemoreModel {
     return this.keep(this.mlp.forward(cat(embs, -1)));
   }
   override children(): [string, Module][] {
-    return [
-      ["wte", this.wte],
-      ["mlp", this.mlp],
-    ];
+    return named(this, "wte", "mlp");
   }
   override diagnosticLayers(): Module[] {
     return [this.wte, ...this.mlp.layers];

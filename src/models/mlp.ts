@@ -9,7 +9,17 @@
  */
 
 import { UserError } from "../errors.ts";
-import { BatchNorm1d, Embedding, GAINS, Linear, Module, ReLU, Sequential, Tanh } from "../nn/modules.ts";
+import {
+  BatchNorm1d,
+  Embedding,
+  GAINS,
+  Linear,
+  Module,
+  named,
+  ReLU,
+  Sequential,
+  Tanh,
+} from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import type { BatchNormVariant } from "../tensor/fused.ts";
 import { randn } from "../tensor/random.ts";
@@ -100,10 +110,7 @@ export class MLP extends Module implements LanguageModel {
     return this.layers.layers;
   }
   override children(): [string, Module][] {
-    return [
-      ["embedding", this.embedding],
-      ["layers", this.layers],
-    ];
+    return named(this, "embedding", "layers");
   }
   override describe(): string {
     return `MLP(type=${this.spec.type})\n  embedding: ${this.embedding.describe()}\n  layers: ${this.layers.describe().replaceAll("\n", "\n  ")}`;

@@ -25,6 +25,7 @@ import {
   FlattenConsecutive,
   Linear,
   Module,
+  named,
   Sequential,
   Tanh,
 } from "../nn/modules.ts";
@@ -146,10 +147,7 @@ export class WaveNet extends Module implements LanguageModel {
     return [this.embedding, ...this.layers.layers];
   }
   override children(): [string, Module][] {
-    return [
-      ["embedding", this.embedding],
-      ["layers", this.layers],
-    ];
+    return named(this, "embedding", "layers");
   }
   override describe(): string {
     return `WaveNet(levels=${wavenetLevels(this.spec)})\n  embedding: ${this.embedding.describe()}\n  layers: ${this.layers.describe().replaceAll("\n", "\n  ")}`;

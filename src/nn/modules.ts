@@ -29,6 +29,21 @@ export const GAINS = {
 } as const;
 export type Nonlinearity = keyof typeof GAINS;
 
+/**
+ * The fields of `owner` that are set, as [name, value] pairs in the order given. The order is
+ * PyTorch's registration order (it fixes state_dict names and order), and a field that is null
+ * (a Linear without bias) is left out, as torch leaves out a parameter registered as None:
+ * `named(this, "weight", "bias")`, `named(this, "ln_1", "attn", "ln_2", "mlp")`.
+ */
+export function named<T, K extends keyof T & string>(owner: T, ...names: K[]): [K, NonNullable<T[K]>][] {
+  const out: [K, NonNullable<T[K]>][] = [];
+  for (const n of names) {
+    const v = owner[n];
+    if (v !== null && v !== undefined) out.push([n, v]);
+  }
+  return out;
+}
+
 /** Base class: parameters, buffers, children, train/eval. */
 export abstract class Module {
   /** Training mode (batch statistics in BatchNorm) vs eval mode (running statistics). */
@@ -55,16 +70,18 @@ export abstract class Module {
 
   /** All parameters with dotted names, depth first: `["layers.0.weight", W], ...`. */
   namedParameters(prefix = ""): [string, Tensor][] {
-    const out: [string, Tensor][] = this.ownParameters().map(([n, t]) => [prefix + n, t]);
-    for (const [name, child] of this.children()) out.push(...child.namedParameters(`${prefix}${name}.`));
-    return out;
+    return this.namedTensors(prefix, (m) => m.ownParameters());
   }
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
+  /** All buffers (running statistics) with dotted names, depth first, as `namedParameters`. */
   namedBuffers(prefix = ""): [string, Tensor][] {
-    const out: [string, Tensor][] = this.ownBuffers().map(([n, t]) => [prefix + n, t]);
-    for (const [name, child] of this.children()) out.push(...child.namedBuffers(`${prefix}${name}.`));
+    return this.namedTensors(prefix, (m) => m.ownBuffers());
+  }
+  private namedTensors(prefix: string, own: (m: Module) => [string, Tensor][]): [string, Tensor][] {
+    const out: [string, Tensor][] = own(this).map(([n, t]) => [prefix + n, t]);
+    for (const [name, child] of this.children()) out.push(...child.namedTensors(`${prefix}${name}.`, own));
     return out;
   }
   buffers(): Tensor[] {
@@ -162,12 +179,7 @@ export class Linear extends Module {
     return this.keep(linear(x.view(-1, this.fanIn), this.weight, this.bias).view([...lead, this.fanOut]));
   }
   protected override ownParameters(): [string, Tensor][] {
-    return this.bias
-      ? [
-          ["weight", this.weight],
-          ["bias", this.bias],
-        ]
-      : [["weight", this.weight]];
+    return named(this, "weight", "bias");
   }
   override describe(): string {
     return `Linear(${this.fanIn}, ${this.fanOut}${this.bias ? "" : ", bias=False"})`;
@@ -213,8 +225,12 @@ export class BatchNorm1d extends Module {
   gamma: Tensor;
   beta: Tensor;
   runningMean: Tensor;
-  /** running std for "lecture-std", running (unbiased) variance otherwise */
-  runningVar: Tensor;
+  /**
+   * The running spread: the std for "lecture-std" (the lecture's `bnstd_running`, saved as
+   * `running_std`), the unbiased variance otherwise (torch's `running_var`). `runningStd` and
+   * `runningVar` name it for the variants that hold that quantity.
+   */
+  runningSpread: Tensor;
   /** T when each position of a (B, T, H) input is normalised separately (see BatchNormOptions) */
   readonly perPosition: number | undefined;
   constructor(
@@ -232,7 +248,19 @@ export class BatchNorm1d extends Module {
     this.perPosition = opts.perPosition;
     const running = this.perPosition === undefined ? shape : [this.perPosition, dim];
     this.runningMean = zeros(running);
-    this.runningVar = ones(running);
+    this.runningSpread = ones(running);
+  }
+  /** The running variance (torch's `running_var`); "lecture-std" keeps a std instead. */
+  get runningVar(): Tensor {
+    if (this.variant === "lecture-std")
+      throw new RangeError("BatchNorm1d(variant=lecture-std) keeps a running std: use runningStd");
+    return this.runningSpread;
+  }
+  /** The running std (the lecture's `bnstd_running`), kept only by "lecture-std". */
+  get runningStd(): Tensor {
+    if (this.variant !== "lecture-std")
+      throw new RangeError(`BatchNorm1d(variant=${this.variant}) keeps a running variance: use runningVar`);
+    return this.runningSpread;
   }
   /**
    * (B, H) -> (B, H), statistics over dim 0; (B, T, H) -> (B, T, H), statistics over dims (0, 1)
@@ -256,14 +284,14 @@ export class BatchNorm1d extends Module {
         this.gamma,
         this.beta,
         this.runningMean,
-        this.runningVar,
+        this.runningSpread,
         this.variant,
         this.eps,
       );
     }
     const { out, stats } = batchNormTrain(x, this.gamma, this.beta, this.variant, this.eps);
     // running = (1 - m) * running + m * batch, in float32 as the lecture writes it (a launched kernel)
-    updateRunningStats(this.runningMean, this.runningVar, stats, this.momentum);
+    updateRunningStats(this.runningMean, this.runningSpread, stats, this.momentum);
     return out;
   }
 
@@ -294,13 +322,13 @@ export class BatchNorm1d extends Module {
       }
       updateRunningStats(
         this.runningMean,
-        this.runningVar,
+        this.runningSpread,
         { mean: mean.storage, spread: spread.storage },
         this.momentum,
       );
     } else {
       mean = this.runningMean; // (T, H)
-      sigma = this.variant === "lecture-std" ? this.runningVar : this.runningVar.add(this.eps).sqrt();
+      sigma = this.variant === "lecture-std" ? this.runningSpread : this.runningSpread.add(this.eps).sqrt();
     }
     const centered = x.sub(mean);
     if (this.variant === "lecture-std") return this.gamma.mul(centered).div(sigma).add(this.beta);
@@ -308,15 +336,12 @@ export class BatchNorm1d extends Module {
   }
 
   protected override ownParameters(): [string, Tensor][] {
-    return [
-      ["gamma", this.gamma],
-      ["beta", this.beta],
-    ];
+    return named(this, "gamma", "beta");
   }
   protected override ownBuffers(): [string, Tensor][] {
     return [
       ["running_mean", this.runningMean],
-      [this.variant === "lecture-std" ? "running_std" : "running_var", this.runningVar],
+      [this.variant === "lecture-std" ? "running_std" : "running_var", this.runningSpread],
     ];
   }
   override describe(): string {

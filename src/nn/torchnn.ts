@@ -13,7 +13,7 @@ import type { Generator } from "../random/generator.ts";
 import { gelu, layerNorm, linearT } from "../tensor/nnops.ts";
 import { normal_, uniform_ } from "../tensor/random.ts";
 import { ones, type Tensor, zeros } from "../tensor/tensor.ts";
-import { Module } from "./modules.ts";
+import { Module, named } from "./modules.ts";
 
 // ---------------------------------------------------------------------------------------------
 // torch.nn.init
@@ -81,12 +81,7 @@ export class TorchLinear extends Module {
     return this.keep(linearT(x, this.weight, this.bias));
   }
   protected override ownParameters(): [string, Tensor][] {
-    return this.bias
-      ? [
-          ["weight", this.weight],
-          ["bias", this.bias],
-        ]
-      : [["weight", this.weight]];
+    return named(this, "weight", "bias");
   }
   override describe(): string {
     return `Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? "True" : "False"})`;
@@ -109,10 +104,7 @@ export class LayerNorm extends Module {
     return this.keep(layerNorm(x, this.weight, this.bias, this.eps));
   }
   protected override ownParameters(): [string, Tensor][] {
-    return [
-      ["weight", this.weight],
-      ["bias", this.bias],
-    ];
+    return named(this, "weight", "bias");
   }
   override describe(): string {
     return `LayerNorm((${this.normalizedShape},), eps=${this.eps})`;

@@ -176,16 +176,19 @@ function sincosAvx2(t: number): void {
 /**
  * Box–Muller on one 16-value block (§3.2/3.3): lane j pairs radius u[j] with angle u[j+8].
  * Reads src[so..so+15] and writes dst[d0..d0+15]; in-place use (src === dst, so === d0) is safe
- * because each lane reads its two slots before writing them.
+ * because each lane reads its two slots before writing them. Two kernels, as torch has two.
  */
-function normalBlockAvx2(
+type BlockKernel = (
   src: Float32Array,
   so: number,
   dst: Float32Array,
   d0: number,
   std: number,
   mean: number,
-): void {
+) => void;
+
+/** The AVX2 kernel: its float32 log and sincos polynomials, the final multiply-add fused. */
+const normalBlockAvx2: BlockKernel = (src, so, dst, d0, std, mean) => {
   for (let j = 0; j < 8; j++) {
     const u1 = fround(1 - src[so + j]!);
     const u2 = src[so + j + 8]!;
@@ -194,20 +197,13 @@ function normalBlockAvx2(
     dst[d0 + j] = fmaF32(fround(r * cosOut), std, mean);
     dst[d0 + j + 8] = fmaF32(fround(r * sinOut), std, mean);
   }
-}
+};
 
 /**
  * The non-AVX2 scalar kernel (§3.3b): libm float functions, angle product in double. We have no
  * glibc logf/cosf/sinf, so f32 of the correctly rounded double result stands in: within ~3 ulp.
  */
-function normalBlockScalar(
-  src: Float32Array,
-  so: number,
-  dst: Float32Array,
-  d0: number,
-  std: number,
-  mean: number,
-): void {
+const normalBlockScalar: BlockKernel = (src, so, dst, d0, std, mean) => {
   for (let j = 0; j < 8; j++) {
     const u1 = fround(1 - src[so + j]!);
     const u2 = src[so + j + 8]!;
@@ -216,9 +212,7 @@ function normalBlockScalar(
     dst[d0 + j] = fround(fround(fround(r * fround(cosCR(t))) * std) + mean);
     dst[d0 + j + 8] = fround(fround(fround(r * fround(sinCR(t))) * std) + mean);
   }
-}
-
-type BlockKernel = typeof normalBlockAvx2;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Generator

@@ -187,8 +187,13 @@ function reduce(t: number): void {
   redL = rl;
 }
 
-/** sin(r) for the reduced r: r (1 - r^2/(2*3) (1 - r^2/(4*5) (1 - ...))). */
-function sinReduced(h: number, l: number): number {
+/**
+ * The Taylor series at the reduced r, summed from the last term in, in double-double:
+ *   sin r = r (1 - r^2/(2*3) (1 - r^2/(4*5) (1 - ...)))    (odd = 1)
+ *   cos r =    1 - r^2/(1*2) (1 - r^2/(3*4) (1 - ...))     (odd = 0)
+ * term j divides by (2j - 1 + odd)(2j + odd), an exact integer.
+ */
+function taylorReduced(h: number, l: number, odd: 0 | 1): number {
   ddMul(h, l, h, l);
   const sh = rh;
   const sl = rl;
@@ -196,31 +201,17 @@ function sinReduced(h: number, l: number): number {
   let al = 0;
   for (let j = TAYLOR_TERMS; j >= 1; j--) {
     ddMul(ah, al, sh, sl);
-    ddDivD(rh, rl, 2 * j * (2 * j + 1));
+    ddDivD(rh, rl, (2 * j - 1 + odd) * (2 * j + odd));
     ddAdd(1, 0, -rh, -rl);
     ah = rh;
     al = rl;
   }
+  if (odd === 0) return ah + al;
   ddMul(ah, al, h, l);
   return rh + rl;
 }
-
-/** cos(r) for the reduced r: 1 - r^2/(1*2) (1 - r^2/(3*4) (1 - ...)). */
-function cosReduced(h: number, l: number): number {
-  ddMul(h, l, h, l);
-  const sh = rh;
-  const sl = rl;
-  let ah = 1;
-  let al = 0;
-  for (let j = TAYLOR_TERMS; j >= 1; j--) {
-    ddMul(ah, al, sh, sl);
-    ddDivD(rh, rl, (2 * j - 1) * 2 * j);
-    ddAdd(1, 0, -rh, -rl);
-    ah = rh;
-    al = rl;
-  }
-  return ah + al;
-}
+const sinReduced = (h: number, l: number) => taylorReduced(h, l, 1);
+const cosReduced = (h: number, l: number) => taylorReduced(h, l, 0);
 
 const REDUCE_LIMIT = 823549.6; // 2^19 * pi/2: k stays below 2^20
 

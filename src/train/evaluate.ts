@@ -388,7 +388,7 @@ export function calibrateBatchNorm(model: MLP, data: Examples): void {
       for (let c = 0; c < H; c++) {
         const unbiasedVar = sumsq[c] / (N - 1);
         bn.runningMean.storage[c] = mean[c];
-        bn.runningVar.storage[c] = bn.variant === "lecture-std" ? Math.sqrt(unbiasedVar) : unbiasedVar;
+        bn.runningSpread.storage[c] = bn.variant === "lecture-std" ? Math.sqrt(unbiasedVar) : unbiasedVar;
       }
     }
   });
@@ -587,7 +587,7 @@ export function foldBatchNorm(model: MLP): MLP {
       const W = new Float32Array(I * O);
       const b = new Float32Array(O);
       for (let c = 0; c < O; c++) {
-        const spread = next.runningVar.storage[c];
+        const spread = next.runningSpread.storage[c];
         const sigma = next.variant === "lecture-std" ? spread : Math.sqrt(spread + next.eps);
         const scale = next.gamma.storage[c] / sigma;
         for (let r = 0; r < I; r++) W[r * O + c] = layer.weight.storage[r * O + c] * scale;

@@ -4,8 +4,9 @@
  * diagnostics, the live status, evaluation, samples and the doctor's findings. The CLI, the
  * experiments, the dashboard and the browser playground all run training through it.
  *
- * Isomorphic: it writes nothing itself. Every file goes through a `RunStore`: src/io/runstore.ts
- * stores a run directory on disk, `MemoryRunStore` below keeps it in memory (tests, browser).
+ * Isomorphic: it writes nothing itself. Every file goes through a `RunStore`: `FileRunStore`
+ * (src/io/runfiles.ts) stores a run directory on disk, `MemoryRunStore` below keeps it in memory
+ * (tests, browser).
  *
  *   const session = new TrainingSession({ config, data, store, events: { line: console.log } });
  *   process.once("SIGINT", () => session.stop());

@@ -200,6 +200,16 @@ export function log10Losses(metrics: readonly MetricsLine[]): Point[] {
   return out;
 }
 
+/** The x axis of a value histogram: the layer outputs' values or their gradients'. */
+function valueAxis(which: "activations" | "gradients") {
+  return {
+    field: "x",
+    type: "quantitative",
+    title: which === "activations" ? "activation value" : "gradient value",
+    scale: { zero: false },
+  } as const;
+}
+
 function fmtInt(n: number): string {
   return Math.round(n)
     .toString()
@@ -607,12 +617,7 @@ export function histHistorySpec(
       height: Math.max(80, picked.length * 9),
       mark: { type: "rect", strokeWidth: 0.6 },
       encoding: {
-        x: {
-          field: "x",
-          type: "quantitative",
-          title: which === "activations" ? "activation value" : "gradient value",
-          scale: { zero: false },
-        },
+        x: valueAxis(which),
         x2: { field: "x2" },
         y: { field: "step", type: "ordinal", title: "step", sort: "ascending", scale: { paddingInner: 0 } },
         color: {
@@ -725,12 +730,7 @@ export function compareHistSpec(
       height: 180,
       mark: { type: "line", strokeWidth: 1.3 },
       encoding: {
-        x: {
-          field: "x",
-          type: "quantitative",
-          title: which === "activations" ? "activation value" : "gradient value",
-          scale: { zero: false },
-        },
+        x: valueAxis(which),
         y: { field: "y", type: "quantitative", title: "density" },
         color: { field: "series", type: "nominal", title: null, sort: layerNames },
         detail: { field: "series", type: "nominal" },
