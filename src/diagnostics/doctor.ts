@@ -171,41 +171,43 @@ export function checkModel(
 
   // 3. activations and gradients shrinking or growing through depth
   const signal = tanhActs.length >= 3 ? tanhActs : acts.filter((a) => a.kind === "Linear").slice(0, -1);
-  if (signal.length >= 3) {
-    const first = signal[0];
-    const last = signal[signal.length - 1];
-    const r = last.std / first.std;
-    if (r < THRESHOLDS.shrinkRatio || r > THRESHOLDS.growRatio) {
-      const grow = r > 1;
-      findings.push({
-        id: grow ? "activations-growing" : "activations-shrinking",
-        severity: "warning",
-        title: `activations ${grow ? "grow" : "shrink"} with depth: std ${fmt(first.std, 3)} at layer ${first.layer} -> ${fmt(last.std, 3)} at layer ${last.layer}`,
-        measured: { firstStd: first.std, lastStd: last.std, ratio: r },
-        why: grow
-          ? "Each layer amplifies its input, so deep activations explode (and saturate any squashing nonlinearity)."
-          : "Each layer attenuates its input, so deep activations fade towards zero and the network behaves as if shallower.",
-        fix: `Initialise Linear weights with the Kaiming gain for the nonlinearity (5/3 for tanh, 1 for none): randn / sqrt(fan_in) * gain${grow ? " (yours is too large)" : " (yours is too small)"}; or add BatchNorm.`,
-      });
-    }
+  const actDrift = depthDrift(
+    signal,
+    (first, last) => last.std / first.std,
+    THRESHOLDS.shrinkRatio,
+    THRESHOLDS.growRatio,
+  );
+  if (actDrift) {
+    const { first, last, r, grow } = actDrift;
+    findings.push({
+      id: grow ? "activations-growing" : "activations-shrinking",
+      severity: "warning",
+      title: `activations ${grow ? "grow" : "shrink"} with depth: std ${fmt(first.std, 3)} at layer ${first.layer} -> ${fmt(last.std, 3)} at layer ${last.layer}`,
+      measured: { firstStd: first.std, lastStd: last.std, ratio: r },
+      why: grow
+        ? "Each layer amplifies its input, so deep activations explode (and saturate any squashing nonlinearity)."
+        : "Each layer attenuates its input, so deep activations fade towards zero and the network behaves as if shallower.",
+      fix: `Initialise Linear weights with the Kaiming gain for the nonlinearity (5/3 for tanh, 1 for none): randn / sqrt(fan_in) * gain${grow ? " (yours is too large)" : " (yours is too small)"}; or add BatchNorm.`,
+    });
   }
-  if (gradsStats.length >= 3) {
-    const first = gradsStats[0];
-    const last = gradsStats[gradsStats.length - 1];
-    const r = first.std / last.std;
-    if (r < THRESHOLDS.gradShrinkRatio || r > THRESHOLDS.gradGrowRatio) {
-      const grow = r > 1;
-      findings.push({
-        id: grow ? "gradients-exploding" : "gradients-vanishing",
-        severity: "warning",
-        title: `gradients ${grow ? "grow" : "shrink"} towards the input: std ${fmt(last.std, 6)} at layer ${last.layer} -> ${fmt(first.std, 6)} at layer ${first.layer}`,
-        measured: { firstLayerStd: first.std, lastLayerStd: last.std, ratio: r },
-        why: grow
-          ? "Early layers receive much larger gradients than late ones and take steps out of proportion."
-          : "Early layers receive almost no gradient and learn far more slowly than late ones.",
-        fix: "Use the Kaiming gain for the nonlinearity (5/3 for tanh), or BatchNorm, so every layer passes gradients at a similar scale.",
-      });
-    }
+  const gradDrift = depthDrift(
+    gradsStats,
+    (first, last) => first.std / last.std,
+    THRESHOLDS.gradShrinkRatio,
+    THRESHOLDS.gradGrowRatio,
+  );
+  if (gradDrift) {
+    const { first, last, r, grow } = gradDrift;
+    findings.push({
+      id: grow ? "gradients-exploding" : "gradients-vanishing",
+      severity: "warning",
+      title: `gradients ${grow ? "grow" : "shrink"} towards the input: std ${fmt(last.std, 6)} at layer ${last.layer} -> ${fmt(first.std, 6)} at layer ${first.layer}`,
+      measured: { firstLayerStd: first.std, lastLayerStd: last.std, ratio: r },
+      why: grow
+        ? "Early layers receive much larger gradients than late ones and take steps out of proportion."
+        : "Early layers receive almost no gradient and learn far more slowly than late ones.",
+      fix: "Use the Kaiming gain for the nonlinearity (5/3 for tanh), or BatchNorm, so every layer passes gradients at a similar scale.",
+    });
   }
 
   // 4. parameters that do not learn: zero weights, or a grad:data far from the rest
@@ -609,4 +611,21 @@ export function sortFindings(findings: Finding[]): Finding[] {
 /** One finding as text: the headline with its number, then why and fix. */
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase()} ${f.title}\n  why: ${f.why}\n  fix: ${f.fix}`;
+}
+
+/**
+ * How the scale drifts through depth: `ratio(first, last)` of a series of 3 or more layers' stats,
+ * when it leaves [lo, hi] (grow: above 1). Null when the series is short or the ratio is in range.
+ */
+function depthDrift<T extends { std: number; layer: number }>(
+  series: readonly T[],
+  ratio: (first: T, last: T) => number,
+  lo: number,
+  hi: number,
+): { first: T; last: T; r: number; grow: boolean } | null {
+  if (series.length < 3) return null;
+  const first = series[0];
+  const last = series[series.length - 1];
+  const r = ratio(first, last);
+  return r < lo || r > hi ? { first, last, r, grow: r > 1 } : null;
 }
