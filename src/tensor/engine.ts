@@ -38,6 +38,8 @@ export type Buffer = Float32Array | Int32Array;
 interface Launch {
   k: (...args: never[]) => void;
   args: unknown[];
+  /** reads only parameters and buffers (see `launchInvariant`) */
+  invariant?: boolean;
 }
 
 /** Thrown (inside a capture only) when a step does something a plan cannot replay. */
@@ -73,6 +75,18 @@ export function launch<A extends unknown[]>(k: (...args: A) => void, ...args: A)
     cap.tape.push({ k: k as unknown as (...args: never[]) => void, args });
     for (const a of args) if (ArrayBuffer.isView(a)) cap.touched.add(a);
   }
+}
+
+/**
+ * `launch` for a kernel whose outputs depend only on parameters and buffers, never on the step's
+ * inputs or on anything computed from them (BatchNorm's eval divisor from its running variance).
+ * Its outputs must be buffers that no other kernel writes. A training plan replays it like any
+ * other call; an evaluation plan (parameters fixed between `refresh()`es) runs it once per
+ * refresh instead of once per replay.
+ */
+export function launchInvariant<A extends unknown[]>(k: (...args: A) => void, ...args: A): void {
+  launch(k, ...args);
+  if (cap !== null) cap.tape[cap.tape.length - 1].invariant = true;
 }
 
 /** A float32 buffer for an op's output or saved values (zeros; moves into the arena on capture). */
@@ -166,6 +180,8 @@ export class Plan {
   readonly arena: Arena;
   private readonly steps: Launch[];
   private readonly calls: (() => void)[];
+  /** for a plan over copies of the parameters (`refresh`): the invariant calls, run by refresh */
+  private readonly once: (() => void)[];
   /** byte offsets of each group's block start and end (float offsets of members inside) */
   readonly blocks: { start: number; floats: number }[];
 
@@ -179,7 +195,11 @@ export class Plan {
     this.steps = steps;
     this.blocks = blocks;
     // bound once: a call then costs what a direct call does (no argument spreading per replay)
-    this.calls = steps.map((s) => (s.k as (...a: unknown[]) => void).bind(null, ...s.args));
+    const bind = (s: Launch) => (s.k as (...a: unknown[]) => void).bind(null, ...s.args);
+    // over copies of the parameters (an evaluation plan), the invariant calls move to `refresh`
+    const hoist = copies.length > 0;
+    this.calls = steps.filter((s) => !(hoist && s.invariant)).map(bind);
+    this.once = hoist ? steps.filter((s) => s.invariant).map(bind) : [];
   }
 
   /**
@@ -241,13 +261,21 @@ export class Plan {
     }
     for (const t of c.tensors) rebind(t);
     for (const g of groups) for (const t of g) if (t) rebind(t);
-    const steps = c.tape.map((s) => ({ k: s.k, args: s.args.map((a) => moved.get(a as Buffer) ?? a) }));
+    const steps = c.tape.map((s) => ({
+      k: s.k,
+      args: s.args.map((a) => moved.get(a as Buffer) ?? a),
+      invariant: s.invariant,
+    }));
     return new Plan(arena, steps, blocks, copies);
   }
 
-  /** Copy the current values of the adopted tensors in (for a plan sealed with rebindAdopted false). */
+  /**
+   * Copy the current values of the adopted tensors in (for a plan sealed with rebindAdopted false)
+   * and run the calls that depend on nothing else (`launchInvariant`).
+   */
   refresh(): void {
     for (const [t, v] of this.copies) v.set(t.storage);
+    for (const call of this.once) call();
   }
 
   /** Run the recorded kernel calls in order. */
@@ -258,7 +286,7 @@ export class Plan {
 
   /** Number of kernel calls per replay. */
   get length(): number {
-    return this.steps.length;
+    return this.calls.length;
   }
 
   /** A view of `floats` floats at byte offset `ptr` of the arena. */

@@ -5,7 +5,15 @@
  * depend on it. Their kernels live in the FUSED table below, run through `launch` (engine.ts).
  */
 
-import { allocF32, colSumFused, fusedKernels, gemmFused, launch, type OpTable } from "./engine.ts";
+import {
+  allocF32,
+  colSumFused,
+  fusedKernels,
+  gemmFused,
+  launch,
+  launchInvariant,
+  type OpTable,
+} from "./engine.ts";
 import { type BatchNormVariant, kernels } from "./kernels.ts";
 import { gradOf, record, Tensor } from "./tensor.ts";
 
@@ -94,8 +102,8 @@ const FUSED = {
       dx: F32 | null,
     ) => kernels().batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx),
   },
-  // Eval-mode BatchNorm with fixed statistics: y = gamma (x - mean) / sigma + beta, with
-  // sigma = running std ("lecture-std") or sqrt(running var + eps), computed here per call.
+  // Eval-mode BatchNorm with fixed statistics: y = gamma (x - mean) / sigma + beta, with the
+  // divisor sigma (bnSigma below, from the running buffer) computed by its own launch.
   batchNormEval: {
     forward: (
       x: F32,
@@ -104,16 +112,10 @@ const FUSED = {
       gamma: F32,
       beta: F32,
       mean: F32,
-      spread: F32,
-      variant: BatchNormVariant,
-      eps: number,
       sigma: F32,
+      variant: BatchNormVariant,
       y: F32,
-    ) => {
-      for (let c = 0; c < H; c++)
-        sigma[c] = variant === "lecture-std" ? spread[c] : Math.sqrt(Math.fround(spread[c] + eps));
-      kernels().batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y);
-    },
+    ) => kernels().batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y),
     backward: (
       x: F32,
       N: number,
@@ -285,6 +287,12 @@ export function updateRunningStats(
   launch(runningUpdateKernel, runningMean.storage, runningSpread.storage, stats.mean, stats.spread, momentum);
 }
 
+/** sigma = running std ("lecture-std") or sqrt(running var + eps), from the running buffer (H,). */
+function bnSigma(spread: F32, variant: BatchNormVariant, eps: number, sigma: F32): void {
+  for (let c = 0; c < sigma.length; c++)
+    sigma[c] = variant === "lecture-std" ? spread[c] : Math.sqrt(Math.fround(spread[c] + eps));
+}
+
 /**
  * Eval-mode BatchNorm with fixed statistics: y = gamma * (x - mean) / sigma + beta, where
  * sigma = runningStd ("lecture-std") or sqrt(runningVar + eps). Gradients flow to x, gamma, beta.
@@ -303,20 +311,9 @@ export function batchNormEval(
   const y = allocF32(N * H);
   const gs = gamma.storage;
   const ms = runningMean.storage;
-  launch(
-    FUSED.batchNormEval.forward,
-    x.storage,
-    N,
-    H,
-    gs,
-    beta.storage,
-    ms,
-    runningSpread.storage,
-    variant,
-    eps,
-    sigma,
-    y,
-  );
+  // the divisor depends on the running buffer only: an evaluation plan computes it once per load
+  launchInvariant(bnSigma, runningSpread.storage, variant, eps, sigma);
+  launch(FUSED.batchNormEval.forward, x.storage, N, H, gs, beta.storage, ms, sigma, variant, y);
   const out = new Tensor(y, [N, H]);
   return record(out, "batchNorm", [x, gamma, beta], (g) =>
     launch(
