@@ -178,7 +178,6 @@ const padded = (n: number) => (n + PAD + 3) & ~3;
  */
 export class Plan {
   readonly arena: Arena;
-  private readonly steps: Launch[];
   private readonly calls: (() => void)[];
   /** for a plan over copies of the parameters (`refresh`): the invariant calls, run by refresh */
   private readonly once: (() => void)[];
@@ -192,7 +191,6 @@ export class Plan {
     private readonly copies: [Tensor, Float32Array][],
   ) {
     this.arena = arena;
-    this.steps = steps;
     this.blocks = blocks;
     // bound once: a call then costs what a direct call does (no argument spreading per replay)
     const bind = (s: Launch) => (s.k as (...a: unknown[]) => void).bind(null, ...s.args);
