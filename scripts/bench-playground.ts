@@ -2,7 +2,9 @@
  * Training speed in the browser playground against Node: the lecture's BatchNorm MLP, the same
  * session (src/train/session.ts) and the same settings, N steps each, interleaved, medians.
  *
- *   node --import tsx scripts/bench-playground.ts [--steps 20000] [--reps 3] [--diagnostics]
+ *   node --import tsx scripts/bench-playground.ts [--steps 20000] [--reps 3] [--diagnostics] [--json]
+ *
+ * `npm run bench` runs it too (src/bench/bench.ts, suite "playground": one row "playground (Chromium) vs Node").
  *
  * Browser: the built site (scripts/build-web.ts) in headless Chromium (/usr/bin/chromium or
  * CHROMIUM_PATH), `?type=batchnorm&steps=N&autostart=1`, the run's own steps/s (the session's
@@ -13,30 +15,62 @@
  * Both figures are wall-clock steps/s, which on a shared machine says as much about the other jobs
  * as about the code (and a browser runs more threads than node: its page and chart worker). So the
  * bench also reports steps per CPU-second of the training thread: node's process CPU time, and the
- * training worker's thread time from a Chrome trace.
+ * training worker's thread time from a Chrome trace. And the page's own record of main-thread long
+ * tasks while it trained (the Long Tasks API, wall-clock: src/web/app.ts).
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import { startPlayground } from "../src/cli/playground.ts";
 import { BUNDLED_NAMES, loadData } from "../src/io/run.ts";
 import { configForWords, MemoryRunStore, TrainingSession } from "../src/train/session.ts";
 import { runRequest } from "../src/web/settings.ts";
 import { buildWeb } from "./build-web.ts";
 
-const { values } = parseArgs({
-  options: { steps: { type: "string" }, reps: { type: "string" }, diagnostics: { type: "boolean" } },
-});
-const steps = Number(values.steps ?? 20000);
-const reps = Number(values.reps ?? 3);
-const diagnostics = values.diagnostics === true;
+export interface PlaygroundBenchOptions {
+  /** training steps per run (default 20,000) */
+  steps?: number;
+  /** interleaved repetitions, medians reported (default 3) */
+  reps?: number;
+  /** record the update:data ratios and snapshots, as the page's live charts do */
+  diagnostics?: boolean;
+  /** progress lines */
+  log?: (line: string) => void;
+}
+
+/** One side's figures: steps/s on the wall clock and per CPU-second of the training thread. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/** The page's record of main-thread tasks over 50 ms while it trained (wall-clock). */
+export interface LongTasks {
+  count: number;
+  over100: number;
+  longestMs: number;
+}
+
+export interface PlaygroundBench {
+  steps: number;
+  reps: number;
+  diagnostics: boolean;
+  /** medians, steps/s */
+  node: Rate;
+  chromium: Rate;
+  /** chromium / node on the wall clock (the issue's target: >= 0.7) and per CPU-second */
+  ratio: { wall: number; cpu: number };
+  /** the worst repetition's long-task record */
+  longTasks: LongTasks;
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function nodeRate(): Promise<{ wall: number; cpu: number }> {
+async function nodeRate(steps: number, diagnostics: boolean): Promise<Rate> {
   const request = runRequest({ type: "batchnorm", "max-steps": String(steps) }, diagnostics);
   const data = loadData(BUNDLED_NAMES, 3);
   const config = configForWords(request, data.words);
@@ -54,25 +88,9 @@ async function nodeRate(): Promise<{ wall: number; cpu: number }> {
   return { wall: outcome.stepsPerSecond, cpu: steps / ((cpu.user + cpu.system) / 1e6) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "makemore-bench-web-"));
-await buildWeb(dir);
-const site = await startPlayground({ dir, port: 0 });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
-
 /** The busiest dedicated worker thread's CPU time in a Chrome trace, in seconds (the training worker). */
-function workerCpuSeconds(trace: Buffer, from: number, to: number): number {
-  type Ev = {
-    name: string;
-    ph: string;
-    pid: number;
-    tid: number;
-    ts: number;
-    tdur?: number;
-    args?: { name?: string };
-  };
+function workerCpuSeconds(trace: Buffer): number {
+  type Ev = { name: string; ph: string; pid: number; tid: number; tdur?: number; args?: { name?: string } };
   const events = (JSON.parse(trace.toString("utf8")) as { traceEvents: Ev[] }).traceEvents;
   const workers = new Set(
     events
@@ -82,52 +100,126 @@ function workerCpuSeconds(trace: Buffer, from: number, to: number): number {
   const sums = new Map<string, number>();
   for (const e of events) {
     const k = `${e.pid}:${e.tid}`;
-    if (e.ph === "X" && e.name === "RunTask" && workers.has(k) && e.ts >= from && e.ts <= to)
+    if (e.ph === "X" && e.name === "RunTask" && workers.has(k))
       sums.set(k, (sums.get(k) ?? 0) + (e.tdur ?? 0));
   }
   return Math.max(0, ...sums.values()) / 1e6;
 }
 
-async function browserRate(): Promise<{ wall: number; cpu: number }> {
+async function browserRate(
+  browser: Browser,
+  url: string,
+  steps: number,
+  diagnostics: boolean,
+): Promise<Rate & { longTasks: LongTasks }> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   await browser.startTracing(page, {
     categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"],
   });
-  await page.goto(
-    `${site.url}?type=batchnorm&steps=${steps}${diagnostics ? "" : "&diagnostics=0"}&autostart=1`,
-  );
+  await page.goto(`${url}?type=batchnorm&steps=${steps}${diagnostics ? "" : "&diagnostics=0"}&autostart=1`);
   await page.waitForFunction(() => ["finished", "failed"].includes(document.body.dataset.state ?? ""), null, {
     timeout: 600_000,
   });
   await page.waitForFunction(() => Number(document.body.dataset.rate) > 0);
-  const rate = await page.evaluate(() => Number(document.body.dataset.rate));
+  const { rate, longTasks } = await page.evaluate(() => {
+    const b = document.body.dataset;
+    return {
+      rate: Number(b.rate),
+      longTasks: {
+        count: Number(b.longTasks ?? 0),
+        over100: Number(b.longTasksOver100 ?? 0),
+        longestMs: Number(b.longestTask ?? 0),
+      },
+    };
+  });
   const trace = await browser.stopTracing();
   await page.close();
   // the training thread's time over the whole page (start-up, training, the final evaluation):
   // an upper bound on the training's own CPU time, so a lower bound on steps per CPU-second
-  return { wall: rate, cpu: steps / workerCpuSeconds(trace, 0, Number.POSITIVE_INFINITY) };
+  return { wall: rate, cpu: steps / workerCpuSeconds(trace), longTasks };
 }
 
-const node: { wall: number; cpu: number }[] = [];
-const web: { wall: number; cpu: number }[] = [];
-try {
-  for (let r = 0; r < reps; r++) {
-    node.push(await nodeRate());
-    web.push(await browserRate());
-    const [a, b] = [node.at(-1)!, web.at(-1)!];
-    console.log(
-      `rep ${r + 1}: node ${a.wall.toFixed(0)} steps/s (${a.cpu.toFixed(0)} per CPU-s) | chromium ${b.wall.toFixed(0)} steps/s (${b.cpu.toFixed(0)} per CPU-s)`,
-    );
+/** Node and Chromium, interleaved, `reps` times each; medians. Throws when Chromium is missing. */
+export async function benchPlayground(opts: PlaygroundBenchOptions = {}): Promise<PlaygroundBench> {
+  const steps = opts.steps ?? 20000;
+  const reps = opts.reps ?? 3;
+  const diagnostics = opts.diagnostics === true;
+  const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(executablePath))
+    throw new Error(`no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  const dir = mkdtempSync(join(tmpdir(), "makemore-bench-web-"));
+  await buildWeb(dir);
+  const site = await startPlayground({ dir, port: 0 });
+  const browser = await chromium.launch({
+    executablePath,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+    ],
+  });
+  const node: Rate[] = [];
+  const web: (Rate & { longTasks: LongTasks })[] = [];
+  try {
+    for (let r = 0; r < reps; r++) {
+      // alternate who goes first, so a change in the machine's load hits both sides alike
+      if (r % 2 === 0) {
+        node.push(await nodeRate(steps, diagnostics));
+        web.push(await browserRate(browser, site.url, steps, diagnostics));
+      } else {
+        web.push(await browserRate(browser, site.url, steps, diagnostics));
+        node.push(await nodeRate(steps, diagnostics));
+      }
+      const [a, b] = [node.at(-1)!, web.at(-1)!];
+      opts.log?.(
+        `playground rep ${r + 1}: node ${a.wall.toFixed(0)} steps/s (${a.cpu.toFixed(0)} per CPU-s) | chromium ${b.wall.toFixed(0)} steps/s (${b.cpu.toFixed(0)} per CPU-s), longest main-thread task ${b.longTasks.longestMs} ms`,
+      );
+    }
+  } finally {
+    await browser.close();
+    await site.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  await browser.close();
-  await site.close();
-  rmSync(dir, { recursive: true, force: true });
+  const n = { wall: median(node.map((x) => x.wall)), cpu: median(node.map((x) => x.cpu)) };
+  const w = { wall: median(web.map((x) => x.wall)), cpu: median(web.map((x) => x.cpu)) };
+  const worst = web.reduce((a, b) => (b.longTasks.longestMs > a.longTasks.longestMs ? b : a)).longTasks;
+  return {
+    steps,
+    reps,
+    diagnostics,
+    node: n,
+    chromium: w,
+    ratio: { wall: w.wall / n.wall, cpu: w.cpu / n.cpu },
+    longTasks: worst,
+  };
 }
-const n = median(node.map((x) => x.wall));
-const w = median(web.map((x) => x.wall));
-const nc = median(node.map((x) => x.cpu));
-const wc = median(web.map((x) => x.cpu));
-console.log(
-  `batchnorm, ${steps} steps${diagnostics ? ", diagnostics" : ""}, median of ${reps}: wall node ${n.toFixed(0)} | chromium ${w.toFixed(0)} steps/s (chromium/node ${(w / n).toFixed(2)}); per CPU-second of the training thread node ${nc.toFixed(0)} | chromium >= ${wc.toFixed(0)} (${(wc / nc).toFixed(2)})`,
-);
+
+/** The bench's row: "playground (Chromium) vs Node, steps/s, ratio" with the CPU-time ratio and long tasks. */
+export function formatPlaygroundBench(r: PlaygroundBench): string {
+  const lt = r.longTasks;
+  return [
+    "| playground (Chromium) vs Node, batchnorm | Node steps/s | Chromium steps/s | ratio (target >= 0.70) | ratio per CPU-second | main-thread long tasks while training |",
+    "|---|---:|---:|---:|---:|---|",
+    `| ${r.steps.toLocaleString("en-US")} steps${r.diagnostics ? ", live diagnostics" : ""}, median of ${r.reps} | ${r.node.wall.toFixed(0)} | ${r.chromium.wall.toFixed(0)} | ${r.ratio.wall.toFixed(2)} | ${r.ratio.cpu.toFixed(2)} | ${lt.count} over 50 ms, ${lt.over100} over 100 ms, longest ${lt.longestMs} ms (wall-clock) |`,
+  ].join("\n");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      steps: { type: "string" },
+      reps: { type: "string" },
+      diagnostics: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+  });
+  const r = await benchPlayground({
+    steps: values.steps === undefined ? undefined : Number(values.steps),
+    reps: values.reps === undefined ? undefined : Number(values.reps),
+    diagnostics: values.diagnostics === true,
+    log: (l) => console.error(l),
+  });
+  console.log(values.json ? JSON.stringify(r, null, 2) : formatPlaygroundBench(r));
+}

@@ -62,8 +62,12 @@ Then the model rows (src/bench/models.ts): training steps/s of the WaveNet again
 notebook's code and of makemore.py's six models against makemore.py's own loop (AdamW, batch 32),
 at each thread count on both sides.
 
+Then the playground row (scripts/bench-playground.ts, in a checkout with Chromium): the lecture's
+BatchNorm MLP trained by the browser playground in headless Chromium against the same session in
+Node, steps/s on the wall clock and per CPU-second, and the page's main-thread long tasks.
+
 options
-  --suite LIST      comma-separated from lecture, scaling, models; or all (default all)
+  --suite LIST      comma-separated from lecture, scaling, models, playground; or all (default all)
   --reps N          repetitions; figures are medians (default 5; scaling: 3)
   --models LIST     lecture suite: comma-separated, from ${BENCH_MODELS.join(", ")} (default: all)
   --rows LIST       scaling suite: comma-separated, from ${SCALING_ROWS.map((r) => r.name).join(", ")}
@@ -305,7 +309,7 @@ export async function runBench(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const SUITES = ["lecture", "scaling", "models"];
+  const SUITES = ["lecture", "scaling", "models", "playground"];
   const suiteArg = (values.suite as string | undefined) ?? "all";
   const suites = new Set(suiteArg === "all" ? SUITES : suiteArg.split(",").map((x) => x.trim()));
   for (const x of suites) {
@@ -351,13 +355,19 @@ export async function runBench(argv: string[]): Promise<number> {
   const modelsResult: ModelsResult | null = suites.has("models")
     ? await runModels({ ...common, rows: modelRows, seconds: modelSeconds })
     : null;
+  const playground = suites.has("playground") ? await playgroundRow(log) : null;
   const others = () => {
     const parts = [`${benchLoad()}; ${gemmBuild()}`];
     if (scaling) parts.push(formatScaling(scaling));
     if (modelsResult) parts.push(formatModels(modelsResult));
+    if (playground) parts.push(playground.text);
     return parts.join("\n\n");
   };
-  const extra = { ...(scaling ? { scaling } : {}), ...(modelsResult ? { models: modelsResult } : {}) };
+  const extra = {
+    ...(scaling ? { scaling } : {}),
+    ...(modelsResult ? { models: modelsResult } : {}),
+    ...(playground ? { playground: playground.result } : {}),
+  };
   if (!suites.has("lecture")) {
     if (json) console.log(JSON.stringify(extra, null, 2));
     else console.log(others());
@@ -517,6 +527,22 @@ export async function runBench(argv: string[]): Promise<number> {
   if (json) console.log(JSON.stringify({ ...result, ...extra }, null, 2));
   else console.log(`${formatBench(result)}\n\n${others()}`);
   return 0;
+}
+
+/**
+ * The row "playground (Chromium) vs Node": scripts/bench-playground.ts drives the built page in
+ * headless Chromium through playwright-core, a development dependency, so the row runs in a
+ * checkout (`npm run bench`) and says why it was skipped elsewhere.
+ */
+async function playgroundRow(log: (s: string) => void): Promise<{ text: string; result: unknown }> {
+  try {
+    const mod = await import(new URL("../../scripts/bench-playground.ts", import.meta.url).href);
+    const result = await mod.benchPlayground({ steps: 10000, reps: 3, log });
+    return { text: mod.formatPlaygroundBench(result) as string, result };
+  } catch (e) {
+    const why = (e as Error)?.message?.split("\n")[0] ?? String(e);
+    return { text: `playground (Chromium) vs Node: skipped (${why})`, result: null };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,17 +11,20 @@
  */
 
 import type { Finding } from "../diagnostics/types.ts";
-import type { ChartDrawn } from "./charts.ts";
+
 import type {
   Catalog,
+  ChartDrawn,
   DroppedFile,
   FlagInfo,
   Flags,
   FromWorker,
+  PageRequest,
   PageState,
   SampleRow,
   ToWorker,
 } from "./protocol.ts";
+import { ZOOMABLE } from "./protocol.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -311,8 +314,15 @@ function updateLinks(): void {
 
 let state: PageState = "idle";
 let diagnosticsOn = true;
+/** the dropped run has steps left to train (`train --resume` would continue it) */
+let resumable = false;
+let droppedDiagnostics = false;
 
 function setState(s: PageState, step?: number, maxSteps?: number): void {
+  const was = state === "training" || state === "paused";
+  const now = s === "training" || s === "paused";
+  if (now && !was) Object.assign(activeSpan, { from: performance.now(), until: Number.POSITIVE_INFINITY });
+  else if (was && !now) activeSpan.until = performance.now();
   state = s;
   document.body.dataset.state = s;
   const badge = $("status");
@@ -323,6 +333,7 @@ function setState(s: PageState, step?: number, maxSteps?: number): void {
   $<HTMLButtonElement>("pause").textContent = s === "paused" ? "Resume" : "Pause";
   $<HTMLButtonElement>("stop").disabled = !active;
   $<HTMLButtonElement>("train").textContent = active ? "Restart" : "Train";
+  $("continue").hidden = !(s === "loaded" && resumable);
   const has = s !== "idle" && s !== "failed";
   $<HTMLButtonElement>("sample").disabled = !has;
   for (const id of ["dl-checkpoint", "dl-config"]) $<HTMLButtonElement>(id).disabled = !has;
@@ -346,6 +357,39 @@ function showError(message: string | null): void {
   else document.body.dataset.error = message;
 }
 
+// ---------------------------------------------------------------- responsiveness
+
+/**
+ * The page's own record of main-thread tasks over 50 ms (the browser's Long Tasks API: wall-clock,
+ * so on a busy machine it includes time the thread waited for a core) while a run trains: how many,
+ * how many over 100 ms, the longest. Shown in the footer and mirrored on <body> for the tests and
+ * the bench (data-long-tasks, data-long-tasks-over-100, data-longest-task in ms).
+ */
+const longTasks = { count: 0, over100: 0, longest: 0 };
+/** when the run began training and (once it ended) stopped: the entries arrive after their tasks */
+const activeSpan = { from: Number.POSITIVE_INFINITY, until: Number.POSITIVE_INFINITY };
+
+function showLongTasks(): void {
+  const b = document.body.dataset;
+  b.longTasks = String(longTasks.count);
+  b.longTasksOver100 = String(longTasks.over100);
+  b.longestTask = String(Math.round(longTasks.longest));
+  $("longtasks").textContent = longTasks.count
+    ? `Main thread while training: ${longTasks.count} task${longTasks.count === 1 ? "" : "s"} over 50 ms (${longTasks.over100} over 100 ms), the longest ${Math.round(longTasks.longest)} ms.`
+    : "Main thread while training: no task over 50 ms.";
+}
+
+if (PerformanceObserver.supportedEntryTypes?.includes("longtask"))
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.startTime < activeSpan.from || e.startTime > activeSpan.until) continue;
+      longTasks.count++;
+      if (e.duration > 100) longTasks.over100++;
+      longTasks.longest = Math.max(longTasks.longest, e.duration);
+    }
+    showLongTasks();
+  }).observe({ type: "longtask" });
+
 // ---------------------------------------------------------------- the worker
 
 const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
@@ -358,6 +402,72 @@ const chartWorker = new Worker(new URL("charts.js", import.meta.url), { type: "m
   chartWorker.postMessage({ port: channel.port2, scale: devicePixelRatio }, [channel.port2]);
 }
 chartWorker.onmessage = (e: MessageEvent<ChartDrawn>) => showChart(e.data);
+const toCharts = (m: PageRequest) => chartWorker.postMessage(m);
+
+// ---------------------------------------------------------------- TensorBoard's habits
+
+/** The loss chart's smoothing and log/linear axis: the chart worker redraws from the last spec. */
+function sendControls(): void {
+  const smoothing = Number($<HTMLInputElement>("smoothing").value);
+  $("smoothing-value").textContent = String(smoothing);
+  toCharts({ controls: { smoothing, logScale: $<HTMLInputElement>("log-scale").checked } });
+}
+$("smoothing").addEventListener("input", sendControls);
+$("log-scale").addEventListener("change", sendControls);
+
+/**
+ * Zoom and pan on a chart's picture, as on the dashboard: wheel zooms about the pointer, drag pans,
+ * double-click resets. The gestures go to the chart worker, which owns the view and its scales;
+ * drags are sent at most once per frame.
+ */
+for (const name of ZOOMABLE) {
+  const holder = $(`chart-${name}`);
+  /** CSS pixels of the picture per CSS pixel on screen (a narrow card shrinks the canvas) */
+  const unit = (c: HTMLCanvasElement) => c.width / devicePixelRatio / Math.max(1, c.clientWidth);
+  const at = (e: MouseEvent) => {
+    const c = holder.querySelector("canvas");
+    if (!c) return null;
+    const r = c.getBoundingClientRect();
+    const k = unit(c);
+    return { x: (e.clientX - r.left) * k, y: (e.clientY - r.top) * k, k };
+  };
+  holder.addEventListener(
+    "wheel",
+    (e) => {
+      const p = at(e);
+      if (!p) return;
+      e.preventDefault();
+      toCharts({ zoom: { name, kind: "wheel", x: p.x, y: p.y, deltaY: e.deltaY } });
+    },
+    { passive: false },
+  );
+  let drag: { x: number; y: number; dx: number; dy: number; frame: number } | null = null;
+  holder.addEventListener("pointerdown", (e) => {
+    if (!holder.querySelector("canvas") || e.button !== 0) return;
+    holder.setPointerCapture(e.pointerId);
+    drag = { x: e.clientX, y: e.clientY, dx: 0, dy: 0, frame: 0 };
+  });
+  holder.addEventListener("pointermove", (e) => {
+    const p = at(e);
+    if (!drag || !p) return;
+    drag.dx += (e.clientX - drag.x) * p.k;
+    drag.dy += (e.clientY - drag.y) * p.k;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    drag.frame ||= requestAnimationFrame(() => {
+      if (!drag) return;
+      toCharts({ zoom: { name, kind: "drag", dx: drag.dx, dy: drag.dy } });
+      Object.assign(drag, { dx: 0, dy: 0, frame: 0 });
+    });
+  });
+  const end = () => {
+    if (drag && (drag.dx || drag.dy)) toCharts({ zoom: { name, kind: "drag", dx: drag.dx, dy: drag.dy } });
+    drag = null;
+  };
+  holder.addEventListener("pointerup", end);
+  holder.addEventListener("pointercancel", end);
+  holder.addEventListener("dblclick", () => toCharts({ zoom: { name, kind: "reset" } }));
+}
 chartWorker.onerror = (e) => console.error(`the chart worker failed: ${e.message}`);
 type Download = "checkpoint" | "config" | "metrics" | "diagnostics";
 const FILE_NAMES: Record<Download, string> = {
@@ -385,6 +495,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       $("startup").textContent += `${$("startup").textContent ? "\n" : ""}${m.text}`;
       return;
     case "facts":
+      resumable = m.resumable === true;
+      droppedDiagnostics = Boolean((m.config as { diagnostics?: unknown })?.diagnostics);
       $("startup").textContent = m.lines.join("\n");
       $("startup").classList.remove("muted");
       $("model").textContent = (m.config as { model?: { type?: string } })?.model?.type ?? "";
@@ -440,7 +552,7 @@ function download(which: Download): void {
   const body = which === "checkpoint" ? exported.checkpoint : exported[which];
   if (body === null) {
     showError(
-      `this run has no ${FILE_NAMES[which]} to download (diagnostics.jsonl needs live diagnostics; a dropped run brings no logs; logs over 128 MB are not kept)`,
+      `this run has no ${FILE_NAMES[which]} to download (diagnostics.jsonl needs live diagnostics; a dropped run continued here keeps its logs only when its metrics.jsonl and diagnostics.jsonl were dropped with it; logs over 128 MB are not kept)`,
     );
     return;
   }
@@ -455,9 +567,11 @@ function download(which: Download): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-function startTraining(): void {
+/** Clear what the last run showed, before a new one (or a continued one) starts. */
+function resetView(): void {
   showError(null);
-  diagnosticsOn = $<HTMLInputElement>("diagnostics").checked;
+  Object.assign(longTasks, { count: 0, over100: 0, longest: 0 });
+  showLongTasks();
   for (const h of [...drawn]) clearChart(h);
   $("saturation-charts").replaceChildren();
   renderSamples([], "");
@@ -467,6 +581,11 @@ function startTraining(): void {
   $("findings-count").textContent = "";
   $("split-fact").hidden = true;
   for (const k of ["loss", "trainLoss", "valLoss", "testLoss"]) delete document.body.dataset[k];
+}
+
+function startTraining(): void {
+  diagnosticsOn = $<HTMLInputElement>("diagnostics").checked;
+  resetView();
   updateLinks();
   // the address bar holds the run's settings, so reloading or sharing it reproduces the run
   history.replaceState(null, "", $<HTMLAnchorElement>("share").href);
@@ -535,6 +654,12 @@ $("settings").addEventListener("submit", (e) => {
 });
 $("pause").addEventListener("click", () => send({ type: state === "paused" ? "resume" : "pause" }));
 $("stop").addEventListener("click", () => send({ type: "stop" }));
+$("continue").addEventListener("click", () => {
+  // a dropped run continues with the diagnostics it was configured with
+  diagnosticsOn = droppedDiagnostics;
+  resetView();
+  send({ type: "continue" });
+});
 $("sample-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const seedText = $<HTMLInputElement>("sample-seed").value.trim();

@@ -3,12 +3,13 @@
  * (src/web/worker.ts). The worker owns the run: data, model, generator, the bounded chart series;
  * the page only draws what it is sent, so the main thread never does more than render.
  *
- *   page -> worker   charts (a port to the chart worker) | train | pause | resume | stop | sample | export | load (a run) | check (a word file)
+ *   page -> worker   charts (a port to the chart worker) | train | pause | resume | stop | sample | export | load (a run) | continue (it) | check (a word file)
  *   worker -> page   catalog (once), status, facts, line, view (every ~0.5 s while training), samples,
  *                    exported, checked, error (one line, the CLI's words)
  */
 
 import type { Finding } from "../diagnostics/types.ts";
+import type { LossControls } from "../viz/controls.ts";
 
 /** A flag as the CLI spells it ("max-steps") with the value a user typed (or true for a switch). */
 export type Flags = Record<string, string | boolean | undefined>;
@@ -33,6 +34,8 @@ export type ToWorker =
   | { type: "sample"; count: number; temperature: number; topK: string; seed: number | null }
   | { type: "export" }
   | { type: "load"; files: DroppedFile[] }
+  /** continue the dropped run from its checkpoint (`makemore train --resume`) */
+  | { type: "continue" }
   | { type: "check"; file: DroppedFile };
 
 /** A flag of the page's form: what the CLI's --help says about it. */
@@ -75,7 +78,8 @@ export interface SampleRow {
 export type FromWorker =
   | { type: "catalog"; catalog: Catalog }
   | { type: "status"; state: PageState; step: number; maxSteps: number }
-  | { type: "facts"; lines: string[]; config: unknown }
+  /** resumable: a dropped run that has not reached its --max-steps (the page offers to continue it) */
+  | { type: "facts"; lines: string[]; config: unknown; resumable?: boolean }
   /** a line the CLI would print: the start-up facts, every --log-every steps */
   | { type: "line"; text: string }
   | { type: "checked"; name: string; line: string }
@@ -104,3 +108,35 @@ export type FromWorker =
       name: string;
     }
   | { type: "error"; message: string };
+
+// ---------------------------------------------------------------- the page and the chart worker (src/web/charts.ts)
+
+/** From the page: set up (once), the loss chart's controls, or a zoom gesture on a chart. */
+export type PageRequest =
+  | { port: MessagePort; scale: number }
+  | { controls: LossControls }
+  | {
+      zoom: {
+        name: string;
+        /** wheel at (x, y) by deltaY; drag by (dx, dy); reset (double-click) */
+        kind: "wheel" | "drag" | "reset";
+        /** CSS pixels from the picture's top left */
+        x?: number;
+        y?: number;
+        deltaY?: number;
+        dx?: number;
+        dy?: number;
+      };
+    };
+
+/** The charts the page zooms (the report's specs give them the interval-bound zoom). */
+export const ZOOMABLE = ["loss", "update-ratios"];
+
+/** To the page: one chart's picture (null to clear it) at `scale` device pixels per CSS pixel. */
+export interface ChartDrawn {
+  name: string;
+  bitmap: ImageBitmap | null;
+  scale: number;
+  /** the chart's title, for the page's alt text */
+  title: string;
+}

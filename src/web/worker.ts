@@ -12,10 +12,11 @@
  */
 
 import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/series.ts";
-import { longestWord, prepareDataFor, splitWords, Vocabulary } from "../data/dataset.ts";
+import { longestWord, prepareDataFor, splitWordsBy, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { checkConfig } from "../io/run.ts";
+import { parseJsonLine, toMetricsLine, toSnapshot } from "../io/runfiles.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { DEFAULT_MAX_WORD_FILE_BYTES, parseWordBytes } from "../io/wordfile.ts";
 import { buildFromSpec, checkModelSpec, familyOf, type LanguageModel } from "../models/index.ts";
@@ -36,7 +37,9 @@ import {
   activationHistSpec,
   type ChartSpec,
   gradientHistSpec,
+  histHistorySpec,
   lossSpec,
+  MAX_HISTORY,
   saturationSpec,
   updateRatioSpec,
   weightGradHistSpec,
@@ -109,6 +112,8 @@ class PageStore implements RunStore {
   means = new BlockMeans();
   ud = new Map<string, ReturnType<typeof meanBuckets>>();
   snapshot: DiagnosticsSnapshot | null = null;
+  /** every snapshot's histograms (params and saturation maps dropped), oldest first, as the dashboard keeps them */
+  history: DiagnosticsSnapshot[] = [];
   live: LiveStatus | null = null;
   samples: { samples: SampleRecord[]; seed: number } | null = null;
   findings: Finding[] | null = null;
@@ -159,7 +164,35 @@ class PageStore implements RunStore {
   appendDiagnostics(s: DiagnosticsSnapshot): void {
     this.keep("diagnostics", s);
     this.snapshot = s;
+    this.history.push({ ...s, params: [], saturation: [] });
+    // histHistorySpec draws at most MAX_HISTORY of them: keep a bounded, evenly thinned list
+    if (this.history.length > 2 * MAX_HISTORY * 8) this.history = this.history.filter((_, k) => k % 2 === 0);
     this.versions.snapshot++;
+  }
+  /**
+   * A dropped run's logs before it continues: the lines before `step` (the checkpoint's), as
+   * `train --resume` keeps metrics.jsonl and diagnostics.jsonl (the session's truncateFrom). A log
+   * the run should have and that was not dropped leaves the download without logs: a partial log
+   * would make a report that looks whole.
+   */
+  preload(
+    logs: { metrics: string | null; diagnostics: string | null },
+    step: number,
+    diagnostics: boolean,
+  ): void {
+    if (step > 0 && (logs.metrics === null || (diagnostics && logs.diagnostics === null))) {
+      this.files.complete = false;
+      this.files.metrics = [];
+      this.files.diagnostics = [];
+    }
+    for (const line of (logs.metrics ?? "").split("\n")) {
+      const m = line.trim() ? toMetricsLine(parseJsonLine(line)) : null;
+      if (m && m.step < step) this.appendMetrics([m]);
+    }
+    for (const line of (logs.diagnostics ?? "").split("\n")) {
+      const snap = line.trim() ? toSnapshot(parseJsonLine(line)) : null;
+      if (snap && snap.step < step) this.appendDiagnostics(snap);
+    }
   }
   truncateFrom(step: number): void {
     this.tail = this.tail.filter((m) => m.step < step);
@@ -194,6 +227,15 @@ class Run {
   private rate: { t: number; step: number }[] = [];
   /** steps/s over the whole run, once it finished (the CLI's "saved ... at N steps/s") */
   private finalRate = 0;
+  /** a run dropped on the page: its resume state and, when here, its words (to continue it) */
+  dropped?: {
+    state: RunState;
+    ckptName: string;
+    /** the basename of the run's word file */
+    wordName: string;
+    words: { name: string; bytes: Uint8Array; words: string[] } | null;
+    logs: { metrics: string | null; diagnostics: string | null };
+  };
 
   constructor(
     readonly config: RunConfig,
@@ -301,6 +343,7 @@ class Run {
     const snap = st.snapshot;
     if (snap) {
       out.push("activations", "gradients", "weight-gradients");
+      if (st.history.length >= 2) out.push("activations-history", "gradients-history");
       for (const map of snap.saturation) out.push(`saturation-layer-${map.layer}`);
     }
     return out;
@@ -332,6 +375,10 @@ class Run {
         return snap ? gradientHistSpec(snap) : null;
       case "weight-gradients":
         return snap ? weightGradHistSpec(snap) : null;
+      case "activations-history":
+        return histHistorySpec(st.history, "activations");
+      case "gradients-history":
+        return histHistorySpec(st.history, "gradients");
     }
     const layer = /^saturation-layer-(\d+)$/.exec(name);
     if (snap && layer) {
@@ -377,7 +424,9 @@ class Run {
         this.sent.set(name, v);
       }
     }
-    if (Object.keys(charts).length) chartPort?.postMessage({ charts } satisfies ChartRequest);
+    // a full view comes when training holds (paused, finished, stopped): draw without pausing
+    const training = !all && this.state === "training";
+    if (Object.keys(charts).length) chartPort?.postMessage({ charts, training } satisfies ChartRequest);
     const final = st.samples;
     const live = st.live;
     post({
@@ -417,6 +466,8 @@ class Run {
       generator: this.generator!.getState(),
       finished: false,
       lastLoss: this.lastLoss ?? Number.NaN,
+      // AdamW's moments, SGD's momentum: `train --resume` refuses a run without them
+      ...(this.session?.optimizer ? { optimizer: this.session.optimizer.stateDict() } : {}),
     };
     return encodeSafetensors(tensors, { format: "pt", makemore_state: JSON.stringify(state) });
   }
@@ -454,12 +505,28 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
   request.inputFile = name;
   const words = readWords(name, bytes);
   const config = configForWords(request, words);
-  const data = prepareDataFor(
-    familyOf(config.model.type).data,
-    words,
-    config.data.blockSize,
-    config.data.splitSeed,
-  );
+  // as the CLI records it, so `train --resume` of a download checks it is given the same file
+  const sha256 = await sha256Hex(bytes);
+  if (sha256) config.data.sha256 = sha256;
+  await trainOnPage(config, words);
+}
+
+/**
+ * Train `config` on `words` in this worker: the CLI's TrainingSession on the page's store, in time
+ * slices with views in between; `resume` continues a run from its checkpoint as `train --resume`.
+ */
+async function trainOnPage(
+  config: RunConfig,
+  words: readonly string[],
+  resume?: {
+    model: LanguageModel;
+    state: RunState;
+    /** the run's metrics.jsonl and diagnostics.jsonl, when they were dropped with it */
+    logs: { metrics: string | null; diagnostics: string | null };
+  },
+): Promise<void> {
+  const { blockSize, splitSeed, split } = config.data;
+  const data = prepareDataFor(familyOf(config.model.type).data, words, blockSize, splitSeed, split);
   checkRunData(config, data);
   const sets = {
     train: new Set(data.split.train),
@@ -468,10 +535,12 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
   };
   let current: Run | null = null;
   const store = new PageStore();
+  if (resume) store.preload(resume.logs, resume.state.step, config.diagnostics !== undefined);
   const session = new TrainingSession({
     config,
     data,
     store,
+    resume,
     events: {
       line: (text) => post({ type: "line", text }),
       step: (done, loss) => {
@@ -490,11 +559,49 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
     flushEveryMs: VIEW_MS / 2,
   });
   current = new Run(config, session.model, sets, session, session.generator, store);
+  current.step = session.startStep;
+  if (resume && typeof resume.state.lastLoss === "number") current.lastLoss = resume.state.lastLoss;
   run = current;
   post({ type: "facts", lines: [], config });
   const done = current.train();
   training = done.catch(() => {});
   await done; // an error reaches the page through the message handler
+}
+
+/** SHA-256 of `bytes` in hex (null where the browser offers no WebCrypto: an http:// page off loopback). */
+async function sha256Hex(bytes: Uint8Array): Promise<string | null> {
+  const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
+  if (!subtle) return null;
+  const digest = new Uint8Array(await subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Continue the dropped run (`makemore train --resume`): the same checkpoint, generator and
+ * optimizer state, the same words (checked as the CLI checks them), to the run's --max-steps.
+ */
+async function continueRun(): Promise<void> {
+  const r = run;
+  const dropped = r?.dropped;
+  if (!r || !dropped)
+    throw new UserError("drop an unfinished run's config.json and checkpoint.safetensors first");
+  const { config } = r;
+  const { state, words, wordName, ckptName } = dropped;
+  if (state.finished || state.step >= config.train.maxSteps)
+    throw new UserError(`run ${ckptName} already finished (${state.step} steps)`);
+  if (!words)
+    throw new UserError(
+      `continuing needs the run's word file: drop ${wordName} together with config.json and checkpoint.safetensors`,
+    );
+  if (config.data.sha256 !== undefined) {
+    const sha = await sha256Hex(words.bytes);
+    if (sha !== null && sha !== config.data.sha256)
+      throw new UserError(
+        `${words.name} has changed since the run started (its SHA-256 differs from the one in config.json); resuming needs the same word file`,
+      );
+  }
+  await stopCurrent();
+  await trainOnPage(config, words.words, { model: r.model, state, logs: dropped.logs });
 }
 
 /** A run's config.json and checkpoint.safetensors (and, optionally, its word file) dropped on the page. */
@@ -535,19 +642,34 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   if (typeof state !== "object" || state === null || !Number.isInteger(state.step))
     throw new UserError(`checkpoint ${ckptFile.name} has no valid resume state in its metadata`);
   // provenance needs the run's words: a dropped word file, or the bundled list it was trained on
-  const wordFile = files.find((f) => f !== configFile && f !== ckptFile);
+  const text = (name: string) => {
+    const f = files.find((x) => x.name === name);
+    return f ? new TextDecoder().decode(f.bytes) : null;
+  };
+  const logs = { metrics: text("metrics.jsonl"), diagnostics: text("diagnostics.jsonl") };
+  const wordFile = files.find((f) => f !== configFile && f !== ckptFile && !f.name.endsWith(".jsonl"));
   let sets: WordSets | null = null;
   const inputName = config.data.inputFile.split(/[\\/]/).pop() ?? "";
-  let words: string[] | null = null;
-  if (wordFile) words = readWords(wordFile.name, new Uint8Array(wordFile.bytes));
-  else if (BUNDLED.includes(inputName)) words = readWords(inputName, await bundledBytes(inputName));
-  const same = words && words.length === config.data.numWords;
-  if (words && same && Vocabulary.fromWords(words).itos.join("") === config.data.vocab.join("")) {
-    const split = splitWords(words, config.data.splitSeed);
+  let words: { name: string; bytes: Uint8Array; words: string[] } | null = null;
+  if (wordFile) {
+    const bytes = new Uint8Array(wordFile.bytes);
+    words = { name: wordFile.name, bytes, words: readWords(wordFile.name, bytes) };
+  } else if (BUNDLED.includes(inputName)) {
+    const bytes = await bundledBytes(inputName);
+    words = { name: inputName, bytes, words: readWords(inputName, bytes) };
+  }
+  const w = words?.words;
+  if (
+    w &&
+    w.length === config.data.numWords &&
+    Vocabulary.fromWords(w).itos.join("") === config.data.vocab.join("")
+  ) {
+    const split = splitWordsBy(config.data.split ?? "lecture", w, config.data.splitSeed);
     sets = { train: new Set(split.train), val: new Set(split.val), test: new Set(split.test) };
   }
   await stopCurrent();
   run = new Run(config, model, sets, null, null);
+  run.dropped = { state, ckptName: ckptFile.name, wordName: inputName, words, logs };
   // a download gives back the checkpoint as it was dropped
   run.store.checkpoint = { tensors: ckpt.tensors, state };
   run.step = state.step;
@@ -561,6 +683,7 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
       `data: ${config.data.inputFile} | ${config.data.numWords} items | vocabulary ${config.data.vocab.length}${sets ? "" : " (word file not here: samples are shown without provenance)"}`,
     ],
     config,
+    resumable: !state.finished && state.step < config.train.maxSteps,
   });
   run.setState("loaded");
   const seed = config.seed + 10;
@@ -618,6 +741,8 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case "load":
       return loadRun(m.files);
+    case "continue":
+      return continueRun();
     case "check": {
       const words = readWords(m.file.name, new Uint8Array(m.file.bytes));
       const vocab = Vocabulary.fromWords(words);
