@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { parseLines, prepareData, prepareDataFor } from "../src/data/dataset.ts";
+import { exampleRows, parseLines, prepareData, prepareDataFor } from "../src/data/dataset.ts";
 import { buildMakemore, MAKEMORE_TYPES } from "../src/models/makemore.ts";
 import { buildModel, type MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
 import type { LanguageModel } from "../src/models/model.ts";
@@ -21,7 +21,7 @@ import { randn } from "../src/tensor/random.ts";
 import { crossEntropy, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { AdamW } from "../src/train/optim.ts";
-import { planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
+import { lossPlanFor, planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 const data = prepareData(
@@ -399,6 +399,42 @@ test("AdamW on the plan: its moments live in the arena, one call updates every p
     assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
     assertSameBits(`${type} AdamW`, runs[0].state, runs[1].state);
     assert.deepEqual(runs[0].moments, runs[1].moments, `${type}: exp_avg and exp_avg_sq`);
+  }
+});
+
+test("sequence models' split losses on a captured eval loss == eager, bit for bit", () => {
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(
+    0,
+    1000,
+  );
+  const T = Math.max(...words.map((w) => w.length)) + 1;
+  const seq = prepareDataFor("sequence", words, T);
+  for (const type of MAKEMORE_TYPES) {
+    const g = new Generator().manualSeed(3407);
+    const spec = {
+      type,
+      vocabSize: seq.vocab.size,
+      blockSize: T,
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 8,
+      nEmbd2: 8,
+      splitDraw: 0,
+    };
+    const model = buildMakemore(spec, g);
+    train(model, seq.train, { ...LECTURE_TRAIN, batchSize: 8, maxSteps: 3, learningRate: 0.05 }, g);
+    const both = [true, false].map((captured) => {
+      const prev = setCaptureEnabled(captured);
+      try {
+        return (["train", "val"] as const).map((s) => splitLoss(model, seq[s]));
+      } finally {
+        setCaptureEnabled(prev);
+      }
+    });
+    assert.deepEqual(both[0], both[1], type);
+    const { X, Y } = exampleRows(seq.train, 0, 256);
+    model.eval(); // as splitLoss asks for it
+    assert.ok(lossPlanFor(model, X, Y)?.verified, `${type}: the split loss ran on a verified plan`);
   }
 });
 

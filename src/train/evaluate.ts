@@ -21,7 +21,7 @@ import type { Generator } from "../random/generator.ts";
 import { kernels } from "../tensor/kernels.ts";
 import { multinomial, multinomialOne } from "../tensor/random.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
-import { type ForwardPlan, forwardPlanFor } from "./plan.ts";
+import { type ForwardPlan, forwardPlanFor, type LossPlan, lossPlanFor, verifiedLoss } from "./plan.ts";
 
 /** Rows per forward pass when evaluating a whole split (bounds memory; eval mode is row-wise). */
 const CHUNK = 16384;
@@ -314,12 +314,45 @@ function planLoss(plan: ForwardPlan, data: Examples): number {
   return total / exampleCount(data);
 }
 
-/** Any model, eval mode, no graph: the chunked mean (mode restored afterwards). */
+/** Rows per chunk of a split's loss for models other than the window MLP (bounds memory). */
+const LOSS_ROWS = 256;
+
+/**
+ * Any model, eval mode, no graph: Σ over chunks of LOSS_ROWS rows of (chunk mean loss) x (targets
+ * in the chunk) / all targets, in float64 (mode restored afterwards). Every full chunk replays the
+ * model's captured eval loss (src/train/plan.ts `lossPlanFor`), the last partial one runs eagerly:
+ * the same kernels on the same rows, so the same bits as the eager loop (test/engine.test.ts).
+ */
 function rowLoss(model: LanguageModel, data: Examples): number {
   const wasTraining = model.training;
   model.eval();
   try {
-    return noGrad(() => chunkedLoss(model, data));
+    return noGrad(() => {
+      const N = exampleCount(data);
+      let plan: LossPlan | null | undefined;
+      let total = 0;
+      let count = 0;
+      for (let s = 0; s < N; s += LOSS_ROWS) {
+        const e = Math.min(N, s + LOSS_ROWS);
+        const { X, Y } = exampleRows(data, s, e);
+        const n = countTargets(Y);
+        if (n === 0) continue;
+        let loss: number;
+        if (e - s < LOSS_ROWS || plan === null) loss = model.loss(X, Y).item();
+        else if (plan === undefined) {
+          // capture (an eager run) on the first full chunk; the next one checks a replay
+          plan = lossPlanFor(model, X, Y);
+          plan?.load();
+          loss = plan ? plan.run(X, Y) : model.loss(X, Y).item();
+        } else if (!plan.verified) {
+          loss = verifiedLoss(model, plan, X, Y);
+          if (!plan.verified) plan = null;
+        } else loss = plan.run(X, Y);
+        total += loss * n;
+        count += n;
+      }
+      return total / count;
+    });
   } finally {
     model.train(wasTraining);
   }

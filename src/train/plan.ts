@@ -397,6 +397,95 @@ export function forwardPlanFor(model: ForwardModel, rows: number, T: number): Fo
   return plan;
 }
 
+/**
+ * A captured eval-mode `model.loss(X, Y)` for inputs of fixed shapes, no graph: the split losses of
+ * models whose loss is not a plain cross-entropy over window logits (makemore.py's sequence models
+ * with their ignored targets, the WaveNet). Like `ForwardPlan` it keeps its own copies of the
+ * parameters and buffers, which `load()` refreshes.
+ */
+export class LossPlan {
+  /** A replay on other rows than the capture's was checked against the eager loss. */
+  verified = false;
+  private constructor(
+    readonly plan: Plan,
+    private readonly x: Tensor,
+    private readonly y: Tensor,
+    private readonly loss: Tensor,
+  ) {}
+
+  static capture(model: LossModel, X: Tensor, Y: Tensor): LossPlan | null {
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      const { result, capture: c } = capture(() =>
+        noGrad(() => {
+          const inputs = [X, Y].map((t) => {
+            const s = allocF32(t.storage.length);
+            s.set(t.storage);
+            return new Tensor(s, t.shape, t.dtype);
+          });
+          return { x: inputs[0], y: inputs[1], loss: model.loss(inputs[0], inputs[1]) };
+        }),
+      );
+      if (result.loss.numel() !== 1) return null;
+      const plan = Plan.seal(c, [...model.parameters(), ...model.buffers()], [], false);
+      return plan && new LossPlan(plan, result.x, result.y, result.loss);
+    } catch (e) {
+      if (e instanceof CaptureError) return null;
+      throw e;
+    } finally {
+      model.train(wasTraining);
+    }
+  }
+
+  /** Copy the current parameters and buffers in (call before a series of `run`s). */
+  load(): void {
+    this.plan.refresh();
+  }
+
+  /** The loss of (X, Y), which must have the captured shapes. */
+  run(X: Tensor, Y: Tensor): number {
+    this.x.storage.set(X.storage);
+    this.y.storage.set(Y.storage);
+    this.plan.run();
+    return this.loss.storage[0];
+  }
+}
+
+const lossPlans = new WeakMap<Module, { key: unknown[]; plan: LossPlan | null }>();
+
+/**
+ * The captured eval-mode loss of `model` for inputs shaped like (X, Y), or null (capture off or not
+ * possible: the caller runs the eager loss). One per model, re-captured when its structure or the
+ * input shapes change.
+ */
+export function lossPlanFor(model: LossModel, X: Tensor, Y: Tensor): LossPlan | null {
+  if (!captureEnabled || isAnomalyEnabled() || !engineAvailable() || eagerOnly.has(model)) return null;
+  const key = structureKey(model, [X, Y]);
+  key.push("eval loss");
+  const hit = lossPlans.get(model);
+  if (hit && sameKey(hit.key, key)) return hit.plan;
+  const plan = LossPlan.capture(model, X, Y);
+  lossPlans.set(model, { key, plan });
+  return plan;
+}
+
+/**
+ * The first replay of a loss plan on new rows, checked: the replayed and the eager loss must agree
+ * bit for bit, else (JavaScript reading tensor values inside `loss`, which the capture cannot see)
+ * the model's evaluation runs eagerly from then on. Returns the eager loss.
+ */
+export function verifiedLoss(model: LossModel, plan: LossPlan, X: Tensor, Y: Tensor): number {
+  const replayed = plan.run(X, Y);
+  const eager = model.loss(X, Y).item();
+  if (Object.is(replayed, eager)) plan.verified = true;
+  else {
+    const hit = lossPlans.get(model);
+    if (hit?.plan === plan) hit.plan = null;
+  }
+  return eager;
+}
+
 /** The reference step: `for p: p.grad = None; loss = model.loss(X, Y); loss.backward()`. */
 export function eagerStep(model: LossModel, X: Tensor, Y: Tensor): number {
   const loss = model.loss(X, Y);
