@@ -784,6 +784,56 @@ export function adamwFused(
   return true;
 }
 
+/** A Float32Array over a whole sealed arena's memory (it never grows after sealing), per memory. */
+const wholeViews = new WeakMap<ArrayBufferLike, Float32Array>();
+
+/**
+ * rows x n floats: y[yo + r sy + i] = x[xo + r sx + i] (offsets and strides in floats), as native
+ * memmoves (copyWithin) when x and y are views of one sealed arena: no per-row subarray objects.
+ * False otherwise (the caller loops).
+ */
+export function copyRowsFused(
+  x: Float32Array,
+  xo: number,
+  sx: number,
+  y: Float32Array,
+  yo: number,
+  sy: number,
+  n: number,
+  rows: number,
+): boolean {
+  const m = x.buffer;
+  if (y.buffer !== m || !arenaExportsFor(m)) return false;
+  let whole = wholeViews.get(m);
+  if (!whole) wholeViews.set(m, (whole = new Float32Array(m)));
+  let src = (x.byteOffset >> 2) + xo;
+  let dst = (y.byteOffset >> 2) + yo;
+  for (let r = 0; r < rows; r++, src += sx, dst += sy) whole.copyWithin(dst, src, src + n);
+  return true;
+}
+
+/**
+ * rows x n floats: gx[go + r sgx + i] += g[o + r sg + i] on the fused module (one SIMD add per row,
+ * the same float32 sums) when both are views of one sealed arena; false otherwise.
+ */
+export function addRowsFused(
+  g: Float32Array,
+  o: number,
+  sg: number,
+  gx: Float32Array,
+  go: number,
+  sgx: number,
+  n: number,
+  rows: number,
+): boolean {
+  const ex = arenaOf(g, gx);
+  if (!ex) return false;
+  let src = g.byteOffset + o * 4;
+  let dst = gx.byteOffset + go * 4;
+  for (let r = 0; r < rows; r++, src += sg * 4, dst += sgx * 4) ex.add(dst, src, dst, n);
+  return true;
+}
+
 /** True when the fused module runs here (WebAssembly SIMD and synchronous compilation). */
 export function engineAvailable(): boolean {
   return scratch() !== null;

@@ -14,8 +14,10 @@
  */
 
 import {
+  addRowsFused,
   allocF32,
   allocI32,
+  copyRowsFused,
   geluBackwardFused,
   geluForwardFused,
   launch,
@@ -480,6 +482,7 @@ const NN_OPS = {
   narrow: {
     forward: (xs: F32, outer: number, n: number, inner: number, start: number, length: number, y: F32) => {
       const run = length * inner;
+      if (copyRowsFused(xs, start * inner, n * inner, y, 0, run, run, outer)) return;
       for (let o = 0; o < outer; o++) {
         const src = (o * n + start) * inner;
         for (let i = 0; i < run; i++) y[o * run + i] = xs[src + i];
@@ -487,6 +490,7 @@ const NN_OPS = {
     },
     backward: (g: F32, outer: number, n: number, inner: number, start: number, length: number, gx: F32) => {
       const run = length * inner;
+      if (addRowsFused(g, 0, run, gx, start * inner, n * inner, run, outer)) return;
       for (let o = 0; o < outer; o++) {
         const dst = (o * n + start) * inner;
         const src = o * run;

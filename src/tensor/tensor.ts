@@ -15,9 +15,11 @@
 
 import {
   accumulateFused,
+  addRowsFused,
   allocF32,
   allocI32,
   checkLaunched,
+  copyRowsFused,
   engineAvailable,
   fusedKernels,
   gatherFused,
@@ -1245,9 +1247,11 @@ const OPS = {
   // one input's block of every outer row: y[o, offset : offset + chunk] = x[o, :]
   cat: {
     forward: (x: F32, outer: number, chunk: number, rowOut: number, offset: number, y: F32) => {
+      if (copyRowsFused(x, 0, chunk, y, offset, rowOut, chunk, outer)) return;
       for (let o = 0; o < outer; o++) y.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + offset);
     },
     backward: (g: F32, outer: number, chunk: number, rowOut: number, offset: number, gx: F32) => {
+      if (addRowsFused(g, offset, rowOut, gx, 0, chunk, chunk, outer)) return;
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < chunk; i++) gx[o * chunk + i] += g[o * rowOut + offset + i];
       }
