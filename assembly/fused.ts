@@ -8,7 +8,7 @@
 //
 // Every kernel has a plain TypeScript twin in src/tensor/kernels.ts (`referenceKernels`) that
 // test/kernels.test.ts runs against it. Most kernels reproduce their twin bit for bit: where the
-// twin accumulates or divides in float64 (BatchNorm statistics and backward, tanh backward) so do
+// twin accumulates or divides in float64 (BatchNorm statistics and backward) so do
 // these, with f64x2. Three differ by float32 rounding only, and say so: the gemms add per 4x8 tile
 // (the same sequential p order as assembly/gemm.ts), `tanhFwd` and `ceFwd` use float32 polynomial
 // exp/tanh (at most 1 ulp from the correctly rounded value; see tanhv).
@@ -272,37 +272,26 @@ export function tanhFwd(x: usize, y: usize, n: i32): void {
   }
 }
 
-/** gx (+)= g * (1 - y^2), evaluated in float64 like the reference (d tanh = 1 - tanh^2). */
+/**
+ * gx (+)= g * (1 - y^2) in float32, one rounding per op as the reference and PyTorch's
+ * tanh_backward (`a * (1 - b * b)`) compute it; the sum then rounds once more when accumulating.
+ * No fused multiply-add here: it would differ from `(1 - h**2) * dh` written with tensor ops.
+ */
 export function tanhBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
-  const one = f64x2.splat(1);
+  const one = f32x4.splat(1);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o: usize = (<usize>i) << 2;
     const yv = v128.load(y + o);
-    const gv = v128.load(g + o);
-    const ylo = f64x2.promote_low_f32x4(yv);
-    const yhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(yv, yv, 2, 3, 0, 1));
-    const glo = f64x2.promote_low_f32x4(gv);
-    const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(gv, gv, 2, 3, 0, 1));
-    let lo = f64x2.mul(glo, f64x2.sub(one, f64x2.mul(ylo, ylo)));
-    let hi = f64x2.mul(ghi, f64x2.sub(one, f64x2.mul(yhi, yhi)));
-    if (acc !== 0) {
-      const cv = v128.load(gx + o);
-      lo = f64x2.add(f64x2.promote_low_f32x4(cv), lo);
-      hi = f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<f32>(cv, cv, 2, 3, 0, 1)), hi);
-    } else {
-      // 0 + v, as when accumulating into a fresh gradient (-0 becomes +0)
-      lo = f64x2.add(lo, f64x2.splat(0));
-      hi = f64x2.add(hi, f64x2.splat(0));
-    }
-    v128.store(gx + o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    const v = f32x4.mul(v128.load(g + o), f32x4.sub(one, f32x4.mul(yv, yv)));
+    // 0 + v when not accumulating, as into a fresh gradient (-0 becomes +0)
+    v128.store(gx + o, f32x4.add(acc !== 0 ? v128.load(gx + o) : f32x4.splat(0), v));
   }
   for (; i < n; i++) {
     const o: usize = (<usize>i) << 2;
-    const yy = <f64>load<f32>(y + o);
-    let v = <f64>load<f32>(g + o) * (1 - yy * yy);
-    v += acc !== 0 ? <f64>load<f32>(gx + o) : 0;
-    store<f32>(gx + o, <f32>v);
+    const yy = load<f32>(y + o);
+    const v = load<f32>(g + o) * (<f32>1 - yy * yy);
+    store<f32>(gx + o, (acc !== 0 ? load<f32>(gx + o) : <f32>0) + v);
   }
 }
 

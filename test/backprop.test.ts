@@ -1,7 +1,7 @@
 /**
  * makemore part 4 (backprop ninja): `cmp` prints the lecture's line, and the exercise
  * (examples/part4_backprop.ts, run here for 20 training steps) computes the manual gradients of
- * all 26 intermediates, matching autograd, on PyTorch's numbers
+ * all 26 intermediates, equal to autograd's bit for bit as the notebook prints, on PyTorch's numbers
  * (fixtures/torch-backprop.json from scripts/torch/backprop.py).
  */
 import assert from "node:assert/strict";
@@ -45,7 +45,7 @@ test("cmp: exact, approximate (torch.allclose) and maxdiff, in the lecture's for
   assert.throws(() => compareGrad("u", tensor([1]), tensor([1])), /no \.grad/);
 });
 
-test("the exercise: 4,137 parameters, PyTorch's loss, 26 manual gradients equal to autograd's, fused formulas, training", () => {
+test("the exercise: 4,137 parameters, PyTorch's loss, all 26 manual gradients bit for bit autograd's (the notebook's exact: True), fused formulas, training", () => {
   const out = execFileSync(
     process.execPath,
     ["--import", "tsx", fileURLToPath(new URL("../examples/part4_backprop.ts", import.meta.url))],
@@ -61,20 +61,18 @@ test("the exercise: 4,137 parameters, PyTorch's loss, 26 manual gradients equal 
     cmps.slice(0, 26).map((l) => l.split(" ")[0]),
     names,
   );
-  for (const l of cmps) {
-    const [, exact, approximate, maxdiff] = /exact: (\w+)\s*\| approximate: (\w+)\s*\| maxdiff: (\S+)/.exec(
-      l,
-    )!;
-    assert.equal(approximate, "True", l);
-    // PyTorch 1.13 here: 0 for the first 11, up to 4.7e-9 after; the lecture's fused ones: 5e-9, 9e-10
-    assert.ok(Number(maxdiff) < 3e-8, l);
-    if (Number(maxdiff) === 0) assert.equal(exact, "True", l);
+  // exercise 1: the notebook prints "exact: True | approximate: True | maxdiff: 0.0" for all 26 (its
+  // manual pass and PyTorch's autograd run the same kernels in the same order); so must ours, where
+  // each backward rule rounds as the forward ops of the manual formula do. (PyTorch 1.13 on this
+  // machine gives 11 of 26: its tanh_backward is compiled with a fused multiply-add.)
+  for (const l of cmps.slice(0, 26))
+    assert.match(l, /\| exact: True {2}\| approximate: True {2}\| maxdiff: 0\.0$/);
+  // the fused formulas are approximate, as in the lecture: "I can only get approximate to be true"
+  // (the lecture's maxdiff 5.1e-9 for logits, 9.3e-10 for hprebn; PyTorch here 6.8e-9, 9.3e-10)
+  for (const l of cmps.slice(26)) {
+    assert.match(l, /\| approximate: True {2}\|/);
+    assert.ok(Number(l.split("maxdiff: ")[1]) < 1e-8, l);
   }
-  // the first three intermediates are exact, as in the lecture and in PyTorch
-  for (const l of cmps.slice(0, 3)) assert.match(l, /exact: True /);
-  // the fused formulas: within 1e-8 (the lecture: 5.1e-9 for logits, 9.3e-10 for hprebn)
-  assert.ok(Number(cmps[26].split("maxdiff: ")[1]) < 1e-8);
-  assert.ok(Number(cmps[27].split("maxdiff: ")[1]) < 1e-8);
   // exercise 2's F.cross_entropy value is PyTorch's
   const fast = lines.find((l) => l.includes(" diff: "))!;
   assert.ok(Math.abs(Number(fast.split(" ")[0]) - ref.exercise2.loss_fast) < 1e-6, fast);

@@ -179,7 +179,8 @@ export const referenceKernels: Kernels = {
     for (let i = 0; i < x.length; i++) y[i] = tanhF32(x[i]);
   },
   tanhBackward(y, g, gx) {
-    for (let i = 0; i < g.length; i++) gx[i] += g[i] * (1 - y[i] * y[i]);
+    // float32, one rounding per op, as PyTorch's tanh_backward `a * (1 - b * b)`
+    for (let i = 0; i < g.length; i++) gx[i] += Math.fround(g[i] * Math.fround(1 - Math.fround(y[i] * y[i])));
   },
 
   batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y) {

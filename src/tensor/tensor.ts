@@ -782,9 +782,14 @@ function addAt(x: F32, i: number, v: number): void {
 
 /**
  * Broadcasting elementwise binary ops: y_i = f(x[oa_i], z[ob_i]), with oa/ob the flat input offset
- * of every output element (identity when shapes agree). A broadcast input repeats offsets, so its
- * backward sums the gradients of all the outputs it fed. Backward gets null for an input that
- * needs no gradient.
+ * of every output element (identity when shapes agree). Backward computes each input's gradient as
+ * PyTorch's formula does, one float32 rounding per op in the formula (`grad * other`, not a fused
+ * multiply-add), into ta/tb: buffers of the OUTPUT's size, indexed like y, that the rule adds to
+ * (+=). For an input of the output's shape they are its `.grad` itself; for a broadcast input they
+ * are zeroed scratch that `sumToShape` then reduces as the forward `sum` op does (float64, in
+ * row-major order, one rounding) and adds to its `.grad` -- PyTorch's `grad.sum_to_size(shape)`.
+ * So a gradient equals, bit for bit, the same formula written with this library's forward ops
+ * (makemore part 4's manual backward pass). Backward gets null for an input that needs no gradient.
  */
 type BinaryForward = (x: F32, oa: Int32Array, z: F32, ob: Int32Array, y: F32) => void;
 type BinaryBackward = (
@@ -794,69 +799,74 @@ type BinaryBackward = (
   ob: Int32Array,
   y: F32,
   g: F32,
-  ga: F32 | null,
-  gb: F32 | null,
+  ta: F32 | null,
+  tb: F32 | null,
 ) => void;
 type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
+
+const fr = Math.fround;
+
+/** a ** b as the forward `pow` computes it (float64, then rounded to float32 on store). */
+function powF32(a: number, b: number): number {
+  return fr(b === 2 ? a * a : a ** b);
+}
 
 const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
     },
-    backward: (_x, oa, _z, ob, _y, g, ga, gb) => {
-      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i];
-      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] += g[i];
+    backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
+      if (ta) for (let i = 0; i < g.length; i++) ta[i] += g[i];
+      if (tb) for (let i = 0; i < g.length; i++) tb[i] += g[i];
     },
   },
   sub: {
     forward: (x, oa, z, ob, y) => {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] - z[ob[i]];
     },
-    backward: (_x, oa, _z, ob, _y, g, ga, gb) => {
-      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i];
-      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] -= g[i];
+    backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
+      if (ta) for (let i = 0; i < g.length; i++) ta[i] += g[i];
+      if (tb) for (let i = 0; i < g.length; i++) tb[i] -= g[i];
     },
   },
+  // d(ab)/da = b: grad * other
   mul: {
     forward: (x, oa, z, ob, y) => {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
     },
-    backward: (x, oa, z, ob, _y, g, ga, gb) => {
-      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i] * z[ob[i]];
-      if (gb) for (let i = 0; i < g.length; i++) gb[ob[i]] += g[i] * x[oa[i]];
+    backward: (x, oa, z, ob, _y, g, ta, tb) => {
+      if (ta) for (let i = 0; i < g.length; i++) ta[i] += fr(g[i] * z[ob[i]]);
+      if (tb) for (let i = 0; i < g.length; i++) tb[i] += fr(g[i] * x[oa[i]]);
     },
   },
-  // d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2
+  // d(a/b)/da = 1/b: grad / other ; d(a/b)/db = -a/b^2: -grad * ((self / other) / other)
   div: {
     forward: (x, oa, z, ob, y) => {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] / z[ob[i]];
     },
-    backward: (x, oa, z, ob, _y, g, ga, gb) => {
-      if (ga) for (let i = 0; i < g.length; i++) ga[oa[i]] += g[i] / z[ob[i]];
-      if (gb) {
+    backward: (x, oa, z, ob, _y, g, ta, tb) => {
+      if (ta) for (let i = 0; i < g.length; i++) ta[i] += fr(g[i] / z[ob[i]]);
+      if (tb) {
         for (let i = 0; i < g.length; i++) {
           const zb = z[ob[i]];
-          gb[ob[i]] -= (g[i] * x[oa[i]]) / (zb * zb);
+          tb[i] += fr(-g[i] * fr(fr(x[oa[i]] / zb) / zb));
         }
       }
     },
   },
-  // d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a (PyTorch masks a = 0 to 0 there)
+  // d(a^b)/da = b a^(b-1): grad * (exponent * self.pow(exponent - 1)), zero for exponent 0;
+  // d(a^b)/db = a^b ln a: grad * (result * self.log()), PyTorch masks a = 0 to 0 there
   pow: {
     forward: (x, oa, z, ob, y) => {
-      for (let i = 0; i < y.length; i++) {
-        const a = x[oa[i]];
-        const b = z[ob[i]];
-        y[i] = b === 2 ? a * a : a ** b;
-      }
+      for (let i = 0; i < y.length; i++) y[i] = powF32(x[oa[i]], z[ob[i]]);
     },
-    backward: (x, oa, z, ob, y, g, ga, gb) => {
+    backward: (x, oa, z, ob, y, g, ta, tb) => {
       for (let i = 0; i < g.length; i++) {
         const a = x[oa[i]];
         const b = z[ob[i]];
-        if (ga) ga[oa[i]] += b === 0 ? 0 : b === 2 ? 2 * a * g[i] : g[i] * b * a ** (b - 1);
-        if (gb) gb[ob[i]] += a === 0 ? 0 : g[i] * y[i] * Math.log(a);
+        if (ta && b !== 0) ta[i] += fr(g[i] * fr(b * powF32(a, b - 1)));
+        if (tb && a !== 0) tb[i] += fr(g[i] * fr(y[i] * fr(Math.log(a))));
       }
     },
   },
@@ -869,12 +879,12 @@ const BINARY = {
         y[i] = a >= b ? a : b;
       }
     },
-    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+    backward: (x, oa, z, ob, _y, g, ta, tb) => {
       for (let i = 0; i < g.length; i++) {
         const a = x[oa[i]];
         const b = z[ob[i]];
-        if (ga) ga[oa[i]] += a > b ? g[i] : a === b ? g[i] / 2 : 0;
-        if (gb) gb[ob[i]] += b > a ? g[i] : a === b ? g[i] / 2 : 0;
+        if (ta) ta[i] += a > b ? g[i] : a === b ? g[i] / 2 : 0;
+        if (tb) tb[i] += b > a ? g[i] : a === b ? g[i] / 2 : 0;
       }
     },
   },
@@ -886,12 +896,12 @@ const BINARY = {
         y[i] = a <= b ? a : b;
       }
     },
-    backward: (x, oa, z, ob, _y, g, ga, gb) => {
+    backward: (x, oa, z, ob, _y, g, ta, tb) => {
       for (let i = 0; i < g.length; i++) {
         const a = x[oa[i]];
         const b = z[ob[i]];
-        if (ga) ga[oa[i]] += a < b ? g[i] : a === b ? g[i] / 2 : 0;
-        if (gb) gb[ob[i]] += b < a ? g[i] : a === b ? g[i] / 2 : 0;
+        if (ta) ta[i] += a < b ? g[i] : a === b ? g[i] / 2 : 0;
+        if (tb) tb[i] += b < a ? g[i] : a === b ? g[i] / 2 : 0;
       }
     },
   },
@@ -1300,19 +1310,27 @@ function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
   const rule = BINARY[op];
   launch(rule.forward, a.storage, oa, bt.storage, ob, y);
   const out = new Tensor(y, shape, dtype);
-  return record(out, op, [a, bt], (g) =>
-    launch(
-      rule.backward,
-      a.storage,
-      oa,
-      bt.storage,
-      ob,
-      y,
-      g,
-      a.requiresGrad ? gradOf(a) : null,
-      bt.requiresGrad ? gradOf(bt) : null,
-    ),
-  );
+  return record(out, op, [a, bt], (g) => {
+    const ga = a.requiresGrad ? gradOf(a) : null;
+    const gb = bt.requiresGrad ? gradOf(bt) : null;
+    // a broadcast input's gradient is summed to its shape after the rule (see BINARY)
+    const ta = ga && ga.length !== g.length ? zerosF32(g.length) : ga;
+    const tb = gb && gb.length !== g.length ? zerosF32(g.length) : gb;
+    launch(rule.backward, a.storage, oa, bt.storage, ob, y, g, ta, tb);
+    if (ga && ta !== ga) launch(sumToShape, ta as F32, oa, ga);
+    if (gb && tb !== gb) launch(sumToShape, tb as F32, ob, gb);
+  });
+}
+
+/**
+ * gx += t summed to gx's shape: t holds one value per output element, o the flat offset each
+ * came from. Sums in float64 in row-major order and rounds once, as the forward `sum` op does, so
+ * `(a * b).sum(0)` written by hand equals the gradient autograd gives a (1, H) factor.
+ */
+function sumToShape(t: F32, o: Int32Array, gx: F32): void {
+  const acc = new Float64Array(gx.length);
+  for (let i = 0; i < t.length; i++) acc[o[i]] += t[i];
+  for (let j = 0; j < gx.length; j++) gx[j] += fr(acc[j]);
 }
 
 /** A one-element float32 constant (a scalar operand). */
