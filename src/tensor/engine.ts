@@ -784,6 +784,22 @@ export function adamwFused(
   return true;
 }
 
+/** y = a + b elementwise (equal lengths) on the fused module in one arena (float32 adds: same bits). */
+export function addFused(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+  const ex = arenaOf(a, b, y);
+  if (!ex) return false;
+  ex.add(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
+  return true;
+}
+
+/** y = a * b elementwise (equal lengths) on the fused module in one arena (float32 products: same bits). */
+export function mulFused(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+  const ex = arenaOf(a, b, y);
+  if (!ex) return false;
+  ex.mul(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
+  return true;
+}
+
 /** A Float32Array over a whole sealed arena's memory (it never grows after sealing), per memory. */
 const wholeViews = new WeakMap<ArrayBufferLike, Float32Array>();
 

@@ -15,6 +15,7 @@
 
 import {
   accumulateFused,
+  addFused,
   addRowsFused,
   allocF32,
   allocI32,
@@ -25,6 +26,7 @@ import {
   gatherFused,
   isCapturing,
   launch,
+  mulFused,
   noteTensor,
   type OpTable,
   reluForwardFused,
@@ -811,9 +813,12 @@ function powF32(a: number, b: number): number {
   return fr(b === 2 ? a * a : a ** b);
 }
 
+// (an operand as long as the output is not broadcast -- storage length = numel -- has the offsets
+// 0, 1, 2, ...: on a plan's arena the SIMD kernels compute the same float32 sums and products)
 const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
+      if (x.length === y.length && z.length === y.length && addFused(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
     },
     backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
@@ -833,6 +838,7 @@ const BINARY = {
   // d(ab)/da = b: grad * other
   mul: {
     forward: (x, oa, z, ob, y) => {
+      if (x.length === y.length && z.length === y.length && mulFused(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
     },
     backward: (x, oa, z, ob, _y, g, ta, tb) => {
