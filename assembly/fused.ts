@@ -831,29 +831,6 @@ export function momentsOut(i: i32): f64 {
 // whether the twin's bits are reproduced exactly or within a stated tolerance. n counts floats;
 // x, y may be the same buffer for the elementwise ops (in place).
 
-/**
- * dst(rows, cols) (+)= src(rows, cols), both with row strides in floats: the strided copy of cat's
- * forward (each input's block of every output row: src stride = cols, dst stride = the output
- * row) and the strided add of its backward (acc = 1, roles swapped), and of slices. Exact.
- */
-export function copy2d(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32, acc: i32): void {
-  const sB: usize = (<usize>srcStride) << 2;
-  const dB: usize = (<usize>dstStride) << 2;
-  const end: usize = (<usize>cols) << 2;
-  for (let r = 0; r < rows; r++) {
-    const s: usize = src + <usize>r * sB;
-    const d: usize = dst + <usize>r * dB;
-    let o: usize = 0;
-    if (acc !== 0) {
-      for (; o + 16 <= end; o += 16) v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
-      for (; o < end; o += 4) store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-    } else {
-      for (; o + 16 <= end; o += 16) v128.store(d + o, v128.load(s + o));
-      for (; o < end; o += 4) store<f32>(d + o, load<f32>(s + o));
-    }
-  }
-}
-
 /** y = a + b (n floats). Exact. */
 export function add(a: usize, b: usize, y: usize, n: i32): void {
   const end: usize = (<usize>n) << 2;

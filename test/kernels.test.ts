@@ -1122,34 +1122,6 @@ function within(what: string, got: Float32Array, want: Float32Array, abs: number
   }
 }
 
-test("engine kernels: copy2d (cat forward and backward) equals the cat op's loops exactly", () => {
-  const g = new Generator().manualSeed(41);
-  for (const [rows, cols, rowOut, offset] of [
-    [1, 1, 1, 0],
-    [3, 5, 12, 7],
-    [7, 64, 1024, 448],
-    [5, 13, 30, 4],
-  ]) {
-    resetArena();
-    const x = randn(g, rows * cols);
-    const y0 = randn(g, rows * rowOut);
-    const [px, py] = place(x, y0);
-    // forward: y[o, offset : offset + cols] = x[o, :], the rest of y untouched
-    fusedArena!.ex.copy2d(px, cols, py + offset * 4, rowOut, rows, cols, 0);
-    const want = y0.slice();
-    for (let o = 0; o < rows; o++) want.set(x.subarray(o * cols, (o + 1) * cols), o * rowOut + offset);
-    exactly(`cat forward ${rows}x${cols} into ${rowOut}`, out(py, rows * rowOut), want);
-    // backward: gx[o, :] += g[o, offset : offset + cols]
-    const gx0 = randn(g, rows * cols);
-    const [pgx] = place(gx0);
-    fusedArena!.ex.copy2d(py + offset * 4, rowOut, pgx, cols, rows, cols, 1);
-    const wantGx = gx0.slice();
-    for (let o = 0; o < rows; o++)
-      for (let i = 0; i < cols; i++) wantGx[o * cols + i] += want[o * rowOut + offset + i];
-    exactly(`cat backward ${rows}x${cols} from ${rowOut}`, out(pgx, rows * cols), wantGx);
-  }
-});
-
 test("engine kernels: add, mul, row broadcast, scale, axpy equal their twins exactly", () => {
   const g = new Generator().manualSeed(31);
   const ex = fusedArena!.ex;

@@ -92,16 +92,6 @@ export interface FusedExports {
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
   // the general engine's kernels (assembly/fused.ts; twins in kernels.ts `arenaReference`)
-  /** dst(rows, cols) (+)= src(rows, cols), row strides in floats (cat forward/backward, slices) */
-  copy2d(
-    src: number,
-    srcStride: number,
-    dst: number,
-    dstStride: number,
-    rows: number,
-    cols: number,
-    acc: number,
-  ): void;
   add(a: number, b: number, y: number, n: number): void;
   mul(a: number, b: number, y: number, n: number): void;
   /** y(rows, cols) = x op v(cols); op 0 = add (bias), 1 = mul */
