@@ -29,8 +29,8 @@ import { Generator } from "../src/random/generator.ts";
 import { sampleWords as librarySample, splitLoss } from "../src/train/evaluate.ts";
 import { TrainingSession } from "../src/train/session.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
-import { lossControls, smooth, zoomAt, zoomSpec } from "../src/viz/controls.ts";
-import { lossSpec } from "../src/viz/specs.ts";
+import { fitWidth, lossControls, smooth, zoomAt, zoomSpec } from "../src/viz/controls.ts";
+import { type ChartSpec, lossSpec } from "../src/viz/specs.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -181,7 +181,7 @@ const sampleWords = (page: Page) =>
 
 // ---------------------------------------------------------------- the chart controls (pure)
 
-test("chart controls: TensorBoard's debiased smoothing, the linear loss axis, zoom as fixed domains", () => {
+test("chart controls: TensorBoard's debiased smoothing, the linear loss axis, zoom as fixed domains, the card's width", () => {
   // values 1, 2, 3 at w = 0.5: s = 0.5, 1.25, 2.125 over 1 - 0.5^n = 0.5, 0.75, 0.875
   const rows = [3, 1, 2].map((v) => ({ step: v, value: v, series: "loss per step" }));
   const sm = smooth(rows, 0.5, "series");
@@ -212,6 +212,14 @@ test("chart controls: TensorBoard's debiased smoothing, the linear loss axis, zo
   assert.deepEqual(zoomed.layer[0]!.params, []);
   // a wheel step about a point keeps that point where it is
   assert.deepEqual(zoomAt([0, 100], 25, 0.5), [12.5, 62.5]);
+  // as wide as the card: the whole picture (fit-x), never under 240; a facet's cells share it
+  const wide = fitWidth(spec, 900) as unknown as { width: number; autosize: unknown };
+  assert.equal(wide.width, 900);
+  assert.deepEqual(wide.autosize, { type: "fit-x", contains: "padding" });
+  assert.equal((fitWidth(spec, 100) as unknown as { width: number }).width, 240);
+  const facet = { facet: { field: "series" }, columns: 3, spec: { width: 230 } } as unknown as ChartSpec;
+  assert.equal((fitWidth(facet, 900) as unknown as { spec: { width: number } }).spec.width, 230);
+  assert.equal((fitWidth(facet, 600) as unknown as { spec: { width: number } }).spec.width, 140);
 });
 
 // ---------------------------------------------------------------- (a) the server

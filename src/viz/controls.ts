@@ -7,6 +7,7 @@
  * (src/dashboard/static/dashboard.js `smooth`, `adapt`), which is not bundled.
  *
  *   const shown = zoomSpec(lossControls(spec, { smoothing: 0.6, logScale: false }), { x: [0, 500] });
+ *   const wide = fitWidth(shown, 540);
  */
 
 import type { ChartSpec } from "./specs.ts";
@@ -105,6 +106,29 @@ export function zoomSpec(spec: ChartSpec, zoom: Zoom): ChartSpec {
       if (enc && d) enc.scale = { ...enc.scale, domain: d, zero: false, nice: false };
     }
   });
+  return out as ChartSpec;
+}
+
+/**
+ * The chart as wide as `room` CSS pixels (a page's card), as the dashboard lays its charts out: the
+ * cells of a faceted chart share the room, a single view fits it with its axes and legend
+ * (vega-lite's autosize fit-x; the report's pictures have a fixed width). Never narrower than 240.
+ */
+export function fitWidth(spec: ChartSpec, room: number): ChartSpec {
+  const out = structuredClone(spec) as Unit & {
+    width?: unknown;
+    columns?: number;
+    facet?: unknown;
+    autosize?: unknown;
+  };
+  const r = Math.max(240, Math.floor(room));
+  if (out.facet && out.spec) {
+    const cols = out.columns ?? 1;
+    (out.spec as { width?: number }).width = Math.max(140, Math.floor(r / cols) - 70);
+  } else if (typeof out.width === "number") {
+    out.width = r;
+    out.autosize = { type: "fit-x", contains: "padding" };
+  }
   return out as ChartSpec;
 }
 

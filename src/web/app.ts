@@ -412,6 +412,30 @@ function sendControls(): void {
   $("smoothing-value").textContent = String(smoothing);
   toCharts({ controls: { smoothing, logScale: $<HTMLInputElement>("log-scale").checked } });
 }
+/**
+ * Each chart's room (its card's content width), so the chart worker draws it as wide as its card,
+ * as the dashboard does; sent again when the layout changes. Saturation maps keep their size.
+ */
+let lastWidths = "";
+function sendWidths(): void {
+  const widths: Record<string, number> = {};
+  for (const card of document.querySelectorAll<HTMLElement>("main .card[data-chart]")) {
+    const name = card.dataset.chart!;
+    if (name === "saturation") continue;
+    const cs = getComputedStyle(card);
+    widths[name] = card.clientWidth - Number.parseFloat(cs.paddingLeft) - Number.parseFloat(cs.paddingRight);
+  }
+  const key = JSON.stringify(widths);
+  if (key === lastWidths) return;
+  lastWidths = key;
+  toCharts({ widths });
+}
+let resizing = 0;
+new ResizeObserver(() => {
+  clearTimeout(resizing);
+  resizing = window.setTimeout(sendWidths, 150);
+}).observe(document.querySelector("main")!);
+sendWidths();
 $("smoothing").addEventListener("input", sendControls);
 $("log-scale").addEventListener("change", sendControls);
 

@@ -16,7 +16,7 @@
 
 import * as vega from "vega";
 import { compile } from "vega-lite";
-import { type LossControls, lossControls, type Zoom, zoomAt, zoomSpec } from "../viz/controls.ts";
+import { fitWidth, type LossControls, lossControls, type Zoom, zoomAt, zoomSpec } from "../viz/controls.ts";
 import type { ChartSpec } from "../viz/specs.ts";
 import type { ChartDrawn, PageRequest } from "./protocol.ts";
 
@@ -40,6 +40,8 @@ const views = new Map<string, { key: string; view: vega.View }>();
 /** the newest spec of each chart as the training worker sent it (the controls redraw from it) */
 const sent = new Map<string, ChartSpec>();
 let controls: LossControls = { smoothing: 0, logScale: true };
+/** each chart's room on the page, CSS pixels (its card's content width; absent: the spec's width) */
+let widths: Record<string, number> = {};
 /** the training worker is training (its last request said so) */
 let training = false;
 const zooms = new Map<string, Zoom>();
@@ -47,6 +49,8 @@ const zooms = new Map<string, Zoom>();
 /** The chart as the page shows it: the loss with the controls, a zoomed chart with its domains. */
 function shown(name: string, spec: ChartSpec): ChartSpec {
   let out = name === "loss" ? lossControls(spec, controls) : spec;
+  const room = widths[name];
+  if (room !== undefined) out = fitWidth(out, room);
   const z = zooms.get(name);
   if (z) out = zoomSpec(out, z);
   return out;
@@ -200,6 +204,9 @@ self.onmessage = (e: MessageEvent<PageRequest>) => {
       }
       if (!busy) void drain();
     };
+  } else if ("widths" in m) {
+    widths = m.widths;
+    for (const name of sent.keys()) redraw(name);
   } else if ("controls" in m) {
     controls = m.controls;
     redraw("loss");

@@ -115,6 +115,8 @@ export type FromWorker =
 export type PageRequest =
   | { port: MessagePort; scale: number }
   | { controls: LossControls }
+  /** each chart's room on the page (CSS pixels), on load and when the layout changes */
+  | { widths: Record<string, number> }
   | {
       zoom: {
         name: string;
