@@ -439,9 +439,18 @@ export class Tensor {
     const outShape = p.map((d) => this.shape[d]);
     const src = permuteOffsets(this.shape, p);
     const y = allocF32(this.storage.length);
-    launch(OPS.permute.forward, this.storage, src, y);
+    // the last dimension kept (attention's (B, T, nh, hs) -> (B, nh, T, hs)): a row table
+    const row = nd > 0 ? this.shape[nd - 1] : 1;
+    let rows: Int32Array | null = null;
+    if (nd > 1 && p[nd - 1] === nd - 1 && row >= 4 && engineAvailable()) {
+      rows = allocI32(src.length / row);
+      for (let r = 0; r < rows.length; r++) rows[r] = src[r * row] / row;
+    }
+    launch(OPS.permute.forward, this.storage, src, y, rows, row);
     const out = new Tensor(y, outShape, this.dtype);
-    return record(out, "permute", [this], (g) => launch(OPS.permute.backward, g, src, gradOf(this)));
+    return record(out, "permute", [this], (g) =>
+      launch(OPS.permute.backward, g, src, gradOf(this), rows, row),
+    );
   }
 
   /**
@@ -1021,11 +1030,16 @@ const OPS = {
   clone: { forward: copy, backward: accumulate },
   view: { forward: "shares-storage", backward: accumulate },
   // y[i] = x[src[i]]
+  // y[i] = x[src[i]]; when the last dimension stays last, whole rows of `row` floats move:
+  // rows[r] is the source row of output row r (the fused module's row gather / scatter-add on a
+  // plan's arena: the same copies and, each gradient element receiving one value, the same sums)
   permute: {
-    forward: (x: F32, src: Int32Array, y: F32) => {
+    forward: (x: F32, src: Int32Array, y: F32, rows: Int32Array | null, row: number) => {
+      if (rows && gatherFused(x, row, rows, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[src[i]];
     },
-    backward: (g: F32, src: Int32Array, gx: F32) => {
+    backward: (g: F32, src: Int32Array, gx: F32, rows: Int32Array | null, row: number) => {
+      if (rows && scatterAddFused(g, row, rows, gx)) return;
       for (let i = 0; i < g.length; i++) gx[src[i]] += g[i];
     },
   },
