@@ -12,8 +12,9 @@ Written to fixtures/torch-export-bn-knobs.json.
      deep-bn-bias-knobs  BatchNorm1d(eps=1e-3, momentum=0.001) (... --bn-eps 1e-3 --bn-momentum 0.001)
    Recorded: parameter count, the 300 minibatch losses, eval-mode split losses (running stats).
 
-2. Export: for each run below, this script trains it with makemore.ts's command line, exports it
-   with `makemore export RUN --format torch`, loads the file with torch.load(weights_only=True)
+2. Export: for each run below, this script trains it once with makemore.ts's command line and
+   commits it as fixtures/export-runs/NAME (config.json + checkpoint.safetensors; delete one to
+   train it again), exports a copy with `makemore export RUN --format torch`, loads the file with torch.load(weights_only=True)
    into an idiomatic nn.Sequential (nn.Embedding / nn.Flatten / nn.Linear / nn.BatchNorm1d /
    nn.Tanh) with load_state_dict(strict=True), and records torch's eval-mode logits for 64 fixed
    contexts, the state_dict's names and shapes, and the sha256 of the exported file (so the test
@@ -22,6 +23,7 @@ Written to fixtures/torch-export-bn-knobs.json.
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,7 @@ import lecture_deep as D  # noqa: E402
 import lecture_mlp as L  # noqa: E402
 
 OUT = os.path.join(L.ROOT, 'fixtures', 'torch-export-bn-knobs.json')
+EXPORT_DIR = os.path.join(L.ROOT, 'fixtures', 'export-runs')
 STEPS = 300
 CONTEXTS = [[i % 27, (i * 7) % 27, (i * 13 + 5) % 27] for i in range(64)]
 
@@ -98,13 +101,28 @@ def torch_module(text):
 
 
 def export_check(name, flags, tmp):
-    run = os.path.join(tmp, name)
+    # The run is trained once and committed (fixtures/export-runs/NAME: config.json and
+    # checkpoint.safetensors), so the test exports the very weights torch loaded here: the
+    # exported bytes then do not depend on the training kernels' rounding (FMA or not).
+    run = os.path.join(EXPORT_DIR, name)
     node = ['node', '--import', 'tsx', 'src/cli/main.ts']
-    subprocess.run(node + ['train', '-o', run, '--num-samples', '0', '--quiet'] + flags, cwd=L.ROOT, check=True)
-    out = subprocess.run(node + ['export', run, '--format', 'torch'], cwd=L.ROOT, check=True,
+    if not os.path.exists(os.path.join(run, 'checkpoint.safetensors')):
+        fresh = os.path.join(tmp, name + '-train')
+        subprocess.run(node + ['train', '-o', fresh, '--num-samples', '0', '--quiet'] + flags, cwd=L.ROOT,
+                       check=True)
+        os.makedirs(run, exist_ok=True)
+        with open(os.path.join(fresh, 'config.json')) as f:
+            config = json.load(f)
+        config['data']['inputFile'] = 'data/names.txt'  # the bundled file, not this machine's path
+        with open(os.path.join(run, 'config.json'), 'w') as f:
+            json.dump(config, f, indent=2)
+        shutil.copy(os.path.join(fresh, 'checkpoint.safetensors'), run)
+    work = os.path.join(tmp, name)
+    shutil.copytree(run, work)
+    out = subprocess.run(node + ['export', work, '--format', 'torch'], cwd=L.ROOT, check=True,
                          capture_output=True, text=True).stdout
     python = out[out.index('nn.Sequential('):out.index('\n)') + 2]
-    path = os.path.join(run, 'state_dict.pt')
+    path = os.path.join(work, 'state_dict.pt')
     state = torch.load(path, weights_only=True)
     model = torch_module(python)
     model.load_state_dict(state, strict=True)
@@ -116,6 +134,7 @@ def export_check(name, flags, tmp):
     print(f'[export {name}] {len(state)} tensors, sha256 {sha[:12]}', file=sys.stderr)
     return {
         'flags': flags,
+        'run': os.path.relpath(run, L.ROOT),
         'sequential': python,
         'state_dict': [[k, list(v.shape), str(v.dtype)] for k, v in state.items()],
         'sha256': sha,
