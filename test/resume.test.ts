@@ -145,9 +145,19 @@ test("resuming a finished run, or with changed flags, is refused clearly", () =>
   let r = run(["train", "--resume", reference]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /already finished \(8000 steps\)/);
+  // a new learning rate without more steps: still finished, and config.json is left as it was
+  const before = readFileSync(join(reference, "config.json"), "utf8");
   r = run(["train", "--resume", reference, "--learning-rate", "0.5"]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /--resume continues a run exactly as configured; drop --learning-rate/);
+  assert.match(r.stderr, /already finished \(8000 steps\); continue it with --max-steps above 8000/);
+  assert.equal(readFileSync(join(reference, "config.json"), "utf8"), before);
+  // a flag that changes the model is refused, naming it
+  r = run(["train", "--resume", reference, "--n-hidden", "50", "--max-steps", "9000"]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /--resume continues the run's model, data and optimizer: --n-hidden would change it/,
+  );
 });
 
 test("a NaN stops training, names the step and the first layer, and keeps the last good checkpoint", () => {

@@ -179,3 +179,47 @@ export function clock(seconds: number): string {
   const r = String(s % 60).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
 }
+
+/**
+ * The commands that read a run, and how they take makemore.py's `-o/--work-dir DIR` as their
+ * RUN_DIR: "o" both forms, "long" only `--work-dir` (`report` and `export` keep `-o` for the file
+ * they write; `fold` writes its folded run to -o).
+ */
+const READS_A_RUN: Record<string, "o" | "long"> = {
+  sample: "o",
+  eval: "o",
+  info: "o",
+  doctor: "o",
+  dashboard: "o",
+  report: "long",
+  export: "long",
+};
+
+/**
+ * `makemore sample -o out` as makemore.py's users name a run: `-o DIR`, `-o=DIR`, `--work-dir DIR`
+ * and `--work-dir=DIR` become the positional RUN_DIR of a command that reads a run (argv unchanged
+ * for other commands; a flag without its value is left for the parser to refuse).
+ */
+export function workDirAsRunDir(command: string, argv: string[]): string[] {
+  const how = READS_A_RUN[command];
+  if (!how) return argv;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const short = how === "o" && (a === "-o" || a.startsWith("-o="));
+    const long = a === "--work-dir" || a.startsWith("--work-dir=");
+    if (!short && !long) {
+      out.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    if (eq >= 0) out.push(a.slice(eq + 1));
+    else if (i + 1 < argv.length) out.push(argv[++i]);
+    else out.push(a);
+  }
+  return out;
+}

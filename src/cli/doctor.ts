@@ -1,4 +1,4 @@
-import { checkModel, formatFinding, sortFindings } from "../diagnostics/doctor.ts";
+import { checkMakemore, checkModel, formatFinding, sortFindings } from "../diagnostics/doctor.ts";
 import type { Finding } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import { diagnoseRun, loadRunData } from "../io/run.ts";
@@ -44,7 +44,17 @@ export function doctorCommand(argv: string[]): number {
   const allowed =
     positionals.length === 1
       ? ["json", "strict", "help"]
-      : [...MODEL_FLAGS, "batch-size", "max-steps", "json", "strict", "help"];
+      : [
+          ...MODEL_FLAGS,
+          "batch-size",
+          "max-steps",
+          "learning-rate",
+          "warmup-steps",
+          "optimizer",
+          "json",
+          "strict",
+          "help",
+        ];
   const ignored = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
   if (ignored.length) {
     const why =
@@ -65,10 +75,13 @@ export function doctorCommand(argv: string[]): number {
     const data = loadRunData(config, file);
     const g = new Generator().manualSeed(config.seed);
     const model = buildFromSpec(config.model, g);
-    findings = checkModel(model, data.train, g, {
-      batchSize: config.train.batchSize,
-      maxSteps: config.train.maxSteps,
-    });
+    findings = [
+      ...checkModel(model, data.train, g, {
+        batchSize: config.train.batchSize,
+        maxSteps: config.train.maxSteps < 0 ? 1e9 : config.train.maxSteps,
+      }),
+      ...checkMakemore(model, data.train, g, { step: 0, train: config.train }),
+    ];
     subject = `${config.model.type} at initialization (seed ${config.seed}, ${model.numParameters()} parameters)`;
   }
   findings = sortFindings(findings);

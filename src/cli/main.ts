@@ -6,7 +6,7 @@
 
 import { runBench } from "../bench/bench.ts";
 import { UserError } from "../errors.ts";
-import { invocation, suggest } from "./args.ts";
+import { invocation, suggest, workDirAsRunDir } from "./args.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { evalCommand } from "./eval.ts";
@@ -80,7 +80,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await run(rest);
+    // makemore.py's -o/--work-dir names the run for every command that reads one
+    return await run(workDirAsRunDir(cmd, rest));
   } catch (e) {
     if (e instanceof UserError) {
       console.error(`makemore: error: ${e.message}`);

@@ -67,8 +67,10 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
  */
 export function statusLine(s: ProgressState, columns: number, bar = true): string {
   const width = Math.max(10, columns - 1);
-  const left = s.stepsPerSecond > 0 ? (s.total - s.step) / s.stepsPerSecond : Number.NaN;
-  const steps = `${String(s.step).padStart(String(s.total).length)}/${s.total}`;
+  // total < 0: until interrupted (--max-steps -1): the count alone, no bar, no time left
+  const open = s.total < 0;
+  const left = s.stepsPerSecond > 0 && !open ? (s.total - s.step) / s.stepsPerSecond : Number.NaN;
+  const steps = open ? `step ${s.step}` : `${String(s.step).padStart(String(s.total).length)}/${s.total}`;
   const loss = `loss ${s.loss.toFixed(4)}`;
   const mean = `mean ${Number.isFinite(s.mean) ? s.mean.toFixed(4) : "–"}`;
   const rate = `${count(s.stepsPerSecond)} steps/s`;
@@ -85,7 +87,7 @@ export function statusLine(s: ProgressState, columns: number, bar = true): strin
     [[steps.trimStart()], " "],
   ];
   const frac = s.total > 0 ? Math.min(1, s.step / s.total) : 1;
-  for (const withBar of bar ? [true, false] : [false]) {
+  for (const withBar of bar && !open ? [true, false] : [false]) {
     for (const [fields, sep] of layouts) {
       const text = fields.join(sep);
       if (!withBar) {
@@ -175,7 +177,7 @@ export class Progress {
     }
     if (this.quiet) return;
     const now = this.now();
-    const last = step >= this.total;
+    const last = this.total >= 0 && step >= this.total;
     if (this.tty) {
       if (now - this.lastDraw < 100 && !last) return;
       this.lastDraw = now;

@@ -1,25 +1,38 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 /**
  * `makemore train`: parse the flags, open the run directory (src/io/run.ts), run the training
  * session (src/train/session.ts) and print what it reports.
  * With no flags: the BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
  */
 
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
+import { exampleCount } from "../data/dataset.ts";
 import { formatFinding } from "../diagnostics/doctor.ts";
 import { formatActivationTable, formatGradientTable, formatParameterTable } from "../diagnostics/format.ts";
 import { UserError } from "../errors.ts";
 import { osReason, printable } from "../io/describe.ts";
-import { createRun, type OpenedRun, openResume } from "../io/run.ts";
-import { existingRunFiles } from "../io/rundir.ts";
+import { createRun, loadRun, loadRunData, type OpenedRun, openResume } from "../io/run.ts";
+import { existingRunFiles, writeJsonFile } from "../io/rundir.ts";
 import { FileRunStore } from "../io/runfiles.ts";
+import { readSafetensorsFile } from "../io/safetensors.ts";
 import { DEFAULT_THREADS, setThreads } from "../io/threads.ts";
 import { familyOf } from "../models/index.ts";
-import { lossText, type SessionOutcome, TrainingSession } from "../train/session.ts";
+import { Generator } from "../random/generator.ts";
+import { provenance, sampleWords } from "../train/evaluate.ts";
+import {
+  checkResumable,
+  lossText,
+  type RunConfig,
+  type SessionOutcome,
+  sampleGroups,
+  seedPlus,
+  TrainingSession,
+} from "../train/session.ts";
+import { validateTrainConfig } from "../train/train.ts";
 import { invocation, num, parse } from "./args.ts";
-import { configFromFlags, modelHelp, TRAIN_OPTIONS } from "./flags.ts";
+import { configFromFlags, modelHelp, resumeOverrides, TRAIN_OPTIONS } from "./flags.ts";
 import { Progress } from "./progress.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
@@ -32,14 +45,20 @@ data
 run directory
   -o, --work-dir DIR        where the run is saved (default runs/<date>-<type>)
       --overwrite           replace the run files in an existing work dir
-      --resume DIR          continue the run in DIR from its last checkpoint (exact)
+      --resume DIR          continue the run in DIR from its last checkpoint (exact); a finished
+                            run continues with a larger --max-steps. Also takes the learning-rate,
+                            logging, diagnostics and dashboard flags (it says what changed); flags
+                            that change the model are refused. makemore.py's --resume -o DIR works
+      --sample-only         sample 50 words from the run in -o DIR (its best weights) and exit
 model
 ${modelHelp()}
 optimisation
       --seed N              generator seed for init and minibatches (default 2147483647; wavenet 42)
       --split KIND          lecture (random.seed(42), 80/10/10) | makemore (makemore.py's torch.randperm
                             under --seed, test min(1000, 10%), no val) | none (every word in train)
-      --max-steps N         SGD steps (default 200000)
+                            (default lecture; makemore.py's types: makemore)
+      --max-steps N         SGD steps (default 200000; makemore.py's types: -1, until Ctrl-C,
+                            which saves a checkpoint and prints the command that continues)
       --batch-size N        examples per step (default 32)
       --learning-rate X     learning rate before the decay (default 0.1)
       --lr-decay-step N     step where the learning rate drops (default 100000)
@@ -62,9 +81,14 @@ dashboard
       --host ADDR           dashboard address (default 127.0.0.1; anything else is reachable
                             from other machines)
 reporting
-      --log-every N         print a line every N steps (default 10000)
+      --log-every N         print a line every N steps (default 10000; makemore.py's types: 10, as
+                            "step N | loss X | step time Yms")
       --checkpoint-every N  save a checkpoint every N steps (default 10000)
-      --eval-every N        also measure train/val loss every N steps (default 0: only at the end)
+      --eval-every N        also measure train/val loss every N steps (default 0: only at the end;
+                            makemore.py's types: 500, train and test as its evaluate(), keeping
+                            the best weights by test loss in DIR/best.safetensors)
+      --sample-every N      print 10 samples (in train / in test / new) every N steps (default 0;
+                            makemore.py's types: 200)
       --calibrate           after training, set BatchNorm statistics from the whole training set
       --num-samples N       words to sample at the end (default 20)
       --quiet               no progress bar or log lines, only the summary
@@ -75,15 +99,34 @@ speed
                             the results are bit-identical for every N
   -h, --help                this help`;
 
-/** The flags a resumed run still takes: they change how it is watched, not what it computes. */
-const RESUME_FLAGS = ["resume", "quiet", "help", "dashboard", "port", "host", "detect-anomaly", "threads"];
+/**
+ * makemore.py's `--resume` is a switch that continues the run in `-o/--work-dir`: a bare
+ * `--resume` (last, or before another flag) becomes `--resume=` here, meaning "the work dir".
+ */
+function bareResume(argv: string[]): string[] {
+  return argv.map((a, i) =>
+    a === "--resume" && (i + 1 === argv.length || argv[i + 1].startsWith("-")) ? "--resume=" : a,
+  );
+}
+
+/** The run a `--resume` or `--sample-only` names: `--resume DIR`, or `-o/--work-dir DIR` (makemore.py's way). */
+function namedRun(v: Record<string, string | boolean | undefined>, what: string): string {
+  const resume = typeof v.resume === "string" && v.resume !== "" ? v.resume : undefined;
+  const workDir = typeof v["work-dir"] === "string" ? v["work-dir"] : undefined;
+  if (resume !== undefined && workDir !== undefined && resolve(resume) !== resolve(workDir))
+    throw new UserError(`--resume ${resume} and -o/--work-dir ${workDir} name different runs; give one`, 2);
+  const dir = resume ?? workDir;
+  if (dir === undefined) throw new UserError(`${what} needs the run: --resume DIR or -o/--work-dir DIR`, 2);
+  return dir;
+}
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse("train", argv, TRAIN_OPTIONS);
+  const { values: v } = parse("train", bareResume(argv), TRAIN_OPTIONS);
   if (v.help) {
     console.log(TRAIN_HELP);
     return 0;
   }
+  if (v["sample-only"] === true) return sampleOnly(v);
   const quiet = v.quiet === true;
   setThreads(num(v.threads, "--threads", DEFAULT_THREADS, { integer: true, min: 1, max: 16 }));
   // dashboard flags are checked before any file is touched
@@ -100,11 +143,32 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   let run: OpenedRun;
   if (typeof v.resume === "string") {
-    // everything comes from the run directory; flags that would change the run are refused
-    const other = Object.keys(v).filter((k) => !RESUME_FLAGS.includes(k) && v[k] !== undefined);
-    if (other.length)
-      throw new UserError(`--resume continues a run exactly as configured; drop --${other.join(", --")}`, 2);
-    run = openResume(v.resume);
+    // the model, data and optimizer come from the run directory; flags that would change them are
+    // refused before anything is opened, the others (steps, learning rate, logging, diagnostics,
+    // dashboard) are applied to its config and said
+    const dir = namedRun(v, "--resume");
+    resumeOverrides(v, STUB_CONFIG);
+    run = openResume(dir);
+    try {
+      const { config, changes } = resumeOverrides(v, run.config);
+      validateTrainConfig(config.train, exampleCount(run.data.train));
+      if (run.resume) checkResumable(config, run.resume.state, dir);
+      if (changes.length) {
+        writeJsonFile(run.paths.config, config);
+        run = { ...run, config };
+      }
+      const st = run.resume?.state;
+      if (!quiet) {
+        for (const c of changes) console.log(`resume: changed ${c}`);
+        if (st?.finished && (config.train.maxSteps < 0 || config.train.maxSteps > st.step))
+          console.log(
+            `resume: the run finished at step ${st.step}; continuing to ${config.train.maxSteps < 0 ? "until interrupted" : `step ${config.train.maxSteps}`}`,
+          );
+      }
+    } catch (e) {
+      run.lock.release();
+      throw e;
+    }
   } else {
     const request = configFromFlags(v);
     run = createRun(request, request.workDir, { overwrite: v.overwrite === true });
@@ -217,8 +281,11 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
     return 130;
   }
   const { splitLosses: l, samples, findings, snapshot: snap } = outcome;
+  const c = session.config;
+  // makemore.py's split has no val set; its habits measure the losses as its evaluate() does
+  const val = (c.data.split ?? "lecture") === "lecture" ? ` | val ${lossText(l.val)}` : "";
   console.log(
-    `train ${lossText(l.train)} | val ${lossText(l.val)} | test ${lossText(l.test)}${session.config.calibrate ? " (BatchNorm calibrated)" : ""}`,
+    `train ${lossText(l.train)}${val} | test ${lossText(l.test)}${c.calibrate ? " (BatchNorm calibrated)" : ""}${c.habits === "makemore" ? " (makemore.py's evaluate: 11 batches of 100 words each)" : ""}`,
   );
   if (!quiet && samples.length) {
     console.log(
@@ -243,5 +310,58 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
   console.log(
     `saved ${printable(dir)} (${outcome.step - session.startStep} steps at ${outcome.stepsPerSecond.toFixed(0)} steps/s)`,
   );
+  return 0;
+}
+
+/** A config with every field a resume flag sets: to refuse a bad flag before the run is opened. */
+const STUB_CONFIG = {
+  train: { maxSteps: 0, batchSize: 1, learningRate: 1, lrDecayStep: 0, lrDecayTo: 1 },
+  logEvery: 1,
+  checkpointEvery: 1,
+  evalEvery: 0,
+} as unknown as RunConfig;
+
+/**
+ * makemore.py's `--sample-only`: 50 samples from the run's best weights (best.safetensors, its
+ * model.pt) or, without one, its last checkpoint, grouped as in train / in test / new; then exit.
+ * Nothing in the run is written. The generator is seeded with the run's seed + 10 (`makemore
+ * sample` takes a --seed, --temperature and --top-k).
+ */
+function sampleOnly(v: Record<string, string | boolean | undefined>): number {
+  const dir = namedRun(v, "--sample-only");
+  const extra = Object.keys(v).filter(
+    (k) => v[k] !== undefined && !["sample-only", "resume", "work-dir", "num-samples", "quiet"].includes(k),
+  );
+  if (extra.length)
+    throw new UserError(`--sample-only samples a trained run; drop --${extra.join(", --")}`, 2);
+  const count = num(v["num-samples"], "--num-samples", 50, { integer: true, min: 1, max: 100000 });
+  const run = loadRun(dir);
+  let from = `its checkpoint (step ${run.state.step})`;
+  if (existsSync(run.paths.best)) {
+    const best = readSafetensorsFile(run.paths.best, { what: "best weights" });
+    try {
+      run.model.loadStateDict(best.tensors);
+    } catch (e) {
+      throw new UserError(
+        `${printable(run.paths.best)} does not fit the run's model: ${(e as Error).message}`,
+      );
+    }
+    const info = JSON.parse(best.metadata.makemore_best ?? "{}") as { step?: number; testLoss?: number };
+    from = `its best weights (step ${info.step ?? "?"}, test loss ${info.testLoss ?? "?"})`;
+  }
+  const data = loadRunData(run.config);
+  const sets = {
+    train: new Set(data.split.train),
+    val: new Set(data.split.val),
+    test: new Set(data.split.test),
+  };
+  const seed = seedPlus(run.config.seed, 10);
+  const words = sampleWords(run.model, run.vocab, {
+    count,
+    generator: new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
+  });
+  if (v.quiet !== true) console.log(`sampling ${count} words from ${printable(dir)}, ${from}, seed ${seed}`);
+  const rows = words.map((word) => ({ word: printable(word), source: provenance(word, sets) }));
+  for (const line of sampleGroups(rows, sets.val.size > 0)) console.log(line);
   return 0;
 }

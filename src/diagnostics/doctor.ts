@@ -14,6 +14,7 @@
  */
 
 import { ContextWindows, type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
+import { RNN, Transformer } from "../models/makemore.ts";
 import { MLP } from "../models/mlp.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { BatchNorm1d, Embedding, Linear } from "../nn/modules.ts";
@@ -28,6 +29,7 @@ import {
   meanStd,
   parameterStats,
   retainLayerGrads,
+  saturatedPercent,
   saturationMaps,
 } from "./measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "./types.ts";
@@ -58,6 +60,17 @@ export const THRESHOLDS = {
   bnDriftVarFactor: 1.5,
   /** val loss above train loss by more than this */
   gapMax: 0.15,
+  /**
+   * AdamW's first step moves every weight by about lr (m / sqrt(v) = +-1): a Transformer whose
+   * first update:data (log10, median over its weights) is above this, with no warm-up, is at risk
+   * (makemore.py's lr 5e-4: -2.2; lr 1e-2: -0.9)
+   */
+  firstUpdateHigh: -1.5,
+  /**
+   * an RNN whose gradient of one prediction, k steps later, keeps less than this share at the
+   * first hidden state (trained at makemore.py's defaults: 28-36%; at lr 1e-2: 2.5%)
+   */
+  rnnReach: 0.05,
 } as const;
 
 const fmt = (x: number, d = 2) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(1));
@@ -628,4 +641,150 @@ function depthDrift<T extends { std: number; layer: number }>(
   const last = series[series.length - 1];
   const r = ratio(first, last);
   return r < lo || r > hi ? { first, last, r, grow: r > 1 } : null;
+}
+
+// ---------------------------------------------------------------- makemore.py's models
+
+/**
+ * How much gradient flows back through an RNN's recurrence: the loss of ONE prediction, the
+ * character after position k (k = the median word length, so most words reach it), backpropagated
+ * to every hidden state h_t, t = 0..k. norms[t] is the mean over a batch of such words of
+ * ||dL_k/dh_t||; perStep = (norms[0] / norms[k])^(1/k) is the factor the gradient keeps per step
+ * back (tanh' times the recurrent weights, in the lecture's terms). The model is left as it was.
+ */
+export function recurrentGradientFlow(
+  model: RNN,
+  train: Examples,
+  g: Generator,
+  batchSize = 64,
+): { k: number; norms: number[]; perStep: number; saturated: number } | null {
+  if (train instanceof ContextWindows) return null;
+  const { X, Y } = train;
+  const [N, T] = X.shape;
+  // the word lengths: the position of the end token 0 in each target row
+  const lengths: number[] = [];
+  for (let r = 0; r < N; r++) {
+    let t = 0;
+    while (t < T && Y.storage[r * T + t] > 0) t++;
+    lengths.push(t);
+  }
+  const k = Math.min(T - 1, [...lengths].sort((a, b) => a - b)[Math.floor(N / 2)]);
+  const rows = lengths.flatMap((len, r) => (len >= k ? [r] : []));
+  if (k < 2 || rows.length === 0) return null;
+  const B = Math.min(batchSize, rows.length);
+  const pick = new Float32Array(B);
+  g.randintInto(pick, 0, rows.length);
+  const ix = new Tensor(
+    Float32Array.from(pick, (i) => rows[i]),
+    [B],
+    "int64",
+  );
+  const { Xb, Yb } = gatherBatch(train, ix, T);
+  // only the prediction at position k counts: every other target is ignored (-1)
+  const only = new Float32Array(B * T).fill(-1);
+  for (let b = 0; b < B; b++) only[b * T + k] = Yb.storage[b * T + k];
+  const grads = model.parameters().map((p) => p.grad);
+  const wasTraining = model.training;
+  model.train();
+  model.retainHiddens = true;
+  let norms: number[];
+  let saturated = 0;
+  try {
+    const loss = model.loss(Xb, new Tensor(only, [B, T], "int64"));
+    loss.backward();
+    const C2 = model.spec.nEmbd2;
+    // tanh units at |h| > 0.97 pass back almost nothing (tanh' = 1 - h^2 < 0.06)
+    const hs = model.hiddens.slice(0, k + 1);
+    saturated = hs.reduce((a, h) => a + saturatedPercent(h.storage), 0) / hs.length;
+    norms = model.hiddens.slice(0, k + 1).map((h) => {
+      const gh = h.grad?.storage;
+      if (!gh) return 0;
+      let sum = 0;
+      for (let b = 0; b < B; b++) {
+        let ss = 0;
+        for (let c = 0; c < C2; c++) ss += gh[b * C2 + c] ** 2;
+        sum += Math.sqrt(ss);
+      }
+      return sum / B;
+    });
+  } finally {
+    model.retainHiddens = false;
+    model.hiddens = [];
+    model.parameters().forEach((p, i) => {
+      p.grad = grads[i];
+    });
+    model.train(wasTraining);
+  }
+  const perStep = norms[k] > 0 ? (norms[0] / norms[k]) ** (1 / k) : Number.NaN;
+  return { k, norms, perStep, saturated };
+}
+
+/** What the makemore.py checks read of a run besides the model. */
+export interface MakemoreCheckOptions {
+  /** steps trained so far (0: a fresh model) */
+  step: number;
+  train: { learningRate: number; warmupSteps?: number; optimizer?: string };
+  /** the run's metrics (the first steps' update:data ratios, with --diagnostics) */
+  metrics?: readonly MetricsLine[];
+}
+
+/**
+ * The checks of makemore.py's models:
+ *  - a Transformer trained with AdamW at a learning rate whose first steps move its weights by a
+ *    large share of their spread, with no warm-up;
+ *  - an RNN (after training) whose gradient vanishes over the sequence: the loss of one prediction
+ *    k characters in, backpropagated through the recurrence, reaches the first hidden state with
+ *    less than THRESHOLDS.rnnReach of its size (at init every RNN is there; training opens it up).
+ */
+export function checkMakemore(
+  model: LanguageModel,
+  train: Examples,
+  g: Generator,
+  opts: MakemoreCheckOptions,
+): Finding[] {
+  const findings: Finding[] = [];
+  const t = opts.train;
+  if (model instanceof Transformer && (t.optimizer ?? "sgd") === "adamw" && (t.warmupSteps ?? 0) === 0) {
+    // measured: the first step's update:data ratios; without a history, AdamW's first step moves
+    // each weight by lr (weight decay aside), so the ratio is lr / std(w)
+    const first = opts.metrics?.find((m) => m.step === 0 && m.ud)?.ud;
+    const ratios = first
+      ? Object.values(first).filter((v) => Number.isFinite(v))
+      : model
+          .namedParameters()
+          .filter(([n, p]) => isWeightMatrix(n, p.shape))
+          .map(([, p]) => Math.log10(t.learningRate / meanStd(p.storage).std));
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)];
+    if (median > THRESHOLDS.firstUpdateHigh) {
+      findings.push({
+        id: "transformer-no-warmup",
+        severity: "warning",
+        title: `AdamW's first step ${first ? "moved" : "moves"} the Transformer's weights by 10^${fmt(median)} (${fmt(10 ** median * 100, 0)}%) of their spread (lr ${t.learningRate}, no warm-up)`,
+        measured: {
+          firstUpdateLog10: median,
+          learningRate: t.learningRate,
+          from: first ? "step 0" : "lr / std(w)",
+        },
+        why: "Adam divides each update by the running size of its gradient, so its first steps move every weight by about the learning rate whatever the gradient says. In a Transformer, moves this large before the moments are estimated can blow up the attention logits (attention collapses onto one position) and make the loss spike; GPT-style training ramps the learning rate up for this reason.",
+        fix: `Add --warmup-steps (100 to 1000), or use makemore.py's --learning-rate 5e-4.`,
+        where: "transformer",
+      });
+    }
+  }
+  if (model instanceof RNN && model.spec.type === "rnn" && opts.step > 0) {
+    const flow = recurrentGradientFlow(model, train, g);
+    const reach = flow ? flow.norms[0] / flow.norms[flow.k] : Number.NaN;
+    if (flow && reach < THRESHOLDS.rnnReach) {
+      findings.push({
+        id: "rnn-vanishing-gradients",
+        severity: "warning",
+        title: `gradients vanish through the RNN: the loss ${flow.k} characters in reaches the first hidden state at ${fmt(reach * 100, 1)}% of its size (x${fmt(flow.perStep)} per step back; ${fmt(flow.saturated, 1)}% of hidden units saturated)`,
+        measured: { k: flow.k, reach, perStep: flow.perStep, saturated: flow.saturated },
+        why: "Each step back multiplies the gradient by tanh'(h) times the recurrent weights; when that is well below 1 the early characters get almost no gradient and the model cannot learn what depends on them (the word's beginning).",
+        fix: "Use --type gru (its update gate carries the gradient across steps); or lower the --learning-rate if the hidden units saturated.",
+        where: "cell",
+      });
+    }
+  }
+  return findings;
 }

@@ -88,9 +88,14 @@ export function pyShape(shape: readonly number[]): string {
  *   // "layer 2 (      Tanh): mean -0.00, std 0.63, saturated: 2.78%"
  */
 export function formatActivationLine(
-  s: Pick<ActivationStats, "layer" | "kind" | "mean" | "std" | "saturated">,
+  s: Pick<ActivationStats, "layer" | "kind" | "mean" | "std" | "saturated" | "entropy" | "entropyShare">,
 ) {
-  return `layer ${s.layer} (${s.kind.padStart(10)}): mean ${pyFixed(s.mean, 2, true)}, std ${pyFixed(s.std, 2)}, saturated: ${pyFixed(s.saturated, 2)}%`;
+  // attention weights: their entropy instead of tanh saturation (which they cannot have)
+  const tail =
+    s.entropy !== undefined
+      ? `entropy ${pyFixed(s.entropy, 2)} nats (${pyFixed((s.entropyShare ?? 0) * 100, 0)}% of uniform)`
+      : `saturated: ${pyFixed(s.saturated, 2)}%`;
+  return `layer ${s.layer} (${s.kind.padStart(10)}): mean ${pyFixed(s.mean, 2, true)}, std ${pyFixed(s.std, 2)}, ${tail}`;
 }
 
 /**

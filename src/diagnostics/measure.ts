@@ -72,31 +72,61 @@ export function saturatedPercent(t: Float32Array, threshold = SATURATION_THRESHO
  */
 export function activationStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): ActivationStats[] {
   const out: ActivationStats[] = [];
+  // a model without Tanh layers (makemore.py's: embeddings, LayerNorm, attention, GELU, blocks,
+  // the RNN cell) is measured at every layer it lists; the lecture's MLPs plot their Tanh layers
+  const all = opts.allLayers === true || !model.diagnosticLayers().some((l) => kindOf(l) === "Tanh");
   model.diagnosticLayers().forEach((layer, i) => {
     if (!layer.out) return;
     const isTanh = kindOf(layer) === "Tanh";
-    if (!isTanh && !opts.allLayers) return;
+    if (!isTanh && !all) return;
     const x = layer.out.storage;
     const { mean, std } = meanStd(x);
+    const att =
+      kindOf(layer) === "CausalSelfAttention" && layer.out.ndim === 4 ? attentionEntropy(layer.out) : null;
     out.push({
       layer: i,
       kind: kindOf(layer),
       mean,
       std,
       saturated: isTanh ? saturatedPercent(x) : 0,
+      ...(att ? { entropy: att.entropy, entropyShare: att.share } : {}),
       hist: hist(layer.out),
     });
   });
   return out;
 }
 
+/**
+ * Causal attention weights (B, nh, T, T), row t a distribution over positions 0..t: the mean over
+ * rows of H = -sum p ln p (nats), and of H / ln(t + 1) over the rows t >= 1 (the uniform's share).
+ */
+export function attentionEntropy(att: Tensor): { entropy: number; share: number } {
+  const T = att.shape[3];
+  const rows = att.numel() / T;
+  const p = att.storage;
+  let sumH = 0;
+  let sumShare = 0;
+  for (let r = 0; r < rows; r++) {
+    const t = r % T;
+    let h = 0;
+    for (let s = 0; s <= t; s++) {
+      const v = p[r * T + s];
+      if (v > 0) h -= v * Math.log(v);
+    }
+    sumH += h;
+    if (t > 0) sumShare += h / Math.log(t + 1);
+  }
+  return { entropy: sumH / rows, share: T > 1 ? sumShare / ((rows * (T - 1)) / T) : 1 };
+}
+
 /** Backward statistics of layer outputs' gradients (requires `retainLayerGrads` before the step). */
 export function gradientStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): GradientStats[] {
   const out: GradientStats[] = [];
+  const all = opts.allLayers === true || !model.diagnosticLayers().some((l) => kindOf(l) === "Tanh");
   model.diagnosticLayers().forEach((layer, i) => {
     const g = layer.out?.grad;
     if (!g) return;
-    if (kindOf(layer) !== "Tanh" && !opts.allLayers) return;
+    if (kindOf(layer) !== "Tanh" && !all) return;
     const { mean, std } = meanStd(g.storage);
     out.push({ layer: i, kind: kindOf(layer), mean, std, hist: hist(g) });
   });
@@ -205,4 +235,38 @@ export function stdPair(w: Float32Array, g: Float32Array): { dataStd: number; gr
   if (n < 2) return { dataStd: 0, gradStd: 0 };
   const v = (s: number, ss: number) => Math.sqrt(Math.max(0, (ss - (s * s) / n) / (n - 1)));
   return { dataStd: v(m[0], m[1]), gradStd: v(m[2], m[3]) };
+}
+
+/**
+ * update:data from the change itself, for optimizers whose update is not lr * grad (AdamW, SGD
+ * with momentum or weight decay): log10(std(w_after - w_before) / std(w_after)) per 2-d weight.
+ * Adam's first steps move every weight by about lr whatever its gradient (m / sqrt(v) is +-1), so
+ * the lecture's lr * grad ratio would say nothing about them. `before` holds the weights as they
+ * were (by name, from `copyWeights`); it is overwritten with the change.
+ */
+export function updateRatiosFromChange(
+  model: LanguageModel,
+  before: Map<string, Float32Array>,
+): UpdateRatios {
+  const out: UpdateRatios = {};
+  for (const [name, p] of model.namedParameters()) {
+    const prev = before.get(name);
+    if (!prev) continue;
+    const w = p.storage;
+    for (let i = 0; i < w.length; i++) prev[i] = w[i] - prev[i];
+    const { dataStd, gradStd: changeStd } = stdPair(w, prev);
+    if (dataStd === 0 || changeStd === 0) continue;
+    out[name] = Math.log10(changeStd / dataStd);
+  }
+  return out;
+}
+
+/** The 2-d weights' values into `into` (allocated on first use), for `updateRatiosFromChange`. */
+export function copyWeights(model: LanguageModel, into: Map<string, Float32Array>): void {
+  for (const [name, p] of model.namedParameters()) {
+    if (!isWeightMatrix(name, p.shape)) continue;
+    const buf = into.get(name);
+    if (buf && buf.length === p.storage.length) buf.set(p.storage);
+    else into.set(name, p.storage.slice());
+  }
 }

@@ -24,6 +24,13 @@ export interface ActivationStats {
   std: number;
   /** share of units with |t| > 0.97, in percent (tanh layers; 0 for others) */
   saturated: number;
+  /**
+   * attention layers (their `.out` is the weights (B, nh, T, T)): the mean entropy of a row's
+   * distribution over the positions it may attend to, in nats, and that mean as a share of the
+   * uniform's ln(t + 1) (1 = attends evenly, 0 = each row on one position: collapsed)
+   */
+  entropy?: number;
+  entropyShare?: number;
   hist: Histogram;
 }
 
@@ -84,6 +91,8 @@ export interface MetricsLine {
   ud?: UpdateRatios;
   train_loss?: number;
   val_loss?: number;
+  /** makemore.py's evaluate() on the test split (its types' runs have no val split) */
+  test_loss?: number;
 }
 
 /** A health finding from `doctor`: the number, why it matters, and what to do. */

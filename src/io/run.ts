@@ -22,7 +22,13 @@ import {
   type SplitKind,
   Vocabulary,
 } from "../data/dataset.ts";
-import { checkBatchNormDrift, checkHistory, checkModel, sortFindings } from "../diagnostics/doctor.ts";
+import {
+  checkBatchNormDrift,
+  checkHistory,
+  checkMakemore,
+  checkModel,
+  sortFindings,
+} from "../diagnostics/doctor.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import {
@@ -125,6 +131,24 @@ export function saveCheckpoint(paths: RunPaths, model: Module, state: RunState):
   writeJsonFile(paths.state, full);
 }
 
+/**
+ * makemore.py's `torch.save(model.state_dict(), "model.pt")` when the test loss improves:
+ * best.safetensors, the same tensors as the checkpoint, with the step and test loss in its metadata.
+ */
+export function saveBestWeights(
+  paths: RunPaths,
+  model: Module,
+  best: { step: number; testLoss: number },
+): void {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(model.stateDict()))
+    tensors[name] = { shape: t.shape, data: t.storage };
+  writeSafetensorsFile(paths.best, tensors, {
+    format: "pt",
+    makemore_best: JSON.stringify(best),
+  });
+}
+
 /** Validate a parsed config.json (it may come from anywhere). */
 export function checkConfig(raw: unknown, path: string): RunConfig {
   const bad = (what: string) => new UserError(`${path} is not a valid makemore config: ${what}`);
@@ -151,6 +175,13 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   }
   if (!Number.isInteger(raw.evalEvery) || (raw.evalEvery as number) < 0)
     throw bad("evalEvery must be a whole number");
+  if (
+    raw.sampleEvery !== undefined &&
+    (!Number.isInteger(raw.sampleEvery) || (raw.sampleEvery as number) < 0)
+  )
+    throw bad("sampleEvery must be a whole number");
+  if (raw.habits !== undefined && raw.habits !== "makemore")
+    throw bad(`habits must be "makemore" or absent, got ${JSON.stringify(raw.habits)}`);
   // every other field a run reads, with the flags' ranges (a tampered value is one line, not a
   // stack trace from a typed-array length or a BigInt conversion far away)
   const int = (v: unknown, name: string, min: number, max: number) => {
@@ -355,13 +386,20 @@ export function diagnoseRun(dir: string): { subject: string; findings: Finding[]
     : [];
   const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed), {
     batchSize: run.config.train.batchSize,
-    maxSteps: run.config.train.maxSteps,
+    maxSteps: run.config.train.maxSteps < 0 ? 1e9 : run.config.train.maxSteps,
     snapshot: snapshots.at(-1) ?? null,
   });
   const metrics = existsSync(run.paths.metrics)
     ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
     : [];
   findings.push(...checkHistory(metrics, run.state.splitLosses));
+  findings.push(
+    ...checkMakemore(run.model, data.train, new Generator().manualSeed(run.config.seed), {
+      step: run.state.step,
+      train: run.config.train,
+      metrics,
+    }),
+  );
   if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
   // say what could not be looked at, so "no problems found" is never about checks that did not run
   const notes: string[] = [];

@@ -25,6 +25,8 @@ export interface RunPaths {
   dir: string;
   config: string;
   checkpoint: string;
+  /** makemore.py's habits: the weights with the best test loss so far (its model.pt) */
+  best: string;
   state: string;
   metrics: string;
   diagnostics: string;
@@ -41,6 +43,7 @@ export interface RunPaths {
 export const RUN_FILE_NAMES = [
   "config.json",
   "checkpoint.safetensors",
+  "best.safetensors",
   "state.json",
   "metrics.jsonl",
   "samples.txt",
@@ -58,6 +61,7 @@ export function runPaths(dir: string): RunPaths {
     dir,
     config: join(dir, "config.json"),
     checkpoint: join(dir, "checkpoint.safetensors"),
+    best: join(dir, "best.safetensors"),
     state: join(dir, "state.json"),
     metrics: join(dir, "metrics.jsonl"),
     diagnostics: join(dir, "diagnostics.jsonl"),

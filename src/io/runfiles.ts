@@ -24,7 +24,7 @@ import type { Module } from "../nn/modules.ts";
 import type { LiveStatus, RunState, RunStore, SampleRecord } from "../train/session.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { showPath } from "./describe.ts";
-import { appendLines, saveCheckpoint } from "./run.ts";
+import { appendLines, saveBestWeights, saveCheckpoint } from "./run.ts";
 import { isObject, type RunPaths, readJsonFile, readJsonLines, runPaths, writeJsonFile } from "./rundir.ts";
 
 export const SAMPLES_VERSION = 1;
@@ -39,6 +39,9 @@ export class FileRunStore implements RunStore {
   }
   saveCheckpoint(model: Module, state: RunState): void {
     saveCheckpoint(this.paths, model, state);
+  }
+  saveBest(model: Module, best: { step: number; testLoss: number }): void {
+    saveBestWeights(this.paths, model, best);
   }
   appendMetrics(lines: readonly MetricsLine[]): void {
     appendLines(

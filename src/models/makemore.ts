@@ -377,6 +377,12 @@ export class RNN extends MakemoreModel {
   readonly wte: Embedding;
   readonly cell: RNNCell | GRUCell;
   readonly lm_head: TorchLinear;
+  /**
+   * Keep every time step's hidden state h_t (B, C2) of the next forward in `hiddens`, each with
+   * retainGrad(): the doctor measures how much gradient reaches back through the recurrence.
+   */
+  retainHiddens = false;
+  hiddens: Tensor[] = [];
   constructor(spec: MakemoreSpec, g: Generator) {
     super(spec);
     this.start = zeros([1, spec.nEmbd2]).requiresGrad_();
@@ -391,8 +397,10 @@ export class RNN extends MakemoreModel {
     const hiddens: Tensor[] = [];
     for (let i = 0; i < T; i++) {
       hprev = this.cell.step(select(emb, 1, i), hprev);
+      if (this.retainHiddens) hprev.retainGrad();
       hiddens.push(hprev);
     }
+    this.hiddens = this.retainHiddens ? hiddens : [];
     // (B, T, C2) -> (B, T, V)
     return this.keep(this.lm_head.forward(stack(hiddens, 1)));
   }
@@ -654,12 +662,15 @@ export const MAKEMORE_FAMILY: ModelFamily<MakemoreSpec> = {
   build: (spec, g) => buildMakemore(spec, g),
   // makemore.py: AdamW(lr 5e-4, betas (0.9, 0.99), eps 1e-8, weight_decay 0.01), batch 32, constant lr
   trainDefaults: {
+    // makemore.py's --max-steps -1: train until interrupted (Ctrl-C checkpoints; --resume continues)
+    maxSteps: -1,
     learningRate: 5e-4,
     batchSize: 32,
     optimizer: "adamw",
     weightDecay: 0.01,
     lrSchedule: "constant",
   },
+  runDefaults: { split: "makemore", logEvery: 10, evalEvery: 500, sampleEvery: 200, habits: "makemore" },
   sample: (model, vocab, opts) => sampleMakemore(model, vocab, opts),
   defaultSeed: 3407,
 };

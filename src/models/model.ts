@@ -11,7 +11,7 @@
  *              makemore.py's models (its CharDataset).
  */
 
-import type { Examples, Vocabulary } from "../data/dataset.ts";
+import type { Examples, SplitKind, Vocabulary } from "../data/dataset.ts";
 import type { Module } from "../nn/modules.ts";
 import type { Generator } from "../random/generator.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -118,6 +118,19 @@ export interface ModelFamily<S extends ModelSpecBase = ModelSpecBase> {
    * makemore.py's { learningRate: 5e-4 }); flags still override them.
    */
   trainDefaults?: Readonly<Record<string, number | string | boolean>>;
+  /**
+   * How a run of this family is split, logged, evaluated and sampled when the flags do not say
+   * (default the lecture's: random.seed(42) 80/10/10, a line every 10,000 steps, split losses at
+   * the end). makemore.py's types: its randperm split, `step N | loss | step time` every 10 steps,
+   * its evaluate() every 500 steps with the best checkpoint kept, 10 samples every 200 steps.
+   */
+  runDefaults?: {
+    split?: SplitKind;
+    logEvery?: number;
+    evalEvery?: number;
+    sampleEvery?: number;
+    habits?: "makemore";
+  };
   /** the --seed when none is given (default the lecture's 2147483647; makemore.py's 3407; the WaveNet notebook's 42) */
   defaultSeed?: number;
   /** Sampling in the reference's own draw order, when the generic one-word-at-a-time loop is not it. */

@@ -17,6 +17,8 @@
 
 import {
   describeSplit,
+  type Examples,
+  exampleBlockSize,
   exampleCount,
   type LectureData,
   longestWord,
@@ -27,12 +29,19 @@ import {
   type CheckOptions,
   checkBatchNormDrift,
   checkHistory,
+  checkMakemore,
   checkModel,
   checkZeroSpread,
   explainNonFinite,
   sortFindings,
 } from "../diagnostics/doctor.ts";
-import { retainLayerGrads, snapshot, updateRatios } from "../diagnostics/measure.ts";
+import {
+  copyWeights,
+  retainLayerGrads,
+  snapshot,
+  updateRatios,
+  updateRatiosFromChange,
+} from "../diagnostics/measure.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import {
@@ -46,11 +55,12 @@ import {
 import { MLP } from "../models/mlp.ts";
 import type { Module } from "../nn/modules.ts";
 import { Generator, type GeneratorState } from "../random/generator.ts";
-import { AnomalyError, setDetectAnomaly, Tensor } from "../tensor/tensor.ts";
+import { AnomalyError, noGrad, setDetectAnomaly, Tensor } from "../tensor/tensor.ts";
 import { calibrateBatchNorm, type Provenance, provenance, sampleWords, splitLoss } from "./evaluate.ts";
 import { makeOptimizer, type Optimizer, type OptimizerState } from "./optim.ts";
 import {
   firstNonFinite,
+  gatherBatch,
   type StopReason,
   type TrainConfig,
   type TrainHooks,
@@ -89,6 +99,15 @@ export interface RunConfig {
   checkpointEvery: number;
   /** evaluate split losses every N steps (0 = only at the end) */
   evalEvery: number;
+  /**
+   * makemore.py's habits (its types' default): the log line `step N | loss X | step time Yms`,
+   * evaluation as its evaluate() (train and test, batches of 100, 11 of them) at steps
+   * evalEvery, 2 evalEvery, ... with the best weights by test loss kept in best.safetensors, and
+   * the samples every sampleEvery steps. Absent: the lecture's log and split losses.
+   */
+  habits?: "makemore";
+  /** print 10 samples (in train / in test / new) every N steps (0 or absent: never) */
+  sampleEvery?: number;
   /** calibrate BatchNorm statistics over the whole training set after training */
   calibrate: boolean;
   /** words sampled into samples.txt at the end */
@@ -111,6 +130,8 @@ export interface RunState {
   optimizer?: OptimizerState;
   /** the parameter shapes by name (written by the store, for readers that build no model) */
   parameters?: Record<string, number[]>;
+  /** makemore.py's habits: the best test loss so far and its step (best.safetensors holds its weights) */
+  best?: { step: number; testLoss: number };
 }
 
 /** What a run asks for before its words are read: the config but the model spec and data facts. */
@@ -146,6 +167,22 @@ export function configForWords(req: RunRequest, words: readonly string[]): RunCo
       split: req.split ?? "lecture",
     },
   };
+}
+
+/**
+ * Can `state` continue under `config`? A finished run continues when it is given more steps
+ * (--resume DIR --max-steps N); an unfinished run at its last step was killed while finishing and
+ * redoes the finish. UserError otherwise.
+ */
+export function checkResumable(config: RunConfig, state: RunState, location: string): void {
+  const max = config.train.maxSteps;
+  const { step, finished } = state;
+  if (max >= 0 && (finished ? step >= max : step > max))
+    throw new UserError(
+      finished
+        ? `run ${location} already finished (${step} steps); continue it with --max-steps above ${step}`
+        : `run ${location} is at step ${step}, past --max-steps ${max}`,
+    );
 }
 
 /** A run's data must be the data it started with (a resumed run re-reads its word file). */
@@ -190,6 +227,8 @@ export interface RunStore {
   readonly location: string;
   /** weights + buffers with `state`, as one atomic unit (checkpoint.safetensors + state.json) */
   saveCheckpoint(model: Module, state: RunState): void;
+  /** the best weights so far (makemore.py's model.pt): best.safetensors; a store may keep none */
+  saveBest?(model: Module, best: { step: number; testLoss: number }): void;
   /** metrics.jsonl, appended */
   appendMetrics(lines: readonly MetricsLine[]): void;
   /** diagnostics.jsonl, appended */
@@ -208,6 +247,7 @@ export interface RunStore {
 /** A run kept in memory: the browser's store, and the tests'. */
 export class MemoryRunStore implements RunStore {
   checkpoint: { tensors: Map<string, Float32Array>; state: RunState } | null = null;
+  best: { tensors: Map<string, Float32Array>; step: number; testLoss: number } | null = null;
   metrics: MetricsLine[] = [];
   diagnostics: DiagnosticsSnapshot[] = [];
   live: LiveStatus | null = null;
@@ -218,6 +258,11 @@ export class MemoryRunStore implements RunStore {
     const tensors = new Map<string, Float32Array>();
     for (const [name, t] of Object.entries(model.stateDict())) tensors.set(name, t.storage.slice());
     this.checkpoint = { tensors, state: structuredClone(state) };
+  }
+  saveBest(model: Module, best: { step: number; testLoss: number }): void {
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, t] of Object.entries(model.stateDict())) tensors.set(name, t.storage.slice());
+    this.best = { tensors, ...best };
   }
   appendMetrics(lines: readonly MetricsLine[]): void {
     this.metrics.push(...lines);
@@ -321,14 +366,15 @@ export class TrainingSession {
   private badParam: { name: string; step: number } | null = null;
   private lastSnapshot: DiagnosticsSnapshot | null = null;
   private t0 = 0;
+  /** makemore.py's habits: the best test loss so far (restored on resume) */
+  private best: { step: number; testLoss: number } | null = null;
 
   constructor(opts: SessionOptions) {
     this.o = opts;
     this.config = opts.config;
     this.now = opts.now ?? (() => performance.now());
     if (opts.resume) {
-      if (opts.resume.state.finished)
-        throw new UserError(`run ${opts.store.location} already finished (${opts.resume.state.step} steps)`);
+      checkResumable(this.config, opts.resume.state, opts.store.location);
       this.model = opts.resume.model;
       this.generator = new Generator();
       try {
@@ -339,6 +385,7 @@ export class TrainingSession {
         );
       }
       this.startStep = opts.resume.state.step;
+      this.best = opts.resume.state.best ?? null;
       // a run resumed at its last step (killed while finishing) records the same last loss
       if (typeof opts.resume.state.lastLoss === "number") this.lastLoss = opts.resume.state.lastLoss;
     } else {
@@ -417,13 +464,22 @@ export class TrainingSession {
     let lastLineAt = this.now();
     let lastLineStep = this.startStep;
     const anomaly = o.detectAnomaly === true;
+    // makemore.py's habits: its log line (with one step's time), its evaluate(), samples every N
+    const habits = config.habits === "makemore";
+    const sampleEvery = config.sampleEvery ?? 0;
+    const total = maxSteps < 0 ? "" : `/${maxSteps}`;
+    let stepStartedAt = this.now();
+    // AdamW and SGD with momentum or weight decay do not step by lr * grad: measure the change
+    const before = diag && this.optimizer ? new Map<string, Float32Array>() : null;
     let stepsDone = this.startStep;
     let sliceEnd = 0;
     let sliceStart = this.startStep;
     const hooks: TrainHooks = {
       // logging, metrics, diagnostics, checkpoints and live samples only read the model
       readOnly: true,
+      beforeUpdate: before ? () => copyWeights(model, before) : undefined,
       afterStep: ({ step, loss, lr }) => {
+        const stepMs = this.now() - stepStartedAt;
         this.lastLoss = loss;
         const done = step + 1;
         stepsDone = done;
@@ -433,7 +489,9 @@ export class TrainingSession {
         }
         if (diag) {
           // the lecture's ud, after the update: log10(std(lr * grad) / std(data)) of the 2-d weights
-          const ud = updateRatios(model, lr, { weightsOnly: true });
+          const ud = before
+            ? updateRatiosFromChange(model, before)
+            : updateRatios(model, lr, { weightsOnly: true });
           this.pending.push({ step, loss, lr, ud });
           if (live) {
             this.recent.push({ step, loss, lr, ud });
@@ -444,25 +502,34 @@ export class TrainingSession {
             store.appendDiagnostics(this.lastSnapshot);
           }
         } else this.pending.push({ step, loss, lr });
-        if (step % config.logEvery === 0 || done === maxSteps) {
+        if (habits) {
+          // as makemore.py's loop: by the 0-based index of the step just taken, after its update
+          if (step % config.logEvery === 0)
+            ev.line?.(`step ${step} | loss ${loss.toFixed(4)} | step time ${stepMs.toFixed(2)}ms`);
+          if (config.evalEvery > 0 && step > 0 && step % config.evalEvery === 0)
+            this.evaluateAsMakemore(step);
+        } else if (step % config.logEvery === 0 || done === maxSteps) {
           const now = this.now();
           const msPerStep = (now - lastLineAt) / Math.max(1, done - lastLineStep);
           lastLineAt = now;
           lastLineStep = done;
           ev.line?.(
-            `step ${String(step).padStart(7)}/${maxSteps} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
+            `step ${String(step).padStart(7)}${total} | loss ${loss.toFixed(4)} | lr ${lr} | ${msPerStep.toFixed(2)} ms/step`,
           );
         }
-        if (config.evalEvery > 0 && done % config.evalEvery === 0) {
+        if (!habits && config.evalEvery > 0 && done % config.evalEvery === 0) {
           // the weights after `done` updates: the log's "step {done}" line trains on them next
           const tr = splitLoss(model, data.train);
           const va = splitLoss(model, data.val);
           this.pending.push({ step: done, train_loss: tr, val_loss: va }); // NaN (an empty split) is null in JSON
           ev.line?.(
-            `step ${String(done).padStart(7)}/${maxSteps} | train ${lossText(tr)} | val ${lossText(va)} (eval mode, after ${done} steps)`,
+            `step ${String(done).padStart(7)}${total} | train ${lossText(tr)} | val ${lossText(va)} (eval mode, after ${done} steps)`,
           );
         }
-        if (done % config.checkpointEvery === 0 && done < maxSteps) this.checkpoint(done, false);
+        if (sampleEvery > 0 && step > 0 && step % sampleEvery === 0)
+          for (const text of this.sampleBlock(step)) ev.line?.(text);
+        if (done % config.checkpointEvery === 0 && (maxSteps < 0 || done < maxSteps))
+          this.checkpoint(done, false);
         if (flushEvery > 0 || live) {
           const now = this.now();
           if (flushEvery > 0 && now - lastFlush > flushEvery) {
@@ -477,8 +544,13 @@ export class TrainingSession {
         ev.step?.(done, loss);
       },
       // a slice always makes progress: its time is checked only once it has taken a step
-      shouldStop: () =>
-        this.stopRequested || this.badParam !== null || (stepsDone > sliceStart && this.now() > sliceEnd),
+      // (called before every step: the step's time starts here)
+      shouldStop: () => {
+        stepStartedAt = this.now();
+        return (
+          this.stopRequested || this.badParam !== null || (stepsDone > sliceStart && stepStartedAt > sliceEnd)
+        );
+      },
     };
 
     // The loop runs in slices and yields to the host in between, so that a signal handler or a
@@ -549,11 +621,14 @@ export class TrainingSession {
     // finished: calibrate, evaluate, checkpoint, sample, diagnose
     const stepsPerSecond = this.stepsPerSecond(result.step);
     if (config.calibrate && model instanceof MLP) calibrateBatchNorm(model, data.train);
-    const splitLosses = {
-      train: splitLoss(model, data.train),
-      val: splitLoss(model, data.val),
-      test: splitLoss(model, data.test),
-    };
+    const splitLosses =
+      config.habits === "makemore"
+        ? this.finalMakemoreLosses(result.step)
+        : {
+            train: splitLoss(model, data.train),
+            val: splitLoss(model, data.val),
+            test: splitLoss(model, data.test),
+          };
     // Finishing is resumable: the evaluated weights are saved as not yet finished, then samples
     // and findings are written, and only then is the run marked finished (same weights, same
     // state). A run killed in between resumes at its last step and redoes exactly this part:
@@ -571,6 +646,11 @@ export class TrainingSession {
         ...checkModel(model, data.train, new Generator().manualSeed(config.seed), this.checkOptions()),
         ...checkHistory(store.readMetrics(), splitLosses),
         ...checkBatchNormDrift(model, data.train),
+        ...checkMakemore(model, data.train, new Generator().manualSeed(config.seed), {
+          step: result.step,
+          train: config.train,
+          metrics: store.readMetrics(),
+        }),
       ]);
       store.writeFindings(findings);
     }
@@ -592,7 +672,7 @@ export class TrainingSession {
   sample(count: number, seed: number | string, generator?: Generator): SampleRecord[] {
     const words = sampleWords(this.model, this.o.data.vocab, {
       count,
-      generator: generator ?? new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
+      generator: generator ?? new Generator().manualSeed(seedValue(seed)),
     });
     return words.map((word) => ({ word, source: provenance(word, this.sets) }));
   }
@@ -616,6 +696,7 @@ export class TrainingSession {
       finished,
       lastLoss: this.lastLoss,
       ...(this.optimizer ? { optimizer: this.optimizer.stateDict() } : {}),
+      ...(this.best ? { best: this.best } : {}),
       ...extra,
     };
     this.o.store.saveCheckpoint(this.model, state);
@@ -627,7 +708,53 @@ export class TrainingSession {
   /** The doctor's view of this run: its batch, its length, and the snapshot the tables print. */
   private checkOptions(): CheckOptions {
     const t = this.config.train;
-    return { batchSize: t.batchSize, maxSteps: t.maxSteps, snapshot: this.lastSnapshot };
+    return {
+      batchSize: t.batchSize,
+      maxSteps: t.maxSteps < 0 ? 1e9 : t.maxSteps,
+      snapshot: this.lastSnapshot,
+    };
+  }
+
+  /**
+   * makemore.py's `evaluate(model, train_dataset, batch_size=100, max_batches=10)` and the same
+   * on the test set, after the update of step `step`; the best test loss so far keeps its weights
+   * (best.safetensors, makemore.py's model.pt). The shuffles draw from a generator seeded with
+   * seed + step, so the training stream and an exact resume are untouched.
+   */
+  private evaluateAsMakemore(step: number): void {
+    const { model, config, o } = this;
+    const g = new Generator().manualSeed(seedValue(seedPlus(config.seed, step)));
+    const trainLoss = makemoreEvaluate(model, o.data.train, g);
+    const testLoss = makemoreEvaluate(model, o.data.test, g);
+    this.pending.push({ step, train_loss: trainLoss, test_loss: testLoss });
+    o.events?.line?.(`step ${step} train loss: ${trainLoss} test loss: ${testLoss}`);
+    if (Number.isFinite(testLoss) && (this.best === null || testLoss < this.best.testLoss)) {
+      this.best = { step, testLoss };
+      o.store.saveBest?.(model, this.best);
+      o.events?.line?.(
+        `test loss ${testLoss} is the best so far, saving model to ${o.store.location}/best.safetensors`,
+      );
+    }
+  }
+
+  /**
+   * The end of a run with makemore.py's habits: its evaluate() after the last update (the numbers
+   * its log prints at an evaluation step), not a pass over every word (the Transformer's 31,033
+   * training words take half a minute). `makemore eval RUN` measures whole splits.
+   */
+  private finalMakemoreLosses(steps: number): Record<"train" | "val" | "test", number> {
+    const g = new Generator().manualSeed(seedValue(seedPlus(this.config.seed, steps)));
+    const { data } = this.o;
+    return {
+      train: makemoreEvaluate(this.model, data.train, g),
+      val: makemoreEvaluate(this.model, data.val, g),
+      test: makemoreEvaluate(this.model, data.test, g),
+    };
+  }
+
+  /** makemore.py's print_samples(num=10): ten words grouped by where they come from, between rules. */
+  private sampleBlock(step: number): string[] {
+    return sampleGroups(this.sample(10, seedPlus(this.config.seed, 10 + step)), this.sets.val.size > 0);
   }
 
   private writeLive(step: number): void {
@@ -641,7 +768,7 @@ export class TrainingSession {
       samples: this.sample(10, seedPlus(config.seed, 10 + step)),
       findings,
       stepsPerSecond: this.stepsPerSecond(step),
-      maxSteps: config.train.maxSteps,
+      maxSteps: Math.max(0, config.train.maxSteps), // 0: until interrupted
       updatedAt: (o.date?.() ?? new Date()).toISOString(),
     });
   }
@@ -662,16 +789,20 @@ export function startFacts(
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
     `split (${describeSplit(config.data.split ?? "lecture", config.data.splitSeed)}): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${t.maxSteps} steps | batch ${t.batchSize} | ${optimizerText(t)}lr ${(t.lrSchedule ?? "step") !== "step" ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}` : t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`,
+    `train: ${t.maxSteps < 0 ? "until interrupted (--max-steps -1; Ctrl-C saves a checkpoint)" : `${t.maxSteps} steps`} | batch ${t.batchSize} | ${optimizerText(t)}lr ${(t.lrSchedule ?? "step") !== "step" ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}` : t.maxSteps < 0 || t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
   ];
   if (config.data.vocab[0] !== ".")
     facts.push(`note: the data contains '.', so '${config.data.vocab[0]}' marks word boundaries`);
   // tiny data: say at once what an empty split means, rather than a NaN at the end
-  const empty = (["val", "test"] as const).filter((k) => exampleCount(data[k]) === 0);
+  // (only the lecture's split has a val set; makemore.py's and "none" have none by design)
+  const split = config.data.split ?? "lecture";
+  const empty = (["val", "test"] as const).filter(
+    (k) => exampleCount(data[k]) === 0 && (split === "lecture" || (k === "test" && split === "makemore")),
+  );
   if (empty.length)
     facts.push(
-      `warning: the ${empty.join(" and ")} split${empty.length > 1 ? "s are" : " is"} empty (${data.words.length} items split 80/10/10): ${empty.join(" and ")} loss${empty.length > 1 ? "es" : ""} will be reported as "empty"; use more data to measure generalisation`,
+      `warning: the ${empty.join(" and ")} split${empty.length > 1 ? "s are" : " is"} empty (${data.words.length} items split ${split === "lecture" ? "80/10/10" : "test min(1000, 10%)"}): ${empty.join(" and ")} loss${empty.length > 1 ? "es" : ""} will be reported as "empty"; use more data to measure generalisation`,
     );
   // a BatchNorm without eps and data that repeats: a batch of one context is 0/0
   for (const f of checkZeroSpread(model as LanguageModel, data.train, t.batchSize, t.maxSteps))
@@ -711,6 +842,67 @@ function firstNonFiniteLayer(model: LanguageModel): string {
     if (s?.some((x) => !Number.isFinite(x))) return `; first non-finite values in the output of ${name}`;
   }
   return "";
+}
+
+/**
+ * makemore.py's print_samples layout: a rule, "N samples that are in train:" and the words, the
+ * same for val (only when the split has one), test and new, a rule.
+ */
+export function sampleGroups(samples: readonly SampleRecord[], hasVal: boolean): string[] {
+  const groups: [Provenance, string][] = [
+    ["train", "in train"],
+    ["val", "in val"],
+    ["test", "in test"],
+    ["new", "new"],
+  ];
+  const rule = "-".repeat(80);
+  const out = [rule];
+  for (const [source, desc] of groups) {
+    if (source === "val" && !hasVal) continue; // makemore.py's split has none
+    const words = samples.filter((x) => x.source === source).map((x) => x.word);
+    out.push(`${words.length} samples that are ${desc}:`, ...words);
+  }
+  out.push(rule);
+  return out;
+}
+
+/** A seed from `seedPlus` as the generator takes it. */
+function seedValue(seed: number | string): number | bigint {
+  return typeof seed === "string" ? BigInt(seed) : seed;
+}
+
+/**
+ * makemore.py's `evaluate(model, dataset, batch_size, max_batches)`: eval mode, no gradients,
+ * the split in a shuffled order (its DataLoader's shuffle: a randperm, here from `g`), the mean of
+ * the batch losses of the first max_batches + 1 batches (its `if i >= max_batches: break` comes
+ * after the batch is counted), as a float32 (`torch.tensor(losses).mean()`). NaN for an empty split.
+ */
+export function makemoreEvaluate(
+  model: LanguageModel,
+  data: Examples,
+  g: Generator,
+  batchSize = 100,
+  maxBatches = 10,
+): number {
+  const N = exampleCount(data);
+  if (N === 0) return Number.NaN;
+  const order = g.randperm(N);
+  const T = exampleBlockSize(data);
+  const losses: number[] = [];
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let b = 0; b * batchSize < N && b <= maxBatches; b++) {
+        const rows = Float32Array.from(order.subarray(b * batchSize, Math.min(N, (b + 1) * batchSize)));
+        const { Xb, Yb } = gatherBatch(data, new Tensor(rows, [rows.length], "int64"), T);
+        losses.push(model.loss(Xb, Yb).item());
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return Math.fround(losses.reduce((a, v) => a + v, 0) / losses.length);
 }
 
 /**

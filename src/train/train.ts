@@ -33,6 +33,7 @@ import { makeOptimizer, type Optimizer, type OptimizerConfig, scheduledLr } from
 import { trainStep } from "./plan.ts";
 
 export interface TrainConfig extends OptimizerConfig {
+  /** steps to train; -1: until stopped (makemore.py's --max-steps -1) */
   maxSteps: number;
   batchSize: number;
   /** learning rate before the decay step */
@@ -59,9 +60,13 @@ export function learningRateAt(cfg: TrainConfig, step: number): number {
 /** Reject numbers that cannot train (one clear line each). */
 export function validateTrainConfig(cfg: TrainConfig, trainSize: number): void {
   const { maxSteps, batchSize, learningRate, lrDecayTo, lrDecayStep } = cfg;
-  if (!Number.isInteger(maxSteps) || maxSteps < 0 || maxSteps > 1e9) {
-    throw new UserError(`--max-steps must be a whole number from 0 to 1e9, got ${maxSteps}`);
+  if (!Number.isInteger(maxSteps) || maxSteps < -1 || maxSteps > 1e9) {
+    throw new UserError(
+      `--max-steps must be a whole number from 0 to 1e9, or -1 to train until interrupted, got ${maxSteps}`,
+    );
   }
+  if (maxSteps < 0 && cfg.lrSchedule === "cosine")
+    throw new UserError("--lr-schedule cosine decays over --max-steps: give a number of steps, not -1");
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UserError(`--batch-size must be a positive integer, got ${batchSize}`);
   if (batchSize > trainSize) {
@@ -121,7 +126,7 @@ export interface TrainHooks {
 export type StopReason = "done" | "stopped" | "nonfinite";
 
 /**
- * Run SGD from `startStep` to `cfg.maxSteps` on `data`, drawing minibatches from `g`
+ * Run SGD from `startStep` to `cfg.maxSteps` (-1: until `hooks.shouldStop`) on `data`, drawing minibatches from `g`
  * (the generator that initialised the model, as in the lecture).
  */
 export function train(
@@ -149,7 +154,7 @@ export function train(
     !hooks.readOnly &&
     (hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined);
   let step = startStep;
-  while (step < cfg.maxSteps) {
+  while (cfg.maxSteps < 0 || step < cfg.maxSteps) {
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
     g.randintInto(ixBuf, 0, N);
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
