@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -280,6 +280,33 @@ test("a finished run continued with --resume --max-steps equals one run of that 
       .map((l) => [l.step, l.loss]);
   assert.deepEqual(losses(a), losses(b));
 
+  // AdamW's moments are float32 tensors beside the checkpoint, named by it (not JSON in state.json)
+  const state = JSON.parse(readFileSync(join(a, "state.json"), "utf8"));
+  assert.equal(state.optimizer, undefined);
+  assert.deepEqual(state.optimizerFile, {
+    name: "optimizer-80.safetensors",
+    kind: "adamw",
+    step: 80,
+    parameters: 6,
+  });
+  assert.deepEqual(
+    readdirSync(a).filter((f) => f.startsWith("optimizer-")),
+    ["optimizer-80.safetensors"],
+  );
+  const moments = readSafetensorsFile(join(a, "optimizer-80.safetensors"), { what: "moments" }).tensors;
+  assert.equal(Object.keys(moments).length, 12);
+  // one exp_avg and one exp_avg_sq per parameter, each the parameter's size
+  const sizes = (xs: { data: Float32Array }[]) => xs.map((t) => t.data.length).sort((x, y) => x - y);
+  for (const buf of ["exp_avg", "exp_avg_sq"])
+    assert.deepEqual(
+      sizes(
+        Object.entries(moments)
+          .filter(([k]) => k.endsWith(`.${buf}`))
+          .map(([, t]) => t),
+      ),
+      sizes(Object.values(ca)),
+    );
+
   // what would change the model, its data or its optimizer is refused, and nothing is touched
   const before = fingerprint(a);
   for (const flag of [
@@ -317,6 +344,14 @@ test("a finished run continued with --resume --max-steps equals one run of that 
     makemore(["train", "--sample-only"]),
     /--sample-only needs the run: --resume DIR or -o\/--work-dir DIR/,
     2,
+  );
+  // a run whose optimizer file went missing is refused in one line, not restarted from zero moments
+  const lost = join(tmp, "lost");
+  cpSync(a, lost, { recursive: true });
+  rmSync(join(lost, "optimizer-80.safetensors"));
+  assertOneLineError(
+    makemore(["train", "--resume", lost, "--max-steps", "90"]),
+    /names optimizer state "optimizer-80\.safetensors" that is missing; the run cannot be resumed exactly/,
   );
   // makemore.py's bare --resume with -o
   r = makemore(["train", "--resume", "-o", a, "--max-steps", "90"]);

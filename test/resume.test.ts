@@ -201,7 +201,7 @@ test("--detect-anomaly names the op where the first NaN or infinity appears", ()
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.match(
     r.stderr,
-    /anomaly at step \d+: (linear produced (NaN|inf) in its output from finite inputs[^;]*|the SGD update made \S+ non-finite); training stopped and the last good checkpoint \(step \d+\) was kept/,
+    /anomaly at step \d+: (linear produced (NaN|-?inf) in its output from finite inputs[^;]*|the SGD update made \S+ non-finite); training stopped and the last good checkpoint \(step \d+\) was kept/,
   );
   // every run directory holds a checkpoint from step 0 on
   const state = JSON.parse(

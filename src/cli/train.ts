@@ -285,7 +285,7 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
   // makemore.py's split has no val set; its habits measure the losses as its evaluate() does
   const val = (c.data.split ?? "lecture") === "lecture" ? ` | val ${lossText(l.val)}` : "";
   console.log(
-    `train ${lossText(l.train)}${val} | test ${lossText(l.test)}${c.calibrate ? " (BatchNorm calibrated)" : ""}${c.habits === "makemore" ? " (makemore.py's evaluate: 11 batches of 100 words each)" : ""}`,
+    `train ${lossText(l.train)}${val} | test ${lossText(l.test)}${c.calibrate ? " (BatchNorm calibrated)" : ""}${c.habits === "makemore" ? " (makemore.py's evaluate: up to 11 batches of 100 words)" : ""}`,
   );
   if (!quiet && samples.length) {
     console.log(

@@ -11,6 +11,7 @@
  * torch.histogram(t, density=True) with 100 bins), so they compare with the lecture's printouts.
  */
 
+import { MakemoreModel } from "../models/makemore.ts";
 import type { LanguageModel } from "../models/model.ts";
 import type { Module } from "../nn/modules.ts";
 import { kernels } from "../tensor/kernels.ts";
@@ -72,9 +73,9 @@ export function saturatedPercent(t: Float32Array, threshold = SATURATION_THRESHO
  */
 export function activationStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): ActivationStats[] {
   const out: ActivationStats[] = [];
-  // a model without Tanh layers (makemore.py's: embeddings, LayerNorm, attention, GELU, blocks,
-  // the RNN cell) is measured at every layer it lists; the lecture's MLPs plot their Tanh layers
-  const all = opts.allLayers === true || !model.diagnosticLayers().some((l) => kindOf(l) === "Tanh");
+  // makemore.py's models (embeddings, LayerNorm, attention, GELU, blocks, the RNN cell, ...) are
+  // measured at every layer they list; the lecture's nets plot their Tanh layers
+  const all = opts.allLayers === true || model instanceof MakemoreModel;
   model.diagnosticLayers().forEach((layer, i) => {
     if (!layer.out) return;
     const isTanh = kindOf(layer) === "Tanh";
@@ -122,7 +123,7 @@ export function attentionEntropy(att: Tensor): { entropy: number; share: number 
 /** Backward statistics of layer outputs' gradients (requires `retainLayerGrads` before the step). */
 export function gradientStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): GradientStats[] {
   const out: GradientStats[] = [];
-  const all = opts.allLayers === true || !model.diagnosticLayers().some((l) => kindOf(l) === "Tanh");
+  const all = opts.allLayers === true || model instanceof MakemoreModel;
   model.diagnosticLayers().forEach((layer, i) => {
     const g = layer.out?.grad;
     if (!g) return;

@@ -94,7 +94,11 @@ export function existingRunFiles(dir: string): string[] {
     throw e;
   }
   const present = new Set(entries);
-  return RUN_FILE_NAMES.filter((n) => present.has(n));
+  // and the optimizer's moments beside the checkpoint (optimizer-<step>.safetensors, src/io/run.ts)
+  return [
+    ...RUN_FILE_NAMES.filter((n) => present.has(n)),
+    ...entries.filter((n) => /^optimizer-\d+\.safetensors$/.test(n)).sort(),
+  ];
 }
 
 /**

@@ -128,6 +128,11 @@ export interface RunState {
   lastLoss?: number;
   /** the optimizer's moments/momentum after `step` steps (AdamW, SGD with momentum) */
   optimizer?: OptimizerState;
+  /**
+   * on disk, instead of `optimizer`: the binary file beside the checkpoint that holds it
+   * (optimizer-<step>.safetensors; src/io/run.ts writes and reads it)
+   */
+  optimizerFile?: { name: string; kind: string; step: number; parameters: number };
   /** the parameter shapes by name (written by the store, for readers that build no model) */
   parameters?: Record<string, number[]>;
   /** makemore.py's habits: the best test loss so far and its step (best.safetensors holds its weights) */
