@@ -15,11 +15,12 @@
  * Both figures are wall-clock steps/s, which on a shared machine says as much about the other jobs
  * as about the code (and a browser runs more threads than node: its page and chart worker). So the
  * bench also reports steps per CPU-second of the training thread: node's process CPU time, and the
- * training worker's thread time from a Chrome trace. And the page's own record of main-thread long
- * tasks while it trained (the Long Tasks API, wall-clock: src/web/app.ts).
+ * training worker's thread time from /proc (Linux; not a Chrome trace, whose timeline recording
+ * slowed the traced worker by a third here). And the page's own record of main-thread long tasks
+ * while it trained (the Long Tasks API, wall-clock: src/web/app.ts).
  */
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,22 +89,50 @@ async function nodeRate(steps: number, diagnostics: boolean): Promise<Rate> {
   return { wall: outcome.stepsPerSecond, cpu: steps / ((cpu.user + cpu.system) / 1e6) };
 }
 
-/** The busiest dedicated worker thread's CPU time in a Chrome trace, in seconds (the training worker). */
-function workerCpuSeconds(trace: Buffer): number {
-  type Ev = { name: string; ph: string; pid: number; tid: number; tdur?: number; args?: { name?: string } };
-  const events = (JSON.parse(trace.toString("utf8")) as { traceEvents: Ev[] }).traceEvents;
-  const workers = new Set(
-    events
-      .filter((e) => e.name === "thread_name" && e.args?.name === "DedicatedWorker thread")
-      .map((e) => `${e.pid}:${e.tid}`),
-  );
-  const sums = new Map<string, number>();
-  for (const e of events) {
-    const k = `${e.pid}:${e.tid}`;
-    if (e.ph === "X" && e.name === "RunTask" && workers.has(k))
-      sums.set(k, (sums.get(k) ?? 0) + (e.tdur ?? 0));
+/**
+ * CPU seconds of every thread of Chromium's renderer processes, by "pid/tid name", from /proc
+ * (Linux). The training worker is the busiest "DedicatedWorker" thread. Read from the kernel, not
+ * from a Chrome trace: tracing the timeline costs the traced threads a large share of their time.
+ */
+function rendererThreads(): Map<string, number> {
+  const out = new Map<string, number>();
+  // only the browser this process launched (other jobs on the machine may run Chromium too)
+  const parent = new Map<string, string>();
+  const pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    try {
+      parent.set(pid, readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]!);
+    } catch {
+      // ended
+    }
   }
-  return Math.max(0, ...sums.values()) / 1e6;
+  const ours = (pid: string) => {
+    for (let p: string | undefined = pid, n = 0; p && p !== "0" && n < 10; p = parent.get(p), n++)
+      if (p === String(process.pid)) return true;
+    return false;
+  };
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("--type=renderer") || !ours(pid)) continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+        // fields after "(comm) ": state is 0, utime 11, stime 12 (clock ticks, 100 per second)
+        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        out.set(`${pid}/${tid} ${comm}`, (Number(f[11]) + Number(f[12])) / 100);
+      }
+    } catch {
+      // a process or thread that ended while being read
+    }
+  }
+  return out;
+}
+
+/** CPU seconds the busiest DedicatedWorker thread spent between two readings (the training worker). */
+function workerCpuSeconds(before: Map<string, number>, after: Map<string, number>): number {
+  let most = 0;
+  for (const [k, v] of after) if (/DedicatedWorker/.test(k)) most = Math.max(most, v - (before.get(k) ?? 0));
+  return most;
 }
 
 async function browserRate(
@@ -113,9 +142,7 @@ async function browserRate(
   diagnostics: boolean,
 ): Promise<Rate & { longTasks: LongTasks }> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-  await browser.startTracing(page, {
-    categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"],
-  });
+  const before = rendererThreads();
   await page.goto(`${url}?type=batchnorm&steps=${steps}${diagnostics ? "" : "&diagnostics=0"}&autostart=1`);
   await page.waitForFunction(() => ["finished", "failed"].includes(document.body.dataset.state ?? ""), null, {
     timeout: 600_000,
@@ -132,11 +159,12 @@ async function browserRate(
       },
     };
   });
-  const trace = await browser.stopTracing();
+  const after = rendererThreads();
   await page.close();
   // the training thread's time over the whole page (start-up, training, the final evaluation):
   // an upper bound on the training's own CPU time, so a lower bound on steps per CPU-second
-  return { wall: rate, cpu: steps / workerCpuSeconds(trace), longTasks };
+  const cpu = workerCpuSeconds(before, after);
+  return { wall: rate, cpu: cpu > 0 ? steps / cpu : Number.NaN, longTasks };
 }
 
 /** Node and Chromium, interleaved, `reps` times each; medians. Throws when Chromium is missing. */
