@@ -19,7 +19,7 @@ import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
-import { fmaActive, plainModule } from "../src/tensor/wasm/load.ts";
+import { fmaActive, plainModule, wasmModule } from "../src/tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
@@ -438,6 +438,22 @@ const plainFused = (() => {
   ex.setGemmWork((ex.heapBase() + 15) & ~15);
   return { ex, f32: new Float32Array(ex.memory.buffer) };
 })();
+
+test("one build everywhere: the generic gemm, the arena and the threads' shared build multiply-add alike", () => {
+  // (1 + 2^-12)^2 - 1: 2^-11 + 2^-24 fused, 2^-11 when the product is rounded first
+  const a = Math.fround(1 + 2 ** -12);
+  const want = fmaActive() ? 2 ** -11 + 2 ** -24 : 2 ** -11;
+  type Probe = { maddProbe(a: number, b: number, c: number): number };
+  const gemm = new WebAssembly.Instance(wasmModule("gemm")!, {}).exports as unknown as Probe;
+  assert.equal(gemm.maddProbe(a, a, -1), want, "generic gemm module");
+  assert.equal(fusedArena!.ex.maddProbe(a, a, -1), want, "arena (fused module)");
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+  const shared = new WebAssembly.Instance(wasmModule("fusedShared")!, { env: { memory } })
+    .exports as unknown as Probe;
+  assert.equal(shared.maddProbe(a, a, -1), want, "shared-memory build (worker threads)");
+  const plain = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as Probe;
+  assert.equal(plain.maddProbe(a, a, -1), 2 ** -11, "plain build");
+});
 
 test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
   // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n), k not a multiple
