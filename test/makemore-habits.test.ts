@@ -353,10 +353,22 @@ test("a finished run continued with --resume --max-steps equals one run of that 
     makemore(["train", "--resume", lost, "--max-steps", "90"]),
     /names optimizer state "optimizer-80\.safetensors" that is missing; the run cannot be resumed exactly/,
   );
-  // makemore.py's bare --resume with -o
-  r = makemore(["train", "--resume", "-o", a, "--max-steps", "90"]);
+  // --top-k 1 (makemore.py's flag): each step takes the most likely character, so 50 samples from
+  // the same weights are one word 50 times
+  r = makemore(["train", "--sample-only", "-o", a, "--top-k", "1"]);
   assert.equal(r.code, 0, r.stderr);
+  const greedy = r.stdout
+    .split("\n")
+    .slice(1)
+    .filter((l) => l && !/^-+$/.test(l) && !/samples that are/.test(l));
+  assert.equal(greedy.length, 50);
+  assert.equal(new Set(greedy).size, 1);
+  // makemore.py's bare --resume with -o; --top-k is a sampling flag, so a resume takes it
+  r = makemore(["train", "--resume", "-o", a, "--max-steps", "90", "--top-k", "3"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^resume: changed --top-k all -> 3$/m);
   assert.equal(JSON.parse(readFileSync(join(a, "state.json"), "utf8")).step, 90);
+  assert.equal(JSON.parse(readFileSync(join(a, "config.json"), "utf8")).topK, 3);
 });
 
 test("-o/--work-dir names the run for every command that reads one, as in makemore.py", () => {

@@ -48,6 +48,7 @@ export const TRAIN_OPTIONS: Options = {
   "checkpoint-every": { type: "string" },
   "eval-every": { type: "string" },
   "sample-every": { type: "string" },
+  "top-k": { type: "string" },
   calibrate: { type: "boolean" },
   diagnostics: { type: "boolean" },
   "diagnostics-every": { type: "string" },
@@ -186,6 +187,7 @@ export function configFromFlags(
         : {}),
       calibrate: v.calibrate === true,
       numSamples: num(v["num-samples"], "--num-samples", 20, { integer: true, min: 0, max: 100000 }),
+      ...(topKFlag(v["top-k"]) ? { topK: topKFlag(v["top-k"]) } : {}),
       diagnostics:
         v.diagnostics === true || v["diagnostics-every"] !== undefined || v.dashboard === true
           ? {
@@ -269,6 +271,13 @@ const RESUME_SETTABLE: Record<string, (c: RunConfig, raw: string | boolean) => [
   "checkpoint-every": (c, raw) => setTop(c, "checkpointEvery", "--checkpoint-every", raw, 1),
   "eval-every": (c, raw) => setTop(c, "evalEvery", "--eval-every", raw, 0),
   "sample-every": (c, raw) => setTop(c, "sampleEvery", "--sample-every", raw, 0),
+  "top-k": (c, raw) => {
+    const from = c.topK ?? "all";
+    const k = topKFlag(raw);
+    if (k) c.topK = k;
+    else delete c.topK;
+    return ["--top-k", from, k ?? "all"];
+  },
   "num-samples": (c, raw) => {
     const from = c.numSamples ?? 20;
     c.numSamples = num(raw, "--num-samples", 20, { integer: true, min: 0, max: 100000 });
@@ -294,6 +303,13 @@ const RESUME_SETTABLE: Record<string, (c: RunConfig, raw: string | boolean) => [
     return ["--diagnostics", from ? "on" : "off", "on (for --dashboard)"];
   },
 };
+
+/** makemore.py's --top-k K: K > 0 the K most likely characters, -1 (or absent) all; 0 is refused. */
+export function topKFlag(raw: string | boolean | undefined): number | undefined {
+  const k = num(raw, "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
+  if (k === 0) throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
+  return k > 0 ? k : undefined;
+}
 
 /** Flags a resumed run takes that are not part of its config (how this process runs and prints). */
 const RESUME_PROCESS_FLAGS = [

@@ -32,7 +32,7 @@ import {
 } from "../train/session.ts";
 import { validateTrainConfig } from "../train/train.ts";
 import { invocation, num, parse } from "./args.ts";
-import { configFromFlags, modelHelp, resumeOverrides, TRAIN_OPTIONS } from "./flags.ts";
+import { configFromFlags, modelHelp, resumeOverrides, TRAIN_OPTIONS, topKFlag } from "./flags.ts";
 import { Progress } from "./progress.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
@@ -87,6 +87,8 @@ reporting
       --eval-every N        also measure train/val loss every N steps (default 0: only at the end;
                             makemore.py's types: 500, train and test as its evaluate(), keeping
                             the best weights by test loss in DIR/best.safetensors)
+      --top-k K             sample among the K most likely characters (makemore.py's --top-k;
+                            default -1: all)
       --sample-every N      print 10 samples (in train / in test / new) every N steps (default 0;
                             makemore.py's types: 200)
       --calibrate           after training, set BatchNorm statistics from the whole training set
@@ -330,7 +332,9 @@ const STUB_CONFIG = {
 function sampleOnly(v: Record<string, string | boolean | undefined>): number {
   const dir = namedRun(v, "--sample-only");
   const extra = Object.keys(v).filter(
-    (k) => v[k] !== undefined && !["sample-only", "resume", "work-dir", "num-samples", "quiet"].includes(k),
+    (k) =>
+      v[k] !== undefined &&
+      !["sample-only", "resume", "work-dir", "num-samples", "top-k", "quiet"].includes(k),
   );
   if (extra.length)
     throw new UserError(`--sample-only samples a trained run; drop --${extra.join(", --")}`, 2);
@@ -356,9 +360,11 @@ function sampleOnly(v: Record<string, string | boolean | undefined>): number {
     test: new Set(data.split.test),
   };
   const seed = seedPlus(run.config.seed, 10);
+  const topK = v["top-k"] !== undefined ? topKFlag(v["top-k"]) : run.config.topK;
   const words = sampleWords(run.model, run.vocab, {
     count,
     generator: new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
+    ...(topK ? { topK } : {}),
   });
   if (v.quiet !== true) console.log(`sampling ${count} words from ${printable(dir)}, ${from}, seed ${seed}`);
   const rows = words.map((word) => ({ word: printable(word), source: provenance(word, sets) }));

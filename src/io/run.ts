@@ -256,6 +256,7 @@ export function checkConfig(raw: unknown, path: string): RunConfig {
   if (d.vocab.some((c) => [...(c as string)].length !== 1))
     throw bad("a vocabulary entry is not one character");
   if (raw.numSamples !== undefined) int(raw.numSamples, "numSamples", 0, 100_000);
+  if (raw.topK !== undefined) int(raw.topK, "topK", 1, 1_000_000);
   if (d.sha256 !== undefined && (typeof d.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(d.sha256)))
     throw bad("data.sha256 must be 64 hex digits");
   if (typeof raw.calibrate !== "boolean") throw bad("calibrate must be true or false");

@@ -112,6 +112,8 @@ export interface RunConfig {
   calibrate: boolean;
   /** words sampled into samples.txt at the end */
   numSamples?: number;
+  /** makemore.py's --top-k: sample among the k most likely characters (absent: all) */
+  topK?: number;
   /** record diagnostics (activation/gradient statistics) */
   diagnostics?: { every: number; updateRatios: boolean };
 }
@@ -678,6 +680,7 @@ export class TrainingSession {
     const words = sampleWords(this.model, this.o.data.vocab, {
       count,
       generator: generator ?? new Generator().manualSeed(seedValue(seed)),
+      ...(this.config.topK ? { topK: this.config.topK } : {}),
     });
     return words.map((word) => ({ word, source: provenance(word, this.sets) }));
   }
