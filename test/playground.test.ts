@@ -646,6 +646,19 @@ test("a bad word file and a bad flag in the URL get the CLI's one-line errors; a
     flagCli.stderr.trim(),
   );
 
+  // the run's --top-k (the training form's field) is checked as `makemore train --top-k` checks it
+  const topKCli = spawnSync(process.execPath, ["--import", TSX, MAIN, "train", "--top-k", "0"], {
+    cwd: files,
+    encoding: "utf8",
+  });
+  assert.equal(topKCli.status, 2);
+  await page.goto(`${site.url}?top-k=0&autostart=1`);
+  await page.waitForFunction(() => document.body.dataset.error);
+  assert.equal(
+    `makemore: error: ${await page.evaluate(() => document.body.dataset.error)}`,
+    topKCli.stderr.trim(),
+  );
+
   await page.waitForLoadState("networkidle"); // the workers' scripts are in, before leaving the page
   await page.goto(site.url);
   const good = join(files, "pets.txt");

@@ -12,7 +12,7 @@
  */
 
 import { num } from "../cli/args.ts";
-import { modelFlagsFrom, trainFlagsFrom } from "../cli/flags.ts";
+import { modelFlagsFrom, topKFlag, trainFlagsFrom } from "../cli/flags.ts";
 import { UserError } from "../errors.ts";
 import { allModelFlags, DEFAULT_TYPE, FAMILIES, type ModelFamily, type ModelFlag } from "../models/index.ts";
 import { CONFIG_VERSION, type RunRequest } from "../train/session.ts";
@@ -44,6 +44,12 @@ const TRAIN_FLAGS: FlagInfo[] = [
     placeholder: "",
   },
   { name: "momentum", kind: "number", help: "SGD momentum", placeholder: "" },
+  {
+    name: "top-k",
+    kind: "int",
+    help: "the run's samples (live and at the end) among the K most likely characters (-1: all)",
+    placeholder: "",
+  },
 ];
 
 /** A training flag's default for a type: what `trainFlagsFrom` gives when the flag is not given. */
@@ -133,9 +139,7 @@ export function checkNumber(
  * refused, K > 0 keeps the K largest logits at each step.
  */
 export function checkTopK(value: number | string): number | undefined {
-  const k = num(String(value).trim() || "-1", "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
-  if (k === 0) throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
-  return k > 0 ? k : undefined;
+  return topKFlag(String(value).trim() || undefined);
 }
 
 /**
@@ -149,6 +153,7 @@ export function runRequest(f: Flags, diagnostics: boolean): RunRequest {
   for (const [k, x] of Object.entries(f)) if (x !== "" && x !== false && x !== undefined) v[k] = x;
   const { type, flags: modelFlags } = modelFlagsFrom(v);
   const { train, seed } = trainFlagsFrom(v, type);
+  const topK = topKFlag(v["top-k"]);
   return {
     type,
     modelFlags,
@@ -161,6 +166,7 @@ export function runRequest(f: Flags, diagnostics: boolean): RunRequest {
       evalEvery: 0,
       calibrate: false,
       numSamples: 20,
+      ...(topK ? { topK } : {}),
       // every: 0 is the CLI's "max(1000, max-steps / 100)"
       diagnostics: diagnostics ? { every: 0, updateRatios: true } : undefined,
     },
