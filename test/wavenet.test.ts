@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseLines, prepareData } from "../src/data/dataset.ts";
+import { checkModel } from "../src/diagnostics/doctor.ts";
 import { activationStats, saturationMaps } from "../src/diagnostics/measure.ts";
 import { specFor } from "../src/models/index.ts";
 import { buildWaveNet, WAVENET_FAMILY, wavenetSpec } from "../src/models/wavenet.ts";
@@ -192,4 +193,27 @@ test("wavenet specs: the block size must be a power of the group size; one clear
   // the notebook's first hierarchical attempt (n_embd 10, n_hidden 68): "22K params"
   const small = buildWaveNet(wavenetSpec(27, { nEmbd: 10, nHidden: 68 }), new Generator().manualSeed(42));
   assert.equal(small.numParameters(), 22397);
+});
+
+test("doctor: silent on the notebook's WaveNet, at init and after 20 steps; names the bug in batchnorm", () => {
+  const ids = (f: { id: string }[]) => f.map((x) => x.id);
+  for (const steps of [0, 20]) {
+    const g = new Generator().manualSeed(42);
+    const healthy = buildWaveNet(wavenetSpec(27), g);
+    if (steps) train(healthy, data.train, cfg(steps), g);
+    assert.deepEqual(
+      ids(checkModel(healthy, data.train, new Generator().manualSeed(42))),
+      [],
+      `step ${steps}`,
+    );
+    const g2 = new Generator().manualSeed(42);
+    const buggy = buildWaveNet(wavenetSpec(27, { bnPerPosition: true }), g2);
+    if (steps) train(buggy, data.train, cfg(steps), g2);
+    const f = checkModel(buggy, data.train, new Generator().manualSeed(42));
+    // the three (B, T, C) BatchNorms are layers 3 (T 4), 7 (T 2); layer 11 sees (B, C): no positions
+    assert.deepEqual(ids(f), ["batchnorm-per-position", "batchnorm-per-position"], `step ${steps}`);
+    assert.match(f[0].title, /^layer 3 \(BatchNorm1d\) normalises each of its 4 positions separately/);
+    assert.match(f[1].title, /^layer 7 \(BatchNorm1d\) normalises each of its 2 positions separately/);
+    assert.match(f[0].fix, /dims \(0, 1\)/);
+  }
 });

@@ -298,13 +298,16 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
         `  ${printable(s.word).padEnd(20)} ${s.source === "new" ? "" : `(in ${s.source})`}`.trimEnd(),
       );
   }
-  if (findings && !quiet && snap) {
-    console.log(`\ndiagnostics at step ${snap.step} (forward: layer outputs)`);
-    console.log(formatActivationTable(snap.activations));
-    console.log("backward: gradients of layer outputs");
-    console.log(formatGradientTable(snap.gradients));
-    console.log("weights: gradient statistics and grad:data");
-    console.log(formatParameterTable(snap.params));
+  if (findings && !quiet) {
+    // a counted model (bigram-counts) takes no steps: no snapshot, only the doctor
+    if (snap) {
+      console.log(`\ndiagnostics at step ${snap.step} (forward: layer outputs)`);
+      console.log(formatActivationTable(snap.activations));
+      console.log("backward: gradients of layer outputs");
+      console.log(formatGradientTable(snap.gradients));
+      console.log("weights: gradient statistics and grad:data");
+      console.log(formatParameterTable(snap.params));
+    }
     console.log(findings.length ? `doctor: ${findings.length} finding(s)` : "doctor: no problems found");
     for (const f of findings) console.log(formatFinding(f));
     console.log(`see the plots: ${invocation()} report ${printable(dir)}`);

@@ -312,11 +312,18 @@ export class RunWatcher {
     if (this.ud.size > 0) out.push({ name: "update-ratios", version: this.metricsVersion });
     const snap = this.snapshot;
     if (snap) {
-      for (const name of ["activations", "gradients", "weight-gradients"])
-        out.push({ name, version: this.snapVersion });
+      // only what the snapshot holds: a model without Tanh layers (a bigram, makemore.py's
+      // Transformer) has weights but no layer statistics
+      const has = {
+        activations: snap.activations.length > 0,
+        gradients: snap.gradients.length > 0,
+        "weight-gradients": snap.params.some((p) => p.shape.length === 2),
+      };
+      for (const name of ["activations", "gradients", "weight-gradients"] as const)
+        if (has[name]) out.push({ name, version: this.snapVersion });
       if (this.history.length >= 2)
-        for (const name of ["activations-history", "gradients-history"])
-          out.push({ name, version: this.snapVersion });
+        for (const name of ["activations", "gradients"] as const)
+          if (has[name]) out.push({ name: `${name}-history`, version: this.snapVersion });
       for (const map of snap.saturation)
         out.push({ name: `saturation-layer-${map.layer}`, version: this.snapVersion });
     }
@@ -502,6 +509,8 @@ export class RunWatcher {
     if (this.means.count === 0) notes.push("no loss logged yet");
     if (!this.snapshot && this.ud.size === 0)
       notes.push("no diagnostics: train with --diagnostics to see update ratios, histograms and saturation");
+    if (this.snapshot && this.snapshot.activations.length === 0)
+      notes.push("no layer statistics: this model has no Tanh layer to measure (its weights are measured)");
     const out: RunSummary = {
       index: this.index,
       name: this.name,

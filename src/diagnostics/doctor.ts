@@ -14,6 +14,7 @@
  */
 
 import { ContextWindows, type Examples, exampleBlockSize, exampleCount } from "../data/dataset.ts";
+import { Bigram, BigramCounts, bigramFit, bigramSpec } from "../models/bigram.ts";
 import { RNN, Transformer } from "../models/makemore.ts";
 import { MLP } from "../models/mlp.ts";
 import type { LanguageModel } from "../models/model.ts";
@@ -71,6 +72,8 @@ export const THRESHOLDS = {
    * first hidden state (trained at makemore.py's defaults: 28-36%; at lr 1e-2: 2.5%)
    */
   rnnReach: 0.05,
+  /** neural bigram: nats of train nll above the counting model's (the notebook's run: 0.02) */
+  bigramGap: 0.1,
 } as const;
 
 const fmt = (x: number, d = 2) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(1));
@@ -111,7 +114,7 @@ export function checkModel(
   retainLayerGrads(model);
   for (const p of model.parameters()) p.grad = null;
   const lossT = model.loss(Xb, Yb);
-  lossT.backward();
+  if (lossT.requiresGrad) lossT.backward(); // a counted model (bigram-counts) has no parameters
   const loss = lossT.item();
 
   const V = model.spec.vocabSize;
@@ -612,6 +615,93 @@ export function checkBatchNormDrift(model: LanguageModel, train: Examples): Find
     }
   });
   restoreBuffers();
+  return findings;
+}
+
+/**
+ * The neural bigram after training (part 1): it can reach the counting model's nll (its optimum,
+ * softmax(W_i) = N_i / sum N_i); the notebook's 100 steps at lr 50 end 0.02 above it. Further off,
+ * either the descent has not converged (the learning rate or the steps) or it has converged to an
+ * optimum that the regularization moved away from the counts.
+ */
+export function checkBigramFit(model: LanguageModel, train: Examples, step: number): Finding[] {
+  if (model instanceof BigramCounts) return checkBigramCounts(model, train); // counted, never stepped
+  // a neural bigram before its first step is far from the counts by construction, not by mistake
+  if (!(model instanceof Bigram) || step === 0 || exampleCount(train) === 0) return [];
+  const f = bigramFit(model, train.X, train.Y);
+  const gap = f.nll - f.optimum;
+  if (!(gap > THRESHOLDS.bigramGap)) return [];
+  const converged = f.gradRatio < 0.5;
+  const reg = model.spec.regularization;
+  return [
+    {
+      id: converged ? "bigram-over-regularized" : "bigram-not-converged",
+      severity: "warning",
+      title: `train nll ${fmt(f.nll, 4)} is ${fmt(gap, 3)} above the counting model's ${fmt(f.optimum, 4)}, the best this table can do${converged ? `: converged, held back by the regularization ${reg}` : ": still descending"}`,
+      measured: { nll: f.nll, optimum: f.optimum, gap, gradRatio: f.gradRatio, regularization: reg },
+      why: converged
+        ? "The loss adds regularization * mean(W^2), which pulls every row of W towards uniform (like adding counts to every cell); this strong, it outweighs what the data says."
+        : "Full-batch gradient descent on this table is a convex problem that ends at the counts; the loss is still falling, so the learning rate is too low (or the steps too few) to get there.",
+      fix: converged
+        ? "Lower --regularization (the notebook uses 0.01)."
+        : "Raise --learning-rate (the notebook uses 50 for this full-batch descent) or train for more --max-steps.",
+      where: "W",
+    },
+  ];
+}
+
+/**
+ * The counting bigram (part 1): without smoothing a pair never seen in training (the lecture's
+ * "jq") has probability 0, so any word containing it scores log 0 = -inf; with too much, P flattens
+ * towards uniform and the train nll rises above the unsmoothed table's.
+ */
+function checkBigramCounts(model: BigramCounts, train: Examples): Finding[] {
+  const s = model.spec.smoothing;
+  const n = model.counts.storage;
+  const V = model.spec.vocabSize;
+  const findings: Finding[] = [];
+  if (s === 0) {
+    // rows never seen as a context are never asked for; count the zero cells of the others
+    let zeros = 0;
+    let example = "";
+    for (let i = 0; i < V; i++) {
+      let row = 0;
+      for (let j = 0; j < V; j++) row += n[i * V + j];
+      if (row === 0) continue;
+      for (let j = 0; j < V; j++) {
+        if (n[i * V + j] !== 0) continue;
+        zeros++;
+        example ||= `(${i}, ${j})`;
+      }
+    }
+    if (zeros > 0) {
+      findings.push({
+        id: "bigram-zero-probability",
+        severity: "error",
+        title: `${zeros} of the pairs after a seen character never occur in training and get probability 0 (no smoothing): any word with one scores loss inf`,
+        measured: { zeroPairs: zeros, smoothing: s, example },
+        why: "P = N / rowsum gives an unseen pair exactly 0, and log 0 = -inf: a single such pair in a validation word makes its whole loss infinite (the lecture's 'jq').",
+        fix: "Smooth the counts: --smoothing 1 (the notebook's N + 1).",
+      });
+    }
+    return findings;
+  }
+  if (exampleCount(train) === 0) return findings;
+  const nll = -model.logLikelihood(train.X, train.Y).logLikelihood64 / exampleCount(train);
+  const optimum =
+    -new BigramCounts(bigramSpec("bigram-counts", V, { smoothing: 0 }))
+      .fit(train.X, train.Y)
+      .logLikelihood(train.X, train.Y).logLikelihood64 / exampleCount(train);
+  if (nll - optimum > THRESHOLDS.bigramGap) {
+    findings.push({
+      id: "bigram-over-smoothed",
+      severity: "warning",
+      title: `train nll ${fmt(nll, 4)} is ${fmt(nll - optimum, 3)} above the unsmoothed counts' ${fmt(optimum, 4)}: smoothing ${s} flattens P towards uniform (${fmt(Math.log(V), 4)})`,
+      measured: { nll, optimum, smoothing: s },
+      why: "Adding s to every count moves each row of P towards uniform; a small s only removes the zeros, a large one drowns the counts.",
+      fix: "Use a small --smoothing (the notebook's 1).",
+    });
+  }
   return findings;
 }
 

@@ -197,7 +197,8 @@ export function snapshot(model: LanguageModel, step: number, loss: number): Diag
  * `p.ndim == 2`; BatchNorm's gamma and beta are excluded even when shaped (1, H) as in the BN-MLP.
  */
 export function isWeightMatrix(name: string, shape: readonly number[]): boolean {
-  return shape.length === 2 && name.endsWith("weight");
+  // "W": the neural bigram's (V, V) table, the notebook's name for its one_hot(x) @ W layer
+  return shape.length === 2 && (name.endsWith("weight") || name === "W");
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 } from "../data/dataset.ts";
 import {
   checkBatchNormDrift,
+  checkBigramFit,
   checkHistory,
   checkMakemore,
   checkModel,
@@ -477,6 +478,7 @@ export function diagnoseRun(dir: string): { subject: string; findings: Finding[]
     }),
   );
   if (run.state.step > 0) findings.push(...checkBatchNormDrift(run.model, data.train));
+  findings.push(...checkBigramFit(run.model, data.train, run.state.step));
   // say what could not be looked at, so "no problems found" is never about checks that did not run
   const notes: string[] = [];
   if (!run.config.diagnostics || !metrics.some((m) => m.ud)) {

@@ -223,7 +223,9 @@ export function validateBigramSpec(s: BigramSpec, exitCode?: number): void {
  * The N rows share only V contexts, so the mean over rows is computed over the (V, V) table of
  * counts instead: nll = -sum_ij N_ij log softmax(W_i)_j / n (the same loss and gradient as the
  * notebook's (n, V) forward, up to float rounding, in O(V^2) per step instead of O(n V)).
- * `onStep(k, loss)` sees each step's loss before its update, as the notebook prints it.
+ * `onStep(k, loss)` gets step k's loss (the one the notebook prints, from before the update) once
+ * the update is done, like the training loop's afterStep: W.grad then holds step k's gradient, so
+ * diagnostics see this step's grad:data and update:data.
  */
 export function trainBigramFullBatch(
   model: Bigram,
@@ -242,12 +244,45 @@ export function trainBigramFullBatch(
     if (model.spec.regularization !== 0)
       loss = loss.add(model.W.pow(2).mean().mul(model.spec.regularization));
     last = loss.item();
-    opts.onStep?.(k, last);
     model.W.grad = null;
     loss.backward();
     noGrad(() => model.W.data.add_(model.W.grad!, -lr));
+    opts.onStep?.(k, last);
   }
   return last;
+}
+
+/**
+ * How close the neural bigram is to the best it can do on (X, Y): its nll over the rows, the
+ * counting model's nll without smoothing (the maximum-likelihood table, which is the optimum of
+ * the nll alone: softmax(W_i) = N_i / sum N_i), and |grad loss| / |grad nll| at the current W. The
+ * ratio is near 1 while the nll term still drives the descent (not converged: the learning rate or
+ * the step count) and near 0 at the optimum of nll + regularization * mean(W^2), where the
+ * regularization's pull balances the nll's (the regularization decides the gap).
+ */
+export function bigramFit(
+  model: Bigram,
+  X: Tensor,
+  Y: Tensor,
+): { nll: number; optimum: number; gradRatio: number } {
+  const V = model.spec.vocabSize;
+  const table = new BigramCounts(bigramSpec("bigram-counts", V, { smoothing: 0 })).fit(X, Y);
+  const weights = table.counts.div(Y.numel());
+  const W = new Tensor(model.W.storage.slice(), [V, V], "float32").requiresGrad_();
+  const nllOf = () => weights.mul(W.logSoftmax(1)).sum().neg(); // (V, V) -> scalar, as the training
+  const nll = nllOf();
+  nll.backward();
+  const gNll = W.grad!.storage.slice();
+  W.grad = null;
+  const reg = model.spec.regularization;
+  (reg === 0 ? nllOf() : nllOf().add(W.pow(2).mean().mul(reg))).backward();
+  const norm = (g: Float32Array) => Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+  const n = norm(gNll);
+  return {
+    nll: nll.item(),
+    optimum: -table.logLikelihood(X, Y).logLikelihood64 / Y.numel(),
+    gradRatio: n === 0 ? 0 : norm(W.grad!.storage) / n,
+  };
 }
 
 /**

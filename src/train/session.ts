@@ -28,6 +28,7 @@ import {
 import {
   type CheckOptions,
   checkBatchNormDrift,
+  checkBigramFit,
   checkHistory,
   checkMakemore,
   checkModel,
@@ -658,6 +659,7 @@ export class TrainingSession {
           train: config.train,
           metrics: store.readMetrics(),
         }),
+        ...checkBigramFit(model, data.train, result.step),
       ]);
       store.writeFindings(findings);
     }

@@ -129,11 +129,29 @@ function summaryHtml(run: RunData): string {
   const pairs: [string, string][] = [];
   if (model.type !== undefined) pairs.push(["model", String(model.type)]);
   if (run.numParameters !== undefined) pairs.push(["parameters", fmtNum(run.numParameters)]);
-  if (model.nEmbd !== undefined)
-    pairs.push([
-      "architecture",
-      `n_embd ${model.nEmbd}, n_hidden ${model.nHidden}, depth ${model.depth}, block size ${model.blockSize}, vocabulary ${model.vocabSize}, BatchNorm ${model.batchnorm}, ${model.nonlinearity}`,
-    ]);
+  // the fields this model family's spec has (an MLP's depth, a WaveNet's group size, a
+  // Transformer's layers and heads, a bigram's smoothing or regularization), in one order
+  const arch = (
+    [
+      ["n_embd", model.nEmbd],
+      ["n_hidden", model.nHidden],
+      ["n_embd2", model.nEmbd2],
+      ["depth", model.depth],
+      ["n_layer", model.nLayer],
+      ["n_head", model.nHead],
+      ["group size", model.groupSize],
+      ["block size", model.blockSize],
+      ["vocabulary", model.vocabSize],
+      ["BatchNorm", model.batchnorm],
+      ["per position", model.bnPerPosition === true ? "(the lecture's bug)" : undefined],
+      ["smoothing", model.smoothing],
+      ["regularization", model.regularization],
+    ] as [string, unknown][]
+  )
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} ${v}`);
+  if (model.nonlinearity !== undefined) arch.push(String(model.nonlinearity));
+  if (arch.length) pairs.push(["architecture", arch.join(", ")]);
   if (c.seed !== undefined) pairs.push(["seed", String(c.seed)]); // an identifier: 2147483647, not 2,147,483,647
   const done = typeof st.step === "number" ? st.step : lastStep !== undefined ? lastStep + 1 : undefined;
   if (done !== undefined || train.maxSteps !== undefined)

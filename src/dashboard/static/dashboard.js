@@ -369,6 +369,7 @@ function runView(index) {
   const placeholders = () => {
     const names = new Set(summary.charts.map((c) => c.name));
     const noDiag = summary.notes.some((n) => n.startsWith("no diagnostics"));
+    const noLayers = summary.notes.some((n) => n.startsWith("no layer statistics"));
     for (const card of document.querySelectorAll("#run-view [data-chart]")) {
       const which = card.dataset.chart;
       const present =
@@ -378,7 +379,9 @@ function runView(index) {
       if (!present && empty.dataset.diag)
         empty.textContent = noDiag
           ? `${empty.dataset.diag}: this run has no diagnostics (train with --diagnostics).`
-          : `${empty.dataset.diag}: waiting for the first diagnostics snapshot…`;
+          : noLayers && !["weight-gradients", "update-ratios"].includes(which)
+            ? `${empty.dataset.diag}: this model has no Tanh layer to measure.`
+            : `${empty.dataset.diag}: waiting for the first diagnostics snapshot…`;
     }
   };
 

@@ -1,0 +1,319 @@
+/**
+ * The dashboard and the report on the models beyond the lecture's MLPs, in a real browser (Debian's
+ * chromium driven by playwright-core, as test/dashboard.test.ts does): short `--diagnostics` runs
+ * of the WaveNet (its Tanh layers see (B, T, C) activations from the 3-D BatchNorm), the neural
+ * bigram (one (V, V) table, no layers) and makemore.py's Transformer. Each page draws its charts
+ * under the model's own layer and parameter names, with no console error, page error or failed
+ * request; the screenshots are written next to the runs (see the test's diagnostics).
+ *
+ * Chromium missing is a failure, not a skip: CI installs it (apt-get install chromium).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = join(ROOT, "src/cli/main.ts");
+const tmp = mkdtempSync(join(tmpdir(), "makemore-dashboard-models-"));
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  done: Promise<{ code: number | null; out: string }>;
+}
+
+function makemore(args: string[]): Spawned {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (b) => (out += b));
+  child.stderr!.on("data", (b) => (out += b));
+  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, out })),
+  );
+  return { child, output: () => out, done };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, f: () => T | Promise<T>, ms = 30_000): Promise<NonNullable<T>> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------- three short real runs
+
+const RUNS = {
+  wavenet: ["--type", "wavenet", "--max-steps", "40", "--diagnostics-every", "20"],
+  bigram: ["--type", "bigram", "--max-steps", "30", "--diagnostics-every", "10"],
+  // a small Transformer (the type's code path, not its default size)
+  transformer: [
+    "--type",
+    "transformer",
+    "--n-layer",
+    "2",
+    "--n-embd",
+    "16",
+    "--n-head",
+    "2",
+    "--max-steps",
+    "20",
+    "--diagnostics-every",
+    "10",
+  ],
+} as const;
+type RunName = keyof typeof RUNS;
+const dir = (name: RunName) => join(tmp, name);
+
+let made: Promise<void> | undefined;
+/** The three runs with --diagnostics and their reports (made once, in parallel). */
+function runsMade(): Promise<void> {
+  made ??= (async () => {
+    const names = Object.keys(RUNS) as RunName[];
+    const trained = await Promise.all(
+      names.map(
+        (n) =>
+          makemore(["train", ...RUNS[n], "--diagnostics", "--quiet", "--num-samples", "5", "-o", dir(n)])
+            .done,
+      ),
+    );
+    trained.forEach((r, i) => assert.equal(r.code, 0, `${names[i]}: ${r.out}`));
+    const reports = await Promise.all(names.map((n) => makemore(["report", dir(n)]).done));
+    reports.forEach((r, i) => assert.equal(r.code, 0, `report ${names[i]}: ${r.out}`));
+  })();
+  return made;
+}
+runsMade().catch(() => {}); // start now; the tests await (and report) it
+
+// ---------------------------------------------------------------- the browser
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+let browserP: Promise<Browser> | undefined;
+function browser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    return Promise.reject(
+      new Error(
+        `the dashboard's browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
+      ),
+    );
+  browserP ??= chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+    ],
+  });
+  return browserP;
+}
+browser().catch(() => {});
+after(async () => {
+  if (browserP) await (await browserP).close();
+});
+
+/** A page that collects console errors, page errors, failed requests and HTTP errors. */
+async function newPage(): Promise<{ page: Page; problems: string[] }> {
+  const page = await (await browser()).newPage({ viewport: { width: 1640, height: 1000 } });
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => {
+    // leaving the page cuts its event stream: that is by design
+    if (r.url().endsWith("/api/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
+    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  return { page, problems };
+}
+
+const text = async (page: Page, selector: string) => (await page.textContent(selector)) ?? "";
+
+/**
+ * What each model's pages must show. The WaveNet's Tanh layers are model.layers[4], [8], [12] (the
+ * notebook's indices) on (B, T, C) = (32, 4, 128), (32, 2, 128), (32, 128) activations; saturation
+ * maps fold (B, T) into rows. The bigram has no layers: its one (V, V) table W is the weight chart
+ * and the update:data line. The Transformer has no Tanh: its weights by their makemore.py names.
+ * `charts` are the dashboard's chart holders, `sections` the report's; `texts` hold in both (the
+ * dashboard's `#chart-x` is the report's section `#x`).
+ */
+interface Expect {
+  charts: string[];
+  sections: string[];
+  empty: string[];
+  texts: Record<string, RegExp[]>;
+}
+const EXPECT: Record<RunName, Expect> = {
+  wavenet: {
+    charts: [
+      "chart-loss",
+      "chart-update-ratios",
+      "chart-activations",
+      "chart-gradients",
+      "chart-weight-gradients",
+      "chart-saturation-layer-4",
+      "chart-saturation-layer-8",
+      "chart-saturation-layer-12",
+    ],
+    sections: ["loss", "forward", "backward", "weights", "updates", "saturation"],
+    empty: [],
+    texts: {
+      activations: [/layer 4 \(Tanh\)/, /layer 8 \(Tanh\)/, /layer 12 \(Tanh\)/],
+      gradients: [/layer 4 \(Tanh\)/, /layer 12 \(Tanh\)/],
+      // the embedding and the four Linear weights, named because two share the shape (256, 128)
+      "weight-gradients": [
+        /\(27, 24\) embedding\.weight/,
+        /\(48, 128\) layers\.1\.weight/,
+        /\(128, 27\) layers\.12\.weight/,
+      ],
+    },
+  },
+  bigram: {
+    charts: ["chart-loss", "chart-update-ratios", "chart-weight-gradients"],
+    sections: ["loss", "weights", "updates"],
+    empty: ["forward", "backward", "saturation"],
+    texts: { "weight-gradients": [/\(27, 27\) weight/], "update-ratios": [/\(27, 27\) weight/] },
+  },
+  transformer: {
+    charts: ["chart-loss", "chart-update-ratios", "chart-weight-gradients"],
+    sections: ["loss", "weights", "updates"],
+    empty: ["forward", "backward", "saturation"],
+    texts: { "weight-gradients": [/transformer\.h\.0\.attn\.c_attn\.weight/, /lm_head\.weight/] },
+  },
+};
+/** The report's section for a dashboard chart's texts. */
+const SECTION: Record<string, string> = {
+  activations: "forward",
+  gradients: "backward",
+  "weight-gradients": "weights",
+  "update-ratios": "updates",
+};
+
+/** Ids of the elements matching `selector` that hold a drawn chart (a non-empty SVG or a canvas). */
+function drawn(page: Page, selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) =>
+    els
+      .filter((e) => {
+        const svg = e.querySelector("svg");
+        return (svg && svg.querySelectorAll("path, rect, line").length > 3) || e.querySelector("canvas");
+      })
+      .map((e) => e.id),
+  );
+}
+
+async function checkDashboard(page: Page, name: RunName): Promise<void> {
+  const want = EXPECT[name];
+  await until(`${name}: charts ${want.charts.join(", ")}`, async () => {
+    const got = await drawn(page, ".chart");
+    return want.charts.every((id) => got.includes(id));
+  });
+  for (const [id, res] of Object.entries(want.texts)) {
+    const t = await text(page, `#chart-${id}`);
+    for (const re of res) assert.match(t, re, `${name} #chart-${id}`);
+  }
+  // a model without Tanh layers: those cards say so (not "waiting for the first snapshot")
+  const cards = want.empty.length
+    ? ["activations", "gradients", "activations-history", "gradients-history", "saturation"]
+    : [];
+  for (const card of cards) {
+    const p = await page.$eval(`[data-chart="${card}"] .empty`, (e) => ({
+      hidden: (e as HTMLElement).hidden,
+      text: e.textContent,
+    }));
+    assert.ok(
+      !p.hidden && /has no Tanh layer to measure/.test(p.text ?? ""),
+      `${name} ${card}: ${JSON.stringify(p)}`,
+    );
+  }
+}
+
+async function checkReport(page: Page, name: RunName): Promise<void> {
+  const want = EXPECT[name];
+  const got = await drawn(page, "section");
+  for (const id of want.sections) assert.ok(got.includes(id), `${name}: report section #${id} has no chart`);
+  for (const id of want.empty) {
+    assert.ok(!got.includes(id), `${name}: report section #${id}`);
+    assert.match(await text(page, `#${id}`), /no data for this section|no tanh layer/, `${name} #${id}`);
+  }
+  for (const [id, res] of Object.entries(want.texts)) {
+    const t = await text(page, `#${SECTION[id]}`);
+    for (const re of res) assert.match(t, re, `${name} report #${SECTION[id]}`);
+  }
+}
+
+test("report.html of a WaveNet, a bigram and a Transformer run: every chart drawn under its layer names", async (t) => {
+  await runsMade();
+  for (const name of Object.keys(RUNS) as RunName[]) {
+    const { page, problems } = await newPage();
+    try {
+      await page.goto(pathToFileURL(join(dir(name), "report.html")).href);
+      await checkReport(page, name);
+      const shot = join(tmp, `report-${name}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot: ${shot}`);
+      assert.deepEqual(problems, [], name);
+    } finally {
+      await page.close();
+    }
+  }
+});
+
+test("makemore dashboard on the three runs: each run's page draws its charts, no console errors", async (t) => {
+  await runsMade();
+  await browser();
+  const names = Object.keys(RUNS) as RunName[];
+  const p = makemore(["dashboard", ...names.map(dir), "--port", "0"]);
+  try {
+    const url = await until(
+      "the dashboard's address",
+      () => /http:\/\/127\.0\.0\.1:\d+\//.exec(p.output())?.[0],
+    );
+    for (const [i, name] of names.entries()) {
+      const { page, problems } = await newPage();
+      try {
+        await page.goto(`${url}run/${i}`);
+        await checkDashboard(page, name);
+        const shot = join(tmp, `dashboard-${name}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        t.diagnostic(`screenshot: ${shot}`);
+        assert.deepEqual(problems, [], name);
+      } finally {
+        await page.close();
+      }
+    }
+    // the run files the pages were drawn from: the WaveNet's snapshots hold its three Tanh layers,
+    // the bigram's update:data history its table W at every step
+    const snaps = readFileSync(join(dir("wavenet"), "diagnostics.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    assert.deepEqual(
+      JSON.parse(snaps[0]).activations.map((a: { layer: number }) => a.layer),
+      [4, 8, 12],
+    );
+    const metrics = readFileSync(join(dir("bigram"), "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    assert.equal(metrics.length, 30);
+    for (const l of metrics) assert.ok(Number.isFinite(JSON.parse(l).ud.W), l);
+  } finally {
+    if (p.child.exitCode === null) p.child.kill("SIGTERM");
+    await p.done;
+  }
+});
