@@ -511,6 +511,8 @@ export class RunWatcher {
       notes.push("no diagnostics: train with --diagnostics to see update ratios, histograms and saturation");
     if (this.snapshot && this.snapshot.activations.length === 0)
       notes.push("no layer statistics: this model has no Tanh layer to measure (its weights are measured)");
+    if (this.snapshot && this.snapshot.saturation.length === 0)
+      notes.push("no saturation map: this model has no Tanh layer");
     const out: RunSummary = {
       index: this.index,
       name: this.name,

@@ -370,16 +370,23 @@ function runView(index) {
     const names = new Set(summary.charts.map((c) => c.name));
     const noDiag = summary.notes.some((n) => n.startsWith("no diagnostics"));
     const noLayers = summary.notes.some((n) => n.startsWith("no layer statistics"));
+    const noSaturation = summary.notes.some((n) => n.startsWith("no saturation map"));
     for (const card of document.querySelectorAll("#run-view [data-chart]")) {
       const which = card.dataset.chart;
       const present =
         which === "saturation" ? [...names].some((n) => n.startsWith("saturation-")) : names.has(which);
       const empty = card.querySelector(".empty");
       empty.hidden = present;
+      // a snapshot without this kind of data: the model has no Tanh layer (a bigram has no
+      // layers at all; makemore.py's models measure every layer but have no saturation map)
+      const noTanh =
+        which === "saturation"
+          ? noSaturation
+          : noLayers && which !== "weight-gradients" && which !== "update-ratios";
       if (!present && empty.dataset.diag)
         empty.textContent = noDiag
           ? `${empty.dataset.diag}: this run has no diagnostics (train with --diagnostics).`
-          : noLayers && !["weight-gradients", "update-ratios"].includes(which)
+          : noTanh
             ? `${empty.dataset.diag}: this model has no Tanh layer to measure.`
             : `${empty.dataset.diag}: waiting for the first diagnostics snapshot…`;
     }
