@@ -824,6 +824,9 @@ function powF32(a: number, b: number): number {
 
 // (an operand as long as the output is not broadcast -- storage length = numel -- has the offsets
 // 0, 1, 2, ...: on a plan's arena the SIMD kernels compute the same float32 sums and products)
+/** Scratch for the softmax kernel's exponentials (within one call only; grows to the longest row). */
+let softmaxExp = new Float64Array(64);
+
 const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
@@ -1226,13 +1229,16 @@ const OPS = {
           const base = o * n * inner + c;
           let mx = Number.NEGATIVE_INFINITY;
           for (let r = 0; r < n; r++) mx = Math.max(mx, x[base + r * inner]);
+          // each exp once (float64, kept for the division: the same values as recomputing it)
+          if (softmaxExp.length < n) softmaxExp = new Float64Array(n);
+          const e = softmaxExp;
           let s = 0;
-          for (let r = 0; r < n; r++) s += Math.exp(x[base + r * inner] - mx);
+          for (let r = 0; r < n; r++) s += e[r] = Math.exp(x[base + r * inner] - mx);
           if (log) {
             const lse = Math.log(s);
             for (let r = 0; r < n; r++) y[base + r * inner] = x[base + r * inner] - mx - lse;
           } else {
-            for (let r = 0; r < n; r++) y[base + r * inner] = Math.exp(x[base + r * inner] - mx) / s;
+            for (let r = 0; r < n; r++) y[base + r * inner] = e[r] / s;
           }
         }
       }
