@@ -9,8 +9,9 @@
 // s = 0; s += op(A)[i, p] * op(B)[p, j] for p = 0, 1, ..., k-1 in float32, then s + C_old (acc),
 // then + bias[j]. The module is built twice (scripts/build-wasm.ts): with relaxed SIMD each step
 // is one fused multiply-add, s = fma(a, b, s) rounded once (f32x4.relaxed_madd, which fuses on
-// CPUs with FMA; src/tensor/wasm/load.ts uses that build only where a probe shows it does);
-// without, the product and the sum are each rounded (mul, then add). It depends on nothing else: not the tile an element falls in, not the blocking,
+// CPUs with FMA; src/tensor/wasm/load.ts uses that build only when asked, MAKEMORE_FMA=1, and
+// where a probe shows it fuses); in the plain build, the default, the product and the sum are each
+// rounded (mul, then add). It depends on nothing else: not the tile an element falls in, not the blocking,
 // not the thread that computes it. So every blocking and every thread split gives the same bits as
 // the unblocked kernels this replaced (assembly/gemm.ts's and assembly/fused.ts's own copies).
 // The one exception: acc with k > KC (never in makemore's shapes) sums C_old first.

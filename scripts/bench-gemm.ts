@@ -1,16 +1,15 @@
 // GFLOP/s of the one gemm (assembly/gemm-kernel.ts) against its ceiling on this CPU, in both
-// builds: relaxed SIMD (fused multiply-add, what src/tensor/wasm/load.ts uses where it runs) and
-// plain SIMD (mul + add, the fallback), interleaved shape by shape.
+// builds, interleaved shape by shape: plain SIMD (mul + add, the default) and relaxed SIMD (fused
+// multiply-add, MAKEMORE_FMA=1; src/tensor/wasm/load.ts).
 //
 //   node --import tsx scripts/bench-gemm.ts [--quick]
 //
 // Ceiling: the 4x8 microkernel alone on one L1-resident tile (assembly/ceiling.ts, compiled here
-// with asc, in both builds), i.e. the inner loop with no packing, no edges, no cache misses. Then every product of
-// makemore's training step for the lecture shapes and the depth-2 nets of the bench
-// (block 8 x n-embd 24 = 192 inputs), plus square shapes up to 1024^3, each in its three forms:
-// forward Y = X @ W (NN), dX = G @ W^T (NT) and dW = X^T @ G (TN, accumulating). Timed in the
-// fused module's memory (src/tensor/wasm/fused-wasm.ts `Arena`, pointers, no copies; the plain
-// build in an instance of its own at the same offsets) and through the generic ops' wrapper
+// with asc, in both builds), i.e. the inner loop with no packing, no edges, no cache misses. Then
+// every product of makemore's training step for the lecture shapes and the depth-2 nets of the
+// bench (block 8 x n-embd 24 = 192 inputs), plus square shapes up to 1024^3, each in its three
+// forms: forward Y = X @ W (NN), dX = G @ W^T (NT) and dW = X^T @ G (TN, accumulating). Timed on
+// pointers in an instance of each build (no copies), and through the generic ops' wrapper
 // (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out; the build in effect).
 // Each figure: the median of 7 batches of ~20 ms; `uptime` is printed, since the machine is shared.
 
@@ -22,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { Generator } from "../src/random/generator.ts";
 import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
-import { fmaActive, plainModule } from "../src/tensor/wasm/load.ts";
+import { fmaActive, fmaModule, plainModule } from "../src/tensor/wasm/load.ts";
 
 const quick = process.argv.includes("--quick");
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -92,8 +91,11 @@ interface CeilingExports {
 }
 
 console.log(`load: ${execSync("uptime").toString().trim()}`);
-const fma = fmaActive(); // also sets the V8 flag that relaxed SIMD needs on Node 20
-console.log(`fused multiply-add build in effect: ${fma ? "yes" : "no (MAKEMORE_FMA=0 or unsupported)"}`);
+const fmaMod = fmaModule("fused"); // also sets the V8 flag that relaxed SIMD needs on Node 20
+const fma = fmaMod !== null;
+console.log(
+  `fused multiply-add build: ${fma ? "runs here" : "unavailable here"}; in effect for training: ${fmaActive() ? "yes (MAKEMORE_FMA=1)" : "no (the default)"}`,
+);
 /** GFLOP/s of the 4x8 microkernel on L1-resident panels (k = 256), per build. */
 function ceilingOf(relaxed: boolean): number {
   const cx = ceilingModule(relaxed).exports as unknown as CeilingExports;
@@ -145,17 +147,22 @@ const ex = arena.ex;
 const gen = new Generator().manualSeed(2);
 gen.randnInto(arena.view(pa, maxFloats));
 gen.randnInto(arena.view(pb, maxFloats));
-// the plain build over a copy of the arena's memory (same offsets, its own gemm workspace)
-const px = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as FusedExports;
-px.memory.grow((ex.memory.buffer.byteLength - px.memory.buffer.byteLength) / 65536);
-px.setGemmWork((px.heapBase() + 15) & ~15);
-new Float32Array(px.memory.buffer).set(new Float32Array(ex.memory.buffer));
+// each build over a copy of the arena's memory (same offsets, its own gemm workspace)
+function instance(mod: WebAssembly.Module): FusedExports {
+  const x = new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports;
+  x.memory.grow((ex.memory.buffer.byteLength - x.memory.buffer.byteLength) / 65536);
+  x.setGemmWork((x.heapBase() + 15) & ~15);
+  new Float32Array(x.memory.buffer).set(new Float32Array(ex.memory.buffer));
+  return x;
+}
+const px = instance(plainModule("fused")!);
+const fx = fmaMod ? instance(fmaMod) : px;
 
 console.log(
   `${"shape (m x n x k, form)".padEnd(40)} ${"plain".padStart(7)} ${"of ceil".padStart(8)} ${"fma".padStart(7)} ${"of ceil".padStart(8)} ${"generic".padStart(8)}`,
 );
 // the first calls of a module run in V8's baseline tier: warm them up on a mid-size shape first
-rate(1, () => ex.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
+rate(1, () => fx.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
 rate(1, () => px.gemm(0, 0, 128, 128, 128, pa, 128, pb, 128, pc, 128, 0, 0, 0), 1000);
 {
   const A = new Float32Array(128 * 128);
@@ -174,7 +181,7 @@ for (const [label, m, k, n] of shapes) {
     const lda = tA ? M : K;
     const ldb = tB ? K : N;
     const rp = rate(flops, () => px.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0));
-    const r = fma ? rate(flops, () => ex.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0)) : rp;
+    const r = fma ? rate(flops, () => fx.gemm(tA, tB, M, N, K, pa, lda, pb, ldb, pc, N, acc, 0, 0)) : rp;
     const A = arena.view(pa, M * K).slice();
     const B = arena.view(pb, K * N).slice();
     const C = new Float32Array(M * N);

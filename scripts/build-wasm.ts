@@ -92,8 +92,8 @@ async function compile(source: string, extra: string[]): Promise<Uint8Array> {
 /**
  * Every module in two builds, one file: the plain one (SIMD) and one with relaxed SIMD, whose gemm
  * multiply-adds are fused (f32x4.relaxed_madd; assembly/gemm-kernel.ts `madd`). The loader
- * (src/tensor/wasm/load.ts) uses the relaxed build where it validates and fuses, the plain one
- * elsewhere.
+ * (src/tensor/wasm/load.ts) uses the plain one unless MAKEMORE_FMA=1 asks for the relaxed one
+ * (and it validates and fuses there).
  */
 const VARIANTS: { suffix: string; extra: string[]; what: string }[] = [
   { suffix: "", extra: [], what: "SIMD" },

@@ -19,7 +19,7 @@ import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
-import { fmaActive, plainModule, wasmModule } from "../src/tensor/wasm/load.ts";
+import { fmaActive, fmaModule, plainModule, wasmModule } from "../src/tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
@@ -393,6 +393,26 @@ function sequentialGemm(
   }
 }
 
+/**
+ * Both builds of the fused module as instances of their own, memory as large as fusedArena's:
+ * plain (mul + add) and, where this engine and CPU have it, relaxed SIMD (fused multiply-add),
+ * whichever of them src/tensor/wasm/load.ts has put into effect.
+ */
+const builds = (
+  [
+    [false, plainModule("fused")],
+    [true, fmaModule("fused")],
+  ] as const
+).flatMap(([fused, mod]) => {
+  if (!mod) return [];
+  const ex = new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports;
+  ex.memory.grow(fusedArena!.ex.memory.buffer.byteLength / 65536 - ex.memory.buffer.byteLength / 65536);
+  // its gemm workspace: below fusedArena's first free byte, where the fused arena keeps its own
+  ex.setGemmWork((ex.heapBase() + 15) & ~15);
+  return [{ fused, ex, f32: new Float32Array(ex.memory.buffer) }];
+});
+const fmaBuild = builds.find((b) => b.fused) ?? null;
+
 test("fma32 is the correctly rounded fused multiply-add: known ties, and the CPU's own FMA on hard cases", () => {
   // (1 + 2^-12)^2 - 1 = 2^-11 + 2^-24 exactly; unfused, the product's 2^-24 is a tie rounded away
   const a = Math.fround(1 + 2 ** -12);
@@ -403,11 +423,11 @@ test("fma32 is the correctly rounded fused multiply-add: known ties, and the CPU
   assert.equal(fma32(a, a, 2 ** -80), 1 + 2 ** -11 + 2 ** -23);
   assert.equal(fma32(a, a, -(2 ** -80)), 1 + 2 ** -11);
   assert.equal(Math.fround(a * a + 2 ** -80), 1 + 2 ** -11);
-  if (!fmaActive()) return; // no fused hardware to compare with
+  if (!fmaBuild) return; // no fused multiply-add in this engine or CPU to compare with
   // against the relaxed-SIMD gemm's multiply-add on this CPU: products that are float32 midpoints
   // ((1 + i 2^-12)(1 + j 2^-12) with i j odd) plus addends far below them, of both signs, and
   // random operands with addends of every scale
-  const ex = fusedArena!.ex;
+  const ex = fmaBuild.ex;
   const g = new Generator().manualSeed(31);
   const r = new Float32Array(4);
   for (let t = 0; t < 20000; t++) {
@@ -430,15 +450,6 @@ test("fma32 is the correctly rounded fused multiply-add: known ties, and the CPU
   }
 });
 
-/** An instance of the plain (non-FMA) build of the fused module, memory as large as fusedArena's. */
-const plainFused = (() => {
-  const ex = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as FusedExports;
-  ex.memory.grow(fusedArena!.ex.memory.buffer.byteLength / 65536 - ex.memory.buffer.byteLength / 65536);
-  // its gemm workspace: below fusedArena's first free byte, where the fused arena keeps its own
-  ex.setGemmWork((ex.heapBase() + 15) & ~15);
-  return { ex, f32: new Float32Array(ex.memory.buffer) };
-})();
-
 test("one build everywhere: the generic gemm, the arena and the threads' shared build multiply-add alike", () => {
   // (1 + 2^-12)^2 - 1: 2^-11 + 2^-24 fused, 2^-11 when the product is rounded first
   const a = Math.fround(1 + 2 ** -12);
@@ -451,8 +462,7 @@ test("one build everywhere: the generic gemm, the arena and the threads' shared 
   const shared = new WebAssembly.Instance(wasmModule("fusedShared")!, { env: { memory } })
     .exports as unknown as Probe;
   assert.equal(shared.maddProbe(a, a, -1), want, "shared-memory build (worker threads)");
-  const plain = new WebAssembly.Instance(plainModule("fused")!, {}).exports as unknown as Probe;
-  assert.equal(plain.maddProbe(a, a, -1), 2 ** -11, "plain build");
+  for (const b of builds) assert.equal(b.ex.maddProbe(a, a, -1), b.fused ? 2 ** -11 + 2 ** -24 : 2 ** -11);
 });
 
 test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
@@ -487,11 +497,13 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
         const B = randn(g, (tb ? n : k) * ldb);
         const C0 = randn(g, m * ldc);
         const bias = seed % 2 === 0 ? randn(g, n) : null;
-        // the model of the build in effect (fused multiply-add here) and of the plain fallback
-        const want = C0.slice();
-        sequentialGemm(fmaActive(), ta, tb, m, n, k, A, lda, B, ldb, want, ldc, acc, bias);
-        const wantPlain = C0.slice();
-        sequentialGemm(false, ta, tb, m, n, k, A, lda, B, ldb, wantPlain, ldc, acc, bias);
+        // the model of each build: mul + add (plain), fused multiply-add (relaxed SIMD)
+        const model = (fused: boolean) => {
+          const c = C0.slice();
+          sequentialGemm(fused, ta, tb, m, n, k, A, lda, B, ldb, c, ldc, acc, bias);
+          return c;
+        };
+        const want = model(fmaActive());
         if (!acc) C0.fill(Number.NaN); // old contents must not matter
         const [pa, pb, pc, pbias] = place(A, B, C0, bias ?? new Float32Array(1));
         const args = [ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0] as const;
@@ -509,15 +521,18 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
           }
         };
         fusedArena!.ex.gemm(...args, bias ? pbias : 0, 0);
-        expect("fused module", out(pc, m * ldc), want);
-        // the plain build, at the same offsets of its own memory
-        plainFused.f32.set(
-          fusedArena!.f32.subarray(fusedArena!.bytes >> 2, scratchTop >> 2),
-          fusedArena!.bytes >> 2,
-        );
-        plainFused.f32.set(C0, pc >> 2);
-        plainFused.ex.gemm(...args, bias ? pbias : 0, 0);
-        expect("plain build", plainFused.f32.slice(pc >> 2, (pc >> 2) + m * ldc), wantPlain);
+        expect("the arena's build", out(pc, m * ldc), want);
+        // each build, at the same offsets of its own memory
+        for (const b of builds) {
+          b.f32.set(
+            fusedArena!.f32.subarray(fusedArena!.bytes >> 2, scratchTop >> 2),
+            fusedArena!.bytes >> 2,
+          );
+          b.f32.set(C0, pc >> 2);
+          b.ex.gemm(...args, bias ? pbias : 0, 0);
+          const got = b.f32.slice(pc >> 2, (pc >> 2) + m * ldc);
+          expect(b.fused ? "relaxed-SIMD build" : "plain build", got, model(b.fused));
+        }
         // the generic ops' module (dense operands, no bias) runs the same source: the same bits
         if (lda === (ta ? m : k) && ldb === (tb ? k : n) && ldc === n && !bias) {
           const Cg = acc ? C0.slice(0, m * n) : new Float32Array(m * n);

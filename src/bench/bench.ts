@@ -603,8 +603,8 @@ export function formatBench(r: BenchResult): string {
 /** Which gemm build runs (src/tensor/wasm/load.ts): fused multiply-add or mul + add. */
 function gemmBuild(): string {
   return fmaActive()
-    ? "gemm: relaxed SIMD, fused multiply-add"
-    : "gemm: SIMD mul + add (no fused multiply-add here, or MAKEMORE_FMA=0)";
+    ? "gemm: relaxed SIMD, fused multiply-add (MAKEMORE_FMA=1)"
+    : "gemm: SIMD mul + add (the default; MAKEMORE_FMA=1 for fused multiply-add)";
 }
 
 /** The machine's load averages (the bench is only as quiet as the machine). */

@@ -3,18 +3,20 @@
  * `npm run build:wasm`, picks the build, compiles each module once and caches it.
  *
  *   const mod = wasmModule("fused");     // WebAssembly.Module, or null where it cannot run
- *   fmaActive();                         // true: every gemm multiply-add is fused (one rounding)
+ *   fmaActive();                         // true (MAKEMORE_FMA=1): every gemm multiply-add is fused
  *
  * Two builds of every module (scripts/build-wasm.ts): plain SIMD, and relaxed SIMD, whose gemm
  * computes each step s = fma(a, b, s) with one rounding instead of round(s + round(a * b))
- * (f32x4.relaxed_madd; assembly/gemm-kernel.ts). On an x86-64 CPU with FMA3 that halves the gemm's
- * arithmetic instructions. The relaxed build is used when
+ * (f32x4.relaxed_madd; assembly/gemm-kernel.ts). The plain build is the default: it is the one
+ * the lecture's printed numbers were reproduced with (with FMA, the whole 200,000-step lecture run
+ * prints 2.0198 at step 180,000 where PyTorch prints 2.0199: test/lecture.test.ts), and on this
+ * project's CPU (AMD Zen 5: separate add pipes) FMA is no faster. The relaxed build is used when
+ *   - it is asked for: MAKEMORE_FMA=1 in the environment (Node);
  *   - the engine validates it: Chromium has relaxed SIMD on; Node 20 (V8 11.3) needs the V8 flag
  *     --experimental-wasm-relaxed-simd, which this loader sets before compiling (through
  *     `process.getBuiltinModule`, so the file has no `node:` import and stays isomorphic);
  *   - and a probe shows the CPU fuses: relaxed_madd may also be a multiply then an add, and then the
- *     results would not be the fused ones the tests' float32 FMA twin assumes (test/kernels.test.ts);
- *   - and it is not turned off with MAKEMORE_FMA=0 in the environment (the bench's before/after).
+ *     results would not be the fused ones the tests' float32 FMA twin assumes (test/kernels.test.ts).
  * All modules of a process use the same build (the generic gemm, the arena kernels, the worker
  * threads' shared-memory build), so the eager path and a replayed plan run the same arithmetic.
  * Worker threads receive the compiled module and only instantiate it (src/io/threads.ts).
@@ -63,7 +65,7 @@ interface NodeProcess {
 }
 const nodeProcess = (globalThis as { process?: NodeProcess }).process;
 
-const wantFma = nodeProcess?.env?.MAKEMORE_FMA !== "0";
+const wantFma = nodeProcess?.env?.MAKEMORE_FMA === "1";
 let fma: boolean | undefined;
 const modules = new Map<ModuleKind, WebAssembly.Module | null>();
 
@@ -80,27 +82,30 @@ function enableRelaxedSimd(): void {
 }
 
 /**
- * True when the relaxed SIMD gemm validates here and fuses: 1 + 2^-12 squared is
- * 1 + 2^-11 + 2^-24, whose last bit a separate float32 multiply drops (a tie, rounded to even).
+ * The relaxed SIMD build of `kind` where it validates here and the CPU fuses (1 + 2^-12 squared is
+ * 1 + 2^-11 + 2^-24, whose last bit a separate float32 multiply drops: a tie, rounded to even),
+ * else null. Whatever the build in effect: for tests and the gemm bench.
  */
-function probeFma(): boolean {
+export function fmaModule(kind: ModuleKind): WebAssembly.Module | null {
   enableRelaxedSimd();
-  const mod = compileBytes(decodeBase64(GEMM_FMA_WASM_BASE64));
-  if (!mod) return false;
+  if (kind === "fusedShared" && typeof SharedArrayBuffer === "undefined") return null;
+  const probe = compileBytes(decodeBase64(GEMM_FMA_WASM_BASE64));
+  if (!probe) return null;
   try {
-    const ex = new WebAssembly.Instance(mod, {}).exports as {
+    const ex = new WebAssembly.Instance(probe, {}).exports as {
       maddProbe(a: number, b: number, c: number): number;
     };
     const a = Math.fround(1 + 2 ** -12);
-    return ex.maddProbe(a, a, -1) === 2 ** -11 + 2 ** -24;
+    if (ex.maddProbe(a, a, -1) !== 2 ** -11 + 2 ** -24) return null;
   } catch {
-    return false;
+    return null;
   }
+  return kind === "gemm" ? probe : compileBytes(decodeBase64(SOURCES[kind][1]));
 }
 
 /** True when the modules of this process use the fused multiply-add build (decided at first use). */
 export function fmaActive(): boolean {
-  if (fma === undefined) fma = wantFma && probeFma();
+  if (fma === undefined) fma = wantFma && fmaModule("gemm") !== null;
   return fma;
 }
 
