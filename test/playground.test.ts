@@ -10,7 +10,16 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -508,12 +517,21 @@ test("an unfinished CLI run dropped on the page continues as `makemore train --r
 
   const { page, problems } = await newPage();
   await page.goto(site.url);
-  // with its metrics.jsonl, so the continued run's log is the whole run's
-  await page.setInputFiles("#files", [
-    join(dir, "config.json"),
-    join(dir, "checkpoint.safetensors"),
-    join(dir, "metrics.jsonl"),
-  ]);
+  // the checkpoint names its optimizer state, a file beside it: without it the run cannot continue
+  const optimizer = readdirSync(dir).filter((f) => /^optimizer-\d+\.safetensors$/.test(f));
+  assert.deepEqual(optimizer, ["optimizer-120.safetensors"]);
+  const run = [join(dir, "config.json"), join(dir, "checkpoint.safetensors"), join(dir, "metrics.jsonl")];
+  await page.setInputFiles("#files", run);
+  assert.equal(await waitForState(page, ["loaded"]), "loaded");
+  await page.click("#continue");
+  await page.waitForFunction(() => document.body.dataset.error);
+  assert.equal(
+    await page.evaluate(() => document.body.dataset.error),
+    "continuing needs the run's optimizer state: drop optimizer-120.safetensors together with config.json and checkpoint.safetensors",
+  );
+  // with it, and with its metrics.jsonl, so the continued run's log is the whole run's
+  await page.setInputFiles("#files", [...run, join(dir, optimizer[0]!)]);
+  await page.waitForFunction(() => !document.body.dataset.error);
   assert.equal(await waitForState(page, ["loaded"]), "loaded");
   assert.equal(await page.isVisible("#continue"), true);
   await page.click("#continue");

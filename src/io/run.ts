@@ -142,7 +142,7 @@ export function saveCheckpoint(paths: RunPaths, model: Module, state: RunState):
 }
 
 /** optimizer-<step>.safetensors: AdamW's exp_avg / exp_avg_sq (SGD's momentum) after that step. */
-const OPTIMIZER_FILE = /^optimizer-\d+\.safetensors$/;
+export const OPTIMIZER_FILE = /^optimizer-\d+\.safetensors$/;
 
 /**
  * The optimizer state as float32 tensors "<parameter index>.<buffer>" (the order of
@@ -172,7 +172,19 @@ function loadOptimizerState(paths: RunPaths, ref: NonNullable<RunState["optimize
   if (typeof ref.name !== "string" || !OPTIMIZER_FILE.test(ref.name)) throw bad("is not an optimizer file");
   const path = join(paths.dir, ref.name);
   if (!existsSync(path)) throw bad("is missing; the run cannot be resumed exactly");
-  const f = readSafetensorsFile(path, { what: "optimizer state" });
+  return optimizerStateFrom(readSafetensorsFile(path, { what: "optimizer state" }), ref, bad);
+}
+
+/**
+ * The optimizer state in a decoded optimizer-<step>.safetensors that `ref` (the checkpoint's
+ * `optimizerFile`) names; `bad(what)` makes the error. Pure: the browser playground reads a dropped
+ * file with it.
+ */
+export function optimizerStateFrom(
+  f: { tensors: Record<string, { data: Float32Array }>; metadata: Record<string, string> },
+  ref: NonNullable<RunState["optimizerFile"]>,
+  bad: (what: string) => Error,
+): OptimizerState {
   let meta: { kind?: unknown; step?: unknown; parameters?: unknown };
   try {
     meta = JSON.parse(f.metadata.makemore_optimizer ?? "null") ?? {};

@@ -15,7 +15,7 @@ import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from ".
 import { longestWord, prepareDataFor, splitWordsBy, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
-import { checkConfig } from "../io/run.ts";
+import { checkConfig, OPTIMIZER_FILE, optimizerStateFrom } from "../io/run.ts";
 import { parseJsonLine, toMetricsLine, toSnapshot } from "../io/runfiles.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { DEFAULT_MAX_WORD_FILE_BYTES, parseWordBytes } from "../io/wordfile.ts";
@@ -235,6 +235,8 @@ class Run {
     wordName: string;
     words: { name: string; bytes: Uint8Array; words: string[] } | null;
     logs: { metrics: string | null; diagnostics: string | null };
+    /** the optimizer-<step>.safetensors its checkpoint names, when it was not dropped with it */
+    optimizerMissing: string | null;
   };
 
   constructor(
@@ -593,6 +595,10 @@ async function continueRun(): Promise<void> {
     throw new UserError(
       `continuing needs the run's word file: drop ${wordName} together with config.json and checkpoint.safetensors`,
     );
+  if (dropped.optimizerMissing)
+    throw new UserError(
+      `continuing needs the run's optimizer state: drop ${dropped.optimizerMissing} together with config.json and checkpoint.safetensors`,
+    );
   if (config.data.sha256 !== undefined) {
     const sha = await sha256Hex(words.bytes);
     if (sha !== null && sha !== config.data.sha256)
@@ -607,7 +613,9 @@ async function continueRun(): Promise<void> {
 /** A run's config.json and checkpoint.safetensors (and, optionally, its word file) dropped on the page. */
 async function loadRun(files: DroppedFile[]): Promise<void> {
   const configFile = files.find((f) => f.name.endsWith(".json"));
-  const ckptFile = files.find((f) => f.name.endsWith(".safetensors"));
+  // the checkpoint, and the optimizer-<step>.safetensors beside it that a CLI run's checkpoint names
+  const ckptFile = files.find((f) => f.name.endsWith(".safetensors") && !OPTIMIZER_FILE.test(f.name));
+  const optimizerFile = files.find((f) => OPTIMIZER_FILE.test(f.name));
   if (!configFile || !ckptFile)
     throw new UserError(
       "drop a run's config.json and checkpoint.safetensors together (select both files, or drag both)",
@@ -641,13 +649,35 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   }
   if (typeof state !== "object" || state === null || !Number.isInteger(state.step))
     throw new UserError(`checkpoint ${ckptFile.name} has no valid resume state in its metadata`);
+  // the optimizer's moments: in the metadata (a page download) or in the file the checkpoint names
+  // (a CLI run), needed only to continue the run
+  const ref = state.optimizerFile;
+  let optimizerMissing: string | null = null;
+  if (ref !== undefined) {
+    const bad = (what: string) =>
+      new UserError(`checkpoint ${ckptFile.name} names optimizer state ${String(ref?.name)} that ${what}`);
+    if (typeof ref !== "object" || ref === null || !Number.isInteger(ref.parameters))
+      throw new UserError(`checkpoint ${ckptFile.name} has a corrupt optimizer reference in its metadata`);
+    if (ref.parameters !== model.parameters().length)
+      throw new UserError(
+        `checkpoint ${ckptFile.name} names optimizer state for ${ref.parameters} parameters; the model has ${model.parameters().length}`,
+      );
+    if (optimizerFile && optimizerFile.name === ref.name) {
+      const f = decodeSafetensors(new Uint8Array(optimizerFile.bytes), { source: optimizerFile.name });
+      state.optimizer = optimizerStateFrom(f, ref, bad);
+      delete state.optimizerFile;
+    } else optimizerMissing = String(ref.name);
+  }
   // provenance needs the run's words: a dropped word file, or the bundled list it was trained on
   const text = (name: string) => {
     const f = files.find((x) => x.name === name);
     return f ? new TextDecoder().decode(f.bytes) : null;
   };
   const logs = { metrics: text("metrics.jsonl"), diagnostics: text("diagnostics.jsonl") };
-  const wordFile = files.find((f) => f !== configFile && f !== ckptFile && !f.name.endsWith(".jsonl"));
+  const wordFile = files.find(
+    (f) =>
+      f !== configFile && f !== ckptFile && !f.name.endsWith(".jsonl") && !f.name.endsWith(".safetensors"),
+  );
   let sets: WordSets | null = null;
   const inputName = config.data.inputFile.split(/[\\/]/).pop() ?? "";
   let words: { name: string; bytes: Uint8Array; words: string[] } | null = null;
@@ -669,7 +699,7 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
   }
   await stopCurrent();
   run = new Run(config, model, sets, null, null);
-  run.dropped = { state, ckptName: ckptFile.name, wordName: inputName, words, logs };
+  run.dropped = { state, ckptName: ckptFile.name, wordName: inputName, words, logs, optimizerMissing };
   // a download gives back the checkpoint as it was dropped
   run.store.checkpoint = { tensors: ckpt.tensors, state };
   run.step = state.step;
