@@ -67,7 +67,7 @@ for (const [name, knobs] of [
   });
 }
 
-// The runs torch loaded are committed (fixtures/export-runs/NAME, trained once by the script), so
+// The runs torch loaded are committed (one folder per run under fixtures/export-runs, trained once by the script), so
 // the exported bytes do not depend on the training kernels' rounding (the FMA build or not).
 for (const name of Object.keys(ref.export)) {
   test(`export ${name}: torch loads it into nn.Sequential, and its logits are ours`, () => {

@@ -13,7 +13,7 @@ Written to fixtures/torch-export-bn-knobs.json.
    Recorded: parameter count, the 300 minibatch losses, eval-mode split losses (running stats).
 
 2. Export: for each run below, this script trains it once with makemore.ts's command line and
-   commits it as fixtures/export-runs/NAME (config.json + checkpoint.safetensors; delete one to
+   commits it under fixtures/export-runs, one folder per run (config.json + checkpoint.safetensors; delete one to
    train it again), exports a copy with `makemore export RUN --format torch`, loads the file with torch.load(weights_only=True)
    into an idiomatic nn.Sequential (nn.Embedding / nn.Flatten / nn.Linear / nn.BatchNorm1d /
    nn.Tanh) with load_state_dict(strict=True), and records torch's eval-mode logits for 64 fixed
@@ -101,7 +101,7 @@ def torch_module(text):
 
 
 def export_check(name, flags, tmp):
-    # The run is trained once and committed (fixtures/export-runs/NAME: config.json and
+    # The run is trained once and committed (a folder under fixtures/export-runs: config.json and
     # checkpoint.safetensors), so the test exports the very weights torch loaded here: the
     # exported bytes then do not depend on the training kernels' rounding (FMA or not).
     run = os.path.join(EXPORT_DIR, name)
