@@ -300,7 +300,7 @@ describe("tampered run files (rows 10, 15, 17)", () => {
       (c) => (c.numSamples = 1e12),
       /numSamples must be a whole number from 0 to 100000/,
     ],
-    ["train.maxSteps -1", (c) => (c.train.maxSteps = -1), /train\.maxSteps must be a whole number/],
+    ["train.maxSteps -2", (c) => (c.train.maxSteps = -2), /train\.maxSteps must be a whole number/],
     ["data.blockSize 1000", (c) => (c.data.blockSize = 1000), /data\.blockSize/],
   ];
   for (const [name, edit, re] of cases) {

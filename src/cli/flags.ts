@@ -17,7 +17,7 @@ import {
   modelTypes,
 } from "../models/index.ts";
 import type { LrSchedule, OptimizerConfig, OptimizerKind } from "../train/optim.ts";
-import type { RunConfig, RunRequest } from "../train/session.ts";
+import type { RunRequest } from "../train/session.ts";
 import { LECTURE_TRAIN, type TrainConfig } from "../train/train.ts";
 import { choice, num, type Options } from "./args.ts";
 
@@ -238,140 +238,9 @@ function optimizerFlags(v: Record<string, string | boolean | undefined>, d: Trai
   return out;
 }
 
-// ---------------------------------------------------------------- --resume with changed flags
-
-/**
- * The flags `train --resume DIR` takes besides the run: those that change how the run continues
- * or is watched, never the model (makemore.py's `--resume` with a new `--max-steps` or learning
- * rate). Each sets one field of the saved config; the CLI-only ones (dashboard, quiet, threads)
- * set none.
- */
-const RESUME_SETTABLE: Record<string, (c: RunConfig, raw: string | boolean) => [string, unknown, unknown]> = {
-  "max-steps": (c, raw) => {
-    const to = num(raw, "--max-steps", 0, { integer: true, min: -1, max: 1e9 });
-    const from = c.train.maxSteps;
-    c.train.maxSteps = to;
-    return ["--max-steps", from, to];
-  },
-  "learning-rate": (c, raw) =>
-    setTrain(c, "learningRate", "--learning-rate", raw, { min: 0, exclusiveMin: true, max: 100 }),
-  "lr-decay-step": (c, raw) => setTrain(c, "lrDecayStep", "--lr-decay-step", raw, { integer: true, min: 0 }),
-  "lr-decay-to": (c, raw) =>
-    setTrain(c, "lrDecayTo", "--lr-decay-to", raw, { min: 0, exclusiveMin: true, max: 100 }),
-  "warmup-steps": (c, raw) => setTrain(c, "warmupSteps", "--warmup-steps", raw, { integer: true, min: 0 }),
-  "weight-decay": (c, raw) => setTrain(c, "weightDecay", "--weight-decay", raw, { min: 0, max: 10 }),
-  "batch-size": (c, raw) =>
-    setTrain(c, "batchSize", "--batch-size", raw, { integer: true, min: 1, max: 1e7 }),
-  "lr-schedule": (c, raw) => {
-    const from = c.train.lrSchedule ?? "step";
-    c.train.lrSchedule = choice(raw, "--lr-schedule", ["step", "constant", "cosine"], "step") as LrSchedule;
-    return ["--lr-schedule", from, c.train.lrSchedule];
-  },
-  "log-every": (c, raw) => setTop(c, "logEvery", "--log-every", raw, 1),
-  "checkpoint-every": (c, raw) => setTop(c, "checkpointEvery", "--checkpoint-every", raw, 1),
-  "eval-every": (c, raw) => setTop(c, "evalEvery", "--eval-every", raw, 0),
-  "sample-every": (c, raw) => setTop(c, "sampleEvery", "--sample-every", raw, 0),
-  "top-k": (c, raw) => {
-    const from = c.topK ?? "all";
-    const k = topKFlag(raw);
-    if (k) c.topK = k;
-    else delete c.topK;
-    return ["--top-k", from, k ?? "all"];
-  },
-  "num-samples": (c, raw) => {
-    const from = c.numSamples ?? 20;
-    c.numSamples = num(raw, "--num-samples", 20, { integer: true, min: 0, max: 100000 });
-    return ["--num-samples", from, c.numSamples];
-  },
-  diagnostics: (c) => {
-    const from = c.diagnostics !== undefined;
-    c.diagnostics ??= { every: 0, updateRatios: true };
-    return ["--diagnostics", from ? "on" : "off", "on"];
-  },
-  "diagnostics-every": (c, raw) => {
-    const from = c.diagnostics ? c.diagnostics.every || "auto" : "off";
-    c.diagnostics = {
-      every: num(raw, "--diagnostics-every", 0, { integer: true, min: 1 }),
-      updateRatios: true,
-    };
-    return ["--diagnostics-every", from, c.diagnostics.every];
-  },
-  // the dashboard implies diagnostics, as on a new run
-  dashboard: (c) => {
-    const from = c.diagnostics !== undefined;
-    c.diagnostics ??= { every: 0, updateRatios: true };
-    return ["--diagnostics", from ? "on" : "off", "on (for --dashboard)"];
-  },
-};
-
 /** makemore.py's --top-k K: K > 0 the K most likely characters, -1 (or absent) all; 0 is refused. */
 export function topKFlag(raw: string | boolean | undefined): number | undefined {
   const k = num(raw, "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
   if (k === 0) throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
   return k > 0 ? k : undefined;
-}
-
-/** Flags a resumed run takes that are not part of its config (how this process runs and prints). */
-const RESUME_PROCESS_FLAGS = [
-  "resume",
-  "work-dir",
-  "quiet",
-  "help",
-  "port",
-  "host",
-  "detect-anomaly",
-  "threads",
-];
-
-function setTrain(
-  c: RunConfig,
-  field: "learningRate" | "lrDecayStep" | "lrDecayTo" | "warmupSteps" | "weightDecay" | "batchSize",
-  flag: string,
-  raw: string | boolean,
-  range: Parameters<typeof num>[3],
-): [string, unknown, unknown] {
-  const from = c.train[field];
-  const to = num(raw, flag, 0, range);
-  c.train[field] = to;
-  return [flag, from ?? (field === "warmupSteps" || field === "weightDecay" ? 0 : undefined), to];
-}
-
-function setTop(
-  c: RunConfig,
-  field: "logEvery" | "checkpointEvery" | "evalEvery" | "sampleEvery",
-  flag: string,
-  raw: string | boolean,
-  min: number,
-): [string, unknown, unknown] {
-  const from = c[field] ?? 0;
-  c[field] = num(raw, flag, 0, { integer: true, min });
-  return [flag, from, c[field]];
-}
-
-/**
- * `train --resume DIR [flags]`: the run's config with the flags applied, and one line per value
- * that changed ("--learning-rate 0.0005 -> 0.0001"). A flag that would change the model, its data
- * or its optimizer's kind is refused with one line (start a new run for those). Pure: the caller
- * writes the config.
- */
-export function resumeOverrides(
-  v: Record<string, string | boolean | undefined>,
-  saved: RunConfig,
-): { config: RunConfig; changes: string[] } {
-  const given = Object.keys(v).filter((k) => v[k] !== undefined && !RESUME_PROCESS_FLAGS.includes(k));
-  const fixed = given.filter((k) => !(k in RESUME_SETTABLE));
-  if (fixed.length)
-    throw new UserError(
-      `--resume continues the run's model, data and optimizer: --${fixed.join(", --")} would change ${fixed.length > 1 ? "them" : "it"} (start a new run for that); it takes --max-steps, the learning rate, logging, diagnostics and dashboard flags`,
-      2,
-    );
-  const config = structuredClone(saved);
-  const changes: string[] = [];
-  for (const k of given) {
-    const [flag, from, to] = RESUME_SETTABLE[k](config, v[k] as string | boolean);
-    if (String(from) !== String(to)) changes.push(`${flag} ${from ?? "default"} -> ${to}`);
-  }
-  if (config.train.maxSteps < 0 && config.train.lrSchedule === "cosine")
-    throw new UserError("--lr-schedule cosine decays over --max-steps: give a number of steps, not -1", 2);
-  return { config, changes };
 }

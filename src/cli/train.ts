@@ -1,39 +1,27 @@
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 /**
  * `makemore train`: parse the flags, open the run directory (src/io/run.ts), run the training
  * session (src/train/session.ts) and print what it reports.
  * With no flags: the BatchNorm MLP on the bundled names.txt, 200,000 steps, seed 2147483647.
  */
 
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { type Dashboard, startDashboardWorker } from "../dashboard/server.ts";
-import { exampleCount } from "../data/dataset.ts";
 import { formatFinding } from "../diagnostics/doctor.ts";
 import { formatActivationTable, formatGradientTable, formatParameterTable } from "../diagnostics/format.ts";
 import { UserError } from "../errors.ts";
 import { osReason, printable } from "../io/describe.ts";
-import { createRun, loadRun, loadRunData, type OpenedRun, openResume } from "../io/run.ts";
-import { existingRunFiles, writeJsonFile } from "../io/rundir.ts";
+import { createRun, type OpenedRun } from "../io/run.ts";
+import { existingRunFiles } from "../io/rundir.ts";
 import { FileRunStore } from "../io/runfiles.ts";
-import { readSafetensorsFile } from "../io/safetensors.ts";
 import { DEFAULT_THREADS, setThreads } from "../io/threads.ts";
 import { familyOf } from "../models/index.ts";
-import { Generator } from "../random/generator.ts";
-import { provenance, sampleWords } from "../train/evaluate.ts";
-import {
-  checkResumable,
-  lossText,
-  type RunConfig,
-  type SessionOutcome,
-  sampleGroups,
-  seedPlus,
-  TrainingSession,
-} from "../train/session.ts";
-import { validateTrainConfig } from "../train/train.ts";
+import { lossText, type SessionOutcome, TrainingSession } from "../train/session.ts";
 import { invocation, num, parse } from "./args.ts";
-import { configFromFlags, modelHelp, resumeOverrides, TRAIN_OPTIONS, topKFlag } from "./flags.ts";
+import { configFromFlags, modelHelp, TRAIN_OPTIONS } from "./flags.ts";
 import { Progress } from "./progress.ts";
+import { bareResume, openResumeWithFlags, sampleOnly } from "./resume.ts";
 
 export const TRAIN_HELP = `usage: makemore train [options]
 
@@ -101,27 +89,6 @@ speed
                             the results are bit-identical for every N
   -h, --help                this help`;
 
-/**
- * makemore.py's `--resume` is a switch that continues the run in `-o/--work-dir`: a bare
- * `--resume` (last, or before another flag) becomes `--resume=` here, meaning "the work dir".
- */
-function bareResume(argv: string[]): string[] {
-  return argv.map((a, i) =>
-    a === "--resume" && (i + 1 === argv.length || argv[i + 1].startsWith("-")) ? "--resume=" : a,
-  );
-}
-
-/** The run a `--resume` or `--sample-only` names: `--resume DIR`, or `-o/--work-dir DIR` (makemore.py's way). */
-function namedRun(v: Record<string, string | boolean | undefined>, what: string): string {
-  const resume = typeof v.resume === "string" && v.resume !== "" ? v.resume : undefined;
-  const workDir = typeof v["work-dir"] === "string" ? v["work-dir"] : undefined;
-  if (resume !== undefined && workDir !== undefined && resolve(resume) !== resolve(workDir))
-    throw new UserError(`--resume ${resume} and -o/--work-dir ${workDir} name different runs; give one`, 2);
-  const dir = resume ?? workDir;
-  if (dir === undefined) throw new UserError(`${what} needs the run: --resume DIR or -o/--work-dir DIR`, 2);
-  return dir;
-}
-
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse("train", bareResume(argv), TRAIN_OPTIONS);
   if (v.help) {
@@ -148,29 +115,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     // the model, data and optimizer come from the run directory; flags that would change them are
     // refused before anything is opened, the others (steps, learning rate, logging, diagnostics,
     // dashboard) are applied to its config and said
-    const dir = namedRun(v, "--resume");
-    resumeOverrides(v, STUB_CONFIG);
-    run = openResume(dir);
-    try {
-      const { config, changes } = resumeOverrides(v, run.config);
-      validateTrainConfig(config.train, exampleCount(run.data.train));
-      if (run.resume) checkResumable(config, run.resume.state, dir);
-      if (changes.length) {
-        writeJsonFile(run.paths.config, config);
-        run = { ...run, config };
-      }
-      const st = run.resume?.state;
-      if (!quiet) {
-        for (const c of changes) console.log(`resume: changed ${c}`);
-        if (st?.finished && (config.train.maxSteps < 0 || config.train.maxSteps > st.step))
-          console.log(
-            `resume: the run finished at step ${st.step}; continuing to ${config.train.maxSteps < 0 ? "until interrupted" : `step ${config.train.maxSteps}`}`,
-          );
-      }
-    } catch (e) {
-      run.lock.release();
-      throw e;
-    }
+    run = openResumeWithFlags(v, quiet);
   } else {
     const request = configFromFlags(v);
     run = createRun(request, request.workDir, { overwrite: v.overwrite === true });
@@ -315,62 +260,5 @@ function report(outcome: SessionOutcome, session: TrainingSession, dir: string, 
   console.log(
     `saved ${printable(dir)} (${outcome.step - session.startStep} steps at ${outcome.stepsPerSecond.toFixed(0)} steps/s)`,
   );
-  return 0;
-}
-
-/** A config with every field a resume flag sets: to refuse a bad flag before the run is opened. */
-const STUB_CONFIG = {
-  train: { maxSteps: 0, batchSize: 1, learningRate: 1, lrDecayStep: 0, lrDecayTo: 1 },
-  logEvery: 1,
-  checkpointEvery: 1,
-  evalEvery: 0,
-} as unknown as RunConfig;
-
-/**
- * makemore.py's `--sample-only`: 50 samples from the run's best weights (best.safetensors, its
- * model.pt) or, without one, its last checkpoint, grouped as in train / in test / new; then exit.
- * Nothing in the run is written. The generator is seeded with the run's seed + 10 (`makemore
- * sample` takes a --seed, --temperature and --top-k).
- */
-function sampleOnly(v: Record<string, string | boolean | undefined>): number {
-  const dir = namedRun(v, "--sample-only");
-  const extra = Object.keys(v).filter(
-    (k) =>
-      v[k] !== undefined &&
-      !["sample-only", "resume", "work-dir", "num-samples", "top-k", "quiet"].includes(k),
-  );
-  if (extra.length)
-    throw new UserError(`--sample-only samples a trained run; drop --${extra.join(", --")}`, 2);
-  const count = num(v["num-samples"], "--num-samples", 50, { integer: true, min: 1, max: 100000 });
-  const run = loadRun(dir);
-  let from = `its checkpoint (step ${run.state.step})`;
-  if (existsSync(run.paths.best)) {
-    const best = readSafetensorsFile(run.paths.best, { what: "best weights" });
-    try {
-      run.model.loadStateDict(best.tensors);
-    } catch (e) {
-      throw new UserError(
-        `${printable(run.paths.best)} does not fit the run's model: ${(e as Error).message}`,
-      );
-    }
-    const info = JSON.parse(best.metadata.makemore_best ?? "{}") as { step?: number; testLoss?: number };
-    from = `its best weights (step ${info.step ?? "?"}, test loss ${info.testLoss ?? "?"})`;
-  }
-  const data = loadRunData(run.config);
-  const sets = {
-    train: new Set(data.split.train),
-    val: new Set(data.split.val),
-    test: new Set(data.split.test),
-  };
-  const seed = seedPlus(run.config.seed, 10);
-  const topK = v["top-k"] !== undefined ? topKFlag(v["top-k"]) : run.config.topK;
-  const words = sampleWords(run.model, run.vocab, {
-    count,
-    generator: new Generator().manualSeed(typeof seed === "string" ? BigInt(seed) : seed),
-    ...(topK ? { topK } : {}),
-  });
-  if (v.quiet !== true) console.log(`sampling ${count} words from ${printable(dir)}, ${from}, seed ${seed}`);
-  const rows = words.map((word) => ({ word: printable(word), source: provenance(word, sets) }));
-  for (const line of sampleGroups(rows, sets.val.size > 0)) console.log(line);
   return 0;
 }
