@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { exampleCount } from "../data/dataset.ts";
 import { UserError } from "../errors.ts";
 import { printable } from "../io/describe.ts";
-import { loadRun, loadRunData, type OpenedRun, openResume } from "../io/run.ts";
+import { loadRun, type OpenedRun, openResume } from "../io/run.ts";
 import { writeJsonFile } from "../io/rundir.ts";
 import { readSafetensorsFile } from "../io/safetensors.ts";
 import { Generator } from "../random/generator.ts";
@@ -19,6 +19,7 @@ import { checkResumable, type RunConfig, sampleGroups, seedPlus } from "../train
 import { validateTrainConfig } from "../train/train.ts";
 import { choice, num } from "./args.ts";
 import { topKFlag } from "./flags.ts";
+import { wordSets } from "./runs.ts";
 
 /**
  * makemore.py's `--resume` is a switch that continues the run in `-o/--work-dir`: a bare
@@ -243,12 +244,7 @@ export function sampleOnly(v: Record<string, string | boolean | undefined>): num
     const info = JSON.parse(best.metadata.makemore_best ?? "{}") as { step?: number; testLoss?: number };
     from = `its best weights (step ${info.step ?? "?"}, test loss ${info.testLoss ?? "?"})`;
   }
-  const data = loadRunData(run.config);
-  const sets = {
-    train: new Set(data.split.train),
-    val: new Set(data.split.val),
-    test: new Set(data.split.test),
-  };
+  const { sets } = wordSets(run);
   const seed = seedPlus(run.config.seed, 10);
   const topK = v["top-k"] !== undefined ? topKFlag(v["top-k"]) : run.config.topK;
   const words = sampleWords(run.model, run.vocab, {

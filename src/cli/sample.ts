@@ -11,6 +11,7 @@ import { Generator } from "../random/generator.ts";
 import { provenance, sampleWords } from "../train/evaluate.ts";
 import { seedPlus } from "../train/session.ts";
 import { num, onePositional, parse } from "./args.ts";
+import { topKFlag } from "./flags.ts";
 import { wordSets } from "./runs.ts";
 
 export const SAMPLE_HELP = `usage: makemore sample RUN_DIR [options]
@@ -55,10 +56,7 @@ export function sampleCommand(argv: string[]): number {
       : num(v.seed, "--seed", 0, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const temperature = num(v.temperature, "--temperature", 1, { min: 0, exclusiveMin: true, max: 1000 });
   const maxLength = num(v["max-length"], "--max-length", 256, { integer: true, min: 1, max: 100000 });
-  const topKFlag = num(v["top-k"], "--top-k", -1, { integer: true, min: -1, max: 1_000_000 });
-  if (topKFlag === 0)
-    throw new UserError("--top-k must be a positive number of characters (or -1 for all)", 2);
-  const topK = topKFlag > 0 ? topKFlag : undefined;
+  const topK = topKFlag(v["top-k"]);
   let words: string[];
   try {
     words = sampleWords(run.model, run.vocab, {
