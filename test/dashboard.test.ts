@@ -26,8 +26,8 @@ import { basename, join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/dashboard/series.ts";
 import { startDashboard, startDashboardWorker } from "../src/dashboard/server.ts";
+import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/viz/series.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");

@@ -426,6 +426,53 @@ describe("one writer per run directory (rows 5, 6, 13; deliverable 3)", () => {
     }
   });
 
+  test("a lock taken on another host is never taken over, even when its pid means nothing here", () => {
+    const dir = runCopy();
+    // pid 2^22 + 1 cannot be alive on this host; on the other host it may well be
+    const body = JSON.stringify({
+      host: "gpu-box-7",
+      pid: 2 ** 22 + 1,
+      started: 0,
+      command: "train --resume",
+      since: "2026-12-01T21:00:00.000Z",
+    });
+    writeFileSync(join(dir, LOCK_NAME), body);
+    const before = fingerprint(dir);
+    for (const args of [
+      ["train", "--resume", dir],
+      ["train", "-o", dir, "--overwrite", "--max-steps", "1"],
+      ["fold", runCopy(), "-o", dir, "--overwrite"],
+    ])
+      assertOneLineError(
+        makemore(args),
+        /is locked by makemore on host gpu-box-7 \(pid 4194305, train --resume since 2026-12-01T21:00:00\.000Z\); a lock from another host is never taken over: if that process is gone, remove .*\.lock$/,
+        1,
+      );
+    assert.equal(fingerprint(dir), before);
+    assert.equal(readFileSync(join(dir, LOCK_NAME), "utf8"), body, "the other host's lock is left as it was");
+  });
+
+  test("fold -o takes the output's lock: refused while another writer holds it, released after", () => {
+    const source = runCopy();
+    const out = runCopy();
+    const lock = lockRunDir(out, "train");
+    try {
+      const before = fingerprint(out);
+      assertOneLineError(
+        makemore(["fold", source, "-o", out, "--overwrite"]),
+        new RegExp(`is in use by another makemore \\(pid ${process.pid}, train since `),
+        1,
+      );
+      assert.equal(fingerprint(out), before, "nothing removed");
+    } finally {
+      lock.release();
+    }
+    const r = makemore(["fold", source, "-o", out, "--overwrite"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(join(out, LOCK_NAME)), false, "released when fold is done");
+    assert.equal(JSON.parse(readFileSync(join(out, "config.json"), "utf8")).model.batchnorm, "none");
+  });
+
   test("#6: two train -o SAME --overwrite at once: the directory ends as one consistent run", async () => {
     const dir = runCopy();
     const start = (type: string) =>

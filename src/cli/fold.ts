@@ -1,8 +1,8 @@
 /** `makemore fold RUN -o OUT`: an inference run with every BatchNorm folded into its Linear. */
 
 import { UserError } from "../errors.ts";
-import { loadRun, saveCheckpoint } from "../io/run.ts";
-import { createRunDir, writeJsonFile } from "../io/rundir.ts";
+import { createLockedRunDir, loadRun, saveCheckpoint } from "../io/run.ts";
+import { writeJsonFile } from "../io/rundir.ts";
 import { foldBatchNorm, splitLoss } from "../train/evaluate.ts";
 import { onePositional, parse } from "./args.ts";
 import { lectureMLP, wordSets } from "./runs.ts";
@@ -40,9 +40,14 @@ export function foldCommand(argv: string[]): number {
     before[n] = splitLoss(run.model, data[n]);
     after[n] = splitLoss(folded, data[n]);
   }
-  const paths = createRunDir(v["work-dir"], { overwrite: v.overwrite === true });
-  writeJsonFile(paths.config, { ...run.config, model: folded.spec });
-  saveCheckpoint(paths, folded, { ...run.state, finished: true, splitLosses: after });
+  // the folded run's writer lock, as train takes it (another writer is refused, naming it)
+  const { paths, lock } = createLockedRunDir(v["work-dir"], "fold", { overwrite: v.overwrite === true });
+  try {
+    writeJsonFile(paths.config, { ...run.config, model: folded.spec });
+    saveCheckpoint(paths, folded, { ...run.state, finished: true, splitLosses: after });
+  } finally {
+    lock.release();
+  }
   const maxDiff = Math.max(...Object.keys(after).map((k) => Math.abs(after[k] - before[k])));
   if (v.json) {
     console.log(

@@ -30,34 +30,19 @@ import {
   toSnapshot,
 } from "../io/runfiles.ts";
 import type { LiveStatus } from "../train/session.ts";
-import type { Point } from "../viz/specs.ts";
+import { MetricsHistory, type RunSeries } from "../viz/series.ts";
 import {
   activationHistSpec,
   type ChartSpec,
   chooseWindow,
   compareHistSpec,
   compareLossSpec,
-  downsampleMean,
-  downsampleMinMax,
   gradientHistSpec,
   histHistorySpec,
-  lossSpec,
   MAX_HISTORY,
-  MAX_POINTS,
   saturationSpec,
-  updateRatioSpec,
   weightGradHistSpec,
 } from "../viz/specs.ts";
-import {
-  BlockMeans,
-  envelope,
-  envelopePoints,
-  MAX_EVALS,
-  meanBuckets,
-  meanPoints,
-  type StepBuckets,
-  type Sum,
-} from "./series.ts";
 import { JsonWatch, LineTail, TextWatch } from "./tail.ts";
 
 export { runLabels } from "../viz/compare.ts";
@@ -103,19 +88,7 @@ export interface RunSummary {
   updatedAt?: string;
 }
 
-/** Downsampled series of a run, as the JSON endpoint serves them. */
-export interface RunSeries {
-  /** log10(loss): at most MAX_POINTS points with each bucket's min and max */
-  loss: Point[];
-  /** exact means of log10(loss) over `window`-step blocks (the report's curve) */
-  lossMeans: (Point & { n: number })[];
-  window: number;
-  /** log10 update:data ratio per parameter, at most MAX_POINTS bucket means each */
-  updateRatios: Record<string, Point[]>;
-  evals: MetricsLine[];
-  /** steps logged so far */
-  count: number;
-}
+export type { RunSeries };
 
 const ACTIVE_MS = 10_000;
 
@@ -135,12 +108,7 @@ export class RunWatcher {
   private samplesJson: JsonWatch;
 
   // bounded history
-  private env = envelope();
-  private means = new BlockMeans();
-  private ud = new Map<string, StepBuckets<Sum>>();
-  private evals: MetricsLine[] = [];
-  private lastStep = -1;
-  private lastLoss: number | undefined = undefined;
+  private metrics = new MetricsHistory();
   private snapshot: DiagnosticsSnapshot | undefined = undefined;
   /** every snapshot's histograms (params and saturation maps dropped), oldest first */
   private history: DiagnosticsSnapshot[] = [];
@@ -201,7 +169,7 @@ export class RunWatcher {
       changed = true;
     }
     if (m.lines.length) {
-      for (const line of m.lines) this.addMetrics(toMetricsLine(parseJsonLine(line)));
+      for (const line of m.lines) this.metrics.push(toMetricsLine(parseJsonLine(line)));
       this.metricsVersion++;
       if (this.loaded) this.lastGrowth = now;
       changed = true;
@@ -242,39 +210,9 @@ export class RunWatcher {
   }
 
   private clearMetrics(): void {
-    this.env = envelope();
-    this.means = new BlockMeans();
-    this.ud = new Map();
-    this.evals = [];
-    this.lastStep = -1;
-    this.lastLoss = undefined;
+    this.metrics = new MetricsHistory();
     this.rate = [];
     this.metricsVersion++;
-  }
-
-  private addMetrics(r: MetricsLine | null): void {
-    if (!r) return;
-    const step = r.step;
-    if (step > this.lastStep) this.lastStep = step;
-    if (typeof r.loss === "number" && Number.isFinite(r.loss) && r.loss > 0) {
-      this.env.push(step, r.loss);
-      this.means.push(step, Math.log10(r.loss));
-      this.lastLoss = r.loss;
-    } else if (Number.isNaN(r.loss)) this.lastLoss = Number.NaN;
-    if (r.ud)
-      for (const [name, v] of Object.entries(r.ud)) {
-        if (!Number.isFinite(v)) continue;
-        let b = this.ud.get(name);
-        if (!b) this.ud.set(name, (b = meanBuckets()));
-        b.push(step, v);
-      }
-    if (typeof r.train_loss === "number" || typeof r.val_loss === "number") {
-      const e: MetricsLine = { step };
-      if (typeof r.train_loss === "number") e.train_loss = r.train_loss;
-      if (typeof r.val_loss === "number") e.val_loss = r.val_loss;
-      this.evals.push(e);
-      if (this.evals.length > MAX_EVALS) this.evals = this.evals.filter((_, i) => i % 2 === 1);
-    }
   }
 
   private liveFile(): LiveStatus | undefined {
@@ -290,7 +228,7 @@ export class RunWatcher {
     const live = this.liveFile();
     const st = this.stateObj();
     return Math.max(
-      this.lastStep + 1,
+      this.metrics.lastStep + 1,
       typeof live?.step === "number" ? live.step : 0,
       typeof st?.step === "number" ? st.step : 0,
     );
@@ -308,8 +246,8 @@ export class RunWatcher {
   /** The charts with data now, in page order: loss, update-ratios, activations, ..., saturation-layer-N. */
   chartList(): { name: string; version: number }[] {
     const out: { name: string; version: number }[] = [];
-    if (this.means.count > 0) out.push({ name: "loss", version: this.metricsVersion });
-    if (this.ud.size > 0) out.push({ name: "update-ratios", version: this.metricsVersion });
+    if (this.metrics.lossCount > 0) out.push({ name: "loss", version: this.metricsVersion });
+    if (this.metrics.hasUpdateRatios) out.push({ name: "update-ratios", version: this.metricsVersion });
     const snap = this.snapshot;
     if (snap) {
       // only what the snapshot holds: a model without Tanh layers (a bigram, makemore.py's
@@ -345,10 +283,10 @@ export class RunWatcher {
     const snap = this.snapshot;
     switch (name) {
       case "loss":
-        return this.lossChart();
+        return this.metrics.lossSpec();
       case "update-ratios": {
         const shapes = this.shapes();
-        return updateRatioSpec(this.udMetrics(), { shapes: Object.keys(shapes).length ? shapes : undefined });
+        return this.metrics.updateRatioSpec(Object.keys(shapes).length ? shapes : undefined);
       }
       case "activations":
         return snap ? activationHistSpec(snap) : null;
@@ -370,40 +308,13 @@ export class RunWatcher {
     return null;
   }
 
-  /**
-   * lossSpec over the envelope (the per-step line, thinned like the report thins it) with the
-   * block means replaced by the exact ones, which the envelope alone cannot give.
-   */
-  private lossChart(): ChartSpec | null {
-    const metrics: MetricsLine[] = envelopePoints(this.env).map((p) => ({ step: p.step, loss: p.value }));
-    for (const e of this.evals) metrics.push(e);
-    const spec = lossSpec(metrics, { window: this.means.window });
-    const layers = (spec as { layer?: { data?: { values?: { series?: string }[] }; mark?: object }[] } | null)
-      ?.layer;
-    const meanLayer = layers?.[1];
-    if (!meanLayer?.data?.values) return spec;
-    const series = meanLayer.data.values[0]?.series;
-    const exact = this.means.points();
-    meanLayer.data.values = exact.map((p) => ({ step: p.step, value: p.value, series }));
-    meanLayer.mark = { ...meanLayer.mark, point: exact.length === 1 };
-    return spec;
-  }
-
-  /** The update ratios as metrics lines, one parameter after another (the spec groups by name). */
-  private udMetrics(): MetricsLine[] {
-    const out: MetricsLine[] = [];
-    for (const [name, b] of this.ud)
-      for (const p of meanPoints(b)) out.push({ step: p.step, ud: { [name]: p.value } });
-    return out;
-  }
-
   /** Synthetic metrics whose block means (for a window that is a multiple of this run's) are exact. */
   meanMetrics(window: number): MetricsLine[] {
-    return this.means.points(window).map((p) => ({ step: p.step, loss: 10 ** p.value }));
+    return this.metrics.meanMetrics(window);
   }
 
   get lossCount(): number {
-    return this.means.count;
+    return this.metrics.lossCount;
   }
 
   get latestSnapshot(): DiagnosticsSnapshot | undefined {
@@ -413,20 +324,7 @@ export class RunWatcher {
   // ------------------------------------------------------------ JSON views
 
   series(): RunSeries {
-    const updateRatios: Record<string, Point[]> = {};
-    for (const [name, b] of this.ud) updateRatios[name] = downsampleMean(meanPoints(b), MAX_POINTS);
-    const loss = downsampleMinMax(
-      envelopePoints(this.env).map((p) => ({ step: p.step, value: Math.log10(p.value) })),
-      MAX_POINTS,
-    );
-    return {
-      loss,
-      lossMeans: this.means.points(),
-      window: this.means.window,
-      updateRatios,
-      evals: this.evals.slice(),
-      count: this.means.count,
-    };
+    return this.metrics.series();
   }
 
   /** state.json without the generator and optimizer state (large, and nothing to look at). */
@@ -506,8 +404,8 @@ export class RunWatcher {
     const notes: string[] = [];
     if (!config) notes.push("no config.json yet");
     if (this.liveNote) notes.push(this.liveNote);
-    if (this.means.count === 0) notes.push("no loss logged yet");
-    if (!this.snapshot && this.ud.size === 0)
+    if (this.metrics.lossCount === 0) notes.push("no loss logged yet");
+    if (!this.snapshot && !this.metrics.hasUpdateRatios)
       notes.push("no diagnostics: train with --diagnostics to see update ratios, histograms and saturation");
     if (this.snapshot && this.snapshot.activations.length === 0)
       notes.push("no layer statistics: this model has no Tanh layer to measure (its weights are measured)");
@@ -528,7 +426,8 @@ export class RunWatcher {
     if (typeof model?.type === "string") out.model = model.type;
     if (maxSteps !== undefined) out.maxSteps = maxSteps;
     if (stepsPerSecond !== undefined) out.stepsPerSecond = stepsPerSecond;
-    if (this.lastLoss !== undefined && Number.isFinite(this.lastLoss)) out.lastLoss = this.lastLoss;
+    const lastLoss = this.metrics.lastLoss;
+    if (lastLoss !== undefined && Number.isFinite(lastLoss)) out.lastLoss = lastLoss;
     if (split) {
       const num = (v: unknown) => (typeof v === "number" ? v : undefined);
       out.splitLosses = { train: num(split.train), val: num(split.val), test: num(split.test) };

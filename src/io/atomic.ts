@@ -95,6 +95,22 @@ export function checkReplaceable(path: string): void {
  * descriptor, so a path swapped in between cannot slip through. `what` names it in messages.
  */
 export function readRegularFile(path: string, what: string, maxBytes: number): Uint8Array {
+  return withRegularFile(path, what, (fd, size) => {
+    if (size > maxBytes)
+      throw new UserError(`${what} ${showPath(path)} is ${size} bytes, over the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  });
+}
+
+/** Open `path` as a regular file (checked as readRegularFile does) and run `use` on it. */
+function withRegularFile<T>(path: string, what: string, use: (fd: number, size: number) => T): T {
   const shown = showPath(path);
   let fd: number | undefined;
   try {
@@ -102,16 +118,7 @@ export function readRegularFile(path: string, what: string, maxBytes: number): U
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new UserError(`${what} ${shown} is a directory, not a file`);
     if (!st.isFile()) throw new UserError(`${what} ${shown} is ${kindOf(st)}, not a regular file`);
-    if (st.size > maxBytes)
-      throw new UserError(`${what} ${shown} is ${st.size} bytes, over the ${maxBytes}-byte limit`);
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
+    return use(fd, st.size);
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = errorCode(e);
@@ -124,6 +131,87 @@ export function readRegularFile(path: string, what: string, maxBytes: number): U
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** Bytes read per slice by `forEachLine` (a 604 MB metrics file is read 1 MiB at a time). */
+export const LINE_CHUNK_BYTES = 1024 * 1024;
+/** A line longer than this is not a run-file line (a snapshot is ~50 KB): it is reported, not held. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** One line of a file read by `forEachLine`. */
+export interface FileLine {
+  /** the line without its "\n", or null when it is not valid UTF-8 or longer than maxLineBytes */
+  text: string | null;
+  /** 1-based */
+  number: number;
+  /** the file's last line, and it has no newline after it (a write torn by a crash, perhaps) */
+  unterminated: boolean;
+}
+
+/**
+ * Read a regular file line by line in slices of `chunkBytes`, so memory stays bounded by one
+ * slice plus one line however big the file is (a whole file as one string stops at V8's string
+ * limit, about 512 MiB, and TextDecoder then fails). Lines split at the byte 0x0A, which never
+ * occurs inside a multi-byte UTF-8 sequence, so a character cut by a slice boundary is rejoined
+ * before decoding. Returns the number of lines seen. Same refusals as readRegularFile.
+ *
+ *   forEachLine("runs/bn/metrics.jsonl", "metrics", (l) => l.text && count++);
+ */
+export function forEachLine(
+  path: string,
+  what: string,
+  onLine: (line: FileLine) => void,
+  opts: { chunkBytes?: number; maxLineBytes?: number } = {},
+): number {
+  const chunkBytes = opts.chunkBytes ?? LINE_CHUNK_BYTES;
+  const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  return withRegularFile(path, what, (fd) => {
+    const chunk = Buffer.allocUnsafe(chunkBytes);
+    let pending: Buffer[] = []; // the start of the current line, from earlier slices
+    let pendingBytes = 0;
+    let tooLong = false; // the current line passed maxLine: its bytes are dropped as they come
+    let number = 0;
+    let pos = 0;
+    const emit = (tail: Buffer, unterminated: boolean) => {
+      number++;
+      let text: string | null = null;
+      if (!tooLong && pendingBytes + tail.length <= maxLine) {
+        const bytes = pending.length ? Buffer.concat([...pending, tail]) : tail;
+        try {
+          text = decoder.decode(bytes);
+        } catch {
+          text = null;
+        }
+      }
+      pending = [];
+      pendingBytes = 0;
+      tooLong = false;
+      onLine({ text, number, unterminated });
+    };
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunkBytes, pos);
+      if (n === 0) break;
+      pos += n;
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf(10, start);
+        if (nl < 0 || nl >= n) break;
+        emit(chunk.subarray(start, nl), false);
+        start = nl + 1;
+      }
+      if (start < n) {
+        const rest = n - start;
+        if (tooLong || pendingBytes + rest > maxLine) {
+          tooLong = true;
+          pending = [];
+        } else pending.push(Buffer.from(chunk.subarray(start, n))); // copied: the slice buffer is reused
+        pendingBytes += rest;
+      }
+    }
+    if (pendingBytes > 0) emit(Buffer.alloc(0), true);
+    return number;
+  });
 }
 
 /**

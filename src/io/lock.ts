@@ -1,9 +1,10 @@
 /**
  * One writer per run directory. `lockRunDir` creates `DIR/.lock` atomically (O_CREAT | O_EXCL:
- * of two processes racing, exactly one creates it) holding the owner's pid, its start time and
- * the command; a second writer gets one line naming the holder. A lock whose owner is dead (no
- * such pid, or the pid now belongs to a process that started later: pids are reused) is taken
- * over; a live owner's lock never is.
+ * of two processes racing, exactly one creates it) holding the owner's host name, pid, start time
+ * and the command; a second writer gets one line naming the holder. A lock whose owner is dead
+ * (no such pid, or the pid now belongs to a process that started later: pids are reused) is
+ * taken over; a live owner's lock never is. A lock taken on another host (a run directory on a
+ * shared file system) is never taken over: this host cannot see whether its owner lives.
  *
  *   const lock = lockRunDir(dir, "train");   // throws UserError if another writer holds it
  *   try { ... } finally { lock.release(); }   // also released when the process exits
@@ -13,6 +14,7 @@
  */
 
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { errorCode, isFsError, osReason, printable } from "./describe.ts";
@@ -20,6 +22,8 @@ import { errorCode, isFsError, osReason, printable } from "./describe.ts";
 export const LOCK_NAME = ".lock";
 
 interface LockInfo {
+  /** os.hostname() of the owner (absent in locks written before it was recorded: this host's) */
+  host?: string;
   pid: number;
   /** the owner's start time (ms since the epoch, from /proc where there is one) */
   started: number;
@@ -58,8 +62,14 @@ function ownStart(): number {
   return ownStartCache;
 }
 
+/** True when the lock was taken on another host, whose processes this one cannot see. */
+function otherHost(info: LockInfo): boolean {
+  return typeof info.host === "string" && info.host !== hostname();
+}
+
 /** True when the lock's owner is still running (the same process, not a reused pid). */
 function ownerAlive(info: LockInfo): boolean {
+  if (otherHost(info)) return true; // unknowable from here: assume it lives
   if (info.pid === process.pid) return info.started === ownStart();
   try {
     process.kill(info.pid, 0);
@@ -90,7 +100,13 @@ let exitHook = false;
  */
 export function lockRunDir(dir: string, command: string): RunLock {
   const path = join(dir, LOCK_NAME);
-  const info: LockInfo = { pid: process.pid, started: ownStart(), command, since: new Date().toISOString() };
+  const info: LockInfo = {
+    host: hostname(),
+    pid: process.pid,
+    started: ownStart(),
+    command,
+    since: new Date().toISOString(),
+  };
   const body = `${JSON.stringify(info)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number | undefined;
@@ -122,6 +138,10 @@ export function lockRunDir(dir: string, command: string): RunLock {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
         continue;
       }
+    } else if (otherHost(other)) {
+      throw new UserError(
+        `run directory ${printable(dir)} is locked by makemore on host ${printable(String(other.host))} (pid ${other.pid}, ${printable(String(other.command))} since ${printable(String(other.since))}); a lock from another host is never taken over: if that process is gone, remove ${printable(path)}`,
+      );
     } else if (ownerAlive(other)) {
       throw new UserError(
         `run directory ${printable(dir)} is in use by another makemore (pid ${other.pid}, ${printable(String(other.command))} since ${printable(String(other.since))}); wait for it to finish or stop it`,
@@ -157,7 +177,7 @@ export function lockRunDir(dir: string, command: string): RunLock {
 function releasePath(path: string): void {
   if (!held.delete(path)) return;
   const now = readLock(path);
-  if (now && now.pid === process.pid && now.started === ownStart()) {
+  if (now && !otherHost(now) && now.pid === process.pid && now.started === ownStart()) {
     try {
       unlinkSync(path);
     } catch {

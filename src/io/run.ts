@@ -30,7 +30,7 @@ import {
   checkModel,
   sortFindings,
 } from "../diagnostics/doctor.ts";
-import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
+import type { DiagnosticsSnapshot, Finding } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
 import {
   buildFromSpec,
@@ -57,10 +57,11 @@ import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   createRunDir,
   existingRunFiles,
+  forEachJsonLine,
   isObject,
   type RunPaths,
   readJsonFile,
-  readJsonLines,
+  readMetricsForChecks,
   runPaths,
   writeJsonFile,
 } from "./rundir.ts";
@@ -408,16 +409,35 @@ export function createRun(req: RunRequest, workDir: string, opts: { overwrite?: 
   config.data.sha256 = file.sha256;
   const data = loadRunData(config, file);
   validateTrainConfig(config.train, exampleCount(data.train));
+  const { paths, createdDir, lock } = createLockedRunDir(workDir, "train", opts);
+  try {
+    writeJsonFile(paths.config, config);
+    return { config, data, paths, createdDir, lock };
+  } catch (e) {
+    lock.release();
+    if (createdDir) rmSync(createdDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * A new run directory for `command` ("train", "fold") holding its writer's lock: an existing run
+ * is refused before anything is created; with `overwrite`, the lock is taken first and only then
+ * are the old run files removed, so a live writer's run is never deleted under it.
+ */
+export function createLockedRunDir(
+  workDir: string,
+  command: string,
+  opts: { overwrite?: boolean } = {},
+): { paths: RunPaths; createdDir: string | null; lock: RunLock } {
   const createdDir = existsSync(workDir) ? null : workDir;
-  // refuse an existing run before creating anything; then lock, and only then remove old files
   if (!opts.overwrite) createRunDirCheck(workDir);
   ensureWritableDir(workDir);
   let lock: RunLock | null = null;
   try {
-    lock = lockRunDir(workDir, opts.overwrite ? "train --overwrite" : "train");
+    lock = lockRunDir(workDir, opts.overwrite ? `${command} --overwrite` : command);
     const paths = createRunDir(workDir, { overwrite: opts.overwrite === true });
-    writeJsonFile(paths.config, config);
-    return { config, data, paths, createdDir, lock };
+    return { paths, createdDir, lock };
   } catch (e) {
     lock?.release();
     if (createdDir) rmSync(createdDir, { recursive: true, force: true });
@@ -470,17 +490,15 @@ export function diagnoseRun(dir: string): { subject: string; findings: Finding[]
   const data = loadRunData(run.config);
   // the saturation figures come from the last snapshot: the same numbers the tables printed
   const diagPath = run.paths.diagnostics;
-  const snapshots = existsSync(diagPath)
-    ? (readJsonLines(diagPath, "diagnostics").records as DiagnosticsSnapshot[])
-    : [];
+  let snapshot: DiagnosticsSnapshot | null = null; // streamed: only the last one is kept
+  if (existsSync(diagPath))
+    forEachJsonLine(diagPath, "diagnostics", (r) => (snapshot = r as DiagnosticsSnapshot));
   const findings = checkModel(run.model, data.train, new Generator().manualSeed(run.config.seed), {
     batchSize: run.config.train.batchSize,
     maxSteps: run.config.train.maxSteps < 0 ? 1e9 : run.config.train.maxSteps,
-    snapshot: snapshots.at(-1) ?? null,
+    snapshot,
   });
-  const metrics = existsSync(run.paths.metrics)
-    ? (readJsonLines(run.paths.metrics, "metrics").records as MetricsLine[])
-    : [];
+  const metrics = existsSync(run.paths.metrics) ? readMetricsForChecks(run.paths.metrics) : [];
   findings.push(...checkHistory(metrics, run.state.splitLosses));
   findings.push(
     ...checkMakemore(run.model, data.train, new Generator().manualSeed(run.config.seed), {

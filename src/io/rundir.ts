@@ -17,8 +17,15 @@
 
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
-import { ensureWritableDir, readRegularFile, removeStaleTemps, writeFileAtomic } from "./atomic.ts";
+import {
+  ensureWritableDir,
+  forEachLine,
+  readRegularFile,
+  removeStaleTemps,
+  writeFileAtomic,
+} from "./atomic.ts";
 import { errorCode, isFsError, oneLine, osReason, showPath } from "./describe.ts";
 
 export interface RunPaths {
@@ -191,37 +198,99 @@ function recordProblem(rec: unknown, metrics: boolean): string | null {
 }
 
 /**
- * Parse a JSONL file (e.g. metrics.jsonl). A last line without its newline that does not parse
- * is a write torn by a crash: it is dropped and `tornTail` is set. Any other bad line is a
+ * Parse a JSONL file (e.g. metrics.jsonl) record by record, streaming (forEachLine: memory is one
+ * slice plus one line, whatever the file's size). A last line without its newline that does not
+ * parse is a write torn by a crash: it is dropped and `tornTail` is set. Any other bad line is a
  * UserError naming the file and line number.
+ *
+ *   forEachJsonLine("runs/bn/metrics.jsonl", "metrics", (rec) => lines.push(rec as MetricsLine));
  */
-export function readJsonLines(
+export function forEachJsonLine(
   path: string,
   what: string,
-  opts: { maxBytes?: number } = {},
-): { records: unknown[]; tornTail: boolean } {
-  const text = readText(path, what, opts.maxBytes ?? DEFAULT_MAX_JSON_BYTES * 16);
-  const lines = text.split("\n");
-  const complete = text.endsWith("\n") || text.length === 0;
-  const records: unknown[] = [];
+  onRecord: (record: unknown) => void,
+  opts: { chunkBytes?: number } = {},
+): { count: number; tornTail: boolean } {
   let tornTail = false;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim().length === 0) continue;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      if (i === lines.length - 1 && !complete) {
-        tornTail = true;
-        break;
+  let count = 0;
+  const shown = () => showPath(path);
+  forEachLine(
+    path,
+    what,
+    ({ text, number, unterminated }) => {
+      if (tornTail) return;
+      if (text === null) {
+        if (unterminated) {
+          tornTail = true; // a crash mid-character or a runaway last line
+          return;
+        }
+        throw new UserError(
+          `${what} ${shown()} is damaged: line ${number} is not valid UTF-8 (or over 64 MiB)`,
+        );
       }
-      throw new UserError(`${what} ${showPath(path)} is damaged: line ${i + 1} is not valid JSON`);
-    }
-    // every run JSONL line is an object with a whole-number step; metrics' numbers are numbers
-    const problem = recordProblem(rec, what === "metrics");
-    if (problem) throw new UserError(`${what} ${showPath(path)} is damaged: line ${i + 1} ${problem}`);
-    records.push(rec);
-  }
+      if (text.trim().length === 0) return;
+      let rec: unknown;
+      try {
+        rec = JSON.parse(text);
+      } catch {
+        if (unterminated) {
+          tornTail = true;
+          return;
+        }
+        throw new UserError(`${what} ${shown()} is damaged: line ${number} is not valid JSON`);
+      }
+      // every run JSONL line is an object with a whole-number step; metrics' numbers are numbers
+      const problem = recordProblem(rec, what === "metrics");
+      if (problem) throw new UserError(`${what} ${shown()} is damaged: line ${number} ${problem}`);
+      count++;
+      onRecord(rec);
+    },
+    opts,
+  );
+  return { count, tornTail };
+}
+
+/** forEachJsonLine's records as a list (for files known to be small, or tests). */
+export function readJsonLines(path: string, what: string): { records: unknown[]; tornTail: boolean } {
+  const records: unknown[] = [];
+  const { tornTail } = forEachJsonLine(path, what, (r) => records.push(r));
   return { records, tornTail };
+}
+
+/**
+ * What checkHistory (src/diagnostics/doctor.ts) reads of metrics.jsonl, in bounded memory: it
+ * looks at the last min(1000, n/2) of the n lines with update ratios and at the first and last
+ * eval lines, so keeping the last UD_TAIL = 2,000 ud lines (min(1000, 2000/2) = 1000 = min(1000,
+ * n/2) for any n >= 2000) and those two eval lines gives it the same answer as the whole file;
+ * checkMakemore (the same file) reads the step-0 update ratios, so that line is kept too.
+ * Streams the file; a damaged line is a UserError naming it, as readJsonLines does.
+ */
+export function readMetricsForChecks(path: string, opts: { chunkBytes?: number } = {}): MetricsLine[] {
+  const UD_TAIL = 2000;
+  let ud: { i: number; m: MetricsLine }[] = [];
+  let firstEval: { i: number; m: MetricsLine } | undefined;
+  let lastEval: { i: number; m: MetricsLine } | undefined;
+  let firstUd: { i: number; m: MetricsLine } | undefined;
+  let i = 0;
+  forEachJsonLine(
+    path,
+    "metrics",
+    (r) => {
+      const m = r as MetricsLine;
+      if (m.ud) {
+        if (m.step === 0) firstUd ??= { i, m };
+        ud.push({ i, m });
+        if (ud.length >= 2 * UD_TAIL) ud = ud.slice(-UD_TAIL); // amortised: a copy every UD_TAIL lines
+      }
+      if (m.train_loss !== undefined && m.val_loss !== undefined) {
+        firstEval ??= { i, m };
+        lastEval = { i, m };
+      }
+      i++;
+    },
+    opts,
+  );
+  const kept = new Map<number, MetricsLine>();
+  for (const e of [firstUd, firstEval, ...ud.slice(-UD_TAIL), lastEval]) if (e) kept.set(e.i, e.m);
+  return [...kept.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
 }

@@ -22,10 +22,10 @@ import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/t
 import { UserError } from "../errors.ts";
 import type { Module } from "../nn/modules.ts";
 import type { LiveStatus, RunState, RunStore, SampleRecord } from "../train/session.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { forEachLine, writeFileAtomic } from "./atomic.ts";
 import { showPath } from "./describe.ts";
 import { appendLines, saveBestWeights, saveCheckpoint } from "./run.ts";
-import { isObject, type RunPaths, readJsonFile, readJsonLines, runPaths, writeJsonFile } from "./rundir.ts";
+import { isObject, type RunPaths, readJsonFile, readMetricsForChecks, runPaths, writeJsonFile } from "./rundir.ts";
 
 export const SAMPLES_VERSION = 1;
 
@@ -56,9 +56,10 @@ export class FileRunStore implements RunStore {
     truncateJsonLines(this.paths.metrics, step);
     truncateJsonLines(this.paths.diagnostics, step);
   }
+  /** What the doctor's history checks read (bounded: see readMetricsForChecks). */
   readMetrics(): MetricsLine[] {
     try {
-      return readJsonLines(this.paths.metrics, "metrics").records as MetricsLine[];
+      return readMetricsForChecks(this.paths.metrics);
     } catch {
       return [];
     }
@@ -120,29 +121,51 @@ export function parseJsonLine(line: string): unknown {
 }
 
 /**
- * A JSONL file read for display: a torn last line and lines that are not JSON are skipped (with
- * a note), NaN/Infinity written by a diverged run read as null.
+ * A JSONL file read for display, streaming (one slice plus one line in memory): a torn last line
+ * and lines that are not JSON or not UTF-8 are skipped (with a note), NaN/Infinity written by a
+ * diverged run read as null. Returns the number of records passed on.
  */
-export function readJsonLinesLenient(path: string, what: string, notes: string[]): unknown[] {
-  try {
-    const { records, tornTail } = readJsonLines(path, what);
-    if (tornTail) notes.push(`${what}: the last line was cut off (a crash mid-write?) and was skipped.`);
-    return records;
-  } catch (e) {
-    if (!(e instanceof UserError) || !/damaged/.test(e.message)) throw e;
-  }
-  const out: unknown[] = [];
+export function forEachJsonLineLenient(
+  path: string,
+  what: string,
+  notes: string[],
+  onRecord: (record: unknown) => void,
+  opts: { chunkBytes?: number } = {},
+): number {
+  let count = 0;
   let bad = 0;
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    const r = parseJsonLine(line);
-    if (r === undefined) bad++;
-    else out.push(r);
-  }
-  notes.push(
-    `${what}: some lines are not valid JSON${bad ? ` (${bad} skipped)` : ""}; non-finite values (NaN, Infinity) are shown as gaps.`,
+  let nonFinite = false;
+  let torn = false;
+  forEachLine(
+    path,
+    what,
+    ({ text, unterminated }) => {
+      if (text !== null && text.trim() === "") return;
+      let rec: unknown;
+      if (text !== null) {
+        try {
+          rec = JSON.parse(text);
+        } catch {
+          rec = parseJsonLine(text);
+          if (rec !== undefined) nonFinite = true;
+        }
+      }
+      if (rec === undefined) {
+        if (unterminated) torn = true;
+        else bad++;
+        return;
+      }
+      count++;
+      onRecord(rec);
+    },
+    opts,
   );
-  return out;
+  if (torn) notes.push(`${what}: the last line was cut off (a crash mid-write?) and was skipped.`);
+  if (bad || nonFinite)
+    notes.push(
+      `${what}: ${bad ? `${bad} line${bad === 1 ? " is" : "s are"} not valid JSON and ${bad === 1 ? "was" : "were"} skipped` : "some lines hold NaN or Infinity"}; non-finite values (NaN, Infinity) are shown as gaps.`,
+    );
+  return count;
 }
 
 /** One metrics.jsonl record, or null when it has no numeric step. A null loss (NaN logged) is NaN. */
@@ -289,7 +312,8 @@ export interface RunData {
   dir: string;
   config?: Record<string, unknown>;
   state?: Record<string, unknown>;
-  metrics: MetricsLine[];
+  /** metrics lines read (they went to `onMetrics`: the run data never holds them all) */
+  metricsCount: number;
   snapshots: DiagnosticsSnapshot[];
   /** samples.json's words with provenance, else samples.txt's words */
   samples?: { word: string; source?: SampleRecord["source"] }[];
@@ -330,16 +354,22 @@ export function isRunDir(dir: string): boolean {
 
 /**
  * Read a run directory for the report. UserError when `dir` does not exist, is not a directory
- * or holds neither config.json nor metrics.jsonl; every other gap becomes a note.
+ * or holds neither config.json nor metrics.jsonl; every other gap becomes a note. metrics.jsonl,
+ * which grows with every step, is streamed line by line into `onMetrics` (the report keeps a
+ * bounded MetricsHistory of it), so a file of any size is read in bounded memory.
  */
-export function readRunData(dir: string): RunData {
+export function readRunData(
+  dir: string,
+  onMetrics: (line: MetricsLine) => void,
+  opts: { chunkBytes?: number } = {},
+): RunData {
   checkRunDir(dir);
   const paths = runPaths(dir);
   const hasConfig = existsSync(paths.config);
   const hasMetrics = existsSync(paths.metrics);
 
   const notes: string[] = [];
-  const data: RunData = { dir, metrics: [], snapshots: [], shapes: {}, notes };
+  const data: RunData = { dir, metricsCount: 0, snapshots: [], shapes: {}, notes };
 
   if (hasConfig) {
     try {
@@ -363,15 +393,25 @@ export function readRunData(dir: string): RunData {
   }
 
   if (hasMetrics)
-    data.metrics = readJsonLinesLenient(paths.metrics, "metrics.jsonl", notes).flatMap(
-      (x) => toMetricsLine(x) ?? [],
+    forEachJsonLineLenient(
+      paths.metrics,
+      "metrics.jsonl",
+      notes,
+      (x) => {
+        const m = toMetricsLine(x);
+        if (!m) return;
+        data.metricsCount++;
+        onMetrics(m);
+      },
+      opts,
     );
   else notes.push("no metrics.jsonl: the run has not logged a step yet.");
 
   if (existsSync(paths.diagnostics)) {
-    data.snapshots = readJsonLinesLenient(paths.diagnostics, "diagnostics.jsonl", notes).flatMap(
-      (x) => toSnapshot(x) ?? [],
-    );
+    forEachJsonLineLenient(paths.diagnostics, "diagnostics.jsonl", notes, (x) => {
+      const s = toSnapshot(x);
+      if (s) data.snapshots.push(s);
+    });
     if (data.snapshots.length === 0) notes.push("diagnostics.jsonl holds no snapshot.");
   } else
     notes.push(

@@ -19,7 +19,8 @@ import {
   section,
   splitText,
 } from "./html.ts";
-import { type ChartSpec, compareHistSpec, compareLossSpec } from "./specs.ts";
+import { MetricsHistory } from "./series.ts";
+import { type ChartSpec, chooseWindow, compareHistSpec, compareLossSpec } from "./specs.ts";
 
 /** Labels for runs: their directory names, or their paths relative to the common parent when names repeat. */
 export function runLabels(dirs: readonly string[]): string[] {
@@ -38,13 +39,22 @@ export async function writeComparisonReport(
   opts: { labels?: string[]; title?: string } = {},
 ): Promise<{ report: string; notes: string[] }> {
   if (runDirs.length === 0) throw new UserError("no run directories to compare", 2);
-  const runs = runDirs.map(readRunData);
+  const histories = runDirs.map(() => new MetricsHistory());
+  const runs = runDirs.map((dir, i) => readRunData(dir, (m) => histories[i]!.push(m)));
   const labels = opts.labels ?? runLabels(runDirs);
   const charts: Chart[] = [];
   const add = (name: string, spec: ChartSpec | null) => {
     if (spec) charts.push({ name, spec });
   };
-  add("loss", compareLossSpec(runs.map((r, i) => ({ label: labels[i]!, metrics: r.metrics }))));
+  // each run's exact block means at the longest run's window, as the dashboard compares them
+  const window = chooseWindow(Math.max(0, ...histories.map((h) => h.lossCount)));
+  add(
+    "loss",
+    compareLossSpec(
+      histories.map((h, i) => ({ label: labels[i]!, metrics: h.meanMetrics(window) })),
+      { window },
+    ),
+  );
   const withSnap = runs.flatMap((r, i) =>
     r.snapshots.length ? [{ label: labels[i]!, snapshot: r.snapshots.at(-1)! }] : [],
   );
@@ -57,9 +67,8 @@ export async function writeComparisonReport(
     .map((r, i) => {
       const split = isObject(r.state?.splitLosses) ? r.state.splitLosses : {};
       const model = isObject(r.config?.model) ? String(r.config.model.type) : "–";
-      const steps =
-        typeof r.state?.step === "number" ? r.state.step : r.metrics.length ? r.metrics.at(-1)!.step + 1 : 0;
-      const last = [...r.metrics].reverse().find((m) => typeof m.loss === "number")?.loss;
+      const steps = typeof r.state?.step === "number" ? r.state.step : histories[i]!.lastStep + 1;
+      const last = histories[i]!.lastLoss;
       return `<tr><td>${esc(labels[i])}</td><td>${esc(model)}</td><td class="num">${esc(fmtNum(steps))}${
         r.state?.finished === true ? "" : " (unfinished)"
       }</td><td class="num">${splitText(split.train)}</td><td class="num">${splitText(split.val)}</td><td class="num">${splitText(split.test)}</td><td class="num">${fmtLoss(last)}</td></tr>`;

@@ -20,15 +20,14 @@ import {
   section,
   splitText,
 } from "./html.ts";
+import { MetricsHistory } from "./series.ts";
 import {
   activationHistSpec,
   type ChartSpec,
   gradientHistSpec,
   histHistorySpec,
-  lossSpec,
   plottedLayers,
   saturationSpec,
-  updateRatioSpec,
   weightGradHistSpec,
   weightParams,
 } from "./specs.ts";
@@ -77,7 +76,8 @@ export function chooseSnapshot(
  * Returns the paths written. UserError when `runDir` is not a run directory.
  */
 export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<ReportResult> {
-  const run = readRunData(runDir);
+  const history = new MetricsHistory();
+  const run = readRunData(runDir, (m) => history.push(m));
   const paths = runPaths(runDir);
   const snap = chooseSnapshot(run.snapshots, opts.step);
   const kindOf = new Map<number, string>();
@@ -88,7 +88,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const add = (name: string, spec: ChartSpec | null) => {
     if (spec) charts.push({ name, spec });
   };
-  add("loss", lossSpec(run.metrics));
+  add("loss", history.lossSpec());
   if (snap) {
     add("activations", activationHistSpec(snap));
     add("gradients", gradientHistSpec(snap));
@@ -97,7 +97,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
     add("gradients-history", histHistorySpec(run.snapshots, "gradients"));
   }
   const shapes = Object.keys(run.shapes).length ? run.shapes : undefined;
-  add("update-ratios", updateRatioSpec(run.metrics, { shapes }));
+  add("update-ratios", history.updateRatioSpec(shapes));
   for (const map of snap?.saturation ?? [])
     add(
       `saturation-layer-${map.layer}`,
@@ -111,21 +111,20 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   ]);
   removeStalePlots(paths.plots, plots);
 
-  const html = runReportHtml(run, snap, svgs, opts.findings);
+  const html = runReportHtml(run, history, snap, svgs, opts.findings);
   const out = opts.outFile ?? paths.report;
   ensureWritableDir(dirname(resolve(out)));
   writeFileAtomic(out, html);
   return { report: out, plots, notes: run.notes };
 }
 
-function summaryHtml(run: RunData): string {
+function summaryHtml(run: RunData, history: MetricsHistory): string {
   const c = run.config ?? {};
   const model = isObject(c.model) ? c.model : {};
   const train = isObject(c.train) ? c.train : {};
   const data = isObject(c.data) ? c.data : {};
   const st = run.state ?? {};
-  const losses = run.metrics.filter((m) => typeof m.loss === "number");
-  const lastStep = run.metrics.at(-1)?.step;
+  const lastStep = history.lastStep >= 0 ? history.lastStep : undefined;
   const pairs: [string, string][] = [];
   if (model.type !== undefined) pairs.push(["model", String(model.type)]);
   if (run.numParameters !== undefined) pairs.push(["parameters", fmtNum(run.numParameters)]);
@@ -166,7 +165,7 @@ function summaryHtml(run: RunData): string {
     ]);
   if (data.inputFile !== undefined)
     pairs.push(["data", `${data.inputFile} (${fmtNum(data.numWords)} words)`]);
-  if (losses.length) pairs.push(["last minibatch loss", fmtLoss(losses.at(-1)!.loss)]);
+  if (history.lastLoss !== undefined) pairs.push(["last minibatch loss", fmtLoss(history.lastLoss)]);
 
   const split = isObject(st.splitLosses) ? st.splitLosses : undefined;
   const splitHtml = split
@@ -206,6 +205,7 @@ function findingsHtml(findings: Finding[] | undefined): string {
 
 function runReportHtml(
   run: RunData,
+  history: MetricsHistory,
   snap: DiagnosticsSnapshot | undefined,
   svgs: Map<string, string>,
   findings: Finding[] | undefined,
@@ -216,7 +216,7 @@ function runReportHtml(
       : "This snapshot holds no data for this section.",
   );
   const body: string[] = [];
-  body.push(section("summary", "Run", summaryHtml(run)));
+  body.push(section("summary", "Run", summaryHtml(run, history)));
 
   body.push(
     section(

@@ -11,7 +11,6 @@
  * minibatch draws are the CLI's, so the loss at every step is the CLI's to the bit.
  */
 
-import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../dashboard/series.ts";
 import { longestWord, prepareDataFor, splitWordsBy, Vocabulary } from "../data/dataset.ts";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
@@ -33,6 +32,7 @@ import {
   type SampleRecord,
   TrainingSession,
 } from "../train/session.ts";
+import { BlockMeans, BlockMeans, envelope, envelope, envelopePoints, envelopePoints, meanBuckets, meanBuckets, meanPoints, meanPoints } from "../viz/series.ts";
 import {
   activationHistSpec,
   type ChartSpec,

@@ -1,13 +1,25 @@
 /**
  * Bounded series: a run's history kept in memory of fixed size however long it runs, so a
- * 10-million-step run costs the dashboard what a 10,000-step one does.
+ * 10-million-step run costs the dashboard and the report what a 10,000-step one does
+ * (`MetricsHistory` is fed one metrics.jsonl line at a time, by the dashboard's tailer or by the
+ * report's streaming read).
  *
  *   loss            a min/max envelope in step-aligned buckets (at most RAW_BUCKETS, their width
  *                   doubling as the run grows) + the exact window-step means the report plots
  *   update ratios   bucket means per parameter (at most UD_BUCKETS)
  */
 
-import { chooseWindow, type Point } from "../viz/specs.ts";
+import type { MetricsLine } from "../diagnostics/types.ts";
+import {
+  type ChartSpec,
+  chooseWindow,
+  downsampleMean,
+  downsampleMinMax,
+  lossSpec,
+  MAX_POINTS,
+  type Point,
+  updateRatioSpec,
+} from "./specs.ts";
 
 /** Loss envelope buckets kept (each holds its lowest and highest point: at most 2× points). */
 export const RAW_BUCKETS = 2000;
@@ -162,4 +174,123 @@ function regroup(blocks: Map<number, Sum>, from: number, to: number): Map<number
     } else out.set(k2, { ...b });
   }
   return out;
+}
+
+// ---------------------------------------------------------------- a run's metrics, bounded
+
+/** Downsampled series of a run, as the dashboard's JSON endpoint serves them. */
+export interface RunSeries {
+  /** log10(loss): at most MAX_POINTS points with each bucket's min and max */
+  loss: Point[];
+  /** exact means of log10(loss) over `window`-step blocks (the report's curve) */
+  lossMeans: (Point & { n: number })[];
+  window: number;
+  /** log10 update:data ratio per parameter, at most MAX_POINTS bucket means each */
+  updateRatios: Record<string, Point[]>;
+  evals: MetricsLine[];
+  /** steps logged so far */
+  count: number;
+}
+
+/**
+ * The metrics.jsonl history in bounded memory: the loss envelope and exact block means, update
+ * ratios as bucket means, the last MAX_EVALS eval lines. Its charts are the report's specs.
+ *
+ *   const h = new MetricsHistory();
+ *   forEachJsonLine(path, "metrics", (r) => h.push(toMetricsLine(r)));
+ *   const spec = h.lossSpec();
+ */
+export class MetricsHistory {
+  private env = envelope();
+  private means = new BlockMeans();
+  private ud = new Map<string, StepBuckets<Sum>>();
+  private evals: MetricsLine[] = [];
+  /** the largest step logged, -1 before any */
+  lastStep = -1;
+  /** the last logged minibatch loss (NaN when the run logged a non-finite one) */
+  lastLoss: number | undefined = undefined;
+
+  push(r: MetricsLine | null): void {
+    if (!r) return;
+    const step = r.step;
+    if (step > this.lastStep) this.lastStep = step;
+    if (typeof r.loss === "number" && Number.isFinite(r.loss) && r.loss > 0) {
+      this.env.push(step, r.loss);
+      this.means.push(step, Math.log10(r.loss));
+      this.lastLoss = r.loss;
+    } else if (Number.isNaN(r.loss)) this.lastLoss = Number.NaN;
+    if (r.ud)
+      for (const [name, v] of Object.entries(r.ud)) {
+        if (!Number.isFinite(v)) continue;
+        let b = this.ud.get(name);
+        if (!b) this.ud.set(name, (b = meanBuckets()));
+        b.push(step, v);
+      }
+    if (typeof r.train_loss === "number" || typeof r.val_loss === "number") {
+      const e: MetricsLine = { step };
+      if (typeof r.train_loss === "number") e.train_loss = r.train_loss;
+      if (typeof r.val_loss === "number") e.val_loss = r.val_loss;
+      this.evals.push(e);
+      if (this.evals.length > MAX_EVALS) this.evals = this.evals.filter((_, i) => i % 2 === 1);
+    }
+  }
+
+  /** Steps with a finite positive loss. */
+  get lossCount(): number {
+    return this.means.count;
+  }
+
+  /** Whether any line carried update ratios. */
+  get hasUpdateRatios(): boolean {
+    return this.ud.size > 0;
+  }
+
+  /**
+   * lossSpec over the envelope (the per-step line, thinned) with the block means replaced by the
+   * exact ones, which the envelope alone cannot give.
+   */
+  lossSpec(): ChartSpec | null {
+    const metrics: MetricsLine[] = envelopePoints(this.env).map((p) => ({ step: p.step, loss: p.value }));
+    for (const e of this.evals) metrics.push(e);
+    const spec = lossSpec(metrics, { window: this.means.window });
+    const layers = (spec as { layer?: { data?: { values?: { series?: string }[] }; mark?: object }[] } | null)
+      ?.layer;
+    const meanLayer = layers?.[1];
+    if (!meanLayer?.data?.values) return spec;
+    const series = meanLayer.data.values[0]?.series;
+    const exact = this.means.points();
+    meanLayer.data.values = exact.map((p) => ({ step: p.step, value: p.value, series }));
+    meanLayer.mark = { ...meanLayer.mark, point: exact.length === 1 };
+    return spec;
+  }
+
+  /** updateRatioSpec over the bucket means (shapes as updateRatioSpec takes them). */
+  updateRatioSpec(shapes?: Readonly<Record<string, readonly number[]>>): ChartSpec | null {
+    const out: MetricsLine[] = [];
+    for (const [name, b] of this.ud)
+      for (const p of meanPoints(b)) out.push({ step: p.step, ud: { [name]: p.value } });
+    return updateRatioSpec(out, { shapes });
+  }
+
+  /** Synthetic metrics whose block means (for a window that is a multiple of this run's) are exact. */
+  meanMetrics(window: number): MetricsLine[] {
+    return this.means.points(window).map((p) => ({ step: p.step, loss: 10 ** p.value }));
+  }
+
+  series(): RunSeries {
+    const updateRatios: Record<string, Point[]> = {};
+    for (const [name, b] of this.ud) updateRatios[name] = downsampleMean(meanPoints(b), MAX_POINTS);
+    const loss = downsampleMinMax(
+      envelopePoints(this.env).map((p) => ({ step: p.step, value: Math.log10(p.value) })),
+      MAX_POINTS,
+    );
+    return {
+      loss,
+      lossMeans: this.means.points(),
+      window: this.means.window,
+      updateRatios,
+      evals: this.evals.slice(),
+      count: this.means.count,
+    };
+  }
 }
