@@ -45,6 +45,35 @@ function makemoreAsync(args: string[]): Promise<{ code: number | null; stderr: s
   });
 }
 
+/**
+ * `makemore ...args` with `env` added, SIGKILLed as soon as its stderr matches `ready` (a test
+ * hold point); resolves with how it ended. Rejects if it ends before reaching the point.
+ */
+function makemoreHeld(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let stderr = "";
+    let sent = false;
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (!sent && ready.test(stderr)) {
+        sent = true;
+        child.kill("SIGKILL");
+      }
+    });
+    child.on("close", (code, signal) =>
+      sent ? resolve({ code, signal }) : reject(new Error(`ended before the hold point: ${stderr}`)),
+    );
+  });
+}
+
 /** `count` distinct lowercase words (base-26 numerals of i, at least `len` letters). */
 function words(count: number, len = 2): string[] {
   const out: string[] = [];
@@ -631,16 +660,11 @@ describe("a word file that changed under its run (rows 11, 12)", () => {
 });
 
 describe("finishing is resumable (row 4)", () => {
-  test("#4: a run killed after its final checkpoint resumes to the same files, byte for byte", () => {
+  test("#4: a run SIGKILLed just after its final checkpoint resumes to the same files, byte for byte", async () => {
     const file = fresh("words.txt");
     writeFileSync(file, `${words(400, 3).join("\n")}\n`);
     const whole = fresh("whole");
-    const r = makemore([
-      "train",
-      "-i",
-      file,
-      "-o",
-      whole,
+    const args = [
       "--max-steps",
       "30",
       "--batch-size",
@@ -650,29 +674,23 @@ describe("finishing is resumable (row 4)", () => {
       "--num-samples",
       "4",
       "--quiet",
-    ]);
+    ];
+    const r = makemore(["train", "-i", file, "-o", whole, ...args]);
     assert.equal(r.code, 0, r.stderr);
-    // the moment of the kill: evaluated weights saved as not finished, no samples or findings yet
+    // the same run, sent a real SIGKILL at the moment just after its final checkpoint: the
+    // test hook makes the process say when it is there and wait (src/io/runfiles.ts)
     const killed = fresh("killed");
-    cpSync(whole, killed, { recursive: true });
-    const ckpt = join(killed, "checkpoint.safetensors");
-    const decoded = decodeSafetensors(new Uint8Array(readFileSync(ckpt)));
-    const state = JSON.parse(decoded.metadata.makemore_state);
-    assert.equal(state.finished, true);
-    state.finished = false;
-    const tensors = Object.fromEntries(
-      Object.entries(decoded.tensors).map(([k, t]) => [
-        k,
-        { shape: t.shape, data: new Float32Array(t.data) },
-      ]),
+    const held = await makemoreHeld(
+      ["train", "-i", file, "-o", killed, ...args],
+      { MAKEMORE_TEST_HOLD: "final-checkpoint" },
+      /test hold: \d+ is waiting after the final checkpoint/,
     );
-    writeFileSync(
-      ckpt,
-      encodeSafetensors(tensors, { ...decoded.metadata, makemore_state: JSON.stringify(state) }),
-    );
-    writeFileSync(join(killed, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+    assert.equal(held.signal, "SIGKILL");
+    const state = JSON.parse(readFileSync(join(killed, "state.json"), "utf8"));
+    assert.equal(state.finished, false, "killed before the run was marked finished");
+    assert.equal(typeof state.splitLosses.val, "number", "after the evaluation was saved");
     for (const f of ["samples.txt", "samples.json", "findings.json"])
-      rmSync(join(killed, f), { force: true });
+      assert.equal(existsSync(join(killed, f)), false, `${f} not written yet`);
     const again = makemore(["train", "--resume", killed, "--quiet"]);
     assert.equal(again.code, 0, again.stderr);
     for (const f of [

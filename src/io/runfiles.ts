@@ -16,7 +16,7 @@
  * A tampered field is one UserError line naming the file and the field.
  */
 
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { DiagnosticsSnapshot, Finding, MetricsLine } from "../diagnostics/types.ts";
 import { UserError } from "../errors.ts";
@@ -39,6 +39,8 @@ export class FileRunStore implements RunStore {
   }
   saveCheckpoint(model: Module, state: RunState): void {
     saveCheckpoint(this.paths, model, state);
+    if (!state.finished && state.splitLosses && process.env.MAKEMORE_TEST_HOLD === "final-checkpoint")
+      holdToBeKilled("the final checkpoint");
   }
   saveBest(model: Module, best: { step: number; testLoss: number }): void {
     saveBestWeights(this.paths, model, best);
@@ -74,6 +76,17 @@ export class FileRunStore implements RunStore {
   writeFindings(findings: readonly Finding[]): void {
     writeJsonFile(this.paths.findings, findings);
   }
+}
+
+/**
+ * A test hook (test/robust.test.ts, row 4): with MAKEMORE_TEST_HOLD=final-checkpoint the process
+ * stops just after the checkpoint that ends training (the evaluated weights, saved as not yet
+ * finished: samples and findings are still to come), says so on stderr and waits there, so a
+ * test can send a real SIGKILL at exactly that moment. It resumes by itself after 60 s.
+ */
+function holdToBeKilled(where: string): void {
+  writeSync(2, `makemore: test hold: ${process.pid} is waiting after ${where}\n`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
 }
 
 /** Keep the JSONL lines logged before `step` (a resumed run re-logs the rest); a torn line goes. */
