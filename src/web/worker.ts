@@ -32,7 +32,7 @@ import {
   type SampleRecord,
   TrainingSession,
 } from "../train/session.ts";
-import { BlockMeans, BlockMeans, envelope, envelope, envelopePoints, envelopePoints, meanBuckets, meanBuckets, meanPoints, meanPoints } from "../viz/series.ts";
+import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../viz/series.ts";
 import {
   activationHistSpec,
   type ChartSpec,
