@@ -426,7 +426,8 @@ export function bnTrainFwd(
 function bnColumn(ss: f64, n: i32, variant: i32, eps: f64, spreadP: usize, sigmaP: usize): void {
   const unbiasedVar = ss / <f64>(n - 1);
   if (variant === 0) {
-    const sd = <f32>Math.sqrt(unbiasedVar);
+    // hpreact.std(0); with an eps, (hpreact.var(0) + eps).sqrt() in float32 (src/tensor/kernels.ts)
+    const sd: f32 = eps == 0 ? <f32>Math.sqrt(unbiasedVar) : <f32>Math.sqrt(<f64>(<f32>(<f64>(<f32>unbiasedVar) + eps)));
     store<f32>(spreadP, sd);
     store<f32>(sigmaP, sd);
   } else {

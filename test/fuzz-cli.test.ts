@@ -1,18 +1,16 @@
 /**
- * A seeded fuzz pass over the whole command line (issue 15, deliverable 7): every subcommand that
- * ends by itself (train, sample, eval, fold, info, doctor, report) with random flag values, on run
+ * A seeded fuzz pass over the command line (issue 15, deliverable 7): every subcommand that ends
+ * by itself (train, sample, eval, fold, info, doctor, report) with random flag values, on run
  * directories whose files are mutated at random. Commands run in this process, dispatched as
  * src/cli/main.ts does (a UserError is the one-line error; anything else is an internal error), so
  * a few hundred cases take seconds. Every case must end with an exit code or a one-line UserError;
- * a failure names its case number and argv, and the seed reproduces it exactly.
- * (dashboard, playground, bench and experiment serve or run for minutes; their flag errors are in
- * test/cli.test.ts and test/args.test.ts.)
+ * a failure names its case number and argv, and the seed reproduces it exactly. The serving and
+ * long-running commands are fuzzed in test/fuzz-serve.test.ts.
  */
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { doctorCommand } from "../src/cli/doctor.ts";
 import { evalCommand } from "../src/cli/eval.ts";
 import { foldCommand } from "../src/cli/fold.ts";
@@ -20,60 +18,11 @@ import { infoCommand } from "../src/cli/info.ts";
 import { reportCommand } from "../src/cli/report.ts";
 import { sampleCommand } from "../src/cli/sample.ts";
 import { trainCommand } from "../src/cli/train.ts";
-import { UserError } from "../src/errors.ts";
-import { Generator } from "../src/random/generator.ts";
+import { base, int, mutatedRun, pick, run, seed, tmp, wordFile } from "./support/fuzz.ts";
 
 const SEED = 15;
 const CASES = 300;
-
-const tmp = mkdtempSync(join(tmpdir(), "makemore-fuzz-cli-"));
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-const g = new Generator().manualSeed(SEED);
-const int = (n: number) => g.nextU32() % n;
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-
-/** Run a command in this process with its output captured; what main() would make of it. */
-async function run(
-  cmd: (argv: string[]) => number | Promise<number>,
-  argv: string[],
-): Promise<{ code: number; out: string; error: string | null; internal: unknown }> {
-  const saved = {
-    log: console.log,
-    error: console.error,
-    out: process.stdout.write,
-    err: process.stderr.write,
-  };
-  let out = "";
-  const sink = (...a: unknown[]) => {
-    out += `${a.join(" ")}\n`;
-  };
-  console.log = sink;
-  console.error = sink;
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((out += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await cmd(argv), out, error: null, internal: null };
-  } catch (e) {
-    if (e instanceof UserError) return { code: e.exitCode, out, error: e.message, internal: null };
-    return { code: 70, out, error: null, internal: e };
-  } finally {
-    console.log = saved.log;
-    console.error = saved.error;
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
-
-// ------------------------------------------------------------------ a small run to mutate
-
-const words = Array.from(
-  { length: 300 },
-  (_, i) => `${"abcdefghij"[i % 10]}${"klmnopqrst"[(i * 7) % 10]}${"uvwxyz"[i % 6]}`,
-);
-const wordFile = join(tmp, "words.txt");
-writeFileSync(wordFile, `${words.join("\n")}\n`);
-const base = join(tmp, "base");
+seed(SEED);
 
 const values = [
   "0",
@@ -100,69 +49,6 @@ const values = [
   "/dev/null",
   "4097",
 ] as const;
-const junk: unknown[] = [null, "x", -1, 1e300, 1.5, [], {}, true, 0, "", "3", [1, 2], { a: 1 }];
-
-/** A copy of the base run with 0-2 of its files damaged at random. */
-function mutatedRun(k: number): string {
-  const dir = join(tmp, `case-${k}`);
-  cpSync(base, dir, { recursive: true });
-  for (let m = int(3); m > 0; m--) {
-    const what = int(6);
-    if (what === 0) {
-      // a random field of config.json set to a junk value (unless an earlier mutation broke it)
-      let c: any;
-      try {
-        c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-      } catch {
-        continue;
-      }
-      const paths: string[][] = [];
-      const walk = (o: unknown, p: string[]) => {
-        if (o && typeof o === "object")
-          for (const [key, v] of Object.entries(o)) {
-            paths.push([...p, key]);
-            walk(v, [...p, key]);
-          }
-      };
-      walk(c, []);
-      const p = pick(paths);
-      let o = c;
-      for (const key of p.slice(0, -1)) o = o[key];
-      o[p.at(-1)!] = pick(junk);
-      writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-    } else if (what === 1) {
-      const line = pick([
-        "null",
-        '{"step":"x"}',
-        '{"step":1,"loss":"y"}',
-        "[]",
-        '{"step":-1}',
-        '{"step":2,"ud":3}',
-        "{",
-      ]);
-      writeFileSync(
-        join(dir, "metrics.jsonl"),
-        `${readFileSync(join(dir, "metrics.jsonl"), "utf8")}${line}\n`,
-      );
-    } else if (what === 2) {
-      const f = join(dir, "checkpoint.safetensors");
-      const b = readFileSync(f);
-      b[int(b.length)] ^= 1 << int(8);
-      writeFileSync(f, b);
-    } else if (what === 3) {
-      const f = join(dir, pick(["checkpoint.safetensors", "config.json", "metrics.jsonl", "state.json"]));
-      if (existsSync(f)) truncateSync(f, int(200));
-    } else if (what === 4) {
-      rmSync(join(dir, pick(["checkpoint.safetensors", "config.json", "metrics.jsonl", "samples.txt"])), {
-        force: true,
-      });
-    } else {
-      writeFileSync(join(dir, "findings.json"), pick(["null", "[1]", '[{"severity":"x"}]', "{}", "[]"]));
-    }
-  }
-  return dir;
-}
-
 type Spec = { cmd: (argv: string[]) => number | Promise<number>; flags: Record<string, readonly string[]> };
 const num = values;
 const COMMANDS: Record<string, Spec> = {

@@ -260,8 +260,10 @@ function buildLectureChain(spec: ModelSpec, g: Generator): MLP {
 /**
  * The lecture's BatchNorm MLP (12,097 parameters for V = 27):
  *   C = randn((V, 10)); W1 = randn((30, 200)) * (5/3) / sqrt(30); W2 = randn((200, V)) * 0.01;
- *   b2 = randn(V) * 0; bngain = ones((1, 200)); bnbias = zeros((1, 200)); no b1.
- * BatchNorm divides by the unbiased batch std (no eps) and tracks running mean/std with momentum 0.001.
+ *   b2 = randn(V) * 0; bngain = ones((1, 200)); bnbias = zeros((1, 200)); no b1 (with --bias, the
+ *   notebook's commented-out b1 = randn(200) * 0.01 after W1: 12,297 parameters).
+ * BatchNorm divides by the unbiased batch std (no eps; with --bn-eps, sqrt(var + eps)) and tracks
+ * running mean/std with momentum 0.001.
  */
 function buildLectureBatchNorm(spec: ModelSpec, g: Generator): MLP {
   const { vocabSize: V, blockSize: T, nEmbd: E, nHidden: H } = spec;
@@ -269,13 +271,16 @@ function buildLectureBatchNorm(spec: ModelSpec, g: Generator): MLP {
   const W1 = randn([E * T, H], { generator: g })
     .mul(5 / 3)
     .div((E * T) ** 0.5);
+  // the notebook's commented-out `#b1 = torch.randn(n_hidden, generator=g) * 0.01`, drawn right
+  // after W1 when --bias keeps it (and `hpreact = embcat @ W1 + b1`)
+  const b1 = spec.bias ? randn([H], { generator: g }).mul(0.01) : null;
   const W2 = randn([H, V], { generator: g }).mul(0.01);
   const b2 = randn([V], { generator: g }).mul(0);
   return new MLP(
     spec,
     new Embedding(V, E, { weight: C }),
     new Sequential([
-      new Linear(E * T, H, { weight: W1, bias: false }),
+      new Linear(E * T, H, b1 ? { weight: W1, biasInit: b1 } : { weight: W1, bias: false }),
       new BatchNorm1d(H, { variant: "lecture-std", keepdimParams: true, ...bnOptions(spec) }),
       new Tanh(),
       new Linear(H, V, { weight: W2, biasInit: b2 }),
@@ -380,14 +385,14 @@ export const MLP_FAMILY: ModelFamily<ModelSpec> = {
     {
       name: "bias",
       kind: "boolean",
-      help: "keep the Linear biases before each BatchNorm (deep-bn, custom; the lecture drops them)",
+      help: "keep the Linear biases before each BatchNorm (the lecture drops them; batchnorm: the notebook's commented-out b1)",
     },
     {
       name: "bn-eps",
       kind: "number",
       min: 0,
       max: 1,
-      help: "every BatchNorm's eps (lecture and torch variants; default 1e-5; lecture-std has none)",
+      help: "every BatchNorm's eps (default 1e-5; the batchnorm preset's lecture-std: 0, the notebook's std; else sqrt(var + eps))",
     },
     {
       name: "bn-momentum",
@@ -422,29 +427,15 @@ export const MLP_FAMILY: ModelFamily<ModelSpec> = {
       spec.bias = spec.batchnorm === "none";
       spec.outputBatchnorm = spec.batchnorm !== "none";
     }
-    // BatchNorm knobs: every variant takes a momentum; eps only where the kernels have one
+    // BatchNorm knobs: every variant takes a momentum and an eps
     for (const name of ["bn-eps", "bn-momentum"]) {
       if (f[name] !== undefined && spec.batchnorm === "none")
         throw new UserError(`--${name} applies to a model with BatchNorm (--type ${type} has none)`, 2);
     }
-    if (f["bn-eps"] !== undefined) {
-      spec.bnEps = f["bn-eps"] as number;
-      // the lecture-std kernels divide by the std itself, as the notebook does: no eps to set
-      if (spec.batchnorm === "lecture-std" && spec.bnEps !== 0)
-        throw new UserError(
-          "--bn-eps: the lecture-std BatchNorm (the batchnorm preset) divides by the batch std with no eps, as the notebook does; for an eps use --type custom --batchnorm lecture or torch",
-          2,
-        );
-    }
+    // lecture-std (the batchnorm preset): eps goes inside the root, sqrt(var + eps); 0 is the notebook's std
+    if (f["bn-eps"] !== undefined) spec.bnEps = f["bn-eps"] as number;
     if (f["bn-momentum"] !== undefined) spec.bnMomentum = f["bn-momentum"] as number;
-    if (f.bias === true) {
-      if (preset === "batchnorm")
-        throw new UserError(
-          "--bias applies to the layered nets (--type deep-bn or custom); the batchnorm preset is the notebook's code, without b1",
-          2,
-        );
-      spec.bias = true;
-    }
+    if (f.bias === true) spec.bias = true;
     return spec;
   },
   checkSpec(m: Record<string, unknown>): ModelSpec {

@@ -421,7 +421,11 @@ export function calibrateBatchNorm(model: MLP, data: Examples): void {
       for (let c = 0; c < H; c++) {
         const unbiasedVar = sumsq[c] / (N - 1);
         bn.runningMean.storage[c] = mean[c];
-        bn.runningSpread.storage[c] = bn.variant === "lecture-std" ? Math.sqrt(unbiasedVar) : unbiasedVar;
+        // lecture-std tracks the std, with its eps inside the root: sqrt(var + eps)
+        bn.runningSpread.storage[c] =
+          bn.variant === "lecture-std"
+            ? Math.sqrt(bn.eps === 0 ? unbiasedVar : Math.fround(Math.fround(unbiasedVar) + bn.eps))
+            : unbiasedVar;
       }
     }
   });
