@@ -56,7 +56,10 @@ for (const [name, knobs] of [
     // the running std (which the eps is inside of) and the eval-mode losses that use it
     const bn = model.layers.layers[1] as unknown as { runningSpread: Tensor };
     for (let c = 0; c < 5; c++)
-      assert.ok(Math.abs(bn.runningSpread.storage[c]! - r.bnstd_running_first5[c]) < 1e-5, `running std ${c}`);
+      assert.ok(
+        Math.abs(bn.runningSpread.storage[c]! - r.bnstd_running_first5[c]) < 1e-5,
+        `running std ${c}`,
+      );
     for (const split of ["train", "val", "test"] as const) {
       const ours = splitLoss(model, data[split]);
       assert.ok(Math.abs(ours - r.split_loss_running_stats[split]) < 1e-4, `${split}: ${ours}`);
@@ -92,7 +95,8 @@ test("a batch with no spread: NaN without eps, PyTorch's finite loss with --bn-e
     const Y = new Tensor(new Float32Array(32).fill(1), [32], "int64");
     const loss = model.loss(X, Y).item();
     const theirs = ref.zero_spread_loss[key];
-    if (eps === 0) assert.ok(Number.isNaN(loss) && theirs === null, `${loss} vs ${theirs}`); // null: JSON's NaN
+    if (eps === 0)
+      assert.ok(Number.isNaN(loss) && theirs === null, `${loss} vs ${theirs}`); // null: JSON's NaN
     else assert.ok(Math.abs(loss - theirs) < 1e-6, `${loss} vs ${theirs}`);
   }
 });

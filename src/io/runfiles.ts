@@ -25,7 +25,14 @@ import type { LiveStatus, RunState, RunStore, SampleRecord } from "../train/sess
 import { forEachLine, writeFileAtomic } from "./atomic.ts";
 import { showPath } from "./describe.ts";
 import { appendLines, saveBestWeights, saveCheckpoint } from "./run.ts";
-import { isObject, type RunPaths, readJsonFile, readMetricsForChecks, runPaths, writeJsonFile } from "./rundir.ts";
+import {
+  isObject,
+  type RunPaths,
+  readJsonFile,
+  readMetricsForChecks,
+  runPaths,
+  writeJsonFile,
+} from "./rundir.ts";
 
 export const SAMPLES_VERSION = 1;
 

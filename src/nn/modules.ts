@@ -314,7 +314,8 @@ export class BatchNorm1d extends Module {
       mean = x.mean(0, { keepdim: true }); // (1, T, H)
       if (this.variant === "lecture-std") {
         // x.std(0); with an eps, (x.var(0) + eps).sqrt(), as the flat kernels compute it
-        spread = this.eps === 0 ? x.std(0, { keepdim: true }) : x.var(0, { keepdim: true }).add(this.eps).sqrt();
+        spread =
+          this.eps === 0 ? x.std(0, { keepdim: true }) : x.var(0, { keepdim: true }).add(this.eps).sqrt();
         sigma = spread;
       } else {
         spread = x.var(0, { keepdim: true });

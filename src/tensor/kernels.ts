@@ -199,7 +199,8 @@ export const referenceKernels: Kernels = {
       const unbiasedVar = acc[c] / (N - 1);
       if (variant === "lecture-std") {
         // the notebook's hpreact.std(0); with an eps, (hpreact.var(0) + eps).sqrt() in float32
-        spread[c] = eps === 0 ? Math.sqrt(unbiasedVar) : Math.sqrt(Math.fround(Math.fround(unbiasedVar) + eps));
+        spread[c] =
+          eps === 0 ? Math.sqrt(unbiasedVar) : Math.sqrt(Math.fround(Math.fround(unbiasedVar) + eps));
         sigma[c] = spread[c];
       } else {
         spread[c] = unbiasedVar; // running var tracks the unbiased var in both lecture and torch
