@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { LineTail } from "../src/dashboard/tail.ts";
 import { checkHistory } from "../src/diagnostics/doctor.ts";
 import type { MetricsLine } from "../src/diagnostics/types.ts";
 import { UserError } from "../src/errors.ts";
@@ -173,7 +174,9 @@ describe("metrics.jsonl through the schema, streamed", () => {
         .filter((l) => l)
         .map((l) => JSON.parse(l) as MetricsLine);
       const bounded = readMetricsForChecks(path, { chunkBytes: 4096 });
-      assert.ok(bounded.length <= 2000 + 2);
+      // the last 2,000 ud lines, the first and last eval lines and the step-0 ud line (checkMakemore's)
+      assert.ok(bounded.length <= 2000 + 3, `${bounded.length}`);
+      assert.deepEqual(bounded[0], whole[0]);
       const expected = checkHistory(whole, undefined);
       assert.deepEqual(checkHistory(bounded, undefined), expected);
       assert.deepEqual(
@@ -213,4 +216,25 @@ describe("metrics.jsonl through the schema, streamed", () => {
     const mean = first100.reduce((a, m) => a + Math.log10(m.loss), 0) / 100;
     assert.ok(Math.abs(means[0]!.value - mean) < 1e-12);
   });
+});
+
+test("the dashboard's tailer reads a big history in slices: any budget gives the same lines", () => {
+  const text = '{"step":0,"w":"é"}\n{"step":1,"w":"名前"}\n\n{"step":2,"w":"😀x"}\n{"step":3}';
+  const path = file(text);
+  const expected = ['{"step":0,"w":"é"}', '{"step":1,"w":"名前"}', '{"step":2,"w":"😀x"}', '{"step":3}'];
+  for (const budget of [1, 2, 5, 13, 1 << 20]) {
+    const tail = new LineTail(path);
+    const got: string[] = [];
+    let polls = 0;
+    for (;;) {
+      const r = tail.read(budget);
+      got.push(...r.lines);
+      polls++;
+      if (!r.more) break;
+    }
+    // the unterminated last line is a whole object: taken on the next poll
+    got.push(...tail.read(budget).lines);
+    assert.deepEqual(got, expected, `budget ${budget}`);
+    assert.ok(polls >= Math.ceil(text.length / budget) - 1);
+  }
 });
