@@ -871,3 +871,56 @@ test("browser: TensorBoard's habits: a folder of runs, smoothing, log scale, run
     assert.equal(end.code, 0, end.stderr);
   }
 });
+
+test("dashboard FOLDER: a run created below the folder after the start joins (info, its API, an event)", async () => {
+  const folder = join(tmp, "rescan");
+  const first = join(folder, "first");
+  mkdirSync(first, { recursive: true });
+  writeFileSync(join(first, "metrics.jsonl"), '{"step":0,"loss":3.3,"lr":0.1}\n');
+  const d = await startDashboard({ runDirs: [first], folders: [folder], port: 0, pollMs: 50, rescanMs: 100 });
+  const es = events(d.url);
+  const { page, problems } = await openPage(d.url);
+  try {
+    await es.next((e) => e.event === "retry", "the retry hint");
+    assert.deepEqual((await json(`${d.url}api/info`)).runs, [{ index: 0, name: "first" }]);
+    // one run: the run page
+    await until("the run view", () => page.evaluate(() => !document.getElementById("run-view")!.hidden));
+    assert.equal(await page.evaluate(() => document.getElementById("compare-view")!.hidden), true);
+    const from = es.got.length;
+    // a new run directory appears (an unrelated folder does not count)
+    mkdirSync(join(folder, "notes"));
+    const later = join(folder, "later", "seed-2");
+    mkdirSync(later, { recursive: true });
+    writeFileSync(
+      join(later, "metrics.jsonl"),
+      '{"step":0,"loss":3.1,"lr":0.1}\n{"step":1,"loss":2.9,"lr":0.1}\n',
+    );
+    const e = await es.next((e) => e.event === "runs", "the runs event", from);
+    assert.deepEqual(JSON.parse(e.data).added, ["seed-2"]);
+    assert.deepEqual((await json(`${d.url}api/info`)).runs, [
+      { index: 0, name: "first" },
+      { index: 1, name: "seed-2" },
+    ]);
+    const s = await until("the new run's summary", async () => {
+      const r = await json<{ step: number; lastLoss?: number }>(`${d.url}api/run/1/summary`);
+      return r.step === 2 ? r : null;
+    });
+    assert.equal(s.lastLoss, 2.9);
+    // the page drew itself again: now a comparison of the two runs
+    await until("the comparison view", () =>
+      page.evaluate(() => !document.getElementById("compare-view")!.hidden),
+    );
+    await until(
+      "both runs in the comparison",
+      async () =>
+        /seed-2/.test(await text(page, "#compare-view")) && /first/.test(await text(page, "#compare-view")),
+    );
+    await page.screenshot({ path: join(tmp, "rescan-compare.png") });
+    console.log(`# screenshot: ${join(tmp, "rescan-compare.png")}`);
+    assert.deepEqual(problems, []);
+  } finally {
+    es.close();
+    await page.close();
+    await d.close();
+  }
+});

@@ -4,9 +4,8 @@
  * a comparison page. Serves until Ctrl-C or SIGTERM.
  */
 
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { DEFAULT_HOST, DEFAULT_PORT, startDashboard } from "../dashboard/server.ts";
+import { statSync } from "node:fs";
+import { DEFAULT_HOST, DEFAULT_PORT, runsBelow, startDashboard } from "../dashboard/server.ts";
 import { UserError } from "../errors.ts";
 import { showPath } from "../io/describe.ts";
 import { checkRunDir, isRunDir } from "../io/runfiles.ts";
@@ -17,7 +16,8 @@ const HELP = `usage: makemore dashboard RUN_DIR|FOLDER [...] [options]
 Show runs in the browser, live while they train: loss, update:data ratios, activation and
 gradient histograms, saturation maps, health findings and samples. With several run
 directories, a comparison page: overlaid loss curves and a table of final split losses.
-A FOLDER that is not a run stands for every run below it (makemore dashboard runs/).
+A FOLDER that is not a run stands for every run below it (makemore dashboard runs/), and
+runs created below it later join the page within a few seconds.
 Everything is served from this machine (no network needed). Ctrl-C stops it.
 
 options
@@ -46,26 +46,7 @@ export function expandRunDirs(dirs: readonly string[]): string[] {
       out.push(dir); // checkRunDir says what is wrong with it
       continue;
     }
-    const found: string[] = [];
-    const walk = (d: string, depth: number) => {
-      let names: string[];
-      try {
-        names = readdirSync(d).sort();
-      } catch {
-        return;
-      }
-      for (const n of names) {
-        const sub = join(d, n);
-        try {
-          if (!statSync(sub).isDirectory()) continue;
-        } catch {
-          continue;
-        }
-        if (isRun(sub)) found.push(sub);
-        else if (depth < 4) walk(sub, depth + 1);
-      }
-    };
-    walk(dir, 1);
+    const found = runsBelow(dir);
     if (found.length === 0)
       throw new UserError(
         `${showPath(dir)} holds no runs (no folder below it has a config.json or metrics.jsonl)`,
@@ -107,7 +88,9 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   const runDirs = expandRunDirs(positionals);
   for (const dir of runDirs) checkRunDir(dir);
 
-  const dashboard = await startDashboard({ runDirs, host, port });
+  // folders (not runs themselves) are rescanned: runs created below them later appear too
+  const folders = positionals.filter((d) => !isRunDir(d));
+  const dashboard = await startDashboard({ runDirs, host, port, folders });
   const what = runDirs.length === 1 ? showPath(runDirs[0]!) : `${runDirs.length} runs`;
   console.log(`dashboard for ${what}: ${dashboard.url}  (Ctrl-C to stop)`);
   await untilSignal();

@@ -22,13 +22,14 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { UserError } from "../errors.ts";
+import { isRunDir } from "../io/runfiles.ts";
 import { compareCharts, type RunSummary, RunWatcher, runLabels } from "./watch.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -45,6 +46,40 @@ export interface DashboardOptions {
   pollMs?: number;
   /** how often an idle event stream gets a keep-alive comment, in ms (default 15,000) */
   heartbeatMs?: number;
+  /**
+   * folders whose runs are shown (`makemore dashboard runs/`): rescanned every `rescanMs` (default
+   * 2,000), so a run created after the start appears, as in TensorBoard; the page reloads itself
+   */
+  folders?: string[];
+  rescanMs?: number;
+}
+
+/**
+ * The run directories below `folder` (up to 4 levels, in name order): a folder holds a run when it
+ * has config.json or metrics.jsonl (`isRunDir`). A folder that is itself a run is not searched.
+ */
+export function runsBelow(folder: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const sub = join(d, n);
+      try {
+        if (!statSync(sub).isDirectory()) continue;
+      } catch {
+        continue;
+      }
+      if (isRunDir(sub)) found.push(sub);
+      else if (depth < 4) walk(sub, depth + 1);
+    }
+  };
+  walk(folder, 1);
+  return found;
 }
 
 export interface Dashboard {
@@ -149,6 +184,29 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
   const runs = opts.runDirs.map((dir, i) => new RunWatcher(dir, i, labels[i]));
   const clients = new Set<Client>();
   const lastStatus = runs.map(() => "");
+  // runs created below a watched folder after the start join the page (TensorBoard's habit)
+  const shown = new Set(opts.runDirs.map((d) => resolve(d)));
+  const rescanMs = opts.rescanMs ?? 2000;
+  let lastScan = Date.now();
+  const rescan = (now: number) => {
+    if (!opts.folders?.length || now - lastScan < rescanMs) return;
+    lastScan = now;
+    const added: string[] = [];
+    for (const folder of opts.folders)
+      for (const dir of runsBelow(folder)) {
+        const key = resolve(dir);
+        if (shown.has(key) || runs.length >= 10_000) continue;
+        shown.add(key);
+        const taken = new Set(runs.map((w) => w.name));
+        const name = taken.has(basename(key)) ? dir : basename(key);
+        runs.push(new RunWatcher(dir, runs.length, name));
+        lastStatus.push("");
+        added.push(name);
+      }
+    if (added.length && clients.size)
+      for (const c of clients)
+        send(c, event("runs", { runs: runs.map((w) => ({ index: w.index, name: w.name })), added }));
+  };
   let compareCache: { key: string; charts: unknown } | null = null;
   let closed = false;
 
@@ -214,6 +272,7 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
     if (closed) return;
     let behind = false;
     const now = Date.now();
+    rescan(now);
     for (let i = 0; i < runs.length; i++) {
       const w = runs[i]!;
       let changed = false;

@@ -500,6 +500,8 @@ function connect(onRun) {
       conn.textContent = "● live";
     });
     source.addEventListener("run", (e) => onRun(JSON.parse(e.data)));
+    // a run was created below a watched folder: draw the page again with it (one run becomes a comparison)
+    source.addEventListener("runs", () => location.reload());
     source.addEventListener("error", () => {
       conn.className = "conn lost";
       conn.textContent = "reconnecting…";
