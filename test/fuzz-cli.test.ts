@@ -18,7 +18,7 @@ import { infoCommand } from "../src/cli/info.ts";
 import { reportCommand } from "../src/cli/report.ts";
 import { sampleCommand } from "../src/cli/sample.ts";
 import { trainCommand } from "../src/cli/train.ts";
-import { base, int, mutatedRun, pick, run, seed, tmp, wordFile } from "./support/fuzz.ts";
+import { base, int, mutatedRun, pick, record, run, seed, tmp, wordFile } from "./support/fuzz.ts";
 
 const SEED = 15;
 const CASES = 300;
@@ -154,18 +154,7 @@ test(`fuzz the CLI: ${CASES} seeded cases, every one an exit code or a one-line 
     // training is bounded: a few steps (fuzzed values above can only shorten it further)
     if (name === "train" && !argv.includes("--resume")) argv.push("--max-steps", pick(["0", "1", "3"]));
     const r = await run(spec.cmd, argv);
-    counts[`${name}:${r.code}`] = (counts[`${name}:${r.code}`] ?? 0) + 1;
-    if (r.internal !== null)
-      internal.push(
-        `case ${k}: makemore ${name} ${JSON.stringify(argv)}: ${(r.internal as Error)?.stack ?? r.internal}`,
-      );
-    else if (r.error !== null) {
-      assert.ok(
-        !/[\n\r]/.test(r.error),
-        `case ${k}: ${name} ${JSON.stringify(argv)}: not one line: ${r.error}`,
-      );
-      assert.ok(r.code > 0, `case ${k}: a UserError exits non-zero`);
-    }
+    record(k, name, argv, r, counts, internal);
     rmSync(join(tmp, `case-${k}`), { recursive: true, force: true });
   }
   assert.deepEqual(internal, [], internal.join("\n\n"));

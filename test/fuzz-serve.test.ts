@@ -15,7 +15,7 @@ import { dashboardCommand } from "../src/cli/dashboard.ts";
 import { experimentCommand } from "../src/cli/experiment.ts";
 import { playgroundCommand } from "../src/cli/playground.ts";
 import { trainCommand } from "../src/cli/train.ts";
-import { base, int, mutatedRun, pick, run, seed, tmp, wordFile } from "./support/fuzz.ts";
+import { base, int, mutatedRun, pick, record, run, seed, tmp, wordFile } from "./support/fuzz.ts";
 
 seed(16);
 
@@ -122,18 +122,7 @@ test(`fuzz the serving and long-running commands: ${SERVING_CASES} seeded cases`
       });
     }
     const r = await run(cmd, argv, serve);
-    counts[`${name}:${r.code}`] = (counts[`${name}:${r.code}`] ?? 0) + 1;
-    if (r.internal !== null)
-      internal.push(
-        `case ${k}: makemore ${name} ${JSON.stringify(argv)}: ${(r.internal as Error)?.stack ?? r.internal}`,
-      );
-    else if (r.error !== null) {
-      assert.ok(
-        !/[\n\r]/.test(r.error),
-        `case ${k}: ${name} ${JSON.stringify(argv)}: not one line: ${r.error}`,
-      );
-      assert.ok(r.code > 0, `case ${k}: a UserError exits non-zero`);
-    }
+    record(k, name, argv, r, counts, internal);
   }
   assert.deepEqual(internal, [], internal.join("\n\n"));
   // each command both served or finished (exit 0) and refused something

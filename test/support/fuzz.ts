@@ -4,6 +4,7 @@
  * mutations. Each fuzz file is its own process: a command's captured stdout must never swallow
  * another test's report, so each file holds one test.
  */
+import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -161,4 +162,30 @@ export function mutatedRun(k: number, prefix = "case"): string {
     }
   }
   return dir;
+}
+
+/**
+ * Count a case's exit code; an internal error is collected (with its case number and argv, so the
+ * seed reproduces it), a UserError must be one line and exit non-zero.
+ */
+export function record(
+  k: number,
+  name: string,
+  argv: string[],
+  r: { code: number; error: string | null; internal: unknown },
+  counts: Record<string, number>,
+  internal: string[],
+): void {
+  counts[`${name}:${r.code}`] = (counts[`${name}:${r.code}`] ?? 0) + 1;
+  if (r.internal !== null)
+    internal.push(
+      `case ${k}: makemore ${name} ${JSON.stringify(argv)}: ${(r.internal as Error)?.stack ?? r.internal}`,
+    );
+  else if (r.error !== null) {
+    assert.ok(
+      !/[\n\r]/.test(r.error),
+      `case ${k}: ${name} ${JSON.stringify(argv)}: not one line: ${r.error}`,
+    );
+    assert.ok(r.code > 0, `case ${k}: a UserError exits non-zero`);
+  }
 }
