@@ -171,17 +171,23 @@ function composedBatchNorm(
   eps: number,
 ): Tensor {
   const mean = x.mean(0, { keepdim: true });
+  // lecture-std: the notebook's std, or sqrt(unbiased var + eps) when given an eps (--bn-eps)
   if (variant === "lecture-std")
     return gamma
       .mul(x.sub(mean))
-      .div(x.std(0, { keepdim: true }))
+      .div(eps === 0 ? x.std(0, { keepdim: true }) : x.var(0, { keepdim: true }).add(eps).sqrt())
       .add(beta);
   const v = x.var(0, { keepdim: true, unbiased: variant === "lecture" });
   return gamma.mul(x.sub(mean).div(v.add(eps).sqrt())).add(beta);
 }
 
-for (const variant of ["lecture-std", "lecture", "torch"] as const) {
-  test(`fused BatchNorm (${variant}) equals its composed form, forward and backward`, () => {
+for (const [variant, eps] of [
+  ["lecture-std", 0],
+  ["lecture-std", 1e-5],
+  ["lecture", 1e-5],
+  ["torch", 1e-5],
+] as const) {
+  test(`fused BatchNorm (${variant}, eps ${eps}) equals its composed form, forward and backward`, () => {
     const g = new Generator().manualSeed(7);
     const mk = () => randn([32, 13], { generator: g }).mul(3).add(1);
     const x1 = mk().requiresGrad_();
@@ -191,8 +197,8 @@ for (const variant of ["lecture-std", "lecture", "torch"] as const) {
     const beta1 = randn([13], { generator: g }).requiresGrad_();
     const beta2 = new Tensor(beta1.storage.slice(), [13]).requiresGrad_();
     const w = randn([32, 13], { generator: g });
-    const fused = batchNormTrain(x1, gamma1, beta1, variant, 1e-5).out;
-    const composed = composedBatchNorm(x2, gamma2, beta2, variant, 1e-5);
+    const fused = batchNormTrain(x1, gamma1, beta1, variant, eps).out;
+    const composed = composedBatchNorm(x2, gamma2, beta2, variant, eps);
     fused.mul(w).sum().backward();
     composed.mul(w).sum().backward();
     const close = (a: Float32Array, b: Float32Array, tol: number, what: string) =>
