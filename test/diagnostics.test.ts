@@ -21,9 +21,13 @@ const data = prepareData(parseLines(readFileSync(new URL("../data/names.txt", im
 /** PyTorch's parameter names ("C", "layers[3].weight") in ours ("embedding.weight", "layers.3.weight"). */
 const ourName = (n: string) => (n === "C" ? "embedding.weight" : n.replace(/\[(\d+)\]/, ".$1"));
 
-function measure(type: ModelType, steps: number): { snap: DiagnosticsSnapshot; ud: UpdateRatios[] } {
+function measure(
+  type: ModelType,
+  steps: number,
+  edit: Partial<ReturnType<typeof presetSpec>> = {},
+): { snap: DiagnosticsSnapshot; ud: UpdateRatios[] } {
   const g = new Generator().manualSeed(2147483647);
-  const model = buildModel(presetSpec(type, 27, 3), g);
+  const model = buildModel({ ...presetSpec(type, 27, 3), ...edit }, g);
   retainLayerGrads(model);
   const ud: UpdateRatios[] = [];
   let snap: DiagnosticsSnapshot | null = null;
@@ -95,6 +99,30 @@ for (const type of ["deep-tanh", "deep-bn"] as const) {
     });
   });
 }
+
+test("a net without Tanh (the lecture's linear-only stack): the tables show its Linear layers, as PyTorch's", () => {
+  const want = ref.variants["deep-linear"].diagnostics.step0;
+  const { snap } = measure("deep-tanh", 1, { nonlinearity: "none", gain: 1 });
+  assert.deepEqual(
+    snap.activations.map((a) => [a.layer, a.kind]),
+    want.activations.map((a: { layer: number; type: string }) => [a.layer, a.type]),
+  );
+  assert.equal(snap.activations.length, 5);
+  snap.activations.forEach((a, k) => {
+    const w = want.activations[k];
+    assert.equal(formatActivationLine(a), w.line);
+    close(a.std, w.std, 1e-5, 0, `layer ${a.layer} std`);
+  });
+  assert.deepEqual(
+    snap.gradients.map((gs) => gs.layer),
+    want.activation_grads.map((w: { layer: number }) => w.layer),
+  );
+  snap.gradients.forEach((gs, k) => {
+    const w = want.activation_grads[k];
+    close(gs.std, w.std, 1e-4, 0, `layer ${gs.layer} grad std`);
+    assert.equal(formatGradientLine(gs).split(":")[0], w.line.split(":")[0]);
+  });
+});
 
 test("deep-bn after 1,000 steps: activations and update ratios still track PyTorch's", () => {
   const want = ref.variants["deep-bn"];

@@ -122,6 +122,13 @@ def build(kind, gain):
         for _ in range(4):
             layers += [Linear(N_HIDDEN, N_HIDDEN, g, bias=False), BatchNorm1d(N_HIDDEN), Tanh()]
         layers += [Linear(N_HIDDEN, VOCAB, g, bias=False), BatchNorm1d(VOCAB)]
+    elif kind == 'linear':
+        # the lecture's linear-only net: the Tanh layers taken out (its diagnostics then plot the
+        # Linear layers)
+        layers = [Linear(N_EMBD * L.BLOCK_SIZE, N_HIDDEN, g)]
+        for _ in range(4):
+            layers += [Linear(N_HIDDEN, N_HIDDEN, g)]
+        layers += [Linear(N_HIDDEN, VOCAB, g)]
     else:
         layers = [Linear(N_EMBD * L.BLOCK_SIZE, N_HIDDEN, g), Tanh()]
         for _ in range(4):
@@ -164,22 +171,24 @@ def histogram(t):
 @torch.no_grad()
 def diagnostics(step, layers, parameters, names, std_before, with_hist):
     d = {'step': step, 'activations': [], 'activation_grads': [], 'weight_grads': []}
+    # the lecture plots the Tanh layers; a net without any, its Linear layers
+    shown = Tanh if any(isinstance(layer, Tanh) for layer in layers) else Linear
     for i, layer in enumerate(layers[:-1]):
-        if isinstance(layer, Tanh):
+        if isinstance(layer, shown):
             t = layer.out
             mean, std = t.mean().item(), t.std().item()
-            sat = ((t.abs() > 0.97).float().mean() * 100).item()
-            e = {'layer': i, 'type': 'Tanh', 'mean': mean, 'std': std, 'saturated_pct': sat,
-                 'line': 'layer %d (%10s): mean %+.2f, std %.2f, saturated: %.2f%%' % (i, 'Tanh', mean, std, sat)}
+            sat = ((t.abs() > 0.97).float().mean() * 100).item() if shown is Tanh else 0.0
+            e = {'layer': i, 'type': shown.__name__, 'mean': mean, 'std': std, 'saturated_pct': sat,
+                 'line': 'layer %d (%10s): mean %+.2f, std %.2f, saturated: %.2f%%' % (i, shown.__name__, mean, std, sat)}
             if with_hist:
                 e.update(histogram(t))
             d['activations'].append(e)
     for i, layer in enumerate(layers[:-1]):
-        if isinstance(layer, Tanh):
+        if isinstance(layer, shown):
             t = layer.out.grad
             mean, std = t.mean().item(), t.std().item()
-            e = {'layer': i, 'type': 'Tanh', 'mean': mean, 'std': std,
-                 'line': 'layer %d (%10s): mean %+f, std %e' % (i, 'Tanh', mean, std)}
+            e = {'layer': i, 'type': shown.__name__, 'mean': mean, 'std': std,
+                 'line': 'layer %d (%10s): mean %+f, std %e' % (i, shown.__name__, mean, std)}
             if with_hist:
                 e.update(histogram(t))
             d['activation_grads'].append(e)
@@ -277,6 +286,8 @@ def main():
         for gain in (0.5, 1.0, 3.0):
             key = f'deep-{kind}-gain-{gain:g}'
             variants[key] = run(kind, gain, data, args.steps, args.hist_for_extra_gains)
+    # the lecture's linear-only net (no Tanh; gain 1, which keeps a linear stack's activations steady)
+    variants['deep-linear'] = run('linear', 1.0, data, args.steps, True)
     out = {
         'description': ("makemore part 3 6-layer nets (lecture's Linear/BatchNorm1d/Tanh classes; n_embd=10, "
                         "n_hidden=100, block_size=3, batch 32, lr 0.1), each from a fresh "

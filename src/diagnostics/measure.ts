@@ -68,18 +68,32 @@ export function saturatedPercent(t: Float32Array, threshold = SATURATION_THRESHO
 }
 
 /**
+ * The kind of layer the lecture's tables show: its Tanh layers; a net without any (ReLU, or
+ * linear-only) shows its Linear layers, as the lecture does for the net it builds without
+ * nonlinearities.
+ */
+function tableKind(model: LanguageModel): string {
+  const kinds = model.diagnosticLayers().map(kindOf);
+  return kinds.includes("Tanh") || !kinds.includes("Linear") ? "Tanh" : "Linear";
+}
+
+/**
  * Forward statistics of the layers that carry the signal between Linear layers: the lecture
- * plots the Tanh outputs; with `allLayers` every layer is measured.
+ * plots the Tanh outputs (the Linear outputs of a net without Tanh); with `allLayers` every
+ * layer is measured.
  */
 export function activationStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): ActivationStats[] {
   const out: ActivationStats[] = [];
   // makemore.py's models (embeddings, LayerNorm, attention, GELU, blocks, the RNN cell, ...) are
   // measured at every layer they list; the lecture's nets plot their Tanh layers
   const all = opts.allLayers === true || model instanceof MakemoreModel;
-  model.diagnosticLayers().forEach((layer, i) => {
+  const shown = tableKind(model);
+  const layers = model.diagnosticLayers();
+  layers.forEach((layer, i) => {
     if (!layer.out) return;
     const isTanh = kindOf(layer) === "Tanh";
-    if (!isTanh && !all) return;
+    // the lecture's tables run over layers[:-1]: never the output layer
+    if (!all && (kindOf(layer) !== shown || i === layers.length - 1)) return;
     const x = layer.out.storage;
     const { mean, std } = meanStd(x);
     const att =
@@ -124,10 +138,12 @@ export function attentionEntropy(att: Tensor): { entropy: number; share: number 
 export function gradientStats(model: LanguageModel, opts: { allLayers?: boolean } = {}): GradientStats[] {
   const out: GradientStats[] = [];
   const all = opts.allLayers === true || model instanceof MakemoreModel;
-  model.diagnosticLayers().forEach((layer, i) => {
+  const shown = tableKind(model);
+  const layers = model.diagnosticLayers();
+  layers.forEach((layer, i) => {
     const g = layer.out?.grad;
     if (!g) return;
-    if (kindOf(layer) !== "Tanh" && !all) return;
+    if (!all && (kindOf(layer) !== shown || i === layers.length - 1)) return;
     const { mean, std } = meanStd(g.storage);
     out.push({ layer: i, kind: kindOf(layer), mean, std, hist: hist(g) });
   });
