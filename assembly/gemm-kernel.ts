@@ -1,6 +1,6 @@
 // The one gemm of makemore.ts, in AssemblyScript (WebAssembly SIMD, f32x4). Both modules import it:
 // assembly/gemm.ts (the generic tensor ops' gemm, src/tensor/wasm/kernels-wasm.ts) and
-// assembly/fused.ts (the arena kernels that the captured plans of src/tensor/engine.ts run). Not
+// assembly/arena.ts (the arena kernels that the captured plans of src/tensor/engine.ts run). Not
 // TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`, `store<T>` are AssemblyScript builtins.
 //
 //   C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n))
@@ -13,7 +13,7 @@
 // where a probe shows it fuses); in the plain build, the default, the product and the sum are each
 // rounded (mul, then add). It depends on nothing else: not the tile an element falls in, not the blocking,
 // not the thread that computes it. So every blocking and every thread split gives the same bits as
-// the unblocked kernels this replaced (assembly/gemm.ts's and assembly/fused.ts's own copies).
+// the unblocked kernels this replaced (assembly/gemm.ts's and assembly/arena.ts's own copies).
 // The one exception: acc with k > KC (never in makemore's shapes) sums C_old first.
 //
 // Blocking, sized for this CPU class (L1d 48 KB, L2 1 MB per core) and a 128-bit kernel:

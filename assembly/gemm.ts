@@ -1,5 +1,5 @@
 // The generic tensor ops' WebAssembly module: the shared gemm (assembly/gemm-kernel.ts, the same
-// source as the fused module's) and nothing else, so it stays small enough for browsers to compile
+// source as the arena module's) and nothing else, so it stays small enough for browsers to compile
 // synchronously on the main thread. Compiled by `npm run build:wasm` (scripts/build-wasm.ts) into
 // src/tensor/wasm/gemm.wasm.ts; src/tensor/wasm/kernels-wasm.ts copies operands in and out.
 

@@ -1,7 +1,7 @@
 /**
  * makemore part 3: activations, gradients and BatchNorm -- the lecture's BatchNorm MLP in
  * TypeScript, line by line as the notebook writes it (12,097 parameters, seed 2147483647).
- * `makemore train` (the default model) runs the same network on the fused path and reproduces
+ * `makemore train` (the default model) runs the same network on the arena path and reproduces
  * PyTorch's 20 printed losses and 20 samples (test/lecture.test.ts).
  *
  *   node --import tsx examples/part3_batchnorm.ts

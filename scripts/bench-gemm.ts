@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Generator } from "../src/random/generator.ts";
-import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
+import { Arena, type ArenaExports } from "../src/tensor/wasm/arena-wasm.ts";
 import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
 import { fmaActive, fmaModule, plainModule } from "../src/tensor/wasm/load.ts";
 
@@ -91,7 +91,7 @@ interface CeilingExports {
 }
 
 console.log(`load: ${execSync("uptime").toString().trim()}`);
-const fmaMod = fmaModule("fused"); // also sets the V8 flag that relaxed SIMD needs on Node 20
+const fmaMod = fmaModule("arena"); // also sets the V8 flag that relaxed SIMD needs on Node 20
 const fma = fmaMod !== null;
 console.log(
   `fused multiply-add build: ${fma ? "runs here" : "unavailable here"}; in effect for training: ${fmaActive() ? "yes (MAKEMORE_FMA=1)" : "no (the default)"}`,
@@ -137,7 +137,7 @@ const shapes: [string, number, number, number][] = [
 ];
 
 const arena = Arena.create();
-if (!arena) throw new Error("the fused module does not instantiate here");
+if (!arena) throw new Error("the arena module does not instantiate here");
 const maxFloats = 1024 * 1024 + 64;
 const pa = arena.alloc(maxFloats);
 const pb = arena.alloc(maxFloats);
@@ -148,14 +148,14 @@ const gen = new Generator().manualSeed(2);
 gen.randnInto(arena.view(pa, maxFloats));
 gen.randnInto(arena.view(pb, maxFloats));
 // each build over a copy of the arena's memory (same offsets, its own gemm workspace)
-function instance(mod: WebAssembly.Module): FusedExports {
-  const x = new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports;
+function instance(mod: WebAssembly.Module): ArenaExports {
+  const x = new WebAssembly.Instance(mod, {}).exports as unknown as ArenaExports;
   x.memory.grow((ex.memory.buffer.byteLength - x.memory.buffer.byteLength) / 65536);
   x.setGemmWork((x.heapBase() + 15) & ~15);
   new Float32Array(x.memory.buffer).set(new Float32Array(ex.memory.buffer));
   return x;
 }
-const px = instance(plainModule("fused")!);
+const px = instance(plainModule("arena")!);
 const fx = fmaMod ? instance(fmaMod) : px;
 
 console.log(

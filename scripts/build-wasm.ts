@@ -2,7 +2,7 @@
 // compiler (devDependency `assemblyscript`, pure JS + binaryen.js: no native toolchain):
 //
 //   assembly/gemm.ts   -> src/tensor/wasm/gemm.wasm.ts    the gemm behind the generic tensor ops
-//   assembly/fused.ts  -> src/tensor/wasm/fused.wasm.ts   the arena kernels of src/tensor/engine.ts
+//   assembly/arena.ts  -> src/tensor/wasm/arena.wasm.ts   the arena kernels of src/tensor/engine.ts
 //
 // Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: scripts/bench-gemm.ts
 // compiles it itself.)
@@ -18,7 +18,7 @@ import asc from "assemblyscript/asc";
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root); // asc resolves the source against the working directory
 const flags = ["--enable", "simd", "-O3", "--runtime", "stub", "--noAssert"];
-/** Shared-memory build: initial 16 pages (src/tensor/wasm/fused-wasm.ts creates the memory), 2 GB max. */
+/** Shared-memory build: initial 16 pages (src/tensor/wasm/arena-wasm.ts creates the memory), 2 GB max. */
 const SHARED_FLAGS = [
   "--enable",
   "threads",
@@ -36,7 +36,7 @@ interface Target {
   constant: string;
   /**
    * Chrome refuses synchronous `new WebAssembly.Module` of more than 4 KB on the main thread. The
-   * gemm module must stay below (its wrapper compiles synchronously everywhere); the fused module
+   * gemm module must stay below (its wrapper compiles synchronously everywhere); the arena module
    * is larger and is only used where synchronous compilation succeeds (Node, workers).
    */
   maxSyncBytes: number | null;
@@ -51,16 +51,16 @@ const targets: Target[] = [
     maxSyncBytes: 4096,
   },
   {
-    source: "assembly/fused.ts",
-    target: "src/tensor/wasm/fused.wasm.ts",
-    constant: "FUSED_WASM_BASE64",
+    source: "assembly/arena.ts",
+    target: "src/tensor/wasm/arena.wasm.ts",
+    constant: "ARENA_WASM_BASE64",
     maxSyncBytes: null,
   },
   {
     // the same source over an imported shared memory, for worker threads (src/tensor/wasm/threads.ts)
-    source: "assembly/fused.ts",
-    target: "src/tensor/wasm/fused-shared.wasm.ts",
-    constant: "FUSED_SHARED_WASM_BASE64",
+    source: "assembly/arena.ts",
+    target: "src/tensor/wasm/arena-shared.wasm.ts",
+    constant: "ARENA_SHARED_WASM_BASE64",
     maxSyncBytes: null,
     extra: SHARED_FLAGS,
   },

@@ -1,6 +1,6 @@
 // splitLoss (src/train/evaluate.ts) groups a split's rows by context and computes the logits once
 // per distinct context. Compared here with a plain row-by-row reference -- crossEntropy over chunks
-// of rows through model.forward in eval mode, weighted by chunk size -- on the fused path (the
+// of rows through model.forward in eval mode, weighted by chunk size -- on the arena path (the
 // plain MLP) and on the generic tensor path (a subclass), and with hand-computed losses.
 
 import assert from "node:assert/strict";
@@ -81,7 +81,7 @@ for (const type of ["batchnorm", "deep-tanh"] as const) {
     for (const split of ["train", "val", "test"] as const) {
       const want = referenceLoss(model, lecture[split]);
       for (const [path, m] of [
-        ["fused", model],
+        ["arena", model],
         ["generic", twin],
       ] as const) {
         const wasTraining = m.training;

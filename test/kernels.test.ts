@@ -17,7 +17,7 @@ import { Generator } from "../src/random/generator.ts";
 import { arenaReference, referenceKernels } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
-import { Arena, type FusedExports } from "../src/tensor/wasm/fused-wasm.ts";
+import { Arena, type ArenaExports } from "../src/tensor/wasm/arena-wasm.ts";
 import { wasmAvailable, wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
 import { fmaActive, fmaModule, plainModule, wasmModule } from "../src/tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
@@ -202,17 +202,17 @@ test("evaluation shape (182625,30) @ (30,200): row windows across the whole outp
 });
 
 // ---------------------------------------------------------------------------------------------
-// The fused-layer kernels (assembly/fused.ts, run by src/tensor/engine.ts) against their reference
+// The arena kernels (assembly/arena.ts, run by src/tensor/engine.ts) against their reference
 // twins in src/tensor/kernels.ts. Inputs are copied into an arena, the wasm kernel runs on
 // pointers, the result is compared with the reference run on plain Float32Arrays. Most kernels
 // must agree bit for bit; the gemms to the gemm tolerance above; tanh and cross-entropy (float32
 // polynomial exp) to 1 ulp / 1e-6.
 
-const fusedArena = Arena.create();
+const arena = Arena.create();
 
 /** Copy arrays into a fresh region of the arena; returns their byte offsets. */
 function place(...arrays: (Float32Array | Int32Array)[]): number[] {
-  const a = fusedArena!;
+  const a = arena!;
   return arrays.map((arr) => {
     const ptr = scratchTop;
     scratchTop += ((arr.length + 8 + 3) & ~3) * 4;
@@ -226,9 +226,9 @@ function place(...arrays: (Float32Array | Int32Array)[]): number[] {
 }
 let scratchTop = 0;
 function resetArena(): void {
-  scratchTop = fusedArena!.bytes;
+  scratchTop = arena!.bytes;
 }
-const out = (ptr: number, n: number) => fusedArena!.f32.slice(ptr >> 2, (ptr >> 2) + n);
+const out = (ptr: number, n: number) => arena!.f32.slice(ptr >> 2, (ptr >> 2) + n);
 const alloc = (n: number, fill = Number.NaN) => place(new Float32Array(n).fill(fill))[0];
 
 function exactly(what: string, got: Float32Array, want: Float32Array): void {
@@ -246,21 +246,21 @@ function ulpsApart(a: number, b: number): number {
   return Math.abs(i[0] - i[1]);
 }
 
-if (fusedArena) {
-  fusedArena.seal();
+if (arena) {
+  arena.seal();
   // a 16 MB test arena: the module's memory is sealed at its initial size, so grow it here
-  fusedArena.ex.memory.grow(256);
-  fusedArena.f32 = new Float32Array(fusedArena.ex.memory.buffer);
-  fusedArena.i32 = new Int32Array(fusedArena.ex.memory.buffer);
+  arena.ex.memory.grow(256);
+  arena.f32 = new Float32Array(arena.ex.memory.buffer);
+  arena.i32 = new Int32Array(arena.ex.memory.buffer);
 }
 
-test("the fused-kernel module instantiates", () => {
-  assert.ok(fusedArena, "assembly/fused.ts did not instantiate (WebAssembly SIMD missing?)");
+test("the arena module instantiates", () => {
+  assert.ok(arena, "assembly/arena.ts did not instantiate (WebAssembly SIMD missing?)");
 });
 
 const ODD = [1, 2, 3, 4, 5, 7, 8, 9, 13, 27, 30, 33];
 
-test("fused gemm NN (+ bias) and TN against the reference gemm, odd sizes", () => {
+test("arena gemm NN (+ bias) and TN against the reference gemm, odd sizes", () => {
   const g = new Generator().manualSeed(11);
   const pick = new Float32Array(3);
   let seed = 0;
@@ -276,7 +276,7 @@ test("fused gemm NN (+ bias) and TN against the reference gemm, odd sizes", () =
       const withBias = trial % 2 === 0 && !acc;
       // NN: C (+)= A @ B (+ bias)
       const [pa, pb, pc, pbias] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN), bias);
-      fusedArena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, acc ? 1 : 0, withBias ? pbias : 0, 0);
+      arena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, acc ? 1 : 0, withBias ? pbias : 0, 0);
       const want = acc ? C0.slice() : new Float32Array(m * n);
       referenceKernels.gemm(false, false, m, n, k, A, B, want, acc);
       if (withBias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[j];
@@ -296,7 +296,7 @@ test("fused gemm NN (+ bias) and TN against the reference gemm, odd sizes", () =
       );
       // TN: C (+)= A^T @ B with A stored (k, m)
       const [qa, qb, qc] = place(A, B, acc ? C0 : new Float32Array(m * n).fill(Number.NaN));
-      fusedArena!.ex.gemm(1, 0, m, n, k, qa, m, qb, n, qc, n, acc ? 1 : 0, 0, 0);
+      arena!.ex.gemm(1, 0, m, n, k, qa, m, qb, n, qc, n, acc ? 1 : 0, 0, 0);
       const want2 = acc ? C0.slice() : new Float32Array(m * n);
       referenceKernels.gemm(true, false, m, n, k, A, B, want2, acc);
       assertClose(
@@ -326,7 +326,7 @@ test("fused gemm NN (+ bias) and TN against the reference gemm, odd sizes", () =
     const A = randn(g, m * k);
     const B = randn(g, k * n);
     const [pa, pb, pc] = place(A, B, new Float32Array(m * n));
-    fusedArena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, 0, 0, 0);
+    arena!.ex.gemm(0, 0, m, n, k, pa, k, pb, n, pc, n, 0, 0, 0);
     const want = new Float32Array(m * n);
     referenceKernels.gemm(false, false, m, n, k, A, B, want, false);
     assertClose(`gemm NN lecture ${m}x${k}x${n}`, false, false, m, n, k, A, B, null, out(pc, m * n), want);
@@ -394,20 +394,20 @@ function sequentialGemm(
 }
 
 /**
- * Both builds of the fused module as instances of their own, memory as large as fusedArena's:
+ * Both builds of the arena module as instances of their own, memory as large as arena's:
  * plain (mul + add) and, where this engine and CPU have it, relaxed SIMD (fused multiply-add),
  * whichever of them src/tensor/wasm/load.ts has put into effect.
  */
 const builds = (
   [
-    [false, plainModule("fused")],
-    [true, fmaModule("fused")],
+    [false, plainModule("arena")],
+    [true, fmaModule("arena")],
   ] as const
 ).flatMap(([fused, mod]) => {
   if (!mod) return [];
-  const ex = new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports;
-  ex.memory.grow(fusedArena!.ex.memory.buffer.byteLength / 65536 - ex.memory.buffer.byteLength / 65536);
-  // its gemm workspace: below fusedArena's first free byte, where the fused arena keeps its own
+  const ex = new WebAssembly.Instance(mod, {}).exports as unknown as ArenaExports;
+  ex.memory.grow(arena!.ex.memory.buffer.byteLength / 65536 - ex.memory.buffer.byteLength / 65536);
+  // its gemm workspace: below arena's first free byte, where the fused arena keeps its own
   ex.setGemmWork((ex.heapBase() + 15) & ~15);
   return [{ fused, ex, f32: new Float32Array(ex.memory.buffer) }];
 });
@@ -457,9 +457,9 @@ test("one build everywhere: the generic gemm, the arena and the threads' shared 
   type Probe = { maddProbe(a: number, b: number, c: number): number };
   const gemm = new WebAssembly.Instance(wasmModule("gemm")!, {}).exports as unknown as Probe;
   assert.equal(gemm.maddProbe(a, a, -1), want, "generic gemm module");
-  assert.equal(fusedArena!.ex.maddProbe(a, a, -1), want, "arena (fused module)");
+  assert.equal(arena!.ex.maddProbe(a, a, -1), want, "arena (arena module)");
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
-  const shared = new WebAssembly.Instance(wasmModule("fusedShared")!, { env: { memory } })
+  const shared = new WebAssembly.Instance(wasmModule("arenaShared")!, { env: { memory } })
     .exports as unknown as Probe;
   assert.equal(shared.maddProbe(a, a, -1), want, "shared-memory build (worker threads)");
   for (const b of builds) assert.equal(b.ex.maddProbe(a, a, -1), b.fused ? 2 ** -11 + 2 ** -24 : 2 ** -11);
@@ -520,14 +520,11 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
               assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${build} ${what}: gap`);
           }
         };
-        fusedArena!.ex.gemm(...args, bias ? pbias : 0, 0);
+        arena!.ex.gemm(...args, bias ? pbias : 0, 0);
         expect("the arena's build", out(pc, m * ldc), want);
         // each build, at the same offsets of its own memory
         for (const b of builds) {
-          b.f32.set(
-            fusedArena!.f32.subarray(fusedArena!.bytes >> 2, scratchTop >> 2),
-            fusedArena!.bytes >> 2,
-          );
+          b.f32.set(arena!.f32.subarray(arena!.bytes >> 2, scratchTop >> 2), arena!.bytes >> 2);
           b.f32.set(C0, pc >> 2);
           b.ex.gemm(...args, bias ? pbias : 0, 0);
           const got = b.f32.slice(pc >> 2, (pc >> 2) + m * ldc);
@@ -544,7 +541,7 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
   }
 });
 
-test("fused colSum equals a plain loop exactly", () => {
+test("arena colSum equals a plain loop exactly", () => {
   const g = new Generator().manualSeed(12);
   for (const r of ODD) {
     for (const c of ODD) {
@@ -552,7 +549,7 @@ test("fused colSum equals a plain loop exactly", () => {
       const X = randn(g, r * c);
       const db0 = randn(g, c);
       const [pg, pdb] = place(X, db0);
-      fusedArena!.ex.colSum(r, c, pg, pdb);
+      arena!.ex.colSum(r, c, pg, pdb);
       const wantDb = db0.slice();
       for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) wantDb[j] += X[i * c + j];
       exactly(`colSum ${r}x${c}`, out(pdb, c), wantDb);
@@ -560,7 +557,7 @@ test("fused colSum equals a plain loop exactly", () => {
   }
 });
 
-test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN stays NaN); backward exact", () => {
+test("arena tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN stays NaN); backward exact", () => {
   const g = new Generator().manualSeed(13);
   const special = [
     0,
@@ -587,7 +584,7 @@ test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN
   x.set(special, 0);
   resetArena();
   const [px, py] = place(x, new Float32Array(n));
-  fusedArena!.ex.tanhFwd(px, py, n);
+  arena!.ex.tanhFwd(px, py, n);
   const got = out(py, n);
   const want = new Float32Array(n);
   referenceKernels.tanhForward(x, want);
@@ -608,7 +605,7 @@ test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN
     resetArena();
     const xs = randn(g, len);
     const [qx, qy] = place(xs, new Float32Array(len));
-    fusedArena!.ex.tanhFwd(qx, qy, len);
+    arena!.ex.tanhFwd(qx, qy, len);
     const w = new Float32Array(len);
     referenceKernels.tanhForward(xs, w);
     out(qy, len).forEach((v, i) => assert.ok(ulpsApart(v, w[i]) <= 1, `tanh tail ${len}`));
@@ -625,7 +622,7 @@ test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN
       const gr = randn(g, len);
       const gx0 = acc ? randn(g, len) : new Float32Array(len);
       const [py2, pg, pgx] = place(y, gr, gx0);
-      fusedArena!.ex.tanhBwd(py2, pg, pgx, len, acc);
+      arena!.ex.tanhBwd(py2, pg, pgx, len, acc);
       const w = gx0.slice();
       referenceKernels.tanhBackward(y, gr, w);
       exactly(`tanhBwd ${len} acc=${acc}`, out(pgx, len), w);
@@ -633,7 +630,7 @@ test("fused tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN
   }
 });
 
-test("fused relu forward and backward equal the relu op's rules exactly", () => {
+test("arena relu forward and backward equal the relu op's rules exactly", () => {
   const g = new Generator().manualSeed(14);
   for (const len of [...ODD, 1001]) {
     resetArena();
@@ -642,21 +639,21 @@ test("fused relu forward and backward equal the relu op's rules exactly", () => 
     const gr = randn(g, len);
     const gx0 = randn(g, len);
     const [px, py, pg, pgx] = place(x, new Float32Array(len), gr, gx0);
-    fusedArena!.ex.reluFwd(px, py, len);
+    arena!.ex.reluFwd(px, py, len);
     const y = out(py, len);
     exactly(
       `relu ${len}`,
       y,
       x.map((v) => (v > 0 ? v : 0)),
     );
-    fusedArena!.ex.reluBwd(py, pg, pgx, len, 1);
+    arena!.ex.reluBwd(py, pg, pgx, len, 1);
     exactly(
       `relu backward ${len}`,
       out(pgx, len),
       gx0.map((v, i) => v + (x[i] > 0 ? gr[i] : 0)),
     );
     const [pgx2] = place(new Float32Array(len).fill(Number.NaN));
-    fusedArena!.ex.reluBwd(py, pg, pgx2, len, 0);
+    arena!.ex.reluBwd(py, pg, pgx2, len, 0);
     exactly(
       `relu backward (fresh) ${len}`,
       out(pgx2, len),
@@ -668,7 +665,7 @@ test("fused relu forward and backward equal the relu op's rules exactly", () => 
 const VARIANTS = ["lecture-std", "lecture", "torch"] as const;
 const VARIANT_CODE = { "lecture-std": 0, lecture: 1, torch: 2 } as const;
 
-test("fused BatchNorm (train forward, backward, eval forward) equals the reference bit for bit", () => {
+test("arena BatchNorm (train forward, backward, eval forward) equals the reference bit for bit", () => {
   const g = new Generator().manualSeed(15);
   for (const variant of VARIANTS) {
     for (const [N, H] of [
@@ -716,7 +713,7 @@ test("fused BatchNorm (train forward, backward, eval forward) equals the referen
         new Float32Array(N * H),
         new Float32Array(N * H),
       );
-      fusedArena!.ex.bnTrainFwd(px, N, H, pg, pb, VARIANT_CODE[variant], eps, pm, ps, psg, pxh, py);
+      arena!.ex.bnTrainFwd(px, N, H, pg, pb, VARIANT_CODE[variant], eps, pm, ps, psg, pxh, py);
       const what = `${variant} N=${N} H=${H}`;
       exactly(`mean ${what}`, out(pm, H), ref.mean);
       exactly(`spread ${what}`, out(ps, H), ref.spread);
@@ -743,7 +740,7 @@ test("fused BatchNorm (train forward, backward, eval forward) equals the referen
         want.dx,
       );
       const [pgr, pdg, pdb, pdx] = place(gr, dg0, db0, dx0);
-      fusedArena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg, pdb, pdx, 1, alloc(4 * H));
+      arena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg, pdb, pdx, 1, alloc(4 * H));
       exactly(`dgamma ${what}`, out(pdg, H), want.dg);
       exactly(`dbeta ${what}`, out(pdb, H), want.db);
       exactly(`dx ${what}`, out(pdx, N * H), want.dx);
@@ -754,7 +751,7 @@ test("fused BatchNorm (train forward, backward, eval forward) equals the referen
         new Float32Array(H),
         new Float32Array(H),
       );
-      fusedArena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg2, pdb2, pdx2, 0, alloc(4 * H));
+      arena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg2, pdb2, pdx2, 0, alloc(4 * H));
       exactly(`dx (fresh) ${what}`, out(pdx2, N * H), wantFresh);
       // eval forward with running statistics
       const rm = randn(g, H);
@@ -762,13 +759,13 @@ test("fused BatchNorm (train forward, backward, eval forward) equals the referen
       const wantE = new Float32Array(N * H);
       referenceKernels.batchNormEvalForward(x, N, H, gamma, beta, rm, rsig, variant, wantE);
       const [prm, prs, pye] = place(rm, rsig, new Float32Array(N * H));
-      fusedArena!.ex.bnEval(px, N, H, pg, pb, prm, prs, VARIANT_CODE[variant], pye);
+      arena!.ex.bnEval(px, N, H, pg, pb, prm, prs, VARIANT_CODE[variant], pye);
       exactly(`eval ${what}`, out(pye, N * H), wantE);
     }
   }
 });
 
-test("fused cross-entropy: loss and softmax within 1e-6 of the reference, backward exact", () => {
+test("arena cross-entropy: loss and softmax within 1e-6 of the reference, backward exact", () => {
   const g = new Generator().manualSeed(16);
   for (const [B, V] of [
     [1, 1],
@@ -784,12 +781,12 @@ test("fused cross-entropy: loss and softmax within 1e-6 of the reference, backwa
     const wantP = new Float32Array(B * V);
     const wantL = referenceKernels.crossEntropyForward(x, t, B, V, wantP);
     const [px, pt, pp] = place(x, t, new Float32Array(B * V));
-    const got = fusedArena!.ex.ceFwd(px, pt, B, V, pp);
+    const got = arena!.ex.ceFwd(px, pt, B, V, pp);
     assert.ok(
       Math.abs(got - wantL) <= 1e-6 * Math.max(1, Math.abs(wantL)),
       `loss ${B}x${V}: ${got} vs ${wantL}`,
     );
-    assert.ok(Math.abs(fusedArena!.ex.ceFwd(px, pt, B, V, 0) - got) === 0, "loss without probs");
+    assert.ok(Math.abs(arena!.ex.ceFwd(px, pt, B, V, 0) - got) === 0, "loss without probs");
     const probs = out(pp, B * V);
     probs.forEach((p, i) =>
       assert.ok(Math.abs(p - wantP[i]) <= 1e-6 * wantP[i] + 1e-12, `p[${i}] ${p} vs ${wantP[i]}`),
@@ -799,12 +796,12 @@ test("fused cross-entropy: loss and softmax within 1e-6 of the reference, backwa
     const want = d0.slice();
     referenceKernels.crossEntropyBackward(probs, t, B, V, k, want);
     const [pd] = place(d0);
-    fusedArena!.ex.ceBwd(pp, pt, B, V, k, pd, 1);
+    arena!.ex.ceBwd(pp, pt, B, V, k, pd, 1);
     exactly(`ceBwd ${B}x${V}`, out(pd, B * V), want);
   }
 });
 
-test("fused embedding gather / scatter-add and SGD equal plain loops exactly", () => {
+test("arena embedding gather / scatter-add and SGD equal plain loops exactly", () => {
   const g = new Generator().manualSeed(17);
   for (const [V, E, rows] of [
     [27, 10, 96],
@@ -816,14 +813,14 @@ test("fused embedding gather / scatter-add and SGD equal plain loops exactly", (
     const table = randn(g, V * E);
     const ix = Int32Array.from({ length: rows }, (_, r) => (r * r + 3) % V);
     const [pt, pix, po] = place(table, ix, new Float32Array(rows * E));
-    fusedArena!.ex.gather(pt, E, pix, rows, po);
+    arena!.ex.gather(pt, E, pix, rows, po);
     const want = new Float32Array(rows * E);
     for (let r = 0; r < rows; r++) want.set(table.subarray(ix[r] * E, ix[r] * E + E), r * E);
     exactly(`gather ${V}x${E}`, out(po, rows * E), want);
     const gr = randn(g, rows * E);
     const d0 = randn(g, V * E);
     const [pd, pg] = place(d0, gr);
-    fusedArena!.ex.scatterAdd(pd, E, pix, rows, pg);
+    arena!.ex.scatterAdd(pd, E, pix, rows, pg);
     const wantD = d0.slice();
     for (let r = 0; r < rows; r++) for (let e = 0; e < E; e++) wantD[ix[r] * E + e] += gr[r * E + e];
     exactly(`scatterAdd ${V}x${E}`, out(pd, V * E), wantD);
@@ -833,14 +830,14 @@ test("fused embedding gather / scatter-add and SGD equal plain loops exactly", (
     const w = randn(g, n);
     const gr = randn(g, n);
     const [pw, pg] = place(w, gr);
-    fusedArena!.ex.sgd(pw, pg, n, Math.fround(-0.1));
+    arena!.ex.sgd(pw, pg, n, Math.fround(-0.1));
     const want = w.slice();
     referenceKernels.sgd(want, gr, -0.1);
     exactly(`sgd ${n}`, out(pw, n), want);
   }
 });
 
-test("fused gatherSum (embedding tables + bias) equals plain loops exactly", () => {
+test("arena gatherSum (embedding tables + bias) equals plain loops exactly", () => {
   const g = new Generator().manualSeed(20);
   for (const [V, O, T, rows] of [
     [27, 200, 3, 37],
@@ -854,7 +851,7 @@ test("fused gatherSum (embedding tables + bias) equals plain loops exactly", () 
       const bias = randn(g, O);
       const ix = Int32Array.from({ length: rows * T }, (_, i) => (i * 7 + 3) % V);
       const [pt, pb, pix, po] = place(tables, bias, ix, new Float32Array(rows * O));
-      fusedArena!.ex.gatherSum(pt, V, O, T, pix, rows, withBias ? pb : 0, po);
+      arena!.ex.gatherSum(pt, V, O, T, pix, rows, withBias ? pb : 0, po);
       const want = new Float32Array(rows * O);
       for (let r = 0; r < rows; r++) {
         for (let o = 0; o < O; o++) {
@@ -911,7 +908,7 @@ function closeArrays(what: string, got: Float32Array, want: Float32Array, rtol: 
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) {
     if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) {
-      assert.fail(`${what}[${i}]: fused ${got[i]}, generic ${want[i]}`);
+      assert.fail(`${what}[${i}]: arena ${got[i]}, generic ${want[i]}`);
     }
   }
 }
@@ -953,9 +950,9 @@ const CHAIN_SPECS: [string, ModelSpec, number, number][] = [
 ];
 
 for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
-  test(`fused training step equals the generic graph: ${label}`, () => {
-    const [fused, generic] = twins(spec);
-    for (const m of [fused, generic])
+  test(`arena training step equals the generic graph: ${label}`, () => {
+    const [onArena, generic] = twins(spec);
+    for (const m of [onArena, generic])
       for (const l of [m.embedding, ...m.layers.layers]) l.retainOutGrad = true;
     const cfg = { ...LECTURE_TRAIN, batchSize, maxSteps: 1 };
     const ga = new Generator().manualSeed(1);
@@ -972,20 +969,20 @@ for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
       assert.equal(m.out, m.layers.layers[m.layers.layers.length - 1].out);
       for (const p of m.parameters()) into.push(p.grad!.storage.slice());
     };
-    train(fused, lecture.train, cfg, ga, {
-      beforeUpdate: look(fused, seen[0]),
+    train(onArena, lecture.train, cfg, ga, {
+      beforeUpdate: look(onArena, seen[0]),
       afterStep: (s) => la.push(s.loss),
     });
     train(generic, lecture.train, cfg, gb, {
       beforeUpdate: look(generic, seen[1]),
       afterStep: (s) => lb.push(s.loss),
     });
-    assert.ok(planOf(fused), "the captured path applies");
+    assert.ok(planOf(onArena), "the captured path applies");
     assert.equal(planOf(generic), null, "the twin takes the generic path");
     assert.equal(seen[0].length, seen[1].length);
     seen[0].forEach((v, i) => closeArrays(`${label} step 0 tensor ${i}`, v, seen[1][i], 1e-4, 1e-6));
     // then more steps: same trajectory, same parameters, same running statistics
-    train(fused, lecture.train, { ...cfg, maxSteps: steps }, ga, { afterStep: (s) => la.push(s.loss) });
+    train(onArena, lecture.train, { ...cfg, maxSteps: steps }, ga, { afterStep: (s) => la.push(s.loss) });
     train(generic, lecture.train, { ...cfg, maxSteps: steps }, gb, { afterStep: (s) => lb.push(s.loss) });
     la.forEach((l, i) =>
       assert.ok(
@@ -993,7 +990,7 @@ for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
         `${label} step ${i}: ${l} vs ${lb[i]}`,
       ),
     );
-    const sa = fused.stateDict();
+    const sa = onArena.stateDict();
     const sb = generic.stateDict();
     for (const name of Object.keys(sb))
       closeArrays(`${label} ${name}`, sa[name].storage, sb[name].storage, 2e-3, 1e-5);
@@ -1001,10 +998,10 @@ for (const [label, spec, batchSize, steps] of CHAIN_SPECS) {
   });
 }
 
-test("fused step: hooks see p.grad before the update and may null or replace it, or change p.data", () => {
-  const [fused, generic] = twins(presetSpec("deep-tanh", 27, 3));
+test("arena step: hooks see p.grad before the update and may null or replace it, or change p.data", () => {
+  const [onArena, generic] = twins(presetSpec("deep-tanh", 27, 3));
   const cfg = { ...LECTURE_TRAIN, maxSteps: 3 };
-  for (const m of [fused, generic]) {
+  for (const m of [onArena, generic]) {
     const ps = m.parameters();
     train(m, lecture.train, cfg, new Generator().manualSeed(5), {
       beforeUpdate: ({ step }) => {
@@ -1014,14 +1011,14 @@ test("fused step: hooks see p.grad before the update and may null or replace it,
       },
     });
   }
-  const sa = fused.stateDict();
+  const sa = onArena.stateDict();
   const sb = generic.stateDict();
   for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
 });
 
-test("fused step: a hook that swaps a parameter tensor gets the generic loop's behaviour", () => {
-  const [fused, generic] = twins(presetSpec("deep-tanh", 27, 3));
-  for (const m of [fused, generic]) {
+test("arena step: a hook that swaps a parameter tensor gets the generic loop's behaviour", () => {
+  const [onArena, generic] = twins(presetSpec("deep-tanh", 27, 3));
+  for (const m of [onArena, generic]) {
     const lin = m.layers.layers[2] as Linear;
     train(m, lecture.train, { ...LECTURE_TRAIN, maxSteps: 4 }, new Generator().manualSeed(6), {
       afterStep: ({ step }) => {
@@ -1033,14 +1030,14 @@ test("fused step: a hook that swaps a parameter tensor gets the generic loop's b
       },
     });
   }
-  const sa = fused.stateDict();
+  const sa = onArena.stateDict();
   const sb = generic.stateDict();
   for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
 });
 
-test("fused step falls back to the generic graph for a BatchNorm left in eval mode, and matches it", () => {
-  const [fused, generic] = twins(presetSpec("deep-bn", 27, 3));
-  for (const m of [fused, generic]) {
+test("arena step falls back to the generic graph for a BatchNorm left in eval mode, and matches it", () => {
+  const [onArena, generic] = twins(presetSpec("deep-bn", 27, 3));
+  for (const m of [onArena, generic]) {
     train(m, lecture.train, { ...LECTURE_TRAIN, maxSteps: 2 }, new Generator().manualSeed(3), {
       beforeUpdate: () => {
         (m.layers.layers[1] as BatchNorm1d).training = false; // from the second step on
@@ -1050,33 +1047,33 @@ test("fused step falls back to the generic graph for a BatchNorm left in eval mo
       },
     });
   }
-  const sa = fused.stateDict();
+  const sa = onArena.stateDict();
   const sb = generic.stateDict();
   for (const name of Object.keys(sb)) closeArrays(name, sa[name].storage, sb[name].storage, 1e-4, 1e-6);
 });
 
-test("fused split loss and sampling equal the generic ops' (same names)", () => {
+test("arena split loss and sampling equal the generic ops' (same names)", () => {
   for (const type of ["batchnorm", "deep-bn", "deep-tanh", "kaiming"] as const) {
-    const [fused, generic] = twins(presetSpec(type, 27, 3));
-    train(fused, lecture.train, { ...LECTURE_TRAIN, maxSteps: 300 }, new Generator().manualSeed(9));
+    const [onArena, generic] = twins(presetSpec(type, 27, 3));
+    train(onArena, lecture.train, { ...LECTURE_TRAIN, maxSteps: 300 }, new Generator().manualSeed(9));
     generic.loadStateDict(
       Object.fromEntries(
-        Object.entries(fused.stateDict()).map(([k, t]) => [k, { shape: t.shape, data: t.storage }]),
+        Object.entries(onArena.stateDict()).map(([k, t]) => [k, { shape: t.shape, data: t.storage }]),
       ),
     );
-    assert.ok(forwardPlanFor(fused, 1, 3));
+    assert.ok(forwardPlanFor(onArena, 1, 3));
     for (const split of ["train", "val"] as const) {
-      const a = splitLoss(fused, lecture[split]);
+      const a = splitLoss(onArena, lecture[split]);
       const b = splitLoss(generic, lecture[split]);
       assert.ok(Math.abs(a - b) <= 1e-6 * b, `${type} ${split}: ${a} vs ${b}`);
     }
     const opts = (seed: number) => ({ count: 30, generator: new Generator().manualSeed(seed) });
     assert.deepEqual(
-      sampleWords(fused, lecture.vocab, opts(7)),
+      sampleWords(onArena, lecture.vocab, opts(7)),
       sampleWords(generic, lecture.vocab, opts(7)),
     );
     assert.deepEqual(
-      sampleWords(fused, lecture.vocab, { ...opts(8), temperature: 0.7, maxLength: 5 }),
+      sampleWords(onArena, lecture.vocab, { ...opts(8), temperature: 0.7, maxLength: 5 }),
       sampleWords(generic, lecture.vocab, { ...opts(8), temperature: 0.7, maxLength: 5 }),
     );
   }
@@ -1140,7 +1137,7 @@ test("wasm moments equals the reference sums (plain arrays, views into a sealed 
 });
 
 // ---------------------------------------------------------------------------------------------
-// The general engine's kernels (assembly/fused.ts) against their twins (kernels.ts arenaReference)
+// The general engine's kernels (assembly/arena.ts) against their twins (kernels.ts arenaReference)
 
 /** Largest |got - want| / (abs + rel |want|) over the arrays; fails above 1. */
 function within(what: string, got: Float32Array, want: Float32Array, abs: number, rel: number): void {
@@ -1155,7 +1152,7 @@ function within(what: string, got: Float32Array, want: Float32Array, abs: number
 
 test("engine kernels: add, mul, row broadcast, scale, axpy equal their twins exactly", () => {
   const g = new Generator().manualSeed(31);
-  const ex = fusedArena!.ex;
+  const ex = arena!.ex;
   for (const [rows, cols] of [
     [1, 1],
     [3, 5],
@@ -1194,7 +1191,7 @@ test("engine kernels: add, mul, row broadcast, scale, axpy equal their twins exa
 
 test("engine kernels: exp within 1 ulp, GELU forward and backward within float32 rounding of the float64 twin", () => {
   const g = new Generator().manualSeed(32);
-  const ex = fusedArena!.ex;
+  const ex = arena!.ex;
   resetArena();
   const n = 4099;
   const x = randn(g, n).map((v, i) => (i % 7 === 0 ? v * 30 : v * 3));
@@ -1239,7 +1236,7 @@ test("engine kernels: exp within 1 ulp, GELU forward and backward within float32
 
 test("engine kernels: row softmax / log-softmax and their backward within 2e-6 of the float64 twin", () => {
   const g = new Generator().manualSeed(33);
-  const ex = fusedArena!.ex;
+  const ex = arena!.ex;
   for (const [rows, cols] of [
     [1, 1],
     [3, 5],
@@ -1270,7 +1267,7 @@ test("engine kernels: row softmax / log-softmax and their backward within 2e-6 o
 
 test("engine kernels: LayerNorm forward and backward within float64 summation order of the twin", () => {
   const g = new Generator().manualSeed(34);
-  const ex = fusedArena!.ex;
+  const ex = arena!.ex;
   for (const [rows, C] of [
     [1, 1],
     [3, 5],
@@ -1324,7 +1321,7 @@ test("engine kernels: LayerNorm forward and backward within float64 summation or
 
 test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) bit for bit over 20 steps", () => {
   const g = new Generator().manualSeed(35);
-  const ex = fusedArena!.ex;
+  const ex = arena!.ex;
   resetArena();
   const n = 1027;
   const w = randn(g, n);
@@ -1335,7 +1332,7 @@ test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) 
   const f = Math.fround;
   for (let t = 1; t <= 20; t++) {
     const grad = randn(g, n).map((x, i) => (i % 11 === 0 ? x * 1e-6 : x));
-    fusedArena!.f32.set(grad, pg >> 2);
+    arena!.f32.set(grad, pg >> 2);
     const args = [
       f(1 - lr * wd),
       f(b1),

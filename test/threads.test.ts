@@ -10,7 +10,7 @@ import { parseLines, prepareData } from "../src/data/dataset.ts";
 import { setThreads } from "../src/io/threads.ts";
 import { buildModel, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
-import { Arena } from "../src/tensor/wasm/fused-wasm.ts";
+import { Arena } from "../src/tensor/wasm/arena-wasm.ts";
 import { setThreads as setArenaThreads, setWorkerFactory } from "../src/tensor/wasm/threads.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 

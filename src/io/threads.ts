@@ -1,7 +1,7 @@
 /**
  * Worker threads in Node for the arena kernels (src/tensor/wasm/threads.ts holds the isomorphic
  * part: the pool, the protocol and the exactness argument). This file starts the workers with
- * `node:worker_threads`; each instantiates the shared-memory build of the fused module on the
+ * `node:worker_threads`; each instantiates the shared-memory build of the arena module on the
  * arena's memory and then serves gemm shares until told to quit.
  *
  *   import { setThreads } from "makemore-ts";

@@ -26,7 +26,7 @@
 
 import { type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Tensor } from "./tensor.ts";
-import { Arena, arenaExportsFor, type FusedExports } from "./wasm/fused-wasm.ts";
+import { Arena, type ArenaExports, arenaExportsFor } from "./wasm/arena-wasm.ts";
 import { wasmKernels } from "./wasm/kernels-wasm.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ export class Plan {
    * live in the arena too (parameters, buffers); `groups`: lists of tensors laid out as parallel
    * blocks (group 0 and group 1 must list tensors of the same sizes in the same order). Every
    * tensor made during the capture, and every adopted one, is rebound to its view. Returns null
-   * where the fused module is unavailable.
+   * where the arena module is unavailable.
    */
   static seal(
     c: Capture,
@@ -294,10 +294,10 @@ export class Plan {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The kernel seam over the fused module: pointers into an arena, or copies into a scratch instance
+// The kernel seam over the arena module: pointers into an arena, or copies into a scratch instance
 
 /** Per sealed arena: the scratch region that the pointer kernels use (gemm packing, transposes). */
-const scratchOf = new WeakMap<FusedExports, { ptr: number; floats: number }>();
+const scratchOf = new WeakMap<ArenaExports, { ptr: number; floats: number }>();
 
 /** The arena exports when every buffer is a view into the same sealed arena. */
 function arenaOf(
@@ -309,7 +309,7 @@ function arenaOf(
   f: Buffer | null = null,
   g: Buffer | null = null,
   h: Buffer | null = null,
-): FusedExports | undefined {
+): ArenaExports | undefined {
   // fixed parameters, not a rest array: this runs on every kernel call of a replay
   const m = a.buffer;
   if (
@@ -329,9 +329,9 @@ function noteScratch(floats: number): void {
   if (cap !== null && floats > cap.scratch) cap.scratch = floats;
 }
 
-/** A growable instance of the fused module: plain arrays are copied in, computed on, copied out. */
+/** A growable instance of the arena module: plain arrays are copied in, computed on, copied out. */
 interface Scratch {
-  ex: FusedExports;
+  ex: ArenaExports;
   base: number;
   f32: Float32Array;
   i32: Int32Array;
@@ -376,11 +376,11 @@ function scratchPut(s: Scratch, n: number, src: Buffer | null): number {
 }
 
 /**
- * C(m,n) (+)= op(A) op(B) (+ bias) by the fused module's one gemm on byte offsets (its own
+ * C(m,n) (+)= op(A) op(B) (+ bias) by the arena module's one gemm on byte offsets (its own
  * workspace): every C[i, j] summed p = 0..k-1 from zero, then + C_old, then + bias.
  */
 function gemmPtr(
-  ex: FusedExports,
+  ex: ArenaExports,
   transA: boolean,
   transB: boolean,
   m: number,
@@ -411,10 +411,10 @@ function gemmPtr(
 }
 
 /**
- * C(m,n) (+)= op(A) op(B) (+ bias(n)), on the fused module: in place when every buffer is in one
+ * C(m,n) (+)= op(A) op(B) (+ bias(n)), on the arena module: in place when every buffer is in one
  * sealed arena, else through the scratch instance. The one gemm of eager ops and plans alike.
  */
-export function gemmFused(
+export function gemmArena(
   transA: boolean,
   transB: boolean,
   m: number,
@@ -464,19 +464,19 @@ export function gemmFused(
 const VARIANT: Record<BatchNormVariant, number> = { "lecture-std": 0, lecture: 1, torch: 2 };
 
 /**
- * The kernel seam on the fused WebAssembly module (assembly/fused.ts). Buffers that live in one
+ * The kernel seam on the arena WebAssembly module (assembly/arena.ts). Buffers that live in one
  * sealed arena (a plan's) run in place by pointer; plain arrays take the same module's kernels
  * through copies where its result differs from the TypeScript reference (gemm, tanh forward,
  * cross-entropy forward: float32 rounding order and polynomial exp/tanh), and the reference
  * elsewhere (where the module reproduces the reference bit for bit: test/kernels.test.ts). So a
  * kernel computes the same bits wherever its buffers live: eager ops and replayed plans agree.
  */
-export const fusedKernels: Kernels = {
+export const arenaKernels: Kernels = {
   // moments (the update:data ratios) as src/tensor/wasm/kernels-wasm.ts runs it
   ...wasmKernels,
 
   gemm(transA, transB, m, n, k, A, B, C, acc) {
-    if (!gemmFused(transA, transB, m, n, k, A, B, C, acc))
+    if (!gemmArena(transA, transB, m, n, k, A, B, C, acc))
       referenceKernels.gemm(transA, transB, m, n, k, A, B, C, acc);
   },
 
@@ -591,40 +591,40 @@ export const fusedKernels: Kernels = {
   },
 };
 
-/** db(n) += column sums of G(m, n) on the fused module when both are in one arena (same bits). */
-export function colSumFused(g: Float32Array, db: Float32Array, m: number, n: number): boolean {
+/** db(n) += column sums of G(m, n) on the arena module when both are in one arena (same bits). */
+export function colSumArena(g: Float32Array, db: Float32Array, m: number, n: number): boolean {
   const ex = arenaOf(g, db);
   if (!ex) return false;
   ex.colSum(m, n, g.byteOffset, db.byteOffset);
   return true;
 }
 
-/** gx += g on the fused module when both are in one arena (sgd with k = 1: w + 1 * g, same bits). */
-export function accumulateFused(gx: Float32Array, g: Float32Array): boolean {
+/** gx += g on the arena module when both are in one arena (sgd with k = 1: w + 1 * g, same bits). */
+export function accumulateArena(gx: Float32Array, g: Float32Array): boolean {
   const ex = arenaOf(gx, g);
   if (!ex) return false;
   ex.sgd(gx.byteOffset, g.byteOffset, gx.length, 1);
   return true;
 }
 
-/** y[r, :] = x[ix[r], :] (rows of `row` floats) on the fused module in one arena. */
-export function gatherFused(x: Float32Array, row: number, ix: Int32Array, y: Float32Array): boolean {
+/** y[r, :] = x[ix[r], :] (rows of `row` floats) on the arena module in one arena. */
+export function gatherArena(x: Float32Array, row: number, ix: Int32Array, y: Float32Array): boolean {
   const ex = arenaOf(x, ix, y);
   if (!ex) return false;
   ex.gather(x.byteOffset, row, ix.byteOffset, ix.length, y.byteOffset);
   return true;
 }
 
-/** gx[ix[r], :] += g[r, :] in row order on the fused module in one arena (same bits). */
-export function scatterAddFused(g: Float32Array, row: number, ix: Int32Array, gx: Float32Array): boolean {
+/** gx[ix[r], :] += g[r, :] in row order on the arena module in one arena (same bits). */
+export function scatterAddArena(g: Float32Array, row: number, ix: Int32Array, gx: Float32Array): boolean {
   const ex = arenaOf(g, ix, gx);
   if (!ex) return false;
   ex.scatterAdd(gx.byteOffset, row, ix.byteOffset, ix.length, g.byteOffset);
   return true;
 }
 
-/** relu forward on the fused module in place (the reference rule elsewhere: same bits). */
-export function reluForwardFused(x: Float32Array, y: Float32Array): boolean {
+/** relu forward on the arena module in place (the reference rule elsewhere: same bits). */
+export function reluForwardArena(x: Float32Array, y: Float32Array): boolean {
   const ex = arenaOf(x, y);
   if (!ex) return false;
   ex.reluFwd(x.byteOffset, y.byteOffset, x.length);
@@ -639,7 +639,7 @@ export function reluForwardFused(x: Float32Array, y: Float32Array): boolean {
 function viaScratch(
   bufs: readonly (Buffer | null)[],
   outs: readonly number[],
-  call: (ex: FusedExports, p: number[]) => void,
+  call: (ex: ArenaExports, p: number[]) => void,
 ): boolean {
   const s = scratch();
   if (!s) return false;
@@ -655,10 +655,10 @@ function viaScratch(
 
 /**
  * The tanh GELU y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), in float32 lanes
- * (assembly/fused.ts geluFwd: each step rounded as NewGELU's tensor ops round, the fused module's
- * tanh). False where the fused module does not run.
+ * (assembly/arena.ts geluFwd: each step rounded as NewGELU's tensor ops round, the arena module's
+ * tanh). False where the arena module does not run.
  */
-export function geluForwardFused(x: Float32Array, y: Float32Array): boolean {
+export function geluForwardArena(x: Float32Array, y: Float32Array): boolean {
   const ex = arenaOf(x, y);
   if (ex) {
     ex.geluFwd(x.byteOffset, y.byteOffset, x.length);
@@ -667,8 +667,8 @@ export function geluForwardFused(x: Float32Array, y: Float32Array): boolean {
   return viaScratch([x, y], [1], (m, [px, py]) => m.geluFwd(px, py, x.length));
 }
 
-/** gx += g gelu'(x), float32 lanes (assembly/fused.ts geluBwd, recomputing tanh from x). */
-export function geluBackwardFused(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+/** gx += g gelu'(x), float32 lanes (assembly/arena.ts geluBwd, recomputing tanh from x). */
+export function geluBackwardArena(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
   const ex = arenaOf(x, g, gx);
   if (ex) {
     ex.geluBwd(x.byteOffset, g.byteOffset, gx.byteOffset, x.length, 1);
@@ -678,10 +678,10 @@ export function geluBackwardFused(x: Float32Array, g: Float32Array, gx: Float32A
 }
 
 /**
- * LayerNorm over the last dim of x (N, C), per row in float64 (assembly/fused.ts lnFwd): mean and
+ * LayerNorm over the last dim of x (N, C), per row in float64 (assembly/arena.ts lnFwd): mean and
  * rstd (N, float32), xhat = f32((x - mean) rstd), y = f32(xhat w + b) (w / b null: 1 / 0).
  */
-export function layerNormForwardFused(
+export function layerNormForwardArena(
   x: Float32Array,
   N: number,
   C: number,
@@ -716,11 +716,11 @@ export function layerNormForwardFused(
 }
 
 /**
- * Its backward with dxhat = g w, accumulating (assembly/fused.ts lnBwd): gx += rstd (dxhat -
+ * Its backward with dxhat = g w, accumulating (assembly/arena.ts lnBwd): gx += rstd (dxhat -
  * mean(dxhat) - xhat mean(dxhat xhat)) per row in float64; gw += sum g xhat, gb += sum g (float32,
  * rows in order). A null gradient is not computed.
  */
-export function layerNormBackwardFused(
+export function layerNormBackwardArena(
   g: Float32Array,
   xhat: Float32Array,
   rstd: Float32Array,
@@ -745,12 +745,12 @@ export function layerNormBackwardFused(
 }
 
 /**
- * AdamW over w, g, m (exp_avg), v (exp_avg_sq) on the fused module, by pointer when all four are
- * in one sealed arena (assembly/fused.ts adamw: bit for bit kernels.ts `arenaReference.adamw`, the
+ * AdamW over w, g, m (exp_avg), v (exp_avg_sq) on the arena module, by pointer when all four are
+ * in one sealed arena (assembly/arena.ts adamw: bit for bit kernels.ts `arenaReference.adamw`, the
  * op sequence of src/train/optim.ts). Scalars as the kernel takes them, rounded to float32 by the
  * caller. False when the buffers are not in one arena (the caller runs the twin).
  */
-export function adamwFused(
+export function adamwArena(
   w: Float32Array,
   g: Float32Array,
   m: Float32Array,
@@ -784,16 +784,16 @@ export function adamwFused(
   return true;
 }
 
-/** y = a + b elementwise (equal lengths) on the fused module in one arena (float32 adds: same bits). */
-export function addFused(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+/** y = a + b elementwise (equal lengths) on the arena module in one arena (float32 adds: same bits). */
+export function addArena(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
   const ex = arenaOf(a, b, y);
   if (!ex) return false;
   ex.add(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
   return true;
 }
 
-/** y = a * b elementwise (equal lengths) on the fused module in one arena (float32 products: same bits). */
-export function mulFused(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+/** y = a * b elementwise (equal lengths) on the arena module in one arena (float32 products: same bits). */
+export function mulArena(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
   const ex = arenaOf(a, b, y);
   if (!ex) return false;
   ex.mul(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
@@ -808,7 +808,7 @@ const wholeViews = new WeakMap<ArrayBufferLike, Float32Array>();
  * memmoves (copyWithin) when x and y are views of one sealed arena: no per-row subarray objects.
  * False otherwise (the caller loops).
  */
-export function copyRowsFused(
+export function copyRowsArena(
   x: Float32Array,
   xo: number,
   sx: number,
@@ -829,10 +829,10 @@ export function copyRowsFused(
 }
 
 /**
- * rows x n floats: gx[go + r sgx + i] += g[o + r sg + i] on the fused module (one SIMD add per row,
+ * rows x n floats: gx[go + r sgx + i] += g[o + r sg + i] on the arena module (one SIMD add per row,
  * the same float32 sums) when both are views of one sealed arena; false otherwise.
  */
-export function addRowsFused(
+export function addRowsArena(
   g: Float32Array,
   o: number,
   sg: number,
@@ -850,7 +850,7 @@ export function addRowsFused(
   return true;
 }
 
-/** True when the fused module runs here (WebAssembly SIMD and synchronous compilation). */
+/** True when the arena module runs here (WebAssembly SIMD and synchronous compilation). */
 export function engineAvailable(): boolean {
   return scratch() !== null;
 }

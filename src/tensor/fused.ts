@@ -7,9 +7,9 @@
 
 import {
   allocF32,
-  colSumFused,
-  fusedKernels,
-  gemmFused,
+  arenaKernels,
+  colSumArena,
+  gemmArena,
   launch,
   launchInvariant,
   type OpTable,
@@ -34,8 +34,8 @@ const FUSED = {
   // (float32, rows in order).
   linear: {
     forward: (x: F32, W: F32, b: F32 | null, y: F32, B: number, I: number, O: number, transB: boolean) => {
-      // on the fused module the bias rides in the gemm (added after the sum: the same bits)
-      if (kernels() === fusedKernels && gemmFused(false, transB, B, O, I, x, W, y, false, b)) return;
+      // on the arena module the bias rides in the gemm (added after the sum: the same bits)
+      if (kernels() === arenaKernels && gemmArena(false, transB, B, O, I, x, W, y, false, b)) return;
       kernels().gemm(false, transB, B, O, I, x, W, y, false);
       if (b) {
         for (let r = 0; r < B; r++) {
@@ -61,7 +61,7 @@ const FUSED = {
       // (I, B) @ (B, O) -> (I, O), or (O, B) @ (B, I) -> (O, I) for the (out, in) layout
       if (gW && transB) kernels().gemm(true, false, O, I, B, g, x, gW, true);
       else if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, true);
-      if (gb && !colSumFused(g, gb, B, O)) {
+      if (gb && !colSumArena(g, gb, B, O)) {
         for (let r = 0; r < B; r++) {
           const row = r * O;
           for (let c = 0; c < O; c++) gb[c] += g[row + c];

@@ -5,8 +5,8 @@
  * cross-entropy themselves; they call these functions. A faster implementation (WebAssembly SIMD,
  * blocked loops) can replace a kernel by installing itself with `setKernels`, and the plain
  * TypeScript versions below stay as the reference that tests compare against: test/kernels.test.ts
- * runs every fast kernel (the gemm of src/tensor/wasm/kernels-wasm.ts and the fused-layer kernels of
- * assembly/fused.ts that src/tensor/engine.ts runs) against its reference twin here.
+ * runs every fast kernel (the gemm of src/tensor/wasm/kernels-wasm.ts and the arena kernels of
+ * assembly/arena.ts that src/tensor/engine.ts runs) against its reference twin here.
  *
  * Conventions: row-major, contiguous. `acc` means "C += result" (backward passes accumulate into
  * existing gradients, never assign); otherwise "C = result". Backward kernels always accumulate.
@@ -365,9 +365,9 @@ export function setKernels(k: Kernels): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Twins of the arena kernels for the general engine (assembly/fused.ts, "Kernels for the general
+// Twins of the arena kernels for the general engine (assembly/arena.ts, "Kernels for the general
 // engine"): the plain TypeScript meaning of each, over Float32Arrays. test/kernels.test.ts runs
-// every wasm kernel against its twin; assembly/fused.ts says, kernel by kernel, whether the bits
+// every wasm kernel against its twin; assembly/arena.ts says, kernel by kernel, whether the bits
 // agree exactly or within which tolerance. `acc`: add into the destination.
 
 const fr = Math.fround;

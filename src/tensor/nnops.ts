@@ -14,39 +14,31 @@
  */
 
 import {
-  addRowsFused,
+  addRowsArena,
   allocF32,
   allocI32,
-  copyRowsFused,
-  geluBackwardFused,
-  geluForwardFused,
+  copyRowsArena,
+  geluBackwardArena,
+  geluForwardArena,
   launch,
-  layerNormBackwardFused,
-  layerNormForwardFused,
+  layerNormBackwardArena,
+  layerNormForwardArena,
   type OpTable,
 } from "./engine.ts";
 import { linearRows } from "./fused.ts";
 import { kernels } from "./kernels.ts";
-import { broadcastOffsets, broadcastShapes, cat, gradOf, record, type Shape, Tensor } from "./tensor.ts";
-
-function shapeStr(shape: Shape): string {
-  return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
-}
-
-function normDim(dim: number, ndim: number): number {
-  const d = dim < 0 ? dim + ndim : dim;
-  if (d < 0 || d >= ndim) throw new RangeError(`dimension ${dim} out of range for a ${ndim}-d tensor`);
-  return d;
-}
-
-/** (outer, size, inner) around `dim`: a slice along `dim` is `outer` runs of `size * inner`. */
-function splitAt(shape: Shape, dim: number): [number, number, number] {
-  let outer = 1;
-  let inner = 1;
-  for (let i = 0; i < dim; i++) outer *= shape[i];
-  for (let i = dim + 1; i < shape.length; i++) inner *= shape[i];
-  return [outer, shape[dim], inner];
-}
+import {
+  broadcastOffsets,
+  broadcastShapes,
+  cat,
+  gradOf,
+  normDim,
+  record,
+  type Shape,
+  shapeStr,
+  splitAt,
+  Tensor,
+} from "./tensor.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Linear in PyTorch's layout, batched matmul
@@ -126,7 +118,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   }
   const N = C === 0 ? 0 : x.numel() / C;
   const xhat = allocF32(x.numel());
-  // the statistics per row: float32 on the fused module, float64 in the plain kernel
+  // the statistics per row: float32 on the arena module, float64 in the plain kernel
   const mean = allocF32(N);
   const rstd32 = allocF32(N);
   const rstd = new Float64Array(N);
@@ -390,7 +382,7 @@ const NN_OPS = {
       mean32: F32,
       rstd32: F32,
     ) => {
-      if (layerNormForwardFused(xs, N, C, w, bs, eps, mean32, rstd32, xhat, y)) return;
+      if (layerNormForwardArena(xs, N, C, w, bs, eps, mean32, rstd32, xhat, y)) return;
       for (let r = 0; r < N; r++) {
         const o = r * C;
         let s = 0;
@@ -422,7 +414,7 @@ const NN_OPS = {
       gb: F32 | null,
       rstd32: F32,
     ) => {
-      if (layerNormBackwardFused(g, xhat, rstd32, w, N, C, gw, gb, gx)) return;
+      if (layerNormBackwardArena(g, xhat, rstd32, w, N, C, gw, gb, gx)) return;
       for (let r = 0; r < N; r++) {
         const o = r * C;
         let m1 = 0;
@@ -451,7 +443,7 @@ const NN_OPS = {
   gelu: {
     // each step rounded to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh
     forward: (xs: F32, t: F32, y: F32) => {
-      if (geluForwardFused(xs, y)) return; // the same float32 steps in SIMD lanes (t unused there)
+      if (geluForwardArena(xs, y)) return; // the same float32 steps in SIMD lanes (t unused there)
       const f = Math.fround;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
@@ -461,7 +453,7 @@ const NN_OPS = {
       for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
     },
     backward: (xs: F32, t: F32, g: F32, gx: F32) => {
-      if (geluBackwardFused(xs, g, gx)) return; // float32 lanes, tanh recomputed from x
+      if (geluBackwardArena(xs, g, gx)) return; // float32 lanes, tanh recomputed from x
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         const ti = t[i];
@@ -482,7 +474,7 @@ const NN_OPS = {
   narrow: {
     forward: (xs: F32, outer: number, n: number, inner: number, start: number, length: number, y: F32) => {
       const run = length * inner;
-      if (copyRowsFused(xs, start * inner, n * inner, y, 0, run, run, outer)) return;
+      if (copyRowsArena(xs, start * inner, n * inner, y, 0, run, run, outer)) return;
       for (let o = 0; o < outer; o++) {
         const src = (o * n + start) * inner;
         for (let i = 0; i < run; i++) y[o * run + i] = xs[src + i];
@@ -490,7 +482,7 @@ const NN_OPS = {
     },
     backward: (g: F32, outer: number, n: number, inner: number, start: number, length: number, gx: F32) => {
       const run = length * inner;
-      if (addRowsFused(g, 0, run, gx, start * inner, n * inner, run, outer)) return;
+      if (addRowsArena(g, 0, run, gx, start * inner, n * inner, run, outer)) return;
       for (let o = 0; o < outer; o++) {
         const dst = (o * n + start) * inner;
         const src = o * run;

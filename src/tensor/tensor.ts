@@ -14,31 +14,31 @@
  */
 
 import {
-  accumulateFused,
-  addFused,
-  addRowsFused,
+  accumulateArena,
+  addArena,
+  addRowsArena,
   allocF32,
   allocI32,
+  arenaKernels,
   checkLaunched,
-  copyRowsFused,
+  copyRowsArena,
   engineAvailable,
-  fusedKernels,
-  gatherFused,
+  gatherArena,
   isCapturing,
   launch,
-  mulFused,
+  mulArena,
   noteTensor,
   type OpTable,
-  reluForwardFused,
-  scatterAddFused,
+  reluForwardArena,
+  scatterAddArena,
   zerosF32,
 } from "./engine.ts";
 import { kernels, setKernels, tanhF32 } from "./kernels.ts";
 
-// The fused WebAssembly SIMD kernels by default where the engine has them (Node 20 and current
+// The arena WebAssembly SIMD kernels by default where the engine has them (Node 20 and current
 // browsers): eager ops and captured plans then run the same kernels and compute the same bits.
 // `setKernels(referenceKernels)` switches back to the plain TypeScript reference.
-if (engineAvailable()) setKernels(fusedKernels);
+if (engineAvailable()) setKernels(arenaKernels);
 
 export { tanhF32 };
 
@@ -118,11 +118,13 @@ export function numelOf(shape: Shape): number {
   return n;
 }
 
-function shapeStr(shape: Shape): string {
+/** A shape as PyTorch prints it: (3, 4), or (3,) for one dimension. */
+export function shapeStr(shape: Shape): string {
   return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
 }
 
-function normDim(dim: number, ndim: number): number {
+/** A dim in [-ndim, ndim) as an index in [0, ndim). */
+export function normDim(dim: number, ndim: number): number {
   const d = dim < 0 ? dim + ndim : dim;
   if (d < 0 || d >= ndim) throw new RangeError(`dimension ${dim} out of range for a ${ndim}-d tensor`);
   return d;
@@ -181,7 +183,7 @@ export function broadcastOffsets(inShape: Shape, outShape: Shape): Int32Array {
 }
 
 /** Split `shape` around `dim` into (outer, size, inner) so a reduction is a 3-loop nest. */
-function splitAt(shape: Shape, dim: number): [number, number, number] {
+export function splitAt(shape: Shape, dim: number): [number, number, number] {
   let outer = 1;
   let inner = 1;
   for (let i = 0; i < dim; i++) outer *= shape[i];
@@ -784,7 +786,7 @@ function fill(x: F32, v: number): void {
 }
 /** gx += g */
 function accumulate(gx: F32, g: F32): void {
-  if (accumulateFused(gx, g)) return;
+  if (accumulateArena(gx, g)) return;
   for (let i = 0; i < gx.length; i++) gx[i] += g[i];
 }
 function addAt(x: F32, i: number, v: number): void {
@@ -830,7 +832,7 @@ let softmaxExp = new Float64Array(64);
 const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
-      if (x.length === y.length && z.length === y.length && addFused(x, z, y)) return;
+      if (x.length === y.length && z.length === y.length && addArena(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
     },
     backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
@@ -850,7 +852,7 @@ const BINARY = {
   // d(ab)/da = b: grad * other
   mul: {
     forward: (x, oa, z, ob, y) => {
-      if (x.length === y.length && z.length === y.length && mulFused(x, z, y)) return;
+      if (x.length === y.length && z.length === y.length && mulArena(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
     },
     backward: (x, oa, z, ob, _y, g, ta, tb) => {
@@ -980,7 +982,7 @@ const UNARY = {
   },
   relu: {
     forward: (x: F32, y: F32) => {
-      if (reluForwardFused(x, y)) return;
+      if (reluForwardArena(x, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
     },
     backward: (x: F32, _y: F32, g: F32, gx: F32) => {
@@ -1034,15 +1036,15 @@ const OPS = {
   view: { forward: "shares-storage", backward: accumulate },
   // y[i] = x[src[i]]
   // y[i] = x[src[i]]; when the last dimension stays last, whole rows of `row` floats move:
-  // rows[r] is the source row of output row r (the fused module's row gather / scatter-add on a
+  // rows[r] is the source row of output row r (the arena module's row gather / scatter-add on a
   // plan's arena: the same copies and, each gradient element receiving one value, the same sums)
   permute: {
     forward: (x: F32, src: Int32Array, y: F32, rows: Int32Array | null, row: number) => {
-      if (rows && gatherFused(x, row, rows, y)) return;
+      if (rows && gatherArena(x, row, rows, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[src[i]];
     },
     backward: (g: F32, src: Int32Array, gx: F32, rows: Int32Array | null, row: number) => {
-      if (rows && scatterAddFused(g, row, rows, gx)) return;
+      if (rows && scatterAddArena(g, row, rows, gx)) return;
       for (let i = 0; i < g.length; i++) gx[src[i]] += g[i];
     },
   },
@@ -1050,7 +1052,7 @@ const OPS = {
   index: {
     forward: (x: F32, rows: number, row: number, idx: F32, ix: Int32Array, y: F32) => {
       checkIndices(idx, rows, ix);
-      if (gatherFused(x, row, ix, y)) return;
+      if (gatherArena(x, row, ix, y)) return;
       for (let r = 0; r < ix.length; r++) {
         const src = ix[r] * row;
         const dst = r * row;
@@ -1058,7 +1060,7 @@ const OPS = {
       }
     },
     backward: (g: F32, row: number, ix: Int32Array, gx: F32) => {
-      if (scatterAddFused(g, row, ix, gx)) return;
+      if (scatterAddArena(g, row, ix, gx)) return;
       for (let r = 0; r < ix.length; r++) {
         const dst = ix[r] * row;
         const src = r * row;
@@ -1283,11 +1285,11 @@ const OPS = {
   // one input's block of every outer row: y[o, offset : offset + chunk] = x[o, :]
   cat: {
     forward: (x: F32, outer: number, chunk: number, rowOut: number, offset: number, y: F32) => {
-      if (copyRowsFused(x, 0, chunk, y, offset, rowOut, chunk, outer)) return;
+      if (copyRowsArena(x, 0, chunk, y, offset, rowOut, chunk, outer)) return;
       for (let o = 0; o < outer; o++) y.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + offset);
     },
     backward: (g: F32, outer: number, chunk: number, rowOut: number, offset: number, gx: F32) => {
-      if (addRowsFused(g, offset, rowOut, gx, 0, chunk, chunk, outer)) return;
+      if (addRowsArena(g, offset, rowOut, gx, 0, chunk, chunk, outer)) return;
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < chunk; i++) gx[o * chunk + i] += g[o * rowOut + offset + i];
       }

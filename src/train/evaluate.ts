@@ -458,7 +458,7 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
   const plan = model instanceof MLP && topK === undefined ? forwardPlanFor(model, 1, T) : null;
   if (plan) {
     plan.load();
-    return sampleFused((context) => plan.run(context, 1), vocab, opts, T, temperature, maxLength);
+    return sampleArena((context) => plan.run(context, 1), vocab, opts, T, temperature, maxLength);
   }
   const wasTraining = model.training;
   model.eval();
@@ -488,7 +488,7 @@ export function sampleWords(model: LanguageModel, vocab: Vocabulary, opts: Sampl
   return words;
 }
 
-/** Most floats of next-token distributions one `sampleFused` call keeps (16 MB). */
+/** Most floats of next-token distributions one `sampleArena` call keeps (16 MB). */
 const SAMPLE_MEMO_FLOATS = 4 * 1024 * 1024;
 
 /**
@@ -503,7 +503,7 @@ const SAMPLE_MEMO_FLOATS = 4 * 1024 * 1024;
  * The memo holds at most SAMPLE_MEMO_FLOATS floats and lives only for the call (the parameters may
  * change between calls).
  */
-function sampleFused(
+function sampleArena(
   logitsOf: (context: Int32Array) => Float32Array,
   vocab: Vocabulary,
   opts: SampleOptions,

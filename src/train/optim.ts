@@ -10,7 +10,7 @@
  */
 
 import { fmaF32 } from "../random/generator.ts";
-import { adamwFused } from "../tensor/engine.ts";
+import { adamwArena } from "../tensor/engine.ts";
 import { arenaReference } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -118,14 +118,14 @@ export class AdamW implements BlockOptimizer {
     const bc2sqrt = f(Math.sqrt(1 - b2 ** t));
     const negStep = f(-(lr / bc1));
     const eps = f(this.eps);
-    // the kernel (assembly/fused.ts adamw, or its twin) runs torch's float32 op sequence per element:
+    // the kernel (assembly/arena.ts adamw, or its twin) runs torch's float32 op sequence per element:
     //   p = p * (1 - lr wd)                                  param.mul_(1 - lr * wd)
     //   m = fma(g, 1 - b1, m * b1)                           exp_avg.mul_(b1).add_(grad, alpha=1 - b1)
     //   v = fma((1 - b2) g, g, v * b2)                       exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
     //   p = p + (-step_size m) / (sqrt(v) / sqrt(bc2) + eps) param.addcdiv_(exp_avg, denom, value=-step_size)
     // (the multiply-adds fused as torch's AVX2 build compiles them; checked bit for bit)
     const run = (w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => {
-      if (!adamwFused(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps))
+      if (!adamwArena(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps))
         arenaReference.adamw(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps);
     };
     if (this.blocksCover()) {

@@ -1,7 +1,7 @@
 /**
  * The playground's training worker: the whole run lives here (data, model, generator, the bounded
  * chart series), off the page's main thread. It trains in slices of ~40 ms on the same library loop
- * as `makemore train` (src/train/train.ts, the fused WebAssembly SIMD step, which browsers compile
+ * as `makemore train` (src/train/train.ts, the arena WebAssembly SIMD step, which browsers compile
  * synchronously only off the main thread), yields between slices so pause/stop/sample messages get
  * in, and every ~0.5 s sends the page a view: the charts whose data changed (built with the
  * dashboard's bounded series and the report's Vega-Lite specs), the doctor's findings and fresh

@@ -1,6 +1,6 @@
 /**
  * WebAssembly SIMD (f32x4) kernels: a drop-in `Kernels` whose `gemm` runs the one gemm of the
- * project (assembly/gemm-kernel.ts: cache-blocked, packed, a 4x8 microkernel; the fused module runs
+ * project (assembly/gemm-kernel.ts: cache-blocked, packed, a 4x8 microkernel; the arena module runs
  * the same source) in the small module compiled from assembly/gemm.ts.
  *
  * Wiring: `if (wasmAvailable()) setKernels(wasmKernels)`. Without WebAssembly SIMD (very old
@@ -22,15 +22,15 @@
 
 import type { Kernels } from "../kernels.ts";
 import { referenceKernels } from "../kernels.ts";
-import { Arena, arenaExportsFor, type FusedExports } from "./fused-wasm.ts";
+import { Arena, type ArenaExports, arenaExportsFor } from "./arena-wasm.ts";
 import { wasmModule } from "./load.ts";
 
-/** The generic module's exports: the same gemm as the fused module's (one source). */
+/** The generic module's exports: the same gemm as the arena module's (one source). */
 interface GemmExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   gemmWorkBytes(): number;
-  gemm: FusedExports["gemm"];
+  gemm: ArenaExports["gemm"];
 }
 
 interface WasmState {
@@ -155,9 +155,9 @@ function gemmWasm(
   }
 }
 
-/** An unsealed instance of the fused module whose memory grows as scratch for `moments` copies. */
+/** An unsealed instance of the arena module whose memory grows as scratch for `moments` copies. */
 interface MomentsScratch {
-  ex: FusedExports;
+  ex: ArenaExports;
   base: number;
   heap: Float32Array;
 }
@@ -176,7 +176,7 @@ function getMomentsScratch(): MomentsScratch | null {
 }
 
 /**
- * moments on the fused module: in place when w and g are both views into the same sealed arena
+ * moments on the arena module: in place when w and g are both views into the same sealed arena
  * (src/tensor/engine.ts), otherwise after copying both into the scratch instance. Returns false when
  * the module is unavailable.
  */
@@ -211,8 +211,8 @@ function momentsWasm(w: Float32Array, g: Float32Array, out: Float64Array): boole
 
 /**
  * `Kernels` whose gemm runs in the WebAssembly SIMD module (reference fallback when unavailable)
- * and whose `moments` runs in the fused module (assembly/fused.ts); the other kernels stay the
- * TypeScript reference for the generic ops (the training step's fused WebAssembly kernels live in
+ * and whose `moments` runs in the arena module (assembly/arena.ts); the other kernels stay the
+ * TypeScript reference for the generic ops (the training step's arena WebAssembly kernels live in
  * src/tensor/engine.ts).
  */
 export const wasmKernels: Kernels = {

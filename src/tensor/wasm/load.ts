@@ -2,7 +2,7 @@
  * The one loader of makemore.ts's WebAssembly modules: it decodes the bytes embedded by
  * `npm run build:wasm`, picks the build, compiles each module once and caches it.
  *
- *   const mod = wasmModule("fused");     // WebAssembly.Module, or null where it cannot run
+ *   const mod = wasmModule("arena");     // WebAssembly.Module, or null where it cannot run
  *   fmaActive();                         // true (MAKEMORE_FMA=1): every gemm multiply-add is fused
  *
  * Two builds of every module (scripts/build-wasm.ts): plain SIMD, and relaxed SIMD, whose gemm
@@ -22,22 +22,22 @@
  * Worker threads receive the compiled module and only instantiate it (src/io/threads.ts).
  */
 
-import { FUSED_FMA_WASM_BASE64, FUSED_WASM_BASE64 } from "./fused.wasm.ts";
-import { FUSED_SHARED_FMA_WASM_BASE64, FUSED_SHARED_WASM_BASE64 } from "./fused-shared.wasm.ts";
+import { ARENA_FMA_WASM_BASE64, ARENA_WASM_BASE64 } from "./arena.wasm.ts";
+import { ARENA_SHARED_FMA_WASM_BASE64, ARENA_SHARED_WASM_BASE64 } from "./arena-shared.wasm.ts";
 import { GEMM_FMA_WASM_BASE64, GEMM_WASM_BASE64 } from "./gemm.wasm.ts";
 
 /**
  * gemm: the generic tensor ops' gemm (assembly/gemm.ts, small enough for a browser's synchronous
- * compile); fused: the arena kernels (assembly/fused.ts); fusedShared: the same over an imported
+ * compile); arena: the arena kernels (assembly/arena.ts); arenaShared: the same over an imported
  * shared memory, for worker threads.
  */
-export type ModuleKind = "gemm" | "fused" | "fusedShared";
+export type ModuleKind = "gemm" | "arena" | "arenaShared";
 
 /** [plain, relaxed SIMD] bytes of each module, base64. */
 const SOURCES: Record<ModuleKind, [string, string]> = {
   gemm: [GEMM_WASM_BASE64, GEMM_FMA_WASM_BASE64],
-  fused: [FUSED_WASM_BASE64, FUSED_FMA_WASM_BASE64],
-  fusedShared: [FUSED_SHARED_WASM_BASE64, FUSED_SHARED_FMA_WASM_BASE64],
+  arena: [ARENA_WASM_BASE64, ARENA_FMA_WASM_BASE64],
+  arenaShared: [ARENA_SHARED_WASM_BASE64, ARENA_SHARED_FMA_WASM_BASE64],
 };
 
 /** Base64 to bytes (atob: Node and browsers). */
@@ -88,7 +88,7 @@ function enableRelaxedSimd(): void {
  */
 export function fmaModule(kind: ModuleKind): WebAssembly.Module | null {
   enableRelaxedSimd();
-  if (kind === "fusedShared" && typeof SharedArrayBuffer === "undefined") return null;
+  if (kind === "arenaShared" && typeof SharedArrayBuffer === "undefined") return null;
   const probe = compileBytes(decodeBase64(GEMM_FMA_WASM_BASE64));
   if (!probe) return null;
   try {
@@ -113,7 +113,7 @@ export function fmaActive(): boolean {
 export function wasmModule(kind: ModuleKind): WebAssembly.Module | null {
   let mod = modules.get(kind);
   if (mod === undefined) {
-    if (kind === "fusedShared" && typeof SharedArrayBuffer === "undefined") mod = null;
+    if (kind === "arenaShared" && typeof SharedArrayBuffer === "undefined") mod = null;
     else mod = compileBytes(decodeBase64(SOURCES[kind][fmaActive() ? 1 : 0]));
     modules.set(kind, mod);
   }

@@ -1,8 +1,8 @@
 /**
  * Worker threads for the arena kernels: large gemms split across threads over one shared
- * WebAssembly memory (the fused module built with --sharedMemory, fused-shared.wasm.ts).
+ * WebAssembly memory (the arena module built with --sharedMemory, arena-shared.wasm.ts).
  *
- *   setThreads(2)        // later arenas (src/tensor/wasm/fused-wasm.ts) use 2 threads
+ *   setThreads(2)        // later arenas (src/tensor/wasm/arena-wasm.ts) use 2 threads
  *
  * Isomorphic: this file never creates a thread itself. The host installs a `WorkerFactory` (Node:
  * src/io/threads.ts, with worker_threads); without one, or where SharedArrayBuffer is missing (a

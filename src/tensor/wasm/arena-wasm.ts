@@ -1,5 +1,5 @@
 /**
- * The fused-layer WebAssembly module (assembly/fused.ts) and an arena over its memory.
+ * The arena WebAssembly module (assembly/arena.ts) and an arena over its memory.
  *
  * Each `Arena` is its own instance of the module, so its own linear memory: the caller reserves
  * every buffer it will need (`alloc`), then `seal()` grows the memory once and the memory never
@@ -16,8 +16,8 @@
 import { wasmModule } from "./load.ts";
 import { CTRL_WORDS, type GemmArgs, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
 
-/** The module's exports; pointers are byte offsets, see assembly/fused.ts for each kernel. */
-export interface FusedExports {
+/** The module's exports; pointers are byte offsets, see assembly/arena.ts for each kernel. */
+export interface ArenaExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   /** Register the workspace gemm calls with work = 0 use (Arena does it). */
@@ -91,7 +91,7 @@ export interface FusedExports {
     out: number,
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
-  // the general engine's kernels (assembly/fused.ts; twins in kernels.ts `arenaReference`)
+  // the general engine's kernels (assembly/arena.ts; twins in kernels.ts `arenaReference`)
   add(a: number, b: number, y: number, n: number): void;
   mul(a: number, b: number, y: number, n: number): void;
   /** y(rows, cols) = x op v(cols); op 0 = add (bias), 1 = mul */
@@ -164,19 +164,19 @@ const PAGE_BYTES = 65536;
 const PAD_BYTES = 32;
 
 /** Sealed arenas by their (final) memory buffer, so a kernel can run on views into them in place. */
-const sealedArenas = new WeakMap<ArrayBufferLike, FusedExports>();
+const sealedArenas = new WeakMap<ArrayBufferLike, ArenaExports>();
 
 /**
  * The exports of the sealed arena whose memory is `buffer` (then Float32Array views of it can be
  * passed to its kernels as `byteOffset` pointers), or undefined.
  */
-export function arenaExportsFor(buffer: ArrayBufferLike): FusedExports | undefined {
+export function arenaExportsFor(buffer: ArrayBufferLike): ArenaExports | undefined {
   return sealedArenas.get(buffer);
 }
 
-/** True when the fused module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
-export function fusedAvailable(): boolean {
-  return wasmModule("fused") !== null;
+/** True when the arena module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
+export function arenaAvailable(): boolean {
+  return wasmModule("arena") !== null;
 }
 
 /** Pages of the shared build's memory at instantiation (its --initialMemory). */
@@ -184,13 +184,13 @@ const SHARED_INITIAL_PAGES = 16;
 const SHARED_MAX_PAGES = 32768;
 
 /**
- * One instance of the fused module and a bump allocator over its memory. With `setThreads(n)`
+ * One instance of the arena module and a bump allocator over its memory. With `setThreads(n)`
  * (src/tensor/wasm/threads.ts) in effect, an arena runs on a shared memory and, once sealed, has
  * n - 1 worker threads that take shares of every large gemm (same bits as one thread).
  */
 export class Arena {
   /** The kernels; after seal() with threads, gemm splits across the pool. */
-  ex: FusedExports;
+  ex: ArenaExports;
   /** Views of the whole memory, valid once sealed. */
   f32: Float32Array;
   i32: Int32Array;
@@ -200,10 +200,10 @@ export class Arena {
   private ctrl = 0;
   private readonly works: number[] = [];
   /** The module's own exports (ex before the pool wrapped it). */
-  private readonly raw: FusedExports;
+  private readonly raw: ArenaExports;
 
   private constructor(
-    ex: FusedExports,
+    ex: ArenaExports,
     private readonly module: WebAssembly.Module,
     private readonly threads: number,
   ) {
@@ -224,7 +224,7 @@ export class Arena {
   /** A fresh instance with its own memory, or null where the module cannot be used. */
   static create(): Arena | null {
     const threads = getThreads();
-    const shared = threads > 1 ? wasmModule("fusedShared") : null;
+    const shared = threads > 1 ? wasmModule("arenaShared") : null;
     if (shared) {
       try {
         const memory = new WebAssembly.Memory({
@@ -232,16 +232,16 @@ export class Arena {
           maximum: SHARED_MAX_PAGES,
           shared: true,
         });
-        const ex = new WebAssembly.Instance(shared, { env: { memory } }).exports as unknown as FusedExports;
+        const ex = new WebAssembly.Instance(shared, { env: { memory } }).exports as unknown as ArenaExports;
         return new Arena(ex, shared, threads);
       } catch {
         // fall through to one thread
       }
     }
-    const mod = wasmModule("fused");
+    const mod = wasmModule("arena");
     if (!mod) return null;
     try {
-      return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as FusedExports, mod, 1);
+      return new Arena(new WebAssembly.Instance(mod, {}).exports as unknown as ArenaExports, mod, 1);
     } catch {
       return null;
     }
@@ -313,7 +313,7 @@ export class Arena {
  * least MIN_PARALLEL_FLOPS; smaller ones, and calls that bring their own workspace, always run on
  * the calling thread).
  */
-function parallelExports(ex: FusedExports, pool: () => Pool | null): FusedExports {
+function parallelExports(ex: ArenaExports, pool: () => Pool | null): ArenaExports {
   const run = ex.gemm;
   return {
     ...ex,

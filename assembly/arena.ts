@@ -1,9 +1,9 @@
-// AssemblyScript source of the fused-layer kernels (WebAssembly SIMD, f32x4 / f64x2) that run a whole
+// AssemblyScript source of the arena kernels (WebAssembly SIMD, f32x4 / f64x2) that run a whole
 // makemore training step, an evaluation pass or a sampling step inside ONE linear memory: the
-// caller (src/tensor/engine.ts through src/tensor/wasm/fused-wasm.ts) lays out parameters,
+// caller (src/tensor/engine.ts through src/tensor/wasm/arena-wasm.ts) lays out parameters,
 // activations and gradients in this module's memory once, then calls these kernels on pointers,
 // so nothing is copied between ops. Compiled by `npm run build:wasm` into
-// src/tensor/wasm/fused.wasm.ts. Not TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`,
+// src/tensor/wasm/arena.wasm.ts. Not TypeScript: `i32`, `usize`, `v128`, `f32x4`, `load<T>`,
 // `store<T>` are AssemblyScript builtins; this file is outside tsconfig's include on purpose.
 //
 // Every kernel has a plain TypeScript twin in src/tensor/kernels.ts (`referenceKernels`) that
@@ -32,7 +32,7 @@ export function heapBase(): usize {
 
 /**
  * The workspace of calls that pass work = 0: gemmWorkBytes() bytes the caller reserved in this
- * memory and registered with setGemmWork (src/tensor/wasm/fused-wasm.ts does it for every arena).
+ * memory and registered with setGemmWork (src/tensor/wasm/arena-wasm.ts does it for every arena).
  * Not static data: with a shared memory every thread's instance would re-write a data segment.
  */
 let GEMM_WORK: usize = 0;
