@@ -907,14 +907,14 @@ test("dashboard FOLDER: a run created below the folder after the start joins (in
     });
     assert.equal(s.lastLoss, 2.9);
     // the page drew itself again: now a comparison of the two runs
+    // the page reloads itself on the event: while the new document loads, the element may not exist yet
     await until("the comparison view", () =>
-      page.evaluate(() => !document.getElementById("compare-view")!.hidden),
+      page.evaluate(() => document.getElementById("compare-view")?.hidden === false).catch(() => false),
     );
-    await until(
-      "both runs in the comparison",
-      async () =>
-        /seed-2/.test(await text(page, "#compare-view")) && /first/.test(await text(page, "#compare-view")),
-    );
+    await until("both runs in the comparison", async () => {
+      const t = await text(page, "#compare-view").catch(() => "");
+      return /seed-2/.test(t) && /first/.test(t);
+    });
     await page.screenshot({ path: join(tmp, "rescan-compare.png") });
     console.log(`# screenshot: ${join(tmp, "rescan-compare.png")}`);
     assert.deepEqual(problems, []);
