@@ -530,10 +530,8 @@ describe("safetensors rejects hostile files with one-line UserErrors", () => {
 
   test("a claimed 8 GiB tensor in a small file is refused without allocating it", () => {
     const before = process.memoryUsage().arrayBuffers;
-    const t0 = performance.now();
     rejects(() => decodeSafetensors(craft({ a: info([2 ** 31], 0, 2 ** 33) }, data8)), /past the end/);
     rejects(() => decodeSafetensors(craft({ a: info([2 ** 31 + 1], 0, 8) }, data8)), /absurd dimension/);
-    assert.ok(performance.now() - t0 < 100);
     assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
   });
 });
@@ -788,9 +786,10 @@ describe("word files", () => {
   test("file over maxBytes is refused from its size alone (sparse 300 MiB file)", () => {
     const p = file("a\n");
     truncateSync(p, 300 * 1024 * 1024);
-    const t0 = performance.now();
+    // refused from its size alone: nothing near its 300 MiB is read into memory
+    const before = process.memoryUsage().arrayBuffers;
     rejects(() => readWordFile(p), /is 314572800 bytes, over the 268435456-byte limit for a word list$/);
-    assert.ok(performance.now() - t0 < 200);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
     rejects(() => readWordFile(file("abcdef\n"), { maxBytes: 4 }), /is 7 bytes, over the 4-byte limit/);
   });
   test("character devices are read with a cap", { skip: !existsSync("/dev/zero") }, () => {
