@@ -43,7 +43,7 @@ function makemore(args: string[]): Spawned {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, f: () => T | Promise<T>, ms = 30_000): Promise<NonNullable<T>> {
+async function until<T>(what: string, f: () => T | Promise<T>, ms = 120_000): Promise<NonNullable<T>> {
   const t0 = Date.now();
   for (;;) {
     const v = await f();

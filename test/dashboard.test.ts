@@ -69,7 +69,7 @@ function node(args: string[]): Spawned {
 }
 
 /** The first match of `re` in the child's output, or a failure with everything it printed. */
-async function waitForOutput(p: Spawned, re: RegExp, ms = 60_000): Promise<string> {
+async function waitForOutput(p: Spawned, re: RegExp, ms = 180_000): Promise<string> {
   const t0 = Date.now();
   for (;;) {
     const m = re.exec(p.output());
@@ -90,7 +90,7 @@ async function stop(p: Spawned): Promise<Finished> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, f: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
+async function until<T>(what: string, f: () => T | Promise<T>, ms = 120_000): Promise<NonNullable<T>> {
   const t0 = Date.now();
   for (;;) {
     const v = await f();
@@ -165,7 +165,7 @@ function events(url: string) {
     got,
     headers: () => res?.headers,
     next: (pred: (e: SseEvent) => boolean, what: string, from = 0) =>
-      until(what, () => got.slice(from).find(pred), 15_000),
+      until(what, () => got.slice(from).find(pred), 120_000),
     close: () => req.destroy(),
   };
 }
@@ -569,7 +569,7 @@ test("worker: the server answers while the main thread is blocked, and closes", 
         "-e",
         `fetch(${JSON.stringify(`${d.url}api/info`)}).then((r) => r.text()).then((t) => process.stdout.write(t))`,
       ],
-      { encoding: "utf8", timeout: 20_000 },
+      { encoding: "utf8", timeout: 120_000 },
     );
     assert.deepEqual(JSON.parse(body), { runs: [{ index: 0, name: basename(runA) }] });
   } finally {
@@ -638,7 +638,7 @@ test("browser: makemore train --dashboard, live", async (t) => {
     );
     for (let i = 1; i < steps.length; i++) assert.ok(steps[i]! >= steps[i - 1]!, `steps shown ${steps}`);
     await allChartsDrawn(page, RUN_CHARTS);
-    await until("the final split losses", () => page.isVisible("#split-fact"), 30_000);
+    await until("the final split losses", () => page.isVisible("#split-fact"), 120_000);
     await until("samples", () => page.$$eval("#samples li", (l) => l.length > 0));
     assert.match(await text(page, "#status"), /training|finished/);
     await page.screenshot({ path: join(tmp, "live.png"), fullPage: true });
@@ -711,7 +711,7 @@ test("browser: a run whose files grow is followed in place (replay of a real run
       where: "layer 2",
     };
     live(1200, [finding]);
-    await until("step 1,200", () => page.evaluate(() => document.body.dataset.step === "1200"), 20_000);
+    await until("step 1,200", () => page.evaluate(() => document.body.dataset.step === "1200"), 120_000);
     await until("the last snapshot", async () => /step 1,199/.test(await text(page, "#chart-activations")));
     await until(
       "the loss data to grow",

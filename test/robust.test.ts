@@ -256,7 +256,7 @@ describe("outputs and checkpoints that are not regular files (rows 2, 14)", () =
     ] as const) {
       const before = fingerprint(dir);
       for (const cmd of ["info", "sample", "eval"])
-        assertOneLineError(makemore([cmd, dir], { timeout: 30_000 }), re);
+        assertOneLineError(makemore([cmd, dir], { timeout: 120_000 }), re);
       assert.equal(fingerprint(dir), before);
     }
   });
@@ -592,7 +592,7 @@ describe("the training flow (rows 7, 8, 18)", () => {
     const r = makemore(
       ["train", "-o", dir, "--type", "custom", "--gain", "1e308", "--dashboard", "--max-steps", "5"],
       {
-        timeout: 60_000,
+        timeout: 180_000,
       },
     );
     assert.equal(r.signal, null, "the process ended by itself");
