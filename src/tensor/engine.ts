@@ -26,7 +26,14 @@
 
 import { type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Tensor } from "./tensor.ts";
-import { Arena, type ArenaExports, arenaExportsFor } from "./wasm/arena-wasm.ts";
+import {
+  Arena,
+  type ArenaExports,
+  arenaExportsFor,
+  scratchArena,
+  scratchBegin,
+  scratchPut,
+} from "./wasm/arena-wasm.ts";
 import { wasmKernels } from "./wasm/kernels-wasm.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -329,52 +336,6 @@ function noteScratch(floats: number): void {
   if (cap !== null && floats > cap.scratch) cap.scratch = floats;
 }
 
-/** A growable instance of the arena module: plain arrays are copied in, computed on, copied out. */
-interface Scratch {
-  ex: ArenaExports;
-  base: number;
-  f32: Float32Array;
-  i32: Int32Array;
-  top: number;
-}
-let scratchInstance: Scratch | null | undefined;
-
-function scratch(): Scratch | null {
-  if (scratchInstance === undefined) {
-    const a = Arena.create();
-    scratchInstance = a && {
-      ex: a.ex,
-      base: a.bytes,
-      f32: new Float32Array(a.ex.memory.buffer),
-      i32: new Int32Array(a.ex.memory.buffer),
-      top: a.bytes,
-    };
-  }
-  return scratchInstance;
-}
-
-/** Start laying out one call's copies in the scratch instance. */
-function scratchBegin(s: Scratch): void {
-  s.top = s.base;
-}
-/** Reserve n floats (zero padding after) and copy `src` in when given; returns the byte offset. */
-function scratchPut(s: Scratch, n: number, src: Buffer | null): number {
-  const ptr = s.top;
-  s.top = (ptr + n * 4 + 32 + 15) & ~15;
-  const mem = s.ex.memory;
-  if (mem.buffer.byteLength < s.top) {
-    mem.grow(Math.ceil((s.top - mem.buffer.byteLength) / 65536));
-  }
-  if (s.f32.buffer !== mem.buffer) {
-    s.f32 = new Float32Array(mem.buffer);
-    s.i32 = new Int32Array(mem.buffer);
-  }
-  if (src instanceof Int32Array) s.i32.set(src.subarray(0, n), ptr >> 2);
-  else if (src) s.f32.set(src.length === n ? src : src.subarray(0, n), ptr >> 2);
-  s.f32.fill(0, (ptr >> 2) + n, (ptr >> 2) + n + 8);
-  return ptr;
-}
-
 /**
  * C(m,n) (+)= op(A) op(B) (+ bias) by the arena module's one gemm on byte offsets (its own
  * workspace): every C[i, j] summed p = 0..k-1 from zero, then + C_old, then + bias.
@@ -449,7 +410,7 @@ export function gemmArena(
     );
     return true;
   }
-  const s = scratch();
+  const s = scratchArena();
   if (!s) return false;
   scratchBegin(s);
   const a = scratchPut(s, m * k, A);
@@ -483,7 +444,7 @@ export const arenaKernels: Kernels = {
   tanhForward(x, y) {
     const ex = arenaOf(x, y);
     if (ex) return ex.tanhFwd(x.byteOffset, y.byteOffset, x.length);
-    const s = scratch();
+    const s = scratchArena();
     if (!s) return referenceKernels.tanhForward(x, y);
     scratchBegin(s);
     const p = scratchPut(s, x.length, x);
@@ -564,7 +525,7 @@ export const arenaKernels: Kernels = {
       const ex = arenaOf(x, t, probs);
       if (ex) return ex.ceFwd(x.byteOffset, t.byteOffset, B, V, probs ? probs.byteOffset : 0);
     }
-    const s = scratch();
+    const s = scratchArena();
     if (!s) return referenceKernels.crossEntropyForward(x, t, B, V, probs);
     scratchBegin(s);
     const xp = scratchPut(s, B * V, x);
@@ -641,7 +602,7 @@ function viaScratch(
   outs: readonly number[],
   call: (ex: ArenaExports, p: number[]) => void,
 ): boolean {
-  const s = scratch();
+  const s = scratchArena();
   if (!s) return false;
   scratchBegin(s);
   const p = bufs.map((b) => (b ? scratchPut(s, b.length, b) : 0));
@@ -852,7 +813,7 @@ export function addRowsArena(
 
 /** True when the arena module runs here (WebAssembly SIMD and synchronous compilation). */
 export function engineAvailable(): boolean {
-  return scratch() !== null;
+  return scratchArena() !== null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -174,11 +174,6 @@ export function arenaExportsFor(buffer: ArrayBufferLike): ArenaExports | undefin
   return sealedArenas.get(buffer);
 }
 
-/** True when the arena module compiles here (WebAssembly SIMD, synchronous compilation allowed). */
-export function arenaAvailable(): boolean {
-  return wasmModule("arena") !== null;
-}
-
 /** Pages of the shared build's memory at instantiation (its --initialMemory). */
 const SHARED_INITIAL_PAGES = 16;
 const SHARED_MAX_PAGES = 32768;
@@ -328,4 +323,61 @@ function parallelExports(ex: ArenaExports, pool: () => Pool | null): ArenaExport
 
 function align(bytes: number): number {
   return (bytes + 15) & ~15;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scratch instance: one growable (never sealed) arena for kernels on plain arrays
+
+/**
+ * A growable instance of the arena module: plain arrays are copied in, computed on, copied out.
+ * One per thread, shared by every kernel that is not handed views into a sealed arena (the eager
+ * kernels of src/tensor/engine.ts, `moments` in src/tensor/wasm/kernels-wasm.ts).
+ */
+export interface Scratch {
+  ex: ArenaExports;
+  /** the first byte after the module's own reservations (its gemm workspace) */
+  base: number;
+  f32: Float32Array;
+  i32: Int32Array;
+  top: number;
+}
+let scratchInstance: Scratch | null | undefined;
+
+/** The scratch instance (created on first use), or null where the arena module cannot be used. */
+export function scratchArena(): Scratch | null {
+  if (scratchInstance === undefined) {
+    const a = Arena.create();
+    scratchInstance = a && {
+      ex: a.ex,
+      base: a.bytes,
+      f32: new Float32Array(a.ex.memory.buffer),
+      i32: new Int32Array(a.ex.memory.buffer),
+      top: a.bytes,
+    };
+  }
+  return scratchInstance;
+}
+
+/** Start laying out one call's copies in the scratch instance. */
+export function scratchBegin(s: Scratch): void {
+  s.top = s.base;
+}
+
+/**
+ * Reserve n floats (PAD_BYTES of zeros after) and copy `src` in when given, growing the memory
+ * as needed; returns the byte offset.
+ */
+export function scratchPut(s: Scratch, n: number, src: Float32Array | Int32Array | null): number {
+  const ptr = s.top;
+  s.top = align(ptr + n * 4 + PAD_BYTES);
+  const mem = s.ex.memory;
+  if (mem.buffer.byteLength < s.top) mem.grow(Math.ceil((s.top - mem.buffer.byteLength) / PAGE_BYTES));
+  if (s.f32.buffer !== mem.buffer) {
+    s.f32 = new Float32Array(mem.buffer);
+    s.i32 = new Int32Array(mem.buffer);
+  }
+  if (src instanceof Int32Array) s.i32.set(src.subarray(0, n), ptr >> 2);
+  else if (src) s.f32.set(src.length === n ? src : src.subarray(0, n), ptr >> 2);
+  s.f32.fill(0, (ptr >> 2) + n, (ptr >> 2) + n + PAD_BYTES / 4);
+  return ptr;
 }

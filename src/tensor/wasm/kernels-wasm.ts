@@ -22,7 +22,7 @@
 
 import type { Kernels } from "../kernels.ts";
 import { referenceKernels } from "../kernels.ts";
-import { Arena, type ArenaExports, arenaExportsFor } from "./arena-wasm.ts";
+import { type ArenaExports, arenaExportsFor, scratchArena, scratchBegin, scratchPut } from "./arena-wasm.ts";
 import { wasmModule } from "./load.ts";
 
 /** The generic module's exports: the same gemm as the arena module's (one source). */
@@ -155,26 +155,6 @@ function gemmWasm(
   }
 }
 
-/** An unsealed instance of the arena module whose memory grows as scratch for `moments` copies. */
-interface MomentsScratch {
-  ex: ArenaExports;
-  base: number;
-  heap: Float32Array;
-}
-
-let momentsScratch: MomentsScratch | null | undefined;
-
-function getMomentsScratch(): MomentsScratch | null {
-  if (momentsScratch === undefined) {
-    const arena = Arena.create();
-    momentsScratch =
-      arena === null
-        ? null
-        : { ex: arena.ex, base: arena.bytes, heap: new Float32Array(arena.ex.memory.buffer) };
-  }
-  return momentsScratch;
-}
-
 /**
  * moments on the arena module: in place when w and g are both views into the same sealed arena
  * (src/tensor/engine.ts), otherwise after copying both into the scratch instance. Returns false when
@@ -189,17 +169,12 @@ function momentsWasm(w: Float32Array, g: Float32Array, out: Float64Array): boole
     wPtr = w.byteOffset;
     gPtr = g.byteOffset;
   } else {
-    const s = getMomentsScratch();
+    const s = scratchArena();
     if (s === null) return false;
     ex = s.ex;
-    wPtr = s.base;
-    gPtr = s.base + ((n * 4 + 15) & ~15);
-    const need = gPtr + n * 4;
-    const mem = ex.memory;
-    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE_BYTES));
-    if (s.heap.buffer !== mem.buffer) s.heap = new Float32Array(mem.buffer);
-    s.heap.set(w, wPtr >> 2);
-    s.heap.set(g.length === n ? g : g.subarray(0, n), gPtr >> 2);
+    scratchBegin(s);
+    wPtr = scratchPut(s, n, w);
+    gPtr = scratchPut(s, n, g);
   }
   ex.moments(wPtr, gPtr, n);
   out[0] = ex.momentsOut(0);
