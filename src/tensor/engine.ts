@@ -24,7 +24,7 @@
  * file can launch; src/train/plan.ts captures whole training steps over modules.
  */
 
-import { type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
+import { type AdamWScalars, type BatchNormVariant, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Tensor } from "./tensor.ts";
 import {
   Arena,
@@ -716,32 +716,11 @@ export function adamwArena(
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
-  decay: number,
-  b1: number,
-  b2: number,
-  one1: number,
-  one2: number,
-  bc2sqrt: number,
-  negStep: number,
-  eps: number,
+  ...scalars: AdamWScalars
 ): boolean {
   const ex = arenaOf(w, g, m, v);
   if (!ex) return false;
-  ex.adamw(
-    w.byteOffset,
-    g.byteOffset,
-    m.byteOffset,
-    v.byteOffset,
-    w.length,
-    decay,
-    b1,
-    b2,
-    one1,
-    one2,
-    bc2sqrt,
-    negStep,
-    eps,
-  );
+  ex.adamw(w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, w.length, ...scalars);
   return true;
 }
 

@@ -374,6 +374,23 @@ const fr = Math.fround;
 const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
+/**
+ * One AdamW step's scalars, each rounded to float32 by the caller (src/train/optim.ts), in the order
+ * every AdamW kernel takes them (this file's twin, src/tensor/engine.ts adamwArena, assembly/arena.ts
+ * adamw): decay = 1 - lr wd, b1, b2, one1 = 1 - b1, one2 = 1 - b2, bc2sqrt = sqrt(1 - b2^t),
+ * negStep = -lr / (1 - b1^t), eps.
+ */
+export type AdamWScalars = [
+  decay: number,
+  b1: number,
+  b2: number,
+  one1: number,
+  one2: number,
+  bc2sqrt: number,
+  negStep: number,
+  eps: number,
+];
+
 export const arenaReference = {
   /** y = a + b */
   add(a: Float32Array, b: Float32Array, y: Float32Array): void {
@@ -519,21 +536,14 @@ export const arenaReference = {
   },
   /**
    * AdamW over w, g, m (exp_avg), v (exp_avg_sq): the float32 op sequence of src/train/optim.ts
-   * (torch.optim.AdamW with its AVX2 fused multiply-adds). Arguments as the wasm kernel takes them.
+   * (torch.optim.AdamW with its AVX2 fused multiply-adds). Scalars as the wasm kernel takes them.
    */
   adamw(
     w: Float32Array,
     g: Float32Array,
     m: Float32Array,
     v: Float32Array,
-    decay: number,
-    b1: number,
-    b2: number,
-    one1: number,
-    one2: number,
-    bc2sqrt: number,
-    negStep: number,
-    eps: number,
+    ...[decay, b1, b2, one1, one2, bc2sqrt, negStep, eps]: AdamWScalars
   ): void {
     for (let j = 0; j < w.length; j++) {
       const gj = g[j];

@@ -11,7 +11,7 @@
 
 import { fmaF32 } from "../random/generator.ts";
 import { adamwArena } from "../tensor/engine.ts";
-import { arenaReference } from "../tensor/kernels.ts";
+import { type AdamWScalars, arenaReference } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 const f = Math.fround;
@@ -109,15 +109,18 @@ export class AdamW implements BlockOptimizer {
     const [b1, b2] = this.betas;
     const t = this.stepCount;
     const lr = this.lr;
-    const decay = f(1 - lr * this.weightDecay);
-    const b1f = f(b1);
-    const b2f = f(b2);
-    const one1 = f(1 - b1);
-    const one2 = f(1 - b2);
     const bc1 = 1 - b1 ** t;
-    const bc2sqrt = f(Math.sqrt(1 - b2 ** t));
-    const negStep = f(-(lr / bc1));
-    const eps = f(this.eps);
+    // decay, b1, b2, one1, one2, bc2sqrt, negStep, eps (src/tensor/kernels.ts AdamWScalars)
+    const s: AdamWScalars = [
+      f(1 - lr * this.weightDecay),
+      f(b1),
+      f(b2),
+      f(1 - b1),
+      f(1 - b2),
+      f(Math.sqrt(1 - b2 ** t)),
+      f(-(lr / bc1)),
+      f(this.eps),
+    ];
     // the kernel (assembly/arena.ts adamw, or its twin) runs torch's float32 op sequence per element:
     //   p = p * (1 - lr wd)                                  param.mul_(1 - lr * wd)
     //   m = fma(g, 1 - b1, m * b1)                           exp_avg.mul_(b1).add_(grad, alpha=1 - b1)
@@ -125,8 +128,7 @@ export class AdamW implements BlockOptimizer {
     //   p = p + (-step_size m) / (sqrt(v) / sqrt(bc2) + eps) param.addcdiv_(exp_avg, denom, value=-step_size)
     // (the multiply-adds fused as torch's AVX2 build compiles them; checked bit for bit)
     const run = (w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => {
-      if (!adamwArena(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps))
-        arenaReference.adamw(w, g, m, v, decay, b1f, b2f, one1, one2, bc2sqrt, negStep, eps);
+      if (!adamwArena(w, g, m, v, ...s)) arenaReference.adamw(w, g, m, v, ...s);
     };
     if (this.blocksCover()) {
       // one call over the plan's blocks (their zero padding stays zero)

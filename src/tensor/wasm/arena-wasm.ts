@@ -13,6 +13,7 @@
  * `Arena.create()` returns null and callers use the generic ops.
  */
 
+import type { AdamWScalars } from "../kernels.ts";
 import { wasmModule } from "./load.ts";
 import { CTRL_WORDS, type GemmArgs, getThreads, MIN_PARALLEL_FLOPS, Pool } from "./threads.ts";
 
@@ -139,21 +140,7 @@ export interface ArenaExports {
     accX: number,
   ): void;
   /** AdamW (float32 op sequence of src/train/optim.ts); scalars pre-rounded to float32 */
-  adamw(
-    w: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    decay: number,
-    b1: number,
-    b2: number,
-    one1: number,
-    one2: number,
-    bc2sqrt: number,
-    negStep: number,
-    eps: number,
-  ): void;
+  adamw(w: number, g: number, m: number, v: number, n: number, ...scalars: AdamWScalars): void;
   /** [sum w, sum w^2, sum g, sum g^2] (float64) over n floats; read back with momentsOut(0..3). */
   moments(w: number, g: number, n: number): void;
   momentsOut(i: number): number;
