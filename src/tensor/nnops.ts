@@ -320,6 +320,19 @@ export function crossEntropyIgnore(logits: Tensor, targets: Tensor, ignoreIndex 
 
 type F32 = Float32Array;
 
+/**
+ * bmm's batch i in arrays shaped like A, B and Y: a(x, i) is the (m,k) block offA[i] of x, b(x, i)
+ * the (k,n) block offB[i], y(x, i) the (m,n) block i (the output or its gradient).
+ */
+function bmmBatches(offA: Int32Array, offB: Int32Array, m: number, n: number, k: number) {
+  const [sa, sb, sy] = [m * k, k * n, m * n];
+  return {
+    a: (x: F32, i: number) => x.subarray(offA[i] * sa, offA[i] * sa + sa),
+    b: (x: F32, i: number) => x.subarray(offB[i] * sb, offB[i] * sb + sb),
+    y: (x: F32, i: number) => x.subarray(i * sy, i * sy + sy),
+  };
+}
+
 const NN_OPS = {
   // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ B_offB[i] (k,n); dA = G @ B^T, dB = A^T @ G
   bmm: {
@@ -333,13 +346,10 @@ const NN_OPS = {
       n: number,
       k: number,
     ) => {
-      const [sa, sb, sy] = [m * k, k * n, m * n];
+      const at = bmmBatches(offA, offB, m, n, k);
       const gemm = kernels().gemm;
-      for (let i = 0; i < offA.length; i++) {
-        const ai = A.subarray(offA[i] * sa, offA[i] * sa + sa);
-        const bi = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
-        gemm(false, false, m, n, k, ai, bi, y.subarray(i * sy, i * sy + sy), false);
-      }
+      for (let i = 0; i < offA.length; i++)
+        gemm(false, false, m, n, k, at.a(A, i), at.b(Bs, i), at.y(y, i), false);
     },
     backward: (
       A: F32,
@@ -353,16 +363,14 @@ const NN_OPS = {
       n: number,
       k: number,
     ) => {
-      const [sa, sb, sy] = [m * k, k * n, m * n];
+      const at = bmmBatches(offA, offB, m, n, k);
       const gemm = kernels().gemm;
       for (let i = 0; i < offA.length; i++) {
-        const gi = g.subarray(i * sy, i * sy + sy);
-        const oa = offA[i] * sa;
-        const ob = offB[i] * sb;
+        const gi = at.y(g, i);
         // (m,n) @ (n,k): B_i stored (k,n) used transposed
-        if (ga) gemm(false, true, m, k, n, gi, Bs.subarray(ob, ob + sb), ga.subarray(oa, oa + sa), true);
+        if (ga) gemm(false, true, m, k, n, gi, at.b(Bs, i), at.a(ga, i), true);
         // (k,m) @ (m,n): A_i stored (m,k) used transposed
-        if (gb) gemm(true, false, k, n, m, A.subarray(oa, oa + sa), gi, gb.subarray(ob, ob + sb), true);
+        if (gb) gemm(true, false, k, n, m, at.a(A, i), gi, at.b(gb, i), true);
       }
     },
   },
