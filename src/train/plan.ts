@@ -316,6 +316,32 @@ export function trainStep(
 }
 
 /**
+ * `body` captured once in eval mode with no graph, sealed over the model's parameters and buffers
+ * (a plan with its own copies of them, no gradients or optimizer state): the plan and what `body`
+ * returned, or null where the capture is not possible or `usable` rejects the result. The model's
+ * training mode is restored.
+ */
+function captureEval<R>(
+  model: Module,
+  body: () => R,
+  usable: (result: R) => boolean,
+): { plan: Plan; result: R } | null {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const { result, capture: c } = capture(() => noGrad(body));
+    if (!usable(result)) return null;
+    const plan = Plan.seal(c, [...model.parameters(), ...model.buffers()], [], false);
+    return plan && { plan, result };
+  } catch (e) {
+    if (e instanceof CaptureError) return null;
+    throw e;
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/**
  * A captured eval-mode forward `model.forward(X)` for X of a fixed shape (rows, T), no graph: split
  * losses and sampling. It keeps its own copies of the parameters and buffers, which `load()`
  * refreshes, so it never disturbs a training plan over the same tensors.
@@ -333,24 +359,15 @@ export class ForwardPlan {
   }
 
   static capture(model: ForwardModel, rows: number, T: number): ForwardPlan | null {
-    const wasTraining = model.training;
-    model.eval();
-    try {
-      const { result, capture: c } = capture(() =>
-        noGrad(() => {
-          const x = new Tensor(allocF32(rows * T), [rows, T], "int64");
-          return { x, y: model.forward(x) };
-        }),
-      );
-      if (result.y.shape.length !== 2 || result.y.shape[0] !== rows) return null;
-      const plan = Plan.seal(c, [...model.parameters(), ...model.buffers()], [], false);
-      return plan && new ForwardPlan(plan, result.x, result.y);
-    } catch (e) {
-      if (e instanceof CaptureError) return null;
-      throw e;
-    } finally {
-      model.train(wasTraining);
-    }
+    const c = captureEval(
+      model,
+      () => {
+        const x = new Tensor(allocF32(rows * T), [rows, T], "int64");
+        return { x, y: model.forward(x) };
+      },
+      ({ y }) => y.shape.length === 2 && y.shape[0] === rows,
+    );
+    return c && new ForwardPlan(c.plan, c.result.x, c.result.y);
   }
 
   /** Copy the current parameters and buffers in (call before a series of `run`s). */
@@ -414,28 +431,19 @@ export class LossPlan {
   ) {}
 
   static capture(model: LossModel, X: Tensor, Y: Tensor): LossPlan | null {
-    const wasTraining = model.training;
-    model.eval();
-    try {
-      const { result, capture: c } = capture(() =>
-        noGrad(() => {
-          const inputs = [X, Y].map((t) => {
-            const s = allocF32(t.storage.length);
-            s.set(t.storage);
-            return new Tensor(s, t.shape, t.dtype);
-          });
-          return { x: inputs[0], y: inputs[1], loss: model.loss(inputs[0], inputs[1]) };
-        }),
-      );
-      if (result.loss.numel() !== 1) return null;
-      const plan = Plan.seal(c, [...model.parameters(), ...model.buffers()], [], false);
-      return plan && new LossPlan(plan, result.x, result.y, result.loss);
-    } catch (e) {
-      if (e instanceof CaptureError) return null;
-      throw e;
-    } finally {
-      model.train(wasTraining);
-    }
+    const c = captureEval(
+      model,
+      () => {
+        const inputs = [X, Y].map((t) => {
+          const s = allocF32(t.storage.length);
+          s.set(t.storage);
+          return new Tensor(s, t.shape, t.dtype);
+        });
+        return { x: inputs[0], y: inputs[1], loss: model.loss(inputs[0], inputs[1]) };
+      },
+      ({ loss }) => loss.numel() === 1,
+    );
+    return c && new LossPlan(c.plan, c.result.x, c.result.y, c.result.loss);
   }
 
   /** Copy the current parameters and buffers in (call before a series of `run`s). */
