@@ -330,3 +330,112 @@ test("makemore dashboard on the three runs: each run's page draws its charts, no
     await p.done;
   }
 });
+
+// ---------------------------------------------------------------- makemore.py's evaluate() curve
+
+/**
+ * The evaluation points a drawn loss chart holds, from its SVG marks' aria labels (vega writes
+ * "step: 20; log10(loss): 0.52…; series: test split" on each point, to 12 digits in the report's
+ * SVG and 9 in the dashboard's): series -> step -> loss.
+ */
+async function chartEvals(page: Page, selector: string): Promise<Map<string, Map<number, number>>> {
+  const labels = await page.$$eval(`${selector} svg [aria-label]`, (els) =>
+    els.map((e) => e.getAttribute("aria-label") ?? ""),
+  );
+  const out = new Map<string, Map<number, number>>();
+  for (const l of labels) {
+    const m = /^step: (\d+); log10\(loss\): (\S+); series: (\w+ split)$/.exec(l);
+    if (!m) continue;
+    if (!out.has(m[3])) out.set(m[3], new Map());
+    out.get(m[3])!.set(Number(m[1]), 10 ** Number(m[2]));
+  }
+  return out;
+}
+
+test("a makemore.py type's loss chart draws its evaluate() losses on train and test (report and dashboard)", async (t) => {
+  // makemore.py evaluates every 500 steps; --eval-every 20 gives the same lines in 60 steps
+  const run = join(tmp, "bow-evals");
+  const trained = await makemore([
+    "train",
+    "--type",
+    "bow",
+    "--max-steps",
+    "60",
+    "--eval-every",
+    "20",
+    "--quiet",
+    "-o",
+    run,
+  ]).done;
+  assert.equal(trained.code, 0, trained.out);
+  const report = await makemore(["report", run]).done;
+  assert.equal(report.code, 0, report.out);
+  // what the run logged: {"step","train_loss","test_loss"} after steps 20 and 40
+  const logged = readFileSync(join(run, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.test_loss !== undefined);
+  assert.deepEqual(
+    logged.map((m) => m.step),
+    [20, 40],
+  );
+  const check = async (page: Page, selector: string, where: string) => {
+    const drawn = await chartEvals(page, selector);
+    assert.deepEqual([...drawn.keys()].sort(), ["test split", "train split"], where);
+    for (const [series, field] of [
+      ["train split", "train_loss"],
+      ["test split", "test_loss"],
+    ] as const) {
+      const pts = drawn.get(series)!;
+      assert.deepEqual([...pts.keys()], [20, 40], `${where} ${series}`);
+      for (const m of logged) {
+        const got = pts.get(m.step)!;
+        assert.ok(
+          Math.abs(got - m[field]) < 1e-7 * m[field],
+          `${where} ${series} step ${m.step}: ${got} vs ${m[field]}`,
+        );
+      }
+    }
+    // the legend names both curves beside the minibatch loss
+    const legend = await page.$eval(`${selector} svg [aria-label^="Symbol legend"]`, (e) =>
+      e.getAttribute("aria-label"),
+    );
+    assert.match(legend ?? "", /loss per step, .*, train split, test split$/, where);
+  };
+
+  const { page, problems } = await newPage();
+  try {
+    await page.goto(pathToFileURL(join(run, "report.html")).href);
+    await check(page, "#loss", "report");
+    const shot = join(tmp, "report-bow-evals.png");
+    await page.locator("#loss").screenshot({ path: shot });
+    t.diagnostic(`screenshot: ${shot}`);
+    assert.deepEqual(problems, [], "report");
+  } finally {
+    await page.close();
+  }
+
+  const d = makemore(["dashboard", run, "--port", "0"]);
+  const { page: dash, problems: dashProblems } = await newPage();
+  try {
+    const url = await until(
+      "the dashboard's address",
+      () => /http:\/\/127\.0\.0\.1:\d+\//.exec(d.output())?.[0],
+    );
+    await dash.goto(`${url}run/0`);
+    await until(
+      "the loss chart's evaluation points",
+      async () => (await chartEvals(dash, "#chart-loss")).size === 2,
+    );
+    await check(dash, "#chart-loss", "dashboard");
+    const shot = join(tmp, "dashboard-bow-evals.png");
+    await dash.locator("#chart-loss").screenshot({ path: shot });
+    t.diagnostic(`screenshot: ${shot}`);
+    assert.deepEqual(dashProblems, [], "dashboard");
+  } finally {
+    await dash.close();
+    if (d.child.exitCode === null) d.child.kill("SIGTERM");
+    await d.done;
+  }
+});

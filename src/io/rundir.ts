@@ -184,7 +184,7 @@ function recordProblem(rec: unknown, metrics: boolean): string | null {
   const r = rec as Record<string, unknown>;
   if (!Number.isInteger(r.step) || (r.step as number) < 0) return "has no whole-number step";
   if (!metrics) return null;
-  for (const k of ["loss", "lr", "train_loss", "val_loss"]) {
+  for (const k of ["loss", "lr", "train_loss", "val_loss", "test_loss"]) {
     // null is what JSON.stringify makes of NaN/Infinity: a diverged run's honest record
     if (r[k] !== undefined && r[k] !== null && typeof r[k] !== "number") return `has a non-numeric ${k}`;
   }

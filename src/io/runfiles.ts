@@ -8,6 +8,7 @@
  *   config.json         RunConfig, "version": 1 (checkConfig in run.ts)
  *   checkpoint.safetensors + state.json   weights + RunState (run.ts)
  *   metrics.jsonl       MetricsLine per line: {"step","loss","lr"[,"ud"]} or {"step","train_loss","val_loss"}
+ *                       (makemore.py's types: {"step","train_loss","test_loss"}, its evaluate())
  *   diagnostics.jsonl   DiagnosticsSnapshot per line
  *   samples.txt         one sampled word per line; samples.json {"version","seed","samples":[{word,source}]}
  *   findings.json       Finding[]
@@ -202,6 +203,7 @@ export function toMetricsLine(r: unknown): MetricsLine | null {
   }
   if (typeof r.train_loss === "number") m.train_loss = r.train_loss;
   if (typeof r.val_loss === "number") m.val_loss = r.val_loss;
+  if (typeof r.test_loss === "number") m.test_loss = r.test_loss;
   return m;
 }
 

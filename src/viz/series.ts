@@ -25,7 +25,7 @@ import {
 export const RAW_BUCKETS = 2000;
 /** Update-ratio bucket means kept per parameter (specs.ts thins them to MAX_POINTS for drawing). */
 export const UD_BUCKETS = 4000;
-/** Eval lines (train_loss / val_loss) kept; beyond it every other one is dropped. */
+/** Eval lines (train_loss / val_loss / test_loss) kept; beyond it every other one is dropped. */
 export const MAX_EVALS = 2000;
 
 /**
@@ -226,10 +226,15 @@ export class MetricsHistory {
         if (!b) this.ud.set(name, (b = meanBuckets()));
         b.push(step, v);
       }
-    if (typeof r.train_loss === "number" || typeof r.val_loss === "number") {
+    if (
+      typeof r.train_loss === "number" ||
+      typeof r.val_loss === "number" ||
+      typeof r.test_loss === "number"
+    ) {
       const e: MetricsLine = { step };
       if (typeof r.train_loss === "number") e.train_loss = r.train_loss;
       if (typeof r.val_loss === "number") e.val_loss = r.val_loss;
+      if (typeof r.test_loss === "number") e.test_loss = r.test_loss;
       this.evals.push(e);
       if (this.evals.length > MAX_EVALS) this.evals = this.evals.filter((_, i) => i % 2 === 1);
     }

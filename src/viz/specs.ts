@@ -226,9 +226,22 @@ export interface LossOptions {
   title?: string;
 }
 
+/** The evaluation fields of a metrics line and their legend names, in legend order. */
+const EVAL_SERIES = [
+  ["train_loss", "train split"],
+  ["val_loss", "val split"],
+  ["test_loss", "test split"],
+] as const;
+/** One colour per split, whichever of them a run logs. */
+const EVAL_COLOR: Record<(typeof EVAL_SERIES)[number][0], string> = {
+  train_loss: "#2ca02c",
+  val_loss: "#d62728",
+  test_loss: "#ff7f0e",
+};
+
 /**
  * The loss curve: log10 of every step's minibatch loss (thin, light, downsampled) and its
- * `window`-step mean (exact), plus the full-split train/val losses when the run logged them.
+ * `window`-step mean (exact), plus the evaluated train/val/test losses when the run logged them.
  */
 export function lossSpec(metrics: readonly MetricsLine[], opts: LossOptions = {}): ChartSpec | null {
   const losses = log10Losses(metrics);
@@ -240,15 +253,18 @@ export function lossSpec(metrics: readonly MetricsLine[], opts: LossOptions = {}
   for (const p of downsampleMinMax(losses, opts.maxPoints ?? MAX_POINTS))
     rows.push({ ...p, series: perStep });
   const meanRows = blockMeans(losses, window).map((p) => ({ step: p.step, value: p.value, series: mean }));
+  // the evaluation points: the lectures' full-split train/val losses, makemore.py's evaluate() on
+  // train and test every 500 steps (TensorBoard's "Loss/train" and "Loss/test")
   const evalRows: { step: number; value: number; series: string }[] = [];
-  for (const m of metrics) {
-    if (typeof m.train_loss === "number" && m.train_loss > 0)
-      evalRows.push({ step: m.step, value: Math.log10(m.train_loss), series: "train split" });
-    if (typeof m.val_loss === "number" && m.val_loss > 0)
-      evalRows.push({ step: m.step, value: Math.log10(m.val_loss), series: "val split" });
-  }
-  const domain = [perStep, mean, ...new Set(evalRows.map((r) => r.series))];
-  const range = ["#a6c8e6", "#1f77b4", "#2ca02c", "#d62728"].slice(0, domain.length);
+  for (const m of metrics)
+    for (const [field, series] of EVAL_SERIES) {
+      const v = m[field];
+      if (typeof v === "number" && v > 0) evalRows.push({ step: m.step, value: Math.log10(v), series });
+    }
+  const evalNames = new Set(evalRows.map((r) => r.series));
+  const evals = EVAL_SERIES.filter(([, name]) => evalNames.has(name));
+  const domain = [perStep, mean, ...evals.map(([, name]) => name)];
+  const range = ["#a6c8e6", "#1f77b4", ...evals.map(([field]) => EVAL_COLOR[field])];
   const color = {
     field: "series",
     type: "nominal" as const,

@@ -122,7 +122,8 @@ class PageStore implements RunStore {
   readonly files = { metrics: [] as string[], diagnostics: [] as string[], bytes: 0, complete: true };
   /** the last 2,000 metrics lines: checkHistory reads at most the last 1,000 of a run this long */
   private tail: MetricsLine[] = [];
-  private evals: MetricsLine[] = [];
+  /** the evaluation lines (train/val/test losses), which the loss chart draws */
+  evals: MetricsLine[] = [];
 
   saveCheckpoint(model: Module, state: RunState): void {
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
@@ -145,7 +146,8 @@ class PageStore implements RunStore {
   appendMetrics(lines: readonly MetricsLine[]): void {
     for (const line of lines) {
       this.keep("metrics", line);
-      if (line.train_loss !== undefined || line.val_loss !== undefined) this.evals.push(line);
+      if (line.train_loss !== undefined || line.val_loss !== undefined || line.test_loss !== undefined)
+        this.evals.push(line);
       if (typeof line.loss === "number" && Number.isFinite(line.loss) && line.loss > 0) {
         this.env.push(line.step, line.loss);
         this.means.push(line.step, Math.log10(line.loss));
@@ -391,10 +393,11 @@ class Run {
     return null;
   }
 
-  /** lossSpec over the envelope of the per-step losses, with the exact block means. */
+  /** lossSpec over the envelope of the per-step losses and the evaluations, with the exact block means. */
   private lossChart(): ChartSpec | null {
     const st = this.store;
     const metrics: MetricsLine[] = envelopePoints(st.env).map((p) => ({ step: p.step, loss: p.value }));
+    metrics.push(...st.evals);
     const spec = lossSpec(metrics, { window: st.means.window });
     const layers = (spec as { layer?: { data?: { values?: { series?: string }[] }; mark?: object }[] } | null)
       ?.layer;
