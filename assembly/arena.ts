@@ -18,61 +18,17 @@
 // the end of a row or buffer (the partial SIMD panels); the caller pads every buffer by 32 bytes.
 // Results beyond the valid rows and columns are computed in scratch lanes and never stored.
 
-import { GEMM_WORK_BYTES, gemm as gemmKernel, maddProbe as maddProbeKernel } from "./gemm-kernel";
-
 /** First byte the caller may use (everything below belongs to the module). */
 export function heapBase(): usize {
   return __heap_base;
 }
 
 // ---------------------------------------------------------------------------------------------
-// gemm: the one shared kernel (assembly/gemm-kernel.ts, also behind assembly/gemm.ts). The
-// summation order is the kernel's: every C[i, j] sums p = 0..k-1 from zero in float32, then
-// + C_old (acc), then + bias, whatever the blocking.
-
-/**
- * The workspace of calls that pass work = 0: gemmWorkBytes() bytes the caller reserved in this
- * memory and registered with setGemmWork (src/tensor/wasm/arena-wasm.ts does it for every arena).
- * Not static data: with a shared memory every thread's instance would re-write a data segment.
- */
-let GEMM_WORK: usize = 0;
-
-export function setGemmWork(work: usize): void {
-  GEMM_WORK = work;
-}
-
-/** Bytes of workspace one gemm call needs (a worker thread passes its own). */
-export function gemmWorkBytes(): i32 {
-  return GEMM_WORK_BYTES;
-}
-
-/**
- * C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias(n)); see gemm-kernel.ts. work: 0 for the
- * module's own workspace, otherwise gemmWorkBytes() bytes owned by this call.
- */
-export function gemm(
-  transA: i32,
-  transB: i32,
-  m: i32,
-  n: i32,
-  k: i32,
-  a: usize,
-  lda: i32,
-  b: usize,
-  ldb: i32,
-  c: usize,
-  ldc: i32,
-  acc: i32,
-  bias: usize,
-  work: usize,
-): void {
-  gemmKernel(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, work !== 0 ? work : GEMM_WORK);
-}
-
-/** a * b + c through the gemm's multiply-add (see gemm-kernel.ts): the loader's FMA probe. */
-export function maddProbe(a: f32, b: f32, c: f32): f32 {
-  return maddProbeKernel(a, b, c);
-}
+// gemm: the one shared kernel (assembly/gemm-kernel.ts, also behind assembly/gemm.ts), exported
+// as it is. The summation order is the kernel's: every C[i, j] sums p = 0..k-1 from zero in
+// float32, then + C_old (acc), then + bias, whatever the blocking. work = 0: the workspace this
+// module's caller registered with setGemmWork (every arena does).
+export { gemm, gemmWorkBytes, maddProbe, setGemmWork } from "./gemm-kernel";
 
 /** db(n) += sum over the m rows of G(m, n) (float32, rows in order): the bias gradient. */
 export function colSum(m: i32, n: i32, g: usize, db: usize): void {
@@ -1309,37 +1265,54 @@ export function adamw(
   const pairs = n & ~1;
   for (let i = 0; i < pairs; i += 2) {
     const o: usize = (<usize>i) << 2;
-    // two lanes at a time: the fused multiply-adds run in float64
-    const gf = v128.load64_zero(g + o);
-    const pj = f32x4.mul(v128.load64_zero(w + o), dv);
-    const mb = f32x4.mul(v128.load64_zero(m + o), b1v);
-    const mj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(gf), o1, f64x2.promote_low_f32x4(mb)));
-    const vb = f32x4.mul(v128.load64_zero(v + o), b2v);
-    const og = f32x4.mul(o2v, gf);
-    const vj = f32x4.demote_f64x2_zero(
-      fma64(f64x2.promote_low_f32x4(og), f64x2.promote_low_f32x4(gf), f64x2.promote_low_f32x4(vb)),
-    );
-    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
-    const wj = f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom));
-    v128.store64_lane(w + o, wj, 0);
-    v128.store64_lane(m + o, mj, 0);
-    v128.store64_lane(v + o, vj, 0);
+    adamwLanes(true, w + o, g + o, m + o, v + o, dv, b1v, b2v, o1, o2v, bcv, nsv, ev);
   }
   if (pairs < n) {
     const o: usize = (<usize>pairs) << 2;
-    const gf = v128.load32_zero(g + o);
-    const pj = f32x4.mul(v128.load32_zero(w + o), dv);
-    const mb = f32x4.mul(v128.load32_zero(m + o), b1v);
-    const mj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(gf), o1, f64x2.promote_low_f32x4(mb)));
-    const vb = f32x4.mul(v128.load32_zero(v + o), b2v);
-    const og = f32x4.mul(o2v, gf);
-    const vj = f32x4.demote_f64x2_zero(
-      fma64(f64x2.promote_low_f32x4(og), f64x2.promote_low_f32x4(gf), f64x2.promote_low_f32x4(vb)),
-    );
-    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
-    const wj = f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom));
-    v128.store32_lane(w + o, wj, 0);
-    v128.store32_lane(m + o, mj, 0);
-    v128.store32_lane(v + o, vj, 0);
+    adamwLanes(false, w + o, g + o, m + o, v + o, dv, b1v, b2v, o1, o2v, bcv, nsv, ev);
+  }
+}
+
+/**
+ * adamw on two elements (two, the fused multiply-adds in f64x2 lanes) or one (the odd tail) at
+ * w, g, m, v; the scalars splatted. `two` is a constant at each call site, so each inlined copy
+ * keeps one kind of load and store.
+ */
+// @ts-ignore: decorator
+@inline
+function adamwLanes(
+  two: bool,
+  w: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  dv: v128,
+  b1v: v128,
+  b2v: v128,
+  o1: v128,
+  o2v: v128,
+  bcv: v128,
+  nsv: v128,
+  ev: v128,
+): void {
+  const gf = two ? v128.load64_zero(g) : v128.load32_zero(g);
+  const pj = f32x4.mul(two ? v128.load64_zero(w) : v128.load32_zero(w), dv);
+  const mb = f32x4.mul(two ? v128.load64_zero(m) : v128.load32_zero(m), b1v);
+  const mj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(gf), o1, f64x2.promote_low_f32x4(mb)));
+  const vb = f32x4.mul(two ? v128.load64_zero(v) : v128.load32_zero(v), b2v);
+  const og = f32x4.mul(o2v, gf);
+  const vj = f32x4.demote_f64x2_zero(
+    fma64(f64x2.promote_low_f32x4(og), f64x2.promote_low_f32x4(gf), f64x2.promote_low_f32x4(vb)),
+  );
+  const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
+  const wj = f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom));
+  if (two) {
+    v128.store64_lane(w, wj, 0);
+    v128.store64_lane(m, mj, 0);
+    v128.store64_lane(v, vj, 0);
+  } else {
+    v128.store32_lane(w, wj, 0);
+    v128.store32_lane(m, mj, 0);
+    v128.store32_lane(v, vj, 0);
   }
 }

@@ -46,6 +46,22 @@ const IN_PLACE_BYTES: usize = 64 * 1024;
 /** Bytes of workspace one `gemm` call needs (the packed A panel, a packed B block, a tile). */
 export const GEMM_WORK_BYTES: i32 = 16 * KC + B_BLOCK_BYTES + 128;
 
+/** Bytes of workspace one gemm call needs (a worker thread passes its own). */
+export function gemmWorkBytes(): i32 {
+  return GEMM_WORK_BYTES;
+}
+
+/**
+ * The workspace of calls that pass work = 0: gemmWorkBytes() bytes the caller reserved in this
+ * memory and registered with setGemmWork (src/tensor/wasm/arena-wasm.ts does it for every arena).
+ * Not static data: with a shared memory every thread's instance would re-write a data segment.
+ */
+let GEMM_WORK: usize = 0;
+
+export function setGemmWork(work: usize): void {
+  GEMM_WORK = work;
+}
+
 /**
  * acc + a * b per lane: one rounding in the relaxed-SIMD build (ASC_FEATURE_RELAXED_SIMD is a
  * compile-time constant, so each build keeps one branch), two in the plain one.
@@ -64,6 +80,44 @@ function madd(a: v128, b: v128, acc: v128): v128 {
  */
 export function maddProbe(a: f32, b: f32, c: f32): f32 {
   return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
+
+/**
+ * A 4x4 transpose: the 4 floats at each of x0..x3 (four storage rows) become 4 vectors of one
+ * float from each row, stored at dst, dst + stride, dst + 2 stride, dst + 3 stride (bytes).
+ */
+// @ts-ignore: decorator
+@inline
+function transpose4(x0: usize, x1: usize, x2: usize, x3: usize, dst: usize, stride: usize): void {
+  const a = v128.load(x0);
+  const b = v128.load(x1);
+  const c = v128.load(x2);
+  const d = v128.load(x3);
+  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
+/**
+ * The scalar packing path: kc vectors of `width` floats at dst, whose lane c at step p is the float
+ * at src + p step + c col (bytes), or 0 for c >= live. For partial panels, and for the steps after
+ * the last full 4x4 transpose.
+ */
+// @ts-ignore: decorator
+@inline
+function packLanes(width: i32, live: i32, kc: i32, src: usize, step: usize, col: usize, dst: usize): void {
+  for (let p = 0; p < kc; p++) {
+    for (let c = 0; c < width; c++) {
+      store<f32>(dst + ((<usize>c) << 2), c < live ? load<f32>(src + <usize>c * col) : <f32>0);
+    }
+    src += step;
+    dst += (<usize>width) << 2;
+  }
 }
 
 /**
@@ -88,13 +142,7 @@ function packB(transB: i32, kc: i32, nw: i32, b: usize, ldb: i32, p0: i32, j0: i
           dst += 32;
         }
       } else {
-        for (let p = 0; p < kc; p++) {
-          for (let c = 0; c < 8; c++) {
-            store<f32>(dst + ((<usize>c) << 2), c < w ? load<f32>(src + ((<usize>c) << 2)) : <f32>0);
-          }
-          src += ldbB;
-          dst += 32;
-        }
+        packLanes(8, w, kc, src, ldbB, 4, dst);
       }
     } else {
       // op(B)[p, j] = B[j*ldb + p]: storage rows jq..jq+7 become the panel's columns.
@@ -110,54 +158,14 @@ function packB(transB: i32, kc: i32, nw: i32, b: usize, ldb: i32, p0: i32, j0: i
         let p = 0;
         for (; p + 4 <= kc; p += 4) {
           const o: usize = (<usize>p) << 2;
-          // columns 0..3 of steps p..p+3: a 4x4 transpose of storage rows jq..jq+3
-          let x0 = v128.load(r0 + o);
-          let x1 = v128.load(r1 + o);
-          let x2 = v128.load(r2 + o);
-          let x3 = v128.load(r3 + o);
-          let t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-          let t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-          let t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-          let t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-          v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-          v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
-          v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
-          v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
-          // columns 4..7 from storage rows jq+4..jq+7
-          x0 = v128.load(r4 + o);
-          x1 = v128.load(r5 + o);
-          x2 = v128.load(r6 + o);
-          x3 = v128.load(r7 + o);
-          t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-          t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-          t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-          t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-          v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), 16);
-          v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 48);
-          v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 80);
-          v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 112);
+          // steps p..p+3 of columns 0..3 (storage rows jq..jq+3), then of columns 4..7
+          transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 32);
+          transpose4(r4 + o, r5 + o, r6 + o, r7 + o, dst + 16, 32);
           dst += 128;
         }
-        for (; p < kc; p++) {
-          const o: usize = (<usize>p) << 2;
-          store<f32>(dst, load<f32>(r0 + o));
-          store<f32>(dst, load<f32>(r1 + o), 4);
-          store<f32>(dst, load<f32>(r2 + o), 8);
-          store<f32>(dst, load<f32>(r3 + o), 12);
-          store<f32>(dst, load<f32>(r4 + o), 16);
-          store<f32>(dst, load<f32>(r5 + o), 20);
-          store<f32>(dst, load<f32>(r6 + o), 24);
-          store<f32>(dst, load<f32>(r7 + o), 28);
-          dst += 32;
-        }
+        packLanes(8, 8, kc - p, r0 + ((<usize>p) << 2), 4, ldbB, dst);
       } else {
-        for (let p = 0; p < kc; p++) {
-          const o: usize = (<usize>p) << 2;
-          for (let c = 0; c < 8; c++) {
-            store<f32>(dst + ((<usize>c) << 2), c < w ? load<f32>(r0 + <usize>c * ldbB + o) : <f32>0);
-          }
-          dst += 32;
-        }
+        packLanes(8, w, kc, r0, 4, ldbB, dst);
       }
     }
   }
@@ -179,13 +187,7 @@ function packA(transA: i32, h: i32, kc: i32, a: usize, lda: i32, i0: i32, p0: i3
         dst += 16;
       }
     } else {
-      for (let p = 0; p < kc; p++) {
-        for (let r = 0; r < 4; r++) {
-          store<f32>(dst + ((<usize>r) << 2), r < h ? load<f32>(src + ((<usize>r) << 2)) : <f32>0);
-        }
-        src += ldaB;
-        dst += 16;
-      }
+      packLanes(4, h, kc, src, ldaB, 4, dst);
     }
     return;
   }
@@ -197,36 +199,12 @@ function packA(transA: i32, h: i32, kc: i32, a: usize, lda: i32, i0: i32, p0: i3
     let p = 0;
     for (; p + 4 <= kc; p += 4) {
       const o: usize = (<usize>p) << 2;
-      const x0 = v128.load(r0 + o);
-      const x1 = v128.load(r1 + o);
-      const x2 = v128.load(r2 + o);
-      const x3 = v128.load(r3 + o);
-      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-      v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-      v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-      v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+      transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 16);
       dst += 64;
     }
-    for (; p < kc; p++) {
-      const o: usize = (<usize>p) << 2;
-      store<f32>(dst, load<f32>(r0 + o));
-      store<f32>(dst, load<f32>(r1 + o), 4);
-      store<f32>(dst, load<f32>(r2 + o), 8);
-      store<f32>(dst, load<f32>(r3 + o), 12);
-      dst += 16;
-    }
+    packLanes(4, 4, kc - p, r0 + ((<usize>p) << 2), 4, ldaB, dst);
   } else {
-    for (let p = 0; p < kc; p++) {
-      const o: usize = (<usize>p) << 2;
-      for (let r = 0; r < 4; r++) {
-        store<f32>(dst + ((<usize>r) << 2), r < h ? load<f32>(r0 + <usize>r * ldaB + o) : <f32>0);
-      }
-      dst += 16;
-    }
+    packLanes(4, h, kc, r0, 4, ldaB, dst);
   }
 }
 
@@ -405,7 +383,9 @@ export function tile(
  * C(m, n) (+)= op(A)(m, k) @ op(B)(k, n) (+ bias), all row-major with row strides lda, ldb, ldc
  * (floats). transA = 1: A stored (k, m); transB = 1: B stored (n, k). acc != 0 adds into C,
  * otherwise C is overwritten (its old contents never read). bias: 0 or a pointer to n floats.
- * work: GEMM_WORK_BYTES of scratch, 16-byte aligned, owned by this call (one per thread).
+ * work: GEMM_WORK_BYTES of scratch, 16-byte aligned, owned by this call (one per thread), or 0
+ * for the workspace registered with setGemmWork. The modules export this function as it is
+ * (assembly/arena.ts, assembly/gemm.ts).
  */
 export function gemm(
   transA: i32,
@@ -427,8 +407,8 @@ export function gemm(
   const ldaB: usize = (<usize>lda) << 2;
   const ldbB: usize = (<usize>ldb) << 2;
   const ldcB: usize = (<usize>ldc) << 2;
-  const ap = work;
-  const bp = work + ((<usize>KC) << 4);
+  const ap = work !== 0 ? work : GEMM_WORK;
+  const bp = ap + ((<usize>KC) << 4);
   const scratch = bp + <usize>B_BLOCK_BYTES;
   if (k <= 0) {
     // empty sum: C = C_old (acc) or 0, plus bias
