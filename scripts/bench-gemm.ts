@@ -13,11 +13,9 @@
 // (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out; the build in effect).
 // Each figure: the median of 7 batches of ~20 ms; `uptime` is printed, since the machine is shared.
 
-import { execFileSync, execSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { gflopRate, microkernelCeiling } from "../src/bench/ceiling.ts";
 import { Generator } from "../src/random/generator.ts";
 import { Arena, type ArenaExports } from "../src/tensor/wasm/arena-wasm.ts";
 import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
@@ -25,70 +23,8 @@ import { fmaActive, fmaModule, plainModule } from "../src/tensor/wasm/load.ts";
 
 const quick = process.argv.includes("--quick");
 const root = fileURLToPath(new URL("..", import.meta.url));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
-
-/** This thread's CPU time in ms (user + system): unlike wall time, it does not count the time
- * other processes on this shared machine hold the core. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-/**
- * Median GFLOP/s (per CPU second) of `flops`-sized calls, in batches of about 20 ms, after `warm`
- * ms of warm-up.
- */
-function rate(flops: number, call: () => void, warm = 100): number {
-  // warm up: V8 runs new wasm code in its baseline compiler first and swaps in the
-  // optimised code at a later call
-  let t = performance.now();
-  let calls = 0;
-  while (performance.now() - t < warm) {
-    call();
-    calls++;
-  }
-  const reps = Math.max(1, Math.round((20 * calls) / (performance.now() - t)));
-  const rates: number[] = [];
-  for (let r = 0; r < (quick ? 3 : 7); r++) {
-    t = cpuMs();
-    for (let i = 0; i < reps; i++) call();
-    rates.push((flops * reps) / ((cpuMs() - t) * 1e6));
-  }
-  return median(rates);
-}
-
-/**
- * Compile assembly/ceiling.ts with asc in a child process: compiling in this process would leave
- * V8's background compiler busy optimising binaryen's own (large) wasm, and our module would then
- * run unoptimised for seconds.
- */
-function ceilingModule(relaxed: boolean): WebAssembly.Instance {
-  const out = join(mkdtempSync(join(tmpdir(), "makemore-ceiling-")), "ceiling.wasm");
-  const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
-  execFileSync(
-    process.execPath,
-    [asc, "assembly/ceiling.ts", "--enable", "simd", "-O3", "--runtime", "stub"].concat([
-      ...(relaxed ? ["--enable", "relaxed-simd"] : []),
-      "--noAssert",
-      "--outFile",
-      out,
-    ]),
-    { cwd: root, stdio: "inherit" },
-  );
-  const bytes = readFileSync(out);
-  rmSync(dirname(out), { recursive: true });
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-}
-
-interface CeilingExports {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  ceiling(k: number, reps: number, ap: number, bp: number, c: number, scratch: number): void;
-}
+/** Median GFLOP/s per CPU second of `flops`-sized calls (src/bench/ceiling.ts). */
+const rate = (flops: number, call: () => void, warm = 100) => gflopRate(flops, call, quick ? 3 : 7, warm);
 
 console.log(`load: ${execSync("uptime").toString().trim()}`);
 const fmaMod = fmaModule("arena"); // also sets the V8 flag that relaxed SIMD needs on Node 20
@@ -97,21 +33,7 @@ console.log(
   `fused multiply-add build: ${fma ? "runs here" : "unavailable here"}; in effect for training: ${fmaActive() ? "yes (MAKEMORE_FMA=1)" : "no (the default)"}`,
 );
 /** GFLOP/s of the 4x8 microkernel on L1-resident panels (k = 256), per build. */
-function ceilingOf(relaxed: boolean): number {
-  const cx = ceilingModule(relaxed).exports as unknown as CeilingExports;
-  const k = 256;
-  const base = (cx.heapBase() + 63) & ~63;
-  cx.memory.grow(2);
-  const f = new Float32Array(cx.memory.buffer);
-  const g = new Generator().manualSeed(1);
-  const ap = base;
-  const bp = ap + 16 * k;
-  const c = bp + 32 * k;
-  g.randnInto(f.subarray(ap >> 2, (ap >> 2) + 4 * k));
-  g.randnInto(f.subarray(bp >> 2, (bp >> 2) + 8 * k));
-  const reps = 200;
-  return rate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256));
-}
+const ceilingOf = (relaxed: boolean) => microkernelCeiling(root, relaxed, quick ? 3 : 7);
 const ceilPlain = ceilingOf(false);
 const ceil = fma ? ceilingOf(true) : ceilPlain;
 console.log(

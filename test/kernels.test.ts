@@ -10,10 +10,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { stepFlops, verdict } from "../src/bench/scaling.ts";
 import { parseLines, prepareData } from "../src/data/dataset.ts";
 import { buildModel, MLP, type ModelSpec, presetSpec } from "../src/models/mlp.ts";
 import type { BatchNorm1d, Linear } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
+import { type GemmCall, setGemmLog } from "../src/tensor/engine.ts";
 import { arenaReference, referenceKernels } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
@@ -1349,4 +1351,51 @@ test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) 
     exactly(`adamw exp_avg step ${t}`, out(pm, n), m);
     exactly(`adamw exp_avg_sq step ${t}`, out(pv, n), v);
   }
+});
+
+test("bench profile: a training step's recorded gemm calls are its Linear products, and the verdicts follow the arithmetic", () => {
+  // the lecture's BatchNorm MLP at batch 32: Linear 30 -> 200 and 200 -> 27, no bias in the first
+  const g = new Generator().manualSeed(2147483647);
+  const model = buildModel(presetSpec("batchnorm", 27, 3), g) as MLP;
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
+  const data = prepareData(words.slice(0, 200), 3);
+  train(model, data.train, { ...LECTURE_TRAIN, batchSize: 32, maxSteps: 2 }, g); // capture + verify
+  const log: GemmCall[] = [];
+  setGemmLog(log);
+  train(model, data.train, { ...LECTURE_TRAIN, batchSize: 32, maxSteps: 1 }, g);
+  setGemmLog(null);
+  // [transA, transB, m, n, k] of forward Y = X W, dX = G W^T, dW = X^T G per Linear
+  const shapes = log.map((c) => c.shape.join(",")).sort();
+  assert.deepEqual(shapes, [
+    "0,0,32,200,30",
+    "0,0,32,27,200",
+    "0,1,32,200,27",
+    "0,1,32,30,200",
+    "1,0,200,27,32",
+    "1,0,30,200,32",
+  ]);
+  const flops = log.reduce((s, { shape: a }) => s + 2 * a[2] * a[3] * a[4], 0);
+  assert.equal(flops, stepFlops(model, 32));
+
+  // verdict: F = 1 GFLOP a step, ceiling 50 GFLOP/s (a step's gemm >= 20 ms), PyTorch 10 steps/s
+  const row = (target: number, ours: number, gemmSeconds: number) => ({
+    name: "r",
+    command: "",
+    params: 0,
+    flopsPerStep: 1e9,
+    steps: 1,
+    target,
+    profile: { calls: 1, gemmSeconds, share: gemmSeconds * ours, gemmGflops: 1 / gemmSeconds },
+    ours: { "1": { stepsPerSec: ours, all: [], cpuStepsPerSec: ours, gflops: ours } },
+    torchNn: { "1": { stepsPerSec: 10, all: [], cpuStepsPerSec: 10, gflops: 10 } },
+    torchLecture: null,
+  });
+  // 6x needs 60 steps/s = 60 GFLOP/s > 50
+  assert.match(verdict(row(6, 20, 0.04), 50), /arithmetic-bound: it needs 60\.0 GFLOP\/s/);
+  // 3x: 33.3 ms allowed; gemm >= 20 ms, rest 50 - 40 = 10 ms: 30 ms fits, so the gemm needs
+  // 1 GFLOP in 23.3 ms = 42.9 GFLOP/s
+  assert.match(verdict(row(3, 20, 0.04), 50), /reachable: .* needs 42\.9 GFLOP\/s \(86% of the ceiling\)/);
+  // 4x: 25 ms allowed; 20 + 10 > 25: the rest must shrink below 5 ms
+  assert.match(verdict(row(4, 20, 0.04), 50), /out of reach .* the rest must shrink below 5000 us/);
+  assert.match(verdict(row(2, 20, 0.04), 50), /met$/);
 });

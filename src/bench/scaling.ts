@@ -19,6 +19,15 @@
  * Each repetition runs every row on every side back to back, rotating who goes first; figures are
  * medians. GFLOP/s counts the matmul flops of forward + backward (3 products of 2 B in out flops
  * per Linear: Y = X W, dX = G W^T, dW = X^T G), so it is comparable across rows and sides.
+ *
+ * After the timed repetitions, a profiling pass per row (one thread, outside the timed runs) records
+ * the gemm calls of a few training steps (src/tensor/engine.ts `setGemmLog`) and replays exactly
+ * those calls, same shapes, same arena, same pointers, in CPU time: the gemm's CPU time a step, so
+ * its share of the step's CPU time (from the repetitions) and the GFLOP/s the gemm reaches at the
+ * row's shapes. (Clocking each call inside the step would cost more than a small gemm: the process
+ * CPU clock takes ~1-3 us to read, and wall clocks are meaningless on a loaded machine.) With the gemm's measured ceiling (the microkernel on
+ * L1-resident data, src/bench/ceiling.ts) that decides, per row, whether its target ratio can be
+ * reached at all: see `verdict`.
  */
 
 import { spawn } from "node:child_process";
@@ -29,7 +38,9 @@ import { UserError } from "../errors.ts";
 import { buildModel, type MLP, type ModelSpec, presetSpec } from "../models/mlp.ts";
 import { Linear } from "../nn/modules.ts";
 import { Generator } from "../random/generator.ts";
+import { type GemmCall, setGemmLog } from "../tensor/engine.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
+import { AVX512_FLOPS_PER_CYCLE, cpuMs, microkernelCeiling, SIMD128_FLOPS_PER_CYCLE } from "./ceiling.ts";
 
 export interface ScalingRow {
   name: string;
@@ -39,6 +50,8 @@ export interface ScalingRow {
   spec: ModelSpec;
   /** the lecture-style PyTorch script has this model (bench_torch.py's name) */
   lecture: string | null;
+  /** issue 10's target: ours / idiomatic PyTorch at the same thread count */
+  target: number;
 }
 
 function depth2(h: number, batch: number): ScalingRow {
@@ -57,6 +70,7 @@ function depth2(h: number, batch: number): ScalingRow {
       outputBatchnorm: true,
     },
     lecture: null,
+    target: h >= 1024 ? 1 : 1.5,
   };
 }
 
@@ -67,6 +81,7 @@ export const SCALING_ROWS: ScalingRow[] = [
     batch: 32,
     spec: presetSpec(m, 27, 3),
     lecture: m,
+    target: 3,
   })),
   depth2(200, 32),
   depth2(512, 128),
@@ -177,10 +192,26 @@ export interface ScalingCell {
   gflops: number;
 }
 
+/** One thread's profiling pass of a row: where its step's time goes. */
+export interface GemmProfile {
+  /** gemm calls per step */
+  calls: number;
+  /** CPU seconds of gemm a step (the recorded calls replayed) */
+  gemmSeconds: number;
+  /** fraction of the step's CPU time (1-thread median) in gemm */
+  share: number;
+  /** GFLOP/s of the gemm calls themselves (their 2 m n k flops over their CPU time) */
+  gemmGflops: number;
+}
+
 export interface ScalingResult {
   threads: number[];
   torchSkipped?: string;
+  /** GFLOP/s of the gemm microkernel on L1-resident data (one thread), or null if not measured */
+  ceiling: number | null;
   rows: {
+    target: number;
+    profile: GemmProfile | null;
     name: string;
     command: string;
     params: number;
@@ -325,6 +356,48 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
   for (const w of nn.values()) w.close();
   lecture?.close();
 
+  // the profiling pass (one thread): record the gemm calls of a few steps, then replay them
+  const profiles = models.map((m, i): GemmProfile | null => {
+    const mine = byThreads.get(1)?.[i];
+    const cpuRate = median((raw[i].get("ours@1") ?? []).map((r) => r[1]));
+    if (!mine || !(cpuRate > 0)) return null;
+    const n = 3;
+    const log: GemmCall[] = [];
+    setGemmLog(log);
+    try {
+      train(mine.model, mine.data.train, { ...LECTURE_TRAIN, batchSize: m.row.batch, maxSteps: n }, mine.g);
+    } finally {
+      setGemmLog(null);
+    }
+    if (!log.length) return { calls: 0, gemmSeconds: 0, share: 0, gemmGflops: 0 };
+    let flops = 0;
+    for (const { shape: a } of log) flops += 2 * a[2] * a[3] * a[4];
+    const replay = () => {
+      for (const call of log) call.run();
+    };
+    replay(); // warm
+    let reps = 0;
+    const t = cpuMs();
+    while (cpuMs() - t < 1000 * Math.min(0.5, o.seconds)) {
+      replay();
+      reps++;
+    }
+    const gemmSeconds = (cpuMs() - t) / 1000 / (reps * n);
+    return {
+      calls: log.length / n,
+      gemmSeconds,
+      share: gemmSeconds * cpuRate,
+      gemmGflops: flops / n / gemmSeconds / 1e9,
+    };
+  });
+  let ceiling: number | null = null;
+  try {
+    o.log("measuring the gemm microkernel's ceiling ...");
+    ceiling = microkernelCeiling(o.root);
+  } catch (e) {
+    o.log(`no ceiling measured: ${(e as Error).message.split("\n")[0]}`);
+  }
+
   const cell = (i: number, col: string): ScalingCell | null => {
     const rates = raw[i].get(col);
     if (!rates?.length) return null;
@@ -340,7 +413,10 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
   return {
     threads: o.threads,
     ...(torchSkipped ? { torchSkipped } : {}),
+    ceiling,
     rows: models.map((m, i) => ({
+      target: m.row.target,
+      profile: profiles[i],
       name: m.row.name,
       command: m.row.command,
       params: m.model.numParameters(),
@@ -368,8 +444,14 @@ export function formatScaling(r: ScalingResult): string {
     head.push(`ours ${t}T`, `PyTorch nn ${t}T`, `ratio ${t}T`, `GFLOP/s ours/PyTorch ${t}T`);
     align.push("---:", "---:", "---:", "---:");
   }
-  head.push("PyTorch lecture-style 1T", "ratio", "ratio 1T from CPU time");
-  align.push("---:", "---:", "---:");
+  head.push(
+    "PyTorch lecture-style 1T",
+    "ratio",
+    "ratio 1T from CPU time",
+    "gemm share 1T",
+    "gemm GFLOP/s 1T",
+  );
+  align.push("---:", "---:", "---:", "---:", "---:");
   lines.push(`training steps/s (wall, medians); ratio = ours / PyTorch (> 1: ours faster)`);
   if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
   lines.push("");
@@ -393,11 +475,77 @@ export function formatScaling(r: ScalingResult): string {
     cells.push(num(l?.stepsPerSec), l && o1 ? `${(o1.stepsPerSec / l.stepsPerSec).toFixed(2)}x` : "-");
     const p1 = row.torchNn["1"];
     cells.push(o1 && p1 ? `${(o1.cpuStepsPerSec / p1.cpuStepsPerSec).toFixed(2)}x` : "-");
+    const pr = row.profile;
+    cells.push(pr ? `${(100 * pr.share).toFixed(0)}%` : "-", num(pr?.gemmGflops, 1));
     lines.push(`| ${cells.join(" | ")} |`);
   }
   lines.push("");
   for (const row of r.rows) lines.push(`- ${row.name}: ${row.command}`);
+  lines.push("");
+  lines.push(
+    "gemm share: the fraction of a step's CPU time (one thread) in gemm, from a separate profiling " +
+      "pass that records a step's gemm calls and replays them in CPU time; gemm GFLOP/s: their flops " +
+      "over that time.",
+  );
+  if (r.ceiling !== null) {
+    const ghz = r.ceiling / SIMD128_FLOPS_PER_CYCLE;
+    lines.push(
+      `ceiling: the gemm's 4x8 microkernel on L1-resident data runs at ${r.ceiling.toFixed(1)} GFLOP/s ` +
+        `(one thread) = ${SIMD128_FLOPS_PER_CYCLE} flops/cycle (128-bit SIMD: 2 multiply pipes x 4 lanes x ` +
+        `2 flops) at an effective ${ghz.toFixed(2)} GHz; OpenBLAS's AVX-512 FMA kernel does ` +
+        `${AVX512_FLOPS_PER_CYCLE} flops/cycle, ${((AVX512_FLOPS_PER_CYCLE * ghz) | 0).toLocaleString("en-US")} GFLOP/s at that clock.`,
+    );
+    lines.push("");
+    lines.push("verdicts at one thread (from the CPU-time medians above, the gemm share and the ceiling):");
+    for (const row of r.rows) lines.push(`- ${row.name}: ${verdict(row, r.ceiling)}`);
+  }
   return lines.join("\n");
+}
+
+/**
+ * Can a row reach its target ratio at one thread? With ours at S steps per CPU second, a gemm share
+ * s, F matmul flops a step, PyTorch at P steps per CPU second and the target R: the step must take
+ * at most 1 / (R P). Its gemm cannot take less than F / ceiling, so
+ *   - if F R P > ceiling, no step can reach it, however little else it does (arithmetic-bound);
+ *   - else if F / ceiling + (1 - s) / S > 1 / (R P), it is out of reach while the rest of the step
+ *     (everything but gemm, now (1 - s) / S) stays as it is;
+ *   - else it needs the gemm at F / (1 / (R P) - (1 - s) / S) GFLOP/s inside the step.
+ */
+export function verdict(row: ScalingResult["rows"][number], ceiling: number): string {
+  const o = row.ours["1"];
+  const p = row.torchNn["1"];
+  const pr = row.profile;
+  if (!o || !p || !pr) return "not measured (needs ours and PyTorch at one thread)";
+  const R = row.target;
+  const S = o.cpuStepsPerSec;
+  const need = R * p.cpuStepsPerSec; // steps per CPU second
+  const F = row.flopsPerStep;
+  const us = (sec: number) => `${(sec * 1e6).toFixed(0)} us`;
+  const ratio = S / p.cpuStepsPerSec;
+  const head = `target ${R}x = ${num(need, need < 100 ? 1 : 0)} steps/CPU-s, now ${ratio.toFixed(2)}x`;
+  if (ratio >= R) return `${head}: met`;
+  const allowed = 1 / need; // seconds a step
+  const gemmMin = F / (ceiling * 1e9);
+  const rest = Math.max(0, 1 / S - pr.gemmSeconds);
+  const gemmNow = pr.gemmSeconds;
+  if (gemmMin > allowed) {
+    return (
+      `${head}: arithmetic-bound: it needs ${num((F * need) / 1e9, 1)} GFLOP/s of matmul, over the ` +
+      `ceiling's ${ceiling.toFixed(1)}, even with nothing else in the step`
+    );
+  }
+  if (gemmMin + rest > allowed) {
+    return (
+      `${head}: out of reach with the rest of the step as it is: the gemm at the ceiling takes ${us(gemmMin)} ` +
+      `and the rest ${us(rest)}, over the ${us(allowed)} allowed; the rest must shrink below ${us(allowed - gemmMin)}`
+    );
+  }
+  const g = F / ((allowed - rest) * 1e9);
+  return (
+    `${head}: reachable: the step may take ${us(allowed)}; with the rest at ${us(rest)} the gemm ` +
+    `(now ${us(gemmNow)}, ${num(pr.gemmGflops, 1)} GFLOP/s) needs ${num(g, 1)} GFLOP/s ` +
+    `(${((100 * g) / ceiling).toFixed(0)}% of the ceiling)`
+  );
 }
 
 /** Parse --rows (comma-separated row names). */

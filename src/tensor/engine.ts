@@ -336,6 +336,23 @@ function noteScratch(floats: number): void {
   if (cap !== null && floats > cap.scratch) cap.scratch = floats;
 }
 
+/** One gemm call as the bench's profiling pass records it: [transA, transB, m, n, k] and a rerun. */
+export interface GemmCall {
+  shape: [transA: number, transB: number, m: number, n: number, k: number];
+  /** the same call again: same module, same pointers */
+  run: () => void;
+}
+let gemmLog: GemmCall[] | null = null;
+
+/**
+ * Append every gemm call to `log` from now on (null: stop). For the bench's profiling pass
+ * (src/bench/scaling.ts replays a step's calls to time them: the share of a step spent in gemm),
+ * never in its timed repetitions.
+ */
+export function setGemmLog(log: GemmCall[] | null): void {
+  gemmLog = log;
+}
+
 /**
  * C(m,n) (+)= op(A) op(B) (+ bias) by the arena module's one gemm on byte offsets (its own
  * workspace): every C[i, j] summed p = 0..k-1 from zero, then + C_old, then + bias.
@@ -369,6 +386,10 @@ function gemmPtr(
     bias,
     0,
   );
+  gemmLog?.push({
+    shape: [transA ? 1 : 0, transB ? 1 : 0, m, n, k],
+    run: () => gemmPtr(ex, transA, transB, m, n, k, a, b, c, acc, bias),
+  });
 }
 
 /**

@@ -1,0 +1,104 @@
+/**
+ * The gemm's ceiling on this CPU, for the bench's verdicts (src/bench/scaling.ts) and
+ * scripts/bench-gemm.ts: the 4x8 microkernel (assembly/gemm-kernel.ts `tile`) repeated on one
+ * L1-resident tile (assembly/ceiling.ts), so no packing, no edge tiles, no cache misses. Whatever
+ * the full gemm does beyond that inner loop only subtracts.
+ *
+ * The arithmetic it is compared with: a 128-bit WebAssembly SIMD multiply (or fused multiply-add)
+ * is 4 float32 lanes; this Zen 5 issues two multiplies (or two FMAs) per cycle besides two adds, so
+ * the plain mul + add kernel and the FMA kernel both retire 8 products = 16 flops per cycle.
+ * OpenBLAS's AVX-512 FMA kernel retires 2 x 16 lanes x 2 = 64 flops per cycle at the same clock.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Generator } from "../random/generator.ts";
+
+/** flops per cycle per core of 128-bit SIMD on this CPU (2 mul/FMA pipes x 4 lanes x 2 flops) */
+export const SIMD128_FLOPS_PER_CYCLE = 16;
+/** the same for OpenBLAS's AVX-512 FMA kernel (2 FMA pipes x 16 lanes x 2 flops) */
+export const AVX512_FLOPS_PER_CYCLE = 64;
+
+/** This thread's CPU time in ms (user + system): it does not count time other processes hold the core. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/**
+ * Median GFLOP/s (per CPU second) of `flops`-sized calls, in `batches` batches of about 20 ms,
+ * after `warm` ms of warm-up (V8 runs new wasm code in its baseline tier first and swaps in the
+ * optimised code at a later call).
+ */
+export function gflopRate(flops: number, call: () => void, batches = 7, warm = 100): number {
+  let t = performance.now();
+  let calls = 0;
+  while (performance.now() - t < warm) {
+    call();
+    calls++;
+  }
+  const reps = Math.max(1, Math.round((20 * calls) / (performance.now() - t)));
+  const rates: number[] = [];
+  for (let r = 0; r < batches; r++) {
+    t = cpuMs();
+    for (let i = 0; i < reps; i++) call();
+    rates.push((flops * reps) / ((cpuMs() - t) * 1e6));
+  }
+  return median(rates);
+}
+
+interface CeilingExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  ceiling(k: number, reps: number, ap: number, bp: number, c: number, scratch: number): void;
+}
+
+/**
+ * Compile assembly/ceiling.ts with asc (a dev dependency) in a child process: compiling in this
+ * process would leave V8's background compiler busy optimising binaryen's own large wasm, and the
+ * module would then run unoptimised for seconds.
+ */
+function ceilingModule(root: string, relaxed: boolean): WebAssembly.Instance {
+  const out = join(mkdtempSync(join(tmpdir(), "makemore-ceiling-")), "ceiling.wasm");
+  const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
+  execFileSync(
+    process.execPath,
+    [asc, "assembly/ceiling.ts", "--enable", "simd", "-O3", "--runtime", "stub"].concat([
+      ...(relaxed ? ["--enable", "relaxed-simd"] : []),
+      "--noAssert",
+      "--outFile",
+      out,
+    ]),
+    { cwd: root, stdio: "inherit" },
+  );
+  const bytes = readFileSync(out);
+  rmSync(dirname(out), { recursive: true });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+}
+
+/**
+ * GFLOP/s (per CPU second) of the 4x8 microkernel on L1-resident packed panels (k = 256), in the
+ * plain build or the relaxed-SIMD (FMA) one; `root` is the repository (where asc and assembly/ are).
+ */
+export function microkernelCeiling(root: string, relaxed = false, batches = 7): number {
+  const cx = ceilingModule(root, relaxed).exports as unknown as CeilingExports;
+  const k = 256;
+  const base = (cx.heapBase() + 63) & ~63;
+  cx.memory.grow(2);
+  const f = new Float32Array(cx.memory.buffer);
+  const g = new Generator().manualSeed(1);
+  const ap = base;
+  const bp = ap + 16 * k;
+  const c = bp + 32 * k;
+  g.randnInto(f.subarray(ap >> 2, (ap >> 2) + 4 * k));
+  g.randnInto(f.subarray(bp >> 2, (bp >> 2) + 8 * k));
+  const reps = 200;
+  return gflopRate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256), batches);
+}
