@@ -21,6 +21,7 @@ import { Embedding, TorchLinear } from "../src/nn/index.ts";
 import { Generator } from "../src/random/index.ts";
 import {
   cat,
+  causalSoftmax,
   crossEntropyIgnore,
   type DType,
   expand,
@@ -29,6 +30,7 @@ import {
   linearT,
   maskedFill,
   matmul,
+  matmulT,
   narrow,
   rand,
   randn,
@@ -185,6 +187,53 @@ for (const c of fx.cases) {
   });
 }
 
+// The fused forms the models run: the same PyTorch cases through them, and bit for bit the
+// composed ops they replace (forward and every gradient), at the Transformer's own shapes too.
+const FUSED: Record<string, (xs: Tensor[]) => Tensor> = {
+  causal_softmax: ([a]) => causalSoftmax(a),
+  matmul_4d: ([a, b]) => matmulT(a, b.transpose(-2, -1)),
+  matmul_3d: ([a, b]) => matmulT(a, b.transpose(-2, -1)),
+  matmul_broadcast: ([a, b]) => matmulT(a, b.transpose(-2, -1)),
+  bow_average: ([x]) => matmul(causalSoftmax(zeros([2, 4, 4])), x),
+};
+for (const c of fx.cases.filter((k) => k.name in FUSED)) {
+  test(`torch: ${c.name} through causalSoftmax / matmulT`, () => {
+    const inputs = c.inputs.map((j) => build(j).requiresGrad_());
+    const out = FUSED[c.name](inputs);
+    assert.deepEqual(out.shape, c.output.shape, "output shape");
+    close(out.storage, vals(c.output), 1e-5, 1e-6, "forward");
+    out.backward(build(c.upstream));
+    c.grads.forEach((gj, i) => {
+      if (gj) close(inputs[i].grad!.storage, vals(gj), 1e-4, 1e-5, `grad of input ${i}`);
+    });
+  });
+}
+
+test("causalSoftmax(matmulT(q, k), s) is (q @ k^T * s).masked_fill(-inf).softmax(-1), bit for bit", () => {
+  const g = new Generator().manualSeed(5);
+  for (const [B, nh, T, hs] of [
+    [2, 3, 5, 4],
+    [32, 4, 16, 16],
+  ]) {
+    const q = randn([B, nh, T, hs], { generator: g }).requiresGrad_();
+    const k = randn([B, nh, T, hs], { generator: g }).requiresGrad_();
+    const up = randn([B, nh, T, T], { generator: g });
+    const scale = 1 / Math.sqrt(hs);
+    const fused = causalSoftmax(matmulT(q, k), scale);
+    fused.backward(up);
+    const [gq, gk] = [q.grad!.storage.slice(), k.grad!.storage.slice()];
+    q.grad = null;
+    k.grad = null;
+    const att = matmul(q, k.transpose(-2, -1)).mul(scale);
+    const composed = maskedFill(att, tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
+    composed.backward(up);
+    const what = `(${B}, ${nh}, ${T}, ${hs})`;
+    assert.deepEqual(Array.from(fused.storage), Array.from(composed.storage), `${what} weights`);
+    assert.deepEqual(Array.from(gq), Array.from(q.grad!.storage), `${what} dq`);
+    assert.deepEqual(Array.from(gk), Array.from(k.grad!.storage), `${what} dk`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 3. Float64 central differences against independent references
 
@@ -324,6 +373,28 @@ test("central differences: causal masked softmax, narrow/expand/stack, ignoring 
     [r([2, 4, 4])],
     ([a]) => maskedFill(a, tril(4).eq(0), Number.NEGATIVE_INFINITY).softmax(-1),
     ([a]) => REF.causalSoftmax(a, 8, 4),
+  );
+  gradcheck(
+    "causalSoftmax, scaled",
+    [r([2, 4, 4])],
+    ([a]) => causalSoftmax(a, 0.5),
+    ([a]) =>
+      REF.causalSoftmax(
+        a.map((v) => v * 0.5),
+        8,
+        4,
+      ),
+  );
+  gradcheck(
+    "matmulT (2, 3, 4) @ (2, 5, 4)^T",
+    [r([2, 3, 4]), r([2, 5, 4])],
+    ([a, b]) => matmulT(a, b),
+    ([a, b]) => {
+      const bt: number[] = [];
+      for (let p = 0; p < 2; p++)
+        for (let q = 0; q < 4; q++) for (let j = 0; j < 5; j++) bt.push(b[p * 20 + j * 4 + q]);
+      return REF.bmm(a, bt, 2, 3, 4, 5);
+    },
   );
   gradcheck(
     "narrow + expand + stack",

@@ -23,10 +23,11 @@ import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
 import type { Generator } from "../random/generator.ts";
 import { allocF32, launch } from "../tensor/engine.ts";
 import {
+  causalSoftmax,
   crossEntropyIgnore,
   expand,
-  maskedFill,
   matmul,
+  matmulT,
   select,
   split,
   stack,
@@ -151,9 +152,9 @@ class CausalSelfAttention extends Module {
     const hs = C / nh;
     // (B, T, 3C) -> q, k, v (B, T, C) -> (B, nh, T, hs)
     const [q, k, v] = split(this.c_attn.forward(x), C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
-    // (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T), scaled by 1/sqrt(hs)
-    let att = matmul(q, k.transpose(-2, -1)).mul(1 / Math.sqrt(hs));
-    att = maskedFill(att, tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
+    // (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T), scaled by 1/sqrt(hs), masked, softmax:
+    // att = (q @ k^T * hs^-1/2).masked_fill(tril == 0, -inf).softmax(-1) as one op (nnops.ts)
+    const att = causalSoftmax(matmulT(q, k), 1 / Math.sqrt(hs));
     this.keep(att);
     // (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs) -> (B, T, C)
     const y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
@@ -254,7 +255,8 @@ class CausalBoW extends Module {
   }
   forward(x: Tensor): Tensor {
     const [B, T] = x.shape;
-    const att = maskedFill(zeros([B, T, T]), tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
+    // zeros.masked_fill(tril == 0, -inf).softmax(-1): row i averages positions 0..i
+    const att = causalSoftmax(zeros([B, T, T]));
     return this.keep(matmul(att, x));
   }
   protected override ownBuffers(): [string, Tensor][] {

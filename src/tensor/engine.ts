@@ -443,6 +443,47 @@ export function gemmArena(
   return true;
 }
 
+/**
+ * Batched gemm on the arena module, all operands in one sealed arena: for i < offA.length in
+ * order, C_offC[i] (m,n) (+)= op(A_offA[i]) (m,k) op(B_offB[i]) (k,n), offsets counting whole
+ * matrices (attention's (B, nh) batch). By byte offset: no per-batch views. False when not in
+ * one arena (the caller loops over views).
+ */
+export function bmmArena(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Float32Array,
+  offA: Int32Array,
+  B: Float32Array,
+  offB: Int32Array,
+  C: Float32Array,
+  offC: Int32Array,
+  acc: boolean,
+): boolean {
+  const ex = arenaOf(A, B, C);
+  if (!ex || m === 0 || n === 0 || k === 0) return false;
+  const [sa, sb, sc] = [m * k * 4, k * n * 4, m * n * 4];
+  for (let i = 0; i < offA.length; i++) {
+    gemmPtr(
+      ex,
+      transA,
+      transB,
+      m,
+      n,
+      k,
+      A.byteOffset + offA[i] * sa,
+      B.byteOffset + offB[i] * sb,
+      C.byteOffset + offC[i] * sc,
+      acc,
+      0,
+    );
+  }
+  return true;
+}
+
 const VARIANT: Record<BatchNormVariant, number> = { "lecture-std": 0, lecture: 1, torch: 2 };
 
 /**
@@ -750,6 +791,19 @@ export function addArena(a: Float32Array, b: Float32Array, y: Float32Array): boo
   const ex = arenaOf(a, b, y);
   if (!ex) return false;
   ex.add(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
+  return true;
+}
+
+/**
+ * y = x + z with z tiled over x ((B, T, C) + (T, C): y[i] = x[i] + z[i mod len z]), one SIMD add
+ * per block on the arena module in one arena (float32 adds: same bits). False otherwise.
+ */
+export function addTiledArena(x: Float32Array, z: Float32Array, y: Float32Array): boolean {
+  const L = z.length;
+  if (L === 0 || y.length % L !== 0) return false;
+  const ex = arenaOf(x, z, y);
+  if (!ex) return false;
+  for (let o = 0; o < y.length * 4; o += L * 4) ex.add(x.byteOffset + o, z.byteOffset, y.byteOffset + o, L);
   return true;
 }
 

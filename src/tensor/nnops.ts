@@ -11,12 +11,14 @@
  *   const qkv = linearT(x, W, b);                      // (B, T, C) @ (3C, C)^T -> (B, T, 3C)
  *   const att = matmul(q, k.transpose(-2, -1));        // (B, nh, T, hs) @ (B, nh, hs, T)
  *   const p = maskedFill(att, causal, -Infinity).softmax(-1);
+ *   const p2 = causalSoftmax(matmulT(q, k), 0.25);     // the same weights, one op, no copies
  */
 
 import {
   addRowsArena,
   allocF32,
   allocI32,
+  bmmArena,
   copyRowsArena,
   geluBackwardArena,
   geluForwardArena,
@@ -34,7 +36,6 @@ import {
   gradOf,
   normDim,
   record,
-  type Shape,
   shapeStr,
   splitAt,
   Tensor,
@@ -68,14 +69,30 @@ export function linearT(x: Tensor, weight: Tensor, bias: Tensor | null = null): 
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim <= 2 && b.ndim <= 2) return a.matmul(b);
+  return batchedMatmul(a, b, false);
+}
+
+/**
+ * `torch.matmul(a, b.transpose(-2, -1))` without the transposed copy: (..., m, k) @ (..., n, k)^T
+ * -> (..., m, n), attention's q @ k^T. The gemm reads b transposed; every element is the same sum
+ * over k in the same order as through the copy. Backward: dA = G @ B, dB = G^T @ A.
+ */
+export function matmulT(a: Tensor, b: Tensor): Tensor {
+  return batchedMatmul(a, b, true);
+}
+
+function batchedMatmul(a: Tensor, b: Tensor, transB: boolean): Tensor {
   if (a.ndim < 2 || b.ndim < 2) {
     throw new RangeError(
       `matmul: batched operands need 2+ dimensions, got ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`,
     );
   }
   const [m, k] = a.shape.slice(-2);
-  const [k2, n] = b.shape.slice(-2);
-  if (k !== k2) throw new RangeError(`matmul shape mismatch: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const [k2, n] = transB ? b.shape.slice(-2).reverse() : b.shape.slice(-2);
+  if (k !== k2) {
+    const bs = transB ? `${shapeStr(b.shape)}^T` : shapeStr(b.shape);
+    throw new RangeError(`matmul shape mismatch: ${shapeStr(a.shape)} @ ${bs}`);
+  }
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShapes(batchA, batchB);
@@ -83,7 +100,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const offB = broadcastOffsets(batchB, batch);
   const nb = offA.length;
   const y = allocF32(nb * m * n);
-  launch(NN_OPS.bmm.forward, a.storage, offA, b.storage, offB, y, m, n, k);
+  launch(NN_OPS.bmm.forward, a.storage, offA, b.storage, offB, y, m, n, k, transB);
   const out = new Tensor(y, [...batch, m, n]);
   return record(out, "bmm", [a, b], (g) =>
     launch(
@@ -98,6 +115,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       m,
       n,
       k,
+      transB,
     ),
   );
 }
@@ -187,6 +205,30 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
     launch(NN_OPS.maskedFill.backward, mask.storage, om, g, gradOf(x)),
   );
 }
+
+/**
+ * Attention's weights in one op: `(x * scale).masked_fill(tril(T) == 0, -inf).softmax(-1)` for
+ * x (..., T, T), as the three ops compute them (the product rounded to float32; per row max, each
+ * exp(v - max) once in float64, their sum in order, each divided and rounded), over the causal
+ * part j <= i only: the masked entries are exp(-inf) = 0, adding them changes no sum and their
+ * weights are 0. Backward, the chain's rules fused: with the row's sum sgy = sum_j g_j y_j,
+ *   dx_j += f32(f32(y_j (g_j - sgy)) * scale) for j <= i, nothing where masked.
+ */
+export function causalSoftmax(x: Tensor, scale = 1): Tensor {
+  const T = x.shape[x.ndim - 1];
+  if (x.ndim < 2 || x.shape[x.ndim - 2] !== T)
+    throw new RangeError(`causalSoftmax needs (..., T, T) scores, got ${shapeStr(x.shape)}`);
+  const y = allocF32(x.numel());
+  const sc = Math.fround(scale);
+  launch(NN_OPS.causalSoftmax.forward, x.storage, T, sc, y);
+  const out = new Tensor(y, x.shape);
+  return record(out, "causalSoftmax", [x], (g) =>
+    launch(NN_OPS.causalSoftmax.backward, y, T, sc, g, gradOf(x)),
+  );
+}
+
+/** causalSoftmax's float64 exponentials of one row (one call at a time). */
+let rowExp = new Float64Array(64);
 
 /** The (n, n) lower-triangular matrix of ones, `torch.tril(torch.ones(n, n))`. */
 export function tril(n: number, m = n): Tensor {
@@ -320,21 +362,49 @@ export function crossEntropyIgnore(logits: Tensor, targets: Tensor, ignoreIndex 
 
 type F32 = Float32Array;
 
+const identities = new Map<number, Int32Array>();
+/** 0, 1, ..., n-1 (cached: the batch offsets of an output) */
+function identity(n: number): Int32Array {
+  let id = identities.get(n);
+  if (!id) {
+    id = Int32Array.from({ length: n }, (_, i) => i);
+    identities.set(n, id);
+  }
+  return id;
+}
+
 /**
- * bmm's batch i in arrays shaped like A, B and Y: a(x, i) is the (m,k) block offA[i] of x, b(x, i)
- * the (k,n) block offB[i], y(x, i) the (m,n) block i (the output or its gradient).
+ * For each batch i in order: C_offC[i] (M,N) (+)= op(A_offA[i]) (M,K) @ op(B_offB[i]) (K,N), the
+ * offsets counting whole matrices. By pointer on a plan's arena (bmmArena), else per-batch views;
+ * the same gemm either way.
  */
-function bmmBatches(offA: Int32Array, offB: Int32Array, m: number, n: number, k: number) {
-  const [sa, sb, sy] = [m * k, k * n, m * n];
-  return {
-    a: (x: F32, i: number) => x.subarray(offA[i] * sa, offA[i] * sa + sa),
-    b: (x: F32, i: number) => x.subarray(offB[i] * sb, offB[i] * sb + sb),
-    y: (x: F32, i: number) => x.subarray(i * sy, i * sy + sy),
-  };
+function bmm(
+  tA: boolean,
+  tB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: F32,
+  offA: Int32Array,
+  Bs: F32,
+  offB: Int32Array,
+  C: F32,
+  offC: Int32Array,
+  acc: boolean,
+): void {
+  if (bmmArena(tA, tB, M, N, K, A, offA, Bs, offB, C, offC, acc)) return;
+  const [sa, sb, sc] = [M * K, K * N, M * N];
+  const gemm = kernels().gemm;
+  for (let i = 0; i < offA.length; i++) {
+    const a = A.subarray(offA[i] * sa, offA[i] * sa + sa);
+    const b = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
+    gemm(tA, tB, M, N, K, a, b, C.subarray(offC[i] * sc, offC[i] * sc + sc), acc);
+  }
 }
 
 const NN_OPS = {
-  // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ B_offB[i] (k,n); dA = G @ B^T, dB = A^T @ G
+  // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ op(B_offB[i]), B stored (k,n), or (n,k) read
+  // transposed (tB); dA = G @ op(B)^T, dB = A^T @ G (tB: G^T @ A), accumulated in batch order
   bmm: {
     forward: (
       A: F32,
@@ -345,12 +415,8 @@ const NN_OPS = {
       m: number,
       n: number,
       k: number,
-    ) => {
-      const at = bmmBatches(offA, offB, m, n, k);
-      const gemm = kernels().gemm;
-      for (let i = 0; i < offA.length; i++)
-        gemm(false, false, m, n, k, at.a(A, i), at.b(Bs, i), at.y(y, i), false);
-    },
+      tB: boolean,
+    ) => bmm(false, tB, m, n, k, A, offA, Bs, offB, y, identity(offA.length), false),
     backward: (
       A: F32,
       offA: Int32Array,
@@ -362,16 +428,14 @@ const NN_OPS = {
       m: number,
       n: number,
       k: number,
+      tB: boolean,
     ) => {
-      const at = bmmBatches(offA, offB, m, n, k);
-      const gemm = kernels().gemm;
-      for (let i = 0; i < offA.length; i++) {
-        const gi = at.y(g, i);
-        // (m,n) @ (n,k): B_i stored (k,n) used transposed
-        if (ga) gemm(false, true, m, k, n, gi, at.b(Bs, i), at.a(ga, i), true);
-        // (k,m) @ (m,n): A_i stored (m,k) used transposed
-        if (gb) gemm(true, false, k, n, m, at.a(A, i), gi, at.b(gb, i), true);
-      }
+      const id = identity(offA.length);
+      // dA_i (m,k) += G_i (m,n) @ op(B_i)^T: B (k,n) read transposed, or B (n,k) as stored
+      if (ga) bmm(false, !tB, m, k, n, g, id, Bs, offB, ga, offA, true);
+      // dB_i (k,n) += A_i^T (k,m) @ G_i (m,n); tB: dB_i (n,k) += G_i^T (n,m) @ A_i (m,k)
+      if (gb && tB) bmm(true, false, n, k, m, g, id, A, offA, gb, offB, true);
+      else if (gb) bmm(true, false, k, n, m, A, offA, g, id, gb, offB, true);
     },
   },
   // per row of (N, C): mu, rstd = 1 / sqrt(var + eps), xhat = (x - mu) rstd, y = xhat w + b;
@@ -466,6 +530,36 @@ const NN_OPS = {
         const v = xs[i];
         const ti = t[i];
         gx[i] += g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+      }
+    },
+  },
+  // per (T, T) matrix, row i: v_j = f32(x_j sc), y_j = exp(v_j - max v) / sum for j <= i, else 0
+  causalSoftmax: {
+    forward: (xs: F32, T: number, sc: number, y: F32) => {
+      if (rowExp.length < T) rowExp = new Float64Array(T);
+      const e = rowExp;
+      const f = Math.fround;
+      for (let base = 0; base < xs.length; base += T * T) {
+        for (let i = 0; i < T; i++) {
+          const o = base + i * T;
+          let mx = Number.NEGATIVE_INFINITY;
+          for (let j = 0; j <= i; j++) mx = Math.max(mx, f(xs[o + j] * sc));
+          let s = 0;
+          for (let j = 0; j <= i; j++) s += e[j] = Math.exp(f(xs[o + j] * sc) - mx);
+          for (let j = 0; j <= i; j++) y[o + j] = e[j] / s;
+          for (let j = i + 1; j < T; j++) y[o + j] = 0;
+        }
+      }
+    },
+    backward: (y: F32, T: number, sc: number, g: F32, gx: F32) => {
+      const f = Math.fround;
+      for (let base = 0; base < y.length; base += T * T) {
+        for (let i = 0; i < T; i++) {
+          const o = base + i * T;
+          let sgy = 0;
+          for (let j = 0; j <= i; j++) sgy += g[o + j] * y[o + j];
+          for (let j = 0; j <= i; j++) gx[o + j] += f(f(y[o + j] * (g[o + j] - sgy)) * sc);
+        }
       }
     },
   },
@@ -571,4 +665,6 @@ const NN_OPS = {
       }
     },
   },
-} satisfies OpTable<"bmm" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore">;
+} satisfies OpTable<
+  "bmm" | "causalSoftmax" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore"
+>;

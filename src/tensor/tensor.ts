@@ -17,6 +17,7 @@ import {
   accumulateArena,
   addArena,
   addRowsArena,
+  addTiledArena,
   allocF32,
   allocI32,
   arenaKernels,
@@ -179,7 +180,22 @@ export function broadcastOffsets(inShape: Shape, outShape: Shape): Int32Array {
   }
   if (offsetCache.size > 512) offsetCache.clear();
   offsetCache.set(key, offs);
+  // ones then the output's trailing dimensions ((T, C) in (B, T, C)): offsets i mod numel(in)
+  if (isTiled(inShape, outShape)) tiledOffsets.add(offs);
   return offs;
+}
+
+/**
+ * Offsets of an input whose shape is leading ones then the output's trailing dimensions: offset
+ * i mod numel(input), so kernels may run whole contiguous blocks (broadcastOffsets marks them).
+ */
+const tiledOffsets = new WeakSet<Int32Array>();
+function isTiled(inShape: Shape, outShape: Shape): boolean {
+  let i = 0;
+  while (i < inShape.length && inShape[i] === 1) i++;
+  const lead = outShape.length - inShape.length;
+  for (; i < inShape.length; i++) if (inShape[i] !== outShape[lead + i]) return false;
+  return true;
 }
 
 /** Split `shape` around `dim` into (outer, size, inner) so a reduction is a 3-loop nest. */
@@ -833,11 +849,13 @@ const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
       if (x.length === y.length && z.length === y.length && addArena(x, z, y)) return;
+      // (B, T, C) + (T, C): one SIMD add per block of z's length (the same float32 sums)
+      if (x.length === y.length && tiledOffsets.has(ob) && addTiledArena(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
     },
     backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
-      if (ta) for (let i = 0; i < g.length; i++) ta[i] += g[i];
-      if (tb) for (let i = 0; i < g.length; i++) tb[i] += g[i];
+      if (ta) accumulate(ta, g);
+      if (tb) accumulate(tb, g);
     },
   },
   sub: {
@@ -845,7 +863,7 @@ const BINARY = {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] - z[ob[i]];
     },
     backward: (_x, _oa, _z, _ob, _y, g, ta, tb) => {
-      if (ta) for (let i = 0; i < g.length; i++) ta[i] += g[i];
+      if (ta) accumulate(ta, g);
       if (tb) for (let i = 0; i < g.length; i++) tb[i] -= g[i];
     },
   },
@@ -1341,12 +1359,14 @@ function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
   return record(out, op, [a, bt], (g) => {
     const ga = a.requiresGrad ? gradOf(a) : null;
     const gb = bt.requiresGrad ? gradOf(bt) : null;
-    // a broadcast input's gradient is summed to its shape after the rule (see BINARY)
-    const ta = ga && ga.length !== g.length ? zerosF32(g.length) : ga;
-    const tb = gb && gb.length !== g.length ? zerosF32(g.length) : gb;
-    launch(rule.backward, a.storage, oa, bt.storage, ob, y, g, ta, tb);
-    if (ga && ta !== ga) launch(sumToShape, ta as F32, oa, ga);
-    if (gb && tb !== gb) launch(sumToShape, tb as F32, ob, gb);
+    // a broadcast input's gradient is summed to its shape after the rule (see BINARY); add's rule
+    // would copy g into zeroed scratch (0 + g = g), so g itself is summed
+    const direct = op === "add";
+    const ta = ga && ga.length !== g.length ? (direct ? null : zerosF32(g.length)) : ga;
+    const tb = gb && gb.length !== g.length ? (direct ? null : zerosF32(g.length)) : gb;
+    if (ta || tb) launch(rule.backward, a.storage, oa, bt.storage, ob, y, g, ta, tb);
+    if (ga && ta !== ga) launch(sumToShape, (ta ?? g) as F32, oa, ga);
+    if (gb && tb !== gb) launch(sumToShape, (tb ?? g) as F32, ob, gb);
   });
 }
 
@@ -1356,10 +1376,20 @@ function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
  * `(a * b).sum(0)` written by hand equals the gradient autograd gives a (1, H) factor.
  */
 function sumToShape(t: F32, o: Int32Array, gx: F32): void {
-  const acc = new Float64Array(gx.length);
-  for (let i = 0; i < t.length; i++) acc[o[i]] += t[i];
-  for (let j = 0; j < gx.length; j++) gx[j] += fr(acc[j]);
+  const L = gx.length;
+  if (sumScratch.length < L) sumScratch = new Float64Array(L);
+  const acc = sumScratch;
+  acc.fill(0, 0, L);
+  if (tiledOffsets.has(o) && t.length % L === 0) {
+    // o[i] = i mod L: the same additions in the same order, over contiguous blocks
+    for (let base = 0; base < t.length; base += L) for (let j = 0; j < L; j++) acc[j] += t[base + j];
+  } else {
+    for (let i = 0; i < t.length; i++) acc[o[i]] += t[i];
+  }
+  for (let j = 0; j < L; j++) gx[j] += fr(acc[j]);
 }
+/** sumToShape's float64 accumulators (one call at a time; grows to the largest gradient). */
+let sumScratch = new Float64Array(64);
 
 /** A one-element float32 constant (a scalar operand). */
 function constant(v: number): Tensor {
