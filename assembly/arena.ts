@@ -57,15 +57,18 @@ export function colSum(m: i32, n: i32, g: usize, db: usize): void {
 // ---------------------------------------------------------------------------------------------
 // exp and tanh in float32 lanes
 
+/** t = x log2(e) + 1.5 * 2^23: n = round(x / ln2) lands in t's low mantissa bits (n = t - 1.5 * 2^23). */
+@inline
+function expShifted(x: v128): v128 {
+  return f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+}
+
 /**
- * e^x for x in [-87.3, 88.7] (Cephes expf): x = n ln2 + r with |r| <= ln2/2 (n rounded with the
- * 1.5 * 2^23 trick, ln2 split in two for an exact reduction), e^r = 1 + r + r^2 P(r) with a degree-5
- * P evaluated by Estrin's scheme, then 2^n through the exponent bits. At most 1 ulp from the
- * correctly rounded value.
+ * e^r where x = n ln2 + r, n from t = expShifted(x): the exact reduction (ln2 split in two), then
+ * 1 + r + r^2 P(r) with a degree-5 P by Estrin's scheme. The caller applies 2^n.
  */
 @inline
-function expv(x: v128): v128 {
-  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+function expReduced(x: v128, t: v128): v128 {
   const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
@@ -74,7 +77,19 @@ function expv(x: v128): v128 {
   const q23 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r), f32x4.splat(4.1665795894e-2));
   const q45 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r), f32x4.splat(5.0000001201e-1));
   const q = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q01, r2), q23), r2), q45);
-  const y = f32x4.add(f32x4.add(f32x4.mul(q, r2), r), f32x4.splat(1));
+  return f32x4.add(f32x4.add(f32x4.mul(q, r2), r), f32x4.splat(1));
+}
+
+/**
+ * e^x for x in [-87.3, 88.7] (Cephes expf): x = n ln2 + r with |r| <= ln2/2 (n rounded with the
+ * 1.5 * 2^23 trick, ln2 split in two for an exact reduction), e^r = 1 + r + r^2 P(r) with a degree-5
+ * P evaluated by Estrin's scheme, then 2^n through the exponent bits. At most 1 ulp from the
+ * correctly rounded value.
+ */
+@inline
+function expv(x: v128): v128 {
+  const t = expShifted(x);
+  const y = expReduced(x, t);
   // the low mantissa bits of t hold n + 0x400000; (n + 127) << 23 is 2^n
   const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   return f32x4.mul(y, pow2);
@@ -292,6 +307,12 @@ export function reluBwd(y: usize, g: usize, gx: usize, n: i32, acc: i32): void {
 @inline
 function pair(p: usize): v128 {
   return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/** lane 0 + lane 1 of an f64x2 (a float64 sum's two partial sums, in that order). */
+@inline
+function sum2(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
 }
 
 /**
@@ -758,10 +779,10 @@ export function moments(w: usize, g: usize, n: i32): void {
   const sww = f64x2.add(sww0, sww1);
   const sg = f64x2.add(sg0, sg1);
   const sgg = f64x2.add(sgg0, sgg1);
-  let a: f64 = f64x2.extract_lane(sw, 0) + f64x2.extract_lane(sw, 1);
-  let b: f64 = f64x2.extract_lane(sww, 0) + f64x2.extract_lane(sww, 1);
-  let c: f64 = f64x2.extract_lane(sg, 0) + f64x2.extract_lane(sg, 1);
-  let d: f64 = f64x2.extract_lane(sgg, 0) + f64x2.extract_lane(sgg, 1);
+  let a: f64 = sum2(sw);
+  let b: f64 = sum2(sww);
+  let c: f64 = sum2(sg);
+  let d: f64 = sum2(sgg);
   for (; i < n; i++) {
     const o: usize = (<usize>i) << 2;
     const x = <f64>load<f32>(w + o);
@@ -851,16 +872,8 @@ export function axpy(y: usize, x: usize, s: f32, n: i32): void {
 @inline
 function expFull(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.72283935546875)), f32x4.splat(-103.972084045410));
-  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
-  const nf = f32x4.sub(t, f32x4.splat(12582912.0));
-  let r = f32x4.sub(xc, f32x4.mul(nf, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(nf, f32x4.splat(-2.12194440e-4)));
-  const r2 = f32x4.mul(r, r);
-  const q01 = f32x4.add(f32x4.mul(f32x4.splat(1.987569150e-4), r), f32x4.splat(1.3981999507e-3));
-  const q23 = f32x4.add(f32x4.mul(f32x4.splat(8.3334519073e-3), r), f32x4.splat(4.1665795894e-2));
-  const q45 = f32x4.add(f32x4.mul(f32x4.splat(1.6666665459e-1), r), f32x4.splat(5.0000001201e-1));
-  const q = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(q01, r2), q23), r2), q45);
-  const y = f32x4.add(f32x4.add(f32x4.mul(q, r2), r), f32x4.splat(1));
+  const t = expShifted(xc);
+  const y = expReduced(xc, t);
   const n = i32x4.sub(t, i32x4.splat(0x4b400000)); // the integer n
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
@@ -1094,7 +1107,7 @@ export function lnFwd(
     let sv = f64x2.splat(0);
     let j = 0;
     for (; j < pairs; j += 2) sv = f64x2.add(sv, pair(xr + ((<usize>j) << 2)));
-    let s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+    let s = sum2(sv);
     for (; j < c; j++) s += <f64>load<f32>(xr + ((<usize>j) << 2));
     const mu = s / <f64>c;
     const muv = f64x2.splat(mu);
@@ -1103,7 +1116,7 @@ export function lnFwd(
       const d = f64x2.sub(pair(xr + ((<usize>j) << 2)), muv);
       qv = f64x2.add(qv, f64x2.mul(d, d));
     }
-    let q = f64x2.extract_lane(qv, 0) + f64x2.extract_lane(qv, 1);
+    let q = sum2(qv);
     for (; j < c; j++) {
       const d = <f64>load<f32>(xr + ((<usize>j) << 2)) - mu;
       q += d * d;
@@ -1169,8 +1182,8 @@ export function lnBwd(
       m1v = f64x2.add(m1v, dh);
       m2v = f64x2.add(m2v, f64x2.mul(dh, hv));
     }
-    let m1 = f64x2.extract_lane(m1v, 0) + f64x2.extract_lane(m1v, 1);
-    let m2 = f64x2.extract_lane(m2v, 0) + f64x2.extract_lane(m2v, 1);
+    let m1 = sum2(m1v);
+    let m2 = sum2(m2v);
     for (; j < c; j++) {
       const o: usize = (<usize>j) << 2;
       const gv = <f64>load<f32>(gr + o);
