@@ -335,8 +335,62 @@ export function bnTrainFwd(
 ): void {
   const rowB: usize = (<usize>h) << 2;
   const nf = <f64>n;
-  // per column: mean = f32(sum / N); ss = sum (x - mean)^2, both summed over rows in float64
+  // per column: mean = f32(sum / N); ss = sum (x - mean)^2, both summed over rows in float64.
+  // Eight columns at a time first: four independent f64x2 sums in flight instead of one chain
+  // of N dependent adds (each column still sums rows 0..N-1 in order: the same bits).
   let c = 0;
+  for (; c + 8 <= h; c += 8) {
+    const o: usize = (<usize>c) << 2;
+    let s0 = f64x2.splat(0);
+    let s1 = f64x2.splat(0);
+    let s2 = f64x2.splat(0);
+    let s3 = f64x2.splat(0);
+    let p = x + o;
+    for (let r = 0; r < n; r++) {
+      s0 = f64x2.add(s0, pair(p));
+      s1 = f64x2.add(s1, pair(p + 8));
+      s2 = f64x2.add(s2, pair(p + 16));
+      s3 = f64x2.add(s3, pair(p + 24));
+      p += rowB;
+    }
+    const nv = f64x2.splat(nf);
+    const q0 = f32x4.demote_f64x2_zero(f64x2.div(s0, nv));
+    const q1 = f32x4.demote_f64x2_zero(f64x2.div(s1, nv));
+    const q2 = f32x4.demote_f64x2_zero(f64x2.div(s2, nv));
+    const q3 = f32x4.demote_f64x2_zero(f64x2.div(s3, nv));
+    v128.store64_lane(mean + o, q0, 0);
+    v128.store64_lane(mean + o + 8, q1, 0);
+    v128.store64_lane(mean + o + 16, q2, 0);
+    v128.store64_lane(mean + o + 24, q3, 0);
+    const m0 = f64x2.promote_low_f32x4(q0);
+    const m1 = f64x2.promote_low_f32x4(q1);
+    const m2 = f64x2.promote_low_f32x4(q2);
+    const m3 = f64x2.promote_low_f32x4(q3);
+    s0 = f64x2.splat(0);
+    s1 = f64x2.splat(0);
+    s2 = f64x2.splat(0);
+    s3 = f64x2.splat(0);
+    p = x + o;
+    for (let r = 0; r < n; r++) {
+      const d0 = f64x2.sub(pair(p), m0);
+      const d1 = f64x2.sub(pair(p + 8), m1);
+      const d2 = f64x2.sub(pair(p + 16), m2);
+      const d3 = f64x2.sub(pair(p + 24), m3);
+      s0 = f64x2.add(s0, f64x2.mul(d0, d0));
+      s1 = f64x2.add(s1, f64x2.mul(d1, d1));
+      s2 = f64x2.add(s2, f64x2.mul(d2, d2));
+      s3 = f64x2.add(s3, f64x2.mul(d3, d3));
+      p += rowB;
+    }
+    bnColumn(f64x2.extract_lane(s0, 0), n, variant, eps, spread + o, sigma + o);
+    bnColumn(f64x2.extract_lane(s0, 1), n, variant, eps, spread + o + 4, sigma + o + 4);
+    bnColumn(f64x2.extract_lane(s1, 0), n, variant, eps, spread + o + 8, sigma + o + 8);
+    bnColumn(f64x2.extract_lane(s1, 1), n, variant, eps, spread + o + 12, sigma + o + 12);
+    bnColumn(f64x2.extract_lane(s2, 0), n, variant, eps, spread + o + 16, sigma + o + 16);
+    bnColumn(f64x2.extract_lane(s2, 1), n, variant, eps, spread + o + 20, sigma + o + 20);
+    bnColumn(f64x2.extract_lane(s3, 0), n, variant, eps, spread + o + 24, sigma + o + 24);
+    bnColumn(f64x2.extract_lane(s3, 1), n, variant, eps, spread + o + 28, sigma + o + 28);
+  }
   for (; c + 2 <= h; c += 2) {
     const o: usize = (<usize>c) << 2;
     let s = f64x2.splat(0);
@@ -415,6 +469,99 @@ function bnColumn(ss: f64, n: i32, variant: i32, eps: f64, spreadP: usize, sigma
 }
 
 /**
+ * bnTrainBwd's column sums for the eight columns c..c+7 (g and xhat point at column c of row 0):
+ * the pair loop's arithmetic on four column pairs at once.
+ */
+@inline
+function bnColumnSums8(
+  g: usize,
+  xhat: usize,
+  gamma: usize,
+  dgamma: usize,
+  dbeta: usize,
+  n: i32,
+  h: i32,
+  d: i32,
+  c: i32,
+  sumG: usize,
+  sumGX: usize,
+): void {
+  const rowB: usize = (<usize>h) << 2;
+  const o: usize = (<usize>c) << 2;
+  const gs0 = pair(gamma + o);
+  const gs1 = pair(gamma + o + 8);
+  const gs2 = pair(gamma + o + 16);
+  const gs3 = pair(gamma + o + 24);
+  let dg0 = pair(dgamma + o);
+  let dg1 = pair(dgamma + o + 8);
+  let dg2 = pair(dgamma + o + 16);
+  let dg3 = pair(dgamma + o + 24);
+  // dbeta in float32 lanes, four columns per vector (lane for lane the pair loop's f32 adds)
+  let db0 = v128.load(dbeta + o);
+  let db1 = v128.load(dbeta + o + 16);
+  let sg0 = f64x2.splat(0);
+  let sg1 = f64x2.splat(0);
+  let sg2 = f64x2.splat(0);
+  let sg3 = f64x2.splat(0);
+  let sx0 = f64x2.splat(0);
+  let sx1 = f64x2.splat(0);
+  let sx2 = f64x2.splat(0);
+  let sx3 = f64x2.splat(0);
+  let pg = g;
+  let px = xhat;
+  for (let r = 0; r < n; r++) {
+    const ga = v128.load(pg);
+    const gb = v128.load(pg + 16);
+    const g0 = f64x2.promote_low_f32x4(ga);
+    const g1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(ga, ga, 2, 3, 0, 1));
+    const g2 = f64x2.promote_low_f32x4(gb);
+    const g3 = f64x2.promote_low_f32x4(v128.shuffle<f32>(gb, gb, 2, 3, 0, 1));
+    const x0 = pair(px);
+    const x1 = pair(px + 8);
+    const x2 = pair(px + 16);
+    const x3 = pair(px + 24);
+    dg0 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg0, f64x2.mul(g0, x0))));
+    dg1 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg1, f64x2.mul(g1, x1))));
+    dg2 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg2, f64x2.mul(g2, x2))));
+    dg3 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg3, f64x2.mul(g3, x3))));
+    db0 = f32x4.add(db0, ga);
+    db1 = f32x4.add(db1, gb);
+    const h0 = f64x2.mul(g0, gs0);
+    const h1 = f64x2.mul(g1, gs1);
+    const h2 = f64x2.mul(g2, gs2);
+    const h3 = f64x2.mul(g3, gs3);
+    sg0 = f64x2.add(sg0, h0);
+    sg1 = f64x2.add(sg1, h1);
+    sg2 = f64x2.add(sg2, h2);
+    sg3 = f64x2.add(sg3, h3);
+    sx0 = f64x2.add(sx0, f64x2.mul(h0, x0));
+    sx1 = f64x2.add(sx1, f64x2.mul(h1, x1));
+    sx2 = f64x2.add(sx2, f64x2.mul(h2, x2));
+    sx3 = f64x2.add(sx3, f64x2.mul(h3, x3));
+    pg += rowB;
+    px += rowB;
+  }
+  v128.store64_lane(dgamma + o, f32x4.demote_f64x2_zero(dg0), 0);
+  v128.store64_lane(dgamma + o + 8, f32x4.demote_f64x2_zero(dg1), 0);
+  v128.store64_lane(dgamma + o + 16, f32x4.demote_f64x2_zero(dg2), 0);
+  v128.store64_lane(dgamma + o + 24, f32x4.demote_f64x2_zero(dg3), 0);
+  v128.store(dbeta + o, db0);
+  v128.store(dbeta + o + 16, db1);
+  const nv = f64x2.splat(<f64>n);
+  const dv = f64x2.splat(<f64>d);
+  const so: usize = sumG + ((<usize>c) << 3);
+  const xo: usize = sumGX + ((<usize>c) << 3);
+  v128.store(so, f64x2.div(sg0, nv));
+  v128.store(so + 16, f64x2.div(sg1, nv));
+  v128.store(so + 32, f64x2.div(sg2, nv));
+  v128.store(so + 48, f64x2.div(sg3, nv));
+  v128.store(xo, f64x2.div(sx0, dv));
+  v128.store(xo + 16, f64x2.div(sx1, dv));
+  v128.store(xo + 32, f64x2.div(sx2, dv));
+  v128.store(xo + 48, f64x2.div(sx3, dv));
+}
+
+/**
  * Training-mode backward, with D = N - 1 (lecture variants) or N (torch) and gx = g * gamma:
  *   dbeta += sum g ; dgamma += sum g * xhat ;
  *   dx (+)= (gx - sum(gx) / N - xhat * sum(gx * xhat) / D) / sigma   (0 where sigma = 0)
@@ -438,8 +585,10 @@ export function bnTrainBwd(
   const rowB: usize = (<usize>h) << 2;
   const sumG = sums;
   const sumGX = sums + ((<usize>h) << 3);
-  // column sums, two columns per f64x2
+  // column sums: eight columns at a time first (four independent chains per sum instead of
+  // one; each column still adds rows 0..N-1 in order: the same bits), then two per f64x2
   let c = 0;
+  for (; c + 8 <= h; c += 8) bnColumnSums8(g + ((<usize>c) << 2), xhat + ((<usize>c) << 2), gamma, dgamma, dbeta, n, h, d, c, sumG, sumGX);
   for (; c + 2 <= h; c += 2) {
     const o: usize = (<usize>c) << 2;
     const gs = pair(gamma + o);
