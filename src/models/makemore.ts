@@ -26,6 +26,7 @@ import {
   causalSoftmax,
   crossEntropyIgnore,
   expand,
+  gatherSum,
   matmul,
   matmulT,
   select,
@@ -420,21 +421,33 @@ export class RNN extends MakemoreModel {
 // ---------------------------------------------------------------------------------------------
 // MLP and Bigram
 
-/** s[b, j] = idx[b, j - k] for j >= k, else `blank`: idx (B, T) rolled right by k. */
-function shiftRight(
+/**
+ * s[b, j, k] = idx[b, j - k] for j >= k, else `blank`: for every position the K previous tokens,
+ * idx (B, T) rolled right by k = 0..K-1 (makemore.py's `torch.roll` + <BLANK> loop), (B T, K).
+ */
+function shiftedContexts(
   idx: Float32Array,
   B: number,
   T: number,
-  k: number,
+  K: number,
   blank: number,
   s: Float32Array,
 ): void {
-  for (let b = 0; b < B; b++) for (let j = 0; j < T; j++) s[b * T + j] = j >= k ? idx[b * T + j - k] : blank;
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < T; j++)
+      for (let k = 0; k < K; k++) s[(b * T + j) * K + k] = j >= k ? idx[b * T + j - k] : blank;
 }
 
 /**
  * Bengio et al. 2003 over every position: the embeddings of the previous block_size tokens
  * (a <BLANK> token V before the sequence start) concatenated, Linear -> tanh -> Linear.
+ *
+ * The first Linear is computed without the concatenation, the same sum regrouped: with W_k the
+ * (H, C) block of its weight that multiplies embedding k, cat_k(wte[s_k]) @ W^T + b =
+ * sum_k (wte @ W_k^T)[s_k] + b. The K tables wte @ W_k^T are (V+1, H): K (V+1) C H multiply-adds
+ * instead of B T K C H, and the gradients flow through them (nnops.ts gatherSum, matmulT). The
+ * float32 sums are grouped differently from one long dot product (PyTorch's own order is its
+ * BLAS's): the PyTorch replay test holds every loss within 1e-4.
  */
 export class MakemoreMLP extends MakemoreModel {
   readonly wte: Embedding;
@@ -451,18 +464,22 @@ export class MakemoreMLP extends MakemoreModel {
   }
   forward(idx: Tensor): Tensor {
     const [B, T] = idx.shape;
-    const V = this.spec.vocabSize;
-    // makemore.py rolls idx right by one per k and writes <BLANK> at the front:
-    // shifted_k[:, j] = idx[:, j - k] for j >= k, else V
-    const embs: Tensor[] = [];
-    for (let k = 0; k < this.spec.blockSize; k++) {
-      // a launched kernel (src/tensor/engine.ts), so a captured training step recomputes it
-      const s = new Tensor(allocF32(B * T), [B, T], "int64");
-      launch(shiftRight, idx.storage, B, T, k, V, s.storage);
-      embs.push(this.wte.forward(s)); // (B, T, C)
-    }
-    // (B, T, block_size * C) -> (B, T, V)
-    return this.keep(this.mlp.forward(cat(embs, -1)));
+    const { vocabSize: V, blockSize: K, nEmbd: C, nEmbd2: H } = this.spec;
+    // a launched kernel (src/tensor/engine.ts), so a captured training step recomputes it
+    const s = new Tensor(allocF32(B * T * K), [B * T, K], "int64");
+    launch(shiftedContexts, idx.storage, B, T, K, V, s.storage);
+    const [fc, act, head] = this.mlp.layers as [TorchLinear, Tanh, TorchLinear];
+    // (1, V+1, C) @ ((H, K, C) -> (K, H, C))^T -> (K, V+1, H): table k holds wte @ W_k^T
+    const tables = matmulT(this.wte.weight.view(1, V + 1, C), fc.weight.view(H, K, C).transpose(0, 1));
+    // (B T, K) indices -> (B, T, H), as fc(cat(embeddings, -1)) would give
+    const h = gatherSum(tables, s, fc.bias).view(B, T, H);
+    kept(fc, h);
+    // the embedding layer's output for the diagnostics: the tokens' own embeddings (B, T, C)
+    kept(
+      this.wte,
+      noGrad(() => this.wte.weight.index(idx)),
+    );
+    return this.keep(head.forward(act.forward(h)));
   }
   override children(): [string, Module][] {
     return named(this, "wte", "mlp");
@@ -470,6 +487,12 @@ export class MakemoreMLP extends MakemoreModel {
   override diagnosticLayers(): Module[] {
     return [this.wte, ...this.mlp.layers];
   }
+}
+
+/** `m.out = y` as the module's own forward keeps it (its gradient retained when asked). */
+function kept(m: Module, y: Tensor): void {
+  m.out = y;
+  if (m.retainOutGrad && y.requiresGrad) y.retainGrad();
 }
 
 /** A (V, V) table of next-token logits, zeros at init; it reads one previous token. */

@@ -646,6 +646,46 @@ export function scatterAddArena(g: Float32Array, row: number, ix: Int32Array, gx
   return true;
 }
 
+/**
+ * out[r, :] = tables[0, ix[r, 0], :] + ... + tables[t-1, ix[r, t-1], :] (+ bias), float32 adds in
+ * that order, tables (t, v, o), ix (rows, t), on the arena module in one arena; false otherwise.
+ */
+export function gatherSumArena(
+  tables: Float32Array,
+  v: number,
+  o: number,
+  t: number,
+  ix: Int32Array,
+  rows: number,
+  bias: Float32Array | null,
+  out: Float32Array,
+): boolean {
+  const ex = arenaOf(tables, ix, out, bias);
+  if (!ex) return false;
+  ex.gatherSum(tables.byteOffset, v, o, t, ix.byteOffset, rows, bias ? bias.byteOffset : 0, out.byteOffset);
+  return true;
+}
+
+/**
+ * dtables[k, ix[k, r], :] += g[r, :] for k < t, rows r in order (ix (t, rows)): gatherSum's
+ * backward as one scatter-add per table, on the arena module in one arena; false otherwise.
+ */
+export function scatterAddTablesArena(
+  g: Float32Array,
+  o: number,
+  ix: Int32Array,
+  t: number,
+  rows: number,
+  dtables: Float32Array,
+  v: number,
+): boolean {
+  const ex = arenaOf(g, ix, dtables);
+  if (!ex) return false;
+  for (let k = 0; k < t; k++)
+    ex.scatterAdd(dtables.byteOffset + k * v * o * 4, o, ix.byteOffset + k * rows * 4, rows, g.byteOffset);
+  return true;
+}
+
 /** relu forward on the arena module in place (the reference rule elsewhere: same bits). */
 export function reluForwardArena(x: Float32Array, y: Float32Array): boolean {
   const ex = arenaOf(x, y);

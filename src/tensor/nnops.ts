@@ -19,13 +19,16 @@ import {
   allocF32,
   allocI32,
   bmmArena,
+  colSumArena,
   copyRowsArena,
+  gatherSumArena,
   geluBackwardArena,
   geluForwardArena,
   launch,
   layerNormBackwardArena,
   layerNormForwardArena,
   type OpTable,
+  scatterAddTablesArena,
 } from "./engine.ts";
 import { linearRows } from "./fused.ts";
 import { kernels } from "./kernels.ts";
@@ -116,6 +119,44 @@ function batchedMatmul(a: Tensor, b: Tensor, transB: boolean): Tensor {
       n,
       k,
       transB,
+    ),
+  );
+}
+
+/**
+ * A Linear over K concatenated embeddings without the concatenation (makemore.py's MLP):
+ *   cat_k(E[ix[:, k]]) @ W^T + b = sum_k P_k[ix[:, k]] + b,  P_k = E @ W_k^T (V, O),
+ * W_k = W[:, kC:(k+1)C] the block of columns that multiplies embedding k. `tables` (K, V, O) are
+ * the P_k; this op is the gather-sum y[r] = P_0[ix_r0] + ... + P_{K-1}[ix_r,K-1] (+ b), float32
+ * adds in that order. ix (N, K) integer indices < V. Backward: dP_k[ix_rk] += g_r (rows in
+ * order), db += sum_r g_r. Per row it costs K row adds instead of a K C-long dot product per output.
+ */
+export function gatherSum(tables: Tensor, ix: Tensor, bias: Tensor | null = null): Tensor {
+  if (tables.ndim !== 3 || ix.ndim !== 2 || ix.shape[1] !== tables.shape[0])
+    throw new RangeError(`gatherSum: tables ${shapeStr(tables.shape)} for indices ${shapeStr(ix.shape)}`);
+  const [K, V, O] = tables.shape;
+  const N = ix.shape[0];
+  if (bias && bias.numel() !== O)
+    throw new RangeError(`gatherSum: bias ${shapeStr(bias.shape)} for ${O} outputs`);
+  // the indices twice: (N, K) for the gather, (K, N) for the per-table scatter-add
+  const rows = allocI32(N * K);
+  const cols = allocI32(N * K);
+  const y = allocF32(N * O);
+  const b = bias ? bias.storage : null;
+  launch(NN_OPS.gatherSum.forward, tables.storage, K, V, O, ix.storage, N, b, rows, cols, y);
+  const out = new Tensor(y, [N, O]);
+  const parents = [tables, ...(bias ? [bias] : [])];
+  return record(out, "gatherSum", parents, (g) =>
+    launch(
+      NN_OPS.gatherSum.backward,
+      g,
+      K,
+      V,
+      O,
+      cols,
+      N,
+      tables.requiresGrad ? gradOf(tables) : null,
+      bias?.requiresGrad ? gradOf(bias) : null,
     ),
   );
 }
@@ -563,6 +604,64 @@ const NN_OPS = {
       }
     },
   },
+  // y[r] = P_0[ix_r0] + ... + P_{K-1}[ix_r,K-1] (+ b); dP_k[ix_rk] += g_r, db += sum_r g_r
+  gatherSum: {
+    forward: (
+      P: F32,
+      K: number,
+      V: number,
+      O: number,
+      ix: F32,
+      N: number,
+      b: F32 | null,
+      rows: Int32Array,
+      cols: Int32Array,
+      y: F32,
+    ) => {
+      for (let r = 0; r < N; r++) {
+        for (let k = 0; k < K; k++) {
+          const v = ix[r * K + k];
+          if (!(Number.isInteger(v) && v >= 0 && v < V))
+            throw new RangeError(`gatherSum: index ${v} out of range for ${V} rows`);
+          rows[r * K + k] = v;
+          cols[k * N + r] = v;
+        }
+      }
+      if (gatherSumArena(P, V, O, K, rows, N, b, y)) return;
+      const f = Math.fround;
+      for (let r = 0; r < N; r++) {
+        const dst = r * O;
+        for (let j = 0; j < O; j++) y[dst + j] = P[rows[r * K] * O + j];
+        for (let k = 1; k < K; k++) {
+          const src = (k * V + rows[r * K + k]) * O;
+          for (let j = 0; j < O; j++) y[dst + j] = f(y[dst + j] + P[src + j]);
+        }
+        if (b) for (let j = 0; j < O; j++) y[dst + j] = f(y[dst + j] + b[j]);
+      }
+    },
+    backward: (
+      g: F32,
+      K: number,
+      V: number,
+      O: number,
+      cols: Int32Array,
+      N: number,
+      gP: F32 | null,
+      gb: F32 | null,
+    ) => {
+      if (gP && !scatterAddTablesArena(g, O, cols, K, N, gP, V)) {
+        for (let k = 0; k < K; k++) {
+          for (let r = 0; r < N; r++) {
+            const dst = (k * V + cols[k * N + r]) * O;
+            for (let j = 0; j < O; j++) gP[dst + j] += g[r * O + j];
+          }
+        }
+      }
+      if (gb && !colSumArena(g, gb, N, O)) {
+        for (let r = 0; r < N; r++) for (let j = 0; j < O; j++) gb[j] += g[r * O + j];
+      }
+    },
+  },
   // y = mask ? value : x (mask broadcast by offsets om); no gradient where filled
   maskedFill: {
     forward: (xs: F32, m: F32, om: Int32Array, v: number, y: F32) => {
@@ -666,5 +765,13 @@ const NN_OPS = {
     },
   },
 } satisfies OpTable<
-  "bmm" | "causalSoftmax" | "layerNorm" | "gelu" | "maskedFill" | "narrow" | "expand" | "crossEntropyIgnore"
+  | "bmm"
+  | "causalSoftmax"
+  | "gatherSum"
+  | "layerNorm"
+  | "gelu"
+  | "maskedFill"
+  | "narrow"
+  | "expand"
+  | "crossEntropyIgnore"
 >;
