@@ -840,7 +840,8 @@ export function addArena(a: Float32Array, b: Float32Array, y: Float32Array): boo
  */
 export function addTiledArena(x: Float32Array, z: Float32Array, y: Float32Array): boolean {
   const L = z.length;
-  if (L === 0 || y.length % L !== 0) return false;
+  // (a scalar or a short z: one call per element would cost more than the plain loop)
+  if (L < 16 || y.length % L !== 0) return false;
   const ex = arenaOf(x, z, y);
   if (!ex) return false;
   for (let o = 0; o < y.length * 4; o += L * 4) ex.add(x.byteOffset + o, z.byteOffset, y.byteOffset + o, L);
