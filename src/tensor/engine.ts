@@ -856,6 +856,22 @@ export function mulArena(a: Float32Array, b: Float32Array, y: Float32Array): boo
   return true;
 }
 
+/**
+ * gx += f32(g * z) elementwise (equal lengths), the product rounded, then the sum (the JS rule's
+ * two roundings): the SIMD mul into the plan's scratch, then the SIMD add, when all three are in
+ * one sealed arena whose scratch holds n floats (a capture notes the size). False otherwise.
+ */
+export function mulAccumulateArena(gx: Float32Array, g: Float32Array, z: Float32Array): boolean {
+  const n = g.length;
+  noteScratch(n);
+  const ex = arenaOf(gx, g, z);
+  const sc = ex && scratchOf.get(ex);
+  if (!ex || !sc || sc.floats < n) return false;
+  ex.mul(g.byteOffset, z.byteOffset, sc.ptr, n);
+  ex.add(gx.byteOffset, sc.ptr, gx.byteOffset, n);
+  return true;
+}
+
 /** A Float32Array over a whole sealed arena's memory (it never grows after sealing), per memory. */
 const wholeViews = new WeakMap<ArrayBufferLike, Float32Array>();
 

@@ -27,6 +27,7 @@ import {
   gatherArena,
   isCapturing,
   launch,
+  mulAccumulateArena,
   mulArena,
   noteTensor,
   type OpTable,
@@ -874,8 +875,11 @@ const BINARY = {
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
     },
     backward: (x, oa, z, ob, _y, g, ta, tb) => {
-      if (ta) for (let i = 0; i < g.length; i++) ta[i] += fr(g[i] * z[ob[i]]);
-      if (tb) for (let i = 0; i < g.length; i++) tb[i] += fr(g[i] * x[oa[i]]);
+      // same-shape operands on a plan's arena: SIMD mul then add (the same two roundings)
+      if (ta && !(z.length === g.length && mulAccumulateArena(ta, g, z)))
+        for (let i = 0; i < g.length; i++) ta[i] += fr(g[i] * z[ob[i]]);
+      if (tb && !(x.length === g.length && mulAccumulateArena(tb, g, x)))
+        for (let i = 0; i < g.length; i++) tb[i] += fr(g[i] * x[oa[i]]);
     },
   },
   // d(a/b)/da = 1/b: grad / other ; d(a/b)/db = -a/b^2: -grad * ((self / other) / other)
