@@ -12,6 +12,7 @@ import { buildModel, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
 import { Arena } from "../src/tensor/wasm/arena-wasm.ts";
 import { setThreads as setArenaThreads, setWorkerFactory } from "../src/tensor/wasm/threads.ts";
+import { planOf } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
 function sameBits(what: string, got: Float32Array, want: Float32Array): void {
@@ -100,11 +101,44 @@ test("a training run on 2 threads: the same losses and parameters, bit for bit, 
       },
     });
     setThreads(1);
-    return { losses, params: model.parameters().map((p) => p.storage.slice()) };
+    return {
+      losses,
+      params: model.parameters().map((p) => p.storage.slice()),
+      threads: planOf(model)!.plan.arena.threadCount,
+    };
   };
   const one = run(1);
   const two = run(2);
+  // its largest gemm, 128 x 160 x 192 (7.9 MFLOP), is split: the plan's arena has the pool
+  assert.deepEqual([one.threads, two.threads], [1, 2]);
   assert.equal(one.losses.length, 15);
   assert.deepEqual(two.losses, one.losses);
   one.params.forEach((p, i) => sameBits(`parameter ${i}`, two.params[i], p));
+});
+
+test("a model whose gemms are all too small to split trains on a one-thread arena at 2 threads", () => {
+  // the lecture's BatchNorm MLP at batch 32: its largest gemm is 32 x 200 x 30 (0.38 MFLOP), far
+  // below MIN_PARALLEL_FLOPS, so no worker would ever take a share; its plan gets the unshared memory
+  const data = prepareData(
+    parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(0, 500),
+    3,
+  );
+  const run = (threads: number) => {
+    assert.equal(setThreads(threads), threads);
+    const g = new Generator().manualSeed(2147483647);
+    const model = buildModel(presetSpec("batchnorm", 27, 3), g);
+    const losses: number[] = [];
+    train(model, data.train, { ...LECTURE_TRAIN, batchSize: 32, maxSteps: 5 }, g, {
+      afterStep: ({ loss }) => {
+        losses.push(loss);
+      },
+    });
+    setThreads(1);
+    const arena = planOf(model)!.plan.arena;
+    return { losses, threads: arena.threadCount, shared: arena.f32.buffer instanceof SharedArrayBuffer };
+  };
+  const one = run(1);
+  const two = run(2);
+  assert.deepEqual(two, one);
+  assert.deepEqual([two.threads, two.shared], [1, false]);
 });

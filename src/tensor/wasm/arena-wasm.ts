@@ -203,9 +203,11 @@ export class Arena {
     }
   }
 
-  /** A fresh instance with its own memory, or null where the module cannot be used. */
-  static create(): Arena | null {
-    const threads = getThreads();
+  /**
+   * A fresh instance with its own memory, or null where the module cannot be used; `threads`
+   * (default: setThreads' count) above 1 puts it on a shared memory with a pool.
+   */
+  static create(threads = getThreads()): Arena | null {
     const shared = threads > 1 ? wasmModule("arenaShared") : null;
     if (shared) {
       try {
