@@ -32,16 +32,13 @@ import {
 import type { LiveStatus } from "../train/session.ts";
 import { MetricsHistory, type RunSeries } from "../viz/series.ts";
 import {
-  activationHistSpec,
   type ChartSpec,
   chooseWindow,
   compareHistSpec,
   compareLossSpec,
-  gradientHistSpec,
-  histHistorySpec,
-  MAX_HISTORY,
-  saturationSpec,
-  weightGradHistSpec,
+  keepHistory,
+  snapshotChart,
+  snapshotChartNames,
 } from "../viz/specs.ts";
 import { JsonWatch, LineTail, TextWatch } from "./tail.ts";
 
@@ -187,9 +184,7 @@ export class RunWatcher {
       const snap = toSnapshot(parseJsonLine(line));
       if (!snap) continue;
       newest = snap;
-      this.history.push({ ...snap, params: [], saturation: [] });
-      if (this.history.length > 2 * MAX_HISTORY * 8)
-        this.history = this.history.filter((_, k) => k % 2 === 0);
+      this.history = keepHistory(this.history, snap);
     }
     if (newest) {
       this.snapshot = newest;
@@ -248,23 +243,8 @@ export class RunWatcher {
     const out: { name: string; version: number }[] = [];
     if (this.metrics.lossCount > 0) out.push({ name: "loss", version: this.metricsVersion });
     if (this.metrics.hasUpdateRatios) out.push({ name: "update-ratios", version: this.metricsVersion });
-    const snap = this.snapshot;
-    if (snap) {
-      // only what the snapshot holds: a model without Tanh layers (a bigram, makemore.py's
-      // Transformer) has weights but no layer statistics
-      const has = {
-        activations: snap.activations.length > 0,
-        gradients: snap.gradients.length > 0,
-        "weight-gradients": snap.params.some((p) => p.shape.length === 2),
-      };
-      for (const name of ["activations", "gradients", "weight-gradients"] as const)
-        if (has[name]) out.push({ name, version: this.snapVersion });
-      if (this.history.length >= 2)
-        for (const name of ["activations", "gradients"] as const)
-          if (has[name]) out.push({ name: `${name}-history`, version: this.snapVersion });
-      for (const map of snap.saturation)
-        out.push({ name: `saturation-layer-${map.layer}`, version: this.snapVersion });
-    }
+    for (const name of snapshotChartNames(this.snapshot, this.history.length))
+      out.push({ name, version: this.snapVersion });
     return out;
   }
 
@@ -280,7 +260,6 @@ export class RunWatcher {
   }
 
   private buildChart(name: string): ChartSpec | null {
-    const snap = this.snapshot;
     switch (name) {
       case "loss":
         return this.metrics.lossSpec();
@@ -288,24 +267,8 @@ export class RunWatcher {
         const shapes = this.shapes();
         return this.metrics.updateRatioSpec(Object.keys(shapes).length ? shapes : undefined);
       }
-      case "activations":
-        return snap ? activationHistSpec(snap) : null;
-      case "gradients":
-        return snap ? gradientHistSpec(snap) : null;
-      case "weight-gradients":
-        return snap ? weightGradHistSpec(snap) : null;
-      case "activations-history":
-        return histHistorySpec(this.history, "activations");
-      case "gradients-history":
-        return histHistorySpec(this.history, "gradients");
     }
-    const layer = /^saturation-layer-(\d+)$/.exec(name);
-    if (snap && layer) {
-      const map = snap.saturation.find((s) => s.layer === Number(layer[1]));
-      const kind = snap.activations.find((a) => a.layer === Number(layer[1]))?.kind;
-      return map ? saturationSpec(map, { kind, step: snap.step }) : null;
-    }
-    return null;
+    return snapshotChart(name, this.snapshot, this.history) ?? null;
   }
 
   /** Synthetic metrics whose block means (for a window that is a multiple of this run's) are exact. */

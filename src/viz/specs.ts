@@ -754,3 +754,67 @@ export function compareHistSpec(
     },
   } as ChartSpec;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A live run's diagnostics charts by name (the dashboard's RunWatcher and the playground's worker)
+
+/**
+ * Append `snap`'s histograms (its params and saturation maps dropped) to a live view's history,
+ * thinned evenly to at most 16 MAX_HISTORY entries (histHistorySpec draws MAX_HISTORY of them).
+ * Returns the history to keep (the same array, or a thinned copy).
+ */
+export function keepHistory(
+  history: DiagnosticsSnapshot[],
+  snap: DiagnosticsSnapshot,
+): DiagnosticsSnapshot[] {
+  history.push({ ...snap, params: [], saturation: [] });
+  return history.length > 2 * MAX_HISTORY * 8 ? history.filter((_, k) => k % 2 === 0) : history;
+}
+
+/**
+ * The charts the newest snapshot and the history give, in page order: activations, gradients,
+ * weight-gradients, their histories (two snapshots or more), saturation-layer-N. Only what the
+ * snapshot holds: a model without Tanh layers (a bigram, makemore.py's Transformer) has weights but
+ * no layer statistics.
+ */
+export function snapshotChartNames(
+  snap: DiagnosticsSnapshot | null | undefined,
+  historyLength: number,
+): string[] {
+  if (!snap) return [];
+  const has = {
+    activations: snap.activations.length > 0,
+    gradients: snap.gradients.length > 0,
+    "weight-gradients": snap.params.some((p) => p.shape.length === 2),
+  };
+  const out: string[] = (["activations", "gradients", "weight-gradients"] as const).filter((n) => has[n]);
+  if (historyLength >= 2)
+    for (const name of ["activations", "gradients"] as const) if (has[name]) out.push(`${name}-history`);
+  for (const map of snap.saturation) out.push(`saturation-layer-${map.layer}`);
+  return out;
+}
+
+/** The snapshot chart `name` (see snapshotChartNames); undefined for a name that is not one. */
+export function snapshotChart(
+  name: string,
+  snap: DiagnosticsSnapshot | null | undefined,
+  history: readonly DiagnosticsSnapshot[],
+): ChartSpec | null | undefined {
+  switch (name) {
+    case "activations":
+      return snap ? activationHistSpec(snap) : null;
+    case "gradients":
+      return snap ? gradientHistSpec(snap) : null;
+    case "weight-gradients":
+      return snap ? weightGradHistSpec(snap) : null;
+    case "activations-history":
+      return histHistorySpec(history, "activations");
+    case "gradients-history":
+      return histHistorySpec(history, "gradients");
+  }
+  const layer = /^saturation-layer-(\d+)$/.exec(name);
+  if (!layer) return undefined;
+  const map = snap?.saturation.find((s) => s.layer === Number(layer[1]));
+  const kind = snap?.activations.find((a) => a.layer === Number(layer[1]))?.kind;
+  return snap && map ? saturationSpec(map, { kind, step: snap.step }) : null;
+}

@@ -34,15 +34,12 @@ import {
 } from "../train/session.ts";
 import { BlockMeans, envelope, envelopePoints, meanBuckets, meanPoints } from "../viz/series.ts";
 import {
-  activationHistSpec,
   type ChartSpec,
-  gradientHistSpec,
-  histHistorySpec,
+  keepHistory,
   lossSpec,
-  MAX_HISTORY,
-  saturationSpec,
+  snapshotChart,
+  snapshotChartNames,
   updateRatioSpec,
-  weightGradHistSpec,
 } from "../viz/specs.ts";
 import type { ChartRequest } from "./charts.ts";
 import type { DataChoice, DroppedFile, FromWorker, PageState, SampleRow, ToWorker } from "./protocol.ts";
@@ -166,9 +163,7 @@ class PageStore implements RunStore {
   appendDiagnostics(s: DiagnosticsSnapshot): void {
     this.keep("diagnostics", s);
     this.snapshot = s;
-    this.history.push({ ...s, params: [], saturation: [] });
-    // histHistorySpec draws at most MAX_HISTORY of them: keep a bounded, evenly thinned list
-    if (this.history.length > 2 * MAX_HISTORY * 8) this.history = this.history.filter((_, k) => k % 2 === 0);
+    this.history = keepHistory(this.history, s);
     this.versions.snapshot++;
   }
   /**
@@ -344,12 +339,7 @@ class Run {
     const out: string[] = [];
     if (st.means.count > 0) out.push("loss");
     if (st.ud.size > 0) out.push("update-ratios");
-    const snap = st.snapshot;
-    if (snap) {
-      out.push("activations", "gradients", "weight-gradients");
-      if (st.history.length >= 2) out.push("activations-history", "gradients-history");
-      for (const map of snap.saturation) out.push(`saturation-layer-${map.layer}`);
-    }
+    out.push(...snapshotChartNames(st.snapshot, st.history.length));
     return out;
   }
 
@@ -361,7 +351,6 @@ class Run {
   /** The chart `name`, built as the dashboard builds it (src/dashboard/watch.ts RunWatcher). */
   private chart(name: string): ChartSpec | null {
     const st = this.store;
-    const snap = st.snapshot;
     switch (name) {
       case "loss":
         return this.lossChart();
@@ -373,24 +362,8 @@ class Run {
         for (const [n, t] of this.model.namedParameters()) shapes[n] = t.shape.slice();
         return updateRatioSpec(metrics, { shapes });
       }
-      case "activations":
-        return snap ? activationHistSpec(snap) : null;
-      case "gradients":
-        return snap ? gradientHistSpec(snap) : null;
-      case "weight-gradients":
-        return snap ? weightGradHistSpec(snap) : null;
-      case "activations-history":
-        return histHistorySpec(st.history, "activations");
-      case "gradients-history":
-        return histHistorySpec(st.history, "gradients");
     }
-    const layer = /^saturation-layer-(\d+)$/.exec(name);
-    if (snap && layer) {
-      const map = snap.saturation.find((s) => s.layer === Number(layer[1]));
-      const kind = snap.activations.find((a) => a.layer === Number(layer[1]))?.kind;
-      return map ? saturationSpec(map, { kind, step: snap.step }) : null;
-    }
-    return null;
+    return snapshotChart(name, st.snapshot, st.history) ?? null;
   }
 
   /** lossSpec over the envelope of the per-step losses and the evaluations, with the exact block means. */
