@@ -157,6 +157,9 @@ test("AdamW through a training session: stopped at step 30 and resumed, the same
     few,
   );
   assert.equal(config.train.optimizer, "adamw");
+  // no split in the request: the family's, makemore.py's randperm under the run's seed (the page's case)
+  assert.equal(config.data.split, "makemore");
+  assert.equal(config.data.splitSeed, 3407);
   const data = prepareDataFor("sequence", few, config.model.blockSize);
   const straight = new MemoryRunStore();
   await new TrainingSession({ config, data, store: straight }).run();

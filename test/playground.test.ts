@@ -439,6 +439,55 @@ test("pause stops the steps, resume continues, stop ends the run; every --type i
   await page.close();
 });
 
+test("a makemore.py type on the page has the CLI's defaults: its randperm split, its evaluate() every 500 steps, no end but Stop; the page's run is the CLI's to the bit", async () => {
+  // no flags but the type: makemore.py's seed 3407, --max-steps -1, its split, AdamW at 5e-4
+  const { page, problems } = await newPage();
+  await page.goto(`${site.url}?type=bow&diagnostics=0&autostart=1`);
+  await page.waitForFunction(() => Number(document.body.dataset.step) > 0, null, { timeout: 120_000 });
+  assert.equal(await page.textContent("#max-steps"), " (until Stop)");
+  // past makemore.py's first evaluation (step 500), then Stop
+  await page.waitForFunction(() => Number(document.body.dataset.step) > 520, null, { timeout: 240_000 });
+  await page.click("#stop");
+  assert.equal(await waitForState(page, ["stopped"]), "stopped");
+  const body = await page.evaluate(() => ({ ...document.body.dataset }));
+  const steps = Number(body.step);
+  const startup = (await page.textContent("#startup")) ?? "";
+
+  // the CLI's run of as many steps, with its defaults for the type
+  const dir = join(tmp, "bow-cli");
+  const out = makemore(["train", "--type", "bow", "--max-steps", String(steps), "-o", dir]);
+  const splitLine = /^split \(.*$/m.exec(out)?.[0];
+  assert.match(
+    splitLine ?? "",
+    /^split \(makemore.py's torch\.randperm under manual_seed\(3407\).*\): train 31033 \| val 0 \| test 1000 examples/,
+    out,
+  );
+  assert.ok(
+    startup.includes(splitLine!),
+    `the page's start-up lines:\n${startup}\nthe CLI's split line: ${splitLine}`,
+  );
+  assert.match(startup, /^step 500 train loss: \S+ test loss: \S+$/m);
+  // the weights at the stop: the CLI's after as many steps, every bit
+  const cliState = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
+  assert.equal(cliState.step, steps);
+  const [ckpt] = await Promise.all([page.waitForEvent("download"), page.click("#dl-checkpoint")]);
+  await ckpt.saveAs(join(tmp, "bow-page.safetensors"));
+  const pageCkpt = decodeSafetensors(readFileSync(join(tmp, "bow-page.safetensors")));
+  const cliCkpt = decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors")));
+  assert.deepEqual(Object.keys(pageCkpt.tensors).sort(), Object.keys(cliCkpt.tensors).sort());
+  for (const [name, t] of Object.entries(cliCkpt.tensors))
+    assert.deepEqual(pageCkpt.tensors[name]!.data, t.data, name);
+  // the log: the CLI's metrics.jsonl line for line, from the first minibatch's loss to the
+  // evaluation at step 500 ({"step":500,"train_loss":…,"test_loss":…})
+  const [log] = await Promise.all([page.waitForEvent("download"), page.click("#dl-metrics")]);
+  await log.saveAs(join(tmp, "bow-page-metrics.jsonl"));
+  const cliLog = readFileSync(join(dir, "metrics.jsonl"), "utf8");
+  assert.match(cliLog, /^\{"step":500,"train_loss":[\d.]+,"test_loss":[\d.]+\}$/m);
+  assert.equal(readFileSync(join(tmp, "bow-page-metrics.jsonl"), "utf8"), cliLog);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 // ---------------------------------------------------------------- (d) files
 
 test("a CLI run dropped on the page samples the CLI's names", async () => {

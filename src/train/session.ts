@@ -150,12 +150,14 @@ export interface RunRequest {
   modelFlags: FlagValues;
   config: Omit<RunConfig, "data" | "model">;
   inputFile: string;
-  /** `--split` (default "lecture") */
+  /** `--split` (default the family's: "makemore" for makemore.py's types, else "lecture") */
   split?: SplitKind;
 }
 
 /** The full run config once the words are known: the family's spec for this vocabulary. */
 export function configForWords(req: RunRequest, words: readonly string[]): RunConfig {
+  // no --split: the family's (makemore.py's types: its randperm), as `makemore train` defaults it
+  const split = req.split ?? familyOf(req.type).runDefaults?.split ?? "lecture";
   const vocab = Vocabulary.fromWords(words);
   const model = specFor(req.type, req.modelFlags, {
     vocabSize: vocab.size,
@@ -171,8 +173,8 @@ export function configForWords(req: RunRequest, words: readonly string[]): RunCo
       vocab: vocab.itos,
       blockSize: model.blockSize,
       // makemore.py's randperm runs under the run's torch seed; the lecture's shuffle under random.seed(42)
-      splitSeed: req.split === "makemore" ? req.config.seed : 42,
-      split: req.split ?? "lecture",
+      splitSeed: split === "makemore" ? req.config.seed : 42,
+      split,
     },
   };
 }
@@ -741,8 +743,9 @@ export class TrainingSession {
     if (Number.isFinite(testLoss) && (this.best === null || testLoss < this.best.testLoss)) {
       this.best = { step, testLoss };
       o.store.saveBest?.(model, this.best);
+      // a store that keeps no best weights (the playground's tab) says only the first half
       o.events?.line?.(
-        `test loss ${testLoss} is the best so far, saving model to ${o.store.location}/best.safetensors`,
+        `test loss ${testLoss} is the best so far${o.store.saveBest ? `, saving model to ${o.store.location}/best.safetensors` : ""}`,
       );
     }
   }

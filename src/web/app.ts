@@ -345,8 +345,9 @@ function setState(s: PageState, step?: number, maxSteps?: number): void {
 
 function setStep(step: number, maxSteps: number): void {
   $("step").textContent = fmtInt(step);
-  $("max-steps").textContent = maxSteps ? ` / ${fmtInt(maxSteps)}` : "";
-  $("progress-bar").style.width = `${(100 * (maxSteps ? Math.min(1, step / maxSteps) : 0)).toFixed(1)}%`;
+  // --max-steps -1 (makemore.py's types' default): no end but the Stop button
+  $("max-steps").textContent = maxSteps > 0 ? ` / ${fmtInt(maxSteps)}` : maxSteps < 0 ? " (until Stop)" : "";
+  $("progress-bar").style.width = `${(100 * (maxSteps > 0 ? Math.min(1, step / maxSteps) : 0)).toFixed(1)}%`;
   document.body.dataset.step = String(step);
 }
 

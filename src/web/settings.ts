@@ -14,7 +14,14 @@
 import { num } from "../cli/args.ts";
 import { modelFlagsFrom, topKFlag, trainFlagsFrom } from "../cli/flags.ts";
 import { UserError } from "../errors.ts";
-import { allModelFlags, DEFAULT_TYPE, FAMILIES, type ModelFamily, type ModelFlag } from "../models/index.ts";
+import {
+  allModelFlags,
+  DEFAULT_TYPE,
+  FAMILIES,
+  familyOf,
+  type ModelFamily,
+  type ModelFlag,
+} from "../models/index.ts";
 import { CONFIG_VERSION, type RunRequest } from "../train/session.ts";
 import type { Catalog, FlagInfo, Flags } from "./protocol.ts";
 
@@ -154,16 +161,23 @@ export function runRequest(f: Flags, diagnostics: boolean): RunRequest {
   const { type, flags: modelFlags } = modelFlagsFrom(v);
   const { train, seed } = trainFlagsFrom(v, type);
   const topK = topKFlag(v["top-k"]);
+  // the family's habits, as `makemore train` takes them (makemore.py's types: its randperm split,
+  // its evaluate() every 500 steps on train and test, drawn on the loss chart, and its final
+  // losses). Not its log lines every 10 steps or its samples every 200: the page shows the step,
+  // the loss and live samples itself.
+  const rd = familyOf(type).runDefaults ?? {};
   return {
     type,
     modelFlags,
+    split: rd.split ?? "lecture",
     config: {
       version: CONFIG_VERSION,
       train,
       seed,
       logEvery: 10000,
       checkpointEvery: 10000,
-      evalEvery: 0,
+      evalEvery: rd.evalEvery ?? 0,
+      ...(rd.habits ? { habits: rd.habits } : {}),
       calibrate: false,
       numSamples: 20,
       ...(topK ? { topK } : {}),

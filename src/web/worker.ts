@@ -565,7 +565,8 @@ async function continueRun(): Promise<void> {
     throw new UserError("drop an unfinished run's config.json and checkpoint.safetensors first");
   const { config } = r;
   const { state, words, wordName, ckptName } = dropped;
-  if (state.finished || state.step >= config.train.maxSteps)
+  const max = config.train.maxSteps; // -1: until Stop
+  if (state.finished || (max >= 0 && state.step >= max))
     throw new UserError(`run ${ckptName} already finished (${state.step} steps)`);
   if (!words)
     throw new UserError(
@@ -689,7 +690,7 @@ async function loadRun(files: DroppedFile[]): Promise<void> {
       `data: ${config.data.inputFile} | ${config.data.numWords} items | vocabulary ${config.data.vocab.length}${sets ? "" : " (word file not here: samples are shown without provenance)"}`,
     ],
     config,
-    resumable: !state.finished && state.step < config.train.maxSteps,
+    resumable: !state.finished && (config.train.maxSteps < 0 || state.step < config.train.maxSteps),
   });
   run.setState("loaded");
   const seed = config.seed + 10;
