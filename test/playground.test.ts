@@ -188,6 +188,21 @@ const sampleWords = (page: Page) =>
     lis.map((li) => ({ word: li.dataset.word!, source: li.dataset.source! })),
   );
 
+/** Click a download button and save the file at `path`. */
+async function download(page: Page, button: string, path: string): Promise<string> {
+  const [d] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+  await d.saveAs(path);
+  return path;
+}
+
+/** Two checkpoints hold the same tensors, every bit. */
+function assertSameCheckpoint(got: string, want: string): void {
+  const a = decodeSafetensors(readFileSync(got)).tensors;
+  const b = decodeSafetensors(readFileSync(want)).tensors;
+  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+  for (const [name, t] of Object.entries(b)) assert.deepEqual(a[name]!.data, t.data, name);
+}
+
 // ---------------------------------------------------------------- the chart controls (pure)
 
 test("chart controls: TensorBoard's debiased smoothing, the linear loss axis, zoom as fixed domains, the card's width", () => {
@@ -470,20 +485,16 @@ test("a makemore.py type on the page has the CLI's defaults: its randperm split,
   // the weights at the stop: the CLI's after as many steps, every bit
   const cliState = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
   assert.equal(cliState.step, steps);
-  const [ckpt] = await Promise.all([page.waitForEvent("download"), page.click("#dl-checkpoint")]);
-  await ckpt.saveAs(join(tmp, "bow-page.safetensors"));
-  const pageCkpt = decodeSafetensors(readFileSync(join(tmp, "bow-page.safetensors")));
-  const cliCkpt = decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors")));
-  assert.deepEqual(Object.keys(pageCkpt.tensors).sort(), Object.keys(cliCkpt.tensors).sort());
-  for (const [name, t] of Object.entries(cliCkpt.tensors))
-    assert.deepEqual(pageCkpt.tensors[name]!.data, t.data, name);
+  assertSameCheckpoint(
+    await download(page, "#dl-checkpoint", join(tmp, "bow-page.safetensors")),
+    join(dir, "checkpoint.safetensors"),
+  );
   // the log: the CLI's metrics.jsonl line for line, from the first minibatch's loss to the
   // evaluation at step 500 ({"step":500,"train_loss":…,"test_loss":…})
-  const [log] = await Promise.all([page.waitForEvent("download"), page.click("#dl-metrics")]);
-  await log.saveAs(join(tmp, "bow-page-metrics.jsonl"));
+  const pageLog = await download(page, "#dl-metrics", join(tmp, "bow-page-metrics.jsonl"));
   const cliLog = readFileSync(join(dir, "metrics.jsonl"), "utf8");
   assert.match(cliLog, /^\{"step":500,"train_loss":[\d.]+,"test_loss":[\d.]+\}$/m);
-  assert.equal(readFileSync(join(tmp, "bow-page-metrics.jsonl"), "utf8"), cliLog);
+  assert.equal(readFileSync(pageLog, "utf8"), cliLog);
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -604,20 +615,15 @@ test("an unfinished CLI run dropped on the page continues as `makemore train --r
     assert.equal(Number(body[`${k}Loss`]), cliState.splitLosses[k], k);
   assert.deepEqual(await sampleWords(page), cliSamples);
   // the weights and buffers, every bit
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#dl-checkpoint")]);
-  const saved = join(tmp, "continued.safetensors");
-  await download.saveAs(saved);
-  const pageCkpt = decodeSafetensors(readFileSync(saved));
-  const cliCkpt = decodeSafetensors(readFileSync(join(cliDir, "checkpoint.safetensors")));
-  assert.deepEqual(Object.keys(pageCkpt.tensors).sort(), Object.keys(cliCkpt.tensors).sort());
-  for (const [name, t] of Object.entries(cliCkpt.tensors))
-    assert.deepEqual(pageCkpt.tensors[name]!.data, t.data, name);
+  assertSameCheckpoint(
+    await download(page, "#dl-checkpoint", join(tmp, "continued.safetensors")),
+    join(cliDir, "checkpoint.safetensors"),
+  );
   // the log: the CLI's metrics.jsonl line for line (steps 0-119 as dropped, 120-299 trained here)
-  const [log] = await Promise.all([page.waitForEvent("download"), page.click("#dl-metrics")]);
-  await log.saveAs(join(tmp, "continued-metrics.jsonl"));
+  const pageLog = await download(page, "#dl-metrics", join(tmp, "continued-metrics.jsonl"));
   const cliLog = readFileSync(join(cliDir, "metrics.jsonl"), "utf8");
   assert.equal(cliLog.trim().split("\n").length, 300);
-  assert.equal(readFileSync(join(tmp, "continued-metrics.jsonl"), "utf8"), cliLog);
+  assert.equal(readFileSync(pageLog, "utf8"), cliLog);
   // a finished run is not offered to continue
   assert.equal(await page.isVisible("#continue"), false);
   assert.deepEqual(problems, []);
