@@ -498,17 +498,32 @@ describe("report", () => {
     ])
       assert.ok(html.includes(`<section id="${id}">`), `section ${id}`);
     assert.ok(!/https?:\/\//.test(html), "no http(s) URL in the report");
-    assert.ok(!/<script|<link|<img/.test(html), "no external resources");
+    assert.ok(!/<script [^>]*src|<link|<img/.test(html), "no external resources");
     assert.ok(html.includes("layer 2 (      Tanh): mean"), "lecture-format statistics");
     assert.ok(html.includes("weight  (30, 100) | mean"), "grad:data table");
     assert.ok(html.includes("layer 2 (Tanh) is 21.3% saturated") && html.includes("Scale the preceding"));
     assert.ok(html.includes("khi&lt;b&gt;"), "samples are escaped");
     assert.ok(html.includes("2.1000"), "final split losses");
     assert.ok(html.includes("46,497"), "parameter count of the rebuilt model");
-    assert.ok(
-      html.includes('class="chosen">1499<'),
+    // one button per snapshot (the views over time show all three), the last one pressed
+    assert.deepEqual(
+      [
+        ...html.matchAll(/<button type="button" data-snapshot="(\d+)"[^>]* aria-pressed="(\w+)">([\d,]+)</g),
+      ].map((m) => [m[1], m[2], m[3]]),
+      [
+        ["0", "false", "0"],
+        ["1", "false", "500"],
+        ["2", "true", "1,499"],
+      ],
       "the last snapshot is shown by default (as --step takes it)",
     );
+    // the other two wait in templates, one per snapshot section, for the page script
+    for (const id of ["0", "1"])
+      for (const panel of ["forward", "backward", "weights", "saturation"])
+        assert.ok(
+          html.includes(`<template data-snapshot="${id}" data-panel="${panel}">`),
+          `${panel} of ${id}`,
+        );
     const files = readdirSync(join(dir, "plots")).sort();
     for (const name of [
       "loss",
@@ -530,6 +545,16 @@ describe("report", () => {
     const result = await writeReport(dir);
     const html = readFileSync(result.report, "utf8");
     assert.ok(html.includes("no diagnostics.jsonl"));
+    // each snapshot section says why it is empty; no snapshot bar, no script
+    for (const id of ["forward", "backward", "weights", "saturation"])
+      assert.match(
+        html,
+        new RegExp(
+          `<section id="${id}">\\n<h2>[^<]*</h2>\\n<p class="note">No diagnostics for this run: train with --diagnostics`,
+        ),
+        id,
+      );
+    assert.ok(!html.includes(`class="snapbar"`) && !html.includes("<script"));
     assert.ok(html.includes("the run is unfinished"));
     assert.ok(html.includes("No health check was run"));
     assert.ok(result.plots.some((p) => p.endsWith("loss.svg")));

@@ -53,8 +53,11 @@ td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 th { color: #555; font-weight: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 "DejaVu Sans Mono", ui-monospace, monospace; }
+.chart { overflow-x: auto; }
 .chart svg { max-width: 100%; height: auto; display: block; margin: 8px 0; }
-.chart.wide svg { width: 100%; }
+/* wide charts fill the card, but not below 600 px, where their 11 px text would shrink to 6 px:
+   on a phone the chart scrolls sideways instead */
+.chart.wide svg { width: 100%; min-width: 600px; max-width: none; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; font-size: 14px; }
 .notes { margin: 8px 0; padding-left: 20px; font-size: 14px; color: #444; }
 .finding { border: 1px solid #ddd; border-left-width: 5px; padding: 6px 12px; margin: 10px 0; }
@@ -64,9 +67,21 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 
 .finding h3 { margin: 4px 0; }
 .finding .sev { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: #666; margin-right: 6px; }
 .finding p { margin: 4px 0; }
-.steps { font-size: 13px; color: #555; }
-.steps span + span::before { content: ", "; color: #999; }
-.steps span.chosen { font-weight: bold; color: #1f77b4; }
+.snapbar { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px; margin: 24px -24px 0; padding: 6px 24px; background: white; border-bottom: 1px solid #ddd; font-size: 13px; }
+.snapbar-label { color: #555; }
+.snapbar-steps { display: flex; flex-wrap: wrap; gap: 4px; }
+.snapbar button { font: 13px/1.3 "DejaVu Sans", system-ui, sans-serif; font-variant-numeric: tabular-nums; padding: 2px 8px; border: 1px solid #bbb; border-radius: 3px; background: white; color: #222; cursor: pointer; }
+.snapbar button:hover { border-color: #1f77b4; }
+.snapbar button:focus-visible { outline: 2px solid #1f77b4; outline-offset: 1px; }
+.snapbar button[aria-pressed="true"] { background: #1f77b4; border-color: #1f77b4; color: white; font-weight: bold; }
+.snapbar-shown { color: #555; }
+.snapshot-scope section { scroll-margin-top: 72px; }
+@media (max-width: 600px) {
+  main { padding: 12px 12px 40px; }
+  .snapbar { margin: 24px -12px 0; padding: 6px 12px; }
+  /* one scrolling row, so the sticky bar covers one line of the page, not four */
+  .snapbar-steps { flex-wrap: nowrap; overflow-x: auto; max-width: 100%; }
+}
 ol.samples { columns: 4 140px; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 14px; }
 footer { margin-top: 40px; font-size: 12px; color: #888; }
 `;

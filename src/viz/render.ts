@@ -25,10 +25,22 @@ export async function specToSvg(spec: ChartSpec): Promise<string> {
   // renderer "none": no canvas needed; toSVG() builds the markup from the scenegraph
   const view = new vega.View(vega.parse(vgSpec), { renderer: "none", logLevel: vega.Error });
   try {
-    return await view.toSVG();
+    return roundPaths(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * Path coordinates to 1/100 px. vega writes them at full double precision
+ * ("M0.00044527649879455566,0h2.229991227388382v9h-2.229991227388382Z"), which is two thirds of a
+ * heat view's bytes; a hundredth of a pixel is below anything a screen or the PNG can show.
+ */
+function roundPaths(svg: string): string {
+  return svg.replace(/\sd="([^"]*)"/g, (_, d: string) => {
+    const short = d.replace(/-?\d*\.\d{3,}(e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100));
+    return ` d="${short}"`;
+  });
 }
 
 /** Options for `svgToPng`. */

@@ -26,8 +26,10 @@ import {
   type ChartSpec,
   gradientHistSpec,
   histHistorySpec,
+  MAX_HISTORY,
   plottedLayers,
   saturationSpec,
+  spreadPick,
   weightGradHistSpec,
   weightParams,
 } from "./specs.ts";
@@ -80,8 +82,6 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const run = readRunData(runDir, (m) => history.push(m));
   const paths = runPaths(runDir);
   const snap = chooseSnapshot(run.snapshots, opts.step);
-  const kindOf = new Map<number, string>();
-  for (const a of snap?.activations ?? []) kindOf.set(a.layer, a.kind);
 
   // the charts that have data
   const charts: Chart[] = [];
@@ -90,19 +90,12 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   };
   add("loss", history.lossSpec());
   if (snap) {
-    add("activations", activationHistSpec(snap));
-    add("gradients", gradientHistSpec(snap));
-    add("weight-gradients", weightGradHistSpec(snap));
+    charts.push(...snapshotCharts(snap));
     add("activations-history", histHistorySpec(run.snapshots, "activations"));
     add("gradients-history", histHistorySpec(run.snapshots, "gradients"));
   }
   const shapes = Object.keys(run.shapes).length ? run.shapes : undefined;
   add("update-ratios", history.updateRatioSpec(shapes));
-  for (const map of snap?.saturation ?? [])
-    add(
-      `saturation-layer-${map.layer}`,
-      saturationSpec(map, { kind: kindOf.get(map.layer), step: snap!.step }),
-    );
 
   const svgs = await renderCharts(charts, paths.plots);
   const plots = charts.flatMap((c) => [
@@ -111,7 +104,12 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   ]);
   removeStalePlots(paths.plots, plots);
 
-  const html = runReportHtml(run, history, snap, svgs, opts.findings);
+  // the other snapshots the page can switch to: drawn the same way, kept in the page, not in plots/
+  const others = new Map<DiagnosticsSnapshot, Map<string, string>>();
+  for (const s of switchableSnapshots(run.snapshots, snap))
+    if (s !== snap) others.set(s, await renderCharts(snapshotCharts(s), null));
+
+  const html = runReportHtml(run, history, snap, svgs, others, opts.findings);
   const out = opts.outFile ?? paths.report;
   ensureWritableDir(dirname(resolve(out)));
   writeFileAtomic(out, html);
@@ -177,13 +175,180 @@ function summaryHtml(run: RunData, history: MetricsHistory): string {
   return `${rows(pairs)}${splitHtml}${notesHtml}`;
 }
 
-function snapshotStepsHtml(run: RunData, snap: DiagnosticsSnapshot | undefined): string {
-  if (!snap) return "";
-  const list = run.snapshots
-    .map((s) => `<span${s === snap ? ' class="chosen"' : ""}>${s.step}</span>`)
-    .join("");
-  return `<p class="lead">Diagnostics snapshot shown: step ${esc(fmtNum(snap.step))} (minibatch loss ${esc(fmtLoss(snap.loss))}). The views over time below show every snapshot; to draw another one here, <code>makemore report --step N</code> with N among:</p><p class="steps">${list}</p>`;
+// ---------------------------------------------------------------- the snapshot panels
+
+/**
+ * The sections that draw one diagnostics snapshot. The page's snapshot bar switches them
+ * together; everything else (loss, update ratios, the views over time) spans the whole run.
+ */
+const PANELS = ["forward", "backward", "weights", "saturation"] as const;
+type Panel = (typeof PANELS)[number];
+
+/** The charts of one snapshot: its histograms and one saturation map per tanh layer. */
+function snapshotCharts(snap: DiagnosticsSnapshot): Chart[] {
+  const kindOf = new Map<number, string>();
+  for (const a of snap.activations) kindOf.set(a.layer, a.kind);
+  const charts: Chart[] = [];
+  const add = (name: string, spec: ChartSpec | null) => {
+    if (spec) charts.push({ name, spec });
+  };
+  add("activations", activationHistSpec(snap));
+  add("gradients", gradientHistSpec(snap));
+  add("weight-gradients", weightGradHistSpec(snap));
+  for (const map of snap.saturation)
+    add(
+      `saturation-layer-${map.layer}`,
+      saturationSpec(map, { kind: kindOf.get(map.layer), step: snap.step }),
+    );
+  return charts;
 }
+
+/**
+ * The snapshots the page can switch between: the rows of the views over time (at most
+ * MAX_HISTORY, evenly spread, first and last kept) plus the one drawn. Each costs its charts'
+ * SVG in the page (about 60 KB for the BatchNorm MLP, 250 KB for the 6-layer nets), so a
+ * 200,000-step run's hundred snapshots are not all in it: `--step N` draws any other.
+ */
+export function switchableSnapshots(
+  all: readonly DiagnosticsSnapshot[],
+  shown: DiagnosticsSnapshot | undefined,
+): DiagnosticsSnapshot[] {
+  if (!shown) return [];
+  const picked = spreadPick(all, MAX_HISTORY);
+  if (!picked.includes(shown)) picked.push(shown);
+  return picked.sort((a, b) => all.indexOf(a) - all.indexOf(b));
+}
+
+/** Each panel's content for one snapshot (a note where the snapshot has nothing for it). */
+function panelsHtml(snap: DiagnosticsSnapshot, svgs: Map<string, string>): Record<Panel, string> {
+  const empty = note("This snapshot holds no data for this section.");
+  const acts = plottedLayers(snap.activations);
+  const grads = plottedLayers(snap.gradients);
+  const weights = weightParams(snap.params);
+  return {
+    forward: acts.length
+      ? `<p class="lead">Each layer's output distribution. Tanh outputs piled up at ±1 are saturated: they pass (almost) no gradient back.</p>${figure(svgs, "activations")}${pre(acts.map(formatActivationLine))}`
+      : empty,
+    backward: grads.length
+      ? `<p class="lead">The gradient at each layer's output. Similar spreads across layers mean no layer's gradient vanishes or explodes.</p>${figure(svgs, "gradients")}${pre(grads.map(formatGradientLine))}`
+      : empty,
+    weights: weights.length
+      ? `<p class="lead">Gradient of each 2-D parameter and its grad:data ratio (std of the gradient over std of the values).</p>${figure(svgs, "weight-gradients")}${pre(weights.map(formatParameterLine))}`
+      : empty,
+    saturation: snap.saturation.length
+      ? `<p class="lead">For each tanh layer, the examples of the batch (rows) against the units (columns); white where |h| > 0.99. A column white all the way down is a dead unit: it never learns.</p>${snap.saturation
+          .map((m) => {
+            const dead = m.deadUnits.length ? `<p>dead units: ${esc(m.deadUnits.join(", "))}</p>` : "";
+            return `${figure(svgs, `saturation-layer-${m.layer}`)}${dead}`;
+          })
+          .join("")}`
+      : note("This snapshot has no saturation map (the model has no tanh layer)."),
+  };
+}
+
+/** "step 1,499, minibatch loss 2.1234": what the snapshot bar says of the snapshot shown. */
+function snapshotLabel(s: DiagnosticsSnapshot): string {
+  return `step ${fmtNum(s.step)}, minibatch loss ${fmtLoss(s.loss)}`;
+}
+
+/**
+ * The bar of snapshot buttons (one per switchable snapshot, the one shown pressed), sticky above
+ * the snapshot sections. Without a script (a viewer that runs none) it still says which one is
+ * drawn, and how to draw another.
+ */
+function snapshotBarHtml(
+  run: RunData,
+  shown: DiagnosticsSnapshot,
+  switchable: DiagnosticsSnapshot[],
+): string {
+  const buttons = switchable
+    .map(
+      (s) =>
+        `<button type="button" data-snapshot="${run.snapshots.indexOf(s)}" data-label="${esc(snapshotLabel(s))}" aria-pressed="${s === shown}">${esc(fmtNum(s.step))}</button>`,
+    )
+    .join("");
+  const rest = run.snapshots.filter((s) => !switchable.includes(s));
+  const more = rest.length
+    ? ` ${switchable.length} of the run's ${run.snapshots.length} snapshots are in this page (the rows of the views over time); <code>makemore report --step N</code> draws any other (N one of ${esc(rest.map((s) => s.step).join(", "))}).`
+    : "";
+  return `<div class="snapbar" role="group" aria-label="diagnostics snapshot"><span class="snapbar-label">diagnostics snapshot</span><span class="snapbar-steps">${buttons}</span><output class="snapbar-shown" aria-live="polite">${esc(snapshotLabel(shown))}</output></div><p class="lead">The four sections below draw one diagnostics snapshot; choose it above (or with the arrow keys).${more}</p>`;
+}
+
+/**
+ * The page script of the snapshot bar: a button shows its snapshot in every panel. The other
+ * snapshots' panels wait in inert <template>s; the first visit moves a template's nodes into
+ * the page and later visits move them back and forth, so every SVG id stays unique.
+ */
+const SNAPSHOT_SCRIPT = `
+(() => {
+  const bar = document.querySelector(".snapbar");
+  if (!bar) return;
+  const buttons = [...bar.querySelectorAll("button[data-snapshot]")];
+  const views = [...document.querySelectorAll(".snapshot-view[data-panel]")];
+  const shownLabel = bar.querySelector(".snapbar-shown");
+  const parked = new Map(); // snapshot -> panel -> its nodes while another snapshot is shown
+  let current = buttons.find((b) => b.getAttribute("aria-pressed") === "true")?.dataset.snapshot;
+  function show(id) {
+    if (id === current) return;
+    const away = new Map();
+    for (const v of views) {
+      const f = document.createDocumentFragment();
+      f.append(...v.childNodes);
+      away.set(v.dataset.panel, f);
+    }
+    parked.set(current, away);
+    const back = parked.get(id);
+    for (const v of views) {
+      const saved = back?.get(v.dataset.panel);
+      const tpl = document.querySelector('template[data-snapshot="' + id + '"][data-panel="' + v.dataset.panel + '"]');
+      v.append(saved ?? tpl.content);
+    }
+    parked.delete(id);
+    current = id;
+    for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.snapshot === id));
+    shownLabel.textContent = buttons.find((b) => b.dataset.snapshot === id).dataset.label;
+  }
+  bar.addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-snapshot]");
+    if (b) show(b.dataset.snapshot);
+  });
+  // arrows, Home and End move along the bar and show what they land on (Enter and Space click)
+  bar.addEventListener("keydown", (e) => {
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    const j = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: buttons.length - 1 }[e.key];
+    if (j === undefined || j < 0 || j >= buttons.length) return;
+    e.preventDefault();
+    buttons[j].focus();
+    show(buttons[j].dataset.snapshot);
+  });
+})();
+`;
+
+/** The snapshot sections' panels, each a switchable view, and the other snapshots' templates. */
+function snapshotViews(
+  run: RunData,
+  shown: DiagnosticsSnapshot,
+  svgs: Map<string, string>,
+  others: Map<DiagnosticsSnapshot, Map<string, string>>,
+): { views: Record<Panel, string>; templates: string } {
+  const mine = panelsHtml(shown, svgs);
+  const views = Object.fromEntries(
+    PANELS.map((p) => [p, `<div class="snapshot-view" data-panel="${p}">${mine[p]}</div>`]),
+  ) as Record<Panel, string>;
+  const templates = [...others]
+    .map(([s, sv]) => {
+      const html = panelsHtml(s, sv);
+      const id = run.snapshots.indexOf(s);
+      return PANELS.map(
+        (p) => `<template data-snapshot="${id}" data-panel="${p}">${html[p]}</template>`,
+      ).join("");
+    })
+    .join("\n");
+  return { views, templates };
+}
+
+// ---------------------------------------------------------------- the page
 
 function findingsHtml(findings: Finding[] | undefined): string {
   if (findings === undefined)
@@ -208,13 +373,9 @@ function runReportHtml(
   history: MetricsHistory,
   snap: DiagnosticsSnapshot | undefined,
   svgs: Map<string, string>,
+  others: Map<DiagnosticsSnapshot, Map<string, string>>,
   findings: Finding[] | undefined,
 ): string {
-  const noDiag = note(
-    run.snapshots.length === 0
-      ? "No diagnostics for this run: train with --diagnostics to record them."
-      : "This snapshot holds no data for this section.",
-  );
   const body: string[] = [];
   body.push(section("summary", "Run", summaryHtml(run, history)));
 
@@ -228,42 +389,22 @@ function runReportHtml(
     ),
   );
 
-  const acts = snap ? plottedLayers(snap.activations) : [];
-  body.push(
-    section(
-      "forward",
-      "Forward pass: activations",
-      `${snapshotStepsHtml(run, snap)}${
-        acts.length
-          ? `<p class="lead">Each layer's output distribution. Tanh outputs piled up at ±1 are saturated: they pass (almost) no gradient back.</p>${figure(svgs, "activations")}${pre(acts.map(formatActivationLine))}${svgs.has("activations-history") ? figure(svgs, "activations-history") : ""}`
-          : noDiag
-      }`,
-    ),
+  // the snapshot sections: one switchable view each, under one sticky bar of snapshot buttons
+  const noDiag = note("No diagnostics for this run: train with --diagnostics to record them.");
+  const { views, templates } = snap
+    ? snapshotViews(run, snap, svgs, others)
+    : { views: { forward: noDiag, backward: noDiag, weights: noDiag, saturation: noDiag }, templates: "" };
+  const overTime = (name: string) => (svgs.has(name) ? figure(svgs, name) : "");
+  const scope: string[] = [];
+  if (snap) scope.push(snapshotBarHtml(run, snap, switchableSnapshots(run.snapshots, snap)));
+  scope.push(
+    section("forward", "Forward pass: activations", `${views.forward}${overTime("activations-history")}`),
   );
-
-  const grads = snap ? plottedLayers(snap.gradients) : [];
-  body.push(
-    section(
-      "backward",
-      "Backward pass: gradients",
-      grads.length
-        ? `<p class="lead">The gradient at each layer's output. Similar spreads across layers mean no layer's gradient vanishes or explodes.</p>${figure(svgs, "gradients")}${pre(grads.map(formatGradientLine))}${svgs.has("gradients-history") ? figure(svgs, "gradients-history") : ""}`
-        : noDiag,
-    ),
+  scope.push(
+    section("backward", "Backward pass: gradients", `${views.backward}${overTime("gradients-history")}`),
   );
-
-  const weights = snap ? weightParams(snap.params) : [];
-  body.push(
-    section(
-      "weights",
-      "Weight gradients",
-      weights.length
-        ? `<p class="lead">Gradient of each 2-D parameter and its grad:data ratio (std of the gradient over std of the values).</p>${figure(svgs, "weight-gradients")}${pre(weights.map(formatParameterLine))}`
-        : noDiag,
-    ),
-  );
-
-  body.push(
+  scope.push(section("weights", "Weight gradients", views.weights));
+  scope.push(
     section(
       "updates",
       "Update:data ratio over time",
@@ -272,24 +413,9 @@ function runReportHtml(
         : note("No update ratios in metrics.jsonl: train with --diagnostics to record them every step."),
     ),
   );
-
-  const maps = snap?.saturation ?? [];
-  body.push(
-    section(
-      "saturation",
-      "Saturation",
-      maps.length
-        ? `<p class="lead">For each tanh layer, the examples of the batch (rows) against the units (columns); white where |h| > 0.99. A column white all the way down is a dead unit: it never learns.</p>${maps
-            .map((m) => {
-              const dead = m.deadUnits.length ? `<p>dead units: ${esc(m.deadUnits.join(", "))}</p>` : "";
-              return `${figure(svgs, `saturation-layer-${m.layer}`)}${dead}`;
-            })
-            .join("")}`
-        : snap
-          ? note("This snapshot has no saturation map (the model has no tanh layer).")
-          : noDiag,
-    ),
-  );
+  scope.push(section("saturation", "Saturation", views.saturation));
+  body.push(`<div class="snapshot-scope">${scope.join("")}${templates}</div>\n`);
+  if (templates) body.push(`<script>${SNAPSHOT_SCRIPT}</script>\n`);
 
   body.push(section("findings", "Health findings", findingsHtml(findings)));
 

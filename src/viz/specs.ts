@@ -556,7 +556,9 @@ export function saturationSpec(
       { calculate: "datum.c + 1", as: "c1" },
       { calculate: "datum.r + 1", as: "r1" },
     ],
-    mark: { type: "rect", color: "white", strokeWidth: 0 },
+    // aria: false drops vega's per-cell aria-label ("unit (H = 100): 2; example (B = 32): 0; …"),
+    // 170 of the 200 bytes each white cell costs in the SVG, and no help read cell by cell
+    mark: { type: "rect", color: "white", strokeWidth: 0, aria: false },
     encoding: {
       x: {
         field: "c",
@@ -631,7 +633,7 @@ export function histHistorySpec(
     spec: {
       width: Math.max(160, Math.floor(760 / columns) - 30),
       height: Math.max(80, picked.length * 9),
-      mark: { type: "rect", strokeWidth: 0.6 },
+      mark: { type: "rect", strokeWidth: 0.6, aria: false }, // no per-cell aria-label: see saturationSpec
       encoding: {
         x: valueAxis(which),
         x2: { field: "x2" },
