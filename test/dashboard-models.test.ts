@@ -10,12 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { browser } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -99,31 +100,7 @@ runsMade().catch(() => {}); // start now; the tests await (and report) it
 
 // ---------------------------------------------------------------- the browser
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-let browserP: Promise<Browser> | undefined;
-function browser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    return Promise.reject(
-      new Error(
-        `the dashboard's browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
-      ),
-    );
-  browserP ??= chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
-  return browserP;
-}
-browser().catch(() => {});
-after(async () => {
-  if (browserP) await (await browserP).close();
-});
+browser().catch(() => {}); // launch now; each browser test awaits (and reports) it
 
 /** A page that collects console errors, page errors, failed requests and HTTP errors. */
 async function newPage(): Promise<{ page: Page; problems: string[] }> {

@@ -10,33 +10,22 @@
  * Chromium missing is a failure, not a skip: CI installs it (apt-get install chromium).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+import type { Page } from "playwright-core";
+import { browser } from "./support/chromium.ts";
+import { makemore } from "./support/cli-harness.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
 const tmp = mkdtempSync(join(tmpdir(), "makemore-report-snapshots-"));
 const RUN = join(tmp, "deep-tanh");
+browser().catch(() => {}); // launch now; the test awaits (and reports) it
 
-function makemore(args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (b) => (out += b));
-  child.stderr.on("data", (b) => (out += b));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out })));
-}
-
-/** The run (200 steps, snapshots at 0, 100 and 199) and its report, made once when the file loads. */
-const made = (async () => {
-  const train = await makemore([
+/** The run (200 steps, snapshots at 0, 100 and 199) and its report. */
+function makeRun(): void {
+  const train = makemore([
     "train",
     "--type",
     "deep-tanh",
@@ -50,39 +39,10 @@ const made = (async () => {
     "-o",
     RUN,
   ]);
-  assert.equal(train.code, 0, train.out);
-  const report = await makemore(["report", RUN]);
-  assert.equal(report.code, 0, report.out);
-})();
-made.catch(() => {}); // the test awaits (and reports) it
-
-// ---------------------------------------------------------------- the browser
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-let browserP: Promise<Browser> | undefined;
-function browser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    return Promise.reject(
-      new Error(
-        `the report's browser test needs Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
-      ),
-    );
-  browserP ??= chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
-  return browserP;
+  assert.equal(train.code, 0, train.stdout + train.stderr);
+  const report = makemore(["report", RUN]);
+  assert.equal(report.code, 0, report.stdout + report.stderr);
 }
-browser().catch(() => {});
-after(async () => {
-  if (browserP) await (await browserP).close();
-});
 
 // ---------------------------------------------------------------- what a snapshot must show
 
@@ -163,7 +123,7 @@ async function assertShows(page: Page, s: StoredSnapshot, others: StoredSnapshot
 }
 
 test("report.html: the snapshot buttons switch the histogram, weight and saturation panels", async (t) => {
-  await made;
+  makeRun();
   const stored = readFileSync(join(RUN, "diagnostics.jsonl"), "utf8")
     .split("\n")
     .filter(Boolean)

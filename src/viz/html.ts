@@ -58,6 +58,8 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 
 /* wide charts fill the card, but not below 600 px, where their 11 px text would shrink to 6 px:
    on a phone the chart scrolls sideways instead */
 .chart.wide svg { width: 100%; min-width: 600px; max-width: none; }
+/* a saturation map keeps its square cells at their drawn size (2-16 px), scrolling if need be */
+.chart:not(.wide) svg { max-width: none; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; font-size: 14px; }
 .notes { margin: 8px 0; padding-left: 20px; font-size: 14px; color: #444; }
 .finding { border: 1px solid #ddd; border-left-width: 5px; padding: 6px 12px; margin: 10px 0; }
@@ -79,10 +81,13 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 
 @media (max-width: 600px) {
   main { padding: 12px 12px 40px; }
   .snapbar { margin: 24px -12px 0; padding: 6px 12px; }
+  .snapbar-label { display: none; } /* the group's aria-label still names it; the status line says "step N" */
   /* one scrolling row, so the sticky bar covers one line of the page, not four */
   .snapbar-steps { flex-wrap: nowrap; overflow-x: auto; max-width: 100%; }
 }
-ol.samples { columns: 4 140px; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 14px; }
+/* the gap holds the next column's numbers; a long (untrained) sample wraps inside its column */
+ol.samples { columns: 4 140px; column-gap: 3em; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 14px; }
+ol.samples li { overflow-wrap: anywhere; }
 footer { margin-top: 40px; font-size: 12px; color: #888; }
 `;
 
