@@ -39,7 +39,7 @@ import { sampleWords as librarySample, splitLoss } from "../src/train/evaluate.t
 import { TrainingSession } from "../src/train/session.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 import { fitWidth, lossControls, smooth, zoomAt, zoomSpec } from "../src/viz/controls.ts";
-import { type ChartSpec, lossSpec } from "../src/viz/specs.ts";
+import { type ChartSpec, compareLossSpec, lossSpec } from "../src/viz/specs.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -244,6 +244,25 @@ test("chart controls: TensorBoard's debiased smoothing, the linear loss axis, zo
   const facet = { facet: { field: "series" }, columns: 3, spec: { width: 230 } } as unknown as ChartSpec;
   assert.equal((fitWidth(facet, 900) as unknown as { spec: { width: number } }).spec.width, 230);
   assert.equal((fitWidth(facet, 600) as unknown as { spec: { width: number } }).spec.width, 140);
+  // the comparison chart (the dashboard's): every run's curve smoothed on its own
+  const runs = [
+    { label: "a", metrics: [1, 10, 100].map((loss, step) => ({ step, loss })) },
+    { label: "b", metrics: [{ step: 0, loss: 1000 }] },
+  ];
+  const cmp = lossControls(compareLossSpec(runs, { window: 1 })!, { smoothing: 0.5, logScale: true }, true);
+  const values = (cmp as unknown as { data: { values: { run: string; value: number }[] } }).data.values;
+  // log10 losses 0, 1, 2 at w = 0.5: s = 0, 0.5, 1.25 over 0.5, 0.75, 0.875; run b: 1.5 / 0.5
+  const want: [string, number][] = [
+    ["a", 0],
+    ["a", 0.5 / 0.75],
+    ["a", 1.25 / 0.875],
+    ["b", 3],
+  ];
+  assert.equal(values.length, want.length);
+  for (const [i, [run, v]] of want.entries()) {
+    assert.equal(values[i]!.run, run);
+    assert.ok(Math.abs(values[i]!.value - v) < 1e-12, `${run}: ${values[i]!.value} vs ${v}`);
+  }
 });
 
 // ---------------------------------------------------------------- (a) the server

@@ -4,7 +4,8 @@
  *
  *   GET /                       the page: one run, or a comparison when several runs are open
  *   GET /run/N                  the page for run N
- *   GET /static/dashboard.js|css, /lib/vega.min.js, /lib/vega-lite.min.js, /lib/vega-embed.min.js
+ *   GET /static/dashboard.js|css, /static/controls.js (src/viz/controls.ts), /lib/vega.min.js,
+ *       /lib/vega-lite.min.js, /lib/vega-embed.min.js
  *   GET /api/info               the runs: [{ index, name }]
  *   GET /api/events             server-sent events: "run" with a RunSummary whenever a run changes
  *   GET /api/run/N/summary      header facts, findings, samples, the chart list with versions
@@ -143,12 +144,29 @@ function packageFile(pkg: string, file: string): string {
 
 const JS = "text/javascript; charset=utf-8";
 
+/**
+ * The page's chart controls, src/viz/controls.ts (the playground's too): its compiled module next
+ * to this one (built), or in a checkout its source, served with the types stripped (`ts`).
+ */
+function controlsModule(): { path: string; type: string; ts?: boolean } {
+  const built = fileURLToPath(new URL("../viz/controls.js", import.meta.url));
+  if (existsSync(built)) return { path: built, type: JS };
+  return { path: fileURLToPath(new URL("../viz/controls.ts", import.meta.url)), type: JS, ts: true };
+}
+
+/** TypeScript as JavaScript, by esbuild (a checkout's devDependency; a built install never needs it). */
+function stripTypes(source: string): string {
+  const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+  return esbuild.transformSync(source, { loader: "ts", format: "esm" }).code;
+}
+
 /** Fixed routes to files: the only files this server ever reads for a request. */
-function assetFiles(): Record<string, { path: string; type: string }> {
+function assetFiles(): Record<string, { path: string; type: string; ts?: boolean }> {
   const dir = staticDir();
   return {
     "/": { path: join(dir, "index.html"), type: "text/html; charset=utf-8" },
     "/static/dashboard.js": { path: join(dir, "dashboard.js"), type: JS },
+    "/static/controls.js": controlsModule(),
     "/static/dashboard.css": { path: join(dir, "dashboard.css"), type: "text/css; charset=utf-8" },
     "/lib/vega.min.js": { path: packageFile("vega", "vega.min.js"), type: JS },
     "/lib/vega-lite.min.js": { path: packageFile("vega-lite", "vega-lite.min.js"), type: JS },
@@ -214,7 +232,7 @@ async function listen(opts: DashboardOptions, warn: boolean): Promise<Dashboard>
     let a = assets.get(route);
     if (!a) {
       const f = files[route]!;
-      const body = readFileSync(f.path);
+      const body = f.ts ? Buffer.from(stripTypes(readFileSync(f.path, "utf8"))) : readFileSync(f.path);
       a = { body, type: f.type, etag: `"${createHash("sha1").update(body).digest("base64url")}"` };
       assets.set(route, a);
     }

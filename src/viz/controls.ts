@@ -2,9 +2,9 @@
  * TensorBoard's chart controls over the report's specs (src/viz/specs.ts), as a page applies them
  * before drawing: smoothing of the loss curve, a log or linear loss axis, and zoom (an explicit
  * domain for x and y). Pure functions from a spec to a spec, so the picture is still the report's
- * chart, only seen differently. The playground's chart worker uses them (src/web/charts.ts); the
- * dashboard's page applies the same smoothing and axis in its own script
- * (src/dashboard/static/dashboard.js `smooth`, `adapt`), which is not bundled.
+ * chart, only seen differently. The playground's chart worker (src/web/charts.ts) and the
+ * dashboard's page (src/dashboard/static/dashboard.js, which the dashboard serves this module to
+ * as /static/controls.js) use them: this module imports nothing at run time, so a page can load it as it is.
  *
  *   const shown = zoomSpec(lossControls(spec, { smoothing: 0.6, logScale: false }), { x: [0, 500] });
  *   const wide = fitWidth(shown, 540);
@@ -72,15 +72,17 @@ export function smooth<R extends Row>(rows: readonly R[], w: number, field: stri
 /**
  * The loss chart (lossSpec) with the controls: the per-step curve smoothed (the block means and
  * split losses are left as measured), and with logScale false every value as the loss itself.
+ * `compare`: the comparison chart (compareLossSpec), whose every curve, one per run, is smoothed.
  * Returns a new spec; the input is not changed.
  */
-export function lossControls(spec: ChartSpec, c: LossControls): ChartSpec {
+export function lossControls(spec: ChartSpec, c: LossControls, compare = false): ChartSpec {
   const out = structuredClone(spec) as Unit;
   eachUnit(out, (u) => {
     const rows = u.data?.values;
     if (!Array.isArray(rows) || !u.data) return;
     let v = rows;
-    if (rows.some((r) => r.series === "loss per step")) v = smooth(rows, c.smoothing, "series");
+    if (compare) v = smooth(rows, c.smoothing, "run");
+    else if (rows.some((r) => r.series === "loss per step")) v = smooth(rows, c.smoothing, "series");
     if (!c.logScale) v = v.map((r) => ({ ...r, value: 10 ** r.value }));
     u.data.values = v;
   });

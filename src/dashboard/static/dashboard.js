@@ -4,7 +4,10 @@
 //
 // A chart whose spec keeps its shape (same title, scales, layers) gets its new data through a
 // Vega changeset, without re-rendering; one that changes shape is rendered off-page and swapped
-// in, so nothing flickers. Plain ES module, served as-is (no build step).
+// in, so nothing flickers. Plain ES module, served as-is (no build step); ./controls.js is
+// src/viz/controls.ts, served by the dashboard (src/dashboard/server.ts).
+
+import { fitWidth, lossControls } from "./controls.js";
 
 const { vega, vegaEmbed } = globalThis;
 
@@ -89,72 +92,18 @@ const serverSpecs = new Map();
 const LOSS_CHARTS = new Set(["chart-loss", "chart-compare-loss"]);
 
 /**
- * TensorBoard's smoothing: an exponential moving average with weight w, debiased at the start
- * (divided by 1 - w^n) so the curve does not start at zero. Per series, in step order.
- */
-function smooth(rows, w, seriesField) {
-  if (!(w > 0)) return rows;
-  const groups = new Map();
-  for (const r of rows) {
-    const k = r[seriesField];
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(r);
-  }
-  const out = [];
-  for (const g of groups.values()) {
-    g.sort((a, b) => a.step - b.step);
-    let last = 0;
-    let n = 0;
-    for (const r of g) {
-      last = last * w + (1 - w) * r.value;
-      n++;
-      out.push({ ...r, value: last / (1 - w ** n) });
-    }
-  }
-  return out;
-}
-
-/** Walk a spec and its layers / facet spec. */
-function eachUnit(spec, f) {
-  f(spec);
-  for (const l of spec.layer ?? []) eachUnit(l, f);
-  if (spec.spec) eachUnit(spec.spec, f);
-}
-
-/**
  * The spec as this page shows it: as wide as its card (the report's pictures have a fixed
- * width), and for the loss charts the smoothing and the log/linear axis of the controls.
+ * width; a saturation map keeps its own), and for the loss charts the smoothing and the
+ * log/linear axis of the controls (src/viz/controls.ts, as the playground applies them).
  */
 function adapt(holder, spec) {
   const card = holder.closest(".card");
-  const room = Math.max(240, (card?.clientWidth ?? 800) - 40);
-  if (spec.facet && spec.spec) {
-    const cols = spec.columns ?? 1;
-    spec.spec.width = Math.max(140, Math.floor(room / cols) - 70);
-  } else if (typeof spec.width === "number" && !holder.id.startsWith("chart-saturation")) {
-    // the whole picture (axes and legend included) as wide as the card; charts are drawn off-page
-    // and swapped in, so the width is the card's, not "container"
-    spec.width = room;
-    spec.autosize = { type: "fit-x", contains: "padding" };
-  }
-  if (!LOSS_CHARTS.has(holder.id)) return spec;
-  eachUnit(spec, (u) => {
-    const rows = u.data?.values;
-    if (!Array.isArray(rows)) return;
-    // the per-step line of one run ("loss per step"), every run's curve on the comparison page
-    const field = holder.id === "chart-loss" ? "series" : "run";
-    let v = rows;
-    if (holder.id === "chart-compare-loss" || rows.some((r) => r.series === "loss per step"))
-      v = smooth(rows, controls.smoothing, field);
-    if (!controls.logScale) v = v.map((r) => ({ ...r, value: 10 ** r.value }));
-    u.data.values = v;
-  });
-  if (!controls.logScale)
-    eachUnit(spec, (u) => {
-      const y = u.encoding?.y;
-      if (y?.title === "log10(loss)") y.title = "loss";
-    });
-  return spec;
+  const room = (card?.clientWidth ?? 800) - 40;
+  const fixed = holder.id.startsWith("chart-saturation") && !spec.facet;
+  const sized = fixed ? spec : fitWidth(spec, room);
+  return LOSS_CHARTS.has(holder.id)
+    ? lossControls(sized, controls, holder.id === "chart-compare-loss")
+    : sized;
 }
 
 function setupControls() {
@@ -183,7 +132,7 @@ function redrawLoss() {
 async function drawNow(holder, spec, version) {
   if (!spec) return clearChart(holder);
   serverSpecs.set(holder, structuredClone(spec));
-  adapt(holder, spec);
+  spec = adapt(holder, spec);
   const { key, datasets } = splitData(spec);
   const rows = Object.values(datasets).reduce((n, v) => n + v.length, 0);
   const cur = views.get(holder);
