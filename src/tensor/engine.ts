@@ -847,11 +847,19 @@ export function adamwArena(
   return true;
 }
 
-/** y = a + b elementwise (equal lengths) on the arena module in one arena (float32 adds: same bits). */
-export function addArena(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+/**
+ * y = a + b or a * b elementwise (equal lengths) on the arena module in one arena (float32 adds
+ * or products: the same bits as the plain loop).
+ */
+export function elementwiseArena(
+  op: "add" | "mul",
+  a: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+): boolean {
   const ex = arenaOf(a, b, y);
   if (!ex) return false;
-  ex.add(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
+  ex[op](a.byteOffset, b.byteOffset, y.byteOffset, y.length);
   return true;
 }
 
@@ -866,14 +874,6 @@ export function addTiledArena(x: Float32Array, z: Float32Array, y: Float32Array)
   const ex = arenaOf(x, z, y);
   if (!ex) return false;
   for (let o = 0; o < y.length * 4; o += L * 4) ex.add(x.byteOffset + o, z.byteOffset, y.byteOffset + o, L);
-  return true;
-}
-
-/** y = a * b elementwise (equal lengths) on the arena module in one arena (float32 products: same bits). */
-export function mulArena(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
-  const ex = arenaOf(a, b, y);
-  if (!ex) return false;
-  ex.mul(a.byteOffset, b.byteOffset, y.byteOffset, y.length);
   return true;
 }
 

@@ -15,7 +15,6 @@
 
 import {
   accumulateArena,
-  addArena,
   addRowsArena,
   addTiledArena,
   allocF32,
@@ -23,12 +22,12 @@ import {
   arenaKernels,
   checkLaunched,
   copyRowsArena,
+  elementwiseArena,
   engineAvailable,
   gatherArena,
   isCapturing,
   launch,
   mulAccumulateArena,
-  mulArena,
   noteTensor,
   type OpTable,
   reluForwardArena,
@@ -849,7 +848,7 @@ let softmaxExp = new Float64Array(64);
 const BINARY = {
   add: {
     forward: (x, oa, z, ob, y) => {
-      if (x.length === y.length && z.length === y.length && addArena(x, z, y)) return;
+      if (x.length === y.length && z.length === y.length && elementwiseArena("add", x, z, y)) return;
       // (B, T, C) + (T, C): one SIMD add per block of z's length (the same float32 sums)
       if (x.length === y.length && tiledOffsets.has(ob) && addTiledArena(x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] + z[ob[i]];
@@ -871,7 +870,7 @@ const BINARY = {
   // d(ab)/da = b: grad * other
   mul: {
     forward: (x, oa, z, ob, y) => {
-      if (x.length === y.length && z.length === y.length && mulArena(x, z, y)) return;
+      if (x.length === y.length && z.length === y.length && elementwiseArena("mul", x, z, y)) return;
       for (let i = 0; i < y.length; i++) y[i] = x[oa[i]] * z[ob[i]];
     },
     backward: (x, oa, z, ob, _y, g, ta, tb) => {
