@@ -20,6 +20,8 @@ import { test } from "node:test";
 import { Embedding, TorchLinear } from "../src/nn/index.ts";
 import { Generator } from "../src/random/index.ts";
 import {
+  attentionMix,
+  attentionScores,
   cat,
   causalSoftmax,
   crossEntropyIgnore,
@@ -231,6 +233,40 @@ test("causalSoftmax(matmulT(q, k), s) is (q @ k^T * s).masked_fill(-inf).softmax
     assert.deepEqual(Array.from(fused.storage), Array.from(composed.storage), `${what} weights`);
     assert.deepEqual(Array.from(gq), Array.from(q.grad!.storage), `${what} dq`);
     assert.deepEqual(Array.from(gk), Array.from(k.grad!.storage), `${what} dk`);
+  }
+});
+
+test("attentionScores / attentionMix read the heads in place: the split, transposes and matmuls, bit for bit", () => {
+  const g = new Generator().manualSeed(6);
+  for (const [B, T, nh, hs] of [
+    [2, 5, 3, 4],
+    [32, 16, 4, 16],
+  ]) {
+    const C = nh * hs;
+    const qkv = randn([B, T, 3 * C], { generator: g }).requiresGrad_();
+    const up = randn([B, T, C], { generator: g });
+    const upAtt = randn([B, nh, T, T], { generator: g });
+    const run = (fused: boolean) => {
+      qkv.grad = null;
+      let att: Tensor;
+      let y: Tensor;
+      if (fused) {
+        att = causalSoftmax(attentionScores(qkv, nh), 0.5);
+        y = attentionMix(att, qkv, nh);
+      } else {
+        const [q, k, v] = split(qkv, C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
+        att = causalSoftmax(matmul(q, k.transpose(-2, -1)), 0.5);
+        y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
+      }
+      att.retainGrad();
+      // a loss reading both outputs, so datt gets a direct term as well as the one through y
+      y.mul(up).sum().add(att.mul(upAtt).sum()).backward();
+      return [y.storage, att.storage, att.grad!.storage, qkv.grad!.storage].map((a) => Array.from(a));
+    };
+    const [fused, composed] = [run(true), run(false)];
+    ["y", "att", "datt", "dqkv"].forEach((what, i) =>
+      assert.deepEqual(fused[i], composed[i], `(${B}, ${T}, ${nh}, ${hs}) ${what}`),
+    );
   }
 });
 

@@ -23,6 +23,8 @@ import { GELU, LayerNorm, TorchLinear } from "../nn/torchnn.ts";
 import type { Generator } from "../random/generator.ts";
 import { allocF32, launch } from "../tensor/engine.ts";
 import {
+  attentionMix,
+  attentionScores,
   causalSoftmax,
   crossEntropyIgnore,
   expand,
@@ -30,7 +32,6 @@ import {
   matmul,
   matmulT,
   select,
-  split,
   stack,
   tril,
 } from "../tensor/nnops.ts";
@@ -148,17 +149,16 @@ class CausalSelfAttention extends Module {
     this.bias = tril(blockSize).view(1, 1, blockSize, blockSize);
   }
   forward(x: Tensor): Tensor {
-    const [B, T, C] = x.shape;
+    const C = x.shape[2];
     const nh = this.nHead;
     const hs = C / nh;
-    // (B, T, 3C) -> q, k, v (B, T, C) -> (B, nh, T, hs)
-    const [q, k, v] = split(this.c_attn.forward(x), C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
-    // (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T), scaled by 1/sqrt(hs), masked, softmax:
-    // att = (q @ k^T * hs^-1/2).masked_fill(tril == 0, -inf).softmax(-1) as one op (nnops.ts)
-    const att = causalSoftmax(matmulT(q, k), 1 / Math.sqrt(hs));
+    // (B, T, 3C) = [q | k | v]; per head h, q, k, v are (T, hs) blocks read in place (nnops.ts):
+    // att = (q @ k^T * hs^-1/2).masked_fill(tril == 0, -inf).softmax(-1)  (B, nh, T, T)
+    const qkv = this.c_attn.forward(x);
+    const att = causalSoftmax(attentionScores(qkv, nh), 1 / Math.sqrt(hs));
     this.keep(att);
-    // (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs) -> (B, T, C)
-    const y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
+    // (B, nh, T, T) @ v (B, nh, T, hs), heads side by side -> (B, T, C)
+    const y = attentionMix(att, qkv, nh);
     return this.c_proj.forward(y);
   }
   override children(): [string, Module][] {

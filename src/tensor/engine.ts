@@ -505,6 +505,44 @@ export function bmmArena(
   return true;
 }
 
+/**
+ * Strided batched gemm on the arena module, all operands in one sealed arena: for i in order,
+ * C[offC[i] ..] (m,n, row stride ldc) (+)= op(A[offA[i] ..]) (lda) op(B[offB[i] ..]) (ldb), the
+ * offsets in floats: attention's heads read in place from the (B, T, 3C) projection. The gemm's
+ * sums do not depend on the strides (assembly/gemm-kernel.ts). False when not in one arena.
+ */
+export function gemmStridedArena(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Float32Array,
+  offA: Int32Array,
+  lda: number,
+  B: Float32Array,
+  offB: Int32Array,
+  ldb: number,
+  C: Float32Array,
+  offC: Int32Array,
+  ldc: number,
+  acc: boolean,
+): boolean {
+  const ex = arenaOf(A, B, C);
+  if (!ex || m === 0 || n === 0 || k === 0) return false;
+  const [a, b, c] = [A.byteOffset, B.byteOffset, C.byteOffset];
+  const [ta, tb, ac] = [transA ? 1 : 0, transB ? 1 : 0, acc ? 1 : 0];
+  for (let i = 0; i < offA.length; i++) {
+    const [ai, bi, ci] = [a + offA[i] * 4, b + offB[i] * 4, c + offC[i] * 4];
+    ex.gemm(ta, tb, m, n, k, ai, lda, bi, ldb, ci, ldc, ac, 0, 0);
+    gemmLog?.push({
+      shape: [ta, tb, m, n, k],
+      run: () => ex.gemm(ta, tb, m, n, k, ai, lda, bi, ldb, ci, ldc, ac, 0, 0),
+    });
+  }
+  return true;
+}
+
 const VARIANT: Record<BatchNormVariant, number> = { "lecture-std": 0, lecture: 1, torch: 2 };
 
 /**

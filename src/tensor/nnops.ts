@@ -24,6 +24,7 @@ import {
   gatherSumArena,
   geluBackwardArena,
   geluForwardArena,
+  gemmStridedArena,
   launch,
   layerNormBackwardArena,
   layerNormForwardArena,
@@ -268,6 +269,95 @@ export function causalSoftmax(x: Tensor, scale = 1): Tensor {
   );
 }
 
+/**
+ * Attention's two products with the heads read in place, for qkv (B, T, 3C), the c_attn output
+ * whose last dimension is [q | k | v], each C = nh hs wide, head h at columns h hs .. h hs + hs - 1:
+ *   attentionScores(qkv, nh) = q @ k^T  (B, nh, T, T)   (per batch and head, q, k (T, hs))
+ *   attentionMix(att, qkv, nh) = att @ v  (B, T, C)     (head h's output at columns h hs..)
+ * which is `split(qkv, C, 2)`, `.view(B, T, nh, hs).transpose(1, 2)`, the two matmuls and
+ * `.transpose(1, 2).reshape(B, T, C)` without the copies: the gemms read q, k, v and write y with
+ * row strides 3C and C. The same sums in the same order (the gemm's sums do not depend on
+ * strides), so the same bits. Backward: dq = dS k, dk = dS^T q, dv = att^T dy, datt = dy v^T.
+ */
+export function attentionScores(qkv: Tensor, nHead: number): Tensor {
+  const { B, T, C, hs, at } = attentionLayout(qkv, nHead);
+  const S = allocF32(B * nHead * T * T);
+  launch(NN_OPS.attentionScores.forward, qkv.storage, at, S, T, hs, C);
+  const out = new Tensor(S, [B, nHead, T, T]);
+  return record(out, "attentionScores", [qkv], (g) =>
+    launch(NN_OPS.attentionScores.backward, qkv.storage, at, g, gradOf(qkv), T, hs, C),
+  );
+}
+
+/** att (B, nh, T, T) @ v of qkv (B, T, 3C) per head -> (B, T, C): see attentionScores. */
+export function attentionMix(att: Tensor, qkv: Tensor, nHead: number): Tensor {
+  const { B, T, C, hs, at } = attentionLayout(qkv, nHead);
+  if (att.numel() !== B * nHead * T * T)
+    throw new RangeError(`attentionMix: weights ${shapeStr(att.shape)} for qkv ${shapeStr(qkv.shape)}`);
+  const y = allocF32(B * T * C);
+  launch(NN_OPS.attentionMix.forward, att.storage, qkv.storage, at, y, T, hs, C);
+  const out = new Tensor(y, [B, T, C]);
+  return record(out, "attentionMix", [att, qkv], (g) =>
+    launch(
+      NN_OPS.attentionMix.backward,
+      att.storage,
+      qkv.storage,
+      at,
+      g,
+      att.requiresGrad ? gradOf(att) : null,
+      qkv.requiresGrad ? gradOf(qkv) : null,
+      T,
+      hs,
+      C,
+    ),
+  );
+}
+
+/**
+ * Per (batch, head) i = b nh + h, float offsets: q[i] into qkv (k at + C, v at + 2C), y[i] into
+ * the (B, T, C) output, s[i] into the (B, nh, T, T) weights. Cached by shape.
+ */
+interface AttentionOffsets {
+  q: Int32Array;
+  k: Int32Array;
+  v: Int32Array;
+  y: Int32Array;
+  s: Int32Array;
+}
+const attentionCache = new Map<string, AttentionOffsets>();
+function attentionLayout(qkv: Tensor, nh: number) {
+  if (qkv.ndim !== 3 || qkv.shape[2] % (3 * nh) !== 0)
+    throw new RangeError(`attention: qkv ${shapeStr(qkv.shape)} is not (B, T, 3 C) with ${nh} heads`);
+  const [B, T, C3] = qkv.shape;
+  const C = C3 / 3;
+  const hs = C / nh;
+  const key = `${B},${T},${C},${nh}`;
+  let at = attentionCache.get(key);
+  if (!at) {
+    const n = B * nh;
+    at = {
+      q: new Int32Array(n),
+      k: new Int32Array(n),
+      v: new Int32Array(n),
+      y: new Int32Array(n),
+      s: new Int32Array(n),
+    };
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < nh; h++) {
+        const i = b * nh + h;
+        at.q[i] = b * T * C3 + h * hs;
+        at.k[i] = at.q[i] + C;
+        at.v[i] = at.q[i] + 2 * C;
+        at.y[i] = b * T * C + h * hs;
+        at.s[i] = i * T * T;
+      }
+    }
+    if (attentionCache.size > 64) attentionCache.clear();
+    attentionCache.set(key, at);
+  }
+  return { B, T, C, hs, at };
+}
+
 /** causalSoftmax's float64 exponentials of one row (one call at a time). */
 let rowExp = new Float64Array(64);
 
@@ -443,7 +533,77 @@ function bmm(
   }
 }
 
+/**
+ * For each i in order: C[offC[i]..] (M,N), row stride ldc, (+)= op(A[offA[i]..]) @ op(B[offB[i]..]),
+ * row strides lda, ldb (offsets in floats). In place on a plan's arena (gemmStridedArena), else
+ * through contiguous copies and the same gemm.
+ */
+function gemmStrided(
+  tA: boolean,
+  tB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: F32,
+  offA: Int32Array,
+  lda: number,
+  Bs: F32,
+  offB: Int32Array,
+  ldb: number,
+  C: F32,
+  offC: Int32Array,
+  ldc: number,
+  acc: boolean,
+): void {
+  if (gemmStridedArena(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, ldc, acc)) return;
+  // stored shapes: A (M, K) or (K, M) when tA; B (K, N) or (N, K) when tB; C (M, N)
+  const [ar, ac] = tA ? [K, M] : [M, K];
+  const [br, bc] = tB ? [N, K] : [K, N];
+  const pack = (x: F32, o: number, ld: number, rows: number, cols: number, y: F32) => {
+    for (let r = 0; r < rows; r++) y.set(x.subarray(o + r * ld, o + r * ld + cols), r * cols);
+  };
+  const [a, b, c] = [new Float32Array(M * K), new Float32Array(K * N), new Float32Array(M * N)];
+  const gemm = kernels().gemm;
+  for (let i = 0; i < offA.length; i++) {
+    pack(A, offA[i], lda, ar, ac, a);
+    pack(Bs, offB[i], ldb, br, bc, b);
+    if (acc) pack(C, offC[i], ldc, M, N, c);
+    gemm(tA, tB, M, N, K, a, b, c, acc);
+    for (let r = 0; r < M; r++) C.set(c.subarray(r * N, r * N + N), offC[i] + r * ldc);
+  }
+}
+
 const NN_OPS = {
+  // per (batch, head) i: S_i = Q_i K_i^T (T, T); Y_i = att_i V_i (T, hs) with Q, K, V read from
+  // qkv (row stride 3C) and Y written into (B, T, C) (row stride C); gradients accumulate
+  attentionScores: {
+    forward: (qkv: F32, at: AttentionOffsets, S: F32, T: number, hs: number, C: number) =>
+      gemmStrided(false, true, T, T, hs, qkv, at.q, 3 * C, qkv, at.k, 3 * C, S, at.s, T, false),
+    backward: (qkv: F32, at: AttentionOffsets, g: F32, gqkv: F32, T: number, hs: number, C: number) => {
+      // dQ_i += dS_i (T, T) @ K_i (T, hs); dK_i += dS_i^T @ Q_i
+      gemmStrided(false, false, T, hs, T, g, at.s, T, qkv, at.k, 3 * C, gqkv, at.q, 3 * C, true);
+      gemmStrided(true, false, T, hs, T, g, at.s, T, qkv, at.q, 3 * C, gqkv, at.k, 3 * C, true);
+    },
+  },
+  attentionMix: {
+    forward: (att: F32, qkv: F32, at: AttentionOffsets, y: F32, T: number, hs: number, C: number) =>
+      gemmStrided(false, false, T, hs, T, att, at.s, T, qkv, at.v, 3 * C, y, at.y, C, false),
+    backward: (
+      att: F32,
+      qkv: F32,
+      at: AttentionOffsets,
+      g: F32,
+      gatt: F32 | null,
+      gqkv: F32 | null,
+      T: number,
+      hs: number,
+      C: number,
+    ) => {
+      // dAtt_i += dY_i (T, hs) @ V_i^T; dV_i += att_i^T (T, T) @ dY_i
+      if (gatt) gemmStrided(false, true, T, T, hs, g, at.y, C, qkv, at.v, 3 * C, gatt, at.s, T, true);
+      if (gqkv) gemmStrided(true, false, T, hs, T, att, at.s, T, g, at.y, C, gqkv, at.v, 3 * C, true);
+    },
+  },
   // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ op(B_offB[i]), B stored (k,n), or (n,k) read
   // transposed (tB); dA = G @ op(B)^T, dB = A^T @ G (tB: G^T @ A), accumulated in batch order
   bmm: {
@@ -765,6 +925,8 @@ const NN_OPS = {
     },
   },
 } satisfies OpTable<
+  | "attentionScores"
+  | "attentionMix"
   | "bmm"
   | "causalSoftmax"
   | "gatherSum"
