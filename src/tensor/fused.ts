@@ -15,7 +15,7 @@ import {
   type OpTable,
 } from "./engine.ts";
 import { type BatchNormVariant, kernels } from "./kernels.ts";
-import { gradOf, record, Tensor } from "./tensor.ts";
+import { gradIfWanted, record, Tensor } from "./tensor.ts";
 
 type F32 = Float32Array;
 
@@ -178,9 +178,9 @@ export function linearRows(
       x.storage,
       W.storage,
       g,
-      x.requiresGrad ? gradOf(x) : null,
-      W.requiresGrad ? gradOf(W) : null,
-      b?.requiresGrad ? gradOf(b) : null,
+      gradIfWanted(x),
+      gradIfWanted(W),
+      gradIfWanted(b),
       N,
       I,
       O,
@@ -255,9 +255,9 @@ export function batchNormTrain(
       N,
       H,
       D,
-      gamma.requiresGrad ? gradOf(gamma) : null,
-      beta.requiresGrad ? gradOf(beta) : null,
-      x.requiresGrad ? gradOf(x) : null,
+      gradIfWanted(gamma),
+      gradIfWanted(beta),
+      gradIfWanted(x),
     ),
   );
   return { out, stats: { mean, spread } };
@@ -325,9 +325,9 @@ export function batchNormEval(
       ms,
       sigma,
       g,
-      x.requiresGrad ? gradOf(x) : null,
-      gamma.requiresGrad ? gradOf(gamma) : null,
-      beta.requiresGrad ? gradOf(beta) : null,
+      gradIfWanted(x),
+      gradIfWanted(gamma),
+      gradIfWanted(beta),
     ),
   );
 }

@@ -37,6 +37,7 @@ import {
   broadcastOffsets,
   broadcastShapes,
   cat,
+  gradIfWanted,
   gradOf,
   normDim,
   record,
@@ -114,8 +115,8 @@ function batchedMatmul(a: Tensor, b: Tensor, transB: boolean): Tensor {
       b.storage,
       offB,
       g,
-      a.requiresGrad ? gradOf(a) : null,
-      b.requiresGrad ? gradOf(b) : null,
+      gradIfWanted(a),
+      gradIfWanted(b),
       m,
       n,
       k,
@@ -148,17 +149,7 @@ export function gatherSum(tables: Tensor, ix: Tensor, bias: Tensor | null = null
   const out = new Tensor(y, [N, O]);
   const parents = [tables, ...(bias ? [bias] : [])];
   return record(out, "gatherSum", parents, (g) =>
-    launch(
-      NN_OPS.gatherSum.backward,
-      g,
-      K,
-      V,
-      O,
-      cols,
-      N,
-      tables.requiresGrad ? gradOf(tables) : null,
-      bias?.requiresGrad ? gradOf(bias) : null,
-    ),
+    launch(NN_OPS.gatherSum.backward, g, K, V, O, cols, N, gradIfWanted(tables), gradIfWanted(bias)),
   );
 }
 
@@ -197,9 +188,9 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       w,
       xhat,
       rstd,
-      x.requiresGrad ? gradOf(x) : null,
-      weight?.requiresGrad ? gradOf(weight) : null,
-      bias?.requiresGrad ? gradOf(bias) : null,
+      gradIfWanted(x),
+      gradIfWanted(weight),
+      gradIfWanted(bias),
       rstd32,
     ),
   );

@@ -723,6 +723,11 @@ export function gradOf(t: Tensor): Float32Array {
   return t.grad.storage;
 }
 
+/** gradOf(t) when `t` requires a gradient, else null (absent `t` too: a backward kernel skips a null output). */
+export function gradIfWanted(t: Tensor | null | undefined): Float32Array | null {
+  return t?.requiresGrad ? gradOf(t) : null;
+}
+
 /**
  * Attach `backward` to `out` if gradients are on and a parent requires them. The closure gets
  * `out.grad`'s storage and accumulates into the parents' `.grad` -- through `launch`ed kernels, so
@@ -1360,8 +1365,8 @@ function binary(a: Tensor, bIn: Tensor | number, op: BinaryOp): Tensor {
   launch(rule.forward, a.storage, oa, bt.storage, ob, y);
   const out = new Tensor(y, shape, dtype);
   return record(out, op, [a, bt], (g) => {
-    const ga = a.requiresGrad ? gradOf(a) : null;
-    const gb = bt.requiresGrad ? gradOf(bt) : null;
+    const ga = gradIfWanted(a);
+    const gb = gradIfWanted(bt);
     // a broadcast input's gradient is summed to its shape after the rule (see BINARY); add's rule
     // would copy g into zeroed scratch (0 + g = g), so g itself is summed
     const direct = op === "add";
@@ -1540,17 +1545,7 @@ function matmul(a: Tensor, b: Tensor): Tensor {
   launch(OPS.matmul.forward, a.storage, b.storage, y, m, n, k);
   const out = new Tensor(y, b.ndim === 2 ? [m, n] : [m], "float32");
   return record(out, "matmul", [a, b], (g) =>
-    launch(
-      OPS.matmul.backward,
-      a.storage,
-      b.storage,
-      g,
-      a.requiresGrad ? gradOf(a) : null,
-      b.requiresGrad ? gradOf(b) : null,
-      m,
-      n,
-      k,
-    ),
+    launch(OPS.matmul.backward, a.storage, b.storage, g, gradIfWanted(a), gradIfWanted(b), m, n, k),
   );
 }
 
@@ -1759,16 +1754,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   launch(OPS.where.forward, cond.storage, oc, a.storage, oa, b.storage, ob, y);
   const out = new Tensor(y, shape, a.dtype === "float32" || b.dtype === "float32" ? "float32" : a.dtype);
   return record(out, "where", [a, b], (g) =>
-    launch(
-      OPS.where.backward,
-      cond.storage,
-      oc,
-      oa,
-      ob,
-      g,
-      a.requiresGrad ? gradOf(a) : null,
-      b.requiresGrad ? gradOf(b) : null,
-    ),
+    launch(OPS.where.backward, cond.storage, oc, oa, ob, g, gradIfWanted(a), gradIfWanted(b)),
   );
 }
 
