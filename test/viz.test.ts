@@ -33,7 +33,7 @@ import { buildModel, presetSpec } from "../src/models/mlp.ts";
 import { Generator } from "../src/random/generator.ts";
 import { inlineSvg } from "../src/viz/html.ts";
 import { specToSvg, svgToPng } from "../src/viz/render.ts";
-import { writeComparisonReport, writeReport } from "../src/viz/report.ts";
+import { switchableSnapshots, writeComparisonReport, writeReport } from "../src/viz/report.ts";
 import {
   activationHistSpec,
   blockMeans,
@@ -580,6 +580,23 @@ describe("report", () => {
     assert.equal(read.params[0]!.gradDataRatio, Number.POSITIVE_INFINITY);
     assert.equal(read.gradients.length, 3);
     assert.match(readFileSync((await writeReport(dir)).report, "utf8"), /grad:data ratio inf/);
+  });
+
+  test("the page holds the snapshots of the views over time, plus the one --step draws", () => {
+    // 100 snapshots every 2,000 steps (a 200,000-step run's default): 24 of them, evenly spread
+    const all = Array.from({ length: 100 }, (_, i) => ({ step: 2000 * i }) as DiagnosticsSnapshot);
+    const steps = (ss: DiagnosticsSnapshot[]) => ss.map((s) => s.step);
+    const last = switchableSnapshots(all, all[99]);
+    assert.equal(last.length, 24);
+    assert.deepEqual(steps(last).slice(0, 4), [0, 8000, 18000, 26000]); // round(k * 99 / 23) * 2,000
+    assert.equal(last.at(-1), all[99]);
+    // --step 2000 is not among them: it joins, in step order
+    const picked = switchableSnapshots(all, all[1]);
+    assert.equal(picked.length, 25);
+    assert.deepEqual(steps(picked).slice(0, 3), [0, 2000, 8000]);
+    // a short run keeps every snapshot; no diagnostics, nothing to switch
+    assert.deepEqual(steps(switchableSnapshots(all.slice(0, 3), all[0])), [0, 2000, 4000]);
+    assert.deepEqual(switchableSnapshots([], undefined), []);
   });
 
   test("not a run directory is a UserError", async () => {

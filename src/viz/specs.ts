@@ -637,7 +637,15 @@ export function histHistorySpec(
       encoding: {
         x: valueAxis(which),
         x2: { field: "x2" },
-        y: { field: "step", type: "ordinal", title: "step", sort: "ascending", scale: { paddingInner: 0 } },
+        // no grid: an ordinal grid line would cross each row's middle, over its cells
+        y: {
+          field: "step",
+          type: "ordinal",
+          title: "step",
+          sort: "ascending",
+          scale: { paddingInner: 0 },
+          axis: { grid: false },
+        },
         color: {
           field: "density",
           type: "quantitative",
