@@ -385,6 +385,10 @@ test("a makemore.py type's loss chart draws its evaluate() losses on train and t
   try {
     await page.goto(pathToFileURL(join(run, "report.html")).href);
     await check(page, "#loss", "report");
+    assert.match(
+      await text(page, "#loss"),
+      /The points are makemore\.py's evaluate\(\) on the train and test splits/,
+    );
     const shot = join(tmp, "report-bow-evals.png");
     await page.locator("#loss").screenshot({ path: shot });
     t.diagnostic(`screenshot: ${shot}`);

@@ -384,7 +384,7 @@ function runReportHtml(
       "loss",
       "Loss",
       svgs.has("loss")
-        ? `<p class="lead">log10 of each step's minibatch loss (light) and its block mean (dark), as the lecture plots <code>torch.tensor(lossi).view(-1, 1000).mean(1)</code>.</p>${figure(svgs, "loss")}`
+        ? `<p class="lead">log10 of each step's minibatch loss (light) and its block mean (dark), as the lecture plots <code>torch.tensor(lossi).view(-1, 1000).mean(1)</code>.${evalLead(history)}</p>${figure(svgs, "loss")}`
         : note("No loss has been logged yet."),
     ),
   );
@@ -446,4 +446,14 @@ function runReportHtml(
     ],
     body.join(""),
   );
+}
+
+/** What the loss chart's evaluation points are, when the run logged any. */
+function evalLead(history: MetricsHistory): string {
+  const evals = history.series().evals;
+  if (evals.some((e) => e.test_loss !== undefined))
+    return " The points are makemore.py's <code>evaluate()</code> on the train and test splits (TensorBoard's <code>Loss/train</code> and <code>Loss/test</code>).";
+  if (evals.some((e) => e.val_loss !== undefined))
+    return " The points are the train and val split losses in eval mode (<code>--eval-every</code>).";
+  return "";
 }
