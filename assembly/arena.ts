@@ -1509,3 +1509,84 @@ function adamwLanes(
     v128.store32_lane(v, vj, 0);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// SGD with momentum / weight decay / Nesterov (torch.optim.SGD's float32 op sequence, its fused
+// multiply-adds exact through fma64), over n floats of w, g and the momentum buffer b.
+
+/** sgdMomentum flags */
+const SGD_DECAY = 1;
+const SGD_MOMENTUM = 2;
+const SGD_FIRST = 4;
+const SGD_NESTEROV = 8;
+
+/**
+ * Per element, as src/train/optim.ts `SGD.step` (and its twin) computes it:
+ *   d = fma(w, wd, g) (SGD_DECAY) or g
+ *   SGD_MOMENTUM: b = d (SGD_FIRST) or fma(d, damp, b * mom); d = fma(b, mom, d) (SGD_NESTEROV) or b
+ *   w = fma(d, negLr, w)
+ * Two elements per f64x2 (the fused multiply-adds), the odd one last. Bit for bit the twin.
+ */
+export function sgdMomentum(
+  w: usize,
+  g: usize,
+  b: usize,
+  n: i32,
+  wd: f32,
+  mom: f32,
+  damp: f32,
+  negLr: f32,
+  flags: i32,
+): void {
+  const pairs = n & ~1;
+  for (let i = 0; i < pairs; i += 2) {
+    const o: usize = (<usize>i) << 2;
+    sgdLanes(true, w + o, g + o, b + o, wd, mom, damp, negLr, flags);
+  }
+  if (pairs < n) {
+    const o: usize = (<usize>pairs) << 2;
+    sgdLanes(false, w + o, g + o, b + o, wd, mom, damp, negLr, flags);
+  }
+}
+
+/** sgdMomentum on two elements (two) or one at w, g, b; `two` is a constant at each call site. */
+// @ts-ignore: decorator
+@inline
+function sgdLanes(
+  two: bool,
+  w: usize,
+  g: usize,
+  b: usize,
+  wd: f32,
+  mom: f32,
+  damp: f32,
+  negLr: f32,
+  flags: i32,
+): void {
+  const wf = two ? v128.load64_zero(w) : v128.load32_zero(w);
+  const w64 = f64x2.promote_low_f32x4(wf);
+  let d = two ? v128.load64_zero(g) : v128.load32_zero(g);
+  if (flags & SGD_DECAY) {
+    d = f32x4.demote_f64x2_zero(fma64(w64, f64x2.splat(<f64>wd), f64x2.promote_low_f32x4(d)));
+  }
+  if (flags & SGD_MOMENTUM) {
+    let bv = d;
+    if (!(flags & SGD_FIRST)) {
+      const bm = f32x4.mul(two ? v128.load64_zero(b) : v128.load32_zero(b), f32x4.splat(mom));
+      bv = f32x4.demote_f64x2_zero(
+        fma64(f64x2.promote_low_f32x4(d), f64x2.splat(<f64>damp), f64x2.promote_low_f32x4(bm)),
+      );
+    }
+    if (two) v128.store64_lane(b, bv, 0);
+    else v128.store32_lane(b, bv, 0);
+    d =
+      flags & SGD_NESTEROV
+        ? f32x4.demote_f64x2_zero(
+            fma64(f64x2.promote_low_f32x4(bv), f64x2.splat(<f64>mom), f64x2.promote_low_f32x4(d)),
+          )
+        : bv;
+  }
+  const wj = f32x4.demote_f64x2_zero(fma64(f64x2.promote_low_f32x4(d), f64x2.splat(<f64>negLr), w64));
+  if (two) v128.store64_lane(w, wj, 0);
+  else v128.store32_lane(w, wj, 0);
+}

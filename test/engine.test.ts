@@ -20,7 +20,7 @@ import { Generator } from "../src/random/generator.ts";
 import { randn } from "../src/tensor/random.ts";
 import { crossEntropy, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
-import { AdamW } from "../src/train/optim.ts";
+import { AdamW, SGD } from "../src/train/optim.ts";
 import { lossPlanFor, planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 
@@ -399,6 +399,51 @@ test("AdamW on the plan: its moments live in the arena, one call updates every p
     assert.deepEqual(runs[0].losses, runs[1].losses, `${type}: losses`);
     assertSameBits(`${type} AdamW`, runs[0].state, runs[1].state);
     assert.deepEqual(runs[0].moments, runs[1].moments, `${type}: exp_avg and exp_avg_sq`);
+  }
+});
+
+test("SGD with momentum on the plan: its buffers live in the arena, one call updates every parameter, bit for bit eager's", () => {
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(0, 500);
+  const data = prepareData(words, 3);
+  for (const opts of [
+    { momentum: 0.9, weightDecay: 5e-4, nesterov: true },
+    { momentum: 0.5, dampening: 0.1 },
+    { weightDecay: 1e-3 },
+  ]) {
+    const runs = [true, false].map((captured) => {
+      const prev = setCaptureEnabled(captured);
+      try {
+        const g = new Generator().manualSeed(2147483647);
+        const model = buildModel(presetSpec("batchnorm", 27, 3), g);
+        const opt = new SGD(model.parameters(), { lr: 0.05, ...opts });
+        const losses: number[] = [];
+        train(
+          model,
+          data.train,
+          { ...LECTURE_TRAIN, batchSize: 32, maxSteps: 6 },
+          g,
+          { afterStep: (s) => losses.push(s.loss) },
+          0,
+          opt,
+        );
+        const plan = planOf(model);
+        const bufs = opt.stateBuffers();
+        const inArena =
+          plan !== null && (bufs.length === 0 || bufs[0][0].buffer === plan.plan.arena.ex.memory.buffer);
+        return { losses, planned: plan !== null, inArena, state: snapshot(model), buffers: opt.stateDict() };
+      } finally {
+        setCaptureEnabled(prev);
+      }
+    });
+    const what = JSON.stringify(opts);
+    assert.ok(
+      runs[0].planned && runs[0].inArena,
+      `${what}: the momentum buffers moved into the plan's arena`,
+    );
+    assert.ok(!runs[1].planned, `${what}: the eager run`);
+    assert.deepEqual(runs[0].losses, runs[1].losses, `${what}: losses`);
+    assertSameBits(`${what} SGD`, runs[0].state, runs[1].state);
+    assert.deepEqual(runs[0].buffers, runs[1].buffers, `${what}: momentum buffers`);
   }
 });
 

@@ -16,7 +16,7 @@ import { buildModel, MLP, type ModelSpec, presetSpec } from "../src/models/mlp.t
 import type { BatchNorm1d, Linear } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { type GemmCall, setGemmLog } from "../src/tensor/engine.ts";
-import { arenaReference, referenceKernels } from "../src/tensor/kernels.ts";
+import { arenaReference, referenceKernels, SGD_FLAGS } from "../src/tensor/kernels.ts";
 import { multinomialOne } from "../src/tensor/random.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { Arena, type ArenaExports } from "../src/tensor/wasm/arena-wasm.ts";
@@ -1350,6 +1350,41 @@ test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) 
     exactly(`adamw w step ${t}`, out(pw, n), w);
     exactly(`adamw exp_avg step ${t}`, out(pm, n), m);
     exactly(`adamw exp_avg_sq step ${t}`, out(pv, n), v);
+  }
+});
+
+test("engine kernels: SGD with momentum / weight decay / Nesterov equals its twin bit for bit", () => {
+  const g = new Generator().manualSeed(36);
+  const ex = arena!.ex;
+  const f = Math.fround;
+  // [weight decay, momentum, dampening, nesterov]
+  const configs: [number, number, number, boolean][] = [
+    [0.01, 0, 0, false],
+    [0, 0.9, 0, false],
+    [0, 0.9, 0.1, false],
+    [5e-4, 0.9, 0, true],
+    [1e-3, 0.5, 0.25, false],
+  ];
+  for (const n of [1, 2, 7, 1027]) {
+    for (const [wd, mom, damp, nesterov] of configs) {
+      resetArena();
+      const w = randn(g, n);
+      const b = new Float32Array(n);
+      const [pw, pg, pb] = place(w, new Float32Array(n), b);
+      const flags =
+        (wd ? SGD_FLAGS.decay : 0) | (mom ? SGD_FLAGS.momentum : 0) | (nesterov ? SGD_FLAGS.nesterov : 0);
+      for (let t = 1; t <= 5; t++) {
+        const grad = randn(g, n).map((x, i) => (i % 5 === 0 ? x * 1e-4 : x));
+        arena!.f32.set(grad, pg >> 2);
+        const fl = flags | (t === 1 ? SGD_FLAGS.first : 0);
+        const args = [f(wd), f(mom), f(1 - damp), f(-0.1)] as const;
+        ex.sgdMomentum(pw, pg, pb, n, ...args, fl);
+        arenaReference.sgdMomentum(w, grad, mom ? b : null, ...args, fl);
+        const what = `sgd n=${n} wd=${wd} momentum=${mom} dampening=${damp} nesterov=${nesterov} step ${t}`;
+        exactly(`${what} w`, out(pw, n), w);
+        if (mom) exactly(`${what} momentum_buffer`, out(pb, n), b);
+      }
+    }
   }
 });
 

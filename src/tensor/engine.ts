@@ -886,6 +886,37 @@ export function adamwArena(
 }
 
 /**
+ * SGD with momentum / weight decay / Nesterov on the arena module when w, g (and b, with momentum)
+ * are in one arena: the twin's float32 op sequence bit for bit (kernels.ts arenaReference.sgdMomentum,
+ * SGD_FLAGS). False when they are not (the caller runs the twin).
+ */
+export function sgdMomentumArena(
+  w: Float32Array,
+  g: Float32Array,
+  b: Float32Array | null,
+  wd: number,
+  mom: number,
+  damp: number,
+  negLr: number,
+  flags: number,
+): boolean {
+  const ex = b ? arenaOf(w, g, b) : arenaOf(w, g);
+  if (!ex) return false;
+  ex.sgdMomentum(
+    w.byteOffset,
+    g.byteOffset,
+    b ? b.byteOffset : 0,
+    w.length,
+    wd,
+    mom,
+    damp,
+    negLr,
+    b ? flags : flags & 1,
+  );
+  return true;
+}
+
+/**
  * y = a + b or a * b elementwise (equal lengths) on the arena module in one arena (float32 adds
  * or products: the same bits as the plain loop).
  */

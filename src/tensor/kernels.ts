@@ -556,4 +556,39 @@ export const arenaReference = {
       v[j] = vj;
     }
   },
+  /**
+   * torch.optim.SGD over w, g and the momentum buffer b (float32, its fused multiply-adds exact):
+   * d = fma(w, wd, g) with SGD_FLAGS.decay; with .momentum b = d on the .first step, else
+   * fma(d, damp, b * mom), then d = fma(b, mom, d) (.nesterov) or b; w = fma(d, negLr, w).
+   * Scalars rounded to float32 by the caller (src/train/optim.ts), as assembly/arena.ts takes them.
+   */
+  sgdMomentum(
+    w: Float32Array,
+    g: Float32Array,
+    b: Float32Array | null,
+    wd: number,
+    mom: number,
+    damp: number,
+    negLr: number,
+    flags: number,
+  ): void {
+    const decay = (flags & SGD_FLAGS.decay) !== 0;
+    const momentum = b !== null && (flags & SGD_FLAGS.momentum) !== 0;
+    const first = (flags & SGD_FLAGS.first) !== 0;
+    const nesterov = (flags & SGD_FLAGS.nesterov) !== 0;
+    for (let j = 0; j < w.length; j++) {
+      // d_p = d_p.add(param, alpha=wd)
+      let d = decay ? fmaF32(w[j], wd, g[j]) : g[j];
+      if (momentum) {
+        // buf = clone(d_p) on the first step, then buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+        b[j] = first ? d : fmaF32(d, damp, fr(b[j] * mom));
+        d = nesterov ? fmaF32(b[j], mom, d) : b[j];
+      }
+      // param.add_(d_p, alpha=-lr)
+      w[j] = fmaF32(d, negLr, w[j]);
+    }
+  },
 };
+
+/** The flags of the sgdMomentum kernels (assembly/arena.ts has the same values). */
+export const SGD_FLAGS = { decay: 1, momentum: 2, first: 4, nesterov: 8 } as const;

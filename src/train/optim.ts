@@ -9,9 +9,8 @@
  *   loss.backward(); opt.step(); opt.zeroGrad();
  */
 
-import { fmaF32 } from "../random/generator.ts";
-import { adamwArena } from "../tensor/engine.ts";
-import { type AdamWScalars, arenaReference } from "../tensor/kernels.ts";
+import { adamwArena, sgdMomentumArena } from "../tensor/engine.ts";
+import { type AdamWScalars, arenaReference, SGD_FLAGS } from "../tensor/kernels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 const f = Math.fround;
@@ -200,14 +199,17 @@ export interface SGDOptions {
  * `torch.optim.SGD`: with weight decay d = g + wd p; with momentum the buffer starts as d and
  * then buf = momentum buf + (1 - dampening) d; Nesterov uses d + momentum buf; p -= lr d.
  */
-export class SGD implements Optimizer {
+export class SGD implements BlockOptimizer {
   lr: number;
   readonly momentum: number;
   readonly dampening: number;
   weightDecay: number;
   readonly nesterov: boolean;
   stepCount = 0;
-  private buf: (Float32Array | null)[];
+  /** the momentum buffers (allocated up front, so a plan can lay them out in its arena) */
+  private buf: Float32Array[];
+  /** whether a parameter's buffer holds a value yet (torch creates it at its first update) */
+  private started: boolean[];
   constructor(
     readonly params: Tensor[],
     opts: SGDOptions = {},
@@ -219,7 +221,8 @@ export class SGD implements Optimizer {
     this.nesterov = opts.nesterov ?? false;
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
       throw new RangeError("Nesterov momentum requires a momentum and zero dampening");
-    this.buf = params.map(() => null);
+    this.buf = params.map((p) => new Float32Array(this.momentum !== 0 ? p.numel() : 0));
+    this.started = params.map(() => false);
   }
   step(): void {
     this.stepCount++;
@@ -227,25 +230,59 @@ export class SGD implements Optimizer {
     const wd = f(this.weightDecay);
     const mom = f(this.momentum);
     const damp = f(1 - this.dampening);
+    const flags =
+      (this.weightDecay !== 0 ? SGD_FLAGS.decay : 0) |
+      (this.momentum !== 0 ? SGD_FLAGS.momentum : 0) |
+      (this.nesterov ? SGD_FLAGS.nesterov : 0);
+    // the kernel (assembly/arena.ts sgdMomentum, or its twin) runs torch's float32 op sequence per
+    // element, its multiply-adds fused: d = fma(w, wd, g); b = d (first) or fma(d, 1 - dampening,
+    // b * momentum); d = fma(b, momentum, d) (Nesterov) or b; w = fma(d, -lr, w)
+    const run = (w: Float32Array, g: Float32Array, b: Float32Array | null, first: boolean) => {
+      const fl = flags | (first ? SGD_FLAGS.first : 0);
+      if (!sgdMomentumArena(w, g, b, wd, mom, damp, negLr, fl))
+        arenaReference.sgdMomentum(w, g, b, wd, mom, damp, negLr, fl);
+    };
+    const mb = this.momentum !== 0;
+    if (this.blocksCover()) {
+      // one call over the plan's blocks (their zero padding stays zero): every buffer is at the
+      // same stage (blocksCover checks it)
+      const [w, g, b] = this.blocks as Float32Array[];
+      run(w, g, mb ? b : null, mb && !this.started[0]);
+      this.started.fill(true);
+      return;
+    }
     this.params.forEach((p, i) => {
-      if (!p.grad) return;
-      const w = p.storage;
-      const g = p.grad.storage;
-      const first = this.buf[i] === null;
-      if (this.momentum !== 0 && first) this.buf[i] = new Float32Array(w.length);
-      const b = this.buf[i];
-      for (let j = 0; j < w.length; j++) {
-        // d_p = d_p.add(param, alpha=wd)
-        let d = this.weightDecay !== 0 ? fmaF32(w[j], wd, g[j]) : g[j];
-        if (b) {
-          // buf = clone(d_p) on the first step, then buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
-          b[j] = first ? d : fmaF32(d, damp, f(b[j] * mom));
-          d = this.nesterov ? fmaF32(b[j], mom, d) : b[j];
-        }
-        // param.add_(d_p, alpha=-lr)
-        w[j] = fmaF32(d, negLr, w[j]);
-      }
+      if (!p.grad) return; // torch skips parameters without a gradient
+      run(p.storage, p.grad.storage, mb ? this.buf[i] : null, mb && !this.started[i]);
+      this.started[i] = true;
     });
+  }
+  private blocks: Float32Array[] | null = null;
+  private blockGrads: (Tensor | null)[] = [];
+  private blockParams: Float32Array[] = [];
+  private blockBuf: Float32Array[] = [];
+  /** Whether the plan's blocks hold exactly the current parameters, gradients and buffers. */
+  private blocksCover(): boolean {
+    if (!this.blocks) return false;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i];
+      if (p.grad === null || p.grad !== this.blockGrads[i] || p.storage !== this.blockParams[i]) return false;
+      if (this.momentum !== 0 && (this.buf[i] !== this.blockBuf[i] || this.started[i] !== this.started[0]))
+        return false;
+    }
+    return true;
+  }
+  stateBuffers(): Float32Array[][] {
+    return this.momentum !== 0 ? [this.buf] : [];
+  }
+  adoptState(views: Float32Array[][], blocks: Float32Array[], grads: (Tensor | null)[]): void {
+    if (this.momentum !== 0) {
+      this.buf = views[0];
+      this.blockBuf = views[0];
+    }
+    this.blocks = blocks;
+    this.blockGrads = grads;
+    this.blockParams = this.params.map((p) => p.storage);
   }
   zeroGrad(): void {
     zeroGrad(this.params);
@@ -254,13 +291,19 @@ export class SGD implements Optimizer {
     return {
       kind: "sgd",
       step: this.stepCount,
-      buffers: this.buf.map((b): Record<string, number[]> => (b ? { momentum_buffer: Array.from(b) } : {})),
+      buffers: this.buf.map(
+        (b, i): Record<string, number[]> =>
+          this.momentum !== 0 && this.started[i] ? { momentum_buffer: Array.from(b) } : {},
+      ),
     };
   }
   loadStateDict(s: OptimizerState): void {
     const bufs = loadBuffers(this.params, s, "sgd", ["momentum_buffer"]);
     this.stepCount = s.step;
-    this.buf = bufs.map((b) => (b[0].length ? b[0] : null));
+    this.started = bufs.map((b) => b[0].length > 0);
+    this.buf = bufs.map((b, i) =>
+      b[0].length ? b[0] : new Float32Array(this.momentum !== 0 ? this.params[i].numel() : 0),
+    );
   }
 }
 

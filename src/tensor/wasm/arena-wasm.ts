@@ -141,6 +141,21 @@ export interface ArenaExports {
   ): void;
   /** AdamW (float32 op sequence of src/train/optim.ts); scalars pre-rounded to float32 */
   adamw(w: number, g: number, m: number, v: number, n: number, ...scalars: AdamWScalars): void;
+  /**
+   * SGD with momentum / weight decay / Nesterov over n floats (torch's float32 op sequence, fused
+   * multiply-adds exact); flags SGD_FLAGS; b unused without momentum.
+   */
+  sgdMomentum(
+    w: number,
+    g: number,
+    b: number,
+    n: number,
+    wd: number,
+    mom: number,
+    damp: number,
+    negLr: number,
+    flags: number,
+  ): void;
   /** [sum w, sum w^2, sum g, sum g^2] (float64) over n floats; read back with momentsOut(0..3). */
   moments(w: number, g: number, n: number): void;
   momentsOut(i: number): number;
