@@ -4,8 +4,8 @@
 //   assembly/gemm.ts   -> src/tensor/wasm/gemm.wasm.ts    the gemm behind the generic tensor ops
 //   assembly/arena.ts  -> src/tensor/wasm/arena.wasm.ts   the arena kernels of src/tensor/engine.ts
 //
-// Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only: scripts/bench-gemm.ts
-// compiles it itself.)
+// Both import the one gemm, assembly/gemm-kernel.ts. (assembly/ceiling.ts is bench-only:
+// src/bench/ceiling.ts compiles it itself, for the bench and scripts/bench-gemm.ts.)
 //
 //   npm run build:wasm             rewrite the generated files
 //   npm run build:wasm -- --check  exit 1 if a committed file differs from a fresh build
