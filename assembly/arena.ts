@@ -1590,3 +1590,75 @@ function sgdLanes(
   if (two) v128.store64_lane(w, wj, 0);
   else v128.store32_lane(w, wj, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Repeated rows (wavenet, issue 11: the WaveNet's padded contexts "......ab" repeat whole rows of
+// its Linear inputs). A gemm row depends on its own input row's bits alone, so rows that repeat
+// bit for bit are multiplied once and the result copied (src/tensor/engine.ts linearRowsArena).
+
+/** Whether the rows at p and q (rowB bytes each) hold the same bits. */
+@inline
+function sameRow(p: usize, q: usize, rowB: usize): bool {
+  let j: usize = 0;
+  for (; j + 16 <= rowB; j += 16) {
+    if (v128.any_true(v128.xor(v128.load(p + j), v128.load(q + j)))) return false;
+  }
+  for (; j < rowB; j += 4) if (load<i32>(p + j) !== load<i32>(q + j)) return false;
+  return true;
+}
+
+/**
+ * The distinct rows of x (m rows of k floats, packed), compared bit for bit: first[u] = the row
+ * where the u-th distinct row first appears, slot[r] = the u of row r. table: 2^bits i32 of
+ * scratch, 2^bits >= 2m (open addressing on a hash of the row's bits). Returns the count.
+ */
+export function uniqueRows(x: usize, m: i32, k: i32, first: usize, slot: usize, table: usize, bits: i32): i32 {
+  const mask: u32 = (1 << bits) - 1;
+  memory.fill(table, 0, (<usize>1 << bits) << 2);
+  const rowB: usize = (<usize>k) << 2;
+  const mul = i32x4.splat(0x9e3779b1);
+  let u = 0;
+  for (let r = 0; r < m; r++) {
+    const p = x + <usize>r * rowB;
+    // four independent multiply chains (a chain of dependent i32x4.mul is the cost otherwise)
+    let hv = i32x4.splat(0x811c9dc5);
+    let h1 = i32x4.splat(0x01000193);
+    let h2 = i32x4.splat(0x27d4eb2f);
+    let h3 = i32x4.splat(0x165667b1);
+    let j: usize = 0;
+    for (; j + 64 <= rowB; j += 64) {
+      hv = i32x4.mul(v128.xor(hv, v128.load(p + j)), mul);
+      h1 = i32x4.mul(v128.xor(h1, v128.load(p + j + 16)), mul);
+      h2 = i32x4.mul(v128.xor(h2, v128.load(p + j + 32)), mul);
+      h3 = i32x4.mul(v128.xor(h3, v128.load(p + j + 48)), mul);
+    }
+    for (; j + 16 <= rowB; j += 16) hv = i32x4.mul(v128.xor(hv, v128.load(p + j)), mul);
+    hv = v128.xor(v128.xor(hv, i32x4.shl(h1, 7)), v128.xor(i32x4.shl(h2, 13), i32x4.shr_u(h3, 9)));
+    let h: u32 =
+      <u32>i32x4.extract_lane(hv, 0) ^
+      rotl<u32>(<u32>i32x4.extract_lane(hv, 1), 8) ^
+      rotl<u32>(<u32>i32x4.extract_lane(hv, 2), 16) ^
+      rotl<u32>(<u32>i32x4.extract_lane(hv, 3), 24);
+    for (; j < rowB; j += 4) h = (h ^ load<u32>(p + j)) * 0x9e3779b1;
+    h = (h ^ (h >>> 15)) * 0x85ebca6b;
+    h ^= h >>> 13;
+    let b = h & mask;
+    while (true) {
+      const at: usize = table + ((<usize>b) << 2);
+      const e = load<i32>(at);
+      if (e === 0) {
+        store<i32>(at, u + 1);
+        store<i32>(first + ((<usize>u) << 2), r);
+        store<i32>(slot + ((<usize>r) << 2), u);
+        u++;
+        break;
+      }
+      if (sameRow(p, x + <usize>load<i32>(first + ((<usize>(e - 1)) << 2)) * rowB, rowB)) {
+        store<i32>(slot + ((<usize>r) << 2), e - 1);
+        break;
+      }
+      b = (b + 1) & mask;
+    }
+  }
+  return u;
+}

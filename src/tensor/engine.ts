@@ -673,6 +673,102 @@ export const arenaKernels: Kernels = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Repeated rows (wavenet, issue 11): the WaveNet's padded contexts repeat whole rows of its
+// activations ("......ab" at the first level, "....abcd" at the second). A Linear or a tanh row
+// depends on its own input row's bits alone, so a plan computes each distinct row once and copies
+// the result to the rows that repeat it: the same bits, less work.
+
+/**
+ * Rows of x (m, k) that repeat an earlier row bit for bit; 0 when all are one row (an evaluation
+ * plan's capture on zeros, which says nothing about real rows). JS, checked once at capture.
+ */
+export function repeatedRows(x: Float32Array, m: number, k: number): number {
+  if (m < 16 || k < 4) return 0;
+  const bits = new Int32Array(x.buffer, x.byteOffset, m * k);
+  const seen = new Set<string>();
+  for (let r = 0; r < m; r++) seen.add(bits.subarray(r * k, r * k + k).join(","));
+  return seen.size > 1 ? m - seen.size : 0;
+}
+
+/**
+ * Whether skipping r repeated rows of m (k wide) pays for hashing, gathering and copying every
+ * row (about one op per float): for a Linear with n outputs, 2 n k flops per repeated row; for
+ * tanh (n = 0), about 9 ops per float.
+ */
+export function repeatsPay(r: number, m: number, k: number, n: number): boolean {
+  return n > 0 ? r * n * k >= 8 * m * (k + n) : 6 * r >= m;
+}
+
+/**
+ * The distinct rows of x (m, k) on its sealed arena, in the plan's scratch: their copies xc
+ * (u, k), room for results yc (u, n), and slot (m, int32: row r repeats distinct row slot[r]).
+ * Null where x is not in a sealed arena with that much scratch.
+ */
+function distinctRows(
+  x: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  ...others: (Float32Array | null)[]
+): { ex: ArenaExports; u: number; xc: number; yc: number; slot: number } | null {
+  const pad = (f: number) => (f + 8 + 3) & ~3;
+  const bits = Math.max(4, Math.ceil(Math.log2(2 * m)));
+  const floats = pad(m * k) + pad(m * n) + 2 * pad(m) + pad(1 << bits);
+  noteScratch(floats);
+  const ex = arenaOf(x, others[0] ?? null, others[1] ?? null, others[2] ?? null);
+  const sc = ex && scratchOf.get(ex);
+  if (!ex || !sc || sc.floats < floats) return null;
+  const xc = sc.ptr;
+  const yc = xc + pad(m * k) * 4;
+  const first = yc + pad(m * n) * 4;
+  const slot = first + pad(m) * 4;
+  const u = ex.uniqueRows(x.byteOffset, m, k, first, slot, slot + pad(m) * 4, bits);
+  if (repeatsPay(m - u, m, k, n)) ex.gather(x.byteOffset, k, first, u, xc);
+  return { ex, u, xc, yc, slot };
+}
+
+/**
+ * y(m, n) = x(m, k) @ op(W) (+ bias), each distinct row of x multiplied once and its result
+ * copied to the rows that repeat it. The same bits as one gemm over x: each output row is summed
+ * from its own input row alone (p = 0..k-1 from zero, then + bias; gemmPtr). False where the
+ * buffers are not in one sealed arena (the caller runs the plain gemm).
+ */
+export function linearRowsArena(
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  x: Float32Array,
+  W: Float32Array,
+  y: Float32Array,
+  bias: Float32Array | null,
+): boolean {
+  const d = distinctRows(x, m, k, n, W, y, bias);
+  if (!d) return false;
+  const b = bias ? bias.byteOffset : 0;
+  if (!repeatsPay(m - d.u, m, k, n)) {
+    gemmPtr(d.ex, false, transB, m, n, k, x.byteOffset, W.byteOffset, y.byteOffset, false, b);
+    return true;
+  }
+  gemmPtr(d.ex, false, transB, d.u, n, k, d.xc, W.byteOffset, d.yc, false, b);
+  d.ex.gather(d.yc, n, d.slot, m, y.byteOffset);
+  return true;
+}
+
+/** y = tanh(x) over rows (m, c), each distinct row once (the arena module's tanh: the same bits). */
+export function tanhRowsArena(x: Float32Array, y: Float32Array, m: number, c: number): boolean {
+  const d = distinctRows(x, m, c, 0, y);
+  if (!d) return false;
+  if (!repeatsPay(m - d.u, m, c, 0)) {
+    d.ex.tanhFwd(x.byteOffset, y.byteOffset, m * c);
+    return true;
+  }
+  d.ex.tanhFwd(d.xc, d.xc, d.u * c);
+  d.ex.gather(d.xc, c, d.slot, m, y.byteOffset);
+  return true;
+}
+
 /** db(n) += column sums of G(m, n) on the arena module when both are in one arena (same bits). */
 export function colSumArena(g: Float32Array, db: Float32Array, m: number, n: number): boolean {
   const ex = arenaOf(g, db);

@@ -10,12 +10,16 @@ import {
   arenaKernels,
   colSumArena,
   gemmArena,
+  isCapturing,
   launch,
   launchInvariant,
+  linearRowsArena,
   type OpTable,
+  repeatedRows,
+  repeatsPay,
 } from "./engine.ts";
 import { type BatchNormVariant, kernels } from "./kernels.ts";
-import { gradIfWanted, record, Tensor } from "./tensor.ts";
+import { gradIfWanted, gradInto, record, Tensor } from "./tensor.ts";
 
 type F32 = Float32Array;
 
@@ -33,8 +37,20 @@ const FUSED = {
   // Backward: dx = g @ op(W)^T, d op(W) = x^T @ g (dW = g^T @ x when transB), db = sum_rows(g)
   // (float32, rows in order).
   linear: {
-    forward: (x: F32, W: F32, b: F32 | null, y: F32, B: number, I: number, O: number, transB: boolean) => {
-      // on the arena module the bias rides in the gemm (added after the sum: the same bits)
+    forward: (
+      x: F32,
+      W: F32,
+      b: F32 | null,
+      y: F32,
+      B: number,
+      I: number,
+      O: number,
+      transB: boolean,
+      repeats = false,
+    ) => {
+      // on the arena module the bias rides in the gemm (added after the sum: the same bits);
+      // `repeats`: x's rows repeat, each distinct one is multiplied once (the same bits again)
+      if (kernels() === arenaKernels && repeats && linearRowsArena(transB, B, O, I, x, W, y, b)) return;
       if (kernels() === arenaKernels && gemmArena(false, transB, B, O, I, x, W, y, false, b)) return;
       kernels().gemm(false, transB, B, O, I, x, W, y, false);
       if (b) {
@@ -55,12 +71,15 @@ const FUSED = {
       I: number,
       O: number,
       transB: boolean,
+      accX = true,
+      accW = true,
     ) => {
+      // accX / accW false: a fresh gradient, overwritten (gradInto)
       // (B, O) @ (O, I): W (I, O) read transposed, or W (O, I) as it is
-      if (gx) kernels().gemm(false, !transB, B, I, O, g, W, gx, true);
+      if (gx) kernels().gemm(false, !transB, B, I, O, g, W, gx, accX);
       // (I, B) @ (B, O) -> (I, O), or (O, B) @ (B, I) -> (O, I) for the (out, in) layout
-      if (gW && transB) kernels().gemm(true, false, O, I, B, g, x, gW, true);
-      else if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, true);
+      if (gW && transB) kernels().gemm(true, false, O, I, B, g, x, gW, accW);
+      else if (gW) kernels().gemm(true, false, I, O, B, x, g, gW, accW);
       if (gb && !colSumArena(g, gb, B, O)) {
         for (let r = 0; r < B; r++) {
           const row = r * O;
@@ -170,23 +189,29 @@ export function linearRows(
   name: string,
 ): Tensor {
   const y = allocF32(N * O);
-  launch(FUSED.linear.forward, x.storage, W.storage, b ? b.storage : null, y, N, I, O, transB);
+  // a captured step checks once whether its input rows repeat (embedding rows of padded contexts)
+  const repeats = isCapturing() && repeatsPay(repeatedRows(x.storage, N, I), N, I, O);
+  launch(FUSED.linear.forward, x.storage, W.storage, b ? b.storage : null, y, N, I, O, transB, repeats);
   const out = new Tensor(y, shape);
-  return record(out, name, b ? [x, W, b] : [x, W], (g) =>
+  return record(out, name, b ? [x, W, b] : [x, W], (g) => {
+    const gx = x.requiresGrad ? gradInto(x) : null;
+    const gW = W.requiresGrad ? gradInto(W) : null;
     launch(
       FUSED.linear.backward,
       x.storage,
       W.storage,
       g,
-      gradIfWanted(x),
-      gradIfWanted(W),
+      gx ? gx.buf : null,
+      gW ? gW.buf : null,
       gradIfWanted(b),
       N,
       I,
       O,
       transB,
-    ),
-  );
+      gx ? gx.acc : true,
+      gW ? gW.acc : true,
+    );
+  });
 }
 
 export interface BatchNormStats {

@@ -31,7 +31,10 @@ import {
   noteTensor,
   type OpTable,
   reluForwardArena,
+  repeatedRows,
+  repeatsPay,
   scatterAddArena,
+  tanhRowsArena,
   zerosF32,
 } from "./engine.ts";
 import { kernels, setKernels, tanhF32 } from "./kernels.ts";
@@ -408,7 +411,16 @@ export class Tensor {
     const dims = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
     const target = inferShape(dims, this.numel());
     const out = new Tensor(this.storage, target, this.dtype);
-    return record(out, "view", [this], (g) => launch(OPS.view.backward, gradOf(this), g));
+    return record(out, "view", [this], (g) => {
+      // The input's gradient is g reshaped. When it has none yet and g is scratch (an interior
+      // view that keeps no .grad), hand g's buffer down instead of zero-filling a new one and
+      // adding: no kernel call, and -0 stays -0 as in PyTorch (every later use adds it to zeros).
+      if (this.grad === null && !this.isLeaf && !out.retainsGrad) {
+        this.grad = new Tensor(g, this.shape, "float32");
+        return;
+      }
+      launch(OPS.view.backward, gradOf(this), g);
+    });
   }
   /** Same as `view` (storage is always contiguous). */
   reshape(...shape: number[] | [number[]]): Tensor {
@@ -729,6 +741,18 @@ export function gradIfWanted(t: Tensor | null | undefined): Float32Array | null 
 }
 
 /**
+ * The gradient storage of `t` for a kernel that writes all of it: a fresh one (the first
+ * contribution) is allocated without the zero-fill and `acc` is false, so the kernel overwrites
+ * instead of adding to zeros (the same values: x + 0 = x for every sum a kernel computes from
+ * zero). Otherwise t's gradient, to add into.
+ */
+export function gradInto(t: Tensor): { buf: Float32Array; acc: boolean } {
+  if (t.grad) return { buf: t.grad.storage, acc: true };
+  t.grad = new Tensor(allocF32(t.storage.length), t.shape, "float32");
+  return { buf: t.grad.storage, acc: false };
+}
+
+/**
  * Attach `backward` to `out` if gradients are on and a parent requires them. The closure gets
  * `out.grad`'s storage and accumulates into the parents' `.grad` -- through `launch`ed kernels, so
  * that a captured step replays it (see engine.ts).
@@ -809,6 +833,11 @@ function fill(x: F32, v: number): void {
 function accumulate(gx: F32, g: F32): void {
   if (accumulateArena(gx, g)) return;
   for (let i = 0; i < gx.length; i++) gx[i] += g[i];
+}
+/** y = tanh(x) over rows (rows, C) that repeat: each distinct row once on a plan's arena. */
+function tanhRows(x: F32, y: F32, rows: number, C: number): void {
+  if (kernels() === arenaKernels && tanhRowsArena(x, y, rows, C)) return;
+  kernels().tanhForward(x, y);
 }
 function addAt(x: F32, i: number, v: number): void {
   x[i] += v;
@@ -1448,7 +1477,12 @@ function inPlace(t: Tensor, other: Tensor | number, f: (a: number, b: number) =>
 function unary(a: Tensor, op: UnaryOp): Tensor {
   const rule = UNARY[op];
   const y = allocF32(a.storage.length);
-  launch(rule.forward, a.storage, y);
+  // tanh over rows that repeat (the WaveNet's padded contexts): each distinct row once in a plan
+  const C = a.shape[a.ndim - 1] ?? 1;
+  const rows = a.storage.length / C;
+  if (op === "tanh" && isCapturing() && repeatsPay(repeatedRows(a.storage, rows, C), rows, C, 0))
+    launch(tanhRows, a.storage, y, rows, C);
+  else launch(rule.forward, a.storage, y);
   const out = new Tensor(y, a.shape, op === "neg" || op === "abs" || op === "relu" ? a.dtype : "float32");
   return record(out, op, [a], (g) => launch(rule.backward, a.storage, y, g, gradOf(a)));
 }

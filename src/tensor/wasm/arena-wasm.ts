@@ -80,6 +80,16 @@ export interface ArenaExports {
   ceFwd(logits: number, targets: number, b: number, v: number, probs: number): number;
   ceBwd(probs: number, targets: number, b: number, v: number, k: number, dlogits: number, acc: number): void;
   gather(table: number, e: number, ix: number, rows: number, out: number): void;
+  /** the distinct rows of x (m, k) bit for bit: first (u), slot (m); returns u (table: 2^bits i32) */
+  uniqueRows(
+    x: number,
+    m: number,
+    k: number,
+    first: number,
+    slot: number,
+    table: number,
+    bits: number,
+  ): number;
   scatterAdd(dtable: number, e: number, ix: number, rows: number, g: number): void;
   gatherSum(
     tables: number,
