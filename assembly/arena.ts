@@ -1662,3 +1662,69 @@ export function uniqueRows(x: usize, m: i32, k: i32, first: usize, slot: usize, 
   }
   return u;
 }
+
+// -------------------------------------------------------------------------------------------------
+// makemore.py's GRU and attention (mmspeed, issue 12): float32 lanes, expFull's exponential. The
+// engine runs them for eager ops too (through its scratch instance), so a plan and the eager step
+// compute the same bits; PyTorch computes these in float32 with its own vectorised exp.
+
+/** y = 1 / (1 + e^-x) (n floats), each op rounded to float32 (e^-x within 1 ulp). */
+export function sigmoidFwd(x: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const end: usize = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 16 <= end; o += 16)
+    v128.store(y + o, f32x4.div(one, f32x4.add(one, expFull(f32x4.neg(v128.load(x + o))))));
+  for (; o < end; o += 4) {
+    const v = f32x4.div(one, f32x4.add(one, expFull(f32x4.splat(-load<f32>(x + o)))));
+    store<f32>(y + o, f32x4.extract_lane(v, 0));
+  }
+}
+
+/**
+ * Causal attention weights over `mats` (T, T) matrices, row i: v_j = f32(x_j scale) for j <= i,
+ * m = max_j v_j, e_j = e^(v_j - m), s = the float32 sum of the e_j (four lanes of j = 0, 4, 8, ...
+ * then the lanes in order, then the tail in order), y_j = e_j / s; y_j = 0 for j > i (masked).
+ */
+export function causalSoftmaxFwd(x: usize, y: usize, T: i32, mats: i32, scale: f32): void {
+  const sv = f32x4.splat(scale);
+  const rowB: usize = (<usize>T) << 2;
+  const rows = mats * T;
+  for (let r = 0; r < rows; r++) {
+    const xr: usize = x + <usize>r * rowB;
+    const yr: usize = y + <usize>r * rowB;
+    const n = (r % T) + 1;
+    let j = 0;
+    let mv = f32x4.splat(-Infinity);
+    for (; j + 4 <= n; j += 4) mv = f32x4.max(mv, f32x4.mul(v128.load(xr + ((<usize>j) << 2)), sv));
+    let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (; j < n; j++) m = max(m, load<f32>(xr + ((<usize>j) << 2)) * scale);
+    const mm = f32x4.splat(m);
+    let acc = f32x4.splat(0);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o: usize = (<usize>j) << 2;
+      const e = expFull(f32x4.sub(f32x4.mul(v128.load(xr + o), sv), mm));
+      v128.store(yr + o, e);
+      acc = f32x4.add(acc, e);
+    }
+    let s: f32 = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+    for (; j < n; j++) {
+      const o: usize = (<usize>j) << 2;
+      const e = f32x4.extract_lane(expFull(f32x4.splat(load<f32>(xr + o) * scale - m)), 0);
+      store<f32>(yr + o, e);
+      s += e;
+    }
+    const ss = f32x4.splat(s);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o: usize = (<usize>j) << 2;
+      v128.store(yr + o, f32x4.div(v128.load(yr + o), ss));
+    }
+    for (; j < n; j++) {
+      const o: usize = (<usize>j) << 2;
+      store<f32>(yr + o, load<f32>(yr + o) / s);
+    }
+    for (; j < T; j++) store<f32>(yr + ((<usize>j) << 2), 0);
+  }
+}

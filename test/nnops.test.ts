@@ -211,7 +211,7 @@ for (const c of fx.cases.filter((k) => k.name in FUSED)) {
   });
 }
 
-test("causalSoftmax(matmulT(q, k), s) is (q @ k^T * s).masked_fill(-inf).softmax(-1), bit for bit", () => {
+test("matmulT(q, k) is q @ k.transpose(-2, -1) bit for bit; causalSoftmax is the masked softmax's float32", () => {
   const g = new Generator().manualSeed(5);
   for (const [B, nh, T, hs] of [
     [2, 3, 5, 4],
@@ -221,18 +221,37 @@ test("causalSoftmax(matmulT(q, k), s) is (q @ k^T * s).masked_fill(-inf).softmax
     const k = randn([B, nh, T, hs], { generator: g }).requiresGrad_();
     const up = randn([B, nh, T, T], { generator: g });
     const scale = 1 / Math.sqrt(hs);
+    const what = `(${B}, ${nh}, ${T}, ${hs})`;
+    const grads = () => {
+      const out = [q.grad!.storage.slice(), k.grad!.storage.slice()];
+      q.grad = null;
+      k.grad = null;
+      return out;
+    };
+    // the products: the same gemm sums with or without the transposed copy
+    const sT = matmulT(q, k);
+    sT.backward(up);
+    const [gqT, gkT] = grads();
+    const sC = matmul(q, k.transpose(-2, -1));
+    sC.backward(up);
+    const [gqC, gkC] = grads();
+    assert.deepEqual(Array.from(sT.storage), Array.from(sC.storage), `${what} q @ k^T`);
+    assert.deepEqual(Array.from(gqT), Array.from(gqC), `${what} dq`);
+    assert.deepEqual(Array.from(gkT), Array.from(gkC), `${what} dk`);
+    // the weights: float32 lanes (expf within 1 ulp, float32 sums) against the float64-exp ops
     const fused = causalSoftmax(matmulT(q, k), scale);
     fused.backward(up);
-    const [gq, gk] = [q.grad!.storage.slice(), k.grad!.storage.slice()];
-    q.grad = null;
-    k.grad = null;
+    const [gq, gk] = grads();
     const att = matmul(q, k.transpose(-2, -1)).mul(scale);
     const composed = maskedFill(att, tril(T).eq(0), Number.NEGATIVE_INFINITY).softmax(-1);
     composed.backward(up);
-    const what = `(${B}, ${nh}, ${T}, ${hs})`;
-    assert.deepEqual(Array.from(fused.storage), Array.from(composed.storage), `${what} weights`);
-    assert.deepEqual(Array.from(gq), Array.from(q.grad!.storage), `${what} dq`);
-    assert.deepEqual(Array.from(gk), Array.from(k.grad!.storage), `${what} dk`);
+    const [gq2, gk2] = grads();
+    close(fused.storage, Array.from(composed.storage), 2e-6, 1e-7, `${what} weights`);
+    close(gq, Array.from(gq2), 1e-4, 1e-5, `${what} dq through the weights`);
+    close(gk, Array.from(gk2), 1e-4, 1e-5, `${what} dk through the weights`);
+    // masked weights are exactly 0
+    for (let r = 0; r < B * nh * T; r++)
+      for (let j = (r % T) + 1; j < T; j++) assert.equal(fused.storage[r * T + j], 0, `${what} masked`);
   }
 });
 

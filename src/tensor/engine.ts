@@ -885,6 +885,34 @@ export function geluForwardArena(x: Float32Array, y: Float32Array): boolean {
   return viaScratch([x, y], [1], (m, [px, py]) => m.geluFwd(px, py, x.length));
 }
 
+/**
+ * y = 1 / (1 + e^-x) in float32 lanes (assembly/arena.ts sigmoidFwd), by pointer in one arena,
+ * else through the scratch instance. False where the arena module does not run.
+ */
+export function sigmoidForwardArena(x: Float32Array, y: Float32Array): boolean {
+  const ex = arenaOf(x, y);
+  if (ex) {
+    ex.sigmoidFwd(x.byteOffset, y.byteOffset, x.length);
+    return true;
+  }
+  return viaScratch([x, y], [1], (m, [px, py]) => m.sigmoidFwd(px, py, x.length));
+}
+
+/**
+ * Causal attention weights of x (mats (T, T) matrices, scaled by float32 `scale`) in float32
+ * lanes (assembly/arena.ts causalSoftmaxFwd), by pointer in one arena, else through the scratch
+ * instance. False where the arena module does not run.
+ */
+export function causalSoftmaxArena(x: Float32Array, y: Float32Array, T: number, scale: number): boolean {
+  const mats = T === 0 ? 0 : x.length / (T * T);
+  const ex = arenaOf(x, y);
+  if (ex) {
+    ex.causalSoftmaxFwd(x.byteOffset, y.byteOffset, T, mats, scale);
+    return true;
+  }
+  return viaScratch([x, y], [1], (m, [px, py]) => m.causalSoftmaxFwd(px, py, T, mats, scale));
+}
+
 /** gx += g gelu'(x), float32 lanes (assembly/arena.ts geluBwd, recomputing tanh from x). */
 export function geluBackwardArena(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
   const ex = arenaOf(x, g, gx);

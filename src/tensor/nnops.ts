@@ -19,6 +19,7 @@ import {
   allocF32,
   allocI32,
   bmmArena,
+  causalSoftmaxArena,
   colSumArena,
   copyRowsArena,
   gatherSumArena,
@@ -728,6 +729,7 @@ const NN_OPS = {
   // per (T, T) matrix, row i: v_j = f32(x_j sc), y_j = exp(v_j - max v) / sum for j <= i, else 0
   causalSoftmax: {
     forward: (xs: F32, T: number, sc: number, y: F32) => {
+      if (causalSoftmaxArena(xs, y, T, sc)) return; // float32 lanes (eager ops too)
       if (rowExp.length < T) rowExp = new Float64Array(T);
       const e = rowExp;
       const f = Math.fround;

@@ -34,6 +34,7 @@ import {
   repeatedRows,
   repeatsPay,
   scatterAddArena,
+  sigmoidForwardArena,
   tanhRowsArena,
   zerosF32,
 } from "./engine.ts";
@@ -1045,9 +1046,12 @@ const UNARY = {
     },
   },
   // d sigmoid = y (1 - y)
-  // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0
+  // computed in float32 like PyTorch: exp(-x) overflows to inf below x = -88.72 and y is exactly 0;
+  // in float32 lanes on the arena module where it runs (eager ops too), else with a correctly
+  // rounded exp
   sigmoid: {
     forward: (x: F32, y: F32) => {
+      if (sigmoidForwardArena(x, y)) return;
       for (let i = 0; i < y.length; i++)
         y[i] = Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x[i]))));
     },
