@@ -505,6 +505,8 @@ describe("report", () => {
     assert.ok(html.includes("khi&lt;b&gt;"), "samples are escaped");
     assert.ok(html.includes("2.1000"), "final split losses");
     assert.ok(html.includes("46,497"), "parameter count of the rebuilt model");
+    // 1,500 steps with the drop at 1,000: the schedule as the start-up line says it
+    assert.ok(html.includes("<th>optimisation</th><td>batch 32 | lr 0.1 -&gt; 0.01 at step 1000</td>"));
     // one button per snapshot (the views over time show all three), the last one pressed
     assert.deepEqual(
       [
@@ -545,6 +547,8 @@ describe("report", () => {
     const result = await writeReport(dir);
     const html = readFileSync(result.report, "utf8");
     assert.ok(html.includes("no diagnostics.jsonl"));
+    // 50 steps never reach the drop at 1,000: no "0.1 -> 0.01" for a rate that never dropped
+    assert.ok(html.includes("lr 0.1 (its drop at step 1000 is past the last step)"));
     // each snapshot section says why it is empty; no snapshot bar, no script
     for (const id of ["forward", "backward", "weights", "saturation"])
       assert.match(

@@ -802,7 +802,7 @@ export function startFacts(
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
     `split (${describeSplit(config.data.split ?? "lecture", config.data.splitSeed)}): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${t.maxSteps < 0 ? "until interrupted (--max-steps -1; Ctrl-C saves a checkpoint)" : `${t.maxSteps} steps`} | batch ${t.batchSize} | ${optimizerText(t)}lr ${(t.lrSchedule ?? "step") !== "step" ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}` : t.maxSteps < 0 || t.lrDecayStep < t.maxSteps ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}` : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`,
+    `train: ${t.maxSteps < 0 ? "until interrupted (--max-steps -1; Ctrl-C saves a checkpoint)" : `${t.maxSteps} steps`} | batch ${t.batchSize} | ${optimizationText(t)}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
   ];
   if (config.data.vocab[0] !== ".")
@@ -824,6 +824,22 @@ export function startFacts(
 }
 
 /** "adamw (betas 0.9, 0.99, weight decay 0.01) | " for anything but the lecture's plain SGD. */
+/**
+ * The optimizer and the learning-rate schedule as run: the start-up line's and the report's words.
+ *
+ *   optimizationText(config.train)  // the lecture's 200,000 steps: "lr 0.1 -> 0.01 at step 100000"
+ *                                   // 2,000 of them: "lr 0.1 (its drop at step 100000 is past the last step)"
+ */
+export function optimizationText(t: TrainConfig): string {
+  const lr =
+    (t.lrSchedule ?? "step") !== "step"
+      ? `${t.learningRate} ${t.lrSchedule}${t.lrSchedule === "cosine" ? ` to ${t.lrDecayTo}` : ""}`
+      : t.maxSteps < 0 || t.lrDecayStep < t.maxSteps
+        ? `${t.learningRate} -> ${t.lrDecayTo} at step ${t.lrDecayStep}`
+        : `${t.learningRate} (its drop at step ${t.lrDecayStep} is past the last step)`;
+  return `${optimizerText(t)}lr ${lr}${t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : ""}`;
+}
+
 function optimizerText(t: TrainConfig): string {
   if (t.optimizer === "adamw") {
     const [b1, b2] = t.betas ?? [0.9, 0.99];

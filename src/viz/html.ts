@@ -71,19 +71,20 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; font: 13px/1.45 
 .finding p { margin: 4px 0; }
 .snapbar { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px; margin: 24px -24px 0; padding: 6px 24px; background: white; border-bottom: 1px solid #ddd; font-size: 13px; }
 .snapbar-label { color: #555; }
-.snapbar-steps { display: flex; flex-wrap: wrap; gap: 4px; }
+/* the label and what is shown on one line, the buttons below it (wrapping; a phone: one scrolling row) */
+.snapbar-steps { display: flex; flex-wrap: wrap; gap: 4px; flex: 1 1 100%; min-width: 0; }
 .snapbar button { font: 13px/1.3 "DejaVu Sans", system-ui, sans-serif; font-variant-numeric: tabular-nums; padding: 2px 8px; border: 1px solid #bbb; border-radius: 3px; background: white; color: #222; cursor: pointer; }
 .snapbar button:hover { border-color: #1f77b4; }
 .snapbar button:focus-visible { outline: 2px solid #1f77b4; outline-offset: 1px; }
 .snapbar button[aria-pressed="true"] { background: #1f77b4; border-color: #1f77b4; color: white; font-weight: bold; }
-.snapbar-shown { color: #555; }
-.snapshot-scope section { scroll-margin-top: 72px; }
+.snapbar-shown { color: #222; }
+.snapshot-scope section { scroll-margin-top: 100px; } /* a link to a section lands below the bar */
 @media (max-width: 600px) {
   main { padding: 12px 12px 40px; }
   .snapbar { margin: 24px -12px 0; padding: 6px 12px; }
   .snapbar-label { display: none; } /* the group's aria-label still names it; the status line says "step N" */
   /* one scrolling row, so the sticky bar covers one line of the page, not four */
-  .snapbar-steps { flex-wrap: nowrap; overflow-x: auto; max-width: 100%; }
+  .snapbar-steps { flex-wrap: nowrap; overflow-x: auto; }
 }
 /* the gap holds the next column's numbers; a long (untrained) sample wraps inside its column */
 ol.samples { columns: 4 140px; column-gap: 3em; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 14px; }

@@ -5,6 +5,8 @@ import { UserError } from "../errors.ts";
 import { ensureWritableDir, writeFileAtomic } from "../io/atomic.ts";
 import { runPaths } from "../io/rundir.ts";
 import { isObject, type RunData, readRunData } from "../io/runfiles.ts";
+import { optimizationText } from "../train/session.ts";
+import type { TrainConfig } from "../train/train.ts";
 import {
   type Chart,
   esc,
@@ -156,10 +158,12 @@ function summaryHtml(run: RunData, history: MetricsHistory): string {
       "steps",
       `${fmtNum(done)} of ${fmtNum(train.maxSteps)}${st.finished === true ? " (finished)" : run.state ? " (unfinished)" : ""}`,
     ]);
-  if (train.batchSize !== undefined)
+  // the optimizer and schedule as the start-up line says them (a constant or cosine rate, a drop
+  // past the last step), not "0.1 -> 0.01 at step 100,000" for every run
+  if (train.batchSize !== undefined && typeof train.learningRate === "number")
     pairs.push([
       "optimisation",
-      `batch ${train.batchSize}, learning rate ${train.learningRate} -> ${train.lrDecayTo} at step ${fmtNum(train.lrDecayStep)}`,
+      `batch ${train.batchSize} | ${optimizationText(train as unknown as TrainConfig)}`,
     ]);
   if (data.inputFile !== undefined)
     pairs.push(["data", `${data.inputFile} (${fmtNum(data.numWords)} words)`]);
@@ -271,7 +275,7 @@ function snapshotBarHtml(
   const more = rest.length
     ? ` ${switchable.length} of the run's ${run.snapshots.length} snapshots are in this page (the rows of the views over time); <code>makemore report --step N</code> draws any other (N one of ${esc(rest.map((s) => s.step).join(", "))}).`
     : "";
-  return `<div class="snapbar" role="group" aria-label="diagnostics snapshot"><span class="snapbar-label">diagnostics snapshot</span><span class="snapbar-steps">${buttons}</span><output class="snapbar-shown" aria-live="polite">${esc(snapshotLabel(shown))}</output></div><p class="lead">The four sections below draw one diagnostics snapshot; choose it above (or with the arrow keys).${more}</p>`;
+  return `<div class="snapbar" role="group" aria-label="diagnostics snapshot"><span class="snapbar-label">diagnostics snapshot:</span><output class="snapbar-shown" aria-live="polite">${esc(snapshotLabel(shown))}</output><span class="snapbar-steps">${buttons}</span></div><p class="lead">The four sections below draw one diagnostics snapshot; choose it above (or with the arrow keys).${more}</p>`;
 }
 
 /**
@@ -288,6 +292,15 @@ const SNAPSHOT_SCRIPT = `
   const shownLabel = bar.querySelector(".snapbar-shown");
   const parked = new Map(); // snapshot -> panel -> its nodes while another snapshot is shown
   let current = buttons.find((b) => b.getAttribute("aria-pressed") === "true")?.dataset.snapshot;
+  // on a narrow screen the buttons are one row that scrolls sideways: keep the pressed one in it
+  // (offsetLeft is from the sticky bar, the buttons' offset parent, as the row's is)
+  function reveal(b) {
+    const row = b.parentElement;
+    if (row.scrollWidth <= row.clientWidth) return;
+    row.scrollLeft = b.offsetLeft - row.offsetLeft - (row.clientWidth - b.offsetWidth) / 2;
+  }
+  const pressed = buttons.find((b) => b.dataset.snapshot === current);
+  if (pressed) reveal(pressed);
   function show(id) {
     if (id === current) return;
     const away = new Map();
@@ -306,7 +319,9 @@ const SNAPSHOT_SCRIPT = `
     parked.delete(id);
     current = id;
     for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.snapshot === id));
-    shownLabel.textContent = buttons.find((b) => b.dataset.snapshot === id).dataset.label;
+    const chosen = buttons.find((b) => b.dataset.snapshot === id);
+    shownLabel.textContent = chosen.dataset.label;
+    reveal(chosen);
   }
   bar.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-snapshot]");

@@ -637,14 +637,15 @@ export function histHistorySpec(
       encoding: {
         x: valueAxis(which),
         x2: { field: "x2" },
-        // no grid: an ordinal grid line would cross each row's middle, over its cells
+        // no grid: an ordinal grid line would cross each row's middle, over its cells; rows are
+        // 9 px and the labels 11 px, so of 24 rows every other one is labelled (vega's "parity")
         y: {
           field: "step",
           type: "ordinal",
           title: "step",
           sort: "ascending",
           scale: { paddingInner: 0 },
-          axis: { grid: false },
+          axis: { grid: false, labelOverlap: "parity", labelSeparation: 2 },
         },
         color: {
           field: "density",
