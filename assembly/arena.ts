@@ -1610,7 +1610,7 @@ function sameRow(p: usize, q: usize, rowB: usize): bool {
 /**
  * The distinct rows of x (m rows of k floats, packed), compared bit for bit: first[u] = the row
  * where the u-th distinct row first appears, slot[r] = the u of row r. table: 2^bits i32 of
- * scratch, 2^bits >= 2m (open addressing on a hash of the row's bits). Returns the count.
+ * scratch, 2^bits >= 2m (open addressing on a hash of the row's bits); k >= 4. Returns the count.
  */
 export function uniqueRows(x: usize, m: i32, k: i32, first: usize, slot: usize, table: usize, bits: i32): i32 {
   const mask: u32 = (1 << bits) - 1;
@@ -1620,26 +1620,22 @@ export function uniqueRows(x: usize, m: i32, k: i32, first: usize, slot: usize, 
   let u = 0;
   for (let r = 0; r < m; r++) {
     const p = x + <usize>r * rowB;
-    // four independent multiply chains (a chain of dependent i32x4.mul is the cost otherwise)
-    let hv = i32x4.splat(0x811c9dc5);
-    let h1 = i32x4.splat(0x01000193);
-    let h2 = i32x4.splat(0x27d4eb2f);
-    let h3 = i32x4.splat(0x165667b1);
-    let j: usize = 0;
-    for (; j + 64 <= rowB; j += 64) {
-      hv = i32x4.mul(v128.xor(hv, v128.load(p + j)), mul);
-      h1 = i32x4.mul(v128.xor(h1, v128.load(p + j + 16)), mul);
-      h2 = i32x4.mul(v128.xor(h2, v128.load(p + j + 32)), mul);
-      h3 = i32x4.mul(v128.xor(h3, v128.load(p + j + 48)), mul);
-    }
-    for (; j + 16 <= rowB; j += 16) hv = i32x4.mul(v128.xor(hv, v128.load(p + j)), mul);
+    // The hash reads four v128 chunks spread over the row (at 0, 1/4, 1/2, 3/4 of it) and the
+    // row's last 16 bytes: rows that differ somewhere else only share a bucket chain, and the
+    // full bit-for-bit comparison below decides. Four independent multiply chains.
+    const q: usize = (rowB >> 6) << 4;
+    const tail: usize = rowB >= 16 ? rowB - 16 : 0;
+    let hv = i32x4.mul(v128.xor(i32x4.splat(0x811c9dc5), v128.load(p)), mul);
+    let h1 = i32x4.mul(v128.xor(i32x4.splat(0x01000193), v128.load(p + q)), mul);
+    let h2 = i32x4.mul(v128.xor(i32x4.splat(0x27d4eb2f), v128.load(p + 2 * q)), mul);
+    let h3 = i32x4.mul(v128.xor(i32x4.splat(0x165667b1), v128.load(p + 3 * q)), mul);
+    hv = i32x4.mul(v128.xor(hv, v128.load(p + tail)), mul);
     hv = v128.xor(v128.xor(hv, i32x4.shl(h1, 7)), v128.xor(i32x4.shl(h2, 13), i32x4.shr_u(h3, 9)));
     let h: u32 =
       <u32>i32x4.extract_lane(hv, 0) ^
       rotl<u32>(<u32>i32x4.extract_lane(hv, 1), 8) ^
       rotl<u32>(<u32>i32x4.extract_lane(hv, 2), 16) ^
       rotl<u32>(<u32>i32x4.extract_lane(hv, 3), 24);
-    for (; j < rowB; j += 4) h = (h ^ load<u32>(p + j)) * 0x9e3779b1;
     h = (h ^ (h >>> 15)) * 0x85ebca6b;
     h ^= h >>> 13;
     let b = h & mask;
