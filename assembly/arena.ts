@@ -1056,31 +1056,51 @@ function geluU(x: v128): v128 {
   return f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_C), f32x4.mul(x, f32x4.mul(x, x)))));
 }
 
+/** tanh(u) of the 4 vectors at x into GELU_TMP, through tanh4 (the same lanes as tanhv, four chains in flight). */
+@inline
+function geluTanh4(x: usize): void {
+  for (let j: usize = 0; j < 64; j += 16) v128.store(GELU_TMP + j, geluU(v128.load(x + j)));
+  tanh4(GELU_TMP, GELU_TMP);
+}
+
+/** y = 0.5 x (1 + t), t = tanh(u). */
+@inline
+function geluY(x: v128, t: v128): v128 {
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
+}
+
+/** gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u). */
+@inline
+function geluDeriv(x: v128, t: v128): v128 {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const du = f32x4.mul(f32x4.splat(GELU_K), f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(x, x))));
+  return f32x4.add(
+    f32x4.mul(half, f32x4.add(one, t)),
+    f32x4.mul(f32x4.mul(f32x4.mul(half, x), f32x4.sub(one, f32x4.mul(t, t))), du),
+  );
+}
+
 /**
  * y = gelu(x), float32 lanes. Within 4e-7 (1 + |x|) of the float64 formula (the twin): tanh is
  * 1 ulp, u is rounded to float32.
  */
 export function geluFwd(x: usize, y: usize, n: i32): void {
-  const half = f32x4.splat(0.5);
-  const one = f32x4.splat(1);
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
-  // 4 vectors at a time: the 4 u's through tanh4 (the same lanes as tanhv, four chains in flight)
+  // 4 vectors at a time: the 4 u's through tanh4 (geluTanh4)
   for (; o + 64 <= end; o += 64) {
-    for (let j: usize = 0; j < 64; j += 16) v128.store(GELU_TMP + j, geluU(v128.load(x + o + j)));
-    tanh4(GELU_TMP, GELU_TMP);
-    for (let j: usize = 0; j < 64; j += 16) {
-      const v = v128.load(x + o + j);
-      v128.store(y + o + j, f32x4.mul(f32x4.mul(half, v), f32x4.add(one, v128.load(GELU_TMP + j))));
-    }
+    geluTanh4(x + o);
+    for (let j: usize = 0; j < 64; j += 16)
+      v128.store(y + o + j, geluY(v128.load(x + o + j), v128.load(GELU_TMP + j)));
   }
   for (; o + 16 <= end; o += 16) {
     const v = v128.load(x + o);
-    v128.store(y + o, f32x4.mul(f32x4.mul(half, v), f32x4.add(one, tanhv(geluU(v)))));
+    v128.store(y + o, geluY(v, tanhv(geluU(v))));
   }
   for (; o < end; o += 4) {
     const v = f32x4.splat(load<f32>(x + o));
-    store<f32>(y + o, f32x4.extract_lane(f32x4.mul(f32x4.mul(half, v), f32x4.add(one, tanhv(geluU(v)))), 0));
+    store<f32>(y + o, f32x4.extract_lane(geluY(v, tanhv(geluU(v))), 0));
   }
 }
 
@@ -1089,25 +1109,13 @@ export function geluFwd(x: usize, y: usize, n: i32): void {
  * t = tanh(u), in float32 lanes. Within 1e-6 (1 + x^2) |g| of the float64 twin.
  */
 export function geluBwd(x: usize, g: usize, gx: usize, n: i32, acc: i32): void {
-  const half = f32x4.splat(0.5);
-  const one = f32x4.splat(1);
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
   // 4 vectors at a time, tanh through tanh4 as in geluFwd; the same operations per lane as below
   for (; o + 64 <= end; o += 64) {
-    for (let j: usize = 0; j < 64; j += 16) v128.store(GELU_TMP + j, geluU(v128.load(x + o + j)));
-    tanh4(GELU_TMP, GELU_TMP);
+    geluTanh4(x + o);
     for (let j: usize = 0; j < 64; j += 16) {
-      const v = v128.load(x + o + j);
-      const t = v128.load(GELU_TMP + j);
-      const du = f32x4.mul(
-        f32x4.splat(GELU_K),
-        f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(v, v))),
-      );
-      const d = f32x4.add(
-        f32x4.mul(half, f32x4.add(one, t)),
-        f32x4.mul(f32x4.mul(f32x4.mul(half, v), f32x4.sub(one, f32x4.mul(t, t))), du),
-      );
+      const d = geluDeriv(v128.load(x + o + j), v128.load(GELU_TMP + j));
       let r = f32x4.mul(v128.load(g + o + j), d);
       if (acc !== 0) r = f32x4.add(r, v128.load(gx + o + j));
       v128.store(gx + o + j, r);
@@ -1117,16 +1125,7 @@ export function geluBwd(x: usize, g: usize, gx: usize, n: i32, acc: i32): void {
     const full = o + 16 <= end;
     const v = full ? v128.load(x + o) : f32x4.splat(load<f32>(x + o));
     const gv = full ? v128.load(g + o) : f32x4.splat(load<f32>(g + o));
-    const t = tanhv(geluU(v));
-    const du = f32x4.mul(
-      f32x4.splat(GELU_K),
-      f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(v, v))),
-    );
-    const d = f32x4.add(
-      f32x4.mul(half, f32x4.add(one, t)),
-      f32x4.mul(f32x4.mul(f32x4.mul(half, v), f32x4.sub(one, f32x4.mul(t, t))), du),
-    );
-    let r = f32x4.mul(gv, d);
+    let r = f32x4.mul(gv, geluDeriv(v, tanhv(geluU(v))));
     if (full) {
       if (acc !== 0) r = f32x4.add(r, v128.load(gx + o));
       v128.store(gx + o, r);
