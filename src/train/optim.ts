@@ -78,6 +78,27 @@ export interface AdamWOptions {
 }
 
 /**
+ * Where a captured training plan laid out the parameters, their gradients and the optimizer's
+ * state (BlockOptimizer.adoptState): while every parameter still has that storage and gradient,
+ * one kernel call over the blocks updates them all.
+ */
+class PlanBlocks {
+  /** the plan's blocks (parameters, gradients, then the state buffers), or null before adoption */
+  blocks: Float32Array[] | null = null;
+  private grads: (Tensor | null)[] = [];
+  private storages: Float32Array[] = [];
+  adopt(params: readonly Tensor[], blocks: Float32Array[], grads: (Tensor | null)[]): void {
+    this.blocks = blocks;
+    this.grads = grads;
+    this.storages = params.map((p) => p.storage);
+  }
+  /** Whether parameter i, `p`, still has the storage and the gradient the plan laid out. */
+  holds(p: Tensor, i: number): boolean {
+    return p.grad !== null && p.grad === this.grads[i] && p.storage === this.storages[i];
+  }
+}
+
+/**
  * `torch.optim.AdamW` (defaults: makemore.py's lr 5e-4, betas (0.9, 0.99), eps 1e-8, weight
  * decay 0.01; torch's own are 1e-3, (0.9, 0.999), 1e-8, 0.01). Per step t, for every parameter:
  *   p = p (1 - lr wd)                       decoupled weight decay
@@ -131,7 +152,7 @@ export class AdamW implements BlockOptimizer {
     };
     if (this.blocksCover()) {
       // one call over the plan's blocks (their zero padding stays zero)
-      const [w, g, m, v] = this.blocks as Float32Array[];
+      const [w, g, m, v] = this.plan.blocks as Float32Array[];
       run(w, g, m, v);
       return;
     }
@@ -140,15 +161,12 @@ export class AdamW implements BlockOptimizer {
       run(p.storage, p.grad.storage, this.expAvg[i], this.expAvgSq[i]);
     });
   }
-  private blocks: Float32Array[] | null = null;
-  private blockGrads: (Tensor | null)[] = [];
-  private blockParams: Float32Array[] = [];
+  private readonly plan = new PlanBlocks();
   /** Whether the plan's blocks hold exactly the current parameters, gradients and moments. */
   private blocksCover(): boolean {
-    if (!this.blocks) return false;
+    if (!this.plan.blocks) return false;
     for (let i = 0; i < this.params.length; i++) {
-      const p = this.params[i];
-      if (p.grad === null || p.grad !== this.blockGrads[i] || p.storage !== this.blockParams[i]) return false;
+      if (!this.plan.holds(this.params[i], i)) return false;
       if (this.expAvg[i] !== this.blockState[0][i] || this.expAvgSq[i] !== this.blockState[1][i])
         return false;
     }
@@ -162,9 +180,7 @@ export class AdamW implements BlockOptimizer {
     this.expAvg = views[0];
     this.expAvgSq = views[1];
     this.blockState = [views[0], views[1]];
-    this.blocks = blocks;
-    this.blockGrads = grads;
-    this.blockParams = this.params.map((p) => p.storage);
+    this.plan.adopt(this.params, blocks, grads);
   }
   zeroGrad(): void {
     zeroGrad(this.params);
@@ -246,7 +262,7 @@ export class SGD implements BlockOptimizer {
     if (this.blocksCover()) {
       // one call over the plan's blocks (their zero padding stays zero): every buffer is at the
       // same stage (blocksCover checks it)
-      const [w, g, b] = this.blocks as Float32Array[];
+      const [w, g, b] = this.plan.blocks as Float32Array[];
       run(w, g, mb ? b : null, mb && !this.started[0]);
       this.started.fill(true);
       return;
@@ -257,16 +273,13 @@ export class SGD implements BlockOptimizer {
       this.started[i] = true;
     });
   }
-  private blocks: Float32Array[] | null = null;
-  private blockGrads: (Tensor | null)[] = [];
-  private blockParams: Float32Array[] = [];
+  private readonly plan = new PlanBlocks();
   private blockBuf: Float32Array[] = [];
   /** Whether the plan's blocks hold exactly the current parameters, gradients and buffers. */
   private blocksCover(): boolean {
-    if (!this.blocks) return false;
+    if (!this.plan.blocks) return false;
     for (let i = 0; i < this.params.length; i++) {
-      const p = this.params[i];
-      if (p.grad === null || p.grad !== this.blockGrads[i] || p.storage !== this.blockParams[i]) return false;
+      if (!this.plan.holds(this.params[i], i)) return false;
       if (this.momentum !== 0 && (this.buf[i] !== this.blockBuf[i] || this.started[i] !== this.started[0]))
         return false;
     }
@@ -280,9 +293,7 @@ export class SGD implements BlockOptimizer {
       this.buf = views[0];
       this.blockBuf = views[0];
     }
-    this.blocks = blocks;
-    this.blockGrads = grads;
-    this.blockParams = this.params.map((p) => p.storage);
+    this.plan.adopt(this.params, blocks, grads);
   }
   zeroGrad(): void {
     zeroGrad(this.params);
