@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -310,10 +310,18 @@ test("makemore dashboard on the three runs: each run's page draws its charts, no
 
 // ---------------------------------------------------------------- makemore.py's evaluate() curve
 
+/** A run's logged evaluations, makemore.py's {"step","train_loss","test_loss"} lines. */
+function loggedEvals(run: string): { step: number; train_loss: number; test_loss: number }[] {
+  return readFileSync(join(run, "metrics.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.includes('"test_loss"'))
+    .map((l) => JSON.parse(l));
+}
+
 /**
  * The evaluation points a drawn loss chart holds, from its SVG marks' aria labels (vega writes
  * "step: 20; log10(loss): 0.52…; series: test split" on each point, to 12 digits in the report's
- * SVG and 9 in the dashboard's): series -> step -> loss.
+ * SVG, fewer in the dashboard's: 1e-6 tells train from test, which differ by 1e-3 and more): series -> step -> loss.
  */
 async function chartEvals(page: Page, selector: string): Promise<Map<string, Map<number, number>>> {
   const labels = await page.$$eval(`${selector} svg [aria-label]`, (els) =>
@@ -348,28 +356,42 @@ test("a makemore.py type's loss chart draws its evaluate() losses on train and t
   const report = await makemore(["report", run]).done;
   assert.equal(report.code, 0, report.out);
   // what the run logged: {"step","train_loss","test_loss"} after steps 20 and 40
-  const logged = readFileSync(join(run, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
-    .filter((m) => m.test_loss !== undefined);
+  const logged = loggedEvals(run);
   assert.deepEqual(
     logged.map((m) => m.step),
     [20, 40],
   );
-  const check = async (page: Page, selector: string, where: string) => {
+  /**
+   * The chart draws the logged evaluations, train and test, in a legend: all `want` of them, or
+   * (a live run, still logging) at least `want`, each one logged (the log is read after the chart).
+   */
+  const check = async (
+    page: Page,
+    selector: string,
+    where: string,
+    run: string,
+    want: number,
+    live: boolean,
+  ) => {
     const drawn = await chartEvals(page, selector);
+    const evals = loggedEvals(run);
     assert.deepEqual([...drawn.keys()].sort(), ["test split", "train split"], where);
     for (const [series, field] of [
       ["train split", "train_loss"],
       ["test split", "test_loss"],
     ] as const) {
       const pts = drawn.get(series)!;
-      assert.deepEqual([...pts.keys()], [20, 40], `${where} ${series}`);
-      for (const m of logged) {
+      assert.ok(live ? pts.size >= want : pts.size === want, `${where} ${series}: ${pts.size} points`);
+      const shown = evals.slice(0, pts.size);
+      assert.deepEqual(
+        [...pts.keys()],
+        shown.map((m) => m.step),
+        `${where} ${series}`,
+      );
+      for (const m of shown) {
         const got = pts.get(m.step)!;
         assert.ok(
-          Math.abs(got - m[field]) < 1e-7 * m[field],
+          Math.abs(got - m[field]) < 1e-6 * m[field],
           `${where} ${series} step ${m.step}: ${got} vs ${m[field]}`,
         );
       }
@@ -384,7 +406,12 @@ test("a makemore.py type's loss chart draws its evaluate() losses on train and t
   const { page, problems } = await newPage();
   try {
     await page.goto(pathToFileURL(join(run, "report.html")).href);
-    await check(page, "#loss", "report");
+    await check(page, "#loss", "report", run, 2, false);
+    // and its optimiser as the run's start-up line says it (makemore.py's AdamW, not the lecture's decay)
+    assert.match(
+      await text(page, "#summary"),
+      /batch 32 \| adamw \(betas 0\.9, 0\.99, weight decay 0\.01\) \| lr 0\.0005 constant/,
+    );
     assert.match(
       await text(page, "#loss"),
       /The points are makemore\.py's evaluate\(\) on the train and test splits/,
@@ -397,26 +424,38 @@ test("a makemore.py type's loss chart draws its evaluate() losses on train and t
     await page.close();
   }
 
-  const d = makemore(["dashboard", run, "--port", "0"]);
+  // the live dashboard on a run at makemore.py's default --max-steps -1, while it trains (every 100
+  // steps: the chart marks its points while it has at most 50 evaluations, time for the page to come)
+  const live = join(tmp, "bow-live");
+  const training = makemore(["train", "--type", "bow", "--eval-every", "100", "--quiet", "-o", live]);
+  let d: Spawned | undefined;
   const { page: dash, problems: dashProblems } = await newPage();
   try {
+    await until("the run's config.json", () => existsSync(join(live, "config.json")), 240_000);
+    d = makemore(["dashboard", live, "--port", "0"]);
     const url = await until(
       "the dashboard's address",
-      () => /http:\/\/127\.0\.0\.1:\d+\//.exec(d.output())?.[0],
+      () => /http:\/\/127\.0\.0\.1:\d+\//.exec(d!.output())?.[0],
     );
     await dash.goto(`${url}run/0`);
-    await until(
-      "the loss chart's evaluation points",
-      async () => (await chartEvals(dash, "#chart-loss")).size === 2,
+    const drawn = await until(
+      "two evaluations on the live loss chart",
+      async () => {
+        const n = (await chartEvals(dash, "#chart-loss")).get("test split")?.size ?? 0;
+        return n >= 2 ? n : 0;
+      },
+      240_000,
     );
-    await check(dash, "#chart-loss", "dashboard");
+    assert.equal(await text(dash, "#max-steps"), " (until interrupted)");
+    await check(dash, "#chart-loss", "dashboard", live, drawn, true);
     const shot = join(tmp, "dashboard-bow-evals.png");
     await dash.locator("#chart-loss").screenshot({ path: shot });
     t.diagnostic(`screenshot: ${shot}`);
     assert.deepEqual(dashProblems, [], "dashboard");
   } finally {
     await dash.close();
-    if (d.child.exitCode === null) d.child.kill("SIGTERM");
-    await d.done;
+    if (d && d.child.exitCode === null) d.child.kill("SIGTERM");
+    if (training.child.exitCode === null) training.child.kill("SIGINT");
+    await Promise.all([d?.done, training.done]);
   }
 });

@@ -175,7 +175,9 @@ async function trainRun(
     events: { line: (text) => log?.line(printable(text)), step: (done, loss) => log?.tick(done, loss) },
     detectAnomaly: v["detect-anomaly"] === true,
     liveEveryMs: dashboard ? 2000 : 0,
-    flushEveryMs: dashboard ? 500 : 0,
+    // metrics.jsonl at most 5 s stale, so `makemore dashboard RUN` follows a run started without
+    // --dashboard, as TensorBoard follows a SummaryWriter (a resume cuts the log back to its checkpoint)
+    flushEveryMs: dashboard ? 500 : 5000,
     yieldToHost: () => new Promise((resolve) => setImmediate(resolve)),
   });
   log = new Progress({ total: config.train.maxSteps, startStep: session.startStep, quiet });

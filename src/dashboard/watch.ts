@@ -346,8 +346,9 @@ export class RunWatcher {
     const model = isObject(config?.model) ? config.model : undefined;
     const train = isObject(config?.train) ? config.train : undefined;
     const status = this.status(now);
+    // live.json writes --max-steps -1 (until interrupted) as 0; config.json keeps the -1
     const maxSteps =
-      typeof live?.maxSteps === "number"
+      typeof live?.maxSteps === "number" && train?.maxSteps !== -1
         ? live.maxSteps
         : typeof train?.maxSteps === "number"
           ? train.maxSteps

@@ -200,8 +200,10 @@ function renderHeader(s) {
   setStatus(s.status);
   $("facts").hidden = false;
   $("step").textContent = fmtInt(s.step);
-  $("max-steps").textContent = s.maxSteps ? ` / ${fmtInt(s.maxSteps)}` : "";
-  const share = s.maxSteps ? Math.min(1, s.step / s.maxSteps) : 0;
+  // --max-steps -1 (makemore.py's types' default): no end but Ctrl-C
+  $("max-steps").textContent =
+    s.maxSteps > 0 ? ` / ${fmtInt(s.maxSteps)}` : s.maxSteps < 0 ? " (until interrupted)" : "";
+  const share = s.maxSteps > 0 ? Math.min(1, s.step / s.maxSteps) : 0;
   $("progress-bar").style.width = `${(100 * share).toFixed(1)}%`;
   $("rate").textContent = typeof s.stepsPerSecond === "number" ? fmtInt(s.stepsPerSecond) : "–";
   $("last-loss").textContent = fmtLoss(s.lastLoss);
