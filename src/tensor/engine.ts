@@ -390,26 +390,33 @@ function gemmPtr(
   acc: boolean,
   bias: number,
 ): void {
+  // natural row strides: A (m, k) or (k, m) stored, B (k, n) or (n, k), C (m, n)
+  gemmPtrStrided(ex, transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, acc, bias);
+}
+
+/** gemmPtr with explicit row strides (in floats); records the capture's largest gemm and the log. */
+function gemmPtrStrided(
+  ex: ArenaExports,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+  acc: boolean,
+  bias: number,
+): void {
   if (cap !== null && 2 * m * n * k > cap.gemmFlops) cap.gemmFlops = 2 * m * n * k;
-  ex.gemm(
-    transA ? 1 : 0,
-    transB ? 1 : 0,
-    m,
-    n,
-    k,
-    a,
-    transA ? m : k,
-    b,
-    transB ? k : n,
-    c,
-    n,
-    acc ? 1 : 0,
-    bias,
-    0,
-  );
+  const [ta, tb, ac] = [transA ? 1 : 0, transB ? 1 : 0, acc ? 1 : 0];
+  ex.gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ac, bias, 0);
   gemmLog?.push({
-    shape: [transA ? 1 : 0, transB ? 1 : 0, m, n, k],
-    run: () => gemmPtr(ex, transA, transB, m, n, k, a, b, c, acc, bias),
+    shape: [ta, tb, m, n, k],
+    run: () => ex.gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ac, bias, 0),
   });
 }
 
@@ -465,51 +472,12 @@ export function gemmArena(
 }
 
 /**
- * Batched gemm on the arena module, all operands in one sealed arena: for i < offA.length in
- * order, C_offC[i] (m,n) (+)= op(A_offA[i]) (m,k) op(B_offB[i]) (k,n), offsets counting whole
- * matrices (attention's (B, nh) batch). By byte offset: no per-batch views. False when not in
- * one arena (the caller loops over views).
- */
-export function bmmArena(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  A: Float32Array,
-  offA: Int32Array,
-  B: Float32Array,
-  offB: Int32Array,
-  C: Float32Array,
-  offC: Int32Array,
-  acc: boolean,
-): boolean {
-  const ex = arenaOf(A, B, C);
-  if (!ex || m === 0 || n === 0 || k === 0) return false;
-  const [sa, sb, sc] = [m * k * 4, k * n * 4, m * n * 4];
-  for (let i = 0; i < offA.length; i++) {
-    gemmPtr(
-      ex,
-      transA,
-      transB,
-      m,
-      n,
-      k,
-      A.byteOffset + offA[i] * sa,
-      B.byteOffset + offB[i] * sb,
-      C.byteOffset + offC[i] * sc,
-      acc,
-      0,
-    );
-  }
-  return true;
-}
-
-/**
  * Strided batched gemm on the arena module, all operands in one sealed arena: for i in order,
  * C[offC[i] ..] (m,n, row stride ldc) (+)= op(A[offA[i] ..]) (lda) op(B[offB[i] ..]) (ldb), the
- * offsets in floats: attention's heads read in place from the (B, T, 3C) projection. The gemm's
- * sums do not depend on the strides (assembly/gemm-kernel.ts). False when not in one arena.
+ * offsets in floats times `units` (1, or the matrices' sizes when the offsets count whole
+ * matrices, as nnops.ts bmm's): attention's heads read in place from the (B, T, 3C) projection,
+ * and batched matmul. The gemm's sums do not depend
+ * on the strides (assembly/gemm-kernel.ts). False when not in one arena.
  */
 export function gemmStridedArena(
   transA: boolean,
@@ -527,18 +495,14 @@ export function gemmStridedArena(
   offC: Int32Array,
   ldc: number,
   acc: boolean,
+  units: readonly [number, number, number] = [1, 1, 1],
 ): boolean {
   const ex = arenaOf(A, B, C);
   if (!ex || m === 0 || n === 0 || k === 0) return false;
-  const [a, b, c] = [A.byteOffset, B.byteOffset, C.byteOffset];
-  const [ta, tb, ac] = [transA ? 1 : 0, transB ? 1 : 0, acc ? 1 : 0];
+  const [ua, ub, uc] = [units[0] * 4, units[1] * 4, units[2] * 4];
   for (let i = 0; i < offA.length; i++) {
-    const [ai, bi, ci] = [a + offA[i] * 4, b + offB[i] * 4, c + offC[i] * 4];
-    ex.gemm(ta, tb, m, n, k, ai, lda, bi, ldb, ci, ldc, ac, 0, 0);
-    gemmLog?.push({
-      shape: [ta, tb, m, n, k],
-      run: () => ex.gemm(ta, tb, m, n, k, ai, lda, bi, ldb, ci, ldc, ac, 0, 0),
-    });
+    const [a, b, c] = [A.byteOffset + offA[i] * ua, B.byteOffset + offB[i] * ub, C.byteOffset + offC[i] * uc];
+    gemmPtrStrided(ex, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, 0);
   }
   return true;
 }

@@ -18,7 +18,6 @@ import {
   addRowsArena,
   allocF32,
   allocI32,
-  bmmArena,
   causalSoftmaxArena,
   colSumArena,
   copyRowsArena,
@@ -498,8 +497,7 @@ function identity(n: number): Int32Array {
 
 /**
  * For each batch i in order: C_offC[i] (M,N) (+)= op(A_offA[i]) (M,K) @ op(B_offB[i]) (K,N), the
- * offsets counting whole matrices. By pointer on a plan's arena (bmmArena), else per-batch views;
- * the same gemm either way.
+ * offsets counting whole matrices: the strided gemm at natural strides, offsets in matrices.
  */
 function bmm(
   tA: boolean,
@@ -515,20 +513,14 @@ function bmm(
   offC: Int32Array,
   acc: boolean,
 ): void {
-  if (bmmArena(tA, tB, M, N, K, A, offA, Bs, offB, C, offC, acc)) return;
-  const [sa, sb, sc] = [M * K, K * N, M * N];
-  const gemm = kernels().gemm;
-  for (let i = 0; i < offA.length; i++) {
-    const a = A.subarray(offA[i] * sa, offA[i] * sa + sa);
-    const b = Bs.subarray(offB[i] * sb, offB[i] * sb + sb);
-    gemm(tA, tB, M, N, K, a, b, C.subarray(offC[i] * sc, offC[i] * sc + sc), acc);
-  }
+  const [lda, ldb] = [tA ? M : K, tB ? K : N];
+  gemmStrided(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, N, acc, [M * K, K * N, M * N]);
 }
 
 /**
  * For each i in order: C[offC[i]..] (M,N), row stride ldc, (+)= op(A[offA[i]..]) @ op(B[offB[i]..]),
- * row strides lda, ldb (offsets in floats). In place on a plan's arena (gemmStridedArena), else
- * through contiguous copies and the same gemm.
+ * row strides lda, ldb (offsets in floats times `units`). In place on a plan's arena
+ * (gemmStridedArena), else the same gemm on views (natural strides) or contiguous copies.
  */
 function gemmStrided(
   tA: boolean,
@@ -546,22 +538,42 @@ function gemmStrided(
   offC: Int32Array,
   ldc: number,
   acc: boolean,
+  units: readonly [number, number, number] = [1, 1, 1],
 ): void {
-  if (gemmStridedArena(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, ldc, acc)) return;
+  if (gemmStridedArena(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, ldc, acc, units)) return;
   // stored shapes: A (M, K) or (K, M) when tA; B (K, N) or (N, K) when tB; C (M, N)
   const [ar, ac] = tA ? [K, M] : [M, K];
   const [br, bc] = tB ? [N, K] : [K, N];
+  const gemm = kernels().gemm;
+  if (lda === ac && ldb === bc && ldc === N) {
+    // natural strides: each operand is one contiguous block, so views, no copies
+    for (let i = 0; i < offA.length; i++) {
+      const [a, b, c] = [offA[i] * units[0], offB[i] * units[1], offC[i] * units[2]];
+      gemm(
+        tA,
+        tB,
+        M,
+        N,
+        K,
+        A.subarray(a, a + M * K),
+        Bs.subarray(b, b + K * N),
+        C.subarray(c, c + M * N),
+        acc,
+      );
+    }
+    return;
+  }
   const pack = (x: F32, o: number, ld: number, rows: number, cols: number, y: F32) => {
     for (let r = 0; r < rows; r++) y.set(x.subarray(o + r * ld, o + r * ld + cols), r * cols);
   };
   const [a, b, c] = [new Float32Array(M * K), new Float32Array(K * N), new Float32Array(M * N)];
-  const gemm = kernels().gemm;
   for (let i = 0; i < offA.length; i++) {
-    pack(A, offA[i], lda, ar, ac, a);
-    pack(Bs, offB[i], ldb, br, bc, b);
-    if (acc) pack(C, offC[i], ldc, M, N, c);
+    const [oa, ob, oc] = [offA[i] * units[0], offB[i] * units[1], offC[i] * units[2]];
+    pack(A, oa, lda, ar, ac, a);
+    pack(Bs, ob, ldb, br, bc, b);
+    if (acc) pack(C, oc, ldc, M, N, c);
     gemm(tA, tB, M, N, K, a, b, c, acc);
-    for (let r = 0; r < M; r++) C.set(c.subarray(r * N, r * N + N), offC[i] + r * ldc);
+    for (let r = 0; r < M; r++) C.set(c.subarray(r * N, r * N + N), oc + r * ldc);
   }
 }
 
