@@ -13,7 +13,6 @@ import {
   appendFileSync,
   copyFileSync,
   cpSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -23,11 +22,12 @@ import {
 import { get, type IncomingMessage, request } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { startDashboard, startDashboardWorker } from "../src/dashboard/server.ts";
 import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/viz/series.ts";
+import { browser } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -200,37 +200,9 @@ function lines(path: string): string[] {
 
 // ---------------------------------------------------------------- the browser
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-let browserP: Promise<Browser> | undefined;
-
-/** The shared headless Chromium (launched once, when the file loads, so tests don't wait for it). */
-function browser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    return Promise.reject(
-      new Error(
-        `the dashboard's browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
-      ),
-    );
-  browserP ??= chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  return browserP;
-}
-
-browser().catch(() => {}); // a failure is reported by each browser test
-after(async () => {
-  if (browserP) await (await browserP).close();
-});
+// the shared headless Chromium (test/support/chromium.ts), launched when the file loads so tests
+// don't wait for it; a missing Chromium is reported by each browser test
+browser().catch(() => {});
 
 /** A page at `url` that collects console errors, page errors, failed requests and HTTP errors. */
 async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {

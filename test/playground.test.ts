@@ -10,22 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { buildWeb } from "../scripts/build-web.ts";
 import { configFromFlags } from "../src/cli/flags.ts";
 import { type Playground, startPlayground } from "../src/cli/playground.ts";
@@ -40,6 +31,7 @@ import { TrainingSession } from "../src/train/session.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 import { fitWidth, lossControls, smooth, zoomAt, zoomSpec } from "../src/viz/controls.ts";
 import { type ChartSpec, compareLossSpec, lossSpec } from "../src/viz/specs.ts";
+import { browser as launchBrowser } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -60,37 +52,16 @@ function makemore(args: string[], cwd = ROOT): string {
 
 // ---------------------------------------------------------------- the browser and the server
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let browser: Browser;
 let site: Playground;
 
 before(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `the playground's browser tests need Chromium at ${CHROMIUM}: install it (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH`,
-    );
-  const [b] = await Promise.all([
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    }),
-    buildWeb(SITE),
-  ]);
-  browser = b;
+  // the shared headless Chromium (test/support/chromium.ts, closed after the file), while the site builds
+  [browser] = await Promise.all([launchBrowser(), buildWeb(SITE)]);
   site = await startPlayground({ dir: SITE, port: 0 });
 });
 
 after(async () => {
-  await browser?.close();
   await site?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
