@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
-import { browser } from "./support/chromium.ts";
+import { browser, watchedPage } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -103,23 +103,7 @@ runsMade().catch(() => {}); // start now; the tests await (and report) it
 browser().catch(() => {}); // launch now; each browser test awaits (and reports) it
 
 /** A page that collects console errors, page errors, failed requests and HTTP errors. */
-async function newPage(): Promise<{ page: Page; problems: string[] }> {
-  const page = await (await browser()).newPage({ viewport: { width: 1640, height: 1000 } });
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => {
-    // leaving the page cuts its event stream: that is by design
-    if (r.url().endsWith("/api/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
-    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  return { page, problems };
-}
+const newPage = () => watchedPage({ viewport: { width: 1640, height: 1000 } });
 
 const text = async (page: Page, selector: string) => (await page.textContent(selector)) ?? "";
 

@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { startDashboard, startDashboardWorker } from "../src/dashboard/server.ts";
 import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/viz/series.ts";
-import { browser } from "./support/chromium.ts";
+import { browser, watchedPage } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -212,20 +212,7 @@ async function openPage(url: string): Promise<{ page: Page; problems: string[] }
 }
 
 async function newPage(): Promise<{ page: Page; problems: string[] }> {
-  const page = await (await browser()).newPage({ viewport: { width: 1640, height: 1000 } });
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => {
-    // leaving the page cuts its event stream: that is by design
-    if (r.url().endsWith("/api/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
-    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
+  const { page, problems } = await watchedPage({ viewport: { width: 1640, height: 1000 } });
   await page.addInitScript(() => {
     // every step the header showed, in order (set by the page on document.body.dataset.step)
     const w = window as unknown as { __steps: number[] };

@@ -31,7 +31,7 @@ import { TrainingSession } from "../src/train/session.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
 import { fitWidth, lossControls, smooth, zoomAt, zoomSpec } from "../src/viz/controls.ts";
 import { type ChartSpec, compareLossSpec, lossSpec } from "../src/viz/specs.ts";
-import { browser as launchBrowser } from "./support/chromium.ts";
+import { browser as launchBrowser, watchedPage } from "./support/chromium.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -68,16 +68,7 @@ after(async () => {
 
 /** A page that collects console errors, page errors, failed requests and HTTP errors. */
 async function newPage(width = 1500): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width, height: 1000 }, acceptDownloads: true });
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
+  const { page, problems } = await watchedPage({ viewport: { width, height: 1000 }, acceptDownloads: true });
   await page.addInitScript(() => {
     // a chart's pixels (a bitmaprenderer canvas cannot be read back: copy it onto a 2d canvas)
     window.__picture = (id: string) => {
