@@ -17,6 +17,7 @@ import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
 import { browser, watchedPage } from "./support/chromium.ts";
+import { until } from "./support/until.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -40,18 +41,6 @@ function makemore(args: string[]): Spawned {
     child.on("close", (code) => resolve({ code, out })),
   );
   return { child, output: () => out, done };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | Promise<T>, ms = 120_000): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 // ---------------------------------------------------------------- three short real runs

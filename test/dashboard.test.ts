@@ -28,6 +28,7 @@ import type { Page } from "playwright-core";
 import { startDashboard, startDashboardWorker } from "../src/dashboard/server.ts";
 import { BlockMeans, envelope, meanBuckets, RAW_BUCKETS, UD_BUCKETS } from "../src/viz/series.ts";
 import { browser, watchedPage } from "./support/chromium.ts";
+import { sleep, until } from "./support/until.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -86,18 +87,6 @@ async function stop(p: Spawned): Promise<Finished> {
   const r = await p.done;
   clearTimeout(timer);
   return r;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | Promise<T>, ms = 120_000): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** A raw HTTP request: the path goes out exactly as given (no URL normalisation). */
