@@ -1056,11 +1056,11 @@ function geluU(x: v128): v128 {
   return f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_C), f32x4.mul(x, f32x4.mul(x, x)))));
 }
 
-/** tanh(u) of the 4 vectors at x into GELU_TMP, through tanh4 (the same lanes as tanhv, four chains in flight). */
+/** tanh(u) of the 4 vectors at x into q (64 bytes), through tanh4 (the same lanes as tanhv, four chains in flight). */
 @inline
-function geluTanh4(x: usize): void {
+function geluTanh4(x: usize, q: usize): void {
   for (let j: usize = 0; j < 64; j += 16) v128.store(GELU_TMP + j, geluU(v128.load(x + j)));
-  tanh4(GELU_TMP, GELU_TMP);
+  tanh4(GELU_TMP, q);
 }
 
 /** y = 0.5 x (1 + t), t = tanh(u). */
@@ -1082,60 +1082,51 @@ function geluDeriv(x: v128, t: v128): v128 {
 }
 
 /**
- * y = gelu(x), float32 lanes. Within 4e-7 (1 + |x|) of the float64 formula (the twin): tanh is
- * 1 ulp, u is rounded to float32.
+ * y = gelu(x), float32 lanes, and t = tanh(u) for the backward (t = 0: not kept). Within
+ * 4e-7 (1 + |x|) of the float64 formula (the twin): tanh is 1 ulp, u is rounded to float32.
  */
-export function geluFwd(x: usize, y: usize, n: i32): void {
+export function geluFwd(x: usize, y: usize, t: usize, n: i32): void {
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
   // 4 vectors at a time: the 4 u's through tanh4 (geluTanh4)
   for (; o + 64 <= end; o += 64) {
-    geluTanh4(x + o);
-    for (let j: usize = 0; j < 64; j += 16)
-      v128.store(y + o + j, geluY(v128.load(x + o + j), v128.load(GELU_TMP + j)));
+    const q = t !== 0 ? t + o : GELU_TMP;
+    geluTanh4(x + o, q);
+    for (let j: usize = 0; j < 64; j += 16) v128.store(y + o + j, geluY(v128.load(x + o + j), v128.load(q + j)));
   }
   for (; o + 16 <= end; o += 16) {
     const v = v128.load(x + o);
-    v128.store(y + o, geluY(v, tanhv(geluU(v))));
+    const tv = tanhv(geluU(v));
+    v128.store(y + o, geluY(v, tv));
+    if (t !== 0) v128.store(t + o, tv);
   }
   for (; o < end; o += 4) {
     const v = f32x4.splat(load<f32>(x + o));
-    store<f32>(y + o, f32x4.extract_lane(geluY(v, tanhv(geluU(v))), 0));
+    const tv = tanhv(geluU(v));
+    store<f32>(y + o, f32x4.extract_lane(geluY(v, tv), 0));
+    if (t !== 0) store<f32>(t + o, f32x4.extract_lane(tv, 0));
   }
 }
 
 /**
  * gx (+)= g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
- * t = tanh(u), in float32 lanes. Within 1e-6 (1 + x^2) |g| of the float64 twin.
+ * in float32 lanes, with t = tanh(u) as geluFwd kept it (tanh4 and tanhv give the same lanes, so
+ * this is the value a recomputed tanh would give, without the tanh). Within 1e-6 (1 + x^2) |g| of
+ * the float64 twin.
  */
-export function geluBwd(x: usize, g: usize, gx: usize, n: i32, acc: i32): void {
+export function geluBwd(x: usize, t: usize, g: usize, gx: usize, n: i32, acc: i32): void {
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
-  // 4 vectors at a time, tanh through tanh4 as in geluFwd; the same operations per lane as below
-  for (; o + 64 <= end; o += 64) {
-    geluTanh4(x + o);
-    for (let j: usize = 0; j < 64; j += 16) {
-      const d = geluDeriv(v128.load(x + o + j), v128.load(GELU_TMP + j));
-      let r = f32x4.mul(v128.load(g + o + j), d);
-      if (acc !== 0) r = f32x4.add(r, v128.load(gx + o + j));
-      v128.store(gx + o + j, r);
-    }
+  for (; o + 16 <= end; o += 16) {
+    let r = f32x4.mul(v128.load(g + o), geluDeriv(v128.load(x + o), v128.load(t + o)));
+    if (acc !== 0) r = f32x4.add(r, v128.load(gx + o));
+    v128.store(gx + o, r);
   }
-  while (o < end) {
-    const full = o + 16 <= end;
-    const v = full ? v128.load(x + o) : f32x4.splat(load<f32>(x + o));
-    const gv = full ? v128.load(g + o) : f32x4.splat(load<f32>(g + o));
-    let r = f32x4.mul(gv, geluDeriv(v, tanhv(geluU(v))));
-    if (full) {
-      if (acc !== 0) r = f32x4.add(r, v128.load(gx + o));
-      v128.store(gx + o, r);
-      o += 16;
-    } else {
-      let s = f32x4.extract_lane(r, 0);
-      if (acc !== 0) s += load<f32>(gx + o);
-      store<f32>(gx + o, s);
-      o += 4;
-    }
+  for (; o < end; o += 4) {
+    const r = f32x4.mul(f32x4.splat(load<f32>(g + o)), geluDeriv(f32x4.splat(load<f32>(x + o)), f32x4.splat(load<f32>(t + o))));
+    let s = f32x4.extract_lane(r, 0);
+    if (acc !== 0) s += load<f32>(gx + o);
+    store<f32>(gx + o, s);
   }
 }
 
@@ -1391,7 +1382,19 @@ export function lnBwd(
     m2 /= <f64>c;
     const rs = <f64>load<f32>(rstd + ((<usize>r) << 2));
     const xr = dx + <usize>r * rowB;
-    for (j = 0; j < c; j++) {
+    // per element, the scalar loop's float64 operations in two lanes
+    const rsv = f64x2.splat(rs);
+    const m1v2 = f64x2.splat(m1);
+    const m2v2 = f64x2.splat(m2);
+    for (j = 0; j < pairs; j += 2) {
+      const o: usize = (<usize>j) << 2;
+      const gv = pair(gr + o);
+      const dh = gamma !== 0 ? f64x2.mul(gv, pair(gamma + o)) : gv;
+      let v = f64x2.mul(rsv, f64x2.sub(f64x2.sub(dh, m1v2), f64x2.mul(pair(hr + o), m2v2)));
+      if (accX !== 0) v = f64x2.add(v, pair(xr + o));
+      v128.store64_lane(xr + o, f32x4.demote_f64x2_zero(v), 0);
+    }
+    for (; j < c; j++) {
       const o: usize = (<usize>j) << 2;
       const gv = <f64>load<f32>(gr + o);
       const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
@@ -1721,5 +1724,55 @@ export function causalSoftmaxFwd(x: usize, y: usize, T: i32, mats: i32, scale: f
       store<f32>(yr + o, load<f32>(yr + o) / s);
     }
     for (; j < T; j++) store<f32>(yr + ((<usize>j) << 2), 0);
+  }
+}
+
+/**
+ * causalSoftmaxFwd's backward (tfops, issue 12), the float64 rule of src/tensor/nnops.ts bit for
+ * bit: per row i of each (T, T) matrix, sgy = sum_{j <= i} g_j y_j in float64, j in order, then
+ *   gx_j (+)= f32(f32(y_j (g_j - sgy)) scale)  for j <= i;  masked j > i: untouched (acc), else 0.
+ * Two matrices at a time, their rows i in the two lanes of f64x2 (each lane the same sums), so
+ * the two dependency chains run side by side.
+ */
+export function causalSoftmaxBwd(y: usize, g: usize, gx: usize, T: i32, mats: i32, scale: f32, acc: i32): void {
+  const matB: usize = <usize>T * <usize>T * 4;
+  const rowB: usize = (<usize>T) << 2;
+  const sc = f32x4.splat(scale);
+  for (let mt = 0; mt < mats; mt += 2) {
+    const two = mt + 1 < mats;
+    const a: usize = <usize>mt * matB;
+    const b: usize = two ? a + matB : a; // a lone last matrix runs in both lanes, lane 0 stored
+    for (let i = 0; i < T; i++) {
+      const ra = a + <usize>i * rowB;
+      const rb = b + <usize>i * rowB;
+      let s = f64x2.splat(0);
+      for (let j = 0; j <= i; j++) {
+        const o: usize = (<usize>j) << 2;
+        const gv = f64x2(<f64>load<f32>(g + ra + o), <f64>load<f32>(g + rb + o));
+        const yv = f64x2(<f64>load<f32>(y + ra + o), <f64>load<f32>(y + rb + o));
+        s = f64x2.add(s, f64x2.mul(gv, yv));
+      }
+      for (let j = 0; j <= i; j++) {
+        const o: usize = (<usize>j) << 2;
+        const gv = f64x2(<f64>load<f32>(g + ra + o), <f64>load<f32>(g + rb + o));
+        const yv = f64x2(<f64>load<f32>(y + ra + o), <f64>load<f32>(y + rb + o));
+        const d = f32x4.mul(f32x4.demote_f64x2_zero(f64x2.mul(yv, f64x2.sub(gv, s))), sc);
+        let d0 = f32x4.extract_lane(d, 0);
+        let d1 = f32x4.extract_lane(d, 1);
+        if (acc !== 0) {
+          d0 += load<f32>(gx + ra + o);
+          d1 += load<f32>(gx + rb + o);
+        }
+        store<f32>(gx + ra + o, d0);
+        if (two) store<f32>(gx + rb + o, d1);
+      }
+      if (acc === 0) {
+        for (let j = i + 1; j < T; j++) {
+          const o: usize = (<usize>j) << 2;
+          store<f32>(gx + ra + o, 0);
+          if (two) store<f32>(gx + rb + o, 0);
+        }
+      }
+    }
   }
 }

@@ -1218,21 +1218,91 @@ test("engine kernels: exp within 1 ulp, GELU forward and backward within float32
   const xs = randn(g, n).map((v, i) => (i % 5 === 0 ? v * 6 : v * 2));
   const gg = randn(g, n);
   const gx0 = randn(g, n);
-  const [qx, qg, qy, qgx] = place(xs, gg, new Float32Array(n), gx0);
-  ex.geluFwd(qx, qy, n);
+  const [qx, qg, qy, qgx, qt, qy0] = place(
+    xs,
+    gg,
+    new Float32Array(n),
+    gx0,
+    new Float32Array(n),
+    new Float32Array(n),
+  );
+  ex.geluFwd(qx, qy, qt, n);
   arenaReference.gelu(xs, want);
   const gy = out(qy, n);
   for (let i = 0; i < n; i++) {
     const tol = 4e-7 * (1 + Math.abs(xs[i]));
     assert.ok(Math.abs(gy[i] - want[i]) <= tol, `gelu(${xs[i]}) = ${gy[i]}, twin ${want[i]}`);
   }
-  ex.geluBwd(qx, qg, qgx, n, 1);
+  // t = tanh(u) of the float32 u (NewGELU's rounding steps), within 1 ulp of the rounded float64 tanh
+  const f = Math.fround;
+  const [K, C] = [f(Math.sqrt(2 / Math.PI)), f(0.044715)];
+  const gt = out(qt, n);
+  for (let i = 0; i < n; i++) {
+    const v = xs[i];
+    const u = f(K * f(v + f(C * f(v * f(v * v)))));
+    assert.ok(ulpsApart(gt[i], f(Math.tanh(u))) <= 1, `gelu's t(${v}) = ${gt[i]}, tanh ${Math.tanh(u)}`);
+  }
+  // without t: the same y
+  ex.geluFwd(qx, qy0, 0, n);
+  exactly("gelu y without t", out(qy0, n), gy);
+  ex.geluBwd(qx, qt, qg, qgx, n, 1);
   const wgx = gx0.slice();
   arenaReference.geluBackward(xs, gg, wgx, true);
   const ggx = out(qgx, n);
   for (let i = 0; i < n; i++) {
     const tol = 1e-6 * (1 + xs[i] * xs[i]) * Math.abs(gg[i]) + 1e-7 * Math.abs(gx0[i]);
     assert.ok(Math.abs(ggx[i] - wgx[i]) <= tol, `gelu'(${xs[i]}): ${ggx[i]}, twin ${wgx[i]}`);
+  }
+  // acc 0 overwrites (NaN-filled destination): g gelu'(x) alone
+  const qgx0 = alloc(n);
+  ex.geluBwd(qx, qt, qg, qgx0, n, 0);
+  const wgx0 = new Float32Array(n);
+  arenaReference.geluBackward(xs, gg, wgx0, false);
+  const ggx0 = out(qgx0, n);
+  for (let i = 0; i < n; i++) {
+    const tol = 1e-6 * (1 + xs[i] * xs[i]) * Math.abs(gg[i]);
+    assert.ok(Math.abs(ggx0[i] - wgx0[i]) <= tol, `gelu'(${xs[i]}) overwrite: ${ggx0[i]}, twin ${wgx0[i]}`);
+  }
+});
+
+test("engine kernels: the causal softmax backward is the float64 rule bit for bit", () => {
+  const g = new Generator().manualSeed(37);
+  const ex = arena!.ex;
+  const f = Math.fround;
+  for (const [T, mats] of [
+    [1, 1],
+    [5, 3],
+    [16, 8],
+    [7, 1],
+  ]) {
+    resetArena();
+    const n = T * T * mats;
+    const x = randn(g, n).map((v) => v * 3);
+    const sc = f(0.37);
+    const gg = randn(g, n);
+    const gx0 = randn(g, n);
+    const [px, py, pg, pa, pw] = place(x, new Float32Array(n), gg, gx0, new Float32Array(n).fill(Number.NaN));
+    ex.causalSoftmaxFwd(px, py, T, mats, sc);
+    const y = out(py, n);
+    // the rule: sgy = sum_{j<=i} g_j y_j in float64, dx_j = f32(f32(y_j (g_j - sgy)) sc)
+    const want = gx0.slice();
+    const fresh = new Float32Array(n);
+    for (let b = 0; b < n; b += T * T) {
+      for (let i = 0; i < T; i++) {
+        const o = b + i * T;
+        let sgy = 0;
+        for (let j = 0; j <= i; j++) sgy += gg[o + j] * y[o + j];
+        for (let j = 0; j <= i; j++) {
+          const d = f(f(y[o + j] * (gg[o + j] - sgy)) * sc);
+          want[o + j] += d;
+          fresh[o + j] = d;
+        }
+      }
+    }
+    ex.causalSoftmaxBwd(py, pg, pa, T, mats, sc, 1);
+    exactly(`causalSoftmaxBwd acc T=${T} mats=${mats}`, out(pa, n), want);
+    ex.causalSoftmaxBwd(py, pg, pw, T, mats, sc, 0);
+    exactly(`causalSoftmaxBwd overwrite T=${T} mats=${mats}`, out(pw, n), fresh);
   }
 });
 
@@ -1317,6 +1387,12 @@ test("engine kernels: LayerNorm forward and backward within float64 summation or
       exactly(`ln dgamma ${rows}x${C}`, out(qdg, C), dg);
       exactly(`ln dbeta ${rows}x${C}`, out(qdb, C), db);
       within(`ln dx ${rows}x${C}`, out(qdx, n), dx, 1e-5, 1e-6);
+      // accX 0 overwrites a NaN-filled dx (a fresh gradient)
+      const qfx = alloc(n);
+      ex.lnBwd(qg, ph, pr, affine ? pga : 0, rows, C, 0, 0, qfx, 0);
+      const fx = new Float32Array(n);
+      arenaReference.layerNormBackward(gg, hk, rk, affine ? gamma : null, rows, C, null, null, fx, false);
+      within(`ln dx overwrite ${rows}x${C}`, out(qfx, n), fx, 1e-5, 1e-6);
     }
   }
 });

@@ -838,15 +838,15 @@ function viaScratch(
 /**
  * The tanh GELU y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), in float32 lanes
  * (assembly/arena.ts geluFwd: each step rounded as NewGELU's tensor ops round, the arena module's
- * tanh). False where the arena module does not run.
+ * tanh), keeping t = tanh(u) for the backward. False where the arena module does not run.
  */
-export function geluForwardArena(x: Float32Array, y: Float32Array): boolean {
-  const ex = arenaOf(x, y);
+export function geluForwardArena(x: Float32Array, y: Float32Array, t: Float32Array): boolean {
+  const ex = arenaOf(x, y, t);
   if (ex) {
-    ex.geluFwd(x.byteOffset, y.byteOffset, x.length);
+    ex.geluFwd(x.byteOffset, y.byteOffset, t.byteOffset, x.length);
     return true;
   }
-  return viaScratch([x, y], [1], (m, [px, py]) => m.geluFwd(px, py, x.length));
+  return viaScratch([x, y, t], [1, 2], (m, [px, py, pt]) => m.geluFwd(px, py, pt, x.length));
 }
 
 /**
@@ -877,14 +877,49 @@ export function causalSoftmaxArena(x: Float32Array, y: Float32Array, T: number, 
   return viaScratch([x, y], [1], (m, [px, py]) => m.causalSoftmaxFwd(px, py, T, mats, scale));
 }
 
-/** gx += g gelu'(x), float32 lanes (assembly/arena.ts geluBwd, recomputing tanh from x). */
-export function geluBackwardArena(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
-  const ex = arenaOf(x, g, gx);
+/**
+ * gx (+)= g gelu'(x), float32 lanes, from geluForwardArena's t (assembly/arena.ts geluBwd: the
+ * value a recomputed tanh would give). acc false: gx is overwritten (a fresh gradient).
+ */
+export function geluBackwardArena(
+  x: Float32Array,
+  t: Float32Array,
+  g: Float32Array,
+  gx: Float32Array,
+  acc: boolean,
+): boolean {
+  const a = acc ? 1 : 0;
+  const ex = arenaOf(x, t, g, gx);
   if (ex) {
-    ex.geluBwd(x.byteOffset, g.byteOffset, gx.byteOffset, x.length, 1);
+    ex.geluBwd(x.byteOffset, t.byteOffset, g.byteOffset, gx.byteOffset, x.length, a);
     return true;
   }
-  return viaScratch([x, g, gx], [2], (m, [px, pg, pgx]) => m.geluBwd(px, pg, pgx, x.length, 1));
+  return viaScratch([x, t, g, gx], [3], (m, [px, pt, pg, pgx]) => m.geluBwd(px, pt, pg, pgx, x.length, a));
+}
+
+/**
+ * causalSoftmaxArena's backward from its weights y (assembly/arena.ts causalSoftmaxBwd, the float64
+ * rule of src/tensor/nnops.ts bit for bit): gx (+)= f32(f32(y (g - sum g y)) scale) on the causal
+ * half; acc false: gx is overwritten, its masked half with 0 (a fresh gradient).
+ */
+export function causalSoftmaxBackwardArena(
+  y: Float32Array,
+  g: Float32Array,
+  gx: Float32Array,
+  T: number,
+  scale: number,
+  acc: boolean,
+): boolean {
+  const mats = T === 0 ? 0 : y.length / (T * T);
+  const a = acc ? 1 : 0;
+  const ex = arenaOf(y, g, gx);
+  if (ex) {
+    ex.causalSoftmaxBwd(y.byteOffset, g.byteOffset, gx.byteOffset, T, mats, scale, a);
+    return true;
+  }
+  return viaScratch([y, g, gx], [2], (m, [py, pg, pgx]) =>
+    m.causalSoftmaxBwd(py, pg, pgx, T, mats, scale, a),
+  );
 }
 
 /**
@@ -926,9 +961,9 @@ export function layerNormForwardArena(
 }
 
 /**
- * Its backward with dxhat = g w, accumulating (assembly/arena.ts lnBwd): gx += rstd (dxhat -
- * mean(dxhat) - xhat mean(dxhat xhat)) per row in float64; gw += sum g xhat, gb += sum g (float32,
- * rows in order). A null gradient is not computed.
+ * Its backward with dxhat = g w (assembly/arena.ts lnBwd): gx (+)= rstd (dxhat - mean(dxhat) -
+ * xhat mean(dxhat xhat)) per row in float64 (accX false: overwritten, a fresh gradient); gw +=
+ * sum g xhat, gb += sum g (float32, rows in order). A null gradient is not computed.
  */
 export function layerNormBackwardArena(
   g: Float32Array,
@@ -940,17 +975,19 @@ export function layerNormBackwardArena(
   gw: Float32Array | null,
   gb: Float32Array | null,
   gx: Float32Array | null,
+  accX = true,
 ): boolean {
+  const ax = accX ? 1 : 0;
   const ex = arenaOf(g, xhat, rstd, w, gw, gb, gx);
   if (ex) {
     const at = (a: Float32Array | null) => (a ? a.byteOffset : 0);
-    ex.lnBwd(g.byteOffset, xhat.byteOffset, rstd.byteOffset, at(w), N, C, at(gw), at(gb), at(gx), 1);
+    ex.lnBwd(g.byteOffset, xhat.byteOffset, rstd.byteOffset, at(w), N, C, at(gw), at(gb), at(gx), ax);
     return true;
   }
   return viaScratch(
     [g, xhat, rstd, w, gw, gb, gx],
     [4, 5, 6].filter((i) => [gw, gb, gx][i - 4]),
-    (m, p) => m.lnBwd(p[0], p[1], p[2], p[3], N, C, p[4], p[5], p[6], 1),
+    (m, p) => m.lnBwd(p[0], p[1], p[2], p[3], N, C, p[4], p[5], p[6], ax),
   );
 }
 

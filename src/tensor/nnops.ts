@@ -19,6 +19,7 @@ import {
   allocF32,
   allocI32,
   causalSoftmaxArena,
+  causalSoftmaxBackwardArena,
   colSumArena,
   copyRowsArena,
   gatherSumArena,
@@ -38,6 +39,7 @@ import {
   broadcastShapes,
   cat,
   gradIfWanted,
+  gradInto,
   gradOf,
   normDim,
   record,
@@ -179,7 +181,9 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   launch(NN_OPS.layerNorm.forward, x.storage, N, C, w, b, eps, xhat, rstd, y, mean, rstd32);
   const out = new Tensor(y, x.shape);
   const parents = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return record(out, "layerNorm", parents, (g) =>
+  return record(out, "layerNorm", parents, (g) => {
+    // dx covers all of x: a fresh gradient is overwritten, not zeroed and added to
+    const gx = x.requiresGrad ? gradInto(x) : null;
     launch(
       NN_OPS.layerNorm.backward,
       g,
@@ -188,12 +192,13 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       w,
       xhat,
       rstd,
-      gradIfWanted(x),
+      gx ? gx.buf : null,
       gradIfWanted(weight),
       gradIfWanted(bias),
       rstd32,
-    ),
-  );
+      gx ? gx.acc : true,
+    );
+  });
 }
 
 const GELU_K = Math.sqrt(2 / Math.PI);
@@ -212,7 +217,10 @@ export function gelu(x: Tensor): Tensor {
   const y = allocF32(x.numel());
   launch(NN_OPS.gelu.forward, x.storage, t, y);
   const out = new Tensor(y, x.shape);
-  return record(out, "gelu", [x], (g) => launch(NN_OPS.gelu.backward, x.storage, t, g, gradOf(x)));
+  return record(out, "gelu", [x], (g) => {
+    const gx = gradInto(x);
+    launch(NN_OPS.gelu.backward, x.storage, t, g, gx.buf, gx.acc);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,9 +263,10 @@ export function causalSoftmax(x: Tensor, scale = 1): Tensor {
   const sc = Math.fround(scale);
   launch(NN_OPS.causalSoftmax.forward, x.storage, T, sc, y);
   const out = new Tensor(y, x.shape);
-  return record(out, "causalSoftmax", [x], (g) =>
-    launch(NN_OPS.causalSoftmax.backward, y, T, sc, g, gradOf(x)),
-  );
+  return record(out, "causalSoftmax", [x], (g) => {
+    const gx = gradInto(x);
+    launch(NN_OPS.causalSoftmax.backward, y, T, sc, g, gx.buf, gx.acc);
+  });
 }
 
 /**
@@ -690,8 +699,9 @@ const NN_OPS = {
       gw: F32 | null,
       gb: F32 | null,
       rstd32: F32,
+      accX: boolean,
     ) => {
-      if (layerNormBackwardArena(g, xhat, rstd32, w, N, C, gw, gb, gx)) return;
+      if (layerNormBackwardArena(g, xhat, rstd32, w, N, C, gw, gb, gx, accX)) return;
       for (let r = 0; r < N; r++) {
         const o = r * C;
         let m1 = 0;
@@ -710,7 +720,8 @@ const NN_OPS = {
         const rs = rstd[r];
         for (let c = 0; c < C; c++) {
           const dh = g[o + c] * (w ? w[c] : 1);
-          gx[o + c] += rs * (dh - m1 - xhat[o + c] * m2);
+          const v = rs * (dh - m1 - xhat[o + c] * m2);
+          gx[o + c] = accX ? gx[o + c] + v : v;
         }
       }
     },
@@ -720,7 +731,7 @@ const NN_OPS = {
   gelu: {
     // each step rounded to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh
     forward: (xs: F32, t: F32, y: F32) => {
-      if (geluForwardArena(xs, y)) return; // the same float32 steps in SIMD lanes (t unused there)
+      if (geluForwardArena(xs, y, t)) return; // the same float32 steps in SIMD lanes, t kept
       const f = Math.fround;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
@@ -729,12 +740,13 @@ const NN_OPS = {
       kernels().tanhForward(t, t);
       for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
     },
-    backward: (xs: F32, t: F32, g: F32, gx: F32) => {
-      if (geluBackwardArena(xs, g, gx)) return; // float32 lanes, tanh recomputed from x
+    backward: (xs: F32, t: F32, g: F32, gx: F32, acc: boolean) => {
+      if (geluBackwardArena(xs, t, g, gx, acc)) return; // float32 lanes from the forward's t
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
         const ti = t[i];
-        gx[i] += g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+        const d = g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+        gx[i] = acc ? gx[i] + d : d;
       }
     },
   },
@@ -757,14 +769,20 @@ const NN_OPS = {
         }
       }
     },
-    backward: (y: F32, T: number, sc: number, g: F32, gx: F32) => {
+    // backward: sgy = sum_j g_j y_j (float64), dx_j (+)= f32(f32(y_j (g_j - sgy)) sc); masked: 0 / untouched
+    backward: (y: F32, T: number, sc: number, g: F32, gx: F32, acc: boolean) => {
+      if (causalSoftmaxBackwardArena(y, g, gx, T, sc, acc)) return; // the same float64 steps in wasm
       const f = Math.fround;
       for (let base = 0; base < y.length; base += T * T) {
         for (let i = 0; i < T; i++) {
           const o = base + i * T;
           let sgy = 0;
           for (let j = 0; j <= i; j++) sgy += g[o + j] * y[o + j];
-          for (let j = 0; j <= i; j++) gx[o + j] += f(f(y[o + j] * (g[o + j] - sgy)) * sc);
+          for (let j = 0; j <= i; j++) {
+            const d = f(f(y[o + j] * (g[o + j] - sgy)) * sc);
+            gx[o + j] = acc ? gx[o + j] + d : d;
+          }
+          if (!acc) gx.fill(0, o + i + 1, o + T);
         }
       }
     },
