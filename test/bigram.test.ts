@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { trainFlagsFrom } from "../src/cli/flags.ts";
 import { buildDataset, parseLines, Vocabulary } from "../src/data/dataset.ts";
 import { checkBigramFit, checkModel } from "../src/diagnostics/doctor.ts";
 import {
@@ -19,6 +20,7 @@ import {
 } from "../src/models/bigram.ts";
 import { Generator } from "../src/random/generator.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
+import { optimizationText } from "../src/train/session.ts";
 
 const ref = JSON.parse(readFileSync(new URL("../fixtures/torch-bigrams.json", import.meta.url), "utf8"));
 const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
@@ -188,4 +190,12 @@ test("doctor: silent on the notebook's bigrams, names what is wrong on broken on
   assert.deepEqual(ids(checkBigramFit(counted(1000), { X, Y }, 0)), ["bigram-over-smoothed"]);
   // checkModel on a model with no parameters does not try to backpropagate
   assert.deepEqual(checkModel(counted(1), { X, Y }, seeded()), []);
+});
+
+test("the neural bigram's defaults: the notebook's 100 full-batch steps at a constant lr 50, said so", () => {
+  const { train } = trainFlagsFrom({}, "bigram");
+  assert.equal(train.maxSteps, 100);
+  assert.equal(optimizationText(train), "lr 50 constant");
+  // a user's --max-steps -1 has no drop to announce either
+  assert.equal(optimizationText(trainFlagsFrom({ "max-steps": "-1" }, "bigram").train), "lr 50 constant");
 });

@@ -448,6 +448,11 @@ test("a makemore.py type on the page has the CLI's defaults: its randperm split,
   const body = await page.evaluate(() => ({ ...document.body.dataset }));
   const steps = Number(body.step);
   const startup = (await page.textContent("#startup")) ?? "";
+  // the page has no Ctrl-C: its start-up line names its own way to stop
+  assert.match(
+    startup,
+    /^train: until interrupted \(--max-steps -1; Stop keeps a checkpoint\) \| batch 32 \| adamw/m,
+  );
 
   // the CLI's run of as many steps, with its defaults for the type
   const dir = join(tmp, "bow-cli");

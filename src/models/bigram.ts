@@ -382,8 +382,8 @@ export const BIGRAM_FAMILY: ModelFamily<BigramSpec> = {
   },
   build: buildBigram,
   sample: sampleBigram,
-  // the notebook's full-batch descent: 100 steps at lr 50 (bigram-counts takes no steps)
-  trainDefaults: { maxSteps: 100, learningRate: 50, lrDecayStep: 1_000_000_000 },
+  // the notebook's full-batch descent: 100 steps at a constant lr 50 (bigram-counts takes no steps)
+  trainDefaults: { maxSteps: 100, learningRate: 50, lrSchedule: "constant" },
   fit(model, train, cfg, onStep) {
     if (model instanceof BigramCounts) {
       model.fit(train.X, train.Y);

@@ -331,6 +331,8 @@ export interface SessionOptions {
   now?: () => number;
   /** wall clock for live.json (default new Date()) */
   date?: () => Date;
+  /** how the host stops a `--max-steps -1` run, for the start-up line (default the terminal's Ctrl-C) */
+  stopHint?: string;
 }
 
 /** How a session ended. */
@@ -444,6 +446,7 @@ export class TrainingSession {
       this.model,
       this.o.store.location,
       this.o.resume ? this.startStep : null,
+      this.o.stopHint,
     );
   }
 
@@ -796,13 +799,14 @@ export function startFacts(
   model: Module,
   location: string,
   resumedAt: number | null,
+  stopHint = "Ctrl-C saves a checkpoint",
 ): string[] {
   const t = config.train;
   const facts = [
     `data: ${config.data.inputFile} | ${data.words.length} items | vocabulary ${data.vocab.size} (boundary '${data.vocab.boundary}') | longest ${longestWord(data.words)}`,
     `split (${describeSplit(config.data.split ?? "lecture", config.data.splitSeed)}): train ${exampleCount(data.train)} | val ${exampleCount(data.val)} | test ${exampleCount(data.test)} examples (block size ${config.data.blockSize})`,
     `model: ${config.model.type} | ${model.numParameters()} parameters | seed ${config.seed}`,
-    `train: ${t.maxSteps < 0 ? "until interrupted (--max-steps -1; Ctrl-C saves a checkpoint)" : `${t.maxSteps} steps`} | batch ${t.batchSize} | ${optimizationText(t)}`,
+    `train: ${t.maxSteps < 0 ? `until interrupted (--max-steps -1; ${stopHint})` : `${t.maxSteps} steps`} | batch ${t.batchSize} | ${optimizationText(t)}`,
     `run: ${location}${resumedAt !== null ? ` (resuming at step ${resumedAt})` : ""}`,
   ];
   if (config.data.vocab[0] !== ".")

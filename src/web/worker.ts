@@ -535,6 +535,8 @@ async function trainOnPage(
     // reach the charts at every view
     liveEveryMs: LIVE_MS,
     flushEveryMs: VIEW_MS / 2,
+    // the page has no Ctrl-C: its Stop button ends the run and keeps a checkpoint
+    stopHint: "Stop keeps a checkpoint",
   });
   current = new Run(config, session.model, sets, session, session.generator, store);
   current.step = session.startStep;
