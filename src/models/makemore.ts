@@ -93,6 +93,11 @@ const moduleList = (ms: Module[]) => new ModuleDict(ms.map((m, i) => [String(i),
 
 /** The base of the six: the loss and the next-token logits every family model offers. */
 export abstract class MakemoreModel extends Module implements LanguageModel {
+  /**
+   * Every makemore.py type is causal: the Transformer and BoW by their masks, the RNN and GRU by
+   * their recurrence, the MLP and the bigram by reading only earlier tokens.
+   */
+  readonly causal = true;
   constructor(readonly spec: MakemoreSpec) {
     super();
   }

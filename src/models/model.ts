@@ -53,6 +53,12 @@ export interface LanguageModel extends Module {
    * "layer i" in the tables and plots is this list's i. [] when the family has none to show.
    */
   diagnosticLayers(): Module[];
+  /**
+   * A sequence model whose logits at position t read only x[0..t] (a causal mask, a recurrence, or
+   * only earlier tokens): then the columns after a minibatch's last predicted target change
+   * neither its loss nor any gradient, and the training loop leaves them out (src/train/train.ts).
+   */
+  readonly causal?: boolean;
 }
 
 /** A flag a family reads: its CLI name, how it is checked, one line of help. */

@@ -7,7 +7,9 @@
  *   capture:  the same eager step, and every launch is also appended to a tape; every buffer an op
  *             allocates (`allocF32`) is remembered, and so is every tensor made
  *   seal:     the buffers move into ONE WebAssembly memory (an `Arena`, laid out once, never grown
- *             again), the tape's arguments and the tensors' storages are rebound to views of it
+ *             again), the tape's arguments and the tensors' storages are rebound to views of it;
+ *             a capture of the same model at another input shape can be sealed into the room the
+ *             first left (`Plan.sealInto`), sharing its parameters, gradients and optimizer state
  *   replay:   copy the new minibatch into the input buffers, run the tape in order
  *
  * Eager autograd stays the reference semantics: the tape is exactly the kernel calls the eager step
@@ -229,42 +231,96 @@ export class Plan {
    * Move a capture into a new arena. `adopt`: tensors made before the capture whose storage should
    * live in the arena too (parameters, buffers); `groups`: lists of tensors laid out as parallel
    * blocks (group 0 and group 1 must list tensors of the same sizes in the same order). Every
-   * tensor made during the capture, and every adopted one, is rebound to its view. Returns null
-   * where the arena module is unavailable.
+   * tensor made during the capture, and every adopted one, is rebound to its view. `reserve`: the
+   * bytes of room to leave after the plan (given the plan's own bytes) for later plans sealed into
+   * the same arena (`sealInto`). Returns null where the arena module is unavailable.
    */
   static seal(
     c: Capture,
     adopt: Tensor[],
     groups: (Tensor | null)[][] = [],
     rebindAdopted = true,
+    reserve: (bytes: number) => number = () => 0,
   ): Plan | null {
     // a plan whose gemms are all too small to split never starts a worker: it gets a one-thread
     // arena, whose (unshared) memory the kernels run on 10-15% faster here than the shared one
     const arena = Arena.create(c.gemmFlops >= MIN_PARALLEL_FLOPS ? getThreads() : 1);
     if (!arena) return null;
+    return Plan.layOut(arena, null, c, adopt, groups, rebindAdopted, reserve);
+  }
+
+  /**
+   * Seal a capture of the same model at another input shape into the arena of `base`, in the room
+   * its seal left: the tensors already in that arena (parameters, buffers, the optimizer's state:
+   * `adopt` and `groups` members laid out by `base`) stay where they are, the groups take base's
+   * blocks slot for slot (so the gradients land where base's do and one SGD or AdamW call over
+   * the blocks serves both plans), and the capture's own buffers take fresh room. Returns null
+   * where it does not fit: too little room, other block sizes, or gemms large enough for threads
+   * in a one-thread arena (the caller seals a new arena instead).
+   */
+  static sealInto(base: Plan, c: Capture, adopt: Tensor[], groups: (Tensor | null)[][]): Plan | null {
+    const arena = base.arena;
+    if (c.gemmFlops >= MIN_PARALLEL_FLOPS && arena.threads < getThreads()) return null;
+    if (groups.length !== base.blocks.length) return null;
+    for (let i = 0; i < groups.length; i++) {
+      let floats = 0;
+      for (const t of groups[i]) floats += padded(t ? t.storage.length : 0);
+      if (floats !== base.blocks[i].floats) return null;
+    }
+    return Plan.layOut(arena, base.blocks, c, adopt, groups, true, () => 0);
+  }
+
+  /** `seal` on a new arena (blocks null) or `sealInto` a sealed one (its blocks given). */
+  private static layOut(
+    arena: Arena,
+    given: { start: number; floats: number }[] | null,
+    c: Capture,
+    adopt: Tensor[],
+    groups: (Tensor | null)[][],
+    rebindAdopted: boolean,
+    reserve: (bytes: number) => number,
+  ): Plan | null {
+    // in a sealed arena, a buffer already in its memory was laid out by an earlier plan: it stays
+    const old = given ? arena.ex.memory.buffer : null;
     const where = new Map<Buffer, number>();
     const blocks: { start: number; floats: number }[] = [];
-    for (const group of groups) {
+    groups.forEach((group, gi) => {
       let floats = 0;
       for (const t of group) floats += padded(t ? t.storage.length : 0);
-      const start = arena.alloc(floats);
+      const start = given ? given[gi].start : arena.alloc(floats);
       let at = start;
       // a group member may be null (a parameter without gradient): its slot stays zero
       for (const t of group) {
-        if (t && !where.has(t.storage)) where.set(t.storage, at);
-        at += padded(t ? t.storage.length : 0) * 4;
+        const b = t?.storage;
+        if (b && !where.has(b) && !(b.buffer === old && b.byteOffset === at)) where.set(b, at);
+        at += padded(b ? b.length : 0) * 4;
       }
       blocks.push({ start, floats });
-    }
+    });
+    const fresh: Buffer[] = [];
+    const pending = new Set<Buffer>();
     const take = (b: Buffer) => {
-      if (!where.has(b)) where.set(b, arena.alloc(b.length));
+      if (!where.has(b) && b.buffer !== old && !pending.has(b)) {
+        pending.add(b);
+        fresh.push(b);
+      }
     };
     for (const t of adopt) take(t.storage);
     for (const t of c.tensors) if (c.owned.has(t.storage)) take(t.storage);
     for (const s of c.tape) for (const a of s.args) if (c.owned.has(a as Buffer)) take(a as Buffer);
-    const scratch = arena.alloc(Math.max(c.scratch, 64));
-    arena.seal();
-    scratchOf.set(arena.ex, { ptr: scratch, floats: Math.max(c.scratch, 64) });
+    const scratchFloats = Math.max(c.scratch, 64);
+    // one scratch region per arena, the largest any of its plans asked for
+    const prevScratch = given ? scratchOf.get(arena.ex) : undefined;
+    const newScratch = !prevScratch || prevScratch.floats < scratchFloats;
+    if (given) {
+      let bytes = newScratch ? Arena.bytesFor(scratchFloats) : 0;
+      for (const b of fresh) bytes += Arena.bytesFor(b.length);
+      if (bytes > arena.room) return null;
+    }
+    for (const b of fresh) where.set(b, arena.alloc(b.length));
+    const scratch = newScratch ? arena.alloc(scratchFloats) : 0;
+    if (!given) arena.seal(reserve(arena.bytes));
+    if (newScratch) scratchOf.set(arena.ex, { ptr: scratch, floats: scratchFloats });
     const mem = arena.ex.memory.buffer;
     const moved = new Map<Buffer, Buffer>();
     for (const [b, ptr] of where) {

@@ -54,9 +54,16 @@ export function runEagerly(model: Module, on = true): void {
   else eagerOnly.delete(model);
 }
 
-/** The training plan last captured for `model` (null: none, or its steps run eagerly). */
+/** The training plan of `model`'s last step (null: none, or that step ran eagerly). */
 export function planOf(model: Module): TrainPlan | null {
-  return cache.get(model)?.plan ?? null;
+  return cache.get(model)?.last?.plan ?? null;
+}
+
+/** The training plans `model` holds, one per input shape captured (null: that shape runs eagerly). */
+export function plansOf(model: Module): Map<string, TrainPlan | null> {
+  const m = new Map<string, TrainPlan | null>();
+  for (const [shape, c] of cache.get(model)?.shapes ?? []) m.set(shape, c.plan);
+  return m;
 }
 
 /** The parts of a module a plan depends on: its own settings and tensors (not `.out`). */
@@ -105,6 +112,8 @@ export class TrainPlan {
     private readonly loss: Tensor,
     /** every module's `.out` (and its retained `.grad`) after the captured step */
     private readonly outs: [Module, Tensor | null, Tensor | null][],
+    /** hand the optimizer this plan's gradients (plans of one model share the blocks) */
+    readonly adoptOptimizer: () => void,
   ) {}
 
   /**
@@ -116,6 +125,10 @@ export class TrainPlan {
     X: Tensor,
     Y: Tensor,
     optimizer: BlockOptimizer | null = null,
+    /** a plan of the same model at another input shape: seal into its arena where it fits */
+    base: TrainPlan | null = null,
+    /** bytes of room a new arena leaves for later plans, given its plan's own bytes */
+    reserve: (bytes: number) => number = () => 0,
   ): { plan: TrainPlan | null; loss: number } {
     const params = model.parameters();
     for (const p of params) p.grad = null;
@@ -146,20 +159,27 @@ export class TrainPlan {
     const state = optimizer
       ? optimizer.stateBuffers().map((kind) => kind.map((b) => new Tensor(b, [b.length])))
       : [];
-    const plan = Plan.seal(captured.capture, [...params, ...model.buffers()], [params, grads, ...state]);
+    const adopt = [...params, ...model.buffers()];
+    const groups = [params, grads, ...state];
+    const plan =
+      (base && Plan.sealInto(base.plan, captured.capture, adopt, groups)) ??
+      Plan.seal(captured.capture, adopt, groups, true, reserve);
     const lossValue = loss.item();
     if (!plan) return { plan: null, loss: lossValue };
-    if (optimizer) {
-      optimizer.adoptState(
+    const adoptOptimizer = () =>
+      optimizer?.adoptState(
         state.map((kind) => kind.map((t) => t.storage)),
         plan.blocks.map((b) => plan.view(b.start, b.floats)),
         grads,
       );
-    }
+    adoptOptimizer();
     const outs: [Module, Tensor | null, Tensor | null][] = model
       .modules()
       .map((m) => [m, m.out, m.out?.grad ?? null]);
-    return { plan: new TrainPlan(plan, params, grads, inputs, loss, outs), loss: lossValue };
+    return {
+      plan: new TrainPlan(plan, params, grads, inputs, loss, outs, adoptOptimizer),
+      loss: lossValue,
+    };
   }
 
   /** Replay on a new minibatch (same shapes); returns the loss. */
@@ -194,7 +214,9 @@ export class TrainPlan {
   }
 }
 
+/** The plan of one input shape of a model. */
 interface Cached {
+  /** the model's structural key (without the input shapes) when this entry was last checked */
   key: unknown[];
   plan: TrainPlan | null;
   captures: number;
@@ -203,6 +225,22 @@ interface Cached {
   lastY: readonly number[];
   /** the plan's first replay was checked against an eager step on a new minibatch */
   verified: boolean;
+}
+
+/**
+ * A model's plans, one per input shape (a training loop that crops its minibatches to their
+ * longest word, src/train/train.ts, passes a few shapes). The plans of one model share one arena
+ * where they fit (`Plan.sealInto`): the parameters, gradients, buffers and optimizer state are
+ * laid out once and every plan computes on them, so switching shapes copies nothing.
+ */
+interface ModelPlans {
+  shapes: Map<string, Cached>;
+  /** the entry of the last call */
+  last: Cached | null;
+  /** the model's structural key as the last checked call (or capture) found it */
+  key: unknown[] | null;
+  /** the plan whose gradients the optimizer's blocks were last handed */
+  adopted: TrainPlan | null;
 }
 
 /**
@@ -251,10 +289,44 @@ function verifiedStep(
   });
   return { loss: eagerLoss, plan: null };
 }
-const cache = new WeakMap<Module, Cached>();
+const cache = new WeakMap<Module, ModelPlans>();
 
-/** Captures after which a model whose key keeps changing runs eagerly (a plan never pays). */
+/** Captures of one input shape after which a model whose key keeps changing runs eagerly. */
 const MAX_RECAPTURES = 20;
+/** Input shapes a model gets plans for (more run eagerly): a cropped minibatch has at most T. */
+const MAX_SHAPES = 64;
+/**
+ * Room a model's first arena leaves for its plans at other input shapes, in multiples of the
+ * first plan's bytes. A cropped makemore.py minibatch on names.txt is 9 to 16 columns wide, so
+ * the plans of the other widths take about 8-10x a 10-column plan; the room is zero pages until a
+ * plan takes them. When a plan does not fit, a new arena is sealed with this much room over
+ * everything the old one held, and the old arena's plans are captured again as they are needed.
+ */
+const ROOM = 12;
+
+/** The cache key of an input shape. */
+function shapeKey(X: Tensor, Y: Tensor): string {
+  return `${X.shape.join(",")}:${X.dtype}|${Y.shape.join(",")}:${Y.dtype}`;
+}
+
+/** Run the plan of `hit` (or an eager step where it has none). */
+function runCached(
+  model: LossModel,
+  mp: ModelPlans,
+  hit: Cached,
+  X: Tensor,
+  Y: Tensor,
+): { loss: number; plan: TrainPlan | null } {
+  mp.last = hit;
+  const plan = hit.plan;
+  if (!plan) return { loss: eagerStep(model, X, Y), plan: null };
+  if (mp.adopted !== plan) {
+    plan.adoptOptimizer();
+    mp.adopted = plan;
+  }
+  if (!hit.verified) return verifiedStep(model, hit, X, Y);
+  return { loss: plan.step(X, Y), plan };
+}
 
 /**
  * One training step (forward, backward) of `model` on (X, Y): replayed when a plan fits, captured
@@ -265,6 +337,9 @@ const MAX_RECAPTURES = 20;
  * touched the model since its last call (a training loop without hooks that write). `optimizer`:
  * the optimizer that will update the parameters; one that keeps per-parameter state (AdamW) gets
  * that state laid out in the plan's arena, so its step is one kernel call over the blocks.
+ * `varying`: the caller passes inputs of several shapes (cropped minibatches); the model's first
+ * arena then leaves room for the plans of the other shapes (`ROOM`). Every shape gets its own plan,
+ * captured the first time it is seen and verified on its first replay.
  */
 export function trainStep(
   model: LossModel,
@@ -272,6 +347,7 @@ export function trainStep(
   Y: Tensor,
   recheck = true,
   optimizer: Optimizer | null = null,
+  varying = false,
 ): { loss: number; plan: TrainPlan | null } {
   if (
     !captureEnabled ||
@@ -282,36 +358,52 @@ export function trainStep(
   ) {
     return { loss: eagerStep(model, X, Y), plan: null };
   }
-  const hit = cache.get(model);
-  if (hit && !recheck && hit.lastX === X.shape && hit.lastY === Y.shape) {
-    if (hit.plan && !hit.verified) return verifiedStep(model, hit, X, Y);
-    if (hit.plan) return { loss: hit.plan.step(X, Y), plan: hit.plan };
-    return { loss: eagerStep(model, X, Y), plan: null };
+  let mp = cache.get(model);
+  if (!mp) cache.set(model, (mp = { shapes: new Map(), last: null, key: null, adopted: null }));
+  if (!recheck && mp.key) {
+    // nothing else touched the model since the last call: the key that call saw still holds
+    let hit = mp.last;
+    if (!hit || hit.lastX !== X.shape || hit.lastY !== Y.shape) {
+      hit = null;
+      for (const c of mp.shapes.values()) if (c.lastX === X.shape && c.lastY === Y.shape) hit = c;
+    }
+    if (hit && hit.key === mp.key) return runCached(model, mp, hit, X, Y);
   }
   const opt = blockOptimizer(optimizer);
-  const key = structureKey(model, [X, Y], opt);
-  if (hit && sameKey(hit.key, key)) {
+  const key = structureKey(model, [], opt);
+  if (!mp.key || !sameKey(mp.key, key)) mp.key = key;
+  const shape = shapeKey(X, Y);
+  const hit = mp.shapes.get(shape);
+  if (hit && (hit.key === mp.key || sameKey(hit.key, mp.key))) {
+    hit.key = mp.key;
     hit.lastX = X.shape;
     hit.lastY = Y.shape;
-    if (hit.plan && !hit.verified) return verifiedStep(model, hit, X, Y);
-    if (hit.plan) return { loss: hit.plan.step(X, Y), plan: hit.plan };
-    return { loss: eagerStep(model, X, Y), plan: null };
+    return runCached(model, mp, hit, X, Y);
   }
   const captures = (hit?.captures ?? 0) + 1;
-  if (captures > MAX_RECAPTURES) {
-    cache.set(model, { key, plan: null, captures, lastX: X.shape, lastY: Y.shape, verified: true });
-    return { loss: eagerStep(model, X, Y), plan: null };
+  if (captures > MAX_RECAPTURES || (!hit && mp.shapes.size >= MAX_SHAPES)) {
+    const c = { key: mp.key, plan: null, captures, lastX: X.shape, lastY: Y.shape, verified: true };
+    mp.shapes.set(shape, c);
+    return runCached(model, mp, c, X, Y);
   }
-  const { plan, loss } = TrainPlan.capture(model, X, Y, opt);
+  // the model's arena (any of its plans: where one no longer describes the model, the capture
+  // lays the parameters and state out in the same blocks again, and that plan's key stays stale)
+  let base: TrainPlan | null = mp.last?.plan ?? null;
+  for (const c of mp.shapes.values()) base ??= c.plan;
+  const baseBytes = base ? base.plan.arena.bytes : 0;
+  const reserve = (bytes: number) => (varying ? ROOM * Math.max(bytes, baseBytes) : 0);
+  const { plan, loss } = TrainPlan.capture(model, X, Y, opt, base, reserve);
+  mp.adopted = plan;
+  if (plan) {
+    // plans on another arena read parameters that have moved out of it: capture them again
+    for (const [s, c] of mp.shapes) if (c.plan && c.plan.plan.arena !== plan.plan.arena) mp.shapes.delete(s);
+  }
   // the capture moved tensors into the arena: key them as they are now
-  cache.set(model, {
-    key: structureKey(model, [X, Y], opt),
-    plan,
-    captures,
-    lastX: X.shape,
-    lastY: Y.shape,
-    verified: false,
-  });
+  const after = structureKey(model, [], opt);
+  if (!sameKey(mp.key, after)) mp.key = after;
+  const c = { key: mp.key, plan, captures, lastX: X.shape, lastY: Y.shape, verified: false };
+  mp.shapes.set(shape, c);
+  mp.last = c;
   return { loss, plan };
 }
 

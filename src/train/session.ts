@@ -491,6 +491,9 @@ export class TrainingSession {
       // logging, metrics, diagnostics, checkpoints and live samples only read the model
       readOnly: true,
       beforeUpdate: before ? () => copyWeights(model, before) : undefined,
+      // a snapshot reads the activations: that step trains on the whole (B, T) minibatch, so the
+      // statistics are makemore.py's (the other steps of a causal model train on cropped columns)
+      readsActivations: diag ? (step) => step % snapEvery === 0 || step + 1 === maxSteps : undefined,
       afterStep: ({ step, loss, lr }) => {
         const stepMs = this.now() - stepStartedAt;
         this.lastLoss = loss;

@@ -52,6 +52,18 @@ export const LECTURE_TRAIN: TrainConfig = {
   lrDecayTo: 0.01,
 };
 
+let cropping = true;
+
+/**
+ * Switch the cropping of causal models' minibatches (`croppedWidth`) on or off (off: every step
+ * on the whole (B, T) minibatch, as makemore.py computes it). Returns the previous setting.
+ */
+export function setCropping(on: boolean): boolean {
+  const prev = cropping;
+  cropping = on;
+  return prev;
+}
+
 /** The schedule (default the lecture's step decay: `lr = 0.1 if i < 100000 else 0.01`). */
 export function learningRateAt(cfg: TrainConfig, step: number): number {
   return scheduledLr(cfg, step);
@@ -116,6 +128,12 @@ export interface TrainHooks {
    * captured plan still describes the model (src/train/plan.ts).
    */
   readOnly?: boolean;
+  /**
+   * Whether a hook reads this step's activations (`layer.out`, its gradient): then the step trains
+   * on the whole minibatch, not on its cropped columns (see `croppedWidth`), so the activation
+   * statistics are those of makemore.py's full (B, T) batch.
+   */
+  readsActivations?(step: number): boolean;
   /** after the update */
   afterStep?(info: StepInfo): void;
   /** return true to stop early (Ctrl-C, a NaN, a deadline) */
@@ -148,6 +166,9 @@ export function train(
   const Xb = new Tensor(new Float32Array(B * T), [B, T], "int64");
   const yShape = data instanceof ContextWindows || data.Y.shape.length !== 2 ? [B] : [B, W];
   const Yb = new Tensor(new Float32Array(B * W), yShape, "int64");
+  // a causal sequence model trains on the columns up to the minibatch's last target (croppedWidth)
+  const crop = cropping && model.causal === true && yShape.length === 2 && W === T;
+  const cropped: { X: Tensor; Y: Tensor }[] = [];
   model.train();
   // only hooks that may write (or the first step of this call) can change what the plan covers
   const userCode =
@@ -159,8 +180,22 @@ export function train(
     g.randintInto(ixBuf, 0, N);
     const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
     gatherExamples(data, ixBuf, 0, B, Xb.storage, Yb.storage);
-    // forward + backward: a replayed plan, or eager (src/train/plan.ts)
-    const { loss: lossValue, plan } = trainStep(model, Xb, Yb, userCode || step === startStep, optimizer);
+    let X = Xb;
+    let Y = Yb;
+    const w = crop && !hooks.readsActivations?.(step) ? croppedWidth(Yb.storage, B, T) : T;
+    if (w < T) {
+      // one tensor pair per width, so a width's plan sees the same shape arrays every time
+      const c = (cropped[w] ??= {
+        X: new Tensor(new Float32Array(B * w), [B, w], "int64"),
+        Y: new Tensor(new Float32Array(B * w), [B, w], "int64"),
+      });
+      cropColumns(Xb.storage, c.X.storage, B, T, w);
+      cropColumns(Yb.storage, c.Y.storage, B, T, w);
+      X = c.X;
+      Y = c.Y;
+    }
+    // forward + backward: a replayed plan, or eager (src/train/plan.ts); a plan per width
+    const { loss: lossValue, plan } = trainStep(model, X, Y, userCode || step === startStep, optimizer, crop);
     const lr = learningRateAt(cfg, step);
     const info: StepInfo = { step, loss: lossValue, lr, ix };
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
@@ -173,6 +208,37 @@ export function train(
     hooks.afterStep?.(info);
   }
   return { step, reason: "done" };
+}
+
+/**
+ * The width a minibatch of word sequences can be cropped to: 1 + the last column holding a target
+ * other than -1 (Y (B, T)). makemore.py's examples are x = [0, w...] and y = [w..., 0, -1, ...];
+ * for a causal model (`LanguageModel.causal`) the logits at columns t < T' read only x[0..t], and
+ * a column whose targets are all -1 adds nothing to the loss (cross_entropy's ignore_index: the
+ * mean is over the counted targets) and exactly zero to every gradient. So the cropped minibatch
+ * has the same loss and gradients as the whole one, in about 2/3 of the work on names.txt
+ * (batch 32: T' is 9-12 of 16 for 94% of the batches, 10.55 on average); PyTorch computes all T.
+ * The float32 sums over the rows (a bias's gradient, a weight's gradient as a gemm over B T rows)
+ * skip rows that are exactly zero, which is bit for bit the same where the kernels sum rows in
+ * order; test/crop.test.ts holds every type to the whole minibatch's losses and parameters.
+ */
+export function croppedWidth(Y: ArrayLike<number>, B: number, T: number): number {
+  let last = 0;
+  for (let b = 0; b < B; b++) {
+    const row = b * T;
+    for (let t = T - 1; t > last; t--) {
+      if (Y[row + t] !== -1) {
+        last = t;
+        break;
+      }
+    }
+  }
+  return last + 1;
+}
+
+/** dst (B, w) = src (B, T)[:, :w]. */
+function cropColumns(src: Float32Array, dst: Float32Array, B: number, T: number, w: number): void {
+  for (let b = 0; b < B; b++) dst.set(src.subarray(b * T, b * T + w), b * w);
 }
 
 /** p.data += -lr * p.grad for every parameter (float32 product, then add, as PyTorch rounds it). */

@@ -224,7 +224,8 @@ export class Arena {
   private constructor(
     ex: ArenaExports,
     private readonly module: WebAssembly.Module,
-    private readonly threads: number,
+    /** threads it was created for (1: an unshared memory, no pool) */
+    readonly threads: number,
   ) {
     this.ex = ex;
     this.raw = ex;
@@ -268,23 +269,50 @@ export class Arena {
     }
   }
 
-  /** Reserve n 4-byte words (16-byte aligned, zero padding after); returns the byte offset. */
+  /**
+   * Reserve n 4-byte words (16-byte aligned, zero padding after); returns the byte offset. After
+   * seal() only from the room it left (see `room`).
+   */
   alloc(n: number): number {
-    if (this.sealed) throw new Error("Arena.alloc after seal()");
     const ptr = this.top;
-    this.top = align(ptr + n * 4 + PAD_BYTES);
+    const end = ptr + Arena.bytesFor(n);
+    if (this.sealed && end > this.limit) throw new Error("Arena.alloc past the room seal() left");
+    this.top = end;
     return ptr;
   }
 
+  /** Bytes that alloc(n) takes. */
+  static bytesFor(n: number): number {
+    return align(n * 4 + PAD_BYTES);
+  }
+
+  /** Bytes still free for alloc() after seal() (the memory never grows again). */
+  get room(): number {
+    return this.sealed ? this.limit - this.top : Number.POSITIVE_INFINITY;
+  }
+
+  /** The end of the memory as sealed. */
+  private limit = 0;
+
   /**
-   * Grow the memory to hold every reservation; no reservation is possible afterwards. With
-   * threads, start the workers (on failure the arena stays single-threaded).
+   * Grow the memory to hold every reservation and `reserve` more bytes (a later plan of the same
+   * model sealed into this arena: src/tensor/engine.ts `Plan.sealInto`); the memory never grows
+   * again, so views of it stay valid. The room is zero pages that no one touches until a plan
+   * takes it (the OS maps them on first write); if the memory cannot grow that far, only what is
+   * reserved. With threads, start the workers (on failure the arena stays single-threaded).
    */
-  seal(): void {
+  seal(reserve = 0): void {
     const mem = this.ex.memory;
-    if (mem.buffer.byteLength < this.top)
-      mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / PAGE_BYTES));
+    const grow = (bytes: number) => {
+      if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE_BYTES));
+    };
+    try {
+      grow(this.top + reserve);
+    } catch {
+      grow(this.top);
+    }
     const buf = mem.buffer;
+    this.limit = buf.byteLength;
     this.f32 = new Float32Array(buf);
     this.i32 = new Int32Array(buf);
     this.sealed = true;
