@@ -33,8 +33,12 @@
 //   * Measured on V8 (Node 20, x86-64): plain loops beat unrolling p (V8 then spills), and ending
 //     the p loop on a pointer compare beats a counter.
 //
-// Reads: B in place and A^T in place may read up to 28 bytes past the last row's live columns
-// (lanes of a partial panel that are never stored); callers pad their buffers by 32 bytes.
+// Partial panels (n or m not a multiple of the tile) are packed with the same vector copies and
+// 4x4 transposes as full ones: a dead lane is computed like any other and never stored, and no
+// lane's sum reads another's, so what a dead lane holds changes no stored bit.
+// Reads: B (in place or packed, not transposed) and A^T (in place or packed) may read up to 28
+// bytes past the last row's live columns (lanes of a partial panel that are never stored);
+// callers pad their buffers by 32 bytes.
 
 /** The k block: k is never split at or below this. */
 export const KC: i32 = 1024;
@@ -120,9 +124,19 @@ function packLanes(width: i32, live: i32, kc: i32, src: usize, step: usize, col:
   }
 }
 
+/** Storage row r of a panel starting at r0 (stride bytes apart), or row 0 again when r >= live. */
+// @ts-ignore: decorator
+@inline
+function liveRow(r0: usize, r: i32, live: i32, stride: usize): usize {
+  return r < live ? r0 + <usize>r * stride : r0;
+}
+
 /**
  * Pack op(B)[p0 .. p0+kc-1, j0 .. j0+nw-1] into column panels of 8 at bp:
- * bp[(q*kc + p)*8 + c] = op(B)[p0 + p, j0 + 8q + c], zero past nw.
+ * bp[(q*kc + p)*8 + c] = op(B)[p0 + p, j0 + 8q + c] for the live columns (j0 + 8q + c < j0 + nw).
+ * The lanes of a partial panel's dead columns hold whatever the vector copy brought along (B's
+ * next floats, or a live column again): every lane of the tile is its own sum and dead columns
+ * are never stored, so they cost no scalar packing and change no live bit.
  * transB = 0: B stored (k, n) with row stride ldb; transB = 1: B stored (n, k), row stride ldb.
  */
 function packB(transB: i32, kc: i32, nw: i32, b: usize, ldb: i32, p0: i32, j0: i32, bp: usize): void {
@@ -133,79 +147,70 @@ function packB(transB: i32, kc: i32, nw: i32, b: usize, ldb: i32, p0: i32, j0: i
     const w = min(8, nw - (q << 3));
     let dst: usize = bp + ((<usize>q * <usize>kc) << 5);
     if (transB === 0) {
+      // 8 floats of each row from column jq; a partial panel reads up to 28 bytes past the row's
+      // live columns, as B read in place does
       let src: usize = b + <usize>p0 * ldbB + ((<usize>jq) << 2);
-      if (w === 8) {
-        for (let p = 0; p < kc; p++) {
-          v128.store(dst, v128.load(src));
-          v128.store(dst, v128.load(src, 16), 16);
-          src += ldbB;
-          dst += 32;
-        }
-      } else {
-        packLanes(8, w, kc, src, ldbB, 4, dst);
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        src += ldbB;
+        dst += 32;
       }
     } else {
-      // op(B)[p, j] = B[j*ldb + p]: storage rows jq..jq+7 become the panel's columns.
+      // op(B)[p, j] = B[j*ldb + p]: storage rows jq..jq+7 become the panel's columns; a partial
+      // panel's dead columns re-read storage row jq (never past B's last row)
       const r0: usize = b + <usize>jq * ldbB + ((<usize>p0) << 2);
-      if (w === 8) {
-        const r1 = r0 + ldbB;
-        const r2 = r1 + ldbB;
-        const r3 = r2 + ldbB;
-        const r4 = r3 + ldbB;
-        const r5 = r4 + ldbB;
-        const r6 = r5 + ldbB;
-        const r7 = r6 + ldbB;
-        let p = 0;
-        for (; p + 4 <= kc; p += 4) {
-          const o: usize = (<usize>p) << 2;
-          // steps p..p+3 of columns 0..3 (storage rows jq..jq+3), then of columns 4..7
-          transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 32);
-          transpose4(r4 + o, r5 + o, r6 + o, r7 + o, dst + 16, 32);
-          dst += 128;
-        }
-        packLanes(8, 8, kc - p, r0 + ((<usize>p) << 2), 4, ldbB, dst);
-      } else {
-        packLanes(8, w, kc, r0, 4, ldbB, dst);
+      const r1 = liveRow(r0, 1, w, ldbB);
+      const r2 = liveRow(r0, 2, w, ldbB);
+      const r3 = liveRow(r0, 3, w, ldbB);
+      const r4 = liveRow(r0, 4, w, ldbB);
+      const r5 = liveRow(r0, 5, w, ldbB);
+      const r6 = liveRow(r0, 6, w, ldbB);
+      const r7 = liveRow(r0, 7, w, ldbB);
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const o: usize = (<usize>p) << 2;
+        // steps p..p+3 of columns 0..3 (storage rows jq..jq+3), then of columns 4..7
+        transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 32);
+        transpose4(r4 + o, r5 + o, r6 + o, r7 + o, dst + 16, 32);
+        dst += 128;
       }
+      packLanes(8, w, kc - p, r0 + ((<usize>p) << 2), 4, ldbB, dst);
     }
   }
 }
 
 /**
- * Pack rows i0..i0+h-1 (h <= 4), steps p0..p0+kc-1 of op(A) into ap[4p + r]; zero rows past h.
+ * Pack rows i0..i0+h-1 (h <= 4), steps p0..p0+kc-1 of op(A) into ap[4p + r] for r < h; the lanes
+ * of dead rows (r >= h) hold a live row again or A's next floats (never stored, as in packB).
  * transA = 0: op(A)[i, p] = A[i*lda + p]; transA = 1: op(A)[i, p] = A[p*lda + i].
  */
 function packA(transA: i32, h: i32, kc: i32, a: usize, lda: i32, i0: i32, p0: i32, ap: usize): void {
   const ldaB: usize = (<usize>lda) << 2;
   let dst = ap;
   if (transA !== 0) {
+    // 4 floats of each storage row from column i0: a partial panel reads up to 12 bytes past the
+    // live ones, as A^T read in place does
     let src: usize = a + <usize>p0 * ldaB + ((<usize>i0) << 2);
-    if (h === 4) {
-      for (let p = 0; p < kc; p++) {
-        v128.store(dst, v128.load(src));
-        src += ldaB;
-        dst += 16;
-      }
-    } else {
-      packLanes(4, h, kc, src, ldaB, 4, dst);
+    for (let p = 0; p < kc; p++) {
+      v128.store(dst, v128.load(src));
+      src += ldaB;
+      dst += 16;
     }
     return;
   }
+  // dead rows re-read row i0 (never past A's last row)
   const r0: usize = a + <usize>i0 * ldaB + ((<usize>p0) << 2);
-  if (h === 4) {
-    const r1 = r0 + ldaB;
-    const r2 = r1 + ldaB;
-    const r3 = r2 + ldaB;
-    let p = 0;
-    for (; p + 4 <= kc; p += 4) {
-      const o: usize = (<usize>p) << 2;
-      transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 16);
-      dst += 64;
-    }
-    packLanes(4, 4, kc - p, r0 + ((<usize>p) << 2), 4, ldaB, dst);
-  } else {
-    packLanes(4, h, kc, r0, 4, ldaB, dst);
+  const r1 = liveRow(r0, 1, h, ldaB);
+  const r2 = liveRow(r0, 2, h, ldaB);
+  const r3 = liveRow(r0, 3, h, ldaB);
+  let p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    const o: usize = (<usize>p) << 2;
+    transpose4(r0 + o, r1 + o, r2 + o, r3 + o, dst, 16);
+    dst += 64;
   }
+  packLanes(4, h, kc - p, r0 + ((<usize>p) << 2), 4, ldaB, dst);
 }
 
 /**
@@ -241,9 +246,9 @@ export function tile(
   let c31 = f32x4.splat(0);
   const full = h === 4 && w === 8;
   if (init || addC) {
-    // the tile's current C values, zero outside it (edge tiles go through the scratch tile)
+    // the tile's current C values (edge tiles go through the scratch tile; its dead lanes keep
+    // whatever they hold: never stored)
     if (!full) {
-      for (let i = 0; i < 32; i++) store<f32>(scratch + ((<usize>i) << 2), 0);
       for (let r = 0; r < h; r++) {
         for (let cc = 0; cc < w; cc++) {
           store<f32>(scratch + ((<usize>(r * 8 + cc)) << 2), load<f32>(q0 + <usize>r * ldcB + ((<usize>cc) << 2)));

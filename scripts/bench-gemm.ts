@@ -3,6 +3,7 @@
 // multiply-add, MAKEMORE_FMA=1; src/tensor/wasm/load.ts).
 //
 //   node --import tsx scripts/bench-gemm.ts [--quick]
+//   node --import tsx scripts/bench-gemm.ts --step d2-h512,d2-h1024,transformer
 //
 // Ceiling: the 4x8 microkernel alone on one L1-resident tile (assembly/ceiling.ts, compiled here
 // with asc, in both builds), i.e. the inner loop with no packing, no edges, no cache misses. Then
@@ -12,6 +13,12 @@
 // pointers in an instance of each build (no copies), and through the generic ops' wrapper
 // (src/tensor/wasm/kernels-wasm.ts, which copies operands in and out; the build in effect).
 // Each figure: the median of 7 batches of ~20 ms; `uptime` is printed, since the machine is shared.
+//
+// --step ROWS: the gemm calls of a real training step instead (a scaling row of `npm run bench`, or
+// a model row such as transformer), recorded by the engine's gemm log (src/tensor/engine.ts
+// setGemmLog) and replayed in order, on the plan's own arena and pointers, so each call finds the
+// caches as the step leaves them. Each call is clocked on every replay and its median kept (a
+// replay the machine preempts does not move a median); the calls are then summed per shape.
 
 import { execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -22,6 +29,11 @@ import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
 import { fmaActive, fmaModule, plainModule } from "../src/tensor/wasm/load.ts";
 
 const quick = process.argv.includes("--quick");
+const stepAt = process.argv.indexOf("--step");
+if (stepAt >= 0) {
+  await profileSteps(process.argv[stepAt + 1] ?? "d2-h512,d2-h1024,transformer");
+  process.exit(0);
+}
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Median GFLOP/s per CPU second of `flops`-sized calls (src/bench/ceiling.ts). */
 const rate = (flops: number, call: () => void, warm = 100) => gflopRate(flops, call, quick ? 3 : 7, warm);
@@ -53,6 +65,9 @@ const shapes: [string, number, number, number][] = [
   ["d2 H1024 B256", 256, 192, 1024],
   ["d2 H1024 B256", 256, 1024, 1024],
   ["d2 H1024 B256", 256, 1024, 27],
+  ["transformer", 512, 64, 256],
+  ["transformer", 512, 256, 64],
+  ["transformer", 512, 64, 192],
   ["square", 256, 256, 256],
   ["square", 512, 512, 512],
   ["square", 1024, 1024, 1024],
@@ -118,3 +133,118 @@ for (const [label, m, k, n] of shapes) {
 console.log(
   `GFLOP/s, medians of ${quick ? 3 : 7} batches; load after: ${execSync("uptime").toString().trim()}`,
 );
+
+/** Per-shape GFLOP/s of the gemm calls of a few training steps of each row (see --step above). */
+async function profileSteps(rows: string): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  const { MODEL_ROWS, ourRow } = await import("../src/bench/models.ts");
+  const { parseRows } = await import("../src/bench/scaling.ts");
+  const { parseLines, prepareData } = await import("../src/data/dataset.ts");
+  const { buildModel } = await import("../src/models/mlp.ts");
+  const { setGemmLog } = await import("../src/tensor/engine.ts");
+  const { LECTURE_TRAIN, train } = await import("../src/train/train.ts");
+  type Call = import("../src/tensor/engine.ts").GemmCall;
+  const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
+  console.log(`load: ${execSync("uptime").toString().trim()}`);
+  for (const name of rows.split(",").map((s) => s.trim())) {
+    let run: (n: number) => void;
+    if ((MODEL_ROWS as readonly string[]).includes(name)) {
+      const r = ourRow(name as (typeof MODEL_ROWS)[number], words);
+      run = (n) => {
+        train(r.model, r.data.train, { ...r.cfg, maxSteps: r.step + n }, r.g, {}, r.step, r.optimizer);
+        r.step += n;
+      };
+    } else {
+      const row = parseRows(name)[0]!;
+      const g = new Generator().manualSeed(2147483647);
+      const model = buildModel(row.spec, g);
+      const d = prepareData(words, row.spec.blockSize);
+      run = (n) => train(model, d.train, { ...LECTURE_TRAIN, batchSize: row.batch, maxSteps: n }, g);
+    }
+    run(5); // the capture and the JIT's first tiers
+    const steps = 2;
+    const log: Call[] = [];
+    setGemmLog(log);
+    try {
+      run(steps);
+    } finally {
+      setGemmLog(null);
+    }
+    const replay = () => {
+      for (const c of log) c.run();
+    };
+    for (let t = performance.now(); performance.now() - t < 300; ) replay(); // warm
+    // clock every call on every replay, for ~2 s of replays
+    const times = log.map(() => [] as number[]);
+    const c0 = cpuMsNow();
+    let reps = 0;
+    for (const t = performance.now(); performance.now() - t < (quick ? 700 : 2000) || reps < 5; reps++) {
+      for (let i = 0; i < log.length; i++) {
+        const t0 = performance.now();
+        log[i]!.run();
+        times[i]!.push(performance.now() - t0);
+      }
+    }
+    const replayMs = (cpuMsNow() - c0) / reps / steps;
+    // what clocking a call costs by itself (two clock reads and a closure call), taken off each
+    // median: it is most of a 16 x 16 x 16 call's time
+    const idle: number[] = [];
+    const nothing = () => {};
+    for (let r = 0; r < 20000; r++) {
+      const t0 = performance.now();
+      nothing();
+      idle.push(performance.now() - t0);
+    }
+    const clockMs = median(idle);
+    // the same calls each repeated on their own, right after: operands hot in the caches
+    const alone = log.map(() => [] as number[]);
+    for (let r = 0; r < Math.max(5, Math.min(reps, 30)); r++) {
+      for (let i = 0; i < log.length; i++) {
+        log[i]!.run();
+        const t0 = performance.now();
+        log[i]!.run();
+        alone[i]!.push(performance.now() - t0);
+      }
+    }
+    const byShape = new Map<string, { calls: number; ms: number; flops: number; hotMs: number }>();
+    let totalFlops = 0;
+    let totalMs = 0;
+    for (const [i, c] of log.entries()) {
+      const [ta, tb, m, n, k] = c.shape;
+      const key = `(${ta},${tb},${m},${n},${k})`;
+      const e = byShape.get(key) ?? { calls: 0, ms: 0, flops: 0, hotMs: 0 };
+      const ms = Math.max(1e-6, median(times[i]!) - clockMs);
+      e.calls++;
+      e.ms += ms;
+      e.hotMs += Math.max(1e-6, median(alone[i]!) - clockMs);
+      e.flops += 2 * m * n * k;
+      totalFlops += 2 * m * n * k;
+      totalMs += ms;
+      byShape.set(key, e);
+    }
+    console.log(
+      `${name}: ${log.length / steps} gemm calls a step, ${(totalFlops / steps / 1e6).toFixed(1)} MFLOP; ` +
+        `the replay ${replayMs.toFixed(2)} CPU-ms a step (${(totalFlops / steps / replayMs / 1e6).toFixed(1)} GFLOP/s), ` +
+        `sum of per-call medians ${(totalMs / steps).toFixed(2)} ms (${(totalFlops / totalMs / 1e6).toFixed(1)} GFLOP/s; ${(clockMs * 1e6).toFixed(0)} ns of clocking taken off each call)`,
+    );
+    console.log(
+      `  ${"(transA,transB,M,N,K)".padEnd(26)} ${"calls".padStart(6)} ${"ms/step".padStart(8)} ${"share".padStart(6)} ${"GFLOP/s".padStart(8)} ${"alone".padStart(6)}`,
+    );
+    for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms)) {
+      console.log(
+        `  ${key.padEnd(26)} ${String(e.calls / steps).padStart(6)} ${(e.ms / steps).toFixed(3).padStart(8)} ${`${((100 * e.ms) / totalMs).toFixed(0)}%`.padStart(6)} ${(e.flops / e.ms / 1e6).toFixed(1).padStart(8)} ${(e.flops / e.hotMs / 1e6).toFixed(1).padStart(6)}`,
+      );
+    }
+  }
+  console.log(`medians over replays; load after: ${execSync("uptime").toString().trim()}`);
+}
+
+function cpuMsNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}

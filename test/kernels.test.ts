@@ -467,10 +467,80 @@ test("one build everywhere: the generic gemm, the arena and the threads' shared 
   for (const b of builds) assert.equal(b.ex.maddProbe(a, a, -1), b.fused ? 2 ** -11 + 2 ** -24 : 2 ** -11);
 });
 
+/**
+ * One gemm call against the scalar model of its summation order (sequentialGemm), bit for bit, in
+ * the arena's build, in each build on its own instance (plain, and fused where it runs), and in the
+ * generic ops' module for dense operands. Row strides lda, ldb, ldc (floats, at least the rows'
+ * lengths); bias or none; without acc, C's old contents are NaN (they must not matter).
+ */
+function gemmMatchesModel(
+  g: Generator,
+  ta: boolean,
+  tb: boolean,
+  m: number,
+  n: number,
+  k: number,
+  acc: boolean,
+  lda: number,
+  ldb: number,
+  ldc: number,
+  withBias: boolean,
+): void {
+  resetArena();
+  const A = randn(g, (ta ? k : m) * lda);
+  const B = randn(g, (tb ? n : k) * ldb);
+  const C0 = randn(g, m * ldc);
+  const bias = withBias ? randn(g, n) : null;
+  // the model of each build: mul + add (plain), fused multiply-add (relaxed SIMD)
+  const models = new Map<boolean, Float32Array>();
+  const model = (fused: boolean) => {
+    if (!models.has(fused)) {
+      const c = C0.slice();
+      sequentialGemm(fused, ta, tb, m, n, k, A, lda, B, ldb, c, ldc, acc, bias);
+      models.set(fused, c);
+    }
+    return models.get(fused)!;
+  };
+  const want = model(fmaActive());
+  if (!acc) C0.fill(Number.NaN); // old contents must not matter
+  const [pa, pb, pc, pbias] = place(A, B, C0, bias ?? new Float32Array(1));
+  const args = [ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0] as const;
+  const what = `gemm(${ta}, ${tb}) ${m}x${n}x${k} acc=${acc} bias=${!!bias} lda=${lda} ldb=${ldb} ldc=${ldc}`;
+  const expect = (build: string, got: Float32Array, model: Float32Array) => {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const q = i * ldc + j;
+        if (!Object.is(got[q], model[q]))
+          assert.fail(`${build} ${what}: C[${i},${j}] = ${got[q]}, model ${model[q]}`);
+      }
+      // the stride gap between rows is never written
+      for (let j = n; j < ldc; j++)
+        assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${build} ${what}: gap`);
+    }
+  };
+  arena!.ex.gemm(...args, bias ? pbias : 0, 0);
+  expect("the arena's build", out(pc, m * ldc), want);
+  // each build, at the same offsets of its own memory
+  for (const b of builds) {
+    b.f32.set(arena!.f32.subarray(arena!.bytes >> 2, scratchTop >> 2), arena!.bytes >> 2);
+    b.f32.set(C0, pc >> 2);
+    b.ex.gemm(...args, bias ? pbias : 0, 0);
+    const got = b.f32.slice(pc >> 2, (pc >> 2) + m * ldc);
+    expect(b.fused ? "relaxed-SIMD build" : "plain build", got, model(b.fused));
+  }
+  // the generic ops' module (dense operands, no bias) runs the same source: the same bits
+  if (lda === (ta ? m : k) && ldb === (tb ? k : n) && ldc === n && !bias) {
+    const Cg = acc ? C0.slice(0, m * n) : new Float32Array(m * n);
+    wasmKernels.gemm(ta, tb, m, n, k, A, B, Cg, acc);
+    exactly(`generic ${what}`, Cg, want.slice(0, m * n));
+  }
+}
+
 test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
-  // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n), k not a multiple
-  // of 4, B read in place (k * ldb * 4 <= 64 KB) or packed in blocks of NC columns (n = 230 > 216
-  // at k = 300; n = 70 > 64 at k = 1024), A^T in place or packed, and k split past 1024.
+  // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n: partial panels of
+  // A and B, packed or read in place), k not a multiple of 4, B read in place (k * ldb * 4 <= 64 KB)
+  // or packed in blocks of NC columns (n = 230 > 216 at k = 300; n = 70 > 64 at k = 1024), A^T in
+  // place or packed, and k split past 1024.
   const shapes: [number, number, number][] = [
     [1, 1, 1],
     [3, 5, 7],
@@ -483,6 +553,7 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
     [6, 70, 1024],
     [5, 70, 1031],
     [300, 13, 9],
+    [67, 29, 258],
   ];
   const g = new Generator().manualSeed(21);
   let seed = 0;
@@ -490,57 +561,59 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
     for (const [ta, tb] of COMBOS) {
       for (const acc of [false, true]) {
         seed++;
-        resetArena();
         // row strides a little larger than the rows: the kernel must honour them
         const lda = (ta ? m : k) + (seed % 3);
         const ldb = (tb ? k : n) + (seed % 2);
         const ldc = n + ((seed >> 1) % 3);
-        const A = randn(g, (ta ? k : m) * lda);
-        const B = randn(g, (tb ? n : k) * ldb);
-        const C0 = randn(g, m * ldc);
-        const bias = seed % 2 === 0 ? randn(g, n) : null;
-        // the model of each build: mul + add (plain), fused multiply-add (relaxed SIMD)
-        const model = (fused: boolean) => {
-          const c = C0.slice();
-          sequentialGemm(fused, ta, tb, m, n, k, A, lda, B, ldb, c, ldc, acc, bias);
-          return c;
-        };
-        const want = model(fmaActive());
-        if (!acc) C0.fill(Number.NaN); // old contents must not matter
-        const [pa, pb, pc, pbias] = place(A, B, C0, bias ?? new Float32Array(1));
-        const args = [ta ? 1 : 0, tb ? 1 : 0, m, n, k, pa, lda, pb, ldb, pc, ldc, acc ? 1 : 0] as const;
-        const what = `gemm(${ta}, ${tb}) ${m}x${n}x${k} acc=${acc} bias=${!!bias}`;
-        const expect = (build: string, got: Float32Array, model: Float32Array) => {
-          for (let i = 0; i < m; i++) {
-            for (let j = 0; j < n; j++) {
-              const q = i * ldc + j;
-              if (!Object.is(got[q], model[q]))
-                assert.fail(`${build} ${what}: C[${i},${j}] = ${got[q]}, model ${model[q]}`);
-            }
-            // the stride gap between rows is never written
-            for (let j = n; j < ldc; j++)
-              assert.ok(Object.is(got[i * ldc + j], C0[i * ldc + j]), `${build} ${what}: gap`);
-          }
-        };
-        arena!.ex.gemm(...args, bias ? pbias : 0, 0);
-        expect("the arena's build", out(pc, m * ldc), want);
-        // each build, at the same offsets of its own memory
-        for (const b of builds) {
-          b.f32.set(arena!.f32.subarray(arena!.bytes >> 2, scratchTop >> 2), arena!.bytes >> 2);
-          b.f32.set(C0, pc >> 2);
-          b.ex.gemm(...args, bias ? pbias : 0, 0);
-          const got = b.f32.slice(pc >> 2, (pc >> 2) + m * ldc);
-          expect(b.fused ? "relaxed-SIMD build" : "plain build", got, model(b.fused));
-        }
-        // the generic ops' module (dense operands, no bias) runs the same source: the same bits
-        if (lda === (ta ? m : k) && ldb === (tb ? k : n) && ldc === n && !bias) {
-          const Cg = acc ? C0.slice(0, m * n) : new Float32Array(m * n);
-          wasmKernels.gemm(ta, tb, m, n, k, A, B, Cg, acc);
-          exactly(`generic ${what}`, Cg, want.slice(0, m * n));
-        }
+        gemmMatchesModel(g, ta, tb, m, n, k, acc, lda, ldb, ldc, seed % 2 === 0);
       }
     }
   }
+});
+
+test("gemm: the training steps' own shapes, forward and backward, bit for bit the summation-order model", () => {
+  // (transA, transB, M, N, K, acc) as the engine's gemm log records them (scripts/bench-gemm.ts
+  // --step): Y = X W, dX = G W^T (NT), dW += X^T G (TN, accumulating), at natural strides, for
+  // the lecture's BatchNorm MLP (B 32, 30 -> 200 -> 27), the depth-2 net at H 512 (B 128, 192
+  // inputs; 108 distinct rows), the output layers (n = 27) of d2-h1024, and the Transformer
+  // (B*T = 512 rows, n-embd 64, MLP 256; attention's 16 x 16 x 16 per head, read in place from
+  // qkv with row stride 3C = 192 and written with row stride C = 64).
+  const calls: [number, number, number, number, number, number][] = [
+    [0, 0, 32, 200, 30, 0],
+    [0, 1, 32, 30, 200, 0],
+    [1, 0, 30, 200, 32, 1],
+    [0, 0, 32, 27, 200, 0],
+    [0, 1, 32, 200, 27, 0],
+    [1, 0, 200, 27, 32, 1],
+    [0, 0, 108, 512, 512, 0],
+    [0, 1, 128, 512, 512, 0],
+    [1, 0, 512, 512, 128, 1],
+    [0, 1, 128, 192, 512, 0],
+    [1, 0, 192, 512, 128, 1],
+    [0, 0, 256, 27, 1024, 0],
+    [1, 0, 1024, 27, 256, 1],
+    [0, 0, 512, 64, 256, 0],
+    [0, 1, 512, 256, 64, 0],
+    [1, 0, 256, 64, 512, 1],
+    [1, 0, 64, 256, 512, 1],
+    [0, 0, 512, 256, 64, 0],
+    [0, 1, 512, 64, 256, 0],
+    [0, 1, 512, 27, 64, 0],
+    [1, 0, 27, 64, 512, 1],
+  ];
+  const g = new Generator().manualSeed(22);
+  for (const [ta, tb, m, n, k, acc] of calls) {
+    const [lda, ldb] = [ta ? m : k, tb ? k : n];
+    gemmMatchesModel(g, ta === 1, tb === 1, m, n, k, acc === 1, lda, ldb, n, false);
+  }
+  // attention per (batch, head): S = Q K^T, dQ += dS K, dK += dS^T Q, Y = att V, d_att += dY V^T
+  const [T, hs, C3, C] = [16, 16, 192, 64];
+  gemmMatchesModel(g, false, true, T, T, hs, false, C3, C3, T, false);
+  gemmMatchesModel(g, false, false, T, hs, T, true, T, C3, C3, false);
+  gemmMatchesModel(g, true, false, T, hs, T, true, T, C3, C3, false);
+  gemmMatchesModel(g, false, false, T, hs, T, false, T, C3, C, false);
+  gemmMatchesModel(g, false, true, T, T, hs, true, C, C3, T, false);
+  gemmMatchesModel(g, true, false, T, hs, T, true, T, C, C3, false);
 });
 
 test("arena colSum equals a plain loop exactly", () => {
