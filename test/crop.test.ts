@@ -26,7 +26,7 @@ import {
 import { Generator } from "../src/random/index.ts";
 import { randint, Tensor } from "../src/tensor/index.ts";
 import { AdamW } from "../src/train/optim.ts";
-import { planOf, plansOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
+import { planOf, plansOf, setCaptureEnabled, setPlanRoom, trainStep } from "../src/train/plan.ts";
 import { croppedWidth, setCropping, train } from "../src/train/train.ts";
 
 const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
@@ -167,6 +167,24 @@ test("a structure change recaptures every width into the same arena: loaded opti
   eager.state.forEach((s, i) => sameBits(`optimizer state ${i}`, planned.state[i], s));
   assert.ok(planned.arenas[0], "planned");
   assert.deepEqual(new Set(planned.arenas).size, 1, "the recaptured plans share the first arena");
+});
+
+test("no room for another width's plan: one new arena, then widths without a plan run eagerly or widen to one with a plan; still the whole minibatches' bits", () => {
+  const prev = setPlanRoom(0);
+  let cropped: ReturnType<typeof run>;
+  try {
+    cropped = run("bow", 24, { crop: true, capture: true });
+  } finally {
+    setPlanRoom(prev);
+  }
+  const whole = run("bow", 24, { crop: false, capture: true });
+  assert.deepEqual(cropped.losses, whole.losses);
+  whole.params.forEach((p, i) => sameBits(`parameter ${i}`, cropped.params[i], p));
+  whole.state.forEach((s, i) => sameBits(`optimizer state ${i}`, cropped.state[i], s));
+  // the first arena's plan was dropped when the second width sealed a new arena; no third
+  const plans = [...plansOf(cropped.model).values()];
+  assert.equal(plans.filter((p) => p !== null).length, 1, "one plan");
+  assert.ok(plans.length >= 2, "a width without a plan");
 });
 
 test("a step whose hook reads the activations trains on the whole minibatch; the others on cropped columns", () => {

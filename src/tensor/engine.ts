@@ -246,7 +246,7 @@ export class Plan {
     // arena, whose (unshared) memory the kernels run on 10-15% faster here than the shared one
     const arena = Arena.create(c.gemmFlops >= MIN_PARALLEL_FLOPS ? getThreads() : 1);
     if (!arena) return null;
-    return Plan.layOut(arena, null, c, adopt, groups, rebindAdopted, reserve);
+    return Plan.layOut(arena, null, c, adopt, groups, rebindAdopted, reserve) as Plan;
   }
 
   /**
@@ -254,11 +254,16 @@ export class Plan {
    * its seal left: the tensors already in that arena (parameters, buffers, the optimizer's state:
    * `adopt` and `groups` members laid out by `base`) stay where they are, the groups take base's
    * blocks slot for slot (so the gradients land where base's do and one SGD or AdamW call over
-   * the blocks serves both plans), and the capture's own buffers take fresh room. Returns null
-   * where it does not fit: too little room, other block sizes, or gemms large enough for threads
-   * in a one-thread arena (the caller seals a new arena instead).
+   * the blocks serves both plans), and the capture's own buffers take fresh room. Returns "no
+   * room" where the room left is too small, null where the layout does not fit (other block
+   * sizes, or gemms large enough for threads in a one-thread arena), and nothing has moved then.
    */
-  static sealInto(base: Plan, c: Capture, adopt: Tensor[], groups: (Tensor | null)[][]): Plan | null {
+  static sealInto(
+    base: Plan,
+    c: Capture,
+    adopt: Tensor[],
+    groups: (Tensor | null)[][],
+  ): Plan | "no room" | null {
     const arena = base.arena;
     if (c.gemmFlops >= MIN_PARALLEL_FLOPS && arena.threads < getThreads()) return null;
     if (groups.length !== base.blocks.length) return null;
@@ -279,7 +284,7 @@ export class Plan {
     groups: (Tensor | null)[][],
     rebindAdopted: boolean,
     reserve: (bytes: number) => number,
-  ): Plan | null {
+  ): Plan | "no room" {
     // in a sealed arena, a buffer already in its memory was laid out by an earlier plan: it stays
     const old = given ? arena.ex.memory.buffer : null;
     const where = new Map<Buffer, number>();
@@ -315,7 +320,7 @@ export class Plan {
     if (given) {
       let bytes = newScratch ? Arena.bytesFor(scratchFloats) : 0;
       for (const b of fresh) bytes += Arena.bytesFor(b.length);
-      if (bytes > arena.room) return null;
+      if (bytes > arena.room) return "no room";
     }
     for (const b of fresh) where.set(b, arena.alloc(b.length));
     const scratch = newScratch ? arena.alloc(scratchFloats) : 0;

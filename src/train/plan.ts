@@ -129,7 +129,9 @@ export class TrainPlan {
     base: TrainPlan | null = null,
     /** bytes of room a new arena leaves for later plans, given its plan's own bytes */
     reserve: (bytes: number) => number = () => 0,
-  ): { plan: TrainPlan | null; loss: number } {
+    /** whether a new arena may be sealed where base's has no room left */
+    regrow = true,
+  ): { plan: TrainPlan | null; loss: number; noRoom?: boolean } {
     const params = model.parameters();
     for (const p of params) p.grad = null;
     let captured: ReturnType<typeof capture<{ loss: Tensor; inputs: Tensor[] }>>;
@@ -161,11 +163,16 @@ export class TrainPlan {
       : [];
     const adopt = [...params, ...model.buffers()];
     const groups = [params, grads, ...state];
+    const into = base && Plan.sealInto(base.plan, captured.capture, adopt, groups);
+    const noRoom = into === "no room";
     const plan =
-      (base && Plan.sealInto(base.plan, captured.capture, adopt, groups)) ??
-      Plan.seal(captured.capture, adopt, groups, true, reserve);
+      into && !noRoom
+        ? into
+        : noRoom && !regrow
+          ? null
+          : Plan.seal(captured.capture, adopt, groups, true, reserve);
     const lossValue = loss.item();
-    if (!plan) return { plan: null, loss: lossValue };
+    if (!plan) return { plan: null, loss: lossValue, noRoom };
     const adoptOptimizer = () =>
       optimizer?.adoptState(
         state.map((kind) => kind.map((t) => t.storage)),
@@ -179,6 +186,7 @@ export class TrainPlan {
     return {
       plan: new TrainPlan(plan, params, grads, inputs, loss, outs, adoptOptimizer),
       loss: lossValue,
+      noRoom,
     };
   }
 
@@ -241,6 +249,8 @@ interface ModelPlans {
   key: unknown[] | null;
   /** the plan whose gradients the optimizer's blocks were last handed */
   adopted: TrainPlan | null;
+  /** new arenas sealed because the model's had no room left for another shape's plan */
+  regrown: number;
 }
 
 /**
@@ -299,10 +309,20 @@ const MAX_SHAPES = 64;
  * Room a model's first arena leaves for its plans at other input shapes, in multiples of the
  * first plan's bytes. A cropped makemore.py minibatch on names.txt is 9 to 16 columns wide, so
  * the plans of the other widths take about 8-10x a 10-column plan; the room is zero pages until a
- * plan takes them. When a plan does not fit, a new arena is sealed with this much room over
- * everything the old one held, and the old arena's plans are captured again as they are needed.
+ * plan takes them. When a plan does not fit, a new arena is sealed (once: `MAX_REGROWN`) with this
+ * much room over everything the old one held, and the old arena's plans are captured again as they
+ * are needed; a shape that does not fit after that runs eagerly (the training loop then crops to
+ * a wider shape that has a plan).
  */
-const ROOM = 12;
+let ROOM = 12;
+const MAX_REGROWN = 1;
+
+/** Set the room factor (`ROOM`; tests: 0 leaves no room, the fallbacks run). Returns the previous. */
+export function setPlanRoom(factor: number): number {
+  const prev = ROOM;
+  ROOM = factor;
+  return prev;
+}
 
 /** The cache key of an input shape. */
 function shapeKey(X: Tensor, Y: Tensor): string {
@@ -359,7 +379,7 @@ export function trainStep(
     return { loss: eagerStep(model, X, Y), plan: null };
   }
   let mp = cache.get(model);
-  if (!mp) cache.set(model, (mp = { shapes: new Map(), last: null, key: null, adopted: null }));
+  if (!mp) cache.set(model, (mp = { shapes: new Map(), last: null, key: null, adopted: null, regrown: 0 }));
   if (!recheck && mp.key) {
     // nothing else touched the model since the last call: the key that call saw still holds
     let hit = mp.last;
@@ -392,8 +412,10 @@ export function trainStep(
   for (const c of mp.shapes.values()) base ??= c.plan;
   const baseBytes = base ? base.plan.arena.bytes : 0;
   const reserve = (bytes: number) => (varying ? ROOM * Math.max(bytes, baseBytes) : 0);
-  const { plan, loss } = TrainPlan.capture(model, X, Y, opt, base, reserve);
-  mp.adopted = plan;
+  const { plan, loss, noRoom } = TrainPlan.capture(model, X, Y, opt, base, reserve, mp.regrown < MAX_REGROWN);
+  if (noRoom && plan) mp.regrown++;
+  // (no plan: the optimizer keeps the blocks of the plan it had, which still hold its state)
+  if (plan) mp.adopted = plan;
   if (plan) {
     // plans on another arena read parameters that have moved out of it: capture them again
     for (const [s, c] of mp.shapes) if (c.plan && c.plan.plan.arena !== plan.plan.arena) mp.shapes.delete(s);

@@ -169,6 +169,9 @@ export function train(
   // a causal sequence model trains on the columns up to the minibatch's last target (croppedWidth)
   const crop = cropping && model.causal === true && yShape.length === 2 && W === T;
   const cropped: { X: Tensor; Y: Tensor }[] = [];
+  // per width: whether its last step ran on a plan (a width without one, while capture works, is
+  // widened to the narrowest width that has one: any width from T' on is exact)
+  const planned: boolean[] = [];
   model.train();
   // only hooks that may write (or the first step of this call) can change what the plan covers
   const userCode =
@@ -182,7 +185,12 @@ export function train(
     gatherExamples(data, ixBuf, 0, B, Xb.storage, Yb.storage);
     let X = Xb;
     let Y = Yb;
-    const w = crop && !hooks.readsActivations?.(step) ? croppedWidth(Yb.storage, B, T) : T;
+    let w = crop && !hooks.readsActivations?.(step) ? croppedWidth(Yb.storage, B, T) : T;
+    if (planned[w] === false) {
+      let v = w + 1;
+      while (v <= T && !planned[v]) v++;
+      if (v <= T) w = v;
+    }
     if (w < T) {
       // one tensor pair per width, so a width's plan sees the same shape arrays every time
       const c = (cropped[w] ??= {
@@ -196,6 +204,7 @@ export function train(
     }
     // forward + backward: a replayed plan, or eager (src/train/plan.ts); a plan per width
     const { loss: lossValue, plan } = trainStep(model, X, Y, userCode || step === startStep, optimizer, crop);
+    if (crop) planned[w] = plan !== null;
     const lr = learningRateAt(cfg, step);
     const info: StepInfo = { step, loss: lossValue, lr, ix };
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
