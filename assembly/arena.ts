@@ -34,6 +34,27 @@ export { gemm, gemmWorkBytes, maddProbe, setGemmWork } from "./gemm-kernel";
 export function colSum(m: i32, n: i32, g: usize, db: usize): void {
   const nB: usize = (<usize>n) << 2;
   let j = 0;
+  // 16 columns at a time: four independent chains of adds (each column still sums its rows in
+  // order, so the same bits), where one chain would wait on each add's latency
+  for (; j + 16 <= n; j += 16) {
+    const d: usize = db + ((<usize>j) << 2);
+    let s0 = v128.load(d);
+    let s1 = v128.load(d, 16);
+    let s2 = v128.load(d, 32);
+    let s3 = v128.load(d, 48);
+    let p: usize = g + ((<usize>j) << 2);
+    for (let r = 0; r < m; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32));
+      s3 = f32x4.add(s3, v128.load(p, 48));
+      p += nB;
+    }
+    v128.store(d, s0);
+    v128.store(d, s1, 16);
+    v128.store(d, s2, 32);
+    v128.store(d, s3, 48);
+  }
   for (; j + 4 <= n; j += 4) {
     let s = v128.load(db + ((<usize>j) << 2));
     let p: usize = g + ((<usize>j) << 2);
@@ -1272,50 +1293,97 @@ export function lnFwd(
 ): void {
   const rowB: usize = (<usize>c) << 2;
   const pairs = c & ~1;
-  for (let r = 0; r < rows; r++) {
-    const xr = x + <usize>r * rowB;
-    let sv = f64x2.splat(0);
+  // two rows at a time (a lone last row twice): each row's sums in the one-row order, the two
+  // dependency chains side by side
+  for (let ra = 0; ra < rows; ra += 2) {
+    const rb = ra + 1 < rows ? ra + 1 : ra;
+    const xa = x + <usize>ra * rowB;
+    const xb = x + <usize>rb * rowB;
+    let sa = f64x2.splat(0);
+    let sb = f64x2.splat(0);
     let j = 0;
-    for (; j < pairs; j += 2) sv = f64x2.add(sv, pair(xr + ((<usize>j) << 2)));
-    let s = sum2(sv);
-    for (; j < c; j++) s += <f64>load<f32>(xr + ((<usize>j) << 2));
-    const mu = s / <f64>c;
-    const muv = f64x2.splat(mu);
-    let qv = f64x2.splat(0);
-    for (j = 0; j < pairs; j += 2) {
-      const d = f64x2.sub(pair(xr + ((<usize>j) << 2)), muv);
-      qv = f64x2.add(qv, f64x2.mul(d, d));
-    }
-    let q = sum2(qv);
-    for (; j < c; j++) {
-      const d = <f64>load<f32>(xr + ((<usize>j) << 2)) - mu;
-      q += d * d;
-    }
-    const rs = 1 / Math.sqrt(q / <f64>c + eps);
-    store<f32>(mean + ((<usize>r) << 2), <f32>mu);
-    store<f32>(rstd + ((<usize>r) << 2), <f32>rs);
-    const rsv = f64x2.splat(rs);
-    const hr = xhat + <usize>r * rowB;
-    const yr = y + <usize>r * rowB;
-    for (j = 0; j < pairs; j += 2) {
+    for (; j < pairs; j += 2) {
       const o: usize = (<usize>j) << 2;
-      const h = f64x2.mul(f64x2.sub(pair(xr + o), muv), rsv);
-      const hf = f32x4.demote_f64x2_zero(h);
-      v128.store64_lane(hr + o, hf, 0);
-      let yv = f64x2.promote_low_f32x4(hf);
-      if (gamma !== 0) yv = f64x2.mul(yv, pair(gamma + o));
-      if (beta !== 0) yv = f64x2.add(yv, pair(beta + o));
-      v128.store64_lane(yr + o, f32x4.demote_f64x2_zero(yv), 0);
+      sa = f64x2.add(sa, pair(xa + o));
+      sb = f64x2.add(sb, pair(xb + o));
     }
+    let s1 = sum2(sa);
+    let s2 = sum2(sb);
     for (; j < c; j++) {
       const o: usize = (<usize>j) << 2;
-      const hf = <f32>((<f64>load<f32>(xr + o) - mu) * rs);
-      store<f32>(hr + o, hf);
-      let yv = <f64>hf;
-      if (gamma !== 0) yv *= <f64>load<f32>(gamma + o);
-      if (beta !== 0) yv += <f64>load<f32>(beta + o);
-      store<f32>(yr + o, <f32>yv);
+      s1 += <f64>load<f32>(xa + o);
+      s2 += <f64>load<f32>(xb + o);
     }
+    const mua = s1 / <f64>c;
+    const mub = s2 / <f64>c;
+    const muva = f64x2.splat(mua);
+    const muvb = f64x2.splat(mub);
+    let qa = f64x2.splat(0);
+    let qb = f64x2.splat(0);
+    for (j = 0; j < pairs; j += 2) {
+      const o: usize = (<usize>j) << 2;
+      const da = f64x2.sub(pair(xa + o), muva);
+      const db = f64x2.sub(pair(xb + o), muvb);
+      qa = f64x2.add(qa, f64x2.mul(da, da));
+      qb = f64x2.add(qb, f64x2.mul(db, db));
+    }
+    let q1 = sum2(qa);
+    let q2 = sum2(qb);
+    for (; j < c; j++) {
+      const o: usize = (<usize>j) << 2;
+      const da = <f64>load<f32>(xa + o) - mua;
+      const db = <f64>load<f32>(xb + o) - mub;
+      q1 += da * da;
+      q2 += db * db;
+    }
+    lnRowOut(ra, xa, mua, 1 / Math.sqrt(q1 / <f64>c + eps), c, rowB, gamma, beta, mean, rstd, xhat, y);
+    if (rb !== ra) lnRowOut(rb, xb, mub, 1 / Math.sqrt(q2 / <f64>c + eps), c, rowB, gamma, beta, mean, rstd, xhat, y);
+  }
+}
+
+/** lnFwd's outputs for row r (x row at xr) from its float64 mean mu and rstd rs. */
+// @ts-ignore: decorator
+@inline
+function lnRowOut(
+  r: i32,
+  xr: usize,
+  mu: f64,
+  rs: f64,
+  c: i32,
+  rowB: usize,
+  gamma: usize,
+  beta: usize,
+  mean: usize,
+  rstd: usize,
+  xhat: usize,
+  y: usize,
+): void {
+  const pairs = c & ~1;
+  store<f32>(mean + ((<usize>r) << 2), <f32>mu);
+  store<f32>(rstd + ((<usize>r) << 2), <f32>rs);
+  const muv = f64x2.splat(mu);
+  const rsv = f64x2.splat(rs);
+  const hr = xhat + <usize>r * rowB;
+  const yr = y + <usize>r * rowB;
+  let j = 0;
+  for (; j < pairs; j += 2) {
+    const o: usize = (<usize>j) << 2;
+    const h = f64x2.mul(f64x2.sub(pair(xr + o), muv), rsv);
+    const hf = f32x4.demote_f64x2_zero(h);
+    v128.store64_lane(hr + o, hf, 0);
+    let yv = f64x2.promote_low_f32x4(hf);
+    if (gamma !== 0) yv = f64x2.mul(yv, pair(gamma + o));
+    if (beta !== 0) yv = f64x2.add(yv, pair(beta + o));
+    v128.store64_lane(yr + o, f32x4.demote_f64x2_zero(yv), 0);
+  }
+  for (; j < c; j++) {
+    const o: usize = (<usize>j) << 2;
+    const hf = <f32>((<f64>load<f32>(xr + o) - mu) * rs);
+    store<f32>(hr + o, hf);
+    let yv = <f64>hf;
+    if (gamma !== 0) yv *= <f64>load<f32>(gamma + o);
+    if (beta !== 0) yv += <f64>load<f32>(beta + o);
+    store<f32>(yr + o, <f32>yv);
   }
 }
 
@@ -1338,70 +1406,111 @@ export function lnBwd(
 ): void {
   const rowB: usize = (<usize>c) << 2;
   const pairs = c & ~1;
-  for (let r = 0; r < rows; r++) {
-    const gr = g + <usize>r * rowB;
-    const hr = xhat + <usize>r * rowB;
-    let m1v = f64x2.splat(0);
-    let m2v = f64x2.splat(0);
+  // two rows at a time (a lone last row alone): each row's sums in the one-row order
+  for (let ra = 0; ra < rows; ra += 2) {
+    const two = ra + 1 < rows;
+    const rb = two ? ra + 1 : ra;
+    const ga = g + <usize>ra * rowB;
+    const gb = g + <usize>rb * rowB;
+    const ha = xhat + <usize>ra * rowB;
+    const hb = xhat + <usize>rb * rowB;
+    let m1a = f64x2.splat(0);
+    let m2a = f64x2.splat(0);
+    let m1b = f64x2.splat(0);
+    let m2b = f64x2.splat(0);
     let j = 0;
     for (; j < pairs; j += 2) {
       const o: usize = (<usize>j) << 2;
-      const gv = pair(gr + o);
-      const hv = pair(hr + o);
-      const dh = gamma !== 0 ? f64x2.mul(gv, pair(gamma + o)) : gv;
-      m1v = f64x2.add(m1v, dh);
-      m2v = f64x2.add(m2v, f64x2.mul(dh, hv));
+      let dha = pair(ga + o);
+      let dhb = pair(gb + o);
+      if (gamma !== 0) {
+        const gm = pair(gamma + o);
+        dha = f64x2.mul(dha, gm);
+        dhb = f64x2.mul(dhb, gm);
+      }
+      m1a = f64x2.add(m1a, dha);
+      m2a = f64x2.add(m2a, f64x2.mul(dha, pair(ha + o)));
+      m1b = f64x2.add(m1b, dhb);
+      m2b = f64x2.add(m2b, f64x2.mul(dhb, pair(hb + o)));
     }
-    let m1 = sum2(m1v);
-    let m2 = sum2(m2v);
+    let m1 = sum2(m1a);
+    let m2 = sum2(m2a);
+    let n1 = sum2(m1b);
+    let n2 = sum2(m2b);
     for (; j < c; j++) {
       const o: usize = (<usize>j) << 2;
-      const gv = <f64>load<f32>(gr + o);
-      const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
-      m1 += dh;
-      m2 += dh * <f64>load<f32>(hr + o);
+      const gm = gamma !== 0 ? <f64>load<f32>(gamma + o) : 1.0;
+      const dha = gamma !== 0 ? <f64>load<f32>(ga + o) * gm : <f64>load<f32>(ga + o);
+      const dhb = gamma !== 0 ? <f64>load<f32>(gb + o) * gm : <f64>load<f32>(gb + o);
+      m1 += dha;
+      m2 += dha * <f64>load<f32>(ha + o);
+      n1 += dhb;
+      n2 += dhb * <f64>load<f32>(hb + o);
     }
-    // parameter gradients, float32 accumulation in row order
+    // parameter gradients, float32 accumulation in row order (row a, then row b)
     if (dgamma !== 0 || dbeta !== 0) {
       j = 0;
       for (; j + 4 <= c; j += 4) {
         const o: usize = (<usize>j) << 2;
-        const gv = v128.load(gr + o);
-        if (dgamma !== 0) v128.store(dgamma + o, f32x4.add(v128.load(dgamma + o), f32x4.mul(gv, v128.load(hr + o))));
-        if (dbeta !== 0) v128.store(dbeta + o, f32x4.add(v128.load(dbeta + o), gv));
+        const gva = v128.load(ga + o);
+        const gvb = v128.load(gb + o);
+        if (dgamma !== 0) {
+          let d = f32x4.add(v128.load(dgamma + o), f32x4.mul(gva, v128.load(ha + o)));
+          if (two) d = f32x4.add(d, f32x4.mul(gvb, v128.load(hb + o)));
+          v128.store(dgamma + o, d);
+        }
+        if (dbeta !== 0) {
+          let d = f32x4.add(v128.load(dbeta + o), gva);
+          if (two) d = f32x4.add(d, gvb);
+          v128.store(dbeta + o, d);
+        }
       }
       for (; j < c; j++) {
         const o: usize = (<usize>j) << 2;
-        const gv = load<f32>(gr + o);
-        if (dgamma !== 0) store<f32>(dgamma + o, load<f32>(dgamma + o) + gv * load<f32>(hr + o));
-        if (dbeta !== 0) store<f32>(dbeta + o, load<f32>(dbeta + o) + gv);
+        const gva = load<f32>(ga + o);
+        const gvb = load<f32>(gb + o);
+        if (dgamma !== 0) {
+          let d = load<f32>(dgamma + o) + gva * load<f32>(ha + o);
+          if (two) d += gvb * load<f32>(hb + o);
+          store<f32>(dgamma + o, d);
+        }
+        if (dbeta !== 0) {
+          let d = load<f32>(dbeta + o) + gva;
+          if (two) d += gvb;
+          store<f32>(dbeta + o, d);
+        }
       }
     }
     if (dx === 0) continue;
-    m1 /= <f64>c;
-    m2 /= <f64>c;
-    const rs = <f64>load<f32>(rstd + ((<usize>r) << 2));
-    const xr = dx + <usize>r * rowB;
-    // per element, the scalar loop's float64 operations in two lanes
-    const rsv = f64x2.splat(rs);
-    const m1v2 = f64x2.splat(m1);
-    const m2v2 = f64x2.splat(m2);
-    for (j = 0; j < pairs; j += 2) {
-      const o: usize = (<usize>j) << 2;
-      const gv = pair(gr + o);
-      const dh = gamma !== 0 ? f64x2.mul(gv, pair(gamma + o)) : gv;
-      let v = f64x2.mul(rsv, f64x2.sub(f64x2.sub(dh, m1v2), f64x2.mul(pair(hr + o), m2v2)));
-      if (accX !== 0) v = f64x2.add(v, pair(xr + o));
-      v128.store64_lane(xr + o, f32x4.demote_f64x2_zero(v), 0);
-    }
-    for (; j < c; j++) {
-      const o: usize = (<usize>j) << 2;
-      const gv = <f64>load<f32>(gr + o);
-      const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
-      let v = rs * (dh - m1 - <f64>load<f32>(hr + o) * m2);
-      if (accX !== 0) v += <f64>load<f32>(xr + o);
-      store<f32>(xr + o, <f32>v);
-    }
+    lnRowDx(ga, ha, dx + <usize>ra * rowB, <f64>load<f32>(rstd + ((<usize>ra) << 2)), m1 / <f64>c, m2 / <f64>c, gamma, c, accX);
+    if (two) lnRowDx(gb, hb, dx + <usize>rb * rowB, <f64>load<f32>(rstd + ((<usize>rb) << 2)), n1 / <f64>c, n2 / <f64>c, gamma, c, accX);
+  }
+}
+
+/** lnBwd's dx for one row: dx (+)= rs (g gamma - m1 - xhat m2), float64 per element, f64x2 lanes. */
+// @ts-ignore: decorator
+@inline
+function lnRowDx(gr: usize, hr: usize, xr: usize, rs: f64, m1: f64, m2: f64, gamma: usize, c: i32, accX: i32): void {
+  const pairs = c & ~1;
+  const rsv = f64x2.splat(rs);
+  const m1v = f64x2.splat(m1);
+  const m2v = f64x2.splat(m2);
+  let j = 0;
+  for (; j < pairs; j += 2) {
+    const o: usize = (<usize>j) << 2;
+    const gv = pair(gr + o);
+    const dh = gamma !== 0 ? f64x2.mul(gv, pair(gamma + o)) : gv;
+    let v = f64x2.mul(rsv, f64x2.sub(f64x2.sub(dh, m1v), f64x2.mul(pair(hr + o), m2v)));
+    if (accX !== 0) v = f64x2.add(v, pair(xr + o));
+    v128.store64_lane(xr + o, f32x4.demote_f64x2_zero(v), 0);
+  }
+  for (; j < c; j++) {
+    const o: usize = (<usize>j) << 2;
+    const gv = <f64>load<f32>(gr + o);
+    const dh = gamma !== 0 ? gv * <f64>load<f32>(gamma + o) : gv;
+    let v = rs * (dh - m1 - <f64>load<f32>(hr + o) * m2);
+    if (accX !== 0) v += <f64>load<f32>(xr + o);
+    store<f32>(xr + o, <f32>v);
   }
 }
 
@@ -1457,8 +1566,24 @@ export function adamw(
   const bcv = f32x4.splat(bc2sqrt);
   const nsv = f32x4.splat(negStep);
   const ev = f32x4.splat(eps);
+  const quads = n & ~3;
   const pairs = n & ~1;
-  for (let i = 0; i < pairs; i += 2) {
+  let i = 0;
+  // four elements at a time: float32 ops in four lanes, each fused multiply-add as two f64x2 halves
+  for (; i < quads; i += 4) {
+    const o: usize = (<usize>i) << 2;
+    const gf = v128.load(g + o);
+    const pj = f32x4.mul(v128.load(w + o), dv);
+    const mb = f32x4.mul(v128.load(m + o), b1v);
+    const mj = fma64x4(gf, f32x4.splat(one1), mb);
+    const vb = f32x4.mul(v128.load(v + o), b2v);
+    const vj = fma64x4(f32x4.mul(o2v, gf), gf, vb);
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vj), bcv), ev);
+    v128.store(w + o, f32x4.add(pj, f32x4.div(f32x4.mul(nsv, mj), denom)));
+    v128.store(m + o, mj);
+    v128.store(v + o, vj);
+  }
+  for (; i < pairs; i += 2) {
     const o: usize = (<usize>i) << 2;
     adamwLanes(true, w + o, g + o, m + o, v + o, dv, b1v, b2v, o1, o2v, bcv, nsv, ev);
   }
@@ -1466,6 +1591,18 @@ export function adamw(
     const o: usize = (<usize>pairs) << 2;
     adamwLanes(false, w + o, g + o, m + o, v + o, dv, b1v, b2v, o1, o2v, bcv, nsv, ev);
   }
+}
+
+/** fma64 on four float32 lanes (two f64x2 halves), rounded to float32 and packed back. */
+// @ts-ignore: decorator
+@inline
+function fma64x4(a: v128, b: v128, c: v128): v128 {
+  const lo = fma64(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(c));
+  const ah = v128.shuffle<i64>(a, a, 1, 1);
+  const bh = v128.shuffle<i64>(b, b, 1, 1);
+  const ch = v128.shuffle<i64>(c, c, 1, 1);
+  const hi = fma64(f64x2.promote_low_f32x4(ah), f64x2.promote_low_f32x4(bh), f64x2.promote_low_f32x4(ch));
+  return v128.shuffle<i64>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2);
 }
 
 /**
@@ -1688,40 +1825,47 @@ export function causalSoftmaxFwd(x: usize, y: usize, T: i32, mats: i32, scale: f
   const sv = f32x4.splat(scale);
   const rowB: usize = (<usize>T) << 2;
   const rows = mats * T;
+  const lane = i32x4(0, 1, 2, 3);
   for (let r = 0; r < rows; r++) {
     const xr: usize = x + <usize>r * rowB;
     const yr: usize = y + <usize>r * rowB;
     const n = (r % T) + 1;
+    const full = n & ~3;
+    const rem = n - full;
+    // the tail's rem < 4 entries as one vector (lanes >= rem: -Inf for the max, never summed or stored)
+    const live = i32x4.lt_s(lane, i32x4.splat(rem));
+    const tail = v128.bitselect(f32x4.mul(v128.load(xr + ((<usize>full) << 2)), sv), f32x4.splat(-Infinity), live);
     let j = 0;
-    let mv = f32x4.splat(-Infinity);
-    for (; j + 4 <= n; j += 4) mv = f32x4.max(mv, f32x4.mul(v128.load(xr + ((<usize>j) << 2)), sv));
-    let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-    for (; j < n; j++) m = max(m, load<f32>(xr + ((<usize>j) << 2)) * scale);
+    let mv = tail;
+    for (; j < full; j += 4) mv = f32x4.max(mv, f32x4.mul(v128.load(xr + ((<usize>j) << 2)), sv));
+    const m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     const mm = f32x4.splat(m);
     let acc = f32x4.splat(0);
-    j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (j = 0; j < full; j += 4) {
       const o: usize = (<usize>j) << 2;
       const e = expFull(f32x4.sub(f32x4.mul(v128.load(xr + o), sv), mm));
       v128.store(yr + o, e);
       acc = f32x4.add(acc, e);
     }
     let s: f32 = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-    for (; j < n; j++) {
-      const o: usize = (<usize>j) << 2;
-      const e = f32x4.extract_lane(expFull(f32x4.splat(load<f32>(xr + o) * scale - m)), 0);
-      store<f32>(yr + o, e);
-      s += e;
-    }
+    // the tail's exponentials in one vector, added in j order as one at a time would be (dead
+    // lanes get e^0: e^-Inf would take the slow subnormal path of the multiplies)
+    const et = expFull(v128.and(f32x4.sub(tail, mm), live));
+    if (rem > 0) s += f32x4.extract_lane(et, 0);
+    if (rem > 1) s += f32x4.extract_lane(et, 1);
+    if (rem > 2) s += f32x4.extract_lane(et, 2);
     const ss = f32x4.splat(s);
-    j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (j = 0; j < full; j += 4) {
       const o: usize = (<usize>j) << 2;
       v128.store(yr + o, f32x4.div(v128.load(yr + o), ss));
     }
-    for (; j < n; j++) {
-      const o: usize = (<usize>j) << 2;
-      store<f32>(yr + o, load<f32>(yr + o) / s);
+    // the tail's weights, 0 in its masked lanes, then the rest of the masked row
+    const yt = v128.and(f32x4.div(et, ss), live);
+    if (full + 4 <= T) {
+      v128.store(yr + ((<usize>full) << 2), yt);
+      j = full + 4;
+    } else {
+      for (let k = 0; j < T; j++, k++) store<f32>(yr + ((<usize>j) << 2), k === 0 ? f32x4.extract_lane(yt, 0) : k === 1 ? f32x4.extract_lane(yt, 1) : f32x4.extract_lane(yt, 2));
     }
     for (; j < T; j++) store<f32>(yr + ((<usize>j) << 2), 0);
   }

@@ -1338,6 +1338,47 @@ test("engine kernels: exp within 1 ulp, GELU forward and backward within float32
   }
 });
 
+test("engine kernels: the causal softmax forward is its float32 rule bit for bit (expFwd's exponentials)", () => {
+  const g = new Generator().manualSeed(38);
+  const ex = arena!.ex;
+  const f = Math.fround;
+  for (const [T, mats] of [
+    [1, 2],
+    [5, 3],
+    [16, 4],
+    [7, 2],
+    [9, 1],
+  ]) {
+    resetArena();
+    const n = T * T * mats;
+    const x = randn(g, n).map((v) => v * 4);
+    const sc = f(0.61);
+    const [px, py] = place(x, new Float32Array(n).fill(Number.NaN));
+    ex.causalSoftmaxFwd(px, py, T, mats, sc);
+    // the rule per row (j <= i): v_j = f32(x_j sc), m = max v, e_j = expFull(v_j - m), s = float32
+    // sum: lanes l = 0..3 of the vectors j = 0, 4, .. (each lane in j order), the lanes added in
+    // order, then the tail j >= 4 floor((i+1)/4) in order; y_j = f32(e_j / s), masked y_j = 0
+    const want = new Float32Array(n);
+    for (let b = 0; b < n; b += T * T) {
+      for (let i = 0; i < T; i++) {
+        const o = b + i * T;
+        const v = Array.from({ length: i + 1 }, (_, j) => f(x[o + j] * sc));
+        const m = Math.max(...v);
+        const [pd, pe] = place(new Float32Array(v.map((vj) => f(vj - m))), new Float32Array(i + 1));
+        ex.expFwd(pd, pe, i + 1);
+        const e = out(pe, i + 1);
+        const full = (i + 1) & ~3;
+        const lanes = [0, 0, 0, 0];
+        for (let j = 0; j < full; j++) lanes[j % 4] = f(lanes[j % 4] + e[j]);
+        let s = f(f(f(lanes[0] + lanes[1]) + lanes[2]) + lanes[3]);
+        for (let j = full; j <= i; j++) s = f(s + e[j]);
+        for (let j = 0; j <= i; j++) want[o + j] = f(e[j] / s);
+      }
+    }
+    exactly(`causalSoftmaxFwd T=${T} mats=${mats}`, out(py, n), want);
+  }
+});
+
 test("engine kernels: the causal softmax backward is the float64 rule bit for bit", () => {
   const g = new Generator().manualSeed(37);
   const ex = arena!.ex;
