@@ -173,18 +173,48 @@ test("no room for another width's plan: one new arena, then widths without a pla
   const prev = setPlanRoom(0);
   let cropped: ReturnType<typeof run>;
   try {
-    cropped = run("bow", 24, { crop: true, capture: true });
+    cropped = run("bow", 40, { crop: true, capture: true });
   } finally {
     setPlanRoom(prev);
   }
-  const whole = run("bow", 24, { crop: false, capture: true });
+  const whole = run("bow", 40, { crop: false, capture: true });
   assert.deepEqual(cropped.losses, whole.losses);
   whole.params.forEach((p, i) => sameBits(`parameter ${i}`, cropped.params[i], p));
   whole.state.forEach((s, i) => sameBits(`optimizer state ${i}`, cropped.state[i], s));
-  // the first arena's plan was dropped when the second width sealed a new arena; no third
+  // the first arena's plan was dropped when the second width sealed a new arena (with room for
+  // twice the first one's bytes); the widths that did not fit in that either have no plan
   const plans = [...plansOf(cropped.model).values()];
-  assert.equal(plans.filter((p) => p !== null).length, 1, "one plan");
-  assert.ok(plans.length >= 2, "a width without a plan");
+  assert.equal(new Set(plans.filter((p) => p !== null).map((p) => p?.plan.arena)).size, 1, "one arena");
+  assert.ok(plans.some((p) => p === null), "a width without a plan");
+});
+
+test("makemore.py's evaluate() on cropped batches of 100: the whole batches' loss bit for bit", async () => {
+  const { makemoreEvaluate } = await import("../src/train/session.ts");
+  for (const type of ["transformer", "gru", "bow"] as const) {
+    const r = ourRow(type, words);
+    train(r.model, r.data.train, { ...r.cfg, maxSteps: 5 }, r.g, {}, 0, r.optimizer);
+    const test = r.data.test as Examples;
+    const evaluate = (crop: boolean) => {
+      const prev = setCropping(crop);
+      try {
+        return makemoreEvaluate(r.model, test, new Generator().manualSeed(7));
+      } finally {
+        setCropping(prev);
+      }
+    };
+    const whole = evaluate(false);
+    assert.ok(Number.isFinite(whole) && whole > 2 && whole < 4, `${type}: ${whole}`);
+    assert.ok(Object.is(evaluate(true), whole), `${type}: cropped ${evaluate(true)} vs ${whole}`);
+  }
+  // (the batches are cropped: of the test split's first 100 words in that order, the longest)
+  const r = ourRow("transformer", words);
+  const test = r.data.test as Examples;
+  const [N, T] = test.X.shape;
+  const order = new Generator().manualSeed(7).randperm(N).subarray(0, 100);
+  const x = new Float32Array(100 * T);
+  const y = new Float32Array(100 * T);
+  gatherExamples(test, Float32Array.from(order), 0, 100, x, y);
+  assert.ok(croppedWidth(y, 100, T) < T, "a cropped batch");
 });
 
 test("a step whose hook reads the activations trains on the whole minibatch; the others on cropped columns", () => {

@@ -309,10 +309,10 @@ const MAX_SHAPES = 64;
  * Room a model's first arena leaves for its plans at other input shapes, in multiples of the
  * first plan's bytes. A cropped makemore.py minibatch on names.txt is 9 to 16 columns wide, so
  * the plans of the other widths take about 8-10x a 10-column plan; the room is zero pages until a
- * plan takes them. When a plan does not fit, a new arena is sealed (once: `MAX_REGROWN`) with this
- * much room over everything the old one held, and the old arena's plans are captured again as they
- * are needed; a shape that does not fit after that runs eagerly (the training loop then crops to
- * a wider shape that has a plan).
+ * plan takes them. When a plan does not fit, a new arena is sealed (once: `MAX_REGROWN`) with room
+ * for twice everything the old one held, and the old arena's plans are captured again as they are
+ * needed; a shape that does not fit after that runs eagerly (the training loop then crops to a
+ * wider shape that has a plan).
  */
 let ROOM = 12;
 const MAX_REGROWN = 1;
@@ -411,7 +411,8 @@ export function trainStep(
   let base: TrainPlan | null = mp.last?.plan ?? null;
   for (const c of mp.shapes.values()) base ??= c.plan;
   const baseBytes = base ? base.plan.arena.bytes : 0;
-  const reserve = (bytes: number) => (varying ? ROOM * Math.max(bytes, baseBytes) : 0);
+  // (a new arena for a model whose arena ran out: room for its plans again, twice over)
+  const reserve = (bytes: number) => (varying ? Math.max(ROOM * bytes, 2 * baseBytes) : 0);
   const { plan, loss, noRoom } = TrainPlan.capture(model, X, Y, opt, base, reserve, mp.regrown < MAX_REGROWN);
   if (noRoom && plan) mp.regrown++;
   // (no plan: the optimizer keeps the blocks of the plan it had, which still hold its state)

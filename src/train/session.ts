@@ -60,6 +60,7 @@ import { AnomalyError, noGrad, setDetectAnomaly, Tensor } from "../tensor/tensor
 import { calibrateBatchNorm, type Provenance, provenance, sampleWords, splitLoss } from "./evaluate.ts";
 import { makeOptimizer, type Optimizer, type OptimizerState } from "./optim.ts";
 import {
+  croppedBatch,
   firstNonFinite,
   gatherBatch,
   type StopReason,
@@ -932,7 +933,9 @@ export function makemoreEvaluate(
       for (let b = 0; b * batchSize < N && b <= maxBatches; b++) {
         const rows = Float32Array.from(order.subarray(b * batchSize, Math.min(N, (b + 1) * batchSize)));
         const { Xb, Yb } = gatherBatch(data, new Tensor(rows, [rows.length], "int64"), T);
-        losses.push(model.loss(Xb, Yb).item());
+        // a causal model's batch without its all-ignored trailing columns: the same loss
+        const { X, Y } = croppedBatch(model, Xb, Yb);
+        losses.push(model.loss(X, Y).item());
       }
     });
   } finally {

@@ -245,6 +245,24 @@ export function croppedWidth(Y: ArrayLike<number>, B: number, T: number): number
   return last + 1;
 }
 
+/**
+ * (X, Y) cropped to `croppedWidth` columns for a causal model (`LanguageModel.causal`, cropping on:
+ * `setCropping`), else as they are: the same loss, in eval mode too (src/train/session.ts
+ * makemoreEvaluate).
+ */
+export function croppedBatch(model: LanguageModel, X: Tensor, Y: Tensor): { X: Tensor; Y: Tensor } {
+  if (!cropping || model.causal !== true || Y.shape.length !== 2 || X.shape.join() !== Y.shape.join())
+    return { X, Y };
+  const [B, T] = X.shape;
+  const w = croppedWidth(Y.storage, B, T);
+  if (w === T) return { X, Y };
+  const Xc = new Tensor(new Float32Array(B * w), [B, w], "int64");
+  const Yc = new Tensor(new Float32Array(B * w), [B, w], "int64");
+  cropColumns(X.storage, Xc.storage, B, T, w);
+  cropColumns(Y.storage, Yc.storage, B, T, w);
+  return { X: Xc, Y: Yc };
+}
+
 /** dst (B, w) = src (B, T)[:, :w]. */
 function cropColumns(src: Float32Array, dst: Float32Array, B: number, T: number, w: number): void {
   for (let b = 0; b < B; b++) dst.set(src.subarray(b * T, b * T + w), b * w);

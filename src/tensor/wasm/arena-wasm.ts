@@ -298,18 +298,20 @@ export class Arena {
    * Grow the memory to hold every reservation and `reserve` more bytes (a later plan of the same
    * model sealed into this arena: src/tensor/engine.ts `Plan.sealInto`); the memory never grows
    * again, so views of it stay valid. The room is zero pages that no one touches until a plan
-   * takes it (the OS maps them on first write); if the memory cannot grow that far, only what is
-   * reserved. With threads, start the workers (on failure the arena stays single-threaded).
+   * takes it (the OS maps them on first write); where the memory cannot grow that far, half as
+   * much room, and so on. With threads, start the workers (on failure the arena stays
+   * single-threaded).
    */
   seal(reserve = 0): void {
     const mem = this.ex.memory;
-    const grow = (bytes: number) => {
-      if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE_BYTES));
-    };
-    try {
-      grow(this.top + reserve);
-    } catch {
-      grow(this.top);
+    for (let room = reserve; ; room = room < PAGE_BYTES ? 0 : room / 2) {
+      const bytes = this.top + room;
+      try {
+        if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE_BYTES));
+        break;
+      } catch (e) {
+        if (room === 0) throw e;
+      }
     }
     const buf = mem.buffer;
     this.limit = buf.byteLength;
