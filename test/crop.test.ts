@@ -185,7 +185,10 @@ test("no room for another width's plan: one new arena, then widths without a pla
   // twice the first one's bytes); the widths that did not fit in that either have no plan
   const plans = [...plansOf(cropped.model).values()];
   assert.equal(new Set(plans.filter((p) => p !== null).map((p) => p?.plan.arena)).size, 1, "one arena");
-  assert.ok(plans.some((p) => p === null), "a width without a plan");
+  assert.ok(
+    plans.some((p) => p === null),
+    "a width without a plan",
+  );
 });
 
 test("makemore.py's evaluate() on cropped batches of 100: the whole batches' loss bit for bit", async () => {
