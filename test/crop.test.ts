@@ -25,9 +25,9 @@ import {
 } from "../src/models/makemore.ts";
 import { Generator } from "../src/random/index.ts";
 import { randint, Tensor } from "../src/tensor/index.ts";
-import { AdamW } from "../src/train/optim.ts";
+import { AdamW, makeOptimizer } from "../src/train/optim.ts";
 import { planOf, plansOf, setCaptureEnabled, setPlanRoom, trainStep } from "../src/train/plan.ts";
-import { croppedWidth, setCropping, train } from "../src/train/train.ts";
+import { croppedWidth, setCropping, type TrainConfig, train } from "../src/train/train.ts";
 
 const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
 
@@ -47,11 +47,19 @@ test("croppedWidth: 1 + the last column with a target other than -1", () => {
 });
 
 /** `makemore train --type TYPE`'s model, data and AdamW, `steps` steps; what a run leaves. */
-function run(type: MakemoreType, steps: number, o: { crop: boolean; capture: boolean }) {
+function run(
+  type: MakemoreType,
+  steps: number,
+  o: { crop: boolean; capture: boolean; cfg?: Partial<TrainConfig> },
+) {
   const prevCrop = setCropping(o.crop);
   const prevCapture = setCaptureEnabled(o.capture);
   try {
     const r = ourRow(type, words);
+    if (o.cfg) {
+      r.cfg = { ...r.cfg, ...o.cfg };
+      r.optimizer = makeOptimizer(r.cfg, r.model.parameters());
+    }
     const data: Examples = r.data.train;
     const [, T] = data.X.shape;
     const losses: number[] = [];
@@ -130,6 +138,24 @@ test("a run that alternates widths on the shared arena's plans equals the eager 
     eager.params.forEach((p, i) => sameBits(`${type} parameter ${i}`, planned.params[i], p));
     eager.state.forEach((s, i) => sameBits(`${type} optimizer state ${i}`, planned.state[i], s));
     assert.equal(planOf(eager.model), null);
+  }
+});
+
+test("SGD with momentum and plain SGD on the shared blocks: cropped == whole == eager bit for bit (BoW)", () => {
+  for (const cfg of [
+    { optimizer: "sgd", learningRate: 0.05, momentum: 0.9, lrSchedule: "constant" },
+    { optimizer: "sgd", learningRate: 0.05, momentum: 0, weightDecay: 0, lrSchedule: "constant" },
+  ] as Partial<TrainConfig>[]) {
+    const whole = run("bow", 16, { crop: false, capture: true, cfg });
+    const cropped = run("bow", 16, { crop: true, capture: true, cfg });
+    const eager = run("bow", 16, { crop: true, capture: false, cfg });
+    assert.ok(cropped.widths.size >= 3, `widths ${[...cropped.widths]}`);
+    for (const other of [whole, eager]) {
+      assert.deepEqual(cropped.losses, other.losses);
+      other.params.forEach((p, i) => sameBits(`parameter ${i}`, cropped.params[i], p));
+      other.state.forEach((s, i) => sameBits(`momentum ${i}`, cropped.state[i], s));
+    }
+    assert.ok(cfg.momentum === 0 || cropped.state.length > 0, "momentum buffers");
   }
 });
 
