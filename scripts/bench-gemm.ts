@@ -22,7 +22,7 @@
 
 import { execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { gflopRate, microkernelCeiling } from "../src/bench/ceiling.ts";
+import { gflopRate, measureCeiling, microkernelCeiling } from "../src/bench/ceiling.ts";
 import { Generator } from "../src/random/generator.ts";
 import { Arena, type ArenaExports } from "../src/tensor/wasm/arena-wasm.ts";
 import { wasmKernels } from "../src/tensor/wasm/kernels-wasm.ts";
@@ -46,10 +46,14 @@ console.log(
 );
 /** GFLOP/s of the 4x8 microkernel on L1-resident panels (k = 256), per build. */
 const ceilingOf = (relaxed: boolean) => microkernelCeiling(root, relaxed, quick ? 3 : 7);
-const ceilPlain = ceilingOf(false);
+const plainCeiling = measureCeiling(root, false, quick ? 3 : 7);
+const ceilPlain = plainCeiling.gflops;
 const ceil = fma ? ceilingOf(true) : ceilPlain;
 console.log(
   `ceiling (4x8 microkernel, k=256, L1-resident): plain ${ceilPlain.toFixed(1)} GFLOP/s, fused multiply-add ${fma ? ceil.toFixed(1) : "-"} GFLOP/s`,
+);
+console.log(
+  `clock beside the plain ceiling: ${plainCeiling.ghz.toFixed(2)} GHz, ${plainCeiling.flopsPerCycle.toFixed(1)} flops/cycle of the 16 a 128-bit core retires`,
 );
 
 // [m, k, n] of a forward product X(m, k) @ W(k, n)
@@ -236,6 +240,10 @@ async function profileSteps(rows: string): Promise<void> {
       );
     }
   }
+  const c = measureCeiling(fileURLToPath(new URL("..", import.meta.url)), false, 5);
+  console.log(
+    `the microkernel's ceiling now: ${c.gflops.toFixed(1)} GFLOP/s, ${c.flopsPerCycle.toFixed(1)} flops/cycle at ${c.ghz.toFixed(2)} GHz`,
+  );
   console.log(`medians over replays; load after: ${execSync("uptime").toString().trim()}`);
 }
 

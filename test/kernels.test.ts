@@ -1617,6 +1617,9 @@ test("bench profile: a training step's recorded gemm calls are its Linear produc
   });
   // 6x needs 60 steps/s = 60 GFLOP/s > 50
   assert.match(verdict(row(6, 20, 0.04), 50), /arithmetic-bound: it needs 60\.0 GFLOP\/s/);
+  // against 128-bit SIMD's own bound at a measured clock (16 flops/cycle): 3.5 GHz = 56 < 60, 4 GHz = 64
+  assert.match(verdict(row(6, 20, 0.04), 50, 16 * 3.5), /and over the 56\.0 of 16 flops\/cycle/);
+  assert.match(verdict(row(6, 20, 0.04), 50, 16 * 4), /under the 64\.0 of 16 flops\/cycle/);
   // 3x: 33.3 ms allowed; gemm >= 20 ms, rest 50 - 40 = 10 ms: 30 ms fits, so the gemm needs
   // 1 GFLOP in 23.3 ms = 42.9 GFLOP/s
   assert.match(verdict(row(3, 20, 0.04), 50), /reachable: .* needs 42\.9 GFLOP\/s \(86% of the ceiling\)/);

@@ -6,8 +6,11 @@
  *
  * The arithmetic it is compared with: a 128-bit WebAssembly SIMD multiply (or fused multiply-add)
  * is 4 float32 lanes; this Zen 5 issues two multiplies (or two FMAs) per cycle besides two adds, so
- * the plain mul + add kernel and the FMA kernel both retire 8 products = 16 flops per cycle.
+ * the plain mul + add kernel and the FMA kernel both retire at most 8 products = 16 flops per cycle.
  * OpenBLAS's AVX-512 FMA kernel retires 2 x 16 lanes x 2 = 64 flops per cycle at the same clock.
+ * `measureCeiling` also clocks the core (a chain of dependent one-cycle integer operations,
+ * interleaved with the microkernel's batches), so the ceiling is stated in flops per cycle against
+ * those 16 rather than assumed to be them.
  */
 
 import { execFileSync } from "node:child_process";
@@ -58,6 +61,7 @@ interface CeilingExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   ceiling(k: number, reps: number, ap: number, bp: number, c: number, scratch: number): void;
+  clockChain(n: number, y: number, z: number): number;
 }
 
 /**
@@ -88,6 +92,11 @@ function ceilingModule(root: string, relaxed: boolean): WebAssembly.Instance {
  * plain build or the relaxed-SIMD (FMA) one; `root` is the repository (where asc and assembly/ are).
  */
 export function microkernelCeiling(root: string, relaxed = false, batches = 7): number {
+  return ceilingSetup(root, relaxed).rate(batches);
+}
+
+/** The microkernel's rate (`rate`) and the ceiling module's clock chain (`clock`, GHz per batch). */
+function ceilingSetup(root: string, relaxed: boolean) {
   const cx = ceilingModule(root, relaxed).exports as unknown as CeilingExports;
   const k = 256;
   const base = (cx.heapBase() + 63) & ~63;
@@ -100,5 +109,63 @@ export function microkernelCeiling(root: string, relaxed = false, batches = 7): 
   g.randnInto(f.subarray(ap >> 2, (ap >> 2) + 4 * k));
   g.randnInto(f.subarray(bp >> 2, (bp >> 2) + 8 * k));
   const reps = 200;
-  return gflopRate(2 * 4 * 8 * k * reps, () => cx.ceiling(k, reps, ap, bp, c, c + 256), batches);
+  const kernel = () => cx.ceiling(k, reps, ap, bp, c, c + 256);
+  const flops = 2 * 4 * 8 * k * reps;
+  let calls = 0; // calls in a ~20 ms batch, sized at the first batch
+  return {
+    rate: (batches: number) => gflopRate(flops, kernel, batches),
+    /** one batch of the microkernel (~20 ms), GFLOP/s */
+    kernelBatch: () => {
+      if (calls === 0) {
+        const t0 = performance.now();
+        while (performance.now() - t0 < 100) {
+          kernel();
+          calls++;
+        }
+        calls = Math.max(1, calls >> 2);
+      }
+      const t = cpuMs();
+      for (let i = 0; i < calls; i++) kernel();
+      return (flops * calls) / ((cpuMs() - t) * 1e6);
+    },
+    /** one batch of the clock chain (~20 ms), GHz */
+    clock: () => {
+      const n = 200_000;
+      const t = cpuMs();
+      cx.clockChain(n, 12345, 678);
+      return (32 * n) / ((cpuMs() - t) * 1e6);
+    },
+  };
+}
+
+export interface Ceiling {
+  /** the microkernel's GFLOP/s (median of the batches) */
+  gflops: number;
+  /** the core's clock in GHz (median), from the dependent integer chain */
+  ghz: number;
+  /** flops per cycle: the median of each batch's GFLOP/s over the clock batch beside it */
+  flopsPerCycle: number;
+}
+
+/**
+ * The microkernel's ceiling (as `microkernelCeiling`) and the clock, in alternating batches: on a
+ * shared machine the clock a core gets drifts, so each batch's flops per cycle is taken against the
+ * clock measured right beside it, and the median of those is kept.
+ */
+export function measureCeiling(root: string, relaxed = false, batches = 7): Ceiling {
+  const s = ceilingSetup(root, relaxed);
+  s.kernelBatch(); // warm both: V8 tiers the module up at a later call
+  for (let i = 0; i < 5; i++) s.clock();
+  const rates: number[] = [];
+  const clocks: number[] = [];
+  const perCycle: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const before = s.clock();
+    const r = s.kernelBatch();
+    const after = s.clock();
+    rates.push(r);
+    clocks.push((before + after) / 2);
+    perCycle.push(r / ((before + after) / 2));
+  }
+  return { gflops: median(rates), ghz: median(clocks), flopsPerCycle: median(perCycle) };
 }

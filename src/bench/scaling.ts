@@ -40,7 +40,7 @@ import { Linear } from "../nn/modules.ts";
 import { Generator } from "../random/generator.ts";
 import { type GemmCall, setGemmLog } from "../tensor/engine.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
-import { AVX512_FLOPS_PER_CYCLE, cpuMs, microkernelCeiling, SIMD128_FLOPS_PER_CYCLE } from "./ceiling.ts";
+import { AVX512_FLOPS_PER_CYCLE, cpuMs, measureCeiling, SIMD128_FLOPS_PER_CYCLE } from "./ceiling.ts";
 
 export interface ScalingRow {
   name: string;
@@ -209,6 +209,8 @@ export interface ScalingResult {
   torchSkipped?: string;
   /** GFLOP/s of the gemm microkernel on L1-resident data (one thread), or null if not measured */
   ceiling: number | null;
+  /** the core's clock measured beside the ceiling (src/bench/ceiling.ts measureCeiling) */
+  clock?: { ghz: number; flopsPerCycle: number } | null;
   rows: {
     target: number;
     profile: GemmProfile | null;
@@ -391,9 +393,12 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
     };
   });
   let ceiling: number | null = null;
+  let clock: ScalingResult["clock"] = null;
   try {
-    o.log("measuring the gemm microkernel's ceiling ...");
-    ceiling = microkernelCeiling(o.root);
+    o.log("measuring the gemm microkernel's ceiling and the clock ...");
+    const m = measureCeiling(o.root);
+    ceiling = m.gflops;
+    clock = { ghz: m.ghz, flopsPerCycle: m.flopsPerCycle };
   } catch (e) {
     o.log(`no ceiling measured: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -414,6 +419,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
     threads: o.threads,
     ...(torchSkipped ? { torchSkipped } : {}),
     ceiling,
+    clock,
     rows: models.map((m, i) => ({
       target: m.row.target,
       profile: profiles[i],
@@ -488,16 +494,22 @@ export function formatScaling(r: ScalingResult): string {
       "over that time.",
   );
   if (r.ceiling !== null) {
-    const ghz = r.ceiling / SIMD128_FLOPS_PER_CYCLE;
+    const c = r.clock;
+    const ghz = c ? c.ghz : r.ceiling / SIMD128_FLOPS_PER_CYCLE;
+    const of16 = `of the ${SIMD128_FLOPS_PER_CYCLE} that 128-bit SIMD can retire (2 multiply + 2 add pipes x 4 lanes)`;
     lines.push(
       `ceiling: the gemm's 4x8 microkernel on L1-resident data runs at ${r.ceiling.toFixed(1)} GFLOP/s ` +
-        `(one thread) = ${SIMD128_FLOPS_PER_CYCLE} flops/cycle (128-bit SIMD: 2 multiply pipes x 4 lanes x ` +
-        `2 flops) at an effective ${ghz.toFixed(2)} GHz; OpenBLAS's AVX-512 FMA kernel does ` +
-        `${AVX512_FLOPS_PER_CYCLE} flops/cycle, ${((AVX512_FLOPS_PER_CYCLE * ghz) | 0).toLocaleString("en-US")} GFLOP/s at that clock.`,
+        (c
+          ? `(one thread); the core's clock, measured beside it, ${ghz.toFixed(2)} GHz: ` +
+            `${c.flopsPerCycle.toFixed(1)} flops/cycle ${of16}`
+          : `(one thread), taken as the ${SIMD128_FLOPS_PER_CYCLE} flops/cycle ${of16}: an effective ${ghz.toFixed(2)} GHz`) +
+        `; OpenBLAS's AVX-512 FMA kernel does ${AVX512_FLOPS_PER_CYCLE} flops/cycle, ` +
+        `${((AVX512_FLOPS_PER_CYCLE * ghz) | 0).toLocaleString("en-US")} GFLOP/s at that clock.`,
     );
     lines.push("");
     lines.push("verdicts at one thread (from the CPU-time medians above, the gemm share and the ceiling):");
-    for (const row of r.rows) lines.push(`- ${row.name}: ${verdict(row, r.ceiling)}`);
+    const peak = c ? SIMD128_FLOPS_PER_CYCLE * c.ghz : undefined;
+    for (const row of r.rows) lines.push(`- ${row.name}: ${verdict(row, r.ceiling, peak)}`);
   }
   return lines.join("\n");
 }
@@ -510,8 +522,10 @@ export function formatScaling(r: ScalingResult): string {
  *   - else if F / ceiling + (1 - s) / S > 1 / (R P), it is out of reach while the rest of the step
  *     (everything but gemm, now (1 - s) / S) stays as it is;
  *   - else it needs the gemm at F / (1 / (R P) - (1 - s) / S) GFLOP/s inside the step.
+ * peak: 128-bit SIMD's own bound at the measured clock (16 flops/cycle), when known: an
+ * arithmetic-bound row says whether even a perfect 128-bit kernel would fall short.
  */
-export function verdict(row: ScalingResult["rows"][number], ceiling: number): string {
+export function verdict(row: ScalingResult["rows"][number], ceiling: number, peak?: number): string {
   const o = row.ours["1"];
   const p = row.torchNn["1"];
   const pr = row.profile;
@@ -531,7 +545,12 @@ export function verdict(row: ScalingResult["rows"][number], ceiling: number): st
   if (gemmMin > allowed) {
     return (
       `${head}: arithmetic-bound: it needs ${num((F * need) / 1e9, 1)} GFLOP/s of matmul, over the ` +
-      `ceiling's ${ceiling.toFixed(1)}, even with nothing else in the step`
+      `ceiling's ${ceiling.toFixed(1)}, even with nothing else in the step` +
+      (peak === undefined
+        ? ""
+        : (F * need) / 1e9 > peak
+          ? ` (and over the ${peak.toFixed(1)} of 16 flops/cycle, 128-bit SIMD's bound at this clock)`
+          : ` (under the ${peak.toFixed(1)} of 16 flops/cycle at this clock: a kernel nearer that bound could reach it)`)
     );
   }
   if (gemmMin + rest > allowed) {
