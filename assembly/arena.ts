@@ -1066,88 +1066,102 @@ export function expFwd(x: usize, y: usize, n: i32): void {
   for (; o < end; o += 4) store<f32>(y + o, f32x4.extract_lane(expFull(f32x4.splat(load<f32>(x + o))), 0));
 }
 
-// GELU, tanh form (makemore.py's NewGELU): y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+// GELU, tanh form (makemore.py's NewGELU): y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+// computed as y = x s with s = 0.5 (1 + tanh(u)) = 1 / (1 + e^(-2u)) (tfops, issue 12): one exp and
+// one division, none of tanh's two branches, and no cancellation in 1 + tanh(u) near -1.
 const GELU_K: f32 = 0.7978845608028654;
 const GELU_C: f32 = 0.044715;
-/** 64 bytes of static scratch: four vectors of u on their way through tanh4 (mmspeed, issue 12) */
-const GELU_TMP: usize = memory.data(64, 16);
 
 @inline
 function geluU(x: v128): v128 {
   return f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_C), f32x4.mul(x, f32x4.mul(x, x)))));
 }
 
-/** tanh(u) of the 4 vectors at x into q (64 bytes), through tanh4 (the same lanes as tanhv, four chains in flight). */
+/**
+ * s = 1 / (1 + e^(-2u)) = 0.5 (1 + tanh(u)), u = geluU(x): u clamped to [-9, 9] (e^(-2u) within
+ * expv's range, never subnormal), and s = 0 for u < -9 as float32 tanh(u) = -1 gives (e^(-18) is
+ * below 1/2 ulp of 1, so s = 1 exactly for u > 9 already). NaN stays NaN. Within 3 ulp of s(u).
+ */
 @inline
-function geluTanh4(x: usize, q: usize): void {
-  for (let j: usize = 0; j < 64; j += 16) v128.store(GELU_TMP + j, geluU(v128.load(x + j)));
-  tanh4(GELU_TMP, q);
+function geluS(x: v128): v128 {
+  const u = geluU(x);
+  const uc = f32x4.pmax(f32x4.pmin(u, f32x4.splat(9)), f32x4.splat(-9));
+  const e = expv(f32x4.mul(uc, f32x4.splat(-2)));
+  const s = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  return v128.andnot(s, f32x4.lt(u, f32x4.splat(-9)));
 }
 
-/** y = 0.5 x (1 + t), t = tanh(u). */
+/** gelu'(x) = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2), s = 0.5 (1 + tanh(u)). */
 @inline
-function geluY(x: v128, t: v128): v128 {
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
-}
-
-/** gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u). */
-@inline
-function geluDeriv(x: v128, t: v128): v128 {
-  const half = f32x4.splat(0.5);
+function geluDeriv(x: v128, s: v128): v128 {
   const one = f32x4.splat(1);
   const du = f32x4.mul(f32x4.splat(GELU_K), f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(x, x))));
-  return f32x4.add(
-    f32x4.mul(half, f32x4.add(one, t)),
-    f32x4.mul(f32x4.mul(f32x4.mul(half, x), f32x4.sub(one, f32x4.mul(t, t))), du),
-  );
+  return f32x4.add(s, f32x4.mul(f32x4.mul(f32x4.add(x, x), f32x4.mul(s, f32x4.sub(one, s))), du));
 }
 
 /**
- * y = gelu(x), float32 lanes, and t = tanh(u) for the backward (t = 0: not kept). Within
- * 4e-7 (1 + |x|) of the float64 formula (the twin): tanh is 1 ulp, u is rounded to float32.
+ * y = gelu(x) = x s, float32 lanes, and s = 0.5 (1 + tanh(u)) for the backward (s = 0: not kept).
+ * Within 4e-7 (1 + |x|) of the float64 formula (the twin); y = +-0 where u < -9, as PyTorch's
+ * 0.5 x (1 + tanh(u)) with tanh = -1 gives.
  */
-export function geluFwd(x: usize, y: usize, t: usize, n: i32): void {
+export function geluFwd(x: usize, y: usize, s: usize, n: i32): void {
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
-  // 4 vectors at a time: the 4 u's through tanh4 (geluTanh4)
+  // 4 vectors at a time: four independent chains for the out-of-order core
   for (; o + 64 <= end; o += 64) {
-    const q = t !== 0 ? t + o : GELU_TMP;
-    geluTanh4(x + o, q);
-    for (let j: usize = 0; j < 64; j += 16) v128.store(y + o + j, geluY(v128.load(x + o + j), v128.load(q + j)));
+    const x0 = v128.load(x + o);
+    const x1 = v128.load(x + o, 16);
+    const x2 = v128.load(x + o, 32);
+    const x3 = v128.load(x + o, 48);
+    const s0 = geluS(x0);
+    const s1 = geluS(x1);
+    const s2 = geluS(x2);
+    const s3 = geluS(x3);
+    v128.store(y + o, f32x4.mul(x0, s0));
+    v128.store(y + o, f32x4.mul(x1, s1), 16);
+    v128.store(y + o, f32x4.mul(x2, s2), 32);
+    v128.store(y + o, f32x4.mul(x3, s3), 48);
+    if (s !== 0) {
+      v128.store(s + o, s0);
+      v128.store(s + o, s1, 16);
+      v128.store(s + o, s2, 32);
+      v128.store(s + o, s3, 48);
+    }
   }
   for (; o + 16 <= end; o += 16) {
     const v = v128.load(x + o);
-    const tv = tanhv(geluU(v));
-    v128.store(y + o, geluY(v, tv));
-    if (t !== 0) v128.store(t + o, tv);
+    const sv = geluS(v);
+    v128.store(y + o, f32x4.mul(v, sv));
+    if (s !== 0) v128.store(s + o, sv);
   }
   for (; o < end; o += 4) {
     const v = f32x4.splat(load<f32>(x + o));
-    const tv = tanhv(geluU(v));
-    store<f32>(y + o, f32x4.extract_lane(geluY(v, tv), 0));
-    if (t !== 0) store<f32>(t + o, f32x4.extract_lane(tv, 0));
+    const sv = geluS(v);
+    store<f32>(y + o, f32x4.extract_lane(f32x4.mul(v, sv), 0));
+    if (s !== 0) store<f32>(s + o, f32x4.extract_lane(sv, 0));
   }
 }
 
 /**
- * gx (+)= g * gelu'(x), gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),
- * in float32 lanes, with t = tanh(u) as geluFwd kept it (tanh4 and tanhv give the same lanes, so
- * this is the value a recomputed tanh would give, without the tanh). Within 1e-6 (1 + x^2) |g| of
- * the float64 twin.
+ * gx (+)= g * gelu'(x), gelu'(x) = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2), in float32
+ * lanes, with s = 0.5 (1 + tanh(u)) as geluFwd kept it. Within 1e-6 (1 + x^2) |g| of the float64 twin.
  */
-export function geluBwd(x: usize, t: usize, g: usize, gx: usize, n: i32, acc: i32): void {
+export function geluBwd(x: usize, s: usize, g: usize, gx: usize, n: i32, acc: i32): void {
   const end: usize = (<usize>n) << 2;
   let o: usize = 0;
   for (; o + 16 <= end; o += 16) {
-    let r = f32x4.mul(v128.load(g + o), geluDeriv(v128.load(x + o), v128.load(t + o)));
+    let r = f32x4.mul(v128.load(g + o), geluDeriv(v128.load(x + o), v128.load(s + o)));
     if (acc !== 0) r = f32x4.add(r, v128.load(gx + o));
     v128.store(gx + o, r);
   }
   for (; o < end; o += 4) {
-    const r = f32x4.mul(f32x4.splat(load<f32>(g + o)), geluDeriv(f32x4.splat(load<f32>(x + o)), f32x4.splat(load<f32>(t + o))));
-    let s = f32x4.extract_lane(r, 0);
-    if (acc !== 0) s += load<f32>(gx + o);
-    store<f32>(gx + o, s);
+    const r = f32x4.mul(
+      f32x4.splat(load<f32>(g + o)),
+      geluDeriv(f32x4.splat(load<f32>(x + o)), f32x4.splat(load<f32>(s + o))),
+    );
+    let v = f32x4.extract_lane(r, 0);
+    if (acc !== 0) v += load<f32>(gx + o);
+    store<f32>(gx + o, v);
   }
 }
 

@@ -897,17 +897,17 @@ function viaScratch(
 }
 
 /**
- * The tanh GELU y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), in float32 lanes
- * (assembly/arena.ts geluFwd: each step rounded as NewGELU's tensor ops round, the arena module's
- * tanh), keeping t = tanh(u) for the backward. False where the arena module does not run.
+ * The tanh GELU y = 0.5 x (1 + tanh(u)) = x s, s = 1 / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715
+ * x^3), in float32 lanes (assembly/arena.ts geluFwd), keeping s for the backward. False where the
+ * arena module does not run.
  */
-export function geluForwardArena(x: Float32Array, y: Float32Array, t: Float32Array): boolean {
-  const ex = arenaOf(x, y, t);
+export function geluForwardArena(x: Float32Array, y: Float32Array, s: Float32Array): boolean {
+  const ex = arenaOf(x, y, s);
   if (ex) {
-    ex.geluFwd(x.byteOffset, y.byteOffset, t.byteOffset, x.length);
+    ex.geluFwd(x.byteOffset, y.byteOffset, s.byteOffset, x.length);
     return true;
   }
-  return viaScratch([x, y, t], [1, 2], (m, [px, py, pt]) => m.geluFwd(px, py, pt, x.length));
+  return viaScratch([x, y, s], [1, 2], (m, [px, py, ps]) => m.geluFwd(px, py, ps, x.length));
 }
 
 /**
@@ -939,23 +939,23 @@ export function causalSoftmaxArena(x: Float32Array, y: Float32Array, T: number, 
 }
 
 /**
- * gx (+)= g gelu'(x), float32 lanes, from geluForwardArena's t (assembly/arena.ts geluBwd: the
- * value a recomputed tanh would give). acc false: gx is overwritten (a fresh gradient).
+ * gx (+)= g gelu'(x) = g (s + 2 x s (1 - s) u'(x)), float32 lanes, from geluForwardArena's s
+ * (assembly/arena.ts geluBwd). acc false: gx is overwritten (a fresh gradient).
  */
 export function geluBackwardArena(
   x: Float32Array,
-  t: Float32Array,
+  s: Float32Array,
   g: Float32Array,
   gx: Float32Array,
   acc: boolean,
 ): boolean {
   const a = acc ? 1 : 0;
-  const ex = arenaOf(x, t, g, gx);
+  const ex = arenaOf(x, s, g, gx);
   if (ex) {
-    ex.geluBwd(x.byteOffset, t.byteOffset, g.byteOffset, gx.byteOffset, x.length, a);
+    ex.geluBwd(x.byteOffset, s.byteOffset, g.byteOffset, gx.byteOffset, x.length, a);
     return true;
   }
-  return viaScratch([x, t, g, gx], [3], (m, [px, pt, pg, pgx]) => m.geluBwd(px, pt, pg, pgx, x.length, a));
+  return viaScratch([x, s, g, gx], [3], (m, [px, ps, pg, pgx]) => m.geluBwd(px, ps, pg, pgx, x.length, a));
 }
 
 /**

@@ -208,18 +208,19 @@ const GELU_CF = Math.fround(GELU_C);
 
 /**
  * The tanh GELU (makemore.py's NewGELU, GPT-2's):
- *   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
- *   dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  t = tanh(u)
- * The forward rounds each step to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh.
+ *   y = 0.5 x (1 + tanh(u)) = x s,  u = sqrt(2/pi) (x + 0.044715 x^3),  s = 0.5 (1 + tanh(u)) = 1 / (1 + e^(-2u))
+ *   dy/dx = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+ * The arena kernel computes y = x s in float32 lanes (one exp, one division); s is kept for the
+ * backward. Without the arena module, NewGELU's own float32 steps with PyTorch's float32 tanh.
  */
 export function gelu(x: Tensor): Tensor {
-  const t = allocF32(x.numel());
+  const s = allocF32(x.numel());
   const y = allocF32(x.numel());
-  launch(NN_OPS.gelu.forward, x.storage, t, y);
+  launch(NN_OPS.gelu.forward, x.storage, s, y);
   const out = new Tensor(y, x.shape);
   return record(out, "gelu", [x], (g) => {
     const gx = gradInto(x);
-    launch(NN_OPS.gelu.backward, x.storage, t, g, gx.buf, gx.acc);
+    launch(NN_OPS.gelu.backward, x.storage, s, g, gx.buf, gx.acc);
   });
 }
 
@@ -726,26 +727,30 @@ const NN_OPS = {
       }
     },
   },
-  // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
-  // dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u)
+  // y = 0.5 x (1 + tanh(u)) = x s, u = sqrt(2/pi) (x + 0.044715 x^3), s = 0.5 (1 + tanh(u)) kept;
+  // dy/dx = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
   gelu: {
-    // each step rounded to float32 as NewGELU's tensor ops do, with PyTorch's float32 tanh
-    forward: (xs: F32, t: F32, y: F32) => {
-      if (geluForwardArena(xs, y, t)) return; // the same float32 steps in SIMD lanes, t kept
+    forward: (xs: F32, s: F32, y: F32) => {
+      if (geluForwardArena(xs, y, s)) return; // y = x / (1 + e^(-2u)) in float32 lanes, s kept
+      // NewGELU's float32 steps, with PyTorch's float32 tanh
       const f = Math.fround;
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
-        t[i] = f(GELU_KF * f(v + f(GELU_CF * f(f(v * v) * v))));
+        s[i] = f(GELU_KF * f(v + f(GELU_CF * f(f(v * v) * v))));
       }
-      kernels().tanhForward(t, t);
-      for (let i = 0; i < xs.length; i++) y[i] = f(0.5 * xs[i]) * f(1 + t[i]);
+      kernels().tanhForward(s, s);
+      for (let i = 0; i < xs.length; i++) {
+        const t1 = f(1 + s[i]);
+        y[i] = f(0.5 * xs[i]) * t1;
+        s[i] = 0.5 * t1;
+      }
     },
-    backward: (xs: F32, t: F32, g: F32, gx: F32, acc: boolean) => {
-      if (geluBackwardArena(xs, t, g, gx, acc)) return; // float32 lanes from the forward's t
+    backward: (xs: F32, s: F32, g: F32, gx: F32, acc: boolean) => {
+      if (geluBackwardArena(xs, s, g, gx, acc)) return; // float32 lanes from the forward's s
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i];
-        const ti = t[i];
-        const d = g[i] * (0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * GELU_K * (1 + 3 * GELU_C * v * v));
+        const si = s[i];
+        const d = g[i] * (si + 2 * v * si * (1 - si) * GELU_K * (1 + 3 * GELU_C * v * v));
         gx[i] = acc ? gx[i] + d : d;
       }
     },

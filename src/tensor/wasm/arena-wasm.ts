@@ -111,11 +111,11 @@ export interface ArenaExports {
   /** y += s * x */
   axpy(y: number, x: number, s: number, n: number): void;
   expFwd(x: number, y: number, n: number): void;
-  /** t: tanh(u) kept for geluBwd (0: not kept) */
-  geluFwd(x: number, y: number, t: number, n: number): void;
+  /** s: 0.5 (1 + tanh(u)) kept for geluBwd (0: not kept) */
+  geluFwd(x: number, y: number, s: number, n: number): void;
   sigmoidFwd(x: number, y: number, n: number): void;
   causalSoftmaxFwd(x: number, y: number, T: number, mats: number, scale: number): void;
-  geluBwd(x: number, t: number, g: number, gx: number, n: number, acc: number): void;
+  geluBwd(x: number, s: number, g: number, gx: number, n: number, acc: number): void;
   causalSoftmaxBwd(
     y: number,
     g: number,
