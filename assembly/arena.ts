@@ -692,6 +692,28 @@ export function bnTrainBwd(
 }
 
 /**
+ * The running buffers after a training batch, in float32 as the lecture writes them:
+ * running = (1 - m) * running + m * batch, each product rounded, then the sum (k = f32(1 - m),
+ * m = f32(momentum)): rm = k rm + m mean, rv = k rv + m spread over h columns. The float32
+ * products and sum are IEEE's, so they equal the plain loop's Math.fround of each (fused.ts).
+ */
+export function bnRunning(rm: usize, rv: usize, mean: usize, spread: usize, h: i32, m: f32, k: f32): void {
+  const mv = f32x4.splat(m);
+  const kv = f32x4.splat(k);
+  let c = 0;
+  for (; c + 4 <= h; c += 4) {
+    const o: usize = (<usize>c) << 2;
+    v128.store(rm + o, f32x4.add(f32x4.mul(kv, v128.load(rm + o)), f32x4.mul(mv, v128.load(mean + o))));
+    v128.store(rv + o, f32x4.add(f32x4.mul(kv, v128.load(rv + o)), f32x4.mul(mv, v128.load(spread + o))));
+  }
+  for (; c < h; c++) {
+    const o: usize = (<usize>c) << 2;
+    store<f32>(rm + o, k * load<f32>(rm + o) + m * load<f32>(mean + o));
+    store<f32>(rv + o, k * load<f32>(rv + o) + m * load<f32>(spread + o));
+  }
+}
+
+/**
  * Eval-mode forward with fixed statistics (sigma precomputed by the caller):
  * lecture-std: ((gamma * (x - mean)) / sigma) + beta ; otherwise gamma * ((x - mean) / sigma) + beta.
  */

@@ -696,11 +696,16 @@ test("arena tanh: within 1 ulp of the reference (exact +-1 past 8.664339742, NaN
       );
       const gr = randn(g, len);
       const gx0 = acc ? randn(g, len) : new Float32Array(len);
-      const [py2, pg, pgx] = place(y, gr, gx0);
+      // a fresh gradient (acc 0) is overwritten: stale values in its buffer must not matter
+      const [py2, pg, pgx] = place(y, gr, acc ? gx0 : new Float32Array(len).fill(Number.NaN));
       arena!.ex.tanhBwd(py2, pg, pgx, len, acc);
-      const w = gx0.slice();
-      referenceKernels.tanhBackward(y, gr, w);
+      // the plain float32 formula, each op rounded: gx + f32(g f32(1 - f32(y^2)))
+      const f = Math.fround;
+      const w = gx0.map((v, i) => v + f(gr[i] * f(1 - f(y[i] * y[i]))));
       exactly(`tanhBwd ${len} acc=${acc}`, out(pgx, len), w);
+      const ref = acc ? gx0.slice() : new Float32Array(len).fill(Number.NaN);
+      referenceKernels.tanhBackward(y, gr, ref, acc === 1);
+      exactly(`reference tanhBackward ${len} acc=${acc}`, ref, w);
     }
   }
 });
@@ -828,6 +833,22 @@ test("arena BatchNorm (train forward, backward, eval forward) equals the referen
       );
       arena!.ex.bnTrainBwd(pgr, pxh, psg, pg, N, H, D, pdg2, pdb2, pdx2, 0, alloc(4 * H));
       exactly(`dx (fresh) ${what}`, out(pdx2, N * H), wantFresh);
+      // the reference's own fresh path (accX false) overwrites a stale buffer the same way
+      const refFresh = new Float32Array(N * H).fill(Number.NaN);
+      referenceKernels.batchNormTrainBackward(
+        gr,
+        ref.xhat,
+        ref.sigma,
+        gamma,
+        N,
+        H,
+        D,
+        null,
+        null,
+        refFresh,
+        false,
+      );
+      exactly(`reference dx (fresh) ${what}`, refFresh, wantFresh);
       // eval forward with running statistics
       const rm = randn(g, H);
       const rsig = randn(g, H).map((v) => Math.abs(v) + 0.1);
@@ -836,6 +857,35 @@ test("arena BatchNorm (train forward, backward, eval forward) equals the referen
       const [prm, prs, pye] = place(rm, rsig, new Float32Array(N * H));
       arena!.ex.bnEval(px, N, H, pg, pb, prm, prs, VARIANT_CODE[variant], pye);
       exactly(`eval ${what}`, out(pye, N * H), wantE);
+    }
+  }
+});
+
+test("arena BatchNorm running buffers equal the lecture's float32 update bit for bit", () => {
+  const g = new Generator().manualSeed(17);
+  const f = Math.fround;
+  for (const momentum of [0.001, 0.1, 0.5]) {
+    for (const H of [1, 3, 4, 27, 100, 200, 203]) {
+      resetArena();
+      const rm = randn(g, H);
+      const rv = randn(g, H).map((v) => Math.abs(v) * 3);
+      const mean = randn(g, H).map((v) => v * 10);
+      const spread = randn(g, H).map((v) => v * v);
+      if (H > 3) rm.set([0, -0, 1e-38], 0);
+      const [m, k] = [f(momentum), f(1 - momentum)];
+      const [prm, prv, pm, ps] = place(rm, rv, mean, spread);
+      arena!.ex.bnRunning(prm, prv, pm, ps, H, m, k);
+      // running = 0.999 * running + 0.001 * batch with each product rounded, then the sum
+      exactly(
+        `running mean ${momentum} H=${H}`,
+        out(prm, H),
+        rm.map((v, c) => f(k * v) + f(m * mean[c])),
+      );
+      exactly(
+        `running spread ${momentum} H=${H}`,
+        out(prv, H),
+        rv.map((v, c) => f(k * v) + f(m * spread[c])),
+      );
     }
   }
 });

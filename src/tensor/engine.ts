@@ -598,10 +598,10 @@ export const arenaKernels: Kernels = {
     y.set(s.f32.subarray(p >> 2, (p >> 2) + x.length));
   },
 
-  tanhBackward(y, g, gx) {
+  tanhBackward(y, g, gx, acc = true) {
     const ex = arenaOf(y, g, gx);
-    if (ex) return ex.tanhBwd(y.byteOffset, g.byteOffset, gx.byteOffset, g.length, 1);
-    referenceKernels.tanhBackward(y, g, gx);
+    if (ex) return ex.tanhBwd(y.byteOffset, g.byteOffset, gx.byteOffset, g.length, acc ? 1 : 0);
+    referenceKernels.tanhBackward(y, g, gx, acc);
   },
 
   batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y) {
@@ -625,7 +625,7 @@ export const arenaKernels: Kernels = {
     referenceKernels.batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y);
   },
 
-  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx) {
+  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx, accX = true) {
     noteScratch(8 * H + 8);
     const ex = dgamma && dbeta && dx ? arenaOf(g, xhat, sigma, gamma, dgamma, dbeta, dx) : undefined;
     const sc = ex && scratchOf.get(ex);
@@ -641,11 +641,11 @@ export const arenaKernels: Kernels = {
         dgamma.byteOffset,
         dbeta.byteOffset,
         dx.byteOffset,
-        1,
+        accX ? 1 : 0,
         sc.ptr,
       );
     }
-    referenceKernels.batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx);
+    referenceKernels.batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx, accX);
   },
 
   batchNormEvalForward(x, N, H, gamma, beta, mean, sigma, variant, y) {
@@ -799,6 +799,25 @@ export function colSumArena(g: Float32Array, db: Float32Array, m: number, n: num
   const ex = arenaOf(g, db);
   if (!ex) return false;
   ex.colSum(m, n, g.byteOffset, db.byteOffset);
+  return true;
+}
+
+/**
+ * BatchNorm's running buffers, rm = k rm + m mean and rv = k rv + m spread (float32 m, k; each
+ * product rounded, then the sum), on the arena module when all four are in one arena: the float32
+ * ops of the plain loop, so the same bits. False otherwise (the caller loops).
+ */
+export function bnRunningArena(
+  rm: Float32Array,
+  rv: Float32Array,
+  mean: Float32Array,
+  spread: Float32Array,
+  m: number,
+  k: number,
+): boolean {
+  const ex = arenaOf(rm, rv, mean, spread);
+  if (!ex) return false;
+  ex.bnRunning(rm.byteOffset, rv.byteOffset, mean.byteOffset, spread.byteOffset, rm.length, m, k);
   return true;
 }
 

@@ -8,6 +8,7 @@
 import {
   allocF32,
   arenaKernels,
+  bnRunningArena,
   colSumArena,
   gemmArena,
   isCapturing,
@@ -119,7 +120,8 @@ const FUSED = {
       dgamma: F32 | null,
       dbeta: F32 | null,
       dx: F32 | null,
-    ) => kernels().batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx),
+      accX = true,
+    ) => kernels().batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx, accX),
   },
   // Eval-mode BatchNorm with fixed statistics: y = gamma (x - mean) / sigma + beta, with the
   // divisor sigma (bnSigma below, from the running buffer) computed by its own launch.
@@ -270,7 +272,9 @@ export function batchNormTrain(
   );
   const out = new Tensor(y, [N, H]);
   const D = variant === "torch" ? N : N - 1;
-  record(out, "batchNorm", [x, gamma, beta], (g) =>
+  record(out, "batchNorm", [x, gamma, beta], (g) => {
+    // dx written whole: a fresh gradient is overwritten, not zero-filled and added to
+    const dx = x.requiresGrad ? gradInto(x) : null;
     launch(
       FUSED.batchNorm.backward,
       g,
@@ -282,9 +286,10 @@ export function batchNormTrain(
       D,
       gradIfWanted(gamma),
       gradIfWanted(beta),
-      gradIfWanted(x),
-    ),
-  );
+      dx ? dx.buf : null,
+      dx ? dx.acc : true,
+    );
+  });
   return { out, stats: { mean, spread } };
 }
 
@@ -295,6 +300,8 @@ export function batchNormTrain(
 function runningUpdateKernel(rm: F32, rv: F32, mean: F32, spread: F32, momentum: number): void {
   const m = Math.fround(momentum);
   const k = Math.fround(1 - momentum);
+  // a plan's buffers: one SIMD call (the same float32 products and sums)
+  if (bnRunningArena(rm, rv, mean, spread, m, k)) return;
   const f = Math.fround;
   for (let c = 0; c < rm.length; c++) {
     rm[c] = f(k * rm[c]) + f(m * mean[c]);

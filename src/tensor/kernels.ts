@@ -36,7 +36,7 @@ export interface Kernels {
   /** y = tanh(x) (PyTorch's float32 tanh: exactly +-1 past 8.664339742). */
   tanhForward(x: Float32Array, y: Float32Array): void;
   /** gx += g * (1 - y^2), y = tanh(x). */
-  tanhBackward(y: Float32Array, g: Float32Array, gx: Float32Array): void;
+  tanhBackward(y: Float32Array, g: Float32Array, gx: Float32Array, acc?: boolean): void;
   /**
    * Training-mode BatchNorm forward over the rows of x (N, H); writes the batch mean, the tracked
    * statistic `spread` (std for "lecture-std", the unbiased var otherwise), the divisor `sigma`,
@@ -72,6 +72,8 @@ export interface Kernels {
     dgamma: Float32Array | null,
     dbeta: Float32Array | null,
     dx: Float32Array | null,
+    /** false: dx is a fresh gradient, overwritten (0 + each value, as into zeros) */
+    accX?: boolean,
   ): void;
   /** Eval-mode BatchNorm with fixed mean and divisor sigma (H,). */
   batchNormEvalForward(
@@ -178,9 +180,11 @@ export const referenceKernels: Kernels = {
   tanhForward(x, y) {
     for (let i = 0; i < x.length; i++) y[i] = tanhF32(x[i]);
   },
-  tanhBackward(y, g, gx) {
-    // float32, one rounding per op, as PyTorch's tanh_backward `a * (1 - b * b)`
-    for (let i = 0; i < g.length; i++) gx[i] += Math.fround(g[i] * Math.fround(1 - Math.fround(y[i] * y[i])));
+  tanhBackward(y, g, gx, acc = true) {
+    // float32, one rounding per op, as PyTorch's tanh_backward `a * (1 - b * b)`; acc false: a
+    // fresh gradient, 0 + each value (as into zeros)
+    for (let i = 0; i < g.length; i++)
+      gx[i] = (acc ? gx[i] : 0) + Math.fround(g[i] * Math.fround(1 - Math.fround(y[i] * y[i])));
   },
 
   batchNormTrainForward(x, N, H, gamma, beta, variant, eps, mean, spread, sigma, xhat, y) {
@@ -223,7 +227,7 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx) {
+  batchNormTrainBackward(g, xhat, sigma, gamma, N, H, D, dgamma, dbeta, dx, accX = true) {
     if (dgamma || dbeta) {
       for (let r = 0; r < N; r++) {
         const row = r * H;
@@ -248,6 +252,7 @@ export const referenceKernels: Kernels = {
       sumG[c] /= N;
       sumGX[c] /= D;
     }
+    if (!accX) dx.fill(0, 0, N * H);
     for (let r = 0; r < N; r++) {
       const row = r * H;
       for (let c = 0; c < H; c++) {

@@ -1016,7 +1016,7 @@ const UNARY = {
   // d tanh(x) = (1 - y^2); saturated units (|y| -> 1) pass no gradient
   tanh: {
     forward: (x: F32, y: F32) => kernels().tanhForward(x, y),
-    backward: (_x: F32, y: F32, g: F32, gx: F32) => kernels().tanhBackward(y, g, gx),
+    backward: (_x: F32, y: F32, g: F32, gx: F32, acc = true) => kernels().tanhBackward(y, g, gx, acc),
   },
   // d sqrt(x) = 1 / (2 sqrt(x))
   sqrt: {
@@ -1488,7 +1488,12 @@ function unary(a: Tensor, op: UnaryOp): Tensor {
     launch(tanhRows, a.storage, y, rows, C);
   else launch(rule.forward, a.storage, y);
   const out = new Tensor(y, a.shape, op === "neg" || op === "abs" || op === "relu" ? a.dtype : "float32");
-  return record(out, op, [a], (g) => launch(rule.backward, a.storage, y, g, gradOf(a)));
+  return record(out, op, [a], (g) => {
+    if (op !== "tanh") return launch(rule.backward, a.storage, y, g, gradOf(a));
+    // tanh's backward writes every element: a fresh gradient is overwritten, not zero-filled
+    const gx = gradInto(a);
+    launch(UNARY.tanh.backward, a.storage, y, g, gx.buf, gx.acc);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

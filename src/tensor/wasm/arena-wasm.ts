@@ -102,6 +102,7 @@ export interface ArenaExports {
     out: number,
   ): void;
   sgd(w: number, g: number, n: number, k: number): void;
+  bnRunning(rm: number, rv: number, mean: number, spread: number, h: number, m: number, k: number): void;
   // the general engine's kernels (assembly/arena.ts; twins in kernels.ts `arenaReference`)
   add(a: number, b: number, y: number, n: number): void;
   mul(a: number, b: number, y: number, n: number): void;
