@@ -1629,15 +1629,33 @@ export function adamw(
   }
 }
 
-/** fma64 on four float32 lanes (two f64x2 halves), rounded to float32 and packed back. */
+/**
+ * fma64's float32 result, the cheap way where it is the same: s = p + c rounded to float64, then to
+ * float32, is the correctly rounded fma unless s landed exactly on a float32 midpoint (the only case
+ * where rounding twice differs from rounding once: every midpoint is a float64, and rounding is
+ * monotone) or below float32's normal range, where the midpoints sit elsewhere. A normal-range
+ * midpoint has low 29 mantissa bits 1 << 28. Those lanes (rare: about 2^-29 of random sums; zeros
+ * too) take fma64's round-to-odd.
+ */
+// @ts-ignore: decorator
+@inline
+function fma64fast(a: v128, b: v128, c: v128): v128 {
+  const s = f64x2.add(f64x2.mul(a, b), c);
+  const mid = i64x2.eq(v128.and(s, i64x2.splat(0x1fffffff)), i64x2.splat(0x10000000));
+  const low = f64x2.lt(f64x2.abs(s), f64x2.splat(1.1754943508222875e-38));
+  if (v128.any_true(v128.or(mid, low))) return fma64(a, b, c);
+  return s;
+}
+
+/** fma64 on four float32 lanes (two f64x2 halves, through fma64fast), rounded to float32 and packed back. */
 // @ts-ignore: decorator
 @inline
 function fma64x4(a: v128, b: v128, c: v128): v128 {
-  const lo = fma64(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(c));
+  const lo = fma64fast(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(c));
   const ah = v128.shuffle<i64>(a, a, 1, 1);
   const bh = v128.shuffle<i64>(b, b, 1, 1);
   const ch = v128.shuffle<i64>(c, c, 1, 1);
-  const hi = fma64(f64x2.promote_low_f32x4(ah), f64x2.promote_low_f32x4(bh), f64x2.promote_low_f32x4(ch));
+  const hi = fma64fast(f64x2.promote_low_f32x4(ah), f64x2.promote_low_f32x4(bh), f64x2.promote_low_f32x4(ch));
   return v128.shuffle<i64>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2);
 }
 

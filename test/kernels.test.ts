@@ -1599,6 +1599,44 @@ test("engine kernels: AdamW equals its twin (and src/train/optim.ts's sequence) 
   }
 });
 
+test("engine kernels: AdamW's fused multiply-adds where float64 then float32 rounding would differ", () => {
+  // m' = fma(g, one1, m b1) with b1 = 1: g = m = 1 + 2^-23, one1 = 2^-24 (1 - 2^-23), so the exact
+  // sum 1 + 3 2^-24 - 2^-70 rounds to the float64 midpoint 1 + 3 2^-24, whose float32 rounding (to
+  // even, 1 + 2^-22) is not the correct 1 + 2^-23. Lanes in every position of the four; subnormal-
+  // range sums (m = 1e-39, g = 0 or 1e-40) and zeros beside them.
+  const ex = arena!.ex;
+  resetArena();
+  const n = 11;
+  const f = Math.fround;
+  const one = 1 + 2 ** -23;
+  const w = new Float32Array(n).fill(0.5);
+  const grad = new Float32Array(n);
+  const m = new Float32Array(n);
+  const v = new Float32Array(n).fill(0.25);
+  for (let i = 0; i < n; i++) {
+    const kind = i % 4;
+    grad[i] = kind === 0 || kind === 2 ? one : kind === 1 ? 0 : 1e-40;
+    m[i] = kind === 0 || kind === 2 ? one : kind === 1 ? 1e-39 : 0;
+  }
+  const args = [
+    f(1),
+    f(1),
+    f(0.99),
+    f(2 ** -24 * (1 - 2 ** -23)),
+    f(0.01),
+    f(0.3),
+    f(-1e-3),
+    f(1e-8),
+  ] as const;
+  const [pw, pg, pm, pv] = place(w, grad, m, v);
+  ex.adamw(pw, pg, pm, pv, n, ...args);
+  arenaReference.adamw(w, grad, m, v, ...args);
+  assert.equal(m[0], f(one), "the twin's correctly rounded fma");
+  exactly("adamw exp_avg at midpoints", out(pm, n), m);
+  exactly("adamw exp_avg_sq at midpoints", out(pv, n), v);
+  exactly("adamw w at midpoints", out(pw, n), w);
+});
+
 test("engine kernels: SGD with momentum / weight decay / Nesterov equals its twin bit for bit", () => {
   const g = new Generator().manualSeed(36);
   const ex = arena!.ex;
