@@ -765,53 +765,95 @@ export function ceFwd(logits: usize, targets: usize, b: i32, v: i32, probs: usiz
   const rem = v - full;
   // lanes 0..rem-1 of the last partial vector are live
   const live = i32x4.lt_s(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 1, 1), 2, 2), 3, 3), i32x4.splat(rem));
-  const ninf = f32x4.splat(-Infinity);
   let total: f64 = 0;
-  for (let r = 0; r < b; r++) {
-    const x = logits + <usize>r * rowB;
-    // max
-    let mv = ninf;
-    let j = 0;
-    for (; j < full; j += 4) mv = f32x4.max(mv, v128.load(x + ((<usize>j) << 2)));
-    if (rem > 0) mv = f32x4.max(mv, v128.bitselect(v128.load(x + ((<usize>full) << 2)), ninf, live));
-    mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 2, 3, 0, 1));
-    mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 1, 0, 3, 2));
-    const mx = f32x4.extract_lane(mv, 0);
-    const mxv = f32x4.splat(mx);
-    // exp and sum
-    let sv = f32x4.splat(0);
-    for (j = 0; j < full; j += 4) {
-      const o: usize = (<usize>j) << 2;
-      const e = expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448)));
-      sv = f32x4.add(sv, e);
-      if (probs !== 0) v128.store(probs + <usize>r * rowB + o, e);
-    }
-    if (rem > 0) {
-      const o: usize = (<usize>full) << 2;
-      const e = v128.and(expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448))), live);
-      sv = f32x4.add(sv, e);
-      if (probs !== 0) {
-        for (let l = 0; l < rem; l++) store<f32>(probs + <usize>r * rowB + o + ((<usize>l) << 2), lane(e, l));
-      }
-    }
-    const s: f64 =
-      <f64>f32x4.extract_lane(sv, 0) + <f64>f32x4.extract_lane(sv, 1) + <f64>f32x4.extract_lane(sv, 2) + <f64>f32x4.extract_lane(sv, 3);
-    const t = load<i32>(targets + ((<usize>r) << 2));
-    total += Math.log(s) + <f64>mx - <f64>load<f32>(x + ((<usize>t) << 2));
+  let r = 0;
+  // two rows at a time, phase by phase: each row's chain (max, exp and sum, log, divide) is long
+  // and serial, two side by side keep the units busy. Each row's ops and order are the one-row
+  // loop's, and the losses are added in row order: the same bits.
+  for (; r + 2 <= b; r += 2) {
+    const x0 = logits + <usize>r * rowB;
+    const x1 = x0 + rowB;
+    const p0 = probs !== 0 ? probs + <usize>r * rowB : 0;
+    const p1 = probs !== 0 ? p0 + rowB : 0;
+    const m0 = ceMax(x0, full, rem, live);
+    const m1 = ceMax(x1, full, rem, live);
+    const s0 = ceExpSum(x0, m0, full, rem, live, p0);
+    const s1 = ceExpSum(x1, m1, full, rem, live, p1);
+    const t0 = load<i32>(targets + ((<usize>r) << 2));
+    const t1 = load<i32>(targets + ((<usize>(r + 1)) << 2));
+    const l0 = Math.log(s0) + <f64>m0 - <f64>load<f32>(x0 + ((<usize>t0) << 2));
+    const l1 = Math.log(s1) + <f64>m1 - <f64>load<f32>(x1 + ((<usize>t1) << 2));
+    total += l0;
+    total += l1;
     if (probs !== 0) {
-      const inv = f32x4.splat(<f32>s);
-      const pr = probs + <usize>r * rowB;
-      for (j = 0; j < full; j += 4) {
-        const o: usize = (<usize>j) << 2;
-        v128.store(pr + o, f32x4.div(v128.load(pr + o), inv));
-      }
-      for (; j < v; j++) {
-        const o: usize = (<usize>j) << 2;
-        store<f32>(pr + o, load<f32>(pr + o) / <f32>s);
-      }
+      ceDivide(p0, s0, v, full);
+      ceDivide(p1, s1, v, full);
     }
   }
+  for (; r < b; r++) {
+    const x = logits + <usize>r * rowB;
+    const pr = probs !== 0 ? probs + <usize>r * rowB : 0;
+    const mx = ceMax(x, full, rem, live);
+    const s = ceExpSum(x, mx, full, rem, live, pr);
+    const t = load<i32>(targets + ((<usize>r) << 2));
+    total += Math.log(s) + <f64>mx - <f64>load<f32>(x + ((<usize>t) << 2));
+    if (probs !== 0) ceDivide(pr, s, v, full);
+  }
   return total;
+}
+
+/** The max of a row of v = full + rem logits (the partial vector's dead lanes masked to -inf). */
+@inline
+function ceMax(x: usize, full: i32, rem: i32, live: v128): f32 {
+  const ninf = f32x4.splat(-Infinity);
+  let mv = ninf;
+  let j = 0;
+  for (; j < full; j += 4) mv = f32x4.max(mv, v128.load(x + ((<usize>j) << 2)));
+  if (rem > 0) mv = f32x4.max(mv, v128.bitselect(v128.load(x + ((<usize>full) << 2)), ninf, live));
+  mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 2, 3, 0, 1));
+  mv = f32x4.max(mv, v128.shuffle<f32>(mv, mv, 1, 0, 3, 2));
+  return f32x4.extract_lane(mv, 0);
+}
+
+/**
+ * e = exp(x - max) in float32 lanes (dead lanes 0), stored to pr when pr != 0, and s = sum e:
+ * float32 lanes, then their four sums in float64 (lane 0 + 1 + 2 + 3).
+ */
+@inline
+function ceExpSum(x: usize, mx: f32, full: i32, rem: i32, live: v128, pr: usize): f64 {
+  const mxv = f32x4.splat(mx);
+  let sv = f32x4.splat(0);
+  let j = 0;
+  for (; j < full; j += 4) {
+    const o: usize = (<usize>j) << 2;
+    const e = expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448)));
+    sv = f32x4.add(sv, e);
+    if (pr !== 0) v128.store(pr + o, e);
+  }
+  if (rem > 0) {
+    const o: usize = (<usize>full) << 2;
+    const e = v128.and(expv(f32x4.pmax(f32x4.sub(v128.load(x + o), mxv), f32x4.splat(-87.3365448))), live);
+    sv = f32x4.add(sv, e);
+    if (pr !== 0) {
+      for (let l = 0; l < rem; l++) store<f32>(pr + o + ((<usize>l) << 2), lane(e, l));
+    }
+  }
+  return <f64>f32x4.extract_lane(sv, 0) + <f64>f32x4.extract_lane(sv, 1) + <f64>f32x4.extract_lane(sv, 2) + <f64>f32x4.extract_lane(sv, 3);
+}
+
+/** The softmax row: pr[j] = e_j / f32(s), float32 divisions. */
+@inline
+function ceDivide(pr: usize, s: f64, v: i32, full: i32): void {
+  const inv = f32x4.splat(<f32>s);
+  let j = 0;
+  for (; j < full; j += 4) {
+    const o: usize = (<usize>j) << 2;
+    v128.store(pr + o, f32x4.div(v128.load(pr + o), inv));
+  }
+  for (; j < v; j++) {
+    const o: usize = (<usize>j) << 2;
+    store<f32>(pr + o, load<f32>(pr + o) / <f32>s);
+  }
 }
 
 @inline

@@ -890,6 +890,74 @@ test("arena BatchNorm running buffers equal the lecture's float32 update bit for
   }
 });
 
+/**
+ * assembly/arena.ts expv in plain float32 (Math.fround after every op): Cephes' reduction
+ * x = n ln2 + r, e^r = 1 + r + r^2 P(r) by Estrin's scheme, then 2^n through the exponent bits.
+ */
+function expLane(x: number): number {
+  const f = Math.fround;
+  const t = f(f(x * f(1.4426950408889634)) + 12582912);
+  const n = f(t - 12582912);
+  let r = f(x - f(n * 0.693359375));
+  r = f(r - f(n * f(-2.1219444e-4)));
+  const r2 = f(r * r);
+  const q01 = f(f(f(1.98756915e-4) * r) + f(1.3981999507e-3));
+  const q23 = f(f(f(8.3334519073e-3) * r) + f(4.1665795894e-2));
+  const q45 = f(f(f(1.6666665459e-1) * r) + f(5.0000001201e-1));
+  const q = f(f(f(f(q01 * r2) + q23) * r2) + q45);
+  const y = f(f(f(q * r2) + r) + 1);
+  const bits = new Int32Array(2);
+  const fl = new Float32Array(bits.buffer);
+  fl[0] = t;
+  bits[1] = (bits[0] - (0x4b400000 - 127)) << 23;
+  return f(y * fl[1]);
+}
+
+test("arena cross-entropy forward is its float32-lane rule: softmax bit for bit, loss to the libm's last bits", () => {
+  // per row: max; e_j = exp(max(x_j - max, -87.3365448)) in float32; four lane sums (lane l adds
+  // e_l, e_{l+4}, ... in order), then s = ((l0 + l1) + l2) + l3 in float64; p_j = e_j / f32(s);
+  // loss = sum over rows in order of ln s + max - x_t (float64). Rows two at a time in the
+  // kernel and one at a time here: the same ops per row.
+  const g = new Generator().manualSeed(18);
+  const f = Math.fround;
+  for (const [B, V] of [
+    [1, 27],
+    [2, 1],
+    [3, 5],
+    [32, 27],
+    [33, 9],
+    [7, 100],
+  ]) {
+    resetArena();
+    const x = randn(g, B * V).map((v, i) => v * (i % 3 ? 2 : 30));
+    const t = Int32Array.from({ length: B }, (_, b) => (b * 5) % V);
+    const wantP = new Float32Array(B * V);
+    let wantL = 0;
+    for (let b = 0; b < B; b++) {
+      const row = x.subarray(b * V, (b + 1) * V);
+      const mx = row.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY);
+      const lanes = [0, 0, 0, 0];
+      const e = row.map((v) => expLane(Math.max(f(v - mx), f(-87.3365448))));
+      e.forEach((v, j) => {
+        lanes[j % 4] = f(lanes[j % 4] + v);
+      });
+      const sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+      e.forEach((v, j) => {
+        wantP[b * V + j] = f(v / f(sum));
+      });
+      wantL += Math.log(sum) + mx - row[t[b]];
+    }
+    const [px, pt, pp] = place(x, t, new Float32Array(B * V).fill(Number.NaN));
+    const got = arena!.ex.ceFwd(px, pt, B, V, pp);
+    exactly(`softmax ${B}x${V}`, out(pp, B * V), wantP);
+    // (V8's Math.log and the module's may differ in a last bit per row)
+    assert.ok(
+      Math.abs(got - wantL) <= 4e-16 * B * Math.max(1, Math.abs(wantL)),
+      `loss ${B}x${V}: ${got} vs ${wantL}`,
+    );
+  }
+});
+
 test("arena cross-entropy: loss and softmax within 1e-6 of the reference, backward exact", () => {
   const g = new Generator().manualSeed(16);
   for (const [B, V] of [
