@@ -533,37 +533,66 @@ export function gemmArena(
 }
 
 /**
- * Strided batched gemm on the arena module, all operands in one sealed arena: for i in order,
- * C[offC[i] ..] (m,n, row stride ldc) (+)= op(A[offA[i] ..]) (lda) op(B[offB[i] ..]) (ldb), the
- * offsets in floats times `units` (1, or the matrices' sizes when the offsets count whole
- * matrices, as nnops.ts bmm's): attention's heads read in place from the (B, T, 3C) projection,
- * and batched matmul. The gemm's sums do not depend
- * on the strides (assembly/gemm-kernel.ts). False when not in one arena.
+ * One strided batched gemm: for i in order, C[offC[i] ..] (m,n, row stride ldc) (+)=
+ * op(A[offA[i] ..]) (lda) op(B[offB[i] ..]) (ldb), the offsets in floats times `units` (1, or the
+ * matrices' sizes when the offsets count whole matrices, as nnops.ts bmm's).
  */
-export function gemmStridedArena(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  A: Float32Array,
-  offA: Int32Array,
-  lda: number,
-  B: Float32Array,
-  offB: Int32Array,
-  ldb: number,
-  C: Float32Array,
-  offC: Int32Array,
-  ldc: number,
-  acc: boolean,
-  units: readonly [number, number, number] = [1, 1, 1],
-): boolean {
-  const ex = arenaOf(A, B, C);
-  if (!ex || m === 0 || n === 0 || k === 0) return false;
-  const [ua, ub, uc] = [units[0] * 4, units[1] * 4, units[2] * 4];
-  for (let i = 0; i < offA.length; i++) {
-    const [a, b, c] = [A.byteOffset + offA[i] * ua, B.byteOffset + offB[i] * ub, C.byteOffset + offC[i] * uc];
-    gemmPtrStrided(ex, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, 0);
+export interface StridedGemm {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  A: Float32Array;
+  offA: Int32Array;
+  lda: number;
+  B: Float32Array;
+  offB: Int32Array;
+  ldb: number;
+  C: Float32Array;
+  offC: Int32Array;
+  ldc: number;
+  acc: boolean;
+  units: readonly [number, number, number];
+}
+
+/**
+ * Strided batched gemms on the arena module, all operands in one sealed arena: attention's heads
+ * read in place from the (B, T, 3C) projection, and batched matmul. Several gemms over the same
+ * batch run batch index by batch index (for i: each gemm's i-th product, in the order given), so
+ * one (batch, head) pair's q, k, v and scores are still in cache for its second product, where
+ * gemm after gemm over all pairs fetched them twice. The callers' gemms write disjoint outputs
+ * and read none of them, so the order changes no bit; the gemm's sums do not depend on the
+ * strides (assembly/gemm-kernel.ts). False when not in one arena.
+ */
+export function gemmStridedArena(gemms: readonly StridedGemm[]): boolean {
+  const first = gemms[0];
+  const ex = arenaOf(first.A, first.B, first.C);
+  if (!ex) return false;
+  for (const g of gemms) {
+    if (arenaOf(first.A, g.A, g.B, g.C) !== ex || g.m === 0 || g.n === 0 || g.k === 0) return false;
+  }
+  const n = first.offA.length;
+  if (gemms.length === 1) {
+    const { tA, tB, m, n: nn, k, A, offA, lda, B, offB, ldb, C, offC, ldc, acc, units } = first;
+    const [ua, ub, uc] = [units[0] * 4, units[1] * 4, units[2] * 4];
+    for (let i = 0; i < n; i++) {
+      const [a, b, c] = [
+        A.byteOffset + offA[i] * ua,
+        B.byteOffset + offB[i] * ub,
+        C.byteOffset + offC[i] * uc,
+      ];
+      gemmPtrStrided(ex, tA, tB, m, nn, k, a, lda, b, ldb, c, ldc, acc, 0);
+    }
+    return true;
+  }
+  for (let i = 0; i < n; i++) {
+    for (const g of gemms) {
+      const a = g.A.byteOffset + g.offA[i] * g.units[0] * 4;
+      const b = g.B.byteOffset + g.offB[i] * g.units[1] * 4;
+      const c = g.C.byteOffset + g.offC[i] * g.units[2] * 4;
+      gemmPtrStrided(ex, g.tA, g.tB, g.m, g.n, g.k, a, g.lda, b, g.ldb, c, g.ldc, g.acc, 0);
+    }
   }
   return true;
 }

@@ -30,6 +30,7 @@ import {
   layerNormBackwardArena,
   layerNormForwardArena,
   type OpTable,
+  type StridedGemm,
   scatterAddTablesArena,
 } from "./engine.ts";
 import { linearRows } from "./fused.ts";
@@ -524,15 +525,14 @@ function bmm(
   acc: boolean,
 ): void {
   const [lda, ldb] = [tA ? M : K, tB ? K : N];
-  gemmStrided(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, N, acc, [M * K, K * N, M * N]);
+  gemmStrided(strided(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, N, acc, [M * K, K * N, M * N]));
 }
 
 /**
- * For each i in order: C[offC[i]..] (M,N), row stride ldc, (+)= op(A[offA[i]..]) @ op(B[offB[i]..]),
- * row strides lda, ldb (offsets in floats times `units`). In place on a plan's arena
- * (gemmStridedArena), else the same gemm on views (natural strides) or contiguous copies.
+ * The strided gemm `for each i in order: C[offC[i]..] (M,N), row stride ldc, (+)=
+ * op(A[offA[i]..]) @ op(B[offB[i]..])`, row strides lda, ldb (offsets in floats times `units`).
  */
-function gemmStrided(
+function strided(
   tA: boolean,
   tB: boolean,
   M: number,
@@ -549,8 +549,23 @@ function gemmStrided(
   ldc: number,
   acc: boolean,
   units: readonly [number, number, number] = [1, 1, 1],
-): void {
-  if (gemmStridedArena(tA, tB, M, N, K, A, offA, lda, Bs, offB, ldb, C, offC, ldc, acc, units)) return;
+): StridedGemm {
+  return { tA, tB, m: M, n: N, k: K, A, offA, lda, B: Bs, offB, ldb, C, offC, ldc, acc, units };
+}
+
+/**
+ * Strided gemms over one batch, writing disjoint outputs that none of them reads: in place on a
+ * plan's arena batch index by batch index (gemmStridedArena: each (batch, head) pair's products
+ * while its operands are in cache), else gemm after gemm on views (natural strides) or contiguous
+ * copies. Each output element is the same sum either way, so the same bits.
+ */
+function gemmStrided(...gemms: StridedGemm[]): void {
+  if (gemmStridedArena(gemms)) return;
+  for (const g of gemms) gemmStridedCopies(g);
+}
+
+function gemmStridedCopies(g: StridedGemm): void {
+  const { tA, tB, m: M, n: N, k: K, A, offA, lda, B: Bs, offB, ldb, C, offC, ldc, acc, units } = g;
   // stored shapes: A (M, K) or (K, M) when tA; B (K, N) or (N, K) when tB; C (M, N)
   const [ar, ac] = tA ? [K, M] : [M, K];
   const [br, bc] = tB ? [N, K] : [K, N];
@@ -592,16 +607,17 @@ const NN_OPS = {
   // qkv (row stride 3C) and Y written into (B, T, C) (row stride C); gradients accumulate
   attentionScores: {
     forward: (qkv: F32, at: AttentionOffsets, S: F32, T: number, hs: number, C: number) =>
-      gemmStrided(false, true, T, T, hs, qkv, at.q, 3 * C, qkv, at.k, 3 * C, S, at.s, T, false),
-    backward: (qkv: F32, at: AttentionOffsets, g: F32, gqkv: F32, T: number, hs: number, C: number) => {
-      // dQ_i += dS_i (T, T) @ K_i (T, hs); dK_i += dS_i^T @ Q_i
-      gemmStrided(false, false, T, hs, T, g, at.s, T, qkv, at.k, 3 * C, gqkv, at.q, 3 * C, true);
-      gemmStrided(true, false, T, hs, T, g, at.s, T, qkv, at.q, 3 * C, gqkv, at.k, 3 * C, true);
-    },
+      gemmStrided(strided(false, true, T, T, hs, qkv, at.q, 3 * C, qkv, at.k, 3 * C, S, at.s, T, false)),
+    backward: (qkv: F32, at: AttentionOffsets, g: F32, gqkv: F32, T: number, hs: number, C: number) =>
+      // pair by pair: dQ_i += dS_i (T, T) @ K_i (T, hs), then dK_i += dS_i^T @ Q_i
+      gemmStrided(
+        strided(false, false, T, hs, T, g, at.s, T, qkv, at.k, 3 * C, gqkv, at.q, 3 * C, true),
+        strided(true, false, T, hs, T, g, at.s, T, qkv, at.q, 3 * C, gqkv, at.k, 3 * C, true),
+      ),
   },
   attentionMix: {
     forward: (att: F32, qkv: F32, at: AttentionOffsets, y: F32, T: number, hs: number, C: number) =>
-      gemmStrided(false, false, T, hs, T, att, at.s, T, qkv, at.v, 3 * C, y, at.y, C, false),
+      gemmStrided(strided(false, false, T, hs, T, att, at.s, T, qkv, at.v, 3 * C, y, at.y, C, false)),
     backward: (
       att: F32,
       qkv: F32,
@@ -613,9 +629,11 @@ const NN_OPS = {
       hs: number,
       C: number,
     ) => {
-      // dAtt_i += dY_i (T, hs) @ V_i^T; dV_i += att_i^T (T, T) @ dY_i
-      if (gatt) gemmStrided(false, true, T, T, hs, g, at.y, C, qkv, at.v, 3 * C, gatt, at.s, T, true);
-      if (gqkv) gemmStrided(true, false, T, hs, T, att, at.s, T, g, at.y, C, gqkv, at.v, 3 * C, true);
+      // pair by pair: dAtt_i += dY_i (T, hs) @ V_i^T, then dV_i += att_i^T (T, T) @ dY_i
+      const gemms: StridedGemm[] = [];
+      if (gatt) gemms.push(strided(false, true, T, T, hs, g, at.y, C, qkv, at.v, 3 * C, gatt, at.s, T, true));
+      if (gqkv) gemms.push(strided(true, false, T, hs, T, att, at.s, T, g, at.y, C, gqkv, at.v, 3 * C, true));
+      if (gemms.length > 0) gemmStrided(...gemms);
     },
   },
   // per batch i: Y_i (m,n) = A_offA[i] (m,k) @ op(B_offB[i]), B stored (k,n), or (n,k) read
