@@ -20,11 +20,11 @@ import { Generator } from "../src/random/generator.ts";
 import { capture, Plan } from "../src/tensor/engine.ts";
 import { attentionMix, attentionScores, causalSoftmax, matmul, split } from "../src/tensor/index.ts";
 import { randn } from "../src/tensor/random.ts";
-import { crossEntropy, record, Tensor, tensor } from "../src/tensor/tensor.ts";
+import { crossEntropy, noGrad, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { AdamW, SGD } from "../src/train/optim.ts";
 import { lossPlanFor, planOf, setCaptureEnabled, trainStep } from "../src/train/plan.ts";
-import { LECTURE_TRAIN, train } from "../src/train/train.ts";
+import { gatherBatch, LECTURE_TRAIN, type StepInfo, train } from "../src/train/train.ts";
 
 const data = prepareData(
   parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")).slice(0, 3000),
@@ -557,6 +557,44 @@ test("causal self-attention replayed on the arena (each (batch, head) pair's pro
         ["dqkv", qkv.grad!.storage],
       ]);
       assertSameBits(`(${B}, ${T}, ${nh}, ${hs}) ${what}`, replayed, composed());
+    }
+  }
+});
+
+test("a hook's StepInfo.ix is its minibatch's rows (made on first read, kept past the step)", () => {
+  // the loop makes info.ix only when a hook reads it: it must still be the step's
+  // torch.randint(0, N, (B,), generator=g) draw, whether read during the step or after training
+  const spec = presetSpec("fix-tanh", 27, 3);
+  const g = new Generator().manualSeed(2147483647);
+  const model = buildModel(spec, g);
+  // the same stream from a twin generator: the model's initialisation, then steps x B draws
+  const twin = new Generator().manualSeed(2147483647);
+  buildModel(spec, twin);
+  const steps = 6;
+  const B = LECTURE_TRAIN.batchSize;
+  const N = data.train.X.shape[0];
+  const rows = new Float32Array(steps * B);
+  twin.randintInto(rows, 0, N);
+  const kept: StepInfo[] = [];
+  const readNow = new Map<number, { ix: number[]; loss: number }>();
+  train(model, data.train, { ...LECTURE_TRAIN, maxSteps: steps }, g, {
+    beforeUpdate: (s) => {
+      kept.push(s);
+      if (s.step % 2 !== 0) return; // odd steps: read only after training
+      // the step's loss, again from the rows the hook sees (the parameters are not updated yet)
+      const { Xb, Yb } = gatherBatch(data.train, s.ix, 3);
+      readNow.set(s.step, { ix: [...s.ix.storage], loss: noGrad(() => model.loss(Xb, Yb)).item() });
+    },
+  });
+  assert.equal(kept.length, steps);
+  for (const [k, s] of kept.entries()) {
+    const want = [...rows.subarray(k * B, (k + 1) * B)];
+    assert.deepEqual(s.ix.shape, [B]);
+    assert.deepEqual([...s.ix.storage], want, `step ${k}: ix`);
+    const now = readNow.get(k);
+    if (now) {
+      assert.deepEqual(now.ix, want, `step ${k}: ix read in the hook`);
+      assert.equal(now.loss, s.loss, `step ${k}: the loss of Xtr[ix], Ytr[ix]`);
     }
   }
 });

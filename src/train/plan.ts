@@ -212,14 +212,20 @@ export class TrainPlan {
    */
   sgd(lr: number): boolean {
     const params = this.params;
+    const memory = this.plan.arena.ex.memory.buffer;
     for (let i = 0; i < params.length; i++) {
-      if (params[i].grad !== this.grads[i] || params[i].storage.buffer !== this.plan.arena.ex.memory.buffer)
-        return false;
+      if (params[i].grad !== this.grads[i] || params[i].storage.buffer !== memory) return false;
     }
-    const [p, g] = this.plan.blocks;
-    kernels().sgd(this.plan.view(p.start, p.floats), this.plan.view(g.start, g.floats), -lr);
+    // the two blocks' views, made again only when the arena's memory grew (no allocation a step)
+    let v = this.sgdViews;
+    if (!v || v[0].buffer !== memory) {
+      const [p, g] = this.plan.blocks;
+      v = this.sgdViews = [this.plan.view(p.start, p.floats), this.plan.view(g.start, g.floats)];
+    }
+    kernels().sgd(v[0], v[1], -lr);
     return true;
   }
+  private sgdViews: [Float32Array, Float32Array] | null = null;
 }
 
 /** The plan of one input shape of a model. */

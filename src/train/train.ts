@@ -116,7 +116,41 @@ export interface StepInfo {
   loss: number;
   lr: number;
   /** the minibatch's row indices (B,) */
-  ix: Tensor;
+  readonly ix: Tensor;
+}
+
+/**
+ * The loop's StepInfo: `ix` is made on first read, from the loop's index buffer while this is the
+ * current step (`detach` copies the rows out before the next step draws over them, for a hook that
+ * keeps the info). A step no hook reads the rows of allocates no tensor.
+ */
+class LoopStep implements StepInfo {
+  private rows: Float32Array;
+  private own = false;
+  private tensor: Tensor | null = null;
+
+  constructor(
+    public step: number,
+    public loss: number,
+    public lr: number,
+    rows: Float32Array,
+  ) {
+    this.rows = rows;
+  }
+
+  get ix(): Tensor {
+    if (!this.tensor)
+      this.tensor = new Tensor(this.own ? this.rows : this.rows.slice(), [this.rows.length], "int64");
+    return this.tensor;
+  }
+
+  /** The loop's buffer is about to change: keep this step's rows (unless `ix` already has them). */
+  detach(): void {
+    if (!this.tensor && !this.own) {
+      this.rows = this.rows.slice();
+      this.own = true;
+    }
+  }
 }
 
 export interface TrainHooks {
@@ -177,11 +211,14 @@ export function train(
   const userCode =
     !hooks.readOnly &&
     (hooks.afterStep !== undefined || hooks.shouldStop !== undefined || hooks.beforeUpdate !== undefined);
+  // the hooks that see a StepInfo (none: the loop allocates nothing per step)
+  const informed = hooks.beforeUpdate !== undefined || hooks.afterStep !== undefined;
+  let last: LoopStep | null = null;
   let step = startStep;
   while (cfg.maxSteps < 0 || step < cfg.maxSteps) {
     if (hooks.shouldStop?.()) return { step, reason: "stopped" };
+    last?.detach();
     g.randintInto(ixBuf, 0, N);
-    const ix = new Tensor(ixBuf.slice(), [cfg.batchSize], "int64");
     gatherExamples(data, ixBuf, 0, B, Xb.storage, Yb.storage);
     let X = Xb;
     let Y = Yb;
@@ -206,15 +243,15 @@ export function train(
     const { loss: lossValue, plan } = trainStep(model, X, Y, userCode || step === startStep, optimizer, crop);
     if (crop) planned[w] = plan !== null;
     const lr = learningRateAt(cfg, step);
-    const info: StepInfo = { step, loss: lossValue, lr, ix };
     if (!Number.isFinite(lossValue)) return { step, reason: "nonfinite" };
-    hooks.beforeUpdate?.(info);
+    const info = informed ? (last = new LoopStep(step, lossValue, lr, ixBuf)) : null;
+    if (info) hooks.beforeUpdate?.(info);
     if (optimizer) {
       optimizer.lr = lr;
       optimizer.step();
     } else if (!plan?.sgd(lr)) sgdStep(model.parameters(), lr);
     step++;
-    hooks.afterStep?.(info);
+    if (info) hooks.afterStep?.(info);
   }
   return { step, reason: "done" };
 }
