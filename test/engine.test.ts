@@ -18,7 +18,14 @@ import { WAVENET_FAMILY } from "../src/models/wavenet.ts";
 import { BatchNorm1d, Embedding, Linear, Module, ReLU, Tanh } from "../src/nn/modules.ts";
 import { Generator } from "../src/random/generator.ts";
 import { capture, Plan } from "../src/tensor/engine.ts";
-import { attentionMix, attentionScores, causalSoftmax, matmul, split } from "../src/tensor/index.ts";
+import {
+  attentionMix,
+  attentionScores,
+  attentionWeights,
+  causalSoftmax,
+  matmul,
+  split,
+} from "../src/tensor/index.ts";
 import { randn } from "../src/tensor/random.ts";
 import { crossEntropy, noGrad, record, Tensor, tensor } from "../src/tensor/tensor.ts";
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
@@ -512,12 +519,15 @@ test("the WaveNet: the replayed plan == eager, bit for bit", () => {
 });
 
 test("causal self-attention replayed on the arena (each (batch, head) pair's products together) == the composed ops eager, bit for bit", () => {
-  // the Transformer's shape (B 32, T 16, nh 4, hs 16) and an odd one; the plan runs attention's
-  // backward gemms pair by pair (engine.ts gemmStridedArena), eager gemm after gemm over all pairs
+  // the Transformer's shape (B 32, T 16, nh 4, hs 16) and an odd one (3 x 2 pairs, then 3 x 3:
+  // an odd count); the plan runs attentionWeights two pairs at a time (engine.ts
+  // attentionWeightsArena) and attention's backward gemms pair by pair (gemmStridedArena), eager
+  // gemm after gemm over all pairs
   const g = new Generator().manualSeed(31);
   for (const [B, T, nh, hs] of [
     [32, 16, 4, 16],
     [3, 7, 2, 5],
+    [3, 6, 3, 4],
   ]) {
     const C = nh * hs;
     const qkv = randn([B, T, 3 * C], { generator: g }).requiresGrad_();
@@ -526,37 +536,43 @@ test("causal self-attention replayed on the arena (each (batch, head) pair's pro
     const sc = 1 / Math.sqrt(hs);
     // a loss reading both outputs, so the weights' gradient has a direct term and one through y
     const lossOf = (att: Tensor, y: Tensor) => y.mul(up).sum().add(att.mul(upAtt).sum());
-    const { result, capture: c } = capture(() => {
-      const att = causalSoftmax(attentionScores(qkv, nh), sc);
-      const y = attentionMix(att, qkv, nh);
-      lossOf(att, y).backward();
-      return { att, y };
-    });
-    const plan = Plan.seal(c, [qkv, up, upAtt]);
-    assert.ok(plan, "the arena module runs here");
-    const composed = () => {
-      const x = new Tensor(qkv.storage.slice(), qkv.shape).requiresGrad_();
-      const [q, k, v] = split(x, C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
-      const att = causalSoftmax(matmul(q, k.transpose(-2, -1)), sc);
-      const y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
-      lossOf(att, y).backward();
-      return new Map([
-        ["att", att.storage],
-        ["y", y.storage],
-        ["dqkv", x.grad!.storage],
-      ]);
-    };
-    // the replay on the capture's qkv, then on new values written into the arena's qkv
-    for (const what of ["capture values", "new values"]) {
-      if (what === "new values") qkv.storage.set(randn([B, T, 3 * C], { generator: g }).storage);
-      for (const t of [result.att, result.y, qkv.grad!]) t.storage.fill(Number.NaN);
-      plan!.run();
-      const replayed = new Map([
-        ["att", result.att.storage],
-        ["y", result.y.storage],
-        ["dqkv", qkv.grad!.storage],
-      ]);
-      assertSameBits(`(${B}, ${T}, ${nh}, ${hs}) ${what}`, replayed, composed());
+    for (const op of ["attentionWeights", "causalSoftmax(attentionScores)"]) {
+      qkv.grad = null;
+      const { result, capture: c } = capture(() => {
+        const att =
+          op === "attentionWeights"
+            ? attentionWeights(qkv, nh, sc)
+            : causalSoftmax(attentionScores(qkv, nh), sc);
+        const y = attentionMix(att, qkv, nh);
+        lossOf(att, y).backward();
+        return { att, y };
+      });
+      const plan = Plan.seal(c, [qkv, up, upAtt]);
+      assert.ok(plan, "the arena module runs here");
+      const composed = () => {
+        const x = new Tensor(qkv.storage.slice(), qkv.shape).requiresGrad_();
+        const [q, k, v] = split(x, C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
+        const att = causalSoftmax(matmul(q, k.transpose(-2, -1)), sc);
+        const y = matmul(att, v).transpose(1, 2).reshape(B, T, C);
+        lossOf(att, y).backward();
+        return new Map([
+          ["att", att.storage],
+          ["y", y.storage],
+          ["dqkv", x.grad!.storage],
+        ]);
+      };
+      // the replay on the capture's qkv, then on new values written into the arena's qkv
+      for (const what of ["capture values", "new values"]) {
+        if (what === "new values") qkv.storage.set(randn([B, T, 3 * C], { generator: g }).storage);
+        for (const t of [result.att, result.y, qkv.grad!]) t.storage.fill(Number.NaN);
+        plan!.run();
+        const replayed = new Map([
+          ["att", result.att.storage],
+          ["y", result.y.storage],
+          ["dqkv", qkv.grad!.storage],
+        ]);
+        assertSameBits(`${op} (${B}, ${T}, ${nh}, ${hs}) ${what}`, replayed, composed());
+      }
     }
   }
 });

@@ -22,6 +22,7 @@ import { Generator } from "../src/random/index.ts";
 import {
   attentionMix,
   attentionScores,
+  attentionWeights,
   cat,
   causalSoftmax,
   crossEntropyIgnore,
@@ -255,7 +256,7 @@ test("matmulT(q, k) is q @ k.transpose(-2, -1) bit for bit; causalSoftmax is the
   }
 });
 
-test("attentionScores / attentionMix read the heads in place: the split, transposes and matmuls, bit for bit", () => {
+test("attentionScores / attentionWeights / attentionMix read the heads in place: the split, transposes and matmuls, bit for bit", () => {
   const g = new Generator().manualSeed(6);
   for (const [B, T, nh, hs] of [
     [2, 5, 3, 4],
@@ -265,12 +266,13 @@ test("attentionScores / attentionMix read the heads in place: the split, transpo
     const qkv = randn([B, T, 3 * C], { generator: g }).requiresGrad_();
     const up = randn([B, T, C], { generator: g });
     const upAtt = randn([B, nh, T, T], { generator: g });
-    const run = (fused: boolean) => {
+    const run = (way: "weights" | "scores" | "composed") => {
       qkv.grad = null;
       let att: Tensor;
       let y: Tensor;
-      if (fused) {
-        att = causalSoftmax(attentionScores(qkv, nh), 0.5);
+      if (way !== "composed") {
+        att =
+          way === "weights" ? attentionWeights(qkv, nh, 0.5) : causalSoftmax(attentionScores(qkv, nh), 0.5);
         y = attentionMix(att, qkv, nh);
       } else {
         const [q, k, v] = split(qkv, C, 2).map((t) => t.view(B, T, nh, hs).transpose(1, 2));
@@ -282,10 +284,13 @@ test("attentionScores / attentionMix read the heads in place: the split, transpo
       y.mul(up).sum().add(att.mul(upAtt).sum()).backward();
       return [y.storage, att.storage, att.grad!.storage, qkv.grad!.storage].map((a) => Array.from(a));
     };
-    const [fused, composed] = [run(true), run(false)];
-    ["y", "att", "datt", "dqkv"].forEach((what, i) =>
-      assert.deepEqual(fused[i], composed[i], `(${B}, ${T}, ${nh}, ${hs}) ${what}`),
-    );
+    const composed = run("composed");
+    for (const way of ["weights", "scores"] as const) {
+      const fused = run(way);
+      ["y", "att", "datt", "dqkv"].forEach((what, i) =>
+        assert.deepEqual(fused[i], composed[i], `${way} (${B}, ${T}, ${nh}, ${hs}) ${what}`),
+      );
+    }
   }
 });
 

@@ -24,7 +24,7 @@ import type { Generator } from "../random/generator.ts";
 import { allocF32, launch } from "../tensor/engine.ts";
 import {
   attentionMix,
-  attentionScores,
+  attentionWeights,
   causalSoftmax,
   crossEntropyIgnore,
   expand,
@@ -160,7 +160,7 @@ class CausalSelfAttention extends Module {
     // (B, T, 3C) = [q | k | v]; per head h, q, k, v are (T, hs) blocks read in place (nnops.ts):
     // att = (q @ k^T * hs^-1/2).masked_fill(tril == 0, -inf).softmax(-1)  (B, nh, T, T)
     const qkv = this.c_attn.forward(x);
-    const att = causalSoftmax(attentionScores(qkv, nh), 1 / Math.sqrt(hs));
+    const att = attentionWeights(qkv, nh, 1 / Math.sqrt(hs));
     this.keep(att);
     // (B, nh, T, T) @ v (B, nh, T, hs), heads side by side -> (B, T, C)
     const y = attentionMix(att, qkv, nh);

@@ -987,6 +987,76 @@ export function causalSoftmaxArena(x: Float32Array, y: Float32Array, T: number, 
 }
 
 /**
+ * Attention's weights pair by pair on the arena, all buffers in one sealed arena: for each two
+ * (batch, head) pairs i, i + 1 (one at the end for an odd count), S_j = Q_j K_j^T (T, T) into the
+ * scratch S (2 T T floats), then their causal softmax (causalSoftmaxFwd, two matrices) into
+ * att_i, att_i+1 (att (pairs, T, T)): the same gemm and the same softmax per matrix as the
+ * scores gemm over all pairs followed by the softmax over all matrices, so the same bits, with
+ * each pair's scores still in cache for its softmax and no (pairs, T, T) scores written. Q_j, K_j
+ * at float offsets offQ[j], offK[j] into qkv, row stride ld. False when not in one arena.
+ */
+export function attentionWeightsArena(
+  qkv: Float32Array,
+  offQ: Int32Array,
+  offK: Int32Array,
+  S: Float32Array,
+  att: Float32Array,
+  T: number,
+  hs: number,
+  ld: number,
+  scale: number,
+): boolean {
+  const ex = arenaOf(qkv, S, att);
+  if (!ex || T === 0 || hs === 0) return false;
+  const [n, TT4] = [offQ.length, T * T * 4];
+  const [q0, s0, a0] = [qkv.byteOffset, S.byteOffset, att.byteOffset];
+  for (let i = 0; i < n; i += 2) {
+    const m = Math.min(2, n - i);
+    for (let j = 0; j < m; j++) {
+      const [q, k] = [q0 + offQ[i + j] * 4, q0 + offK[i + j] * 4];
+      gemmPtrStrided(ex, false, true, T, T, hs, q, ld, k, ld, s0 + j * TT4, T, false, 0);
+    }
+    ex.causalSoftmaxFwd(s0, a0 + i * TT4, T, m, scale);
+  }
+  return true;
+}
+
+/**
+ * attentionWeightsArena's backward, two pairs at a time: dS = the causal softmax's backward of
+ * att's gradient g into the scratch dS (causalSoftmaxBwd, overwriting: a fresh gradient), then per
+ * pair dQ_j += dS_j K_j and dK_j += dS_j^T Q_j into gqkv: the ops of the softmax's backward over
+ * all matrices and the scores' two gemms over all pairs, so the same bits.
+ */
+export function attentionWeightsBackwardArena(
+  qkv: Float32Array,
+  offQ: Int32Array,
+  offK: Int32Array,
+  att: Float32Array,
+  g: Float32Array,
+  dS: Float32Array,
+  gqkv: Float32Array,
+  T: number,
+  hs: number,
+  ld: number,
+  scale: number,
+): boolean {
+  const ex = arenaOf(qkv, att, g, dS, gqkv);
+  if (!ex || T === 0 || hs === 0) return false;
+  const [n, TT4] = [offQ.length, T * T * 4];
+  const [q0, gq0, d0] = [qkv.byteOffset, gqkv.byteOffset, dS.byteOffset];
+  for (let i = 0; i < n; i += 2) {
+    const m = Math.min(2, n - i);
+    ex.causalSoftmaxBwd(att.byteOffset + i * TT4, g.byteOffset + i * TT4, d0, T, m, scale, 0);
+    for (let j = 0; j < m; j++) {
+      const [oq, ok, d] = [offQ[i + j] * 4, offK[i + j] * 4, d0 + j * TT4];
+      gemmPtrStrided(ex, false, false, T, hs, T, d, T, q0 + ok, ld, gq0 + oq, ld, true, 0);
+      gemmPtrStrided(ex, true, false, T, hs, T, d, T, q0 + oq, ld, gq0 + ok, ld, true, 0);
+    }
+  }
+  return true;
+}
+
+/**
  * gx (+)= g gelu'(x) = g (s + 2 x s (1 - s) u'(x)), float32 lanes, from geluForwardArena's s
  * (assembly/arena.ts geluBwd). acc false: gx is overwritten (a fresh gradient).
  */

@@ -18,6 +18,8 @@ import {
   addRowsArena,
   allocF32,
   allocI32,
+  attentionWeightsArena,
+  attentionWeightsBackwardArena,
   causalSoftmaxArena,
   causalSoftmaxBackwardArena,
   colSumArena,
@@ -288,6 +290,24 @@ export function attentionScores(qkv: Tensor, nHead: number): Tensor {
   const out = new Tensor(S, [B, nHead, T, T]);
   return record(out, "attentionScores", [qkv], (g) =>
     launch(NN_OPS.attentionScores.backward, qkv.storage, at, g, gradOf(qkv), T, hs, C),
+  );
+}
+
+/**
+ * `causalSoftmax(attentionScores(qkv, nh), scale)` in one op, (B, nh, T, T): the same bits (the
+ * same gemm per (batch, head) pair, the same softmax per matrix), computed two pairs at a time on
+ * a plan's arena so each pair's scores stay in cache for their softmax, and its gradient for the
+ * two gemms, and the (B, nh, T, T) scores and their gradient are never written.
+ */
+export function attentionWeights(qkv: Tensor, nHead: number, scale = 1): Tensor {
+  const { B, T, C, hs, at } = attentionLayout(qkv, nHead);
+  const att = allocF32(B * nHead * T * T);
+  const S = allocF32(2 * T * T); // two pairs' scores (forward) or their gradient (backward)
+  const sc = Math.fround(scale);
+  launch(NN_OPS.attentionWeights.forward, qkv.storage, at, S, att, T, hs, C, sc);
+  const out = new Tensor(att, [B, nHead, T, T]);
+  return record(out, "attentionWeights", [qkv], (g) =>
+    launch(NN_OPS.attentionWeights.backward, qkv.storage, at, att, g, S, gradOf(qkv), T, hs, C, sc),
   );
 }
 
@@ -614,6 +634,43 @@ const NN_OPS = {
         strided(false, false, T, hs, T, g, at.s, T, qkv, at.k, 3 * C, gqkv, at.q, 3 * C, true),
         strided(true, false, T, hs, T, g, at.s, T, qkv, at.q, 3 * C, gqkv, at.k, 3 * C, true),
       ),
+  },
+  // per pair i: att_i = causal softmax of (Q_i K_i^T) sc; backward dS_i = the softmax's backward,
+  // dQ_i += dS_i K_i, dK_i += dS_i^T Q_i. On a plan's arena pair by pair through a (2, T, T)
+  // scratch S; else the scores over all pairs, then the softmax (the same ops, so the same bits)
+  attentionWeights: {
+    forward: (
+      qkv: F32,
+      at: AttentionOffsets,
+      S: F32,
+      att: F32,
+      T: number,
+      hs: number,
+      C: number,
+      sc: number,
+    ) => {
+      if (attentionWeightsArena(qkv, at.q, at.k, S, att, T, hs, 3 * C, sc)) return;
+      const scores = new Float32Array(att.length);
+      NN_OPS.attentionScores.forward(qkv, at, scores, T, hs, C);
+      NN_OPS.causalSoftmax.forward(scores, T, sc, att);
+    },
+    backward: (
+      qkv: F32,
+      at: AttentionOffsets,
+      att: F32,
+      g: F32,
+      S: F32,
+      gqkv: F32,
+      T: number,
+      hs: number,
+      C: number,
+      sc: number,
+    ) => {
+      if (attentionWeightsBackwardArena(qkv, at.q, at.k, att, g, S, gqkv, T, hs, 3 * C, sc)) return;
+      const dS = new Float32Array(att.length);
+      NN_OPS.causalSoftmax.backward(att, T, sc, g, dS, false);
+      NN_OPS.attentionScores.backward(qkv, at, dS, gqkv, T, hs, C);
+    },
   },
   attentionMix: {
     forward: (att: F32, qkv: F32, at: AttentionOffsets, y: F32, T: number, hs: number, C: number) =>
@@ -973,6 +1030,7 @@ const NN_OPS = {
 } satisfies OpTable<
   | "attentionScores"
   | "attentionMix"
+  | "attentionWeights"
   | "bmm"
   | "causalSoftmax"
   | "gatherSum"
