@@ -14,20 +14,14 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { ourRow } from "../src/bench/models.ts";
 import { type Examples, gatherExamples, parseLines } from "../src/data/dataset.ts";
-import { randpermSplit } from "../src/data/makemore.ts";
 import { setThreads } from "../src/io/threads.ts";
-import {
-  buildMakemore,
-  MAKEMORE_DEFAULTS,
-  MAKEMORE_TYPES,
-  type MakemoreSpec,
-  type MakemoreType,
-} from "../src/models/makemore.ts";
+import { MAKEMORE_TYPES, type MakemoreType } from "../src/models/makemore.ts";
 import { Generator } from "../src/random/index.ts";
 import { randint, Tensor } from "../src/tensor/index.ts";
 import { AdamW, makeOptimizer } from "../src/train/optim.ts";
 import { planOf, plansOf, setCaptureEnabled, setPlanRoom, trainStep } from "../src/train/plan.ts";
 import { croppedWidth, setCropping, type TrainConfig, train } from "../src/train/train.ts";
+import { encodeBatch, fixtureOf, fx, maxLen, setup } from "./support/makemore-replay.ts";
 
 const words = parseLines(readFileSync(new URL("../data/names.txt", import.meta.url), "utf8"));
 
@@ -287,28 +281,10 @@ test("at 2 threads (shared-memory arena, workers) the cropped Transformer run is
 });
 
 // PyTorch's 200 steps (test/makemore.test.ts's replay) on cropped minibatches through the plans
-const fx = JSON.parse(
-  readFileSync(new URL("../fixtures/torch-makemore-replay.json", import.meta.url), "utf8"),
-) as {
-  meta: { steps: number; batch: number; seed: number; batch_seed: number };
-  types: Record<string, { losses: number[] }>;
-};
-const chars = [...new Set(words.join(""))].sort();
-const stoi = new Map(chars.map((c, i) => [c, i + 1]));
-const maxLen = Math.max(...words.map((w) => w.length));
-
 for (const type of MAKEMORE_TYPES) {
   test(`${type}: PyTorch's 200 AdamW steps on cropped minibatches through the plans, every loss within 1e-4`, () => {
-    const want = fx.types[type === "makemore-bigram" ? "bigram" : type].losses;
-    const g = new Generator().manualSeed(fx.meta.seed);
-    const split = randpermSplit(words, g);
-    const spec: MakemoreSpec = {
-      type,
-      vocabSize: chars.length + 1,
-      blockSize: maxLen + 1,
-      ...MAKEMORE_DEFAULTS,
-    };
-    const model = buildMakemore(spec, g);
+    const want = fixtureOf(type).losses;
+    const { split, model } = setup(type);
     const { steps, batch: B } = fx.meta;
     const ix = randint(0, split.train.length, [steps, B], {
       generator: new Generator().manualSeed(fx.meta.batch_seed),
@@ -319,16 +295,10 @@ for (const type of MAKEMORE_TYPES) {
     let worst = 0;
     for (let step = 0; step < steps; step++) {
       // makemore.py's CharDataset rows, then the crop the training loop makes
-      const ws = Array.from(ix.storage.subarray(step * B, step * B + B), (i) => split.train[i]);
-      const x = new Float32Array(B * T);
-      const y = new Float32Array(B * T).fill(-1);
-      ws.forEach((w, r) => {
-        [...w].forEach((c, t) => {
-          x[r * T + t + 1] = stoi.get(c)!;
-          y[r * T + t] = stoi.get(c)!;
-        });
-        y[r * T + w.length] = 0;
-      });
+      const whole = encodeBatch(
+        Array.from(ix.storage.subarray(step * B, step * B + B), (i) => split.train[i]),
+      );
+      const [x, y] = [whole.X.storage, whole.Y.storage];
       const w = croppedWidth(y, B, T);
       const shape = shapes.get(w) ?? [B, w];
       shapes.set(w, shape);

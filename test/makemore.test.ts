@@ -13,77 +13,25 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { randpermSplit } from "../src/data/makemore.ts";
 import {
   buildMakemore,
   MAKEMORE_DEFAULTS,
   MAKEMORE_TYPES,
   type MakemoreSpec,
-  type MakemoreType,
 } from "../src/models/makemore.ts";
 import { Generator } from "../src/random/index.ts";
 import { randint, Tensor } from "../src/tensor/index.ts";
 import { AdamW } from "../src/train/optim.ts";
-
-interface TypeFixture {
-  params: number;
-  state: { name: string; shape: number[]; sha256: string; first: number[] }[];
-  losses: number[];
-  test_words_first: string[];
-  train_words_first: string[];
-  batch_ix_sha256: string;
-}
-const fx = JSON.parse(
-  readFileSync(new URL("../fixtures/torch-makemore-replay.json", import.meta.url), "utf8"),
-) as {
-  meta: { steps: number; batch: number; seed: number; batch_seed: number };
-  types: Record<string, TypeFixture>;
-};
-
-const words = readFileSync(new URL("../data/names.txt", import.meta.url), "utf8")
-  .split("\n")
-  .map((w) => w.trim())
-  .filter((w) => w);
-const chars = [...new Set(words.join(""))].sort();
-const stoi = new Map(chars.map((c, i) => [c, i + 1]));
-const maxLen = Math.max(...words.map((w) => w.length));
-
-/** makemore.py's CharDataset: x = [0, w..., 0...], y = [w..., 0, -1...], length maxLen + 1. */
-function encodeBatch(ws: string[]): { X: Tensor; Y: Tensor } {
-  const T = maxLen + 1;
-  const X = new Float32Array(ws.length * T);
-  const Y = new Float32Array(ws.length * T).fill(-1);
-  ws.forEach((w, r) => {
-    [...w].forEach((c, t) => {
-      X[r * T + t + 1] = stoi.get(c)!;
-      Y[r * T + t] = stoi.get(c)!;
-    });
-    Y[r * T + w.length] = 0;
-  });
-  return { X: new Tensor(X, [ws.length, T], "int64"), Y: new Tensor(Y, [ws.length, T], "int64") };
-}
+import { encodeBatch, fixtureOf, fx, setup, words } from "./support/makemore-replay.ts";
 
 const sha256 = (bytes: ArrayBufferView) =>
   createHash("sha256")
     .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     .digest("hex");
 
-function setup(type: MakemoreType) {
-  const g = new Generator().manualSeed(fx.meta.seed);
-  const split = randpermSplit(words, g);
-  const spec: MakemoreSpec = {
-    type,
-    vocabSize: chars.length + 1,
-    blockSize: maxLen + 1,
-    ...MAKEMORE_DEFAULTS,
-  };
-  return { split, model: buildMakemore(spec, g) };
-}
-
 for (const type of MAKEMORE_TYPES) {
-  const want = fx.types[type === "makemore-bigram" ? "bigram" : type];
+  const want = fixtureOf(type);
   test(`${type}: seed 3407 gives makemore.py's state_dict bit for bit`, () => {
     const { split, model } = setup(type);
     assert.deepEqual(split.train.slice(0, 3), want.train_words_first);
