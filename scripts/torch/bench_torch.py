@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lecture_mlp as L  # noqa: E402  (the lecture's data pipeline: names.txt, seed-42 split)
-from bench_worker import serve  # noqa: E402
+from bench_worker import blas_library, matmul_gflops, serve  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -237,29 +237,6 @@ def sample(model, count, g):
                     break
             chars += len(out)
     return chars
-
-
-def blas_library():
-    """The BLAS shared object this process mapped (OpenBLAS or the reference libblas)."""
-    try:
-        with open('/proc/self/maps') as f:
-            libs = sorted({line.split()[-1] for line in f if 'blas' in line.split()[-1]})
-    except OSError:
-        return 'unknown'
-    return ', '.join(libs) if libs else 'none mapped'
-
-
-def matmul_gflops():
-    """GFLOP/s of one 256x256 @ 256x256 float32 matmul on this thread (tells the BLAS apart)."""
-    a = torch.randn(256, 256)
-    b = torch.randn(256, 256)
-    for _ in range(3):
-        a @ b
-    n = 20
-    t = time.perf_counter()
-    for _ in range(n):
-        a @ b
-    return 2 * 256 ** 3 * n / (time.perf_counter() - t) / 1e9
 
 
 def main():

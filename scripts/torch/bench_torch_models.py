@@ -43,7 +43,7 @@ ROOT = os.path.join(HERE, '..', '..')
 MAKEMORE = os.environ.get('MAKEMORE_PY', '/work/shared/references/makemore.py')
 sys.path.insert(0, HERE)
 import wavenet as W  # noqa: E402  (the notebook's classes and data pipeline)
-from bench_worker import serve  # noqa: E402
+from bench_worker import blas_info, serve  # noqa: E402
 
 MAKEMORE_ROWS = {'makemore-bigram': 'bigram', 'mlp': 'mlp', 'rnn': 'rnn', 'gru': 'gru', 'bow': 'bow',
                  'transformer': 'transformer'}
@@ -149,7 +149,7 @@ def main():
     def handle(cmd):
         c = cmd['cmd']
         if c == 'info':
-            return {'torch': torch.__version__, 'threads': torch.get_num_threads()}
+            return {'torch': torch.__version__, 'threads': torch.get_num_threads(), **blas_info()}
         if c != 'train':
             raise ValueError(f'unknown command {c!r}')
         r = row(cmd['row'])

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lecture_mlp as L  # noqa: E402  (the lecture's data pipeline: names.txt, seed-42 split)
-from bench_worker import serve  # noqa: E402
+from bench_worker import blas_info, serve  # noqa: E402
 
 SEED = 2147483647
 LR = 0.1
@@ -82,7 +82,7 @@ def main():
     def handle(cmd):
         c = cmd['cmd']
         if c == 'info':
-            return {'torch': torch.__version__, 'threads': torch.get_num_threads()}
+            return {'torch': torch.__version__, 'threads': torch.get_num_threads(), **blas_info()}
         if c != 'train':
             raise ValueError(f'unknown command {c!r}')
         r = row(cmd['row'], cmd['spec'])

@@ -37,6 +37,7 @@ import { Generator } from "../random/generator.ts";
 import { fmaActive } from "../tensor/wasm/load.ts";
 import { sampleWords, splitLoss } from "../train/evaluate.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
+import { blasWarning } from "./machine.ts";
 import { formatModels, MODEL_ROWS, type ModelsResult, parseModelRows, runModels } from "./models.ts";
 import { formatScaling, median, parseRows, runScaling, SCALING_ROWS, type ScalingResult } from "./scaling.ts";
 
@@ -565,6 +566,8 @@ export function formatBench(r: BenchResult): string {
   lines.push(
     `CPU: ${r.meta.cpu}; medians of ${r.meta.reps} interleaved repetitions; ratio = how many times faster makemore.ts is`,
   );
+  const warning = t ? blasWarning(t.blas, t.matmulGflops) : null;
+  if (warning) lines.push(`WARNING: ${warning}`);
   lines.push("");
   lines.push(
     "| model | params | train steps/s: ours | PyTorch | ratio | eval ms (182,625 rows): ours | PyTorch | ratio | sample names/s: ours | PyTorch | ratio |",

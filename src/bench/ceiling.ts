@@ -5,9 +5,10 @@
  * the full gemm does beyond that inner loop only subtracts.
  *
  * The arithmetic it is compared with: a 128-bit WebAssembly SIMD multiply (or fused multiply-add)
- * is 4 float32 lanes; this Zen 5 issues two multiplies (or two FMAs) per cycle besides two adds, so
- * the plain mul + add kernel and the FMA kernel both retire at most 8 products = 16 flops per cycle.
- * OpenBLAS's AVX-512 FMA kernel retires 2 x 16 lanes x 2 = 64 flops per cycle at the same clock.
+ * is 4 float32 lanes; a Zen 4 or Zen 5 core issues two multiplies (or two FMAs) per cycle besides
+ * two adds, so the plain mul + add kernel and the FMA kernel both retire at most 8 products = 16
+ * flops per cycle. The CPU's own widest FMA code (OpenBLAS's kernels) retires 32 or 64
+ * (src/bench/machine.ts nativePeak).
  * `measureCeiling` also clocks the core (a chain of dependent one-cycle integer operations,
  * interleaved with the microkernel's batches), so the ceiling is stated in flops per cycle against
  * those 16 rather than assumed to be them.
@@ -21,8 +22,6 @@ import { Generator } from "../random/generator.ts";
 
 /** flops per cycle per core of 128-bit SIMD on this CPU (2 mul/FMA pipes x 4 lanes x 2 flops) */
 export const SIMD128_FLOPS_PER_CYCLE = 16;
-/** the same for OpenBLAS's AVX-512 FMA kernel (2 FMA pipes x 16 lanes x 2 flops) */
-export const AVX512_FLOPS_PER_CYCLE = 64;
 
 /** This thread's CPU time in ms (user + system): it does not count time other processes hold the core. */
 export function cpuMs(): number {

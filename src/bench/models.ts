@@ -21,6 +21,7 @@ import { Generator } from "../random/generator.ts";
 import { makeOptimizer, type Optimizer } from "../train/optim.ts";
 import { plansOf } from "../train/plan.ts";
 import { LECTURE_TRAIN, type TrainConfig, train } from "../train/train.ts";
+import { blasWarning } from "./machine.ts";
 import { median, num, type ScalingOptions, Worker } from "./scaling.ts";
 
 /** Row names: our --type names (the PyTorch worker knows the same). */
@@ -41,6 +42,8 @@ export interface ModelsCell {
 export interface ModelsResult {
   threads: number[];
   torchSkipped?: string;
+  /** the BLAS PyTorch's workers mapped (scripts/torch/bench_worker.py), when they say */
+  torchBlas?: { blas: string; matmulGflops?: number };
   rows: {
     name: ModelRow;
     params: number;
@@ -92,6 +95,7 @@ const SETTLE_SECONDS = 3;
 
 export async function runModels(o: ModelsOptions): Promise<ModelsResult> {
   let torchSkipped: string | undefined;
+  let torchBlas: ModelsResult["torchBlas"];
   const workers = new Map<number, Worker>();
   if (o.torch) {
     try {
@@ -103,7 +107,13 @@ export async function runModels(o: ModelsOptions): Promise<ModelsResult> {
           o.openblasDir,
         );
         workers.set(t, w);
-        await w.ask({ cmd: "info" });
+        const info = await w.ask({ cmd: "info" });
+        if (typeof info.blas === "string" && !torchBlas) {
+          torchBlas = {
+            blas: info.blas,
+            ...(typeof info.matmul_gflops === "number" ? { matmulGflops: info.matmul_gflops } : {}),
+          };
+        }
       }
     } catch (e) {
       torchSkipped = `PyTorch unavailable: ${(e as Error).message}`;
@@ -203,6 +213,7 @@ export async function runModels(o: ModelsOptions): Promise<ModelsResult> {
   return {
     threads: o.threads,
     ...(torchSkipped ? { torchSkipped } : {}),
+    ...(torchBlas ? { torchBlas } : {}),
     rows: o.rows.map((name, i) => ({
       name,
       params: byThreads.get(o.threads[0])![i].model.numParameters(),
@@ -229,6 +240,8 @@ export function formatModels(r: ModelsResult): string {
     "wavenet: the part 5 notebook's classes and loop; the others: makemore.py's model and training loop (AdamW, batch 32)",
   ];
   if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
+  const warning = blasWarning(r.torchBlas?.blas, r.torchBlas?.matmulGflops);
+  if (warning) lines.push(`WARNING: ${warning}`);
   lines.push("", `| ${head.join(" | ")} |`, `|${align.join("|")}|`);
   for (const row of r.rows) {
     const cells = [row.name, row.params.toLocaleString("en-US"), num(row.torchParams)];

@@ -40,7 +40,8 @@ import { Linear } from "../nn/modules.ts";
 import { Generator } from "../random/generator.ts";
 import { type GemmCall, setGemmLog } from "../tensor/engine.ts";
 import { LECTURE_TRAIN, train } from "../train/train.ts";
-import { AVX512_FLOPS_PER_CYCLE, cpuMs, measureCeiling, SIMD128_FLOPS_PER_CYCLE } from "./ceiling.ts";
+import { cpuMs, measureCeiling, SIMD128_FLOPS_PER_CYCLE } from "./ceiling.ts";
+import { blasWarning, type NativePeak, nativePeak } from "./machine.ts";
 
 export interface ScalingRow {
   name: string;
@@ -207,6 +208,10 @@ export interface GemmProfile {
 export interface ScalingResult {
   threads: number[];
   torchSkipped?: string;
+  /** the BLAS PyTorch's workers mapped (scripts/torch/bench_worker.py), when they say */
+  torchBlas?: { blas: string; matmulGflops?: number };
+  /** this CPU's native float32 peak (src/bench/machine.ts), when known */
+  native?: NativePeak | null;
   /** GFLOP/s of the gemm microkernel on L1-resident data (one thread), or null if not measured */
   ceiling: number | null;
   /** the core's clock measured beside the ceiling (src/bench/ceiling.ts measureCeiling) */
@@ -239,6 +244,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
     return data.get(T)!;
   };
   let torchSkipped: string | undefined;
+  let torchBlas: ScalingResult["torchBlas"];
   const nn = new Map<number, Worker>();
   let lecture: Worker | null = null;
   if (o.torch) {
@@ -251,7 +257,13 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
           o.openblasDir,
         );
         nn.set(t, w);
-        await w.ask({ cmd: "info" });
+        const info = await w.ask({ cmd: "info" });
+        if (typeof info.blas === "string" && !torchBlas) {
+          torchBlas = {
+            blas: info.blas,
+            ...(typeof info.matmul_gflops === "number" ? { matmulGflops: info.matmul_gflops } : {}),
+          };
+        }
       }
       if (o.rows.some((r) => r.lecture)) {
         lecture = new Worker(o.python, [`${o.root}scripts/torch/bench_torch.py`], 1, o.openblasDir);
@@ -438,6 +450,8 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResult> {
   return {
     threads: o.threads,
     ...(torchSkipped ? { torchSkipped } : {}),
+    ...(torchBlas ? { torchBlas } : {}),
+    native: nativePeak(),
     ceiling,
     clock,
     rows: models.map((m, i) => ({
@@ -480,6 +494,14 @@ export function formatScaling(r: ScalingResult): string {
   align.push("---:", "---:", "---:", "---:", "---:");
   lines.push(`training steps/s (wall, medians); ratio = ours / PyTorch (> 1: ours faster)`);
   if (r.torchSkipped) lines.push(`PyTorch skipped: ${r.torchSkipped}`);
+  const warning = blasWarning(r.torchBlas?.blas, r.torchBlas?.matmulGflops);
+  if (r.torchBlas) {
+    const g = r.torchBlas.matmulGflops;
+    lines.push(
+      `PyTorch's BLAS: ${r.torchBlas.blas}${g === undefined ? "" : ` (${g.toFixed(1)} GFLOP/s on a 256x256 matmul, one thread)`}`,
+    );
+  }
+  if (warning) lines.push(`WARNING: ${warning}`);
   lines.push("");
   lines.push(`| ${head.join(" | ")} |`);
   lines.push(`|${align.join("|")}|`);
@@ -523,13 +545,23 @@ export function formatScaling(r: ScalingResult): string {
           ? `(one thread); the core's clock, measured beside it, ${ghz.toFixed(2)} GHz: ` +
             `${c.flopsPerCycle.toFixed(1)} flops/cycle ${of16}`
           : `(one thread), taken as the ${SIMD128_FLOPS_PER_CYCLE} flops/cycle ${of16}: an effective ${ghz.toFixed(2)} GHz`) +
-        `; OpenBLAS's AVX-512 FMA kernel does ${AVX512_FLOPS_PER_CYCLE} flops/cycle, ` +
-        `${((AVX512_FLOPS_PER_CYCLE * ghz) | 0).toLocaleString("en-US")} GFLOP/s at that clock.`,
+        (r.native
+          ? `; this CPU's own widest FMA code (what OpenBLAS runs) retires at most ${r.native.flopsPerCycle} ` +
+            `flops/cycle (${r.native.why}), ${((r.native.flopsPerCycle * ghz) | 0).toLocaleString("en-US")} GFLOP/s at that clock.`
+          : "."),
     );
     lines.push("");
     lines.push("verdicts at one thread (from the CPU-time medians above, the gemm share and the ceiling):");
     const peak = c ? SIMD128_FLOPS_PER_CYCLE * c.ghz : undefined;
-    for (const row of r.rows) lines.push(`- ${row.name}: ${verdict(row, r.ceiling, peak)}`);
+    const native =
+      c && r.native
+        ? { gflops: r.native.flopsPerCycle * c.ghz, flopsPerCycle: r.native.flopsPerCycle }
+        : undefined;
+    for (const row of r.rows) {
+      lines.push(
+        `- ${row.name}: ${warning ? "not judged (PyTorch is on the reference BLAS)" : verdict(row, r.ceiling, peak, native)}`,
+      );
+    }
   }
   return lines.join("\n");
 }
@@ -544,8 +576,16 @@ export function formatScaling(r: ScalingResult): string {
  *   - else it needs the gemm at F / (1 / (R P) - (1 - s) / S) GFLOP/s inside the step.
  * peak: 128-bit SIMD's own bound at the measured clock (16 flops/cycle), when known: an
  * arithmetic-bound row says whether even a perfect 128-bit kernel would fall short.
+ * native: the CPU's own bound for any code (src/bench/machine.ts nativePeak) at that clock, when
+ * known: whether the target needs more matmul than the core itself can do, or only more than
+ * WebAssembly's 128-bit vectors can.
  */
-export function verdict(row: ScalingResult["rows"][number], ceiling: number, peak?: number): string {
+export function verdict(
+  row: ScalingResult["rows"][number],
+  ceiling: number,
+  peak?: number,
+  native?: { gflops: number; flopsPerCycle: number },
+): string {
   const o = row.ours["1"];
   const p = row.torchNn["1"];
   const pr = row.profile;
@@ -564,13 +604,20 @@ export function verdict(row: ScalingResult["rows"][number], ceiling: number, pea
   const rest = Math.max(0, (1 - pr.share) / S);
   const gemmNow = pr.share / S;
   if (gemmMin > allowed) {
+    const needG = (F * need) / 1e9;
+    const nativeNote =
+      native === undefined
+        ? ""
+        : needG > native.gflops
+          ? `; over this CPU's own ${native.gflops.toFixed(1)} (${native.flopsPerCycle} flops/cycle) too: no code on this core reaches it`
+          : `; under this CPU's own ${native.gflops.toFixed(1)} (${native.flopsPerCycle} flops/cycle): only wider vectors than WebAssembly's reach it`;
     return (
-      `${head}: arithmetic-bound: it needs ${num((F * need) / 1e9, 1)} GFLOP/s of matmul, over the ` +
+      `${head}: arithmetic-bound: it needs ${num(needG, 1)} GFLOP/s of matmul, over the ` +
       `ceiling's ${ceiling.toFixed(1)}, even with nothing else in the step` +
       (peak === undefined
         ? ""
-        : (F * need) / 1e9 > peak
-          ? ` (and over the ${peak.toFixed(1)} of 16 flops/cycle, 128-bit SIMD's bound at this clock)`
+        : needG > peak
+          ? ` (and over the ${peak.toFixed(1)} of 16 flops/cycle, 128-bit SIMD's bound at this clock${nativeNote})`
           : ` (under the ${peak.toFixed(1)} of 16 flops/cycle at this clock: a kernel nearer that bound could reach it)`)
     );
   }
