@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { blasWarning, nativePeak } from "../src/bench/machine.ts";
 import { formatScaling, type ScalingResult, verdict } from "../src/bench/scaling.ts";
+import { scalingRow } from "./support/scaling-row.ts";
 
 const REFERENCE = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
 const OPENBLAS =
@@ -40,19 +41,7 @@ test("nativePeak: float32 flops per cycle by vendor, family and flags", () => {
   assert.equal(nativePeak(cpuinfo("HygonGenuine", 24, "fma avx2")), null);
 });
 
-// F = 1 GFLOP a step, PyTorch 10 steps per CPU second (as test/kernels.test.ts's verdict test)
-const row = (target: number, ours: number, gemmSeconds: number) => ({
-  name: "r",
-  command: "",
-  params: 0,
-  flopsPerStep: 1e9,
-  steps: 1,
-  target,
-  profile: { calls: 1, gemmSeconds, share: gemmSeconds * ours, gemmGflops: 1 / gemmSeconds },
-  ours: { "1": { stepsPerSec: ours, all: [], cpuStepsPerSec: ours, gflops: ours } },
-  torchNn: { "1": { stepsPerSec: 10, all: [], cpuStepsPerSec: 10, gflops: 10 } },
-  torchLecture: null,
-});
+const row = scalingRow;
 
 test("verdict: an arithmetic-bound target is placed against the CPU's own peak too", () => {
   // 6x needs 60 GFLOP/s of matmul: over 16 flops/cycle at 3.5 GHz (56); the native 32 flops/cycle

@@ -25,6 +25,7 @@ import { fmaActive, fmaModule, plainModule, wasmModule } from "../src/tensor/was
 import { sampleWords, splitLoss } from "../src/train/evaluate.ts";
 import { forwardPlanFor, planOf, runEagerly } from "../src/train/plan.ts";
 import { LECTURE_TRAIN, train } from "../src/train/train.ts";
+import { scalingRow } from "./support/scaling-row.ts";
 
 const REL_TOL = 1e-5;
 
@@ -1765,18 +1766,7 @@ test("bench profile: a training step's recorded gemm calls are its Linear produc
   assert.equal(flops, stepFlops(model, 32));
 
   // verdict: F = 1 GFLOP a step, ceiling 50 GFLOP/s (a step's gemm >= 20 ms), PyTorch 10 steps/s
-  const row = (target: number, ours: number, gemmSeconds: number) => ({
-    name: "r",
-    command: "",
-    params: 0,
-    flopsPerStep: 1e9,
-    steps: 1,
-    target,
-    profile: { calls: 1, gemmSeconds, share: gemmSeconds * ours, gemmGflops: 1 / gemmSeconds },
-    ours: { "1": { stepsPerSec: ours, all: [], cpuStepsPerSec: ours, gflops: ours } },
-    torchNn: { "1": { stepsPerSec: 10, all: [], cpuStepsPerSec: 10, gflops: 10 } },
-    torchLecture: null,
-  });
+  const row = scalingRow;
   // 6x needs 60 steps/s = 60 GFLOP/s > 50
   assert.match(verdict(row(6, 20, 0.04), 50), /arithmetic-bound: it needs 60\.0 GFLOP\/s/);
   // against 128-bit SIMD's own bound at a measured clock (16 flops/cycle): 3.5 GHz = 56 < 60, 4 GHz = 64
