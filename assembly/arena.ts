@@ -337,6 +337,42 @@ function sum2(v: v128): f64 {
 }
 
 /**
+ * xhat = (x - mean) / sigma and y = ((gamma * (x - mean)) / sigma) + beta (v0 = 1: lecture-std)
+ * or gamma * xhat + beta, for eight columns over the n rows (x, xhat, y at column c of row 0, the
+ * others at column c): the normalisation loop's float32 arithmetic, the columns' statistics and
+ * affine parameters in registers. v0 is a constant at each call, so each variant is its own loop.
+ */
+@inline
+function bnNorm8(x: usize, xhat: usize, y: usize, rowB: usize, n: i32, mean: usize, sigma: usize, gamma: usize, beta: usize, v0: i32): void {
+  const m0 = v128.load(mean);
+  const m1 = v128.load(mean, 16);
+  const s0 = v128.load(sigma);
+  const s1 = v128.load(sigma, 16);
+  const g0 = v128.load(gamma);
+  const g1 = v128.load(gamma, 16);
+  const b0 = v128.load(beta);
+  const b1 = v128.load(beta, 16);
+  for (let r = 0; r < n; r++) {
+    const c0 = f32x4.sub(v128.load(x), m0);
+    const c1 = f32x4.sub(v128.load(x, 16), m1);
+    const xh0 = f32x4.div(c0, s0);
+    const xh1 = f32x4.div(c1, s1);
+    v128.store(xhat, xh0);
+    v128.store(xhat, xh1, 16);
+    if (v0 !== 0) {
+      v128.store(y, f32x4.add(f32x4.div(f32x4.mul(g0, c0), s0), b0));
+      v128.store(y, f32x4.add(f32x4.div(f32x4.mul(g1, c1), s1), b1), 16);
+    } else {
+      v128.store(y, f32x4.add(f32x4.mul(g0, xh0), b0));
+      v128.store(y, f32x4.add(f32x4.mul(g1, xh1), b1), 16);
+    }
+    x += rowB;
+    xhat += rowB;
+    y += rowB;
+  }
+}
+
+/**
  * Training-mode forward. Writes mean (H), spread (H: std for lecture-std, the unbiased var
  * otherwise), sigma (H, the divisor used), xhat (N, H) and y (N, H).
  */
@@ -358,7 +394,9 @@ export function bnTrainFwd(
   const nf = <f64>n;
   // per column: mean = f32(sum / N); ss = sum (x - mean)^2, both summed over rows in float64.
   // Eight columns at a time first: four independent f64x2 sums in flight instead of one chain
-  // of N dependent adds (each column still sums rows 0..N-1 in order: the same bits).
+  // of N dependent adds (each column still sums rows 0..N-1 in order: the same bits), then
+  // these columns' xhat and y (bnNorm8) while their rows are in L1; the statistics of the
+  // remaining columns two and one at a time, their xhat and y after.
   let c = 0;
   for (; c + 8 <= h; c += 8) {
     const o: usize = (<usize>c) << 2;
@@ -369,9 +407,9 @@ export function bnTrainFwd(
     let p = x + o;
     for (let r = 0; r < n; r++) {
       s0 = f64x2.add(s0, pair(p));
-      s1 = f64x2.add(s1, pair(p + 8));
-      s2 = f64x2.add(s2, pair(p + 16));
-      s3 = f64x2.add(s3, pair(p + 24));
+      s1 = f64x2.add(s1, pair8(p));
+      s2 = f64x2.add(s2, pair16(p));
+      s3 = f64x2.add(s3, pair24(p));
       p += rowB;
     }
     const nv = f64x2.splat(nf);
@@ -394,9 +432,9 @@ export function bnTrainFwd(
     p = x + o;
     for (let r = 0; r < n; r++) {
       const d0 = f64x2.sub(pair(p), m0);
-      const d1 = f64x2.sub(pair(p + 8), m1);
-      const d2 = f64x2.sub(pair(p + 16), m2);
-      const d3 = f64x2.sub(pair(p + 24), m3);
+      const d1 = f64x2.sub(pair8(p), m1);
+      const d2 = f64x2.sub(pair16(p), m2);
+      const d3 = f64x2.sub(pair24(p), m3);
       s0 = f64x2.add(s0, f64x2.mul(d0, d0));
       s1 = f64x2.add(s1, f64x2.mul(d1, d1));
       s2 = f64x2.add(s2, f64x2.mul(d2, d2));
@@ -411,7 +449,11 @@ export function bnTrainFwd(
     bnColumn(f64x2.extract_lane(s2, 1), n, variant, eps, spread + o + 20, sigma + o + 20);
     bnColumn(f64x2.extract_lane(s3, 0), n, variant, eps, spread + o + 24, sigma + o + 24);
     bnColumn(f64x2.extract_lane(s3, 1), n, variant, eps, spread + o + 28, sigma + o + 28);
+    // normalise these eight columns now, their rows still in L1
+    if (variant === 0) bnNorm8(x + o, xhat + o, y + o, rowB, n, mean + o, sigma + o, gamma + o, beta + o, 1);
+    else bnNorm8(x + o, xhat + o, y + o, rowB, n, mean + o, sigma + o, gamma + o, beta + o, 0);
   }
+  const c8 = c;
   for (; c + 2 <= h; c += 2) {
     const o: usize = (<usize>c) << 2;
     let s = f64x2.splat(0);
@@ -446,10 +488,11 @@ export function bnTrainFwd(
     }
     bnColumn(ss, n, variant, eps, spread + o, sigma + o);
   }
-  // y = ((gamma * centered) / sigma) + beta (lecture-std) or gamma * (centered / sigma) + beta
-  for (let r = 0; r < n; r++) {
+  // y = ((gamma * centered) / sigma) + beta (lecture-std) or gamma * (centered / sigma) + beta,
+  // for the columns after the groups of eight
+  for (let r = 0; c8 < h && r < n; r++) {
     const ro: usize = <usize>r * rowB;
-    c = 0;
+    c = c8;
     for (; c + 4 <= h; c += 4) {
       const o: usize = (<usize>c) << 2;
       const sg = v128.load(sigma + o);
@@ -490,36 +533,113 @@ function bnColumn(ss: f64, n: i32, variant: i32, eps: f64, spreadP: usize, sigma
 }
 
 /**
- * bnTrainBwd's column sums for the eight columns c..c+7 (g and xhat point at column c of row 0):
- * the pair loop's arithmetic on four column pairs at once.
+ * pair(p + 8), pair(p + 16), pair(p + 24) with the offset in the load's immediate: V8 folds it
+ * into the address, where p + 8 as an i32.add costs an instruction of its own per load.
  */
 @inline
-function bnColumnSums8(
+function pair8(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p, 8));
+}
+@inline
+function pair16(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p, 16));
+}
+@inline
+function pair24(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p, 24));
+}
+
+/**
+ * dx (+)= (g * gamma - mG - xhat * mX) / sigma (0 where sigma = 0) for four columns (two f64x2
+ * pairs) over the n rows, acc = accX folded to a constant by the caller: the dx loop's
+ * arithmetic, with the columns' gamma, sums, sigma and sigma = 0 mask in registers instead of
+ * loaded and promoted again for every row. g, xhat and dx point at the first column.
+ */
+@inline
+function bnDx4(
   g: usize,
   xhat: usize,
+  dx: usize,
+  rowB: usize,
+  n: i32,
+  acc: i32,
+  gs0: v128,
+  gs1: v128,
+  mG0: v128,
+  mG1: v128,
+  mX0: v128,
+  mX1: v128,
+  sg0: v128,
+  sg1: v128,
+): void {
+  const z0 = f64x2.eq(sg0, f64x2.splat(0));
+  const z1 = f64x2.eq(sg1, f64x2.splat(0));
+  for (let r = 0; r < n; r++) {
+    const t0 = f64x2.sub(f64x2.sub(f64x2.mul(pair(g), gs0), mG0), f64x2.mul(pair(xhat), mX0));
+    const t1 = f64x2.sub(f64x2.sub(f64x2.mul(pair8(g), gs1), mG1), f64x2.mul(pair8(xhat), mX1));
+    // 0 + v when not accumulating, as the pair loop adds it (-0 becomes +0)
+    const v0 = f64x2.add(acc !== 0 ? pair(dx) : f64x2.splat(0), v128.andnot(f64x2.div(t0, sg0), z0));
+    const v1 = f64x2.add(acc !== 0 ? pair8(dx) : f64x2.splat(0), v128.andnot(f64x2.div(t1, sg1), z1));
+    v128.store64_lane(dx, f32x4.demote_f64x2_zero(v0), 0);
+    v128.store64_lane(dx, f32x4.demote_f64x2_zero(v1), 0, 8);
+    g += rowB;
+    xhat += rowB;
+    dx += rowB;
+  }
+}
+
+/**
+ * bnTrainBwd for the eight columns c..c+7 (every pointer at column c, row 0 for g, xhat and dx),
+ * the pair loop's arithmetic in three passes over these columns' rows while they stay in L1:
+ * dgamma and dbeta (four f32-rounded chains, two f32x4), then sum(g gamma) and
+ * sum(g gamma xhat) (four chains each), then dx four columns at a time. Each pass's running
+ * values fit in registers (one pass with all of them spilled every row); each column still adds
+ * rows 0..N-1 in order, every element's arithmetic is the pair loop's: the same bits.
+ */
+@inline
+function bnBwd8(
+  g: usize,
+  xhat: usize,
+  dx: usize,
+  sigma: usize,
   gamma: usize,
   dgamma: usize,
   dbeta: usize,
   n: i32,
   h: i32,
   d: i32,
-  c: i32,
-  sumG: usize,
-  sumGX: usize,
+  accX: i32,
 ): void {
   const rowB: usize = (<usize>h) << 2;
-  const o: usize = (<usize>c) << 2;
-  const gs0 = pair(gamma + o);
-  const gs1 = pair(gamma + o + 8);
-  const gs2 = pair(gamma + o + 16);
-  const gs3 = pair(gamma + o + 24);
-  let dg0 = pair(dgamma + o);
-  let dg1 = pair(dgamma + o + 8);
-  let dg2 = pair(dgamma + o + 16);
-  let dg3 = pair(dgamma + o + 24);
-  // dbeta in float32 lanes, four columns per vector (lane for lane the pair loop's f32 adds)
-  let db0 = v128.load(dbeta + o);
-  let db1 = v128.load(dbeta + o + 16);
+  // dgamma: f32(dgamma + g * xhat) with the product exact in float64, like `gg[c] += g * xhat`
+  let dg0 = pair(dgamma);
+  let dg1 = pair8(dgamma);
+  let dg2 = pair16(dgamma);
+  let dg3 = pair24(dgamma);
+  let db0 = v128.load(dbeta);
+  let db1 = v128.load(dbeta, 16);
+  let pg = g;
+  let px = xhat;
+  for (let r = 0; r < n; r++) {
+    dg0 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg0, f64x2.mul(pair(pg), pair(px)))));
+    dg1 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg1, f64x2.mul(pair8(pg), pair8(px)))));
+    dg2 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg2, f64x2.mul(pair16(pg), pair16(px)))));
+    dg3 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg3, f64x2.mul(pair24(pg), pair24(px)))));
+    db0 = f32x4.add(db0, v128.load(pg));
+    db1 = f32x4.add(db1, v128.load(pg, 16));
+    pg += rowB;
+    px += rowB;
+  }
+  v128.store64_lane(dgamma, f32x4.demote_f64x2_zero(dg0), 0);
+  v128.store64_lane(dgamma, f32x4.demote_f64x2_zero(dg1), 0, 8);
+  v128.store64_lane(dgamma, f32x4.demote_f64x2_zero(dg2), 0, 16);
+  v128.store64_lane(dgamma, f32x4.demote_f64x2_zero(dg3), 0, 24);
+  v128.store(dbeta, db0);
+  v128.store(dbeta, db1, 16);
+  const gs0 = pair(gamma);
+  const gs1 = pair8(gamma);
+  const gs2 = pair16(gamma);
+  const gs3 = pair24(gamma);
   let sg0 = f64x2.splat(0);
   let sg1 = f64x2.splat(0);
   let sg2 = f64x2.splat(0);
@@ -528,58 +648,41 @@ function bnColumnSums8(
   let sx1 = f64x2.splat(0);
   let sx2 = f64x2.splat(0);
   let sx3 = f64x2.splat(0);
-  let pg = g;
-  let px = xhat;
+  pg = g;
+  px = xhat;
   for (let r = 0; r < n; r++) {
-    const ga = v128.load(pg);
-    const gb = v128.load(pg + 16);
-    const g0 = f64x2.promote_low_f32x4(ga);
-    const g1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(ga, ga, 2, 3, 0, 1));
-    const g2 = f64x2.promote_low_f32x4(gb);
-    const g3 = f64x2.promote_low_f32x4(v128.shuffle<f32>(gb, gb, 2, 3, 0, 1));
-    const x0 = pair(px);
-    const x1 = pair(px + 8);
-    const x2 = pair(px + 16);
-    const x3 = pair(px + 24);
-    dg0 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg0, f64x2.mul(g0, x0))));
-    dg1 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg1, f64x2.mul(g1, x1))));
-    dg2 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg2, f64x2.mul(g2, x2))));
-    dg3 = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(dg3, f64x2.mul(g3, x3))));
-    db0 = f32x4.add(db0, ga);
-    db1 = f32x4.add(db1, gb);
-    const h0 = f64x2.mul(g0, gs0);
-    const h1 = f64x2.mul(g1, gs1);
-    const h2 = f64x2.mul(g2, gs2);
-    const h3 = f64x2.mul(g3, gs3);
+    const h0 = f64x2.mul(pair(pg), gs0);
+    const h1 = f64x2.mul(pair8(pg), gs1);
+    const h2 = f64x2.mul(pair16(pg), gs2);
+    const h3 = f64x2.mul(pair24(pg), gs3);
     sg0 = f64x2.add(sg0, h0);
     sg1 = f64x2.add(sg1, h1);
     sg2 = f64x2.add(sg2, h2);
     sg3 = f64x2.add(sg3, h3);
-    sx0 = f64x2.add(sx0, f64x2.mul(h0, x0));
-    sx1 = f64x2.add(sx1, f64x2.mul(h1, x1));
-    sx2 = f64x2.add(sx2, f64x2.mul(h2, x2));
-    sx3 = f64x2.add(sx3, f64x2.mul(h3, x3));
+    sx0 = f64x2.add(sx0, f64x2.mul(h0, pair(px)));
+    sx1 = f64x2.add(sx1, f64x2.mul(h1, pair8(px)));
+    sx2 = f64x2.add(sx2, f64x2.mul(h2, pair16(px)));
+    sx3 = f64x2.add(sx3, f64x2.mul(h3, pair24(px)));
     pg += rowB;
     px += rowB;
   }
-  v128.store64_lane(dgamma + o, f32x4.demote_f64x2_zero(dg0), 0);
-  v128.store64_lane(dgamma + o + 8, f32x4.demote_f64x2_zero(dg1), 0);
-  v128.store64_lane(dgamma + o + 16, f32x4.demote_f64x2_zero(dg2), 0);
-  v128.store64_lane(dgamma + o + 24, f32x4.demote_f64x2_zero(dg3), 0);
-  v128.store(dbeta + o, db0);
-  v128.store(dbeta + o + 16, db1);
   const nv = f64x2.splat(<f64>n);
   const dv = f64x2.splat(<f64>d);
-  const so: usize = sumG + ((<usize>c) << 3);
-  const xo: usize = sumGX + ((<usize>c) << 3);
-  v128.store(so, f64x2.div(sg0, nv));
-  v128.store(so + 16, f64x2.div(sg1, nv));
-  v128.store(so + 32, f64x2.div(sg2, nv));
-  v128.store(so + 48, f64x2.div(sg3, nv));
-  v128.store(xo, f64x2.div(sx0, dv));
-  v128.store(xo + 16, f64x2.div(sx1, dv));
-  v128.store(xo + 32, f64x2.div(sx2, dv));
-  v128.store(xo + 48, f64x2.div(sx3, dv));
+  const mG0 = f64x2.div(sg0, nv);
+  const mG1 = f64x2.div(sg1, nv);
+  const mG2 = f64x2.div(sg2, nv);
+  const mG3 = f64x2.div(sg3, nv);
+  const mX0 = f64x2.div(sx0, dv);
+  const mX1 = f64x2.div(sx1, dv);
+  const mX2 = f64x2.div(sx2, dv);
+  const mX3 = f64x2.div(sx3, dv);
+  if (accX !== 0) {
+    bnDx4(g, xhat, dx, rowB, n, 1, gs0, gs1, mG0, mG1, mX0, mX1, pair(sigma), pair8(sigma));
+    bnDx4(g + 16, xhat + 16, dx + 16, rowB, n, 1, gs2, gs3, mG2, mG3, mX2, mX3, pair16(sigma), pair24(sigma));
+  } else {
+    bnDx4(g, xhat, dx, rowB, n, 0, gs0, gs1, mG0, mG1, mX0, mX1, pair(sigma), pair8(sigma));
+    bnDx4(g + 16, xhat + 16, dx + 16, rowB, n, 0, gs2, gs3, mG2, mG3, mX2, mX3, pair16(sigma), pair24(sigma));
+  }
 }
 
 /**
@@ -606,10 +709,15 @@ export function bnTrainBwd(
   const rowB: usize = (<usize>h) << 2;
   const sumG = sums;
   const sumGX = sums + ((<usize>h) << 3);
-  // column sums: eight columns at a time first (four independent chains per sum instead of
-  // one; each column still adds rows 0..N-1 in order: the same bits), then two per f64x2
+  // eight columns at a time first, sums and dx (bnBwd8: four independent chains per sum instead
+  // of one; each column still adds rows 0..N-1 in order: the same bits); then the remaining
+  // columns' sums two per f64x2 and one by one (into the sums scratch), and their dx
   let c = 0;
-  for (; c + 8 <= h; c += 8) bnColumnSums8(g + ((<usize>c) << 2), xhat + ((<usize>c) << 2), gamma, dgamma, dbeta, n, h, d, c, sumG, sumGX);
+  for (; c + 8 <= h; c += 8) {
+    const o: usize = (<usize>c) << 2;
+    bnBwd8(g + o, xhat + o, dx + o, sigma + o, gamma + o, dgamma + o, dbeta + o, n, h, d, accX);
+  }
+  const c8 = c;
   for (; c + 2 <= h; c += 2) {
     const o: usize = (<usize>c) << 2;
     const gs = pair(gamma + o);
@@ -659,10 +767,10 @@ export function bnTrainBwd(
     store<f64>(sumG + ((<usize>c) << 3), sg / <f64>n);
     store<f64>(sumGX + ((<usize>c) << 3), sgx / <f64>d);
   }
-  // dx
-  for (let r = 0; r < n; r++) {
+  // dx of the columns after the groups of eight
+  for (let r = 0; c8 < h && r < n; r++) {
     const ro: usize = <usize>r * rowB;
-    c = 0;
+    c = c8;
     for (; c + 2 <= h; c += 2) {
       const o: usize = (<usize>c) << 2;
       const sgm = pair(sigma + o);
