@@ -16,22 +16,34 @@
 // the unblocked kernels this replaced (assembly/gemm.ts's and assembly/arena.ts's own copies).
 // The one exception: acc with k > KC (never in makemore's shapes) sums C_old first.
 //
-// Blocking, sized for this CPU class (L1d 48 KB, L2 1 MB per core) and a 128-bit kernel:
-//   * k is split only past KC = 1024 (partial sums then wait in C and resume exactly).
-//   * B is packed, NC columns at a time (NC * k * 4 <= 256 KB, so the block stays in L2), into
-//     column panels of 8: panel q holds op(B)[p, 8q .. 8q+7] for every p, contiguous. Packing is
-//     also where op(B) = B^T gets transposed. A B that is small and not transposed (the lecture's
-//     weights) is read in place with its row stride instead: it stays in L1/L2 anyway.
-//   * A is packed one row panel (4 rows x k, 16 KB at most, L1-resident) at a time into
-//     ap[4p + r] = op(A)[i0 + r, p]; an A^T that is small is read in place (the 4 values of one p
-//     are adjacent there).
+// Blocking, sized for a 32 KB L1d and 1 MB L2 (Zen 4; tuned there, not on Zen 5's 48 KB L1d) and a
+// 128-bit kernel, in a workspace of PACK_BYTES = 272 KB:
+//   * k is split into equal blocks of at most KB = 256 steps (k = 1024: four of 256). A block after
+//     the first starts from the partial sums the one before stored in C (float32 out, float32 back
+//     in: the sum resumes exactly), bias comes with the last. With acc and k <= KC, C_old must be
+//     added after the whole sum, so k stays whole there (no training step accumulates; the
+//     generic ops' backward does).
+//   * per k block, A is packed into row panels of 4, ap[4p + r] = op(A)[i0 + r, p], all m rows at
+//     once when they fit 3/4 of the workspace (d2-h1024's 193 distinct rows at kc = 256: 196 KB),
+//     else in equal blocks of MC rows that do (its batch of 256: two of 128); an A^T that is
+//     small (its k rows span <= 64 KB) is read in place (the 4 values of one p are adjacent).
+//   * for each A block, B is packed NC columns at a time (the rest of the workspace) into column
+//     panels of 8: panel q holds op(B)[p, 8q .. 8q+7] for every p, contiguous. Packing is also
+//     where op(B) = B^T gets transposed. A B that is small and not transposed (its k rows span
+//     <= 64 KB: the lecture's weights) is read in place with its row stride instead.
+//   * each 8-column B panel (kc * 32 bytes: 8 KB, L1-resident) then meets every 4-row A panel of
+//     the block in turn (4 KB each, from L2). So every operand is packed once per k block when A
+//     fits (B once per A block otherwise). The order before (per 4-row A panel, every B panel
+//     streamed from L2: at k = 1024, 48 KB of panels a tile, more than a 32 KB L1d; all of A
+//     re-packed for every block of 64 B columns) ran d2-h1024's gemms at 29-33 GFLOP/s here.
 //   * The microkernel keeps a 4 x 8 tile of C in eight v128 accumulators: per p two v128 loads of
 //     B, four splat loads of A, 8 fused multiply-adds (or 8 mul + 8 add without relaxed SIMD:
 //     twice the arithmetic instructions, the bound of the large shapes). Edge tiles:
 //     <= 2 live rows run a 2x8 loop, <= 4 live columns a 4x4 loop; a tile that hangs over C is
 //     stored through a scratch tile.
 //   * Measured on V8 (Node 20, x86-64): plain loops beat unrolling p (V8 then spills), and ending
-//     the p loop on a pointer compare beats a counter.
+//     the p loop on a pointer compare beats a counter; 5x8, 6x8, 3x12 and 4x12 tiles measured
+//     slower than 4x8 on Zen 4 (V8 spills accumulators; 3x12 ties it with FMA only).
 //
 // Partial panels (n or m not a multiple of the tile) are packed with the same vector copies and
 // 4x4 transposes as full ones: a dead lane is computed like any other and never stored, and no
@@ -40,15 +52,23 @@
 // bytes past the last row's live columns (lanes of a partial panel that are never stored);
 // callers pad their buffers by 32 bytes.
 
-/** The k block: k is never split at or below this. */
+/**
+ * Past this k, an accumulating call (acc) sums C_old first (its one exception to the order below).
+ */
 export const KC: i32 = 1024;
-/** Bytes of a packed B block (NC * kc * 4 at most, NC >= 8). */
-const B_BLOCK_BYTES: i32 = 256 * 1024;
+/** The k block: a k above it is split into equal blocks of at most KB steps (see gemm). */
+const KB: i32 = 256;
+/**
+ * Bytes of the packed A and B blocks together (the A block takes up to 3/4, B the rest; at
+ * KC = 1024 steps, one A panel and one B panel take 48 KB). Arenas reserve this workspace (one per
+ * thread), so it stays what it was: the plans' room (src/train/plan.ts) is reckoned in arena bytes.
+ */
+const PACK_BYTES: i32 = 272 * 1024;
 /** Operands at most this large (bytes spanned) are read in place rather than packed. */
 const IN_PLACE_BYTES: usize = 64 * 1024;
 
-/** Bytes of workspace one `gemm` call needs (the packed A panel, a packed B block, a tile). */
-export const GEMM_WORK_BYTES: i32 = 16 * KC + B_BLOCK_BYTES + 128;
+/** Bytes of workspace one `gemm` call needs (the packed A and B blocks, a tile). */
+export const GEMM_WORK_BYTES: i32 = PACK_BYTES + 128;
 
 /** Bytes of workspace one gemm call needs (a worker thread passes its own). */
 export function gemmWorkBytes(): i32 {
@@ -413,8 +433,7 @@ export function gemm(
   const ldbB: usize = (<usize>ldb) << 2;
   const ldcB: usize = (<usize>ldc) << 2;
   const ap = work !== 0 ? work : GEMM_WORK;
-  const bp = ap + ((<usize>KC) << 4);
-  const scratch = bp + <usize>B_BLOCK_BYTES;
+  const scratch = ap + <usize>PACK_BYTES;
   if (k <= 0) {
     // empty sum: C = C_old (acc) or 0, plus bias
     for (let i = 0; i < m; i++) {
@@ -427,55 +446,70 @@ export function gemm(
     }
     return;
   }
-  const split = k > KC;
-  for (let p0 = 0; p0 < k; p0 += KC) {
-    const kc = min(KC, k - p0);
-    const first = p0 === 0;
-    const last = p0 + kc >= k;
-    // init from C: every block after the first; with acc and a split k, the first too (C_old first)
-    const init = !first || (split && acc !== 0);
-    const addC = !split && acc !== 0;
-    const biasHere: usize = last ? bias : 0;
-    // B in place: not transposed and its k-block spans at most IN_PLACE_BYTES
-    const bInPlace = transB === 0 && <usize>kc * ldbB <= IN_PLACE_BYTES;
-    // A^T in place: its k-block spans at most IN_PLACE_BYTES
-    const aInPlace = transA !== 0 && <usize>kc * ldaB <= IN_PLACE_BYTES;
-    let nc = n;
-    if (!bInPlace) nc = max(8, (B_BLOCK_BYTES / (kc << 2)) & ~7);
-    for (let j0 = 0; j0 < n; j0 += nc) {
-      const nw = min(nc, n - j0);
-      let pbBase: usize;
-      let panelStride: usize;
-      let sbp: usize;
-      if (bInPlace) {
-        pbBase = b + <usize>p0 * ldbB + ((<usize>j0) << 2);
-        panelStride = 32;
-        sbp = ldbB;
-      } else {
-        packB(transB, kc, nw, b, ldb, p0, j0, bp);
-        pbBase = bp;
-        panelStride = (<usize>kc) << 5;
-        sbp = 32;
-      }
-      for (let i0 = 0; i0 < m; i0 += 4) {
-        const h = min(4, m - i0);
-        let pa: usize;
-        let sap: usize;
-        if (aInPlace) {
-          pa = a + <usize>p0 * ldaB + ((<usize>i0) << 2);
-          sap = ldaB;
-        } else {
-          packA(transA, h, kc, a, lda, i0, p0, ap);
-          pa = ap;
-          sap = 16;
+  // k blocks: a block after the first resumes from the partial sums it finds in C (stored and
+  // reloaded as float32: exactly where they left off). Without acc, or with acc and k > KC (C_old
+  // first: C is the start of every block), any split is exact; with acc and k <= KC the sum must
+  // be done before C_old is added, so k stays whole.
+  const cOldFirst = acc !== 0 && k > KC;
+  let kb = k;
+  if (acc === 0 || cOldFirst) {
+    const blocks = (k + KB - 1) / KB;
+    kb = (k + blocks - 1) / blocks;
+  }
+  for (let p0 = 0; p0 < k; p0 += kb) {
+    const kc = min(kb, k - p0);
+    const init = p0 > 0 || cOldFirst;
+    const addC = acc !== 0 && !cOldFirst;
+    const biasHere: usize = p0 + kc >= k ? bias : 0;
+    const kcB: usize = (<usize>kc) << 2;
+    // B in place: not transposed and all its k rows span at most IN_PLACE_BYTES (a block of a
+    // larger B read in place measured slower than packed); A^T likewise
+    const bInPlace = transB === 0 && <usize>k * ldbB <= IN_PLACE_BYTES;
+    const aInPlace = transA !== 0 && <usize>k * ldaB <= IN_PLACE_BYTES;
+    // the A block: all of m when it fits in 3/4 of the workspace, else equal blocks that do
+    let mc = m;
+    let aBytes: i32 = 0;
+    if (!aInPlace) {
+      const most = max(4, ((PACK_BYTES >> 2) * 3) / (kc << 2));
+      const blocks = (m + most - 1) / most;
+      mc = (((m + blocks - 1) / blocks) + 3) & ~3;
+      aBytes = mc * (kc << 2);
+    }
+    const bp: usize = ap + <usize>aBytes;
+    const nc = bInPlace ? n : max(8, ((PACK_BYTES - aBytes) / (kc << 2)) & ~7);
+    const sbp: usize = bInPlace ? ldbB : 32;
+    const panelB: usize = bInPlace ? 32 : kcB << 3;
+    const sap: usize = aInPlace ? ldaB : 16;
+    const panelA: usize = aInPlace ? 16 : kcB << 2;
+    // an A block (mc x kc, L2) packed once; for it, each B block (kc x nc) packed once; each
+    // 8-column B panel (L1) then meets every 4-row A panel of the block in turn
+    for (let i1 = 0; i1 < m; i1 += mc) {
+      const mh = min(mc, m - i1);
+      let pa0: usize = a + <usize>p0 * ldaB + ((<usize>i1) << 2);
+      if (!aInPlace) {
+        for (let ir = 0; ir < mh; ir += 4) {
+          packA(transA, min(4, mh - ir), kc, a, lda, i1 + ir, p0, ap + <usize>(ir >> 2) * panelA);
         }
-        const crow: usize = c + <usize>i0 * ldcB + ((<usize>j0) << 2);
-        let pb = pbBase;
+        pa0 = ap;
+      }
+      for (let j0 = 0; j0 < n; j0 += nc) {
+        const nw = min(nc, n - j0);
+        let pb: usize = b + <usize>p0 * ldbB + ((<usize>j0) << 2);
+        if (!bInPlace) {
+          packB(transB, kc, nw, b, ldb, p0, j0, bp);
+          pb = bp;
+        }
         for (let jr = 0; jr < nw; jr += 8) {
           const w = min(8, nw - jr);
           const bj: usize = biasHere !== 0 ? biasHere + ((<usize>(j0 + jr)) << 2) : 0;
-          tile(h, w, kc, pa, sap, pb, sbp, crow + ((<usize>jr) << 2), ldcB, init, addC, bj, scratch);
-          pb += panelStride;
+          let pa = pa0;
+          let crow: usize = c + <usize>i1 * ldcB + ((<usize>(j0 + jr)) << 2);
+          for (let ir = 0; ir < mh; ir += 4) {
+            tile(min(4, mh - ir), w, kc, pa, sap, pb, sbp, crow, ldcB, init, addC, bj, scratch);
+            pa += panelA;
+            crow += ldcB << 2;
+          }
+          pb += panelB;
         }
       }
     }

@@ -540,8 +540,13 @@ function gemmMatchesModel(
 test("gemm: one fixed summation order, bit for bit, across block edges, strides, bias and both modules", () => {
   // Sizes around every edge of assembly/gemm-kernel.ts: the 4x8 tile (odd m, n: partial panels of
   // A and B, packed or read in place), k not a multiple of 4, B read in place (k * ldb * 4 <= 64 KB)
-  // or packed in blocks of NC columns (n = 230 > 216 at k = 300; n = 70 > 64 at k = 1024), A^T in
-  // place or packed, and k split past 1024.
+  // or packed, A^T in place or packed; k split into equal blocks past KB = 256 without acc (k =
+  // 600: three of 200, k = 1031: five of 207, the last 203; a block resumes from the partial sums
+  // in C), kept whole with acc up to 1024 (C_old added after the whole sum), split with acc past
+  // 1024 (C_old first); A in equal blocks of MC rows where it does not fit 3/4 of the workspace
+  // (m = 300 at kc = 256: two of 152; at an unsplit k = 1024 with acc, six of 52; m = 230 at an
+  // unsplit k = 600: three of 80) and B in blocks of NC columns in the rest (n = 530 > 256 at
+  // kc = 256; n = 300 > 56 at k = 1024 with acc), with partial tiles at every block's edge.
   const shapes: [number, number, number][] = [
     [1, 1, 1],
     [3, 5, 7],
@@ -555,6 +560,10 @@ test("gemm: one fixed summation order, bit for bit, across block edges, strides,
     [5, 70, 1031],
     [300, 13, 9],
     [67, 29, 258],
+    [230, 21, 600],
+    [9, 530, 1024],
+    [6, 300, 1024],
+    [300, 10, 1024],
   ];
   const g = new Generator().manualSeed(21);
   let seed = 0;
@@ -576,7 +585,8 @@ test("gemm: the training steps' own shapes, forward and backward, bit for bit th
   // (transA, transB, M, N, K, acc) as the engine's gemm log records them (scripts/bench-gemm.ts
   // --step): Y = X W, dX = G W^T (NT), dW += X^T G (TN, accumulating), at natural strides, for
   // the lecture's BatchNorm MLP (B 32, 30 -> 200 -> 27), the depth-2 net at H 512 (B 128, 192
-  // inputs; 108 distinct rows), the output layers (n = 27) of d2-h1024, and the Transformer
+  // inputs; 108 distinct rows), d2-h1024 (B 256, H 1024: k = 1024 split in four blocks, A and B
+  // in several blocks; 193 distinct rows), and the Transformer
   // (B*T = 512 rows, n-embd 64, MLP 256; attention's 16 x 16 x 16 per head, read in place from
   // qkv with row stride 3C = 192 and written with row stride C = 64).
   const calls: [number, number, number, number, number, number][] = [
@@ -593,6 +603,11 @@ test("gemm: the training steps' own shapes, forward and backward, bit for bit th
     [1, 0, 192, 512, 128, 1],
     [0, 0, 256, 27, 1024, 0],
     [1, 0, 1024, 27, 256, 1],
+    [0, 0, 193, 1024, 1024, 0],
+    [0, 1, 256, 1024, 1024, 0],
+    [1, 0, 1024, 1024, 256, 1],
+    [0, 1, 256, 192, 1024, 0],
+    [1, 0, 192, 1024, 256, 1],
     [0, 0, 512, 64, 256, 0],
     [0, 1, 512, 256, 64, 0],
     [1, 0, 256, 64, 512, 1],
